@@ -1,0 +1,178 @@
+package buildpacks
+
+import (
+	"context"
+	"crypto/sha256"
+	"embed"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"strings"
+)
+
+// packFS holds the built-in buildpacks. They are ordinary classic
+// buildpacks (shell scripts under bin/) so that they run exactly like a
+// third-party pack and can be read, copied or replaced by users.
+//
+//go:embed packs
+var packFS embed.FS
+
+// builtinOrder is the order in which built-in packs are tried when the app
+// names none: the most specific marker file first, the Procfile last, as
+// any app can have one.
+var builtinOrder = []string{"go", "nodejs", "procfile"}
+
+// pack is a buildpack ready to run: a directory with bin/detect,
+// bin/compile and bin/release.
+type pack struct {
+	spec string // as the user gave it, for messages
+	dir  string
+}
+
+// extractPacks writes the embedded packs under workDir, in a directory
+// named by the hash of their content so that a new hako version gets its
+// own copy and an unchanged one is written only once. The copy is made in
+// a temporary directory and renamed into place, so a half-written pack is
+// never used.
+func extractPacks(workDir string) (string, error) {
+	h := sha256.New()
+	err := fs.WalkDir(packFS, "packs", func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		data, err := packFS.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(h, "%s\x00%d\x00", p, len(data))
+		h.Write(data)
+		return nil
+	})
+	if err != nil {
+		return "", err
+	}
+	dir := filepath.Join(workDir, "packs-"+hex.EncodeToString(h.Sum(nil))[:16])
+	if fi, err := os.Stat(dir); err == nil && fi.IsDir() {
+		return dir, nil
+	}
+	tmp, err := os.MkdirTemp(workDir, ".packs-*")
+	if err != nil {
+		return "", err
+	}
+	defer removeAll(tmp) // a no-op once renamed
+	if err := os.Chmod(tmp, 0o755); err != nil {
+		return "", err
+	}
+	err = fs.WalkDir(packFS, "packs", func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		target := filepath.Join(tmp, filepath.FromSlash(strings.TrimPrefix(strings.TrimPrefix(p, "packs"), "/")))
+		if d.IsDir() {
+			if err := os.MkdirAll(target, 0o755); err != nil {
+				return err
+			}
+			return os.Chmod(target, 0o755)
+		}
+		data, err := packFS.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		if err := os.WriteFile(target, data, 0o755); err != nil {
+			return err
+		}
+		return os.Chmod(target, 0o755)
+	})
+	if err != nil {
+		return "", err
+	}
+	if err := os.Rename(tmp, dir); err != nil {
+		// Another process may have won the race with the same content.
+		if fi, serr := os.Stat(dir); serr == nil && fi.IsDir() {
+			return dir, nil
+		}
+		return "", err
+	}
+	return dir, nil
+}
+
+// builtinName maps the names users give built-in packs (including
+// Heroku's "heroku/go" style) to ours; "" when spec is not one.
+func builtinName(spec string) string {
+	name := strings.TrimPrefix(strings.ToLower(spec), "heroku/")
+	for _, b := range builtinOrder {
+		if name == b {
+			return b
+		}
+	}
+	return ""
+}
+
+// isGitURL reports whether spec names a repository to clone rather than a
+// directory.
+func isGitURL(spec string) bool {
+	return strings.Contains(spec, "://") || strings.HasPrefix(spec, "git@") || strings.HasSuffix(strings.SplitN(spec, "#", 2)[0], ".git")
+}
+
+// resolvePack turns a buildpack given by the user into a directory: a
+// built-in name, an existing directory, or a git URL (with an optional
+// "#ref") cloned shallowly into tmp. The error is a sentence for the
+// pusher.
+func (b *Builder) resolvePack(ctx context.Context, spec, tmp string, env []string, out io.Writer) (*pack, error) {
+	spec = strings.TrimSpace(spec)
+	if name := builtinName(spec); name != "" {
+		return &pack{spec: name, dir: filepath.Join(b.packsDir, name)}, nil
+	}
+	if fi, err := os.Stat(spec); err == nil && fi.IsDir() {
+		dir, err := filepath.Abs(spec)
+		if err != nil {
+			return nil, err
+		}
+		return checkPack(spec, dir)
+	}
+	if !isGitURL(spec) {
+		return nil, fmt.Errorf("Buildpack %q was not found: give a directory, a built-in name (go, nodejs, procfile) or a git URL.", spec)
+	}
+	url, ref, _ := strings.Cut(spec, "#")
+	if strings.HasPrefix(url, "-") {
+		return nil, fmt.Errorf("Buildpack %q is not a valid git URL.", spec)
+	}
+	dir, err := os.MkdirTemp(tmp, "buildpack-*")
+	if err != nil {
+		return nil, err
+	}
+	dir = filepath.Join(dir, path.Base(strings.TrimSuffix(strings.TrimRight(url, "/"), ".git")))
+	args := []string{"clone", "--quiet", "--depth", "1"}
+	if ref != "" {
+		args = append(args, "--branch", ref)
+	}
+	args = append(args, "--", url, dir)
+	fmt.Fprintf(out, "-----> Fetching buildpack %s\n", spec)
+	gitEnv := append(append([]string{}, env...), "GIT_TERMINAL_PROMPT=0")
+	if err := runCmd(ctx, tmp, gitEnv, out, out, "git", args...); err != nil {
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		return nil, fmt.Errorf("Buildpack %s could not be cloned: %v.", spec, err)
+	}
+	return checkPack(spec, dir)
+}
+
+// checkPack makes sure dir has the scripts of the classic buildpack API.
+func checkPack(spec, dir string) (*pack, error) {
+	for _, script := range []string{"detect", "compile"} {
+		fi, err := os.Stat(filepath.Join(dir, "bin", script))
+		if err != nil || fi.IsDir() {
+			if err != nil && !errors.Is(err, fs.ErrNotExist) {
+				return nil, err
+			}
+			return nil, fmt.Errorf("Buildpack %s has no bin/%s: it is not a classic buildpack.", spec, script)
+		}
+	}
+	return &pack{spec: spec, dir: dir}, nil
+}

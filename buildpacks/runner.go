@@ -1,0 +1,156 @@
+package buildpacks
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// waitDelay bounds how long a step's output is still read after the step
+// exits or is cancelled: a daemon it left behind must not hold the build.
+const waitDelay = 5 * time.Second
+
+// runCmd runs name with args in dir with exactly env, in a process group
+// of its own so that cancelling ctx, or the step ending, kills everything
+// it started. Output goes to stdout and stderr as it is written.
+func runCmd(ctx context.Context, dir string, env []string, stdout, stderr io.Writer, name string, args ...string) error {
+	cmd := exec.CommandContext(ctx, name, args...)
+	cmd.Dir = dir
+	cmd.Env = env
+	cmd.Stdin = nil
+	cmd.Stdout = stdout
+	cmd.Stderr = stderr
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.Cancel = func() error {
+		return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+	}
+	cmd.WaitDelay = waitDelay
+	if err := cmd.Start(); err != nil {
+		return err
+	}
+	err := cmd.Wait()
+	// Whatever the step left running in its group goes with it.
+	syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+	return err
+}
+
+// syncWriter serialises writes to the build output, which the builder and
+// the steps' output copiers share.
+type syncWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (s *syncWriter) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.w.Write(p)
+}
+
+// limitedBuffer keeps the first max bytes written to it and drops the
+// rest, so a buildpack printing forever cannot exhaust memory.
+type limitedBuffer struct {
+	bytes.Buffer
+	max int
+}
+
+func (l *limitedBuffer) Write(p []byte) (int, error) {
+	if room := l.max - l.Len(); room > 0 {
+		if len(p) > room {
+			l.Buffer.Write(p[:room])
+		} else {
+			l.Buffer.Write(p)
+		}
+	}
+	return len(p), nil
+}
+
+// step is one build of an app: what every buildpack script gets.
+type step struct {
+	ctx      context.Context
+	buildDir string
+	cacheDir string
+	envDir   string
+	env      []string
+	out      io.Writer
+}
+
+// detect runs bin/detect BUILD_DIR. It reports whether the pack applies
+// and the name it prints (the pack's directory name when it prints none).
+func (s *step) detect(p *pack) (name string, ok bool, err error) {
+	var stdout limitedBuffer
+	stdout.max = 4096
+	err = runCmd(s.ctx, s.buildDir, s.env, &stdout, io.Discard, filepath.Join(p.dir, "bin", "detect"), s.buildDir)
+	if err != nil {
+		var exit *exec.ExitError
+		if errors.As(err, &exit) && s.ctx.Err() == nil {
+			return "", false, nil
+		}
+		return "", false, s.stepError(err)
+	}
+	name, _, _ = strings.Cut(strings.TrimSpace(stdout.String()), "\n")
+	if name = strings.TrimSpace(name); name == "" {
+		name = filepath.Base(p.dir)
+	}
+	return name, true, nil
+}
+
+// compile runs bin/compile BUILD_DIR CACHE_DIR ENV_DIR in BUILD_DIR with
+// its output streamed to the pusher.
+func (s *step) compile(p *pack) error {
+	err := runCmd(s.ctx, s.buildDir, s.env, s.out, s.out, filepath.Join(p.dir, "bin", "compile"), s.buildDir, s.cacheDir, s.envDir)
+	return s.stepError(err)
+}
+
+// loadExport sources the pack's export file, if it has one, and makes the
+// variables it sets part of the environment of the packs after it, which
+// is how multi-buildpack builds pass on tools (a PATH entry, a GOROOT).
+func (s *step) loadExport(p *pack) error {
+	export := filepath.Join(p.dir, "export")
+	if fi, err := os.Stat(export); err != nil || !fi.Mode().IsRegular() {
+		return nil
+	}
+	var stdout limitedBuffer
+	stdout.max = 1 << 20
+	err := runCmd(s.ctx, s.buildDir, s.env, &stdout, s.out, "sh", "-c", `. "$1" && env -0`, "sh", export)
+	if err != nil {
+		return s.stepError(err)
+	}
+	s.env = parseExportedEnv(stdout.Bytes(), s.env)
+	return nil
+}
+
+// release runs bin/release BUILD_DIR and parses what it prints. A pack
+// without bin/release declares nothing.
+func (s *step) release(p *pack) (*releaseInfo, error) {
+	script := filepath.Join(p.dir, "bin", "release")
+	if _, err := os.Stat(script); err != nil {
+		return parseRelease("")
+	}
+	var stdout limitedBuffer
+	stdout.max = 1 << 20
+	if err := runCmd(s.ctx, s.buildDir, s.env, &stdout, s.out, script, s.buildDir); err != nil {
+		return nil, s.stepError(err)
+	}
+	return parseRelease(stdout.String())
+}
+
+// errCanceled is returned when the build's context ends mid-step.
+var errCanceled = errors.New("build canceled")
+
+// stepError turns a step's failure into errCanceled when the context
+// ended, which is the real cause then.
+func (s *step) stepError(err error) error {
+	if err != nil && s.ctx.Err() != nil {
+		return errCanceled
+	}
+	return err
+}

@@ -1,0 +1,199 @@
+package buildpacks
+
+import (
+	"archive/tar"
+	"compress/gzip"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"regexp"
+	"strings"
+
+	"hako/engine"
+)
+
+// slugIDRe is the only shape a slug ID may have: IDs come from the API and
+// the store and end up in file names, so anything else is refused before
+// it reaches the filesystem.
+var slugIDRe = regexp.MustCompile(`^[0-9a-f]{64}$`)
+
+func validSlugID(id string) error {
+	if !slugIDRe.MatchString(id) {
+		return engine.Errorf(engine.EINVALID, "Slug ID %q is invalid: it must be 64 lowercase hexadecimal digits.", id)
+	}
+	return nil
+}
+
+func (b *Builder) slugPath(id string) string {
+	return filepath.Join(b.slugDir, id+".tgz")
+}
+
+// Unpack extracts a stored slug into dest, which it creates and which must
+// not exist. Slugs are treated as untrusted: entries with absolute names,
+// names climbing out with "..", paths that go through a symlink leading
+// outside dest, hard links and device files are refused, set-id bits are
+// dropped, and directories are made readable by everyone so that an
+// unprivileged dyno user can run the app. On failure dest is removed.
+func (b *Builder) Unpack(slugID, dest string) (err error) {
+	if err := validSlugID(slugID); err != nil {
+		return err
+	}
+	f, err := os.Open(b.slugPath(slugID))
+	if errors.Is(err, fs.ErrNotExist) {
+		return engine.Errorf(engine.ENOTFOUND, "Slug %s not found.", slugID)
+	}
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	if err := os.MkdirAll(filepath.Dir(dest), 0o755); err != nil {
+		return err
+	}
+	if err := os.Mkdir(dest, 0o755); err != nil {
+		return err
+	}
+	defer func() {
+		if err != nil {
+			removeAll(dest)
+		}
+	}()
+	if err := os.Chmod(dest, 0o755); err != nil {
+		return err
+	}
+	root, err := os.OpenRoot(dest)
+	if err != nil {
+		return err
+	}
+	defer root.Close()
+	if err := extract(f, root); err != nil {
+		return fmt.Errorf("unpack slug %s: %w", slugID, err)
+	}
+	return nil
+}
+
+// extract writes the entries of the tar.gz r under root. Every operation
+// goes through root, which refuses to resolve any path outside it, even
+// through a symlink an earlier entry created; the name checks before it
+// give clearer errors for the plain cases.
+func extract(r io.Reader, root *os.Root) error {
+	gz, err := gzip.NewReader(r)
+	if err != nil {
+		return err
+	}
+	defer gz.Close()
+	tr := tar.NewReader(gz)
+	for {
+		hdr, err := tr.Next()
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		name, err := entryName(hdr.Name)
+		if err != nil {
+			return err
+		}
+		if name == "." {
+			continue // dest itself, created already
+		}
+		mode := fs.FileMode(hdr.Mode) & fs.ModePerm // no setuid, setgid or sticky bits
+		switch hdr.Typeflag {
+		case tar.TypeDir:
+			if err := root.MkdirAll(name, 0o755); err != nil {
+				return err
+			}
+			if err := root.Chmod(name, mode|0o755); err != nil {
+				return err
+			}
+		case tar.TypeReg, tar.TypeRegA:
+			if err := extractFile(root, name, mode, tr); err != nil {
+				return err
+			}
+		case tar.TypeSymlink:
+			if err := makeParent(root, name); err != nil {
+				return err
+			}
+			if err := replaceable(root, name); err != nil {
+				return err
+			}
+			if err := root.Symlink(hdr.Linkname, name); err != nil {
+				return err
+			}
+		case tar.TypeXGlobalHeader:
+			// PAX metadata only.
+		default:
+			return fmt.Errorf("entry %q: unsupported type %q (only directories, regular files and symlinks may be in a slug)", hdr.Name, hdr.Typeflag)
+		}
+	}
+}
+
+// entryName cleans a tar entry name and refuses the ones that would land
+// outside the destination.
+func entryName(raw string) (string, error) {
+	if raw == "" || strings.HasPrefix(raw, "/") || strings.Contains(raw, "\x00") || strings.Contains(raw, `\`) {
+		return "", fmt.Errorf("entry %q: absolute or malformed name", raw)
+	}
+	name := path.Clean(raw)
+	if name == ".." || strings.HasPrefix(name, "../") {
+		return "", fmt.Errorf("entry %q: name leaves the destination", raw)
+	}
+	for _, elem := range strings.Split(raw, "/") {
+		if elem == ".." {
+			return "", fmt.Errorf("entry %q: names with \"..\" are refused", raw)
+		}
+	}
+	return name, nil
+}
+
+// makeParent creates the parent directories of name, readable by all.
+func makeParent(root *os.Root, name string) error {
+	if dir := path.Dir(name); dir != "." {
+		return root.MkdirAll(dir, 0o755)
+	}
+	return nil
+}
+
+// replaceable removes a non-directory already at name, so that a later
+// entry replaces an earlier one instead of writing through it.
+func replaceable(root *os.Root, name string) error {
+	fi, err := root.Lstat(name)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if fi.IsDir() {
+		return fmt.Errorf("entry %q: a directory is already there", name)
+	}
+	return root.Remove(name)
+}
+
+// extractFile creates name exclusively (so a symlink at its place is never
+// followed) and copies the entry into it with the given mode.
+func extractFile(root *os.Root, name string, mode fs.FileMode, r io.Reader) error {
+	if err := makeParent(root, name); err != nil {
+		return err
+	}
+	if err := replaceable(root, name); err != nil {
+		return err
+	}
+	f, err := root.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(f, r); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Chmod(mode); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}

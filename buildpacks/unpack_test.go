@@ -1,0 +1,171 @@
+package buildpacks
+
+import (
+	"archive/tar"
+	"bytes"
+	"compress/gzip"
+	"crypto/sha256"
+	"encoding/hex"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"hako/engine"
+)
+
+type tarEntry struct {
+	name     string
+	typ      byte
+	body     string
+	linkname string
+	mode     int64
+}
+
+// storeSlug writes a hand-made slug into slugDir and returns its ID.
+func storeSlug(t *testing.T, slugDir string, entries []tarEntry) string {
+	t.Helper()
+	var buf bytes.Buffer
+	gz := gzip.NewWriter(&buf)
+	tw := tar.NewWriter(gz)
+	for _, e := range entries {
+		mode := e.mode
+		if mode == 0 {
+			mode = 0o644
+		}
+		hdr := &tar.Header{Name: e.name, Typeflag: e.typ, Linkname: e.linkname, Mode: mode, Size: int64(len(e.body))}
+		if e.typ != tar.TypeReg {
+			hdr.Size = 0
+		}
+		if err := tw.WriteHeader(hdr); err != nil {
+			t.Fatal(err)
+		}
+		if hdr.Size > 0 {
+			tw.Write([]byte(e.body))
+		}
+	}
+	tw.Close()
+	gz.Close()
+	sum := sha256.Sum256(buf.Bytes())
+	id := hex.EncodeToString(sum[:])
+	if err := os.WriteFile(filepath.Join(slugDir, id+".tgz"), buf.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return id
+}
+
+func TestUnpackRefusesEscapes(t *testing.T) {
+	tests := []struct {
+		name    string
+		entries []tarEntry
+	}{
+		{"dot-dot", []tarEntry{{name: "ok.txt", typ: tar.TypeReg, body: "ok"}, {name: "../evil", typ: tar.TypeReg, body: "evil"}}},
+		{"nested dot-dot", []tarEntry{{name: "a/../../evil", typ: tar.TypeReg, body: "evil"}}},
+		{"absolute", []tarEntry{{name: "/abs/evil", typ: tar.TypeReg, body: "evil"}}},
+		{"write through symlink", []tarEntry{
+			{name: "link", typ: tar.TypeSymlink, linkname: "../outside"},
+			{name: "link/evil", typ: tar.TypeReg, body: "evil"},
+		}},
+		{"write through absolute symlink", []tarEntry{
+			{name: "abs", typ: tar.TypeSymlink, linkname: "OUTSIDE"},
+			{name: "abs/evil", typ: tar.TypeReg, body: "evil"},
+		}},
+		{"device", []tarEntry{{name: "null", typ: tar.TypeChar}}},
+		{"hard link", []tarEntry{{name: "passwd", typ: tar.TypeLink, linkname: "/etc/passwd"}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			b, slugDir, _ := newTestBuilder(t)
+			base := t.TempDir()
+			outside := filepath.Join(base, "outside")
+			if err := os.Mkdir(outside, 0o755); err != nil {
+				t.Fatal(err)
+			}
+			for i := range tt.entries {
+				tt.entries[i].linkname = strings.ReplaceAll(tt.entries[i].linkname, "OUTSIDE", outside)
+			}
+			id := storeSlug(t, slugDir, tt.entries)
+			dest := filepath.Join(base, "app")
+			err := b.Unpack(id, dest)
+			if err == nil {
+				t.Fatal("Unpack accepted the slug")
+			}
+			t.Logf("refused: %v", err)
+			if got := listDir(t, outside); len(got) > 0 {
+				t.Errorf("wrote %v outside dest", got)
+			}
+			if got := listDir(t, base); len(got) != 1 {
+				t.Errorf("base holds %v, want only the outside dir", got)
+			}
+			if _, err := os.Stat(filepath.Join(filepath.Dir(base), "evil")); err == nil {
+				t.Error("wrote evil next to base")
+			}
+		})
+	}
+}
+
+func TestUnpackModes(t *testing.T) {
+	b, slugDir, _ := newTestBuilder(t)
+	id := storeSlug(t, slugDir, []tarEntry{
+		{name: "./", typ: tar.TypeDir, mode: 0o700},
+		{name: "private/", typ: tar.TypeDir, mode: 0o700},
+		{name: "private/run", typ: tar.TypeReg, body: "#!/bin/sh\n", mode: 0o755},
+		{name: "suid", typ: tar.TypeReg, body: "x", mode: 0o4755},
+		{name: "implicit/dir/file.txt", typ: tar.TypeReg, body: "x", mode: 0o640},
+		{name: "current", typ: tar.TypeSymlink, linkname: "private/run"},
+		{name: "dup.txt", typ: tar.TypeReg, body: "first"},
+		{name: "dup.txt", typ: tar.TypeReg, body: "second"},
+	})
+	dest := filepath.Join(t.TempDir(), "nested", "app")
+	if err := b.Unpack(id, dest); err != nil {
+		t.Fatal(err)
+	}
+	for name, want := range map[string]os.FileMode{
+		".":                     os.ModeDir | 0o755,
+		"private":               os.ModeDir | 0o755,
+		"private/run":           0o755,
+		"suid":                  0o755,
+		"implicit":              os.ModeDir | 0o755,
+		"implicit/dir/file.txt": 0o640,
+	} {
+		fi, err := os.Stat(filepath.Join(dest, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fi.Mode() != want {
+			t.Errorf("%s mode = %v, want %v", name, fi.Mode(), want)
+		}
+	}
+	if link, err := os.Readlink(filepath.Join(dest, "current")); err != nil || link != "private/run" {
+		t.Errorf("current -> %q, %v", link, err)
+	}
+	if data, _ := os.ReadFile(filepath.Join(dest, "dup.txt")); string(data) != "second" {
+		t.Errorf("dup.txt = %q", data)
+	}
+	if err := b.Unpack(id, dest); err == nil {
+		t.Error("Unpack into an existing directory succeeded")
+	}
+}
+
+func TestSlugIDValidation(t *testing.T) {
+	b, _, _ := newTestBuilder(t)
+	dest := filepath.Join(t.TempDir(), "app")
+	for _, id := range []string{"", "../../etc/passwd", strings.Repeat("A", 64), strings.Repeat("a", 63), strings.Repeat("a", 64) + "/x"} {
+		if err := b.Unpack(id, dest); engine.ErrorCode(err) != engine.EINVALID {
+			t.Errorf("Unpack(%q) = %v, want EINVALID", id, err)
+		}
+		if err := b.RemoveSlug(id); engine.ErrorCode(err) != engine.EINVALID {
+			t.Errorf("RemoveSlug(%q) = %v, want EINVALID", id, err)
+		}
+	}
+	missing := strings.Repeat("a", 64)
+	if err := b.Unpack(missing, dest); engine.ErrorCode(err) != engine.ENOTFOUND {
+		t.Errorf("Unpack of a missing slug = %v, want ENOTFOUND", err)
+	}
+	if err := b.RemoveSlug(missing); err != nil {
+		t.Errorf("RemoveSlug of a missing slug = %v", err)
+	}
+	if _, err := os.Stat(dest); err == nil {
+		t.Error("a failed Unpack created dest")
+	}
+}

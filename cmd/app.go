@@ -1,0 +1,153 @@
+// Package cmd is hako's command line: `hako server` wires the server
+// together, every other command is a client of the server's API, the same
+// whether typed in a shell or sent over SSH.
+package cmd
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"github.com/urfave/cli/v2"
+
+	"hako/engine"
+	"hako/engine/dyno"
+)
+
+// Env is what a command run needs from outside: where to write, how to
+// reach the API, and whether it came over SSH (where server-side commands
+// and local files are off limits).
+type Env struct {
+	Stdin          io.Reader
+	Stdout, Stderr io.Writer
+	// Client returns the API client; over SSH it points at the server
+	// itself.
+	Client func() (*Client, error)
+	// Remote is true for commands sent over SSH.
+	Remote bool
+}
+
+// Main runs hako with os-style args and returns the exit status.
+func Main(args []string) int {
+	if len(args) > 1 && args[1] == "dyno-init" {
+		// A dyno's init runs before any CLI parsing: it is PID 1 of a new
+		// namespace and must start the command as fast as it can.
+		return dyno.InitMain(args[2:])
+	}
+	env := &Env{Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr, Client: NewClientFromEnv}
+	return Run(env, args[1:])
+}
+
+// Run runs one command line (without the program name) and returns its
+// exit status, printing errors the way the Heroku CLI does.
+func Run(env *Env, args []string) int {
+	app := NewApp(env)
+	if len(args) > 0 && !strings.HasPrefix(args[0], "-") && args[0] != "help" && app.Command(args[0]) == nil {
+		fmt.Fprintf(env.Stderr, " ▸    %s is not a hako command. See `hako help` for the list.\n", args[0])
+		return 1
+	}
+	args = reorder(app, args)
+	err := app.Run(append([]string{"hako"}, args...))
+	if err == nil {
+		return 0
+	}
+	var exit cli.ExitCoder
+	if errors.As(err, &exit) {
+		if msg := exit.Error(); msg != "" {
+			fmt.Fprintf(env.Stderr, " ▸    %s\n", msg)
+		}
+		return exit.ExitCode()
+	}
+	fmt.Fprintf(env.Stderr, " ▸    %s\n", engine.ErrorMessage(err))
+	if engine.ErrorCode(err) == engine.EINTERNAL && !env.Remote {
+		fmt.Fprintf(env.Stderr, "      (%v)\n", err)
+	}
+	return 1
+}
+
+// NewApp builds the command tree. Over SSH the server-side commands are
+// left out, so a remote user cannot start a server or a hook.
+func NewApp(env *Env) *cli.App {
+	cmds := []*cli.Command{}
+	cmds = append(cmds, appsCommands(env)...)
+	cmds = append(cmds, keysCommands(env)...)
+	cmds = append(cmds, psCommands(env)...)
+	if !env.Remote {
+		cmds = append(cmds, serverCommand(env), hookCommand(env))
+	}
+	return &cli.App{
+		Name:      "hako",
+		Usage:     "a Heroku-style PaaS on one machine",
+		Commands:  cmds,
+		Reader:    env.Stdin,
+		Writer:    env.Stdout,
+		ErrWriter: env.Stderr,
+		// Errors are printed once, by Run.
+		ExitErrHandler:  func(*cli.Context, error) {},
+		HideHelpCommand: true,
+	}
+}
+
+// appFlag is the -a/--app flag every app command takes, as in Heroku's CLI.
+var appFlag = &cli.StringFlag{Name: "app", Aliases: []string{"a"}, Usage: "the app to act on", EnvVars: []string{"HAKO_APP"}}
+
+// appName returns the -a flag's value or a usage error.
+func appName(c *cli.Context) (string, error) {
+	name := c.String("app")
+	if name == "" {
+		return "", engine.Errorf(engine.EINVALID, "Missing required flag: -a, --app APP (the app to act on)")
+	}
+	return name, engine.ValidateAppName(name)
+}
+
+// reorder moves a command's flags before its arguments, so that flags may
+// come after arguments as in the Heroku CLI (urfave/cli stops parsing
+// flags at the first argument).
+func reorder(app *cli.App, args []string) []string {
+	if len(args) == 0 {
+		return args
+	}
+	var cmd *cli.Command
+	for _, c := range app.Commands {
+		if c.HasName(args[0]) {
+			cmd = c
+		}
+	}
+	if cmd == nil {
+		return args
+	}
+	takesValue := map[string]bool{}
+	for _, f := range cmd.Flags {
+		_, isBool := f.(*cli.BoolFlag)
+		for _, n := range f.Names() {
+			takesValue[n] = !isBool
+		}
+	}
+	var flags, rest []string
+	in := args[1:]
+	for i := 0; i < len(in); i++ {
+		a := in[i]
+		if a == "--" {
+			rest = append(rest, in[i+1:]...)
+			break
+		}
+		name := strings.TrimLeft(a, "-")
+		if !strings.HasPrefix(a, "-") || a == "-" {
+			rest = append(rest, a)
+			continue
+		}
+		flags = append(flags, a)
+		if n, _, hasEq := strings.Cut(name, "="); !hasEq && takesValue[n] && i+1 < len(in) {
+			flags = append(flags, in[i+1])
+			i++
+		}
+	}
+	out := append([]string{args[0]}, flags...)
+	if len(rest) > 0 {
+		out = append(out, "--")
+		out = append(out, rest...)
+	}
+	return out
+}

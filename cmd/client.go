@@ -1,0 +1,127 @@
+package cmd
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"hako/engine"
+)
+
+// Client speaks HTTP+JSON to a running server's API.
+type Client struct {
+	URL   string
+	Token string
+	HTTP  *http.Client
+}
+
+// ServerInfo is what the server writes to HAKO_HOME/server.json (mode
+// 0600) so that client commands on the same machine find it.
+type ServerInfo struct {
+	APIURL   string `json:"api_url"`
+	Token    string `json:"token"`
+	SSHAddr  string `json:"ssh_addr"`
+	HTTPAddr string `json:"http_addr"`
+	Domain   string `json:"domain"`
+	PID      int    `json:"pid"`
+}
+
+// Home returns the data directory: HAKO_HOME, or ~/.hako.
+func Home() (string, error) {
+	if h := os.Getenv("HAKO_HOME"); h != "" {
+		return filepath.Abs(h)
+	}
+	h, err := os.UserHomeDir()
+	if err != nil {
+		return "", fmt.Errorf("find the home directory (set HAKO_HOME): %w", err)
+	}
+	return filepath.Join(h, ".hako"), nil
+}
+
+// readServerInfo reads the running server's address and token.
+func readServerInfo(home string) (*ServerInfo, error) {
+	data, err := os.ReadFile(filepath.Join(home, "server.json"))
+	if err != nil {
+		if os.IsNotExist(err) {
+			return nil, engine.Errorf(engine.EUNAUTHORIZED, "No hako server is running with HAKO_HOME=%s: start one with `hako server`, or set HAKO_API_URL and HAKO_API_TOKEN.", home)
+		}
+		return nil, fmt.Errorf("read server address: %w", err)
+	}
+	var info ServerInfo
+	if err := json.Unmarshal(data, &info); err != nil {
+		return nil, fmt.Errorf("read server address: %w", err)
+	}
+	return &info, nil
+}
+
+// NewClientFromEnv finds the server through HAKO_API_URL and
+// HAKO_API_TOKEN, or through the file the server wrote in HAKO_HOME.
+func NewClientFromEnv() (*Client, error) {
+	c := &Client{URL: os.Getenv("HAKO_API_URL"), Token: os.Getenv("HAKO_API_TOKEN"), HTTP: &http.Client{Timeout: 10 * time.Minute}}
+	if c.URL != "" {
+		if c.Token == "" {
+			return nil, engine.Errorf(engine.EUNAUTHORIZED, "HAKO_API_URL is set but HAKO_API_TOKEN is not: set both.")
+		}
+		return c, nil
+	}
+	home, err := Home()
+	if err != nil {
+		return nil, err
+	}
+	info, err := readServerInfo(home)
+	if err != nil {
+		return nil, err
+	}
+	c.URL, c.Token = info.APIURL, info.Token
+	return c, nil
+}
+
+// Do sends a request with an optional JSON body and decodes the answer
+// into out. API errors come back as *engine.Error with the API's code.
+func (c *Client) Do(method, path string, in, out any) error {
+	var body io.Reader
+	if in != nil {
+		b, err := json.Marshal(in)
+		if err != nil {
+			return fmt.Errorf("encode request: %w", err)
+		}
+		body = bytes.NewReader(b)
+	}
+	req, err := http.NewRequest(method, strings.TrimRight(c.URL, "/")+path, body)
+	if err != nil {
+		return fmt.Errorf("build request: %w", err)
+	}
+	req.Header.Set("Accept", "application/vnd.heroku+json; version=3")
+	req.Header.Set("Authorization", "Bearer "+c.Token)
+	if in != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := c.HTTP.Do(req)
+	if err != nil {
+		return engine.Errorf(engine.EINTERNAL, "Cannot reach the hako server at %s: is `hako server` running? (%v)", c.URL, err)
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return fmt.Errorf("read answer: %w", err)
+	}
+	if resp.StatusCode >= 300 {
+		var e struct{ ID, Message string }
+		if json.Unmarshal(data, &e) != nil || e.Message == "" {
+			return engine.Errorf(engine.EINTERNAL, "The server answered %s", resp.Status)
+		}
+		return &engine.Error{Code: e.ID, Message: e.Message}
+	}
+	if out != nil {
+		if err := json.Unmarshal(data, out); err != nil {
+			return fmt.Errorf("decode answer: %w", err)
+		}
+	}
+	return nil
+}

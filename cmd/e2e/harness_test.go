@@ -1,0 +1,286 @@
+// Package e2e runs the real hako binary end to end: a server on free
+// ports, the real git over the real OpenSSH client, HTTP through the
+// router over TCP.
+package e2e
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// bin is the hako binary built once for every test.
+var bin string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "hako-e2e-bin-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	bin = filepath.Join(dir, "hako")
+	build := exec.Command("go", "build", "-o", bin, "hako")
+	build.Stdout, build.Stderr = os.Stdout, os.Stderr
+	if err := build.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, "build hako:", err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// need skips a test when a tool is missing, and fails it under CI, where
+// .ci/run installs every tool the tests use.
+func need(t *testing.T, tools ...string) {
+	t.Helper()
+	for _, tool := range tools {
+		if _, err := exec.LookPath(tool); err != nil {
+			if os.Getenv("CI") == "true" {
+				t.Fatalf("%s is required under CI but missing", tool)
+			}
+			t.Skipf("%s not installed", tool)
+		}
+	}
+}
+
+// server is a running `hako server` with its own HAKO_HOME.
+type server struct {
+	t                          *testing.T
+	home                       string
+	sshPort, httpPort, apiPort string
+	cmd                        *exec.Cmd
+	out                        *syncBuffer
+	key                        string
+	done                       chan struct{}
+}
+
+// syncBuffer collects the server's output from its own goroutine while
+// tests read it.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func freePort(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	_, p, _ := net.SplitHostPort(l.Addr().String())
+	return p
+}
+
+// startServer starts hako with a fresh HAKO_HOME and a registered key, and
+// stops it (reaping every dyno) when the test ends.
+func startServer(t *testing.T) *server {
+	t.Helper()
+	need(t, "git", "ssh", "ssh-keygen")
+	s := &server{t: t, home: t.TempDir(), sshPort: freePort(t), httpPort: freePort(t), apiPort: freePort(t), out: &syncBuffer{}, done: make(chan struct{})}
+	s.start()
+	t.Cleanup(s.stop)
+	s.key = s.keygen("owner")
+	s.hako(t, "keys:add", s.key+".pub")
+	return s
+}
+
+func (s *server) start() {
+	t := s.t
+	s.done = make(chan struct{})
+	s.cmd = exec.Command(bin, "server", "--ssh-addr", "127.0.0.1:"+s.sshPort, "--http-addr", "127.0.0.1:"+s.httpPort, "--api-addr", "127.0.0.1:"+s.apiPort)
+	s.cmd.Env = append(os.Environ(), "HAKO_HOME="+s.home)
+	s.cmd.Stdout, s.cmd.Stderr = s.out, s.out
+	s.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := s.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { _ = s.cmd.Wait(); close(s.done) }()
+	waitFor(t, 20*time.Second, "server to listen", func() bool {
+		c, err := net.Dial("tcp", "127.0.0.1:"+s.sshPort)
+		if err == nil {
+			c.Close()
+			_, err = os.Stat(filepath.Join(s.home, "server.json"))
+		}
+		return err == nil
+	})
+}
+
+// stop sends SIGINT and waits for a clean exit; whatever is left of the
+// process group after that is killed so no test leaves processes behind.
+func (s *server) stop() {
+	if s.cmd == nil || s.cmd.Process == nil {
+		return
+	}
+	_ = s.cmd.Process.Signal(os.Interrupt)
+	select {
+	case <-s.done:
+	case <-time.After(45 * time.Second):
+		s.t.Errorf("server did not stop within 45s after SIGINT; output:\n%s", s.out.String())
+	}
+	_ = syscall.Kill(-s.cmd.Process.Pid, syscall.SIGKILL)
+	<-s.done
+}
+
+func (s *server) keygen(name string) string {
+	path := filepath.Join(s.t.TempDir(), name)
+	out, err := exec.Command("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", name, "-f", path).CombinedOutput()
+	if err != nil {
+		s.t.Fatalf("ssh-keygen: %v: %s", err, out)
+	}
+	return path
+}
+
+// run runs the hako CLI against this server and returns its combined
+// output and error.
+func (s *server) run(args ...string) (string, error) {
+	c := exec.Command(bin, args...)
+	c.Env = append(os.Environ(), "HAKO_HOME="+s.home)
+	out, err := c.CombinedOutput()
+	return string(out), err
+}
+
+// hako runs the CLI and fails the test if it fails.
+func (s *server) hako(t *testing.T, args ...string) string {
+	t.Helper()
+	out, err := s.run(args...)
+	if err != nil {
+		t.Fatalf("hako %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	return out
+}
+
+func (s *server) sshCommand(key string) string {
+	return fmt.Sprintf("ssh -i %s -o IdentitiesOnly=yes -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR -o BatchMode=yes", key)
+}
+
+// ssh runs a command over SSH with key and returns output and error.
+func (s *server) ssh(key string, stdin io.Reader, args ...string) (string, error) {
+	full := append([]string{"-i", key, "-o", "IdentitiesOnly=yes", "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR", "-o", "BatchMode=yes", "-p", s.sshPort, "git@127.0.0.1"}, args...)
+	c := exec.Command("ssh", full...)
+	c.Stdin = stdin
+	out, err := c.CombinedOutput()
+	return string(out), err
+}
+
+// repo copies a testdata app into a fresh git repository with one commit.
+func repo(t *testing.T, app string) string {
+	t.Helper()
+	dir := t.TempDir()
+	src := filepath.Join(testdataDir(), "apps", app)
+	if err := os.CopyFS(dir, os.DirFS(src)); err != nil {
+		t.Fatalf("copy %s: %v", app, err)
+	}
+	git(t, dir, "init", "-q", "-b", "main")
+	git(t, dir, "add", "-A")
+	git(t, dir, "commit", "-qm", "first")
+	return dir
+}
+
+func testdataDir() string {
+	_, file, _, _ := runtime.Caller(0)
+	return filepath.Join(filepath.Dir(file), "..", "..", "testdata")
+}
+
+func git(t *testing.T, dir string, args ...string) string {
+	t.Helper()
+	c := exec.Command("git", append([]string{"-c", "user.email=e2e@example.test", "-c", "user.name=e2e", "-c", "commit.gpgsign=false"}, args...)...)
+	c.Dir = dir
+	out, err := c.CombinedOutput()
+	if err != nil {
+		t.Fatalf("git %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	return string(out)
+}
+
+// push runs `git push` of dir to app over SSH with key.
+func (s *server) push(dir, key, app string, args ...string) (string, error) {
+	url := fmt.Sprintf("ssh://git@127.0.0.1:%s/%s.git", s.sshPort, app)
+	c := exec.Command("git", append([]string{"push", url}, args...)...)
+	c.Dir = dir
+	c.Env = append(os.Environ(), "GIT_SSH_COMMAND="+s.sshCommand(key))
+	out, err := c.CombinedOutput()
+	return string(out), err
+}
+
+// get fetches path of app through the router.
+func (s *server) get(app, path string) (int, string, error) {
+	req, _ := http.NewRequest("GET", "http://127.0.0.1:"+s.httpPort+path, nil)
+	req.Host = app + ".localhost"
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0, "", err
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b), nil
+}
+
+// waitBody polls the router until app answers 200 with want in the body.
+func (s *server) waitBody(t *testing.T, app, want string) {
+	t.Helper()
+	var last string
+	waitFor(t, 30*time.Second, app+" to answer "+want, func() bool {
+		code, body, err := s.get(app, "/")
+		last = fmt.Sprintf("%d %q %v", code, body, err)
+		return code == 200 && strings.Contains(body, want)
+	}, func() string { return last + "\nserver output:\n" + s.out.String() })
+}
+
+// dynos returns the app's dynos as the API reports them.
+func (s *server) dynos(t *testing.T, app string) []dynoStatus {
+	t.Helper()
+	var ds []dynoStatus
+	if err := json.Unmarshal([]byte(s.hako(t, "ps", "-a", app, "--json")), &ds); err != nil {
+		t.Fatal(err)
+	}
+	return ds
+}
+
+type dynoStatus struct {
+	Name    string `json:"name"`
+	State   string `json:"state"`
+	PID     int    `json:"pid"`
+	Release int    `json:"release"`
+}
+
+// waitFor polls cond until it holds or the deadline passes.
+func waitFor(t *testing.T, d time.Duration, what string, cond func() bool, detail ...func() string) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for !cond() {
+		if time.Now().After(deadline) {
+			msg := ""
+			for _, f := range detail {
+				msg += f()
+			}
+			t.Fatalf("timed out after %v waiting for %s %s", d, what, msg)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}

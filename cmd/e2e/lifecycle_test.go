@@ -1,0 +1,41 @@
+package e2e
+
+import (
+	"strings"
+	"testing"
+)
+
+// TestShutdownAndRestore checks that stopping the server stops its dynos,
+// and that the next start serves every app again from the store.
+func TestShutdownAndRestore(t *testing.T) {
+	need(t, "python3")
+	s := startServer(t)
+	s.hako(t, "apps:create", "durable")
+	if out, err := s.push(repo(t, "procfile-app"), s.key, "durable", "main"); err != nil {
+		t.Fatalf("push: %v\n%s", err, out)
+	}
+	s.waitBody(t, "durable", "hello from procfile")
+	ds := s.dynos(t, "durable")
+	if len(ds) != 1 || ds[0].PID == 0 {
+		t.Fatalf("dynos = %+v", ds)
+	}
+	s.stop()
+	if processAlive(ds[0].PID) {
+		t.Errorf("dyno pid %d outlived the server", ds[0].PID)
+	}
+	if !strings.Contains(s.out.String(), "hako is running") {
+		t.Errorf("no banner:\n%s", s.out.String())
+	}
+	s.start()
+	s.waitBody(t, "durable", "hello from procfile")
+
+	// Unknown hosts get a page naming hako; apps without dynos get 503.
+	code, body, err := s.get("nowhere", "/")
+	if err != nil || code != 404 || !strings.Contains(strings.ToLower(body), "hako") {
+		t.Errorf("unknown host: %d %v %q", code, err, body)
+	}
+	s.hako(t, "apps:create", "idle-app")
+	if code, _, _ := s.get("idle-app", "/"); code != 503 {
+		t.Errorf("app without dynos: status %d, want 503", code)
+	}
+}

@@ -1,0 +1,68 @@
+package e2e
+
+import (
+	"strings"
+	"testing"
+)
+
+// TestPushToLive pushes each kind of app with the real git over ssh and
+// checks it answers through the router.
+func TestPushToLive(t *testing.T) {
+	s := startServer(t)
+	cases := []struct {
+		app, dir, detected, body string
+		tools                    []string
+	}{
+		{"proc-app", "procfile-app", "Procfile app detected", "hello from procfile", []string{"python3"}},
+		{"go-app", "go-app", "Go app detected", "hello from go", []string{"go"}},
+		{"node-app", "node-app", "Node.js app detected", "hello from node", []string{"node", "npm"}},
+	}
+	for _, c := range cases {
+		t.Run(c.dir, func(t *testing.T) {
+			need(t, c.tools...)
+			s.hako(t, "apps:create", c.app)
+			out, err := s.push(repo(t, c.dir), s.key, c.app, "main")
+			if err != nil {
+				t.Fatalf("push: %v\n%s", err, out)
+			}
+			for _, want := range []string{"-----> " + c.detected, "Discovering process types", "Compressing...", "Done: ", "Released v2", "http://" + c.app + ".localhost:" + s.httpPort + "/ deployed to hako"} {
+				if !strings.Contains(out, want) {
+					t.Errorf("push output lacks %q:\n%s", want, out)
+				}
+			}
+			s.waitBody(t, c.app, c.body)
+			ds := s.dynos(t, c.app)
+			if len(ds) != 1 || ds[0].Name != "web.1" || ds[0].State != "up" || ds[0].Release != 2 {
+				t.Errorf("dynos = %+v, want one web.1 up on v2", ds)
+			}
+		})
+	}
+}
+
+// TestRedeployReplacesDyno checks that a second push serves the new code
+// from a new dyno and that the old dyno is gone.
+func TestRedeployReplacesDyno(t *testing.T) {
+	need(t, "python3")
+	s := startServer(t)
+	s.hako(t, "apps:create", "again")
+	dir := repo(t, "procfile-app")
+	if out, err := s.push(dir, s.key, "again", "main"); err != nil {
+		t.Fatalf("push: %v\n%s", err, out)
+	}
+	s.waitBody(t, "again", "hello from procfile")
+	before := s.dynos(t, "again")
+	writeFile(t, dir, "index.html", "second version\n")
+	git(t, dir, "commit", "-qam", "second")
+	out, err := s.push(dir, s.key, "again", "main")
+	if err != nil || !strings.Contains(out, "Released v3") {
+		t.Fatalf("second push: %v\n%s", err, out)
+	}
+	s.waitBody(t, "again", "second version")
+	after := s.dynos(t, "again")
+	if len(after) != 1 || after[0].Release != 3 {
+		t.Fatalf("after redeploy dynos = %+v, want one on v3", after)
+	}
+	if len(before) == 1 && processAlive(before[0].PID) {
+		t.Errorf("old dyno (pid %d) still running after redeploy", before[0].PID)
+	}
+}

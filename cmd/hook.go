@@ -1,0 +1,26 @@
+package cmd
+
+import (
+	"github.com/urfave/cli/v2"
+
+	"hako/sshgit"
+)
+
+// hookCommand is what git runs as the pre-receive hook of every app's
+// repository; it is not meant to be typed.
+func hookCommand(env *Env) *cli.Command {
+	return &cli.Command{
+		Name:   "hook",
+		Hidden: true,
+		Usage:  "git hooks (run by git, not by hand)",
+		Subcommands: []*cli.Command{{
+			Name: "pre-receive",
+			Action: func(c *cli.Context) error {
+				if code := sshgit.RunHook(env.Stdin, env.Stderr); code != 0 {
+					return cli.Exit("", code)
+				}
+				return nil
+			},
+		}},
+	}
+}

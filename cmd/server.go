@@ -1,0 +1,241 @@
+package cmd
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"hako/buildpacks"
+	"hako/engine"
+	"hako/engine/api"
+	"hako/engine/dyno"
+	"hako/engine/logs"
+	"hako/engine/router"
+	"hako/sshgit"
+	"hako/store"
+)
+
+func serverCommand(env *Env) *cli.Command {
+	return &cli.Command{
+		Name:  "server",
+		Usage: "run hako: the SSH git server, builds, dynos, the router and the API",
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "ssh-addr", Value: "127.0.0.1:2222", Usage: "address of the SSH server (git push, commands)", EnvVars: []string{"HAKO_SSH_ADDR"}},
+			&cli.StringFlag{Name: "http-addr", Value: "127.0.0.1:8080", Usage: "address of the router that serves the apps", EnvVars: []string{"HAKO_HTTP_ADDR"}},
+			&cli.StringFlag{Name: "api-addr", Value: "127.0.0.1:8081", Usage: "address of the HTTP API", EnvVars: []string{"HAKO_API_ADDR"}},
+			&cli.StringFlag{Name: "domain", Value: "localhost", Usage: "apps are served at APP.DOMAIN", EnvVars: []string{"HAKO_DOMAIN"}},
+		},
+		Action: func(c *cli.Context) error {
+			return runServer(env, serverConfig{
+				SSHAddr: c.String("ssh-addr"), HTTPAddr: c.String("http-addr"),
+				APIAddr: c.String("api-addr"), Domain: strings.ToLower(c.String("domain")),
+			})
+		},
+	}
+}
+
+type serverConfig struct {
+	SSHAddr, HTTPAddr, APIAddr, Domain string
+}
+
+// listen binds every address before anything else starts, so a busy
+// port fails the start with a sentence naming the flag to change.
+func listen(addrs map[string]string) (map[string]net.Listener, error) {
+	ls := map[string]net.Listener{}
+	for flag, addr := range addrs {
+		l, err := net.Listen("tcp", addr)
+		if err != nil {
+			for _, o := range ls {
+				o.Close()
+			}
+			return nil, engine.Errorf(engine.EINVALID, "Cannot listen on %s (%v): is another hako server running? Choose another address with --%s.", addr, err, flag)
+		}
+		ls[flag] = l
+	}
+	return ls, nil
+}
+
+func runServer(env *Env, cfg serverConfig) error {
+	home, err := Home()
+	if err != nil {
+		return err
+	}
+	for _, d := range []string{home, filepath.Join(home, "repos"), filepath.Join(home, "slugs"), filepath.Join(home, "tmp"), filepath.Join(home, "run"), filepath.Join(home, "cache")} {
+		if err := os.MkdirAll(d, 0o700); err != nil {
+			return fmt.Errorf("create data directory: %w", err)
+		}
+	}
+	// Dynos run as an unprivileged user and must reach their app
+	// directories, so the run tree is traversable (not listable by others
+	// beyond what the slug holds).
+	if err := os.Chmod(home, 0o711); err != nil {
+		return fmt.Errorf("data directory: %w", err)
+	}
+	if err := os.Chmod(filepath.Join(home, "run"), 0o711); err != nil {
+		return fmt.Errorf("data directory: %w", err)
+	}
+	st, err := store.Open(filepath.Join(home, "hako.db"))
+	if err != nil {
+		if errors.Is(err, store.ErrLocked) {
+			return engine.Errorf(engine.ECONFLICT, "Another hako server is using %s: stop it first, or set HAKO_HOME to another directory.", home)
+		}
+		return err
+	}
+	defer st.Close()
+	ls, err := listen(map[string]string{"ssh-addr": cfg.SSHAddr, "http-addr": cfg.HTTPAddr, "api-addr": cfg.APIAddr})
+	if err != nil {
+		return err
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		return fmt.Errorf("find the hako binary: %w", err)
+	}
+	builder, err := buildpacks.New(filepath.Join(home, "slugs"), filepath.Join(home, "tmp"))
+	if err != nil {
+		return err
+	}
+	logger := log.New(env.Stderr, "", log.LstdFlags)
+	buf := &logs.Buffer{Mirror: env.Stdout}
+	sup := dyno.New(dyno.Options{Exe: exe, Logs: buf})
+	rt := router.New(cfg.Domain, buf)
+	httpPort := portOf(ls["http-addr"].Addr())
+	appURL := func(app string) string { return fmt.Sprintf("http://%s.%s:%s/", app, cfg.Domain, httpPort) }
+	sshAddr := ls["ssh-addr"].Addr().String()
+	gitURL := func(app string) string { return fmt.Sprintf("ssh://git@%s/%s.git", sshAddr, app) }
+	eng := &engine.Engine{
+		Store: st, Builder: builder, Supervisor: sup, Routes: rt, Logs: buf,
+		Paths:    engine.Paths{Run: filepath.Join(home, "run"), Cache: filepath.Join(home, "cache"), Repos: filepath.Join(home, "repos")},
+		ParseKey: sshgit.ParseKey, AppURL: appURL,
+	}
+	token, err := apiToken(home)
+	if err != nil {
+		return err
+	}
+	apiURL := "http://" + ls["api-addr"].Addr().String()
+	apiSrv := &http.Server{Handler: (&api.Server{Engine: eng, Token: token, User: "admin", WebURL: appURL, GitURL: gitURL, Logf: logger.Printf}).Handler(), ReadHeaderTimeout: 10 * time.Second}
+	routerSrv := &http.Server{Handler: rt, ReadHeaderTimeout: 30 * time.Second}
+	sockPath := filepath.Join(home, "hook.sock")
+	_ = os.Remove(sockPath)
+	hookL, err := net.Listen("unix", sockPath)
+	if err != nil {
+		return fmt.Errorf("listen for git hooks: %w", err)
+	}
+	_ = os.Chmod(sockPath, 0o600)
+	ssh := &sshgit.Server{
+		Engine: eng, ReposDir: eng.Paths.Repos, HookSocket: sockPath, Exe: exe,
+		HostKeyPath: filepath.Join(home, "ssh_host_ed25519_key"), Logf: logger.Printf,
+		Commands: func(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+			remote := &Env{Stdin: stdin, Stdout: stdout, Stderr: stderr, Remote: true, Client: func() (*Client, error) {
+				return &Client{URL: apiURL, Token: token, HTTP: &http.Client{Timeout: 10 * time.Minute}}, nil
+			}}
+			return Run(remote, args)
+		},
+	}
+	errc := make(chan error, 4)
+	go func() { errc <- ssh.Serve(ls["ssh-addr"]) }()
+	go func() { errc <- ssh.ServeHooks(hookL) }()
+	go func() { errc <- ignoreClosed(apiSrv.Serve(ls["api-addr"])) }()
+	go func() { errc <- ignoreClosed(routerSrv.Serve(ls["http-addr"])) }()
+
+	info := ServerInfo{APIURL: apiURL, Token: token, SSHAddr: sshAddr, HTTPAddr: ls["http-addr"].Addr().String(), Domain: cfg.Domain, PID: os.Getpid()}
+	if err := writeJSONFile(filepath.Join(home, "server.json"), info); err != nil {
+		return err
+	}
+	defer os.Remove(filepath.Join(home, "server.json"))
+	printBanner(env.Stdout, info, home, sup.Isolation(), httpPort)
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	go func() {
+		if err := eng.Restore(ctx); err != nil {
+			logger.Printf("restore: %v", err)
+		}
+	}()
+	var serveErr error
+	select {
+	case <-ctx.Done():
+	case serveErr = <-errc:
+	}
+	fmt.Fprintln(env.Stdout, "Stopping hako: stopping dynos...")
+	_ = ssh.Close()
+	_ = hookL.Close()
+	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_ = apiSrv.Shutdown(sctx)
+	_ = routerSrv.Shutdown(sctx)
+	eng.Shutdown()
+	sup.StopAll()
+	return serveErr
+}
+
+func ignoreClosed(err error) error {
+	if errors.Is(err, http.ErrServerClosed) {
+		return nil
+	}
+	return err
+}
+
+func portOf(a net.Addr) string {
+	_, p, _ := net.SplitHostPort(a.String())
+	return p
+}
+
+// apiToken returns the admin token, generated on first start and kept in
+// HAKO_HOME (mode 0600) so that clients keep working across restarts.
+func apiToken(home string) (string, error) {
+	path := filepath.Join(home, "api-token")
+	if b, err := os.ReadFile(path); err == nil && len(strings.TrimSpace(string(b))) >= 32 {
+		return strings.TrimSpace(string(b)), nil
+	}
+	var b [32]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return "", err
+	}
+	tok := hex.EncodeToString(b[:])
+	if err := os.WriteFile(path, []byte(tok+"\n"), 0o600); err != nil {
+		return "", fmt.Errorf("write API token: %w", err)
+	}
+	return tok, nil
+}
+
+// writeJSONFile writes v with mode 0600 through a rename, so a reader
+// never sees half a file.
+func writeJSONFile(path string, v any) error {
+	data, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return err
+	}
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, data, 0o600); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	return os.Rename(tmp, path)
+}
+
+func printBanner(w io.Writer, info ServerInfo, home, isolation, httpPort string) {
+	host, port, _ := net.SplitHostPort(info.SSHAddr)
+	fmt.Fprintf(w, "hako is running (data in %s)\n", home)
+	fmt.Fprintf(w, "  ssh (git push, commands)  %s\n", info.SSHAddr)
+	fmt.Fprintf(w, "  router (your apps)        http://APP.%s:%s/\n", info.Domain, httpPort)
+	fmt.Fprintf(w, "  API                       %s\n", info.APIURL)
+	fmt.Fprintf(w, "  dynos                     %s\n", isolation)
+	fmt.Fprintln(w, "Next, in another terminal:")
+	fmt.Fprintln(w, "  hako keys:add ~/.ssh/id_ed25519.pub")
+	fmt.Fprintln(w, "  hako apps:create my-app")
+	fmt.Fprintf(w, "  git push ssh://git@%s:%s/my-app.git main\n", host, port)
+}

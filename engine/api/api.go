@@ -1,0 +1,110 @@
+// Package api serves hako's HTTP API over the engine. Paths and resource
+// shapes follow Heroku's Platform API v3, so that clients written for it
+// (and later features) extend this API rather than replace it.
+package api
+
+import (
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"io"
+	"log"
+	"net/http"
+	"strings"
+
+	"hako/engine"
+)
+
+// Server is the HTTP API. Every request needs the admin token.
+type Server struct {
+	Engine *engine.Engine
+	// Token is the bearer token clients must present.
+	Token string
+	// User names who made a change in release descriptions.
+	User string
+	// WebURL and GitURL give the URLs shown for an app.
+	WebURL, GitURL func(app string) string
+	// Logf receives internal errors that users only see as a generic
+	// message; nil means the standard logger.
+	Logf func(format string, args ...any)
+}
+
+// Handler returns the API's routes behind token authentication.
+func (s *Server) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /account/keys", s.listKeys)
+	mux.HandleFunc("POST /account/keys", s.createKey)
+	mux.HandleFunc("DELETE /account/keys/{key}", s.deleteKey)
+	mux.HandleFunc("GET /apps", s.listApps)
+	mux.HandleFunc("POST /apps", s.createApp)
+	mux.HandleFunc("GET /apps/{app}", s.getApp)
+	mux.HandleFunc("DELETE /apps/{app}", s.deleteApp)
+	mux.HandleFunc("GET /apps/{app}/dynos", s.listDynos)
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		s.fail(w, engine.Errorf(engine.ENOTFOUND, "No such API path: %s %s", r.Method, r.URL.Path))
+	})
+	return s.auth(mux)
+}
+
+func (s *Server) auth(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		if !ok || s.Token == "" || subtle.ConstantTimeCompare([]byte(tok), []byte(s.Token)) != 1 {
+			s.fail(w, engine.Errorf(engine.EUNAUTHORIZED, "Invalid credentials provided: use the token the server wrote to HAKO_HOME, or set HAKO_API_TOKEN."))
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// statusOf maps engine error codes to HTTP statuses, once for the API.
+func statusOf(code string) int {
+	switch code {
+	case engine.ENOTFOUND:
+		return http.StatusNotFound
+	case engine.EINVALID, engine.EBUILD:
+		return http.StatusUnprocessableEntity
+	case engine.ECONFLICT:
+		return http.StatusConflict
+	case engine.EUNAUTHORIZED:
+		return http.StatusUnauthorized
+	case engine.EFORBIDDEN:
+		return http.StatusForbidden
+	}
+	return http.StatusInternalServerError
+}
+
+// ErrorBody is the Platform API's error shape.
+type ErrorBody struct {
+	ID      string `json:"id"`
+	Message string `json:"message"`
+}
+
+func (s *Server) fail(w http.ResponseWriter, err error) {
+	code := engine.ErrorCode(err)
+	if code == engine.EINTERNAL {
+		logf := s.Logf
+		if logf == nil {
+			logf = log.Printf
+		}
+		logf("api: %v", err)
+	}
+	writeJSON(w, statusOf(code), ErrorBody{ID: code, Message: engine.ErrorMessage(err)})
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	_ = enc.Encode(v)
+}
+
+// decode reads a JSON body of at most 1 MiB into v.
+func decode(r *http.Request, v any) error {
+	dec := json.NewDecoder(io.LimitReader(r.Body, 1<<20))
+	if err := dec.Decode(v); err != nil && !errors.Is(err, io.EOF) {
+		return engine.Errorf(engine.EINVALID, "Request body is not valid JSON: %v", err)
+	}
+	return nil
+}

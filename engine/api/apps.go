@@ -1,0 +1,105 @@
+package api
+
+import (
+	"net/http"
+	"time"
+
+	"hako/engine"
+)
+
+// AppView is an app in the Platform API's shape.
+type AppView struct {
+	ID         string    `json:"id"`
+	Name       string    `json:"name"`
+	Stack      NameRef   `json:"stack"`
+	CreatedAt  time.Time `json:"created_at"`
+	UpdatedAt  time.Time `json:"updated_at"`
+	ReleasedAt time.Time `json:"released_at"`
+	WebURL     string    `json:"web_url"`
+	GitURL     string    `json:"git_url"`
+	Release    int       `json:"current_release"`
+}
+
+// NameRef is the Platform API's nested {"name": …} reference.
+type NameRef struct {
+	Name string `json:"name"`
+}
+
+func (s *Server) view(a *engine.App) AppView {
+	return AppView{
+		ID: a.ID, Name: a.Name, Stack: NameRef{a.Stack}, CreatedAt: a.CreatedAt,
+		UpdatedAt: a.UpdatedAt, ReleasedAt: a.UpdatedAt, WebURL: s.url(s.WebURL, a.Name),
+		GitURL: s.url(s.GitURL, a.Name), Release: a.CurrentRelease,
+	}
+}
+
+func (s *Server) listApps(w http.ResponseWriter, r *http.Request) {
+	apps, err := s.Engine.Apps()
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	out := []AppView{}
+	for _, a := range apps {
+		out = append(out, s.view(a))
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+func (s *Server) createApp(w http.ResponseWriter, r *http.Request) {
+	var body struct {
+		Name string `json:"name"`
+	}
+	if err := decode(r, &body); err != nil {
+		s.fail(w, err)
+		return
+	}
+	a, err := s.Engine.CreateApp(body.Name, s.User)
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	writeJSON(w, http.StatusCreated, s.view(a))
+}
+
+func (s *Server) getApp(w http.ResponseWriter, r *http.Request) {
+	a, err := s.Engine.App(r.PathValue("app"))
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, s.view(a))
+}
+
+func (s *Server) deleteApp(w http.ResponseWriter, r *http.Request) {
+	a, err := s.Engine.App(r.PathValue("app"))
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	if err := s.Engine.DestroyApp(a.Name); err != nil {
+		s.fail(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, s.view(a))
+}
+
+func (s *Server) listDynos(w http.ResponseWriter, r *http.Request) {
+	a, err := s.Engine.App(r.PathValue("app"))
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	out := s.Engine.Dynos(a.Name)
+	if out == nil {
+		out = []engine.DynoStatus{}
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+func (s *Server) url(f func(string) string, app string) string {
+	if f == nil {
+		return ""
+	}
+	return f(app)
+}

@@ -1,0 +1,43 @@
+package api
+
+import (
+	"net/http"
+
+	"hako/engine"
+)
+
+func (s *Server) listKeys(w http.ResponseWriter, r *http.Request) {
+	keys, err := s.Engine.Keys()
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	if keys == nil {
+		keys = []*engine.Key{}
+	}
+	writeJSON(w, http.StatusOK, keys)
+}
+
+func (s *Server) createKey(w http.ResponseWriter, r *http.Request) {
+	var body struct {
+		PublicKey string `json:"public_key"`
+	}
+	if err := decode(r, &body); err != nil {
+		s.fail(w, err)
+		return
+	}
+	k, err := s.Engine.AddKey(body.PublicKey)
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	writeJSON(w, http.StatusCreated, k)
+}
+
+func (s *Server) deleteKey(w http.ResponseWriter, r *http.Request) {
+	if err := s.Engine.RemoveKey(r.PathValue("key")); err != nil {
+		s.fail(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, struct{}{})
+}

@@ -1,0 +1,44 @@
+package engine
+
+import (
+	"context"
+	"io"
+)
+
+// BuildRequest is what a build needs: the checked-out source and the
+// app's config vars (given to buildpacks as ENV_DIR files, never exported).
+type BuildRequest struct {
+	App string
+	// SourceDir holds the pushed tree; the builder may modify it.
+	SourceDir string
+	// CacheDir persists between the app's builds.
+	CacheDir string
+	Config   map[string]string
+	// Buildpacks, when not empty, are used in order instead of detection
+	// (directories or names of built-in packs).
+	Buildpacks []string
+	// Out receives the build output as it happens, already in Heroku's
+	// "-----> " style.
+	Out io.Writer
+}
+
+// BuildResult describes a slug the builder stored.
+type BuildResult struct {
+	SlugID       string // sha256 hex of the tar.gz
+	Size         int64
+	Buildpack    string // detected name, e.g. "Go"
+	ProcessTypes map[string]string
+}
+
+// Builder turns source into slugs and slugs back into app directories.
+type Builder interface {
+	// Build runs the buildpacks and stores the slug. A failed compile
+	// returns an EBUILD error whose message has been shown on req.Out;
+	// nothing is stored then.
+	Build(ctx context.Context, req BuildRequest) (*BuildResult, error)
+	// Unpack extracts a stored slug into dest (created, must not exist),
+	// refusing entries that would escape it.
+	Unpack(slugID, dest string) error
+	// RemoveSlug deletes a slug's file.
+	RemoveSlug(slugID string) error
+}

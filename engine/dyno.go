@@ -1,0 +1,87 @@
+package engine
+
+import (
+	"context"
+	"time"
+)
+
+// Dyno states, as Heroku names them.
+const (
+	DynoStarting = "starting"
+	DynoUp       = "up"
+	DynoCrashed  = "crashed"
+	DynoDown     = "down"
+)
+
+// DynoSpec is everything needed to start one dyno.
+type DynoSpec struct {
+	App     string
+	Type    string // "web", "worker", "run", "release"
+	Name    string // "web.1"
+	Release int
+	Command string
+	// Dir is the unpacked slug; it is the dyno's HOME and /app.
+	Dir string
+	// Env holds config vars and dyno metadata; the supervisor adds PORT,
+	// DYNO, HOME and PATH.
+	Env map[string]string
+}
+
+// DynoStatus is a dyno as `ps` shows it.
+type DynoStatus struct {
+	Name    string    `json:"name"`
+	Type    string    `json:"type"`
+	App     string    `json:"app"`
+	Release int       `json:"release"`
+	Command string    `json:"command"`
+	State   string    `json:"state"`
+	Since   time.Time `json:"updated_at"`
+	Port    int       `json:"port,omitempty"`
+	PID     int       `json:"pid,omitempty"`
+}
+
+// Dyno is a running dyno the supervisor keeps alive until Stop.
+type Dyno interface {
+	Status() DynoStatus
+	// Addr is "127.0.0.1:PORT" for web dynos, "" otherwise.
+	Addr() string
+	// Up reports whether the dyno can take requests now.
+	Up() bool
+	// WaitUp returns nil once the dyno is up (its PORT accepts
+	// connections, or it has started when it has no port), or an error if
+	// it crashed first or ctx ended.
+	WaitUp(ctx context.Context) error
+	// Stop ends every process of the dyno: SIGTERM, then SIGKILL after the
+	// grace period. It returns once they are gone.
+	Stop() error
+}
+
+// Supervisor starts dynos and restarts them when they crash.
+type Supervisor interface {
+	Start(spec DynoSpec) (Dyno, error)
+	// Isolation says in one line how dynos are isolated on this host, for
+	// the server banner (e.g. what it could not do without root).
+	Isolation() string
+}
+
+// Backend is a web dyno as the router sees it.
+type Backend interface {
+	Addr() string
+	Up() bool
+	Status() DynoStatus
+}
+
+// RouteTable is told which web dynos serve each app; it never reads the
+// store.
+type RouteTable interface {
+	SetBackends(app string, backends []Backend)
+	RemoveApp(app string)
+}
+
+// LogSink receives log lines of apps: dyno output and platform events.
+// Implementations must never block the caller.
+type LogSink interface {
+	// Log records one line; source is "app" or "heroku", proc is the dyno
+	// name, "api" or "router".
+	Log(app, source, proc, line string)
+}

@@ -1,0 +1,326 @@
+package dyno
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"strconv"
+	"sync"
+	"time"
+
+	"hako/engine"
+)
+
+// pollInterval is how often a booting web dyno's port is tried.
+const pollInterval = 25 * time.Millisecond
+
+// drainTimeout bounds the wait for the last output lines of a process
+// that exited: a daemon it left behind holding the pipe must not stall
+// the supervisor.
+const drainTimeout = time.Second
+
+// dyno is one running dyno. A single goroutine (run) owns its processes
+// and makes every state change, so Stop, crashes and restarts never race:
+// Stop only asks, and waits for run to finish.
+type dyno struct {
+	sup    *Supervisor
+	spec   engine.DynoSpec
+	port   int
+	script string
+
+	mu           sync.Mutex
+	state        string
+	since        time.Time
+	pid          int
+	everUp       bool
+	crashedEarly bool          // crashed before it first came up
+	changed      chan struct{} // closed at each state change, for WaitUp
+
+	stopOnce sync.Once
+	stopCh   chan struct{} // closed by Stop
+	done     chan struct{} // closed when run has returned
+}
+
+var _ engine.Dyno = (*dyno)(nil)
+var _ engine.Backend = (*dyno)(nil)
+
+func newDyno(s *Supervisor, spec engine.DynoSpec) *dyno {
+	return &dyno{
+		sup:     s,
+		spec:    spec,
+		script:  WrapperScript(spec.Command),
+		state:   engine.DynoStarting,
+		since:   time.Now(),
+		changed: make(chan struct{}),
+		stopCh:  make(chan struct{}),
+		done:    make(chan struct{}),
+	}
+}
+
+// Status returns a snapshot of the dyno, as `ps` shows it.
+func (d *dyno) Status() engine.DynoStatus {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return engine.DynoStatus{
+		Name:    d.spec.Name,
+		Type:    d.spec.Type,
+		App:     d.spec.App,
+		Release: d.spec.Release,
+		Command: d.spec.Command,
+		State:   d.state,
+		Since:   d.since,
+		Port:    d.port,
+		PID:     d.pid,
+	}
+}
+
+// Addr is where the router sends requests: 127.0.0.1:PORT for web dynos.
+func (d *dyno) Addr() string {
+	if d.port == 0 {
+		return ""
+	}
+	return net.JoinHostPort("127.0.0.1", strconv.Itoa(d.port))
+}
+
+// Up reports whether the dyno can take requests now.
+func (d *dyno) Up() bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.state == engine.DynoUp
+}
+
+// WaitUp returns nil once the dyno is up. It fails as soon as the dyno
+// crashes before ever coming up, or is stopped, so that a deploy does not
+// wait out its whole timeout on a broken release.
+func (d *dyno) WaitUp(ctx context.Context) error {
+	for {
+		d.mu.Lock()
+		state, early, changed := d.state, d.crashedEarly, d.changed
+		d.mu.Unlock()
+		switch {
+		case state == engine.DynoUp:
+			return nil
+		case state == engine.DynoDown:
+			return fmt.Errorf("dyno %s of %s was stopped before it came up", d.spec.Name, d.spec.App)
+		case early:
+			return fmt.Errorf("dyno %s of %s crashed before it came up", d.spec.Name, d.spec.App)
+		}
+		select {
+		case <-changed:
+		case <-ctx.Done():
+			return fmt.Errorf("wait for dyno %s of %s to come up: %w", d.spec.Name, d.spec.App, ctx.Err())
+		}
+	}
+}
+
+// Stop ends every process of the dyno (SIGTERM, then SIGKILL after the
+// grace period) and returns once they are gone. The dyno never restarts
+// afterwards. Stop may be called many times and from many goroutines.
+func (d *dyno) Stop() error {
+	d.stopOnce.Do(func() { close(d.stopCh) })
+	<-d.done
+	return nil
+}
+
+func (d *dyno) stopRequested() bool {
+	select {
+	case <-d.stopCh:
+		return true
+	default:
+		return false
+	}
+}
+
+// heroku logs a platform line for this dyno.
+func (d *dyno) heroku(line string) {
+	d.sup.log(d.spec.App, "heroku", d.spec.Name, line)
+}
+
+// setState records and logs a state change.
+func (d *dyno) setState(state string) {
+	d.mu.Lock()
+	old := d.state
+	if old == state {
+		d.mu.Unlock()
+		return
+	}
+	d.state, d.since = state, time.Now()
+	switch state {
+	case engine.DynoUp:
+		d.everUp = true
+	case engine.DynoCrashed:
+		d.crashedEarly = d.crashedEarly || !d.everUp
+	}
+	close(d.changed)
+	d.changed = make(chan struct{})
+	d.mu.Unlock()
+	d.heroku("State changed from " + old + " to " + state)
+}
+
+func (d *dyno) setPID(pid int) {
+	d.mu.Lock()
+	d.pid = pid
+	d.mu.Unlock()
+}
+
+// launch starts one process of the dyno with its output going to the log.
+func (d *dyno) launch() (*process, error) {
+	d.heroku("Starting process with command `" + d.spec.Command + "`")
+	r, w, err := os.Pipe()
+	if err != nil {
+		return nil, fmt.Errorf("create output pipe: %w", err)
+	}
+	p, err := d.sup.spawn(procConfig{
+		exe:    d.sup.opts.Exe,
+		script: d.script,
+		dir:    d.spec.Dir,
+		env:    dynoEnv(d.spec, d.port, d.sup.hostPath),
+		out:    w,
+	})
+	w.Close() // the child holds its own copy
+	if err != nil {
+		r.Close()
+		return nil, err
+	}
+	p.outDone = make(chan struct{})
+	go func() {
+		defer r.Close()
+		copyLines(r, func(line string) {
+			d.sup.log(d.spec.App, "app", d.spec.Name, line)
+		}, p.outDone)
+	}()
+	d.setPID(p.pid)
+	return p, nil
+}
+
+// run keeps the dyno alive from its first process until Stop.
+func (d *dyno) run(p *process) {
+	defer close(d.done)
+	defer d.sup.forget(d)
+	crashes := 0
+	for {
+		started := time.Now()
+		if p != nil && d.supervise(p) {
+			return
+		}
+		if time.Since(started) >= stableAfter {
+			crashes = 0
+		}
+		crashes++
+		if delay := backoff(crashes, d.sup.opts.RestartBackoff, d.sup.opts.MaxBackoff); delay > 0 {
+			t := time.NewTimer(delay)
+			select {
+			case <-t.C:
+			case <-d.stopCh:
+				t.Stop()
+			}
+		}
+		if d.stopRequested() {
+			d.setState(engine.DynoDown)
+			return
+		}
+		d.heroku("Restarting")
+		d.setState(engine.DynoStarting)
+		var err error
+		if p, err = d.launch(); err != nil {
+			d.heroku("Error: the process could not be started: " + err.Error())
+			d.setState(engine.DynoCrashed)
+		}
+	}
+}
+
+// supervise watches one process until it exits. It reports true when the
+// dyno was stopped, false when the process crashed (and should restart).
+func (d *dyno) supervise(p *process) (stopped bool) {
+	var poll, boot <-chan time.Time
+	if d.port > 0 {
+		ticker := time.NewTicker(pollInterval)
+		defer ticker.Stop()
+		timer := time.NewTimer(d.sup.opts.BootTimeout)
+		defer timer.Stop()
+		poll, boot = ticker.C, timer.C
+	} else {
+		d.setState(engine.DynoUp)
+	}
+	for {
+		select {
+		case <-p.exited:
+			return d.exited(p, d.stopRequested())
+		case <-poll:
+			if d.listening() {
+				d.setState(engine.DynoUp)
+				poll, boot = nil, nil
+			}
+		case <-boot:
+			d.heroku("Error R10 (Boot timeout) -> Web process failed to bind to $PORT within " +
+				humanDuration(d.sup.opts.BootTimeout) + " of launch")
+			d.heroku("Stopping process with SIGKILL")
+			p.kill()
+			<-p.exited
+			return d.exited(p, d.stopRequested())
+		case <-d.stopCh:
+			d.stop(p)
+			return true
+		}
+	}
+}
+
+// listening reports whether the web dyno's port accepts connections.
+func (d *dyno) listening() bool {
+	c, err := net.DialTimeout("tcp", d.Addr(), time.Second)
+	if err != nil {
+		return false
+	}
+	c.Close()
+	return true
+}
+
+// exited logs the end of a process that is gone and sets the state that
+// follows: down when the dyno is being stopped, crashed otherwise (even
+// for status 0: a dyno is meant to run until told to stop).
+func (d *dyno) exited(p *process, stopping bool) bool {
+	d.drain(p)
+	d.setPID(0)
+	d.heroku(fmt.Sprintf("Process exited with status %d", p.status))
+	if stopping {
+		d.setState(engine.DynoDown)
+		return true
+	}
+	d.setState(engine.DynoCrashed)
+	return false
+}
+
+// stop ends a running process the Heroku way: SIGTERM to all of its
+// processes, then SIGKILL to whatever is left after the grace period.
+func (d *dyno) stop(p *process) {
+	d.setState(engine.DynoDown)
+	d.heroku("Stopping all processes with SIGTERM")
+	p.terminate()
+	grace := d.sup.opts.StopGrace
+	t := time.NewTimer(grace)
+	select {
+	case <-p.exited:
+		t.Stop()
+	case <-t.C:
+		d.heroku("Error R12 (Exit timeout) -> At least one process failed to exit within " +
+			humanDuration(grace) + " of SIGTERM")
+		d.heroku("Stopping remaining processes with SIGKILL")
+		p.kill()
+		<-p.exited
+	}
+	d.drain(p)
+	d.setPID(0)
+	d.heroku(fmt.Sprintf("Process exited with status %d", p.status))
+}
+
+// drain waits, briefly, for the last output of an exited process so that
+// its lines come before the platform's verdict in the log.
+func (d *dyno) drain(p *process) {
+	t := time.NewTimer(drainTimeout)
+	defer t.Stop()
+	select {
+	case <-p.outDone:
+	case <-t.C:
+	}
+}

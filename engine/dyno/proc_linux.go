@@ -1,0 +1,127 @@
+package dyno
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"runtime"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// namespaceFlags are the namespaces each isolated dyno gets: its own
+// process tree, mounts (for its own /proc), hostname and IPC objects.
+const namespaceFlags = syscall.CLONE_NEWPID | syscall.CLONE_NEWNS | syscall.CLONE_NEWUTS | syscall.CLONE_NEWIPC
+
+// readyTimeout bounds the wait for a new init to be ready for signals.
+const readyTimeout = 10 * time.Second
+
+// namespacesAvailable says whether ModeAuto isolates dynos, and why not.
+func namespacesAvailable() (bool, string) {
+	if os.Geteuid() != 0 {
+		return false, "not running as root"
+	}
+	return true, ""
+}
+
+// sysProcAttr returns the attributes a dyno's first process starts with.
+// Every dyno leads its own process group, so that signals reach all of
+// its processes, and dies with the server (Pdeathsig) rather than outlive
+// it unsupervised.
+func sysProcAttr(isolated bool) *syscall.SysProcAttr {
+	a := &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	if isolated {
+		a.Cloneflags = namespaceFlags
+	}
+	return a
+}
+
+// startProcess starts a dyno process and returns once it runs.
+//
+// Pdeathsig fires when the OS thread that forked the child exits, not
+// when the server does, and Go retires threads freely. So the child is
+// started and waited for by one goroutine locked to its thread that never
+// unlocks: the thread lives exactly as long as the child is supervised.
+func startProcess(cfg procConfig) (*process, error) {
+	var cmd *exec.Cmd
+	var ready *os.File
+	if cfg.isolated {
+		r, w, err := os.Pipe()
+		if err != nil {
+			return nil, fmt.Errorf("create readiness pipe: %w", err)
+		}
+		defer r.Close()
+		defer w.Close()
+		ready = r
+		cmd = exec.Command(cfg.exe, "dyno-init")
+		cmd.ExtraFiles = []*os.File{w} // fd 3
+		cmd.Env = append(append([]string(nil), cfg.env...),
+			initEnvScript+"="+cfg.script, initEnvReady+"=3")
+	} else {
+		cmd = exec.Command("/bin/sh", "-c", cfg.script)
+		cmd.Env = cfg.env
+	}
+	cmd.Dir = cfg.dir
+	cmd.Stdout, cmd.Stderr = cfg.out, cfg.out
+	cmd.SysProcAttr = sysProcAttr(cfg.isolated)
+
+	p := &process{isolated: cfg.isolated, exited: make(chan struct{})}
+	started := make(chan error, 1)
+	go func() {
+		runtime.LockOSThread() // never unlocked, see above
+		if err := cmd.Start(); err != nil {
+			started <- err
+			return
+		}
+		p.pid = cmd.Process.Pid
+		started <- nil
+		// Learn of the exit without reaping, so that the pid (and the
+		// group named after it) cannot be reused while the leftovers of a
+		// plain dyno are killed.
+		var info unix.Siginfo
+		for {
+			err := unix.Waitid(unix.P_PID, p.pid, &info, unix.WEXITED|unix.WNOWAIT, nil)
+			if !errors.Is(err, unix.EINTR) {
+				break
+			}
+		}
+		p.mu.Lock()
+		if !p.isolated {
+			_ = unix.Kill(-p.pid, unix.SIGKILL)
+		}
+		p.ended = true
+		p.mu.Unlock()
+		_ = cmd.Wait()
+		if !p.isolated {
+			waitGroupGone(p.pid, groupGoneTimeout)
+		}
+		p.status = exitStatus(cmd.ProcessState)
+		close(p.exited)
+	}()
+	if err := <-started; err != nil {
+		if cfg.isolated && (errors.Is(err, unix.EPERM) || errors.Is(err, unix.EINVAL) ||
+			errors.Is(err, unix.ENOSPC) || errors.Is(err, unix.EUSERS)) {
+			return nil, fmt.Errorf("%w: %w", errNamespaces, err)
+		}
+		return nil, fmt.Errorf("start process: %w", err)
+	}
+	if ready != nil {
+		waitReady(ready, cmd.ExtraFiles[0])
+	}
+	return p, nil
+}
+
+// waitReady waits for an isolated dyno's init to be ready for signals.
+// Until it has installed its handlers, the kernel drops any SIGTERM sent
+// to the PID 1 of a namespace, and a Stop right after Start would wait
+// out the whole grace period. The init writes a byte when ready; EOF
+// means it died, which the supervisor learns the usual way.
+func waitReady(r, w *os.File) {
+	w.Close() // keep only the child's copy, so that its death means EOF
+	_ = r.SetReadDeadline(time.Now().Add(readyTimeout))
+	var b [1]byte
+	_, _ = r.Read(b[:])
+}

@@ -1,0 +1,19 @@
+//go:build !unix
+
+package dyno
+
+import (
+	"errors"
+	"os"
+	"syscall"
+)
+
+var errUnsupported = errors.New("dynos need a Unix system")
+
+func namespacesAvailable() (bool, string) { return false, "not a Unix system" }
+
+func startProcess(cfg procConfig) (*process, error) { return nil, errUnsupported }
+
+func (p *process) signal(sig syscall.Signal) {}
+
+func exitStatus(ps *os.ProcessState) int { return ps.ExitCode() }

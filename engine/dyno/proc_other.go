@@ -1,0 +1,56 @@
+//go:build unix && !linux
+
+package dyno
+
+import (
+	"errors"
+	"fmt"
+	"os/exec"
+	"syscall"
+)
+
+// namespacesAvailable says whether ModeAuto isolates dynos, and why not.
+func namespacesAvailable() (bool, string) {
+	return false, "namespaces need Linux"
+}
+
+// sysProcAttr returns the attributes a dyno's first process starts with:
+// its own process group, so that signals reach all of its processes.
+func sysProcAttr(isolated bool) *syscall.SysProcAttr {
+	return &syscall.SysProcAttr{Setpgid: true}
+}
+
+// startProcess starts a dyno as a plain process group. Without Linux's
+// waitid(WNOWAIT) the group's leftovers are killed just after the leader
+// is reaped, which leaves a tiny window for pid reuse.
+func startProcess(cfg procConfig) (*process, error) {
+	if cfg.isolated {
+		return nil, fmt.Errorf("%w: namespaces need Linux", errNamespaces)
+	}
+	cmd := exec.Command("/bin/sh", "-c", cfg.script)
+	cmd.Env = cfg.env
+	cmd.Dir = cfg.dir
+	cmd.Stdout, cmd.Stderr = cfg.out, cfg.out
+	cmd.SysProcAttr = sysProcAttr(false)
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("start process: %w", err)
+	}
+	p := &process{pid: cmd.Process.Pid, exited: make(chan struct{})}
+	go func() {
+		_ = cmd.Wait()
+		p.mu.Lock()
+		_ = syscall.Kill(-p.pid, syscall.SIGKILL)
+		p.ended = true
+		p.mu.Unlock()
+		waitGroupGone(p.pid, groupGoneTimeout)
+		p.status = exitStatus(cmd.ProcessState)
+		close(p.exited)
+	}()
+	return p, nil
+}
+
+// groupAlive reports whether any process of group pgid exists, zombies
+// included: without /proc they cannot be told apart.
+func groupAlive(pgid int) bool {
+	return !errors.Is(syscall.Kill(-pgid, 0), syscall.ESRCH)
+}

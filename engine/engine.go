@@ -1,0 +1,196 @@
+package engine
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+)
+
+// Paths are the directories the engine keeps files in besides the store.
+// Every path it builds from user input passes ValidateAppName first.
+type Paths struct {
+	// Run holds one unpacked slug per app release, shared by its dynos.
+	Run string
+	// Cache holds each app's build cache, kept between builds.
+	Cache string
+	// Repos holds each app's bare git repository; the engine only removes
+	// it with the app.
+	Repos string
+}
+
+// Engine implements hako's operations over the store, builder, supervisor
+// and router. Every change to an app goes through it, one at a time per
+// app, so releases never interleave.
+type Engine struct {
+	Store      Store
+	Builder    Builder
+	Supervisor Supervisor
+	Routes     RouteTable
+	Logs       LogSink
+	Paths      Paths
+	// ParseKey turns an authorized_keys line into a Key; it lives with the
+	// SSH adapter so that the domain stays free of SSH code.
+	ParseKey func(text string) (*Key, error)
+	// AppURL returns the URL an app is served at, for messages.
+	AppURL func(app string) string
+	// WaitUp bounds how long a release waits for new web dynos before it
+	// replaces the old ones anyway. Zero means 60 s.
+	WaitUp time.Duration
+
+	mu      sync.Mutex
+	locks   map[string]*sync.Mutex
+	running map[string][]Dyno
+}
+
+// lock serialises changes to one app and returns the unlock function.
+func (e *Engine) lock(app string) func() {
+	e.mu.Lock()
+	if e.locks == nil {
+		e.locks = map[string]*sync.Mutex{}
+	}
+	m, ok := e.locks[app]
+	if !ok {
+		m = &sync.Mutex{}
+		e.locks[app] = m
+	}
+	e.mu.Unlock()
+	m.Lock()
+	return m.Unlock
+}
+
+func (e *Engine) log(app, proc, format string, args ...any) {
+	if e.Logs != nil {
+		e.Logs.Log(app, "app", proc, fmt.Sprintf(format, args...))
+	}
+}
+
+// CreateApp records a new app with its first release, "v1 Initial
+// release", as Heroku does. Returns EINVALID or ECONFLICT.
+func (e *Engine) CreateApp(name, user string) (*App, error) {
+	if err := ValidateAppName(name); err != nil {
+		return nil, err
+	}
+	now := time.Now().UTC()
+	app := &App{ID: newID(), Name: name, Stack: Stack, CreatedAt: now, UpdatedAt: now, Formation: map[string]int{}}
+	first := &Release{App: name, Version: 1, Description: "Initial release", User: user, CreatedAt: now, Status: ReleaseSucceeded, Config: map[string]string{}}
+	if err := e.Store.CreateApp(app, first); err != nil {
+		return nil, err
+	}
+	app.CurrentRelease = 1
+	if e.Routes != nil {
+		e.Routes.SetBackends(name, nil)
+	}
+	e.log(name, "api", "Release v1 created by user %s", user)
+	return app, nil
+}
+
+// App returns one app. Returns EINVALID or ENOTFOUND.
+func (e *Engine) App(name string) (*App, error) {
+	if err := ValidateAppName(name); err != nil {
+		return nil, err
+	}
+	return e.Store.App(name)
+}
+
+// Apps lists every app.
+func (e *Engine) Apps() ([]*App, error) { return e.Store.Apps() }
+
+// DestroyApp stops the app's dynos and removes it with everything it
+// holds: releases, slugs, repository, build cache. Returns ENOTFOUND.
+func (e *Engine) DestroyApp(name string) error {
+	if _, err := e.App(name); err != nil {
+		return err
+	}
+	defer e.lock(name)()
+	if e.Routes != nil {
+		e.Routes.RemoveApp(name)
+	}
+	e.stopDynos(e.takeRunning(name))
+	slugs, err := e.Store.DeleteApp(name)
+	if err != nil {
+		return err
+	}
+	for _, id := range slugs {
+		if err := e.Builder.RemoveSlug(id); err != nil {
+			return fmt.Errorf("remove slug of %s: %w", name, err)
+		}
+	}
+	for _, dir := range []string{e.Paths.Run, e.Paths.Cache} {
+		if dir != "" {
+			if err := os.RemoveAll(filepath.Join(dir, name)); err != nil {
+				return fmt.Errorf("remove files of %s: %w", name, err)
+			}
+		}
+	}
+	if e.Paths.Repos != "" {
+		if err := os.RemoveAll(filepath.Join(e.Paths.Repos, name+".git")); err != nil {
+			return fmt.Errorf("remove repository of %s: %w", name, err)
+		}
+	}
+	return nil
+}
+
+// AddKey registers an SSH public key given in authorized_keys form.
+// Returns EINVALID or ECONFLICT.
+func (e *Engine) AddKey(text string) (*Key, error) {
+	k, err := e.ParseKey(text)
+	if err != nil {
+		return nil, err
+	}
+	k.ID = newID()
+	k.CreatedAt = time.Now().UTC()
+	if err := e.Store.AddKey(k); err != nil {
+		return nil, err
+	}
+	return k, nil
+}
+
+// Keys lists the registered keys.
+func (e *Engine) Keys() ([]*Key, error) { return e.Store.Keys() }
+
+// RemoveKey removes a key by ID, fingerprint or comment. Returns ENOTFOUND.
+func (e *Engine) RemoveKey(idOrName string) error { return e.Store.DeleteKey(idOrName) }
+
+// Authorized reports whether the key with that fingerprint may use SSH.
+func (e *Engine) Authorized(fingerprint string) bool {
+	_, err := e.Store.KeyByFingerprint(fingerprint)
+	return err == nil
+}
+
+// Shutdown stops every dyno the engine started, for a server exit.
+func (e *Engine) Shutdown() {
+	e.mu.Lock()
+	var all []Dyno
+	for app, ds := range e.running {
+		all = append(all, ds...)
+		delete(e.running, app)
+	}
+	e.mu.Unlock()
+	e.stopDynos(all)
+}
+
+// newID returns a random UUID v4, the id format of Heroku's API.
+func newID() string {
+	var b [16]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		panic(err)
+	}
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	h := hex.EncodeToString(b[:])
+	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:]
+}
+
+// DeployRequest is a pushed commit to build and release.
+type DeployRequest struct {
+	App       string
+	Commit    string
+	SourceDir string
+	User      string
+	Out       io.Writer
+}

@@ -1,0 +1,98 @@
+// Package logs keeps the recent log lines of every app, as Heroku's
+// Logplex does, so `hako logs` can show what a dyno or the platform said.
+package logs
+
+import (
+	"fmt"
+	"io"
+	"sync"
+	"time"
+
+	"hako/engine"
+)
+
+// Capacity is how many lines are kept per app: Heroku keeps 1,500.
+const Capacity = 1500
+
+// Line is one log line.
+type Line struct {
+	Time   time.Time `json:"time"`
+	Source string    `json:"source"` // "app" or "heroku"
+	Proc   string    `json:"proc"`   // "web.1", "router", "api"
+	Text   string    `json:"text"`
+}
+
+// String formats the line as Heroku does:
+// 2026-11-21T23:43:09.123456+00:00 app[web.1]: message
+func (l Line) String() string {
+	return fmt.Sprintf("%s %s[%s]: %s", l.Time.UTC().Format("2006-01-02T15:04:05.000000-07:00"), l.Source, l.Proc, l.Text)
+}
+
+// Buffer keeps the last Capacity lines of each app. Log never blocks on
+// readers: it only takes a short lock to append to a ring.
+type Buffer struct {
+	// Mirror, when set, receives every line prefixed with the app name,
+	// so the server's own output shows what its dynos do.
+	Mirror io.Writer
+
+	mu   sync.Mutex
+	apps map[string]*ring
+}
+
+var _ engine.LogSink = (*Buffer)(nil)
+
+type ring struct {
+	lines []Line
+	next  int
+	full  bool
+}
+
+// Log records one line.
+func (b *Buffer) Log(app, source, proc, text string) {
+	l := Line{Time: time.Now(), Source: source, Proc: proc, Text: text}
+	b.mu.Lock()
+	if b.apps == nil {
+		b.apps = map[string]*ring{}
+	}
+	r := b.apps[app]
+	if r == nil {
+		r = &ring{lines: make([]Line, Capacity)}
+		b.apps[app] = r
+	}
+	r.lines[r.next] = l
+	r.next = (r.next + 1) % Capacity
+	if r.next == 0 {
+		r.full = true
+	}
+	m := b.Mirror
+	b.mu.Unlock()
+	if m != nil {
+		fmt.Fprintf(m, "%s %s\n", app, l)
+	}
+}
+
+// Recent returns up to n of the app's latest lines, oldest first.
+func (b *Buffer) Recent(app string, n int) []Line {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	r := b.apps[app]
+	if r == nil {
+		return nil
+	}
+	var all []Line
+	if r.full {
+		all = append(all, r.lines[r.next:]...)
+	}
+	all = append(all, r.lines[:r.next]...)
+	if n > 0 && len(all) > n {
+		all = all[len(all)-n:]
+	}
+	return all
+}
+
+// Forget drops an app's lines, when the app is destroyed.
+func (b *Buffer) Forget(app string) {
+	b.mu.Lock()
+	delete(b.apps, app)
+	b.mu.Unlock()
+}

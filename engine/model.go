@@ -1,0 +1,68 @@
+package engine
+
+import (
+	"time"
+)
+
+// App is a deployable application: a name, a git repository and a history
+// of releases. Releases, config and formation live in their own records so
+// that each can change in one store transaction.
+type App struct {
+	ID        string    `json:"id"`
+	Name      string    `json:"name"`
+	Stack     string    `json:"stack"`
+	CreatedAt time.Time `json:"created_at"`
+	UpdatedAt time.Time `json:"updated_at"`
+	// CurrentRelease is the version of the release that serves; 0 before v1.
+	CurrentRelease int `json:"current_release"`
+	// Formation is the quantity of each process type the app should run.
+	Formation map[string]int `json:"formation,omitempty"`
+}
+
+// Release statuses, as Heroku names them.
+const (
+	ReleasePending   = "pending"
+	ReleaseSucceeded = "succeeded"
+	ReleaseFailed    = "failed"
+)
+
+// Release is an immutable record of what ran at one version: a slug and the
+// config vars, so that a rollback restores both.
+type Release struct {
+	App         string            `json:"app"`
+	Version     int               `json:"version"`
+	Description string            `json:"description"`
+	User        string            `json:"user"`
+	CreatedAt   time.Time         `json:"created_at"`
+	SlugID      string            `json:"slug_id,omitempty"`
+	Config      map[string]string `json:"config,omitempty"`
+	Status      string            `json:"status"`
+}
+
+// Slug is the built app: a tar.gz named by its sha256 (ID), with the
+// metadata needed to run it.
+type Slug struct {
+	ID           string            `json:"id"`
+	App          string            `json:"app"`
+	Size         int64             `json:"size"`
+	Checksum     string            `json:"checksum"` // "SHA256:<hex>", as Heroku shows it
+	Commit       string            `json:"commit"`
+	Buildpack    string            `json:"buildpack"`
+	ProcessTypes map[string]string `json:"process_types"`
+	Stack        string            `json:"stack"`
+	CreatedAt    time.Time         `json:"created_at"`
+}
+
+// Key is a registered SSH public key; only holders of one may push or run
+// commands over SSH.
+type Key struct {
+	ID          string    `json:"id"`
+	Fingerprint string    `json:"fingerprint"` // "SHA256:…", as ssh-keygen -l prints it
+	PublicKey   string    `json:"public_key"`  // authorized_keys form
+	Comment     string    `json:"comment"`
+	CreatedAt   time.Time `json:"created_at"`
+}
+
+// Stack is the name hako gives its build and run environment. It matches
+// Heroku's current stack so that buildpacks that check $STACK accept it.
+const Stack = "heroku-24"

@@ -1,0 +1,72 @@
+package engine
+
+import (
+	"bufio"
+	"fmt"
+	"regexp"
+	"sort"
+	"strings"
+)
+
+var procTypeRe = regexp.MustCompile(`^[A-Za-z0-9_-]+$`)
+
+// ParseProcfile reads a Procfile: lines "TYPE: COMMAND", blank lines and
+// "#" comments skipped. A malformed line is an EINVALID error naming its
+// line number, so the pusher can fix it.
+func ParseProcfile(data string) (map[string]string, error) {
+	types := map[string]string{}
+	sc := bufio.NewScanner(strings.NewReader(data))
+	sc.Buffer(make([]byte, 0, 64*1024), 1024*1024)
+	n := 0
+	for sc.Scan() {
+		n++
+		line := strings.TrimSpace(sc.Text())
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		name, cmd, ok := strings.Cut(line, ":")
+		name = strings.TrimSpace(name)
+		cmd = strings.TrimSpace(cmd)
+		switch {
+		case !ok:
+			return nil, Errorf(EINVALID, "Procfile line %d: %q is not \"TYPE: COMMAND\"", n, line)
+		case !procTypeRe.MatchString(name):
+			return nil, Errorf(EINVALID, "Procfile line %d: process type %q may only use letters, digits, '-' and '_'", n, name)
+		case cmd == "":
+			return nil, Errorf(EINVALID, "Procfile line %d: process type %q has no command", n, name)
+		}
+		if _, dup := types[name]; dup {
+			return nil, Errorf(EINVALID, "Procfile line %d: process type %q is declared twice", n, name)
+		}
+		types[name] = cmd
+	}
+	if err := sc.Err(); err != nil {
+		return nil, Errorf(EINVALID, "Procfile line %d: %v", n+1, err)
+	}
+	return types, nil
+}
+
+// ProcessTypeNames returns the type names sorted, web first, as Heroku
+// lists them ("Procfile declares types -> web, worker").
+func ProcessTypeNames(types map[string]string) []string {
+	names := make([]string, 0, len(types))
+	for k := range types {
+		names = append(names, k)
+	}
+	sort.Slice(names, func(i, j int) bool {
+		if (names[i] == "web") != (names[j] == "web") {
+			return names[i] == "web"
+		}
+		return names[i] < names[j]
+	})
+	return names
+}
+
+// FormatProcfile writes types back in Procfile form, web first.
+func FormatProcfile(types map[string]string) string {
+	var b strings.Builder
+	for _, k := range ProcessTypeNames(types) {
+		fmt.Fprintf(&b, "%s: %s\n", k, types[k])
+	}
+	return b.String()
+}

@@ -1,0 +1,253 @@
+// Package router is hako's HTTP front door. It maps hosts of the form
+// APP.DOMAIN to the app's web dynos and proxies requests to them the way
+// Heroku's router does, so that apps see the same forwarded headers, the
+// same error pages and codes (H10, H12, ...) and the same router log lines
+// they would see on Heroku.
+package router
+
+import (
+	"io"
+	"log"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"net/http/httputil"
+	"strings"
+	"sync"
+	"time"
+
+	"hako/engine"
+)
+
+// Default timeouts, the values Heroku's router uses.
+const (
+	DefaultConnectTimeout  = 5 * time.Second
+	DefaultResponseTimeout = 30 * time.Second
+)
+
+// DefaultDomain is used when New is given an empty domain, so that apps
+// are reachable as APP.localhost on a developer machine without DNS setup.
+const DefaultDomain = "localhost"
+
+// Router routes requests by Host to the web dynos the supervisor reports.
+// It implements engine.RouteTable, so the engine keeps it up to date
+// without the router ever reading the store, and http.Handler, so it can
+// be served by any http.Server. It is safe for concurrent use.
+type Router struct {
+	// ConnectTimeout bounds connecting to a dyno; past it the request
+	// fails with H19. Default DefaultConnectTimeout (5s). It is read when
+	// the first request is served; later changes have no effect.
+	ConnectTimeout time.Duration
+	// ResponseTimeout bounds how long a dyno may take to send its
+	// response headers once the request has been sent; past it the
+	// request fails with H12. Default DefaultResponseTimeout (30s). It is
+	// read when the first request is served; later changes have no effect.
+	ResponseTimeout time.Duration
+
+	domain string
+	logs   engine.LogSink
+
+	mu   sync.RWMutex
+	apps map[string][]engine.Backend
+
+	once      sync.Once
+	transport *http.Transport
+	proxy     *httputil.ReverseProxy
+}
+
+var (
+	_ engine.RouteTable = (*Router)(nil)
+	_ http.Handler      = (*Router)(nil)
+)
+
+// New returns a Router serving APP.domain for every app it is told about.
+// An empty domain means DefaultDomain. logs receives one line per routed
+// request and may be nil when nobody reads them.
+func New(domain string, logs engine.LogSink) *Router {
+	domain = strings.TrimSuffix(strings.ToLower(strings.TrimSpace(domain)), ".")
+	if domain == "" {
+		domain = DefaultDomain
+	}
+	return &Router{
+		ConnectTimeout:  DefaultConnectTimeout,
+		ResponseTimeout: DefaultResponseTimeout,
+		domain:          domain,
+		logs:            logs,
+		apps:            map[string][]engine.Backend{},
+	}
+}
+
+// Domain returns the domain apps are served under, so that callers can
+// show users their app's URL.
+func (rt *Router) Domain() string { return rt.domain }
+
+// SetBackends replaces the web dynos of app. An empty list keeps the app
+// known, so that its requests get Heroku's "no web processes" error
+// rather than the unknown-app page.
+func (rt *Router) SetBackends(app string, backends []engine.Backend) {
+	cp := make([]engine.Backend, 0, len(backends))
+	for _, b := range backends {
+		if b != nil {
+			cp = append(cp, b)
+		}
+	}
+	rt.mu.Lock()
+	rt.apps[strings.ToLower(app)] = cp
+	rt.mu.Unlock()
+}
+
+// RemoveApp forgets app; its host gets the unknown-app page again.
+func (rt *Router) RemoveApp(app string) {
+	rt.mu.Lock()
+	delete(rt.apps, strings.ToLower(app))
+	rt.mu.Unlock()
+}
+
+// CloseIdleConnections closes pooled connections to dynos, for shutdown.
+func (rt *Router) CloseIdleConnections() {
+	rt.once.Do(rt.init)
+	rt.transport.CloseIdleConnections()
+}
+
+// backends returns the app's dynos and whether the app is known. The
+// slice is never modified after SetBackends stored it, so it can be read
+// without the lock.
+func (rt *Router) backends(app string) ([]engine.Backend, bool) {
+	rt.mu.RLock()
+	defer rt.mu.RUnlock()
+	b, ok := rt.apps[app]
+	return b, ok
+}
+
+// appFor returns the app named by host (already lowercased, without
+// port), or false when host is not a single label under the domain.
+func (rt *Router) appFor(host string) (string, bool) {
+	app, ok := strings.CutSuffix(host, "."+rt.domain)
+	if !ok || !isLabel(app) {
+		return "", false
+	}
+	return app, true
+}
+
+// isLabel reports whether s is one DNS label; anything else can never be
+// an app name, and refusing it early keeps log lines clean.
+func isLabel(s string) bool {
+	if s == "" || len(s) > 63 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-') {
+			return false
+		}
+	}
+	return true
+}
+
+// normalizeHost strips the port and a trailing dot and lowercases, since
+// browsers and tools differ on all three.
+func normalizeHost(h string) string {
+	if host, _, err := net.SplitHostPort(h); err == nil {
+		h = host
+	}
+	return strings.TrimSuffix(strings.ToLower(h), ".")
+}
+
+// init builds the shared transport and proxy from the timeout fields.
+func (rt *Router) init() {
+	connect := rt.ConnectTimeout
+	if connect <= 0 {
+		connect = DefaultConnectTimeout
+	}
+	response := rt.ResponseTimeout
+	if response <= 0 {
+		response = DefaultResponseTimeout
+	}
+	rt.transport = &http.Transport{
+		// Dynos are local; an environment proxy must never be used.
+		Proxy: nil,
+		DialContext: (&net.Dialer{
+			Timeout:   connect,
+			KeepAlive: 30 * time.Second,
+		}).DialContext,
+		MaxIdleConns:          512,
+		MaxIdleConnsPerHost:   64,
+		IdleConnTimeout:       90 * time.Second,
+		ResponseHeaderTimeout: response,
+		ExpectContinueTimeout: time.Second,
+		// Pass encodings through untouched; the client negotiates them.
+		DisableCompression: true,
+	}
+	rt.proxy = &httputil.ReverseProxy{
+		Rewrite:       rt.rewrite,
+		Transport:     &retryTransport{base: rt.transport},
+		FlushInterval: -1,
+		ErrorHandler:  rt.proxyError,
+		// Failures are reported in the router log line instead.
+		ErrorLog: log.New(io.Discard, "", 0),
+	}
+}
+
+// ServeHTTP routes one request: unknown hosts get the unknown-app page,
+// known apps without an up dyno get Heroku's application error, and the
+// rest are proxied to a random up dyno.
+func (rt *Router) ServeHTTP(w http.ResponseWriter, req *http.Request) {
+	rt.once.Do(rt.init)
+	host := normalizeHost(req.Host)
+	app, ok := rt.appFor(host)
+	var all []engine.Backend
+	if ok {
+		all, ok = rt.backends(app)
+	}
+	if !ok {
+		// No app means no app log to write to.
+		writeNotFound(w)
+		return
+	}
+
+	st := newState(app, host, req)
+	cw := &countingWriter{ResponseWriter: w}
+	defer func() {
+		p := recover()
+		if p != nil && st.code == "" && req.Context().Err() != nil {
+			st.fail("H27", "Client Request Interrupted", 499, true)
+		}
+		rt.logRequest(st, cw)
+		if p != nil {
+			panic(p)
+		}
+	}()
+
+	up := make([]engine.Backend, 0, len(all))
+	for _, b := range all {
+		if b.Up() {
+			up = append(up, b)
+		}
+	}
+	if len(up) == 0 {
+		if allCrashed(all) {
+			st.fail("H10", "App crashed", http.StatusServiceUnavailable, false)
+		} else {
+			st.fail("H14", "No web processes running", http.StatusServiceUnavailable, false)
+		}
+		writeAppError(w)
+		return
+	}
+	rand.Shuffle(len(up), func(i, j int) { up[i], up[j] = up[j], up[i] })
+	st.candidates = up
+	rt.proxy.ServeHTTP(cw, req.WithContext(st.context(req.Context())))
+}
+
+// allCrashed reports whether there are dynos and every one has crashed,
+// which Heroku reports as H10 rather than H14.
+func allCrashed(all []engine.Backend) bool {
+	if len(all) == 0 {
+		return false
+	}
+	for _, b := range all {
+		if b.Status().State != engine.DynoCrashed {
+			return false
+		}
+	}
+	return true
+}

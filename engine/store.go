@@ -1,0 +1,49 @@
+package engine
+
+// Store keeps what must survive a restart: apps, releases, slugs' index,
+// formation and keys. Every method is one transaction, so a crash between
+// two calls leaves a consistent store.
+type Store interface {
+	// CreateApp records app together with its first release (v1).
+	// Returns ECONFLICT if the name is taken.
+	CreateApp(app *App, first *Release) error
+	// App returns the app named name. Returns ENOTFOUND if there is none.
+	App(name string) (*App, error)
+	// Apps returns every app, sorted by name.
+	Apps() ([]*App, error)
+	// DeleteApp removes the app, its releases, formation and slug records,
+	// and returns the slug IDs it held so their files can be removed.
+	// Returns ENOTFOUND if there is no such app.
+	DeleteApp(name string) (slugIDs []string, err error)
+
+	// CreateRelease gives r the app's next version and records it, with
+	// slug when slug is not nil. When r.Status is succeeded the release
+	// becomes current in the same transaction. Returns ENOTFOUND.
+	CreateRelease(r *Release, slug *Slug) (*Release, error)
+	// SetReleaseStatus changes a pending release to succeeded or failed,
+	// making it current when it succeeded. Returns ENOTFOUND.
+	SetReleaseStatus(app string, version int, status string) (*Release, error)
+	// Release returns one release. Returns ENOTFOUND.
+	Release(app string, version int) (*Release, error)
+	// Releases returns the app's releases, newest first.
+	Releases(app string) ([]*Release, error)
+	// Slug returns a slug's record. Returns ENOTFOUND.
+	Slug(id string) (*Slug, error)
+
+	// SetFormation replaces the app's formation. Returns ENOTFOUND.
+	SetFormation(app string, formation map[string]int) error
+
+	// AddKey records a public key. Returns ECONFLICT if its fingerprint is
+	// registered already.
+	AddKey(k *Key) error
+	// Keys returns every key, oldest first.
+	Keys() ([]*Key, error)
+	// KeyByFingerprint returns the key with that fingerprint. Returns ENOTFOUND.
+	KeyByFingerprint(fp string) (*Key, error)
+	// DeleteKey removes the key whose ID, fingerprint or comment is idOrName.
+	// Returns ENOTFOUND.
+	DeleteKey(idOrName string) error
+
+	// Close releases the database.
+	Close() error
+}

@@ -1,0 +1,142 @@
+package sshgit
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+
+	"github.com/gliderlabs/ssh"
+
+	"hako/engine"
+)
+
+// repoApp turns the path git sends ("/myapp.git", "myapp.git",
+// "'myapp.git'") into an app name, refusing anything else before it
+// reaches the filesystem.
+func repoApp(path string) (string, error) {
+	p := strings.TrimPrefix(strings.Trim(path, "'\""), "/")
+	name, ok := strings.CutSuffix(p, ".git")
+	if !ok || name == "" {
+		return "", engine.Errorf(engine.EINVALID, "Repository %q is not an app: use ssh://git@HOST:PORT/APP.git", path)
+	}
+	if err := engine.ValidateAppName(name); err != nil {
+		return "", engine.Errorf(engine.EINVALID, "Repository %q is not an app: use ssh://git@HOST:PORT/APP.git", path)
+	}
+	return name, nil
+}
+
+// git runs git-receive-pack or git-upload-pack on the app's bare
+// repository, wired to the session, and returns the exit status.
+func (s *Server) git(sess ssh.Session, args []string) int {
+	if len(args) != 2 {
+		fmt.Fprintln(sess.Stderr(), " !     Usage: git-receive-pack 'APP.git'")
+		return 1
+	}
+	name, err := repoApp(args[1])
+	if err != nil {
+		fmt.Fprintf(sess.Stderr(), " !     %s\n", engine.ErrorMessage(err))
+		return 1
+	}
+	if _, err := s.Engine.App(name); err != nil {
+		if engine.ErrorCode(err) == engine.ENOTFOUND {
+			fmt.Fprintf(sess.Stderr(), " !     App %s does not exist: create it first with `hako apps:create %s`.\n", name, name)
+		} else {
+			fmt.Fprintf(sess.Stderr(), " !     %s\n", engine.ErrorMessage(err))
+		}
+		return 1
+	}
+	repo := filepath.Join(s.ReposDir, name+".git")
+	if err := s.ensureRepo(repo); err != nil {
+		s.logf("ssh: prepare repository of %s: %v", name, err)
+		fmt.Fprintln(sess.Stderr(), " !     Internal error preparing the repository: the server log has the details.")
+		return 1
+	}
+	verb := strings.TrimPrefix(args[0], "git-")
+	cmd := exec.Command("git", verb, repo)
+	cmd.Env = os.Environ()
+	if verb == "receive-pack" {
+		token := randomToken()
+		user, _ := sess.Context().Value(userKey{}).(string)
+		s.mu.Lock()
+		if s.pushes == nil {
+			s.pushes = map[string]push{}
+		}
+		s.pushes[token] = push{app: name, user: user, repo: repo}
+		s.mu.Unlock()
+		defer func() {
+			s.mu.Lock()
+			delete(s.pushes, token)
+			s.mu.Unlock()
+		}()
+		cmd.Env = append(cmd.Env, "HAKO_PUSH_TOKEN="+token, "HAKO_HOOK_SOCKET="+s.HookSocket)
+	}
+	return runWired(cmd, sess, sess, sess.Stderr())
+}
+
+// runWired runs cmd with the session's streams. Standard input is copied
+// through a pipe that is not waited for: a client that sends nothing more
+// must not keep the command from finishing.
+func runWired(cmd *exec.Cmd, in io.Reader, out, errOut io.Writer) int {
+	cmd.Stdout = out
+	cmd.Stderr = errOut
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		return 1
+	}
+	if err := cmd.Start(); err != nil {
+		fmt.Fprintf(errOut, " !     cannot start git: %v\n", err)
+		return 1
+	}
+	go func() {
+		_, _ = io.Copy(stdin, in)
+		_ = stdin.Close()
+	}()
+	if err := cmd.Wait(); err != nil {
+		if ee, ok := err.(*exec.ExitError); ok {
+			return ee.ExitCode()
+		}
+		return 1
+	}
+	return 0
+}
+
+// ensureRepo creates the bare repository if needed and (re)writes its
+// pre-receive hook so that it always calls the running binary.
+func (s *Server) ensureRepo(repo string) error {
+	if _, err := os.Stat(filepath.Join(repo, "HEAD")); os.IsNotExist(err) {
+		out, err := exec.Command("git", "init", "--quiet", "--bare", "--initial-branch=main", repo).CombinedOutput()
+		if err != nil {
+			return fmt.Errorf("git init: %v: %s", err, out)
+		}
+	}
+	hook := "#!/bin/sh\n# Written by hako: hands the push to the running server, which builds it.\nexec " + shellQuote(s.Exe) + " hook pre-receive\n"
+	path := filepath.Join(repo, "hooks", "pre-receive")
+	if cur, err := os.ReadFile(path); err == nil && string(cur) == hook {
+		return nil
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return err
+	}
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, []byte(hook), 0o755); err != nil {
+		return err
+	}
+	return os.Rename(tmp, path)
+}
+
+func shellQuote(s string) string {
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
+
+func randomToken() string {
+	var b [24]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		panic(err)
+	}
+	return hex.EncodeToString(b[:])
+}

@@ -1,0 +1,135 @@
+package sshgit
+
+import (
+	"bufio"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"strings"
+	"sync"
+)
+
+// The hook protocol: the hook sends one JSON hookRequest line; the server
+// answers with frames of a kind byte, a 4-byte big-endian length and a
+// payload: 'o' output to show the pusher, 'x' the exit status (one byte).
+const (
+	frameOutput = 'o'
+	frameExit   = 'x'
+)
+
+// hookRequest is what the pre-receive hook tells the server.
+type hookRequest struct {
+	Token string   `json:"token"`
+	Refs  []refArg `json:"refs"`
+	// Env carries git's quarantine variables: the pushed objects are only
+	// visible through them until the hook accepts the push.
+	Env map[string]string `json:"env"`
+}
+
+type refArg struct {
+	Old, New, Name string
+}
+
+// quarantineVars are the variables git sets for a pre-receive hook that
+// the server needs to read the pushed objects.
+var quarantineVars = []string{"GIT_OBJECT_DIRECTORY", "GIT_ALTERNATE_OBJECT_DIRECTORIES", "GIT_QUARANTINE_PATH"}
+
+// RunHook is the pre-receive hook: a thin client that hands the refs to
+// the running server and prints what it streams back. Only the server
+// opens the store, so the hook does nothing else. Returns the exit status.
+func RunHook(stdin io.Reader, out io.Writer) int {
+	sock, token := os.Getenv("HAKO_HOOK_SOCKET"), os.Getenv("HAKO_PUSH_TOKEN")
+	if sock == "" || token == "" {
+		fmt.Fprintln(out, " !     This hook only runs inside a push to a hako server.")
+		return 1
+	}
+	req := hookRequest{Token: token, Env: map[string]string{}}
+	for _, k := range quarantineVars {
+		if v, ok := os.LookupEnv(k); ok {
+			req.Env[k] = v
+		}
+	}
+	sc := bufio.NewScanner(stdin)
+	for sc.Scan() {
+		f := strings.Fields(sc.Text())
+		if len(f) == 3 {
+			req.Refs = append(req.Refs, refArg{Old: f[0], New: f[1], Name: f[2]})
+		}
+	}
+	conn, err := net.Dial("unix", sock)
+	if err != nil {
+		fmt.Fprintf(out, " !     Cannot reach the hako server to build this push (%v); is it still running?\n", err)
+		return 1
+	}
+	defer conn.Close()
+	if err := json.NewEncoder(conn).Encode(req); err != nil {
+		fmt.Fprintf(out, " !     Cannot send the push to the hako server: %v\n", err)
+		return 1
+	}
+	r := bufio.NewReader(conn)
+	for {
+		kind, payload, err := readFrame(r)
+		if err != nil {
+			fmt.Fprintln(out, " !     The hako server stopped before the build finished; the push is rejected and nothing changed.")
+			return 1
+		}
+		switch kind {
+		case frameOutput:
+			_, _ = out.Write(payload)
+		case frameExit:
+			if len(payload) == 1 {
+				return int(payload[0])
+			}
+			return 1
+		}
+	}
+}
+
+func readFrame(r io.Reader) (byte, []byte, error) {
+	var hdr [5]byte
+	if _, err := io.ReadFull(r, hdr[:]); err != nil {
+		return 0, nil, err
+	}
+	n := binary.BigEndian.Uint32(hdr[1:])
+	if n > 1<<20 {
+		return 0, nil, errors.New("frame too large")
+	}
+	p := make([]byte, n)
+	_, err := io.ReadFull(r, p)
+	return hdr[0], p, err
+}
+
+// frameWriter sends output frames; it is safe for concurrent use because
+// build steps write stdout and stderr from separate goroutines.
+type frameWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (f *frameWriter) frame(kind byte, p []byte) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var hdr [5]byte
+	hdr[0] = kind
+	binary.BigEndian.PutUint32(hdr[1:], uint32(len(p)))
+	if _, err := f.w.Write(hdr[:]); err != nil {
+		return err
+	}
+	_, err := f.w.Write(p)
+	return err
+}
+
+// Write sends p as output to the pusher.
+func (f *frameWriter) Write(p []byte) (int, error) {
+	for off := 0; off < len(p); off += 1 << 16 {
+		end := min(off+1<<16, len(p))
+		if err := f.frame(frameOutput, p[off:end]); err != nil {
+			return off, err
+		}
+	}
+	return len(p), nil
+}

@@ -1,0 +1,166 @@
+// Package sshgit is hako's SSH front door: key authentication against the
+// registered keys, `git push`/`git clone` through the system git, and
+// Heroku-style commands (`ssh -p 2222 git@host apps:create x`) sent to the
+// same command tree the CLI uses.
+package sshgit
+
+import (
+	"crypto/ed25519"
+	"crypto/rand"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"io"
+	"log"
+	"net"
+	"os"
+	"strings"
+	"sync"
+
+	"github.com/gliderlabs/ssh"
+	gossh "golang.org/x/crypto/ssh"
+
+	"hako/engine"
+)
+
+// Server serves SSH sessions and the git hook socket.
+type Server struct {
+	Engine *engine.Engine
+	// ReposDir holds the apps' bare repositories (APP.git).
+	ReposDir string
+	// HookSocket is the unix socket the pre-receive hook calls back on.
+	HookSocket string
+	// Exe is the hako binary the hook runs.
+	Exe string
+	// HostKeyPath is the server's key, generated on first start and kept.
+	HostKeyPath string
+	// Commands runs a Heroku-style command line for an SSH session and
+	// returns its exit status.
+	Commands func(args []string, stdin io.Reader, stdout, stderr io.Writer) int
+	// Logf receives internal errors; nil means the standard logger.
+	Logf func(format string, args ...any)
+
+	srv    *ssh.Server
+	mu     sync.Mutex
+	pushes map[string]push
+}
+
+// push is one running git-receive-pack, known to the hook by a token so
+// that only a push from an authenticated session can deploy.
+type push struct {
+	app  string
+	user string
+	repo string
+}
+
+func (s *Server) logf(format string, args ...any) {
+	if s.Logf != nil {
+		s.Logf(format, args...)
+		return
+	}
+	log.Printf(format, args...)
+}
+
+// Serve accepts SSH connections on l until Close.
+func (s *Server) Serve(l net.Listener) error {
+	signer, err := loadHostKey(s.HostKeyPath)
+	if err != nil {
+		return err
+	}
+	s.srv = &ssh.Server{
+		Handler: s.handle,
+		PublicKeyHandler: func(ctx ssh.Context, key ssh.PublicKey) bool {
+			fp := gossh.FingerprintSHA256(key)
+			if !s.Engine.Authorized(fp) {
+				s.logf("ssh: refused unregistered key %s from %s", fp, ctx.RemoteAddr())
+				return false
+			}
+			ctx.SetValue(userKey{}, fp)
+			return true
+		},
+	}
+	s.srv.AddHostKey(signer)
+	err = s.srv.Serve(l)
+	if errors.Is(err, ssh.ErrServerClosed) {
+		return nil
+	}
+	return err
+}
+
+// Close stops accepting connections and closes open ones.
+func (s *Server) Close() error {
+	if s.srv == nil {
+		return nil
+	}
+	return s.srv.Close()
+}
+
+type userKey struct{}
+
+func (s *Server) handle(sess ssh.Session) {
+	args := sess.Command()
+	if len(args) == 0 {
+		fmt.Fprintln(sess.Stderr(), "hako: this SSH server takes git pushes and commands, e.g. `ssh -p PORT git@HOST apps` or `... help`.")
+		_ = sess.Exit(1)
+		return
+	}
+	switch args[0] {
+	case "git-receive-pack", "git-upload-pack":
+		_ = sess.Exit(s.git(sess, args))
+	default:
+		if s.Commands == nil {
+			_ = sess.Exit(1)
+			return
+		}
+		_ = sess.Exit(s.Commands(args, sess, sess, sess.Stderr()))
+	}
+}
+
+// ParseKey reads an authorized_keys line into an engine.Key; the engine
+// calls it so that the domain stays free of SSH code.
+func ParseKey(text string) (*engine.Key, error) {
+	text = strings.TrimSpace(text)
+	if text == "" {
+		return nil, engine.Errorf(engine.EINVALID, "The key is empty: give the .pub file, e.g. ~/.ssh/id_ed25519.pub.")
+	}
+	pub, comment, _, rest, err := gossh.ParseAuthorizedKey([]byte(text))
+	if err != nil {
+		return nil, engine.Errorf(engine.EINVALID, "That is not an SSH public key (%v): give the .pub file, not the private key.", err)
+	}
+	if strings.TrimSpace(string(rest)) != "" {
+		return nil, engine.Errorf(engine.EINVALID, "Give one key at a time.")
+	}
+	return &engine.Key{
+		Fingerprint: gossh.FingerprintSHA256(pub),
+		PublicKey:   strings.TrimSpace(string(gossh.MarshalAuthorizedKey(pub))),
+		Comment:     comment,
+	}, nil
+}
+
+// loadHostKey reads the host key, generating and keeping one on first
+// start so clients see the same host key across restarts.
+func loadHostKey(path string) (gossh.Signer, error) {
+	data, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		_, priv, gerr := ed25519.GenerateKey(rand.Reader)
+		if gerr != nil {
+			return nil, fmt.Errorf("generate host key: %w", gerr)
+		}
+		block, merr := gossh.MarshalPrivateKey(priv, "hako host key")
+		if merr != nil {
+			return nil, fmt.Errorf("encode host key: %w", merr)
+		}
+		data = pem.EncodeToMemory(block)
+		if werr := os.WriteFile(path, data, 0o600); werr != nil {
+			return nil, fmt.Errorf("write host key: %w", werr)
+		}
+	} else if err != nil {
+		return nil, fmt.Errorf("read host key: %w", err)
+	}
+	signer, err := gossh.ParsePrivateKey(data)
+	if err != nil {
+		return nil, fmt.Errorf("parse host key %s: %w", path, err)
+	}
+	return signer, nil
+}
+

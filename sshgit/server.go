@@ -163,4 +163,3 @@ func loadHostKey(path string) (gossh.Signer, error) {
 	}
 	return signer, nil
 }
-

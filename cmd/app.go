@@ -73,7 +73,10 @@ func NewApp(env *Env) *cli.App {
 	cmds := []*cli.Command{}
 	cmds = append(cmds, appsCommands(env)...)
 	cmds = append(cmds, keysCommands(env)...)
+	cmds = append(cmds, configCommands(env)...)
+	cmds = append(cmds, releasesCommands(env)...)
 	cmds = append(cmds, psCommands(env)...)
+	cmds = append(cmds, logsCommand(env))
 	if !env.Remote {
 		cmds = append(cmds, serverCommand(env), hookCommand(env))
 	}

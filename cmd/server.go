@@ -127,7 +127,7 @@ func runServer(env *Env, cfg serverConfig) error {
 		return err
 	}
 	apiURL := "http://" + ls["api-addr"].Addr().String()
-	apiSrv := &http.Server{Handler: (&api.Server{Engine: eng, Token: token, User: "admin", WebURL: appURL, GitURL: gitURL, Logf: logger.Printf}).Handler(), ReadHeaderTimeout: 10 * time.Second}
+	apiSrv := &http.Server{Handler: (&api.Server{Engine: eng, Token: token, User: "admin", Logs: buf, WebURL: appURL, GitURL: gitURL, Logf: logger.Printf}).Handler(), ReadHeaderTimeout: 10 * time.Second}
 	routerSrv := &http.Server{Handler: rt, ReadHeaderTimeout: 30 * time.Second}
 	sockPath := filepath.Join(home, "hook.sock")
 	_ = os.Remove(sockPath)

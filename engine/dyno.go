@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"io"
 	"time"
 )
 
@@ -59,6 +60,11 @@ type Dyno interface {
 // Supervisor starts dynos and restarts them when they crash.
 type Supervisor interface {
 	Start(spec DynoSpec) (Dyno, error)
+	// RunOnce runs a one-off dyno (the release phase, `hako run`) with
+	// the same isolation and environment as any dyno, never restarting it:
+	// stdin feeds it, out gets its output, and it returns the exit status.
+	// Cancelling ctx stops it (SIGTERM, grace, SIGKILL).
+	RunOnce(ctx context.Context, spec DynoSpec, stdin io.Reader, out io.Writer) (int, error)
 	// Isolation says in one line how dynos are isolated on this host, for
 	// the server banner (e.g. what it could not do without root).
 	Isolation() string

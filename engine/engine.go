@@ -44,7 +44,7 @@ type Engine struct {
 
 	mu      sync.Mutex
 	locks   map[string]*sync.Mutex
-	running map[string][]Dyno
+	running map[string][]*instance
 }
 
 // lock serialises changes to one app and returns the unlock function.
@@ -165,7 +165,7 @@ func (e *Engine) Authorized(fingerprint string) bool {
 // Shutdown stops every dyno the engine started, for a server exit.
 func (e *Engine) Shutdown() {
 	e.mu.Lock()
-	var all []Dyno
+	var all []*instance
 	for app, ds := range e.running {
 		all = append(all, ds...)
 		delete(e.running, app)

@@ -2,6 +2,7 @@ package engine_test
 
 import (
 	"context"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -49,8 +50,10 @@ func (d *fakeDyno) Stop() error {
 }
 
 type fakeSupervisor struct {
-	mu      sync.Mutex
-	started []*fakeDyno
+	mu       sync.Mutex
+	started  []*fakeDyno
+	once     []engine.DynoSpec
+	onceCode int
 }
 
 func (s *fakeSupervisor) Start(spec engine.DynoSpec) (engine.Dyno, error) {
@@ -61,6 +64,12 @@ func (s *fakeSupervisor) Start(spec engine.DynoSpec) (engine.Dyno, error) {
 	return d, nil
 }
 func (s *fakeSupervisor) Isolation() string { return "fake" }
+func (s *fakeSupervisor) RunOnce(ctx context.Context, spec engine.DynoSpec, stdin io.Reader, out io.Writer) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.once = append(s.once, spec)
+	return s.onceCode, nil
+}
 
 type fakeRoutes struct{ apps map[string][]engine.Backend }
 

@@ -47,36 +47,16 @@ func (e *Engine) Deploy(ctx context.Context, req DeployRequest) (*Release, error
 	fmt.Fprintf(out, "-----> Launching...\n")
 	rel := &Release{
 		App: app.Name, Description: "Deploy " + shortCommit(req.Commit), User: req.User,
-		CreatedAt: time.Now().UTC(), SlugID: slug.ID, Config: cur.Config, Status: ReleaseSucceeded,
+		CreatedAt: time.Now().UTC(), SlugID: slug.ID, Config: cur.Config,
 	}
-	rel, err = e.Store.CreateRelease(rel, slug)
+	rel, err = e.commit(ctx, app, rel, slug, slug, out)
 	if err != nil {
-		// The slug file is not referenced by any release: remove it so a
-		// failed deploy leaves nothing behind.
-		_ = e.Builder.RemoveSlug(slug.ID)
+		if ErrorCode(err) != EBUILD {
+			// No release refers to the slug: remove its file so a failed
+			// deploy leaves nothing behind.
+			_ = e.Builder.RemoveSlug(slug.ID)
+		}
 		return nil, err
-	}
-	e.log(app.Name, "api", "Deploy %s by user %s", shortCommit(req.Commit), req.User)
-	e.log(app.Name, "api", "Release v%d created by user %s", rel.Version, req.User)
-
-	formation := app.Formation
-	if len(formation) == 0 {
-		// The first deploy scales web to 1 if the app has a web type, as
-		// Heroku does; other types start at 0.
-		formation = map[string]int{}
-		for t := range res.ProcessTypes {
-			formation[t] = 0
-		}
-		if _, ok := res.ProcessTypes["web"]; ok {
-			formation["web"] = 1
-		}
-		if err := e.Store.SetFormation(app.Name, formation); err != nil {
-			return nil, err
-		}
-	}
-	if err := e.run(ctx, app.Name, rel, slug, formation); err != nil {
-		fmt.Fprintf(out, " !     Released v%d, but its dynos did not start: %s\n", rel.Version, ErrorMessage(err))
-		return rel, nil
 	}
 	fmt.Fprintf(out, "       Released v%d\n", rel.Version)
 	if e.AppURL != nil {
@@ -93,28 +73,33 @@ func (e *Engine) run(ctx context.Context, app string, rel *Release, slug *Slug, 
 	if err != nil {
 		return err
 	}
-	env := map[string]string{}
-	for k, v := range rel.Config {
-		env[k] = v
-	}
-	env["HEROKU_APP_NAME"] = app
-	env["HEROKU_RELEASE_VERSION"] = "v" + strconv.Itoa(rel.Version)
-	env["HEROKU_SLUG_COMMIT"] = slug.Commit
-
-	var started []Dyno
-	var startErr error
+	var specs []DynoSpec
+	env := dynoEnv(app, rel, slug)
 	for _, t := range ProcessTypeNames(slug.ProcessTypes) {
-		for i := 1; i <= formation[t]; i++ {
-			d, err := e.Supervisor.Start(DynoSpec{
+		for i := 1; i <= formation[t] && t != "release"; i++ {
+			specs = append(specs, DynoSpec{
 				App: app, Type: t, Name: fmt.Sprintf("%s.%d", t, i), Release: rel.Version,
 				Command: slug.ProcessTypes[t], Dir: dir, Env: env,
 			})
-			if err != nil {
-				startErr = errors.Join(startErr, fmt.Errorf("start %s.%d: %w", t, i, err))
-				continue
-			}
-			started = append(started, d)
 		}
+	}
+	started, err := e.startAll(ctx, specs)
+	e.replaceRunning(app, started, func(*instance) bool { return true })
+	return err
+}
+
+// startAll starts specs and waits (up to WaitUp) for the web ones to come
+// up, so that a new release takes traffic only once it can answer.
+func (e *Engine) startAll(ctx context.Context, specs []DynoSpec) ([]*instance, error) {
+	var started []*instance
+	var errs error
+	for _, spec := range specs {
+		d, err := e.Supervisor.Start(spec)
+		if err != nil {
+			errs = errors.Join(errs, fmt.Errorf("start %s: %w", spec.Name, err))
+			continue
+		}
+		started = append(started, &instance{spec: spec, Dyno: d})
 	}
 	wait := e.WaitUp
 	if wait == 0 {
@@ -122,22 +107,15 @@ func (e *Engine) run(ctx context.Context, app string, rel *Release, slug *Slug, 
 	}
 	wctx, cancel := context.WithTimeout(ctx, wait)
 	defer cancel()
-	var web []Backend
-	for _, d := range started {
-		if d.Status().Type != "web" {
+	for _, in := range started {
+		if in.spec.Type != "web" {
 			continue
 		}
-		if err := d.WaitUp(wctx); err != nil && startErr == nil {
-			startErr = Errorf(EINTERNAL, "%s did not come up: %v (hako logs -a %s shows why)", d.Status().Name, err, app)
+		if err := in.WaitUp(wctx); err != nil && errs == nil {
+			errs = Errorf(EINTERNAL, "%s did not come up: %v (hako logs -a %s shows why)", in.spec.Name, err, in.spec.App)
 		}
-		web = append(web, d)
 	}
-	old := e.swapRunning(app, started)
-	if e.Routes != nil {
-		e.Routes.SetBackends(app, web)
-	}
-	e.stopDynos(old)
-	return startErr
+	return started, errs
 }
 
 // unpack extracts a release's slug once into Run/APP/vN and returns the
@@ -203,49 +181,6 @@ func (e *Engine) restart(ctx context.Context, name string) error {
 	return e.run(ctx, name, rel, slug, app.Formation)
 }
 
-func (e *Engine) swapRunning(app string, ds []Dyno) []Dyno {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	if e.running == nil {
-		e.running = map[string][]Dyno{}
-	}
-	old := e.running[app]
-	e.running[app] = ds
-	return old
-}
-
-func (e *Engine) takeRunning(app string) []Dyno {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	old := e.running[app]
-	delete(e.running, app)
-	return old
-}
-
-// Dynos returns the status of the app's running dynos.
-func (e *Engine) Dynos(app string) []DynoStatus {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	var st []DynoStatus
-	for _, d := range e.running[app] {
-		st = append(st, d.Status())
-	}
-	return st
-}
-
-// stopDynos stops dynos in parallel, so a grace period is waited once.
-func (e *Engine) stopDynos(ds []Dyno) {
-	done := make(chan struct{}, len(ds))
-	for _, d := range ds {
-		go func(d Dyno) {
-			_ = d.Stop()
-			done <- struct{}{}
-		}(d)
-	}
-	for range ds {
-		<-done
-	}
-}
 
 func shortCommit(c string) string {
 	if len(c) > 7 {

@@ -19,6 +19,10 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	// The binary under test is built from this module by TestMain; the
+	// import ties this package's test cache to the code it builds.
+	_ "hako/cmd"
 )
 
 // bin is the hako binary built once for every test.

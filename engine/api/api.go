@@ -13,6 +13,7 @@ import (
 	"strings"
 
 	"hako/engine"
+	"hako/engine/logs"
 )
 
 // Server is the HTTP API. Every request needs the admin token.
@@ -22,6 +23,8 @@ type Server struct {
 	Token string
 	// User names who made a change in release descriptions.
 	User string
+	// Logs holds the apps' recent log lines.
+	Logs *logs.Buffer
 	// WebURL and GitURL give the URLs shown for an app.
 	WebURL, GitURL func(app string) string
 	// Logf receives internal errors that users only see as a generic
@@ -40,6 +43,17 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /apps/{app}", s.getApp)
 	mux.HandleFunc("DELETE /apps/{app}", s.deleteApp)
 	mux.HandleFunc("GET /apps/{app}/dynos", s.listDynos)
+	mux.HandleFunc("DELETE /apps/{app}/dynos", s.restartDynos)
+	mux.HandleFunc("DELETE /apps/{app}/dynos/{dyno}", s.restartDynos)
+	mux.HandleFunc("POST /apps/{app}/dynos/{dyno}/actions/stop", s.restartDynos)
+	mux.HandleFunc("GET /apps/{app}/config-vars", s.getConfig)
+	mux.HandleFunc("PATCH /apps/{app}/config-vars", s.patchConfig)
+	mux.HandleFunc("GET /apps/{app}/releases", s.listReleases)
+	mux.HandleFunc("POST /apps/{app}/releases", s.createRelease)
+	mux.HandleFunc("GET /apps/{app}/releases/{version}", s.getRelease)
+	mux.HandleFunc("GET /apps/{app}/formation", s.getFormation)
+	mux.HandleFunc("PATCH /apps/{app}/formation", s.patchFormation)
+	mux.HandleFunc("GET /apps/{app}/log-lines", s.logLines)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, engine.Errorf(engine.ENOTFOUND, "No such API path: %s %s", r.Method, r.URL.Path))
 	})

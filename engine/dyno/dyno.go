@@ -291,24 +291,10 @@ func (d *dyno) exited(p *process, stopping bool) bool {
 	return false
 }
 
-// stop ends a running process the Heroku way: SIGTERM to all of its
-// processes, then SIGKILL to whatever is left after the grace period.
+// stop ends a running process the Heroku way, once the dyno is down.
 func (d *dyno) stop(p *process) {
 	d.setState(engine.DynoDown)
-	d.heroku("Stopping all processes with SIGTERM")
-	p.terminate()
-	grace := d.sup.opts.StopGrace
-	t := time.NewTimer(grace)
-	select {
-	case <-p.exited:
-		t.Stop()
-	case <-t.C:
-		d.heroku("Error R12 (Exit timeout) -> At least one process failed to exit within " +
-			humanDuration(grace) + " of SIGTERM")
-		d.heroku("Stopping remaining processes with SIGKILL")
-		p.kill()
-		<-p.exited
-	}
+	d.sup.stopProcess(p, d.heroku)
 	d.drain(p)
 	d.setPID(0)
 	d.heroku(fmt.Sprintf("Process exited with status %d", p.status))
@@ -317,10 +303,17 @@ func (d *dyno) stop(p *process) {
 // drain waits, briefly, for the last output of an exited process so that
 // its lines come before the platform's verdict in the log.
 func (d *dyno) drain(p *process) {
-	t := time.NewTimer(drainTimeout)
+	waitOrTimeout(p.outDone, drainTimeout)
+}
+
+// waitOrTimeout reports whether ch closed before the timeout.
+func waitOrTimeout(ch <-chan struct{}, timeout time.Duration) bool {
+	t := time.NewTimer(timeout)
 	defer t.Stop()
 	select {
-	case <-p.outDone:
+	case <-ch:
+		return true
 	case <-t.C:
+		return false
 	}
 }

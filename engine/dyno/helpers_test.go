@@ -174,7 +174,13 @@ func spec(t *testing.T, typ, name, command string) engine.DynoSpec {
 		Release: 3,
 		Command: command,
 		Dir:     slugDir(t),
-		Env:     map[string]string{"HAKO_TEST_RUN": testRun, "GREETING": "hello world"},
+		Env: map[string]string{
+			"HAKO_TEST_RUN": testRun,
+			"GREETING":      "hello world",
+			// The test binary is the init: under the race detector it
+			// would linger a second at exit for late reports.
+			"GORACE": "atexit_sleep_ms=0",
+		},
 	}
 }
 

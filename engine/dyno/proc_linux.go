@@ -66,6 +66,9 @@ func startProcess(cfg procConfig) (*process, error) {
 	}
 	cmd.Dir = cfg.dir
 	cmd.Stdout, cmd.Stderr = cfg.out, cfg.out
+	if cfg.stdin != nil {
+		cmd.Stdin = cfg.stdin
+	}
 	cmd.SysProcAttr = sysProcAttr(cfg.isolated)
 
 	p := &process{isolated: cfg.isolated, exited: make(chan struct{})}

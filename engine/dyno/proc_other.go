@@ -31,6 +31,9 @@ func startProcess(cfg procConfig) (*process, error) {
 	cmd.Env = cfg.env
 	cmd.Dir = cfg.dir
 	cmd.Stdout, cmd.Stderr = cfg.out, cfg.out
+	if cfg.stdin != nil {
+		cmd.Stdin = cfg.stdin
+	}
 	cmd.SysProcAttr = sysProcAttr(false)
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start process: %w", err)

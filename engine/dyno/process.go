@@ -26,6 +26,7 @@ type procConfig struct {
 	script   string // run with sh -c
 	dir      string
 	env      []string
+	stdin    *os.File // nil for /dev/null
 	out      *os.File // stdout and stderr
 }
 

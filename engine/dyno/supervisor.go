@@ -81,6 +81,7 @@ type Supervisor struct {
 	isolated bool
 	why      string // why dynos are not isolated, when they are not
 	dynos    map[*dyno]struct{}
+	oneoffs  map[*oneoff]struct{}
 }
 
 var _ engine.Supervisor = (*Supervisor)(nil)
@@ -109,6 +110,7 @@ func New(opts Options) *Supervisor {
 		opts:     opts,
 		hostPath: os.Getenv("PATH"),
 		dynos:    make(map[*dyno]struct{}),
+		oneoffs:  make(map[*oneoff]struct{}),
 	}
 	switch opts.Isolate {
 	case ModeNamespaces:
@@ -135,22 +137,12 @@ func (s *Supervisor) Isolation() string {
 // from then on the dyno restarts by itself until Stop. An error means
 // nothing was started.
 func (s *Supervisor) Start(spec engine.DynoSpec) (engine.Dyno, error) {
-	if spec.Name == "" || spec.Command == "" || spec.Dir == "" {
-		return nil, fmt.Errorf("start dyno %q of %s: name, command and directory are required", spec.Name, spec.App)
-	}
-	if fi, err := os.Stat(spec.Dir); err != nil {
-		return nil, fmt.Errorf("start dyno %s of %s: %w", spec.Name, spec.App, err)
-	} else if !fi.IsDir() {
-		return nil, fmt.Errorf("start dyno %s of %s: %s is not a directory", spec.Name, spec.App, spec.Dir)
+	port, err := prepare(spec)
+	if err != nil {
+		return nil, err
 	}
 	d := newDyno(s, spec)
-	if spec.Type == "web" {
-		port, err := freePort()
-		if err != nil {
-			return nil, fmt.Errorf("start dyno %s of %s: %w", spec.Name, spec.App, err)
-		}
-		d.port = port
-	}
+	d.port = port
 	p, err := d.launch()
 	if err != nil {
 		return nil, fmt.Errorf("start dyno %s of %s: %w", spec.Name, spec.App, err)
@@ -162,18 +154,39 @@ func (s *Supervisor) Start(spec engine.DynoSpec) (engine.Dyno, error) {
 	return d, nil
 }
 
-// StopAll stops every dyno still running, in parallel, for server
-// shutdown; it returns once all of them are gone.
+// prepare checks a spec and picks the port of a web dyno.
+func prepare(spec engine.DynoSpec) (port int, err error) {
+	if spec.Name == "" || spec.Command == "" || spec.Dir == "" {
+		return 0, fmt.Errorf("start dyno %q of %s: name, command and directory are required", spec.Name, spec.App)
+	}
+	if fi, err := os.Stat(spec.Dir); err != nil {
+		return 0, fmt.Errorf("start dyno %s of %s: %w", spec.Name, spec.App, err)
+	} else if !fi.IsDir() {
+		return 0, fmt.Errorf("start dyno %s of %s: %s is not a directory", spec.Name, spec.App, spec.Dir)
+	}
+	if spec.Type == "web" {
+		if port, err = freePort(); err != nil {
+			return 0, fmt.Errorf("start dyno %s of %s: %w", spec.Name, spec.App, err)
+		}
+	}
+	return port, nil
+}
+
+// StopAll stops every dyno and one-off dyno still running, in parallel,
+// for server shutdown; it returns once all of them are gone.
 func (s *Supervisor) StopAll() {
 	s.mu.Lock()
-	all := make([]*dyno, 0, len(s.dynos))
+	stops := make([]func() error, 0, len(s.dynos)+len(s.oneoffs))
 	for d := range s.dynos {
-		all = append(all, d)
+		stops = append(stops, d.Stop)
+	}
+	for o := range s.oneoffs {
+		stops = append(stops, o.Stop)
 	}
 	s.mu.Unlock()
 	var wg sync.WaitGroup
-	for _, d := range all {
-		wg.Go(func() { _ = d.Stop() })
+	for _, stop := range stops {
+		wg.Go(func() { _ = stop() })
 	}
 	wg.Wait()
 }
@@ -203,6 +216,26 @@ func (s *Supervisor) spawn(cfg procConfig) (*process, error) {
 	s.mu.Unlock()
 	cfg.isolated = false
 	return startProcess(cfg)
+}
+
+// stopProcess ends a process the Heroku way: SIGTERM to all of its
+// processes, then SIGKILL to whatever is left after the grace period. It
+// returns once the process is reaped.
+func (s *Supervisor) stopProcess(p *process, heroku func(string)) {
+	heroku("Stopping all processes with SIGTERM")
+	p.terminate()
+	grace := s.opts.StopGrace
+	t := time.NewTimer(grace)
+	defer t.Stop()
+	select {
+	case <-p.exited:
+	case <-t.C:
+		heroku("Error R12 (Exit timeout) -> At least one process failed to exit within " +
+			humanDuration(grace) + " of SIGTERM")
+		heroku("Stopping remaining processes with SIGKILL")
+		p.kill()
+		<-p.exited
+	}
 }
 
 func (s *Supervisor) log(app, source, proc, line string) {

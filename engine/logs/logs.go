@@ -37,6 +37,7 @@ type Buffer struct {
 
 	mu   sync.Mutex
 	apps map[string]*ring
+	subs map[string]map[*Tail]struct{}
 }
 
 var _ engine.LogSink = (*Buffer)(nil)
@@ -63,6 +64,9 @@ func (b *Buffer) Log(app, source, proc, text string) {
 	r.next = (r.next + 1) % Capacity
 	if r.next == 0 {
 		r.full = true
+	}
+	for t := range b.subs[app] {
+		t.offer(l)
 	}
 	m := b.Mirror
 	b.mu.Unlock()
@@ -95,4 +99,60 @@ func (b *Buffer) Forget(app string) {
 	b.mu.Lock()
 	delete(b.apps, app)
 	b.mu.Unlock()
+}
+
+// TailBuffer is how many lines a tail session may fall behind before
+// lines are dropped (and an L11 line says so): a slow reader never blocks
+// a dyno.
+const TailBuffer = 1024
+
+// Tail is a live subscription to an app's new lines.
+type Tail struct {
+	// C delivers the lines.
+	C       chan Line
+	dropped int
+	since   time.Time
+}
+
+// offer hands l to the tail without blocking; it runs under the buffer's
+// lock.
+func (t *Tail) offer(l Line) {
+	if t.dropped > 0 {
+		note := Line{Time: l.Time, Source: "heroku", Proc: "router", Text: fmt.Sprintf("Error L11 (Tail buffer overflow) -> This tail session dropped %d messages since %s.", t.dropped, t.since.UTC().Format(time.RFC3339))}
+		select {
+		case t.C <- note:
+			t.dropped = 0
+		default:
+			t.dropped++
+			return
+		}
+	}
+	select {
+	case t.C <- l:
+	default:
+		if t.dropped == 0 {
+			t.since = l.Time
+		}
+		t.dropped++
+	}
+}
+
+// Subscribe starts a tail of app's new lines; call the returned function
+// to end it.
+func (b *Buffer) Subscribe(app string) (*Tail, func()) {
+	t := &Tail{C: make(chan Line, TailBuffer)}
+	b.mu.Lock()
+	if b.subs == nil {
+		b.subs = map[string]map[*Tail]struct{}{}
+	}
+	if b.subs[app] == nil {
+		b.subs[app] = map[*Tail]struct{}{}
+	}
+	b.subs[app][t] = struct{}{}
+	b.mu.Unlock()
+	return t, func() {
+		b.mu.Lock()
+		delete(b.subs[app], t)
+		b.mu.Unlock()
+	}
 }

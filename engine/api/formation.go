@@ -1,0 +1,57 @@
+package api
+
+import (
+	"net/http"
+
+	"hako/engine"
+)
+
+func (s *Server) getFormation(w http.ResponseWriter, r *http.Request) {
+	f, err := s.Engine.Formation(r.PathValue("app"))
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, f)
+}
+
+// patchFormation takes {"updates": [{"type": "web", "quantity": 3}]}.
+func (s *Server) patchFormation(w http.ResponseWriter, r *http.Request) {
+	var body struct {
+		Updates []struct {
+			Type     string `json:"type"`
+			Quantity *int   `json:"quantity"`
+		} `json:"updates"`
+	}
+	if err := decode(r, &body); err != nil {
+		s.fail(w, err)
+		return
+	}
+	updates := map[string]int{}
+	for _, u := range body.Updates {
+		if u.Quantity == nil {
+			s.fail(w, engine.Errorf(engine.EINVALID, "Formation update for %q has no quantity.", u.Type))
+			return
+		}
+		updates[u.Type] = *u.Quantity
+	}
+	if len(updates) == 0 {
+		s.fail(w, engine.Errorf(engine.EINVALID, "No formation updates given: use TYPE=QUANTITY, e.g. web=2."))
+		return
+	}
+	f, err := s.Engine.Scale(r.Context(), r.PathValue("app"), s.User, updates)
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, f)
+}
+
+// restartDynos restarts all dynos (no {dyno}) or a type or one dyno.
+func (s *Server) restartDynos(w http.ResponseWriter, r *http.Request) {
+	if err := s.Engine.Restart(r.Context(), r.PathValue("app"), s.User, r.PathValue("dyno")); err != nil {
+		s.fail(w, err)
+		return
+	}
+	writeJSON(w, http.StatusAccepted, struct{}{})
+}

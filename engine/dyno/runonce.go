@@ -1,0 +1,132 @@
+package dyno
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"sync"
+
+	"hako/engine"
+)
+
+// oneoff is a running one-off dyno, tracked so that StopAll ends it too.
+type oneoff struct {
+	once sync.Once
+	stop chan struct{} // closed to stop it
+	done chan struct{} // closed when RunOnce has returned
+}
+
+// Stop ends the one-off dyno and waits until RunOnce has returned.
+func (o *oneoff) Stop() error {
+	o.once.Do(func() { close(o.stop) })
+	<-o.done
+	return nil
+}
+
+// RunOnce runs a one-off dyno (the release phase, `hako run`) with the
+// same isolation and environment as any dyno, and never restarts it.
+// stdin (nil for none) feeds it; its stdout and stderr go to out as they
+// come, and line by line to the log like any dyno's. It returns the exit
+// status (128+signal when killed). Cancelling ctx, or StopAll, stops it
+// the usual way (SIGTERM, grace, SIGKILL); RunOnce then returns the
+// status along with an error.
+//
+// A stdin that blocks in Read keeps one goroutine reading it until it
+// returns, after RunOnce has: an io.Reader cannot be interrupted.
+func (s *Supervisor) RunOnce(ctx context.Context, spec engine.DynoSpec, stdin io.Reader, out io.Writer) (int, error) {
+	port, err := prepare(spec)
+	if err != nil {
+		return -1, err
+	}
+	heroku := func(line string) { s.log(spec.App, "heroku", spec.Name, line) }
+	outR, outW, err := os.Pipe()
+	if err != nil {
+		return -1, fmt.Errorf("run %s of %s: create output pipe: %w", spec.Name, spec.App, err)
+	}
+	defer outR.Close()
+	var inR *os.File
+	if stdin != nil {
+		r, w, err := os.Pipe()
+		if err != nil {
+			outW.Close()
+			return -1, fmt.Errorf("run %s of %s: create input pipe: %w", spec.Name, spec.App, err)
+		}
+		inR = r
+		// Once the dyno is gone the pipe has no reader: the next write
+		// fails and the copy ends, unless stdin itself blocks.
+		go func() {
+			_, _ = io.Copy(w, stdin)
+			w.Close()
+		}()
+	}
+
+	heroku("Starting process with command `" + spec.Command + "`")
+	p, err := s.spawn(procConfig{
+		exe:    s.opts.Exe,
+		script: WrapperScript(spec.Command),
+		dir:    spec.Dir,
+		env:    dynoEnv(spec, port, s.hostPath),
+		stdin:  inR,
+		out:    outW,
+	})
+	outW.Close() // the child holds its own copies
+	if inR != nil {
+		inR.Close()
+	}
+	if err != nil {
+		return -1, fmt.Errorf("run %s of %s: %w", spec.Name, spec.App, err)
+	}
+	o := &oneoff{stop: make(chan struct{}), done: make(chan struct{})}
+	defer close(o.done)
+	s.mu.Lock()
+	s.oneoffs[o] = struct{}{}
+	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		delete(s.oneoffs, o)
+		s.mu.Unlock()
+	}()
+	heroku("State changed from starting to up")
+
+	p.outDone = make(chan struct{})
+	go copyLines(io.TeeReader(outR, &lenientWriter{w: out}), func(line string) {
+		s.log(spec.App, "app", spec.Name, line)
+	}, p.outDone)
+
+	var stopErr error
+	select {
+	case <-p.exited:
+	case <-ctx.Done():
+		stopErr = fmt.Errorf("run %s of %s: %w", spec.Name, spec.App, ctx.Err())
+		s.stopProcess(p, heroku)
+	case <-o.stop:
+		stopErr = fmt.Errorf("run %s of %s: stopped by the server shutting down", spec.Name, spec.App)
+		s.stopProcess(p, heroku)
+	}
+	// Output must not reach out after RunOnce returns: past the drain
+	// timeout (a daemon the dyno left holding the pipe), cut it off.
+	if !waitOrTimeout(p.outDone, drainTimeout) {
+		outR.Close()
+		<-p.outDone
+	}
+	heroku(fmt.Sprintf("Process exited with status %d", p.status))
+	heroku("State changed from up to complete")
+	return p.status, stopErr
+}
+
+// lenientWriter passes writes on until the first error, then drops them,
+// so that a client gone away does not stall the dyno on a full pipe.
+type lenientWriter struct {
+	w      io.Writer
+	failed bool
+}
+
+func (l *lenientWriter) Write(p []byte) (int, error) {
+	if l.w != nil && !l.failed {
+		if _, err := l.w.Write(p); err != nil {
+			l.failed = true
+		}
+	}
+	return len(p), nil
+}

@@ -1,0 +1,175 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+)
+
+// MaxQuantity caps each process type: a laptop is not a data centre, and
+// a typo like web=1000 should not fork-bomb it.
+const MaxQuantity = 100
+
+// FormationEntry is one process type with its command and quantity.
+type FormationEntry struct {
+	Type     string `json:"type"`
+	Quantity int    `json:"quantity"`
+	Command  string `json:"command"`
+	Size     string `json:"size"`
+}
+
+// current returns the app, its current release and that release's slug
+// (nil before the first deploy).
+func (e *Engine) current(name string) (*App, *Release, *Slug, error) {
+	app, err := e.App(name)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	rel, err := e.Store.Release(name, app.CurrentRelease)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	if rel.SlugID == "" {
+		return app, rel, nil, nil
+	}
+	slug, err := e.Store.Slug(rel.SlugID)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	return app, rel, slug, nil
+}
+
+// Formation lists the app's process types with their quantity. Returns
+// ENOTFOUND.
+func (e *Engine) Formation(name string) ([]FormationEntry, error) {
+	app, _, slug, err := e.current(name)
+	if err != nil || slug == nil {
+		return []FormationEntry{}, err
+	}
+	out := []FormationEntry{}
+	for _, t := range ProcessTypeNames(slug.ProcessTypes) {
+		if t == "release" {
+			continue
+		}
+		out = append(out, FormationEntry{Type: t, Quantity: app.Formation[t], Command: slug.ProcessTypes[t], Size: "Basic"})
+	}
+	return out, nil
+}
+
+// Scale sets the quantity of process types and starts or stops dynos to
+// match, without a new release. Returns EINVALID or ENOTFOUND.
+func (e *Engine) Scale(ctx context.Context, name, user string, updates map[string]int) ([]FormationEntry, error) {
+	if _, err := e.App(name); err != nil {
+		return nil, err
+	}
+	defer e.lock(name)()
+	app, rel, slug, err := e.current(name)
+	if err != nil {
+		return nil, err
+	}
+	if slug == nil {
+		return nil, Errorf(EINVALID, "%s has no process types yet: deploy it first with git push.", name)
+	}
+	var known []string
+	for _, t := range ProcessTypeNames(slug.ProcessTypes) {
+		if t != "release" {
+			known = append(known, t)
+		}
+	}
+	formation := map[string]int{}
+	for k, v := range app.Formation {
+		formation[k] = v
+	}
+	var types []string
+	for t, q := range updates {
+		if _, ok := slug.ProcessTypes[t]; !ok || t == "release" {
+			return nil, Errorf(EINVALID, "No such process type %s defined in Procfile. Known types: %s.", t, strings.Join(known, ", "))
+		}
+		if q < 0 {
+			return nil, Errorf(EINVALID, "Cannot scale %s to %d: quantities start at 0.", t, q)
+		}
+		if q > MaxQuantity {
+			return nil, Errorf(EINVALID, "Cannot scale %s to %d: hako caps each process type at %d dynos.", t, q, MaxQuantity)
+		}
+		formation[t] = q
+		types = append(types, t)
+	}
+	if err := e.Store.SetFormation(name, formation); err != nil {
+		return nil, err
+	}
+	sort.Strings(types)
+	var desc []string
+	for _, t := range types {
+		desc = append(desc, fmt.Sprintf("%s@%d:Basic", t, formation[t]))
+	}
+	e.log(name, "api", "Scaled to %s by user %s", strings.Join(desc, " "), user)
+	dir, err := e.unpack(name, rel.Version, slug.ID)
+	if err != nil {
+		return nil, err
+	}
+	env := dynoEnv(name, rel, slug)
+	for _, t := range types {
+		have := map[int]*instance{}
+		for _, in := range e.runningOf(name) {
+			if typ, n := splitDynoName(in.spec.Name); typ == t {
+				have[n] = in
+			}
+		}
+		var specs []DynoSpec
+		for i := 1; i <= formation[t]; i++ {
+			if have[i] == nil {
+				specs = append(specs, DynoSpec{App: name, Type: t, Name: fmt.Sprintf("%s.%d", t, i), Release: rel.Version, Command: slug.ProcessTypes[t], Dir: dir, Env: env})
+			}
+		}
+		started, err := e.startAll(ctx, specs)
+		e.replaceRunning(name, started, func(in *instance) bool {
+			typ, n := splitDynoName(in.spec.Name)
+			return typ == t && n > formation[t]
+		})
+		if err != nil {
+			e.log(name, "api", "Scaling %s: %v", t, err)
+		}
+	}
+	return e.Formation(name)
+}
+
+// Restart replaces the app's dynos with new ones on the current release:
+// all of them, one type ("web") or one dyno ("web.1"). Returns EINVALID
+// or ENOTFOUND.
+func (e *Engine) Restart(ctx context.Context, name, user, target string) error {
+	if _, err := e.App(name); err != nil {
+		return err
+	}
+	defer e.lock(name)()
+	match := func(in *instance) bool {
+		return target == "" || in.spec.Name == target || in.spec.Type == target
+	}
+	var specs []DynoSpec
+	for _, in := range e.runningOf(name) {
+		if match(in) {
+			specs = append(specs, in.spec)
+		}
+	}
+	if len(specs) == 0 {
+		if target == "" {
+			return Errorf(EINVALID, "%s has no running dynos to restart: `hako ps:scale -a %s web=1` starts one.", name, name)
+		}
+		return Errorf(ENOTFOUND, "No dyno or process type %s is running on %s: `hako ps -a %s` lists them.", target, name, name)
+	}
+	what := "all dynos"
+	if target != "" {
+		what = target
+	}
+	e.log(name, "api", "Restart %s by user %s", what, user)
+	// The old dynos go first: a restart must not run two copies of a
+	// dyno at once (a worker holding a lock, a web dyno on a fixed port).
+	old := map[string]bool{}
+	for _, s := range specs {
+		old[s.Name] = true
+	}
+	e.replaceRunning(name, nil, func(in *instance) bool { return old[in.spec.Name] })
+	started, err := e.startAll(ctx, specs)
+	e.replaceRunning(name, started, func(*instance) bool { return false })
+	return err
+}

@@ -181,7 +181,6 @@ func (e *Engine) restart(ctx context.Context, name string) error {
 	return e.run(ctx, name, rel, slug, app.Formation)
 }
 
-
 func shortCommit(c string) string {
 	if len(c) > 7 {
 		return c[:7]

@@ -256,6 +256,17 @@ func (s *server) waitBody(t *testing.T, app, want string) {
 	}, func() string { return last + "\nserver output:\n" + s.out.String() })
 }
 
+// waitPath polls the router until app answers path with exactly want.
+func (s *server) waitPath(t *testing.T, app, path, want string) {
+	t.Helper()
+	var last string
+	waitFor(t, 30*time.Second, app+path+" to answer "+want, func() bool {
+		code, body, err := s.get(app, path)
+		last = fmt.Sprintf("%d %q %v", code, body, err)
+		return code == 200 && body == want
+	}, func() string { return last })
+}
+
 // dynos returns the app's dynos as the API reports them.
 func (s *server) dynos(t *testing.T, app string) []dynoStatus {
 	t.Helper()

@@ -1,0 +1,177 @@
+package e2e
+
+import (
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+)
+
+// TestConfigReleasesRollback walks Heroku's app model: config changes as
+// releases, the release phase, rollback to an earlier slug and config.
+func TestConfigReleasesRollback(t *testing.T) {
+	need(t, "python3")
+	s := startServer(t)
+	s.hako(t, "apps:create", "model")
+	out, err := s.push(repo(t, "env-app"), s.key, "model", "main")
+	if err != nil || !strings.Contains(out, "release phase ran for v2") || !strings.Contains(out, "Released v2") {
+		t.Fatalf("push: %v\n%s", err, out)
+	}
+	s.waitBody(t, "model", "env-app")
+
+	tricky := "a b=c 'q' \"dq\" $HOME\nsecond line ✓"
+	out = s.hako(t, "config:set", "-a", "model", "FOO="+tricky, "BAR=1")
+	if !strings.Contains(out, "Setting BAR and FOO and restarting ⬢ model... done, v3") {
+		t.Errorf("config:set output:\n%s", out)
+	}
+	if got := s.hako(t, "config:get", "FOO", "-a", "model"); got != tricky+"\n" {
+		t.Errorf("config:get FOO = %q, want %q", got, tricky)
+	}
+	s.waitPath(t, "model", "/env/FOO", tricky)
+	if out := s.hako(t, "config", "-a", "model", "--shell"); !strings.Contains(out, "BAR='1'") {
+		t.Errorf("config --shell:\n%s", out)
+	}
+
+	// A failing release phase marks the release failed and changes nothing.
+	out, err = s.run("config:set", "-a", "model", "FAIL_RELEASE=1")
+	if err == nil || !strings.Contains(out, "failed") {
+		t.Errorf("config:set with a failing release phase: %v\n%s", err, out)
+	}
+	if got := s.hako(t, "config:get", "FAIL_RELEASE", "-a", "model"); got != "\n" {
+		t.Errorf("failed release changed config: FAIL_RELEASE=%q", got)
+	}
+	rels := s.hako(t, "releases", "-a", "model")
+	for _, want := range []string{"Current: v3", "v4", "release command failed", "v3   Set BAR, FOO config vars", "v2   Deploy", "v1   Initial release"} {
+		if !strings.Contains(rels, want) {
+			t.Errorf("releases lacks %q:\n%s", want, rels)
+		}
+	}
+
+	out = s.hako(t, "config:unset", "BAR", "-a", "model")
+	if !strings.Contains(out, "Unsetting BAR and restarting ⬢ model... done, v5") {
+		t.Errorf("config:unset:\n%s", out)
+	}
+	out = s.hako(t, "releases:rollback", "v2", "-a", "model")
+	if !strings.Contains(out, "Rolling back ⬢ model to v2... done, v6") {
+		t.Errorf("rollback:\n%s", out)
+	}
+	s.waitPath(t, "model", "/env/FOO", "<unset>")
+	info := s.hako(t, "releases:info", "-a", "model")
+	if !strings.Contains(info, "Rollback to v2") {
+		t.Errorf("releases:info:\n%s", info)
+	}
+
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"config:set", "-a", "model", "PORT=1"}, "PORT cannot be set"},
+		{[]string{"config:set", "-a", "model", "__X=1"}, "reserved"},
+		{[]string{"config:set", "-a", "model", "BAD-KEY=1"}, "letters, digits and underscores"},
+		{[]string{"config:set", "-a", "model", "BIG=" + strings.Repeat("x", 40*1024)}, "32 KB"},
+		{[]string{"config:unset", "-a", "model", "NEVER_SET"}, "is not set"},
+		{[]string{"releases:rollback", "v99", "-a", "model"}, "not found"},
+		{[]string{"releases:rollback", "v1", "-a", "model"}, "no slug"},
+	} {
+		out, err := s.run(c.args...)
+		if err == nil || !strings.Contains(out, c.want) {
+			t.Errorf("%v: err=%v, want failure mentioning %q:\n%s", c.args[:2], err, c.want, out)
+		}
+	}
+	if rels := s.hako(t, "releases", "-a", "model"); !strings.Contains(rels, "Current: v6") || strings.Contains(rels, "v7") {
+		t.Errorf("refused changes wrote releases:\n%s", rels)
+	}
+}
+
+// TestConcurrentConfig checks that simultaneous config changes all land
+// with distinct versions and no lost update.
+func TestConcurrentConfig(t *testing.T) {
+	s := startServer(t)
+	s.hako(t, "apps:create", "racy")
+	var wg sync.WaitGroup
+	errs := make(chan error, 8)
+	for i := 0; i < 8; i++ {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			if out, err := s.run("config:set", "-a", "racy", fmt.Sprintf("K%d=%d", i, i)); err != nil {
+				errs <- fmt.Errorf("%v: %s", err, out)
+			}
+		}(i)
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	out := s.hako(t, "config", "-a", "racy", "--json")
+	for i := 0; i < 8; i++ {
+		if !strings.Contains(out, fmt.Sprintf(`"K%d": "%d"`, i, i)) {
+			t.Errorf("K%d lost:\n%s", i, out)
+		}
+	}
+	if rels := s.hako(t, "releases", "-a", "racy"); !strings.Contains(rels, "Current: v9") {
+		t.Errorf("want v2..v9 from 8 changes:\n%s", rels)
+	}
+}
+
+// TestScaleRestart checks formation changes and restarts.
+func TestScaleRestart(t *testing.T) {
+	need(t, "python3")
+	s := startServer(t)
+	s.hako(t, "apps:create", "scaly")
+	if out, err := s.push(repo(t, "env-app"), s.key, "scaly", "main"); err != nil {
+		t.Fatalf("push: %v\n%s", err, out)
+	}
+	out := s.hako(t, "ps:scale", "web=2", "worker=1", "-a", "scaly")
+	if !strings.Contains(out, "now running web at 2:Basic, worker at 1:Basic") {
+		t.Errorf("ps:scale:\n%s", out)
+	}
+	ps := s.hako(t, "ps", "-a", "scaly")
+	for _, want := range []string{"=== web (Basic): python3 server.py (2)", "web.1: up", "web.2: up", "=== worker (Basic): python3 worker.py (1)", "worker.1: up"} {
+		if !strings.Contains(ps, want) {
+			t.Errorf("ps lacks %q:\n%s", want, ps)
+		}
+	}
+	for _, c := range []struct{ arg, want string }{
+		{"bogus=1", "Known types: web, worker"},
+		{"web=101", "caps each process type at 100"},
+		{"web=-1", "quantities start at 0"},
+		{"web", "is not TYPE=N"},
+	} {
+		out, err := s.run("ps:scale", c.arg, "-a", "scaly")
+		if err == nil || !strings.Contains(out, c.want) {
+			t.Errorf("ps:scale %s: err=%v, want %q:\n%s", c.arg, err, c.want, out)
+		}
+	}
+	before := s.dynos(t, "scaly")
+	s.hako(t, "ps:restart", "web.1", "-a", "scaly")
+	after := s.dynos(t, "scaly")
+	pids := map[string]int{}
+	for _, d := range before {
+		pids[d.Name] = d.PID
+	}
+	for _, d := range after {
+		switch {
+		case d.Name == "web.1" && d.PID == pids["web.1"]:
+			t.Errorf("web.1 kept pid %d across a restart", d.PID)
+		case d.Name != "web.1" && d.PID != pids[d.Name]:
+			t.Errorf("%s restarted though only web.1 was asked", d.Name)
+		}
+	}
+	s.hako(t, "ps:scale", "web=1", "worker=0", "-a", "scaly")
+	if ds := s.dynos(t, "scaly"); len(ds) != 1 || ds[0].Name != "web.1" {
+		t.Errorf("after scaling down: %+v", ds)
+	}
+	for _, d := range after {
+		if d.Name != "web.1" && processAlive(d.PID) {
+			t.Errorf("%s (pid %d) still runs after scaling down", d.Name, d.PID)
+		}
+	}
+	logs := s.hako(t, "logs", "-a", "scaly", "-n", "1500")
+	for _, want := range []string{"heroku[web.2]: State changed from starting to up", "app[api]: Scaled to web@2:Basic worker@1:Basic by user", "app[worker.1]: worker worker.1 tick"} {
+		if !strings.Contains(logs, want) {
+			t.Errorf("logs lack %q", want)
+		}
+	}
+}

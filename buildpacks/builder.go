@@ -29,6 +29,11 @@ type Builder struct {
 	packsDir string
 	// hostEnv is where the allowed host variables of a build come from.
 	hostEnv func() []string
+	// SharedCache, when set, is a directory every app's builds share,
+	// given to packs as HAKO_SHARED_CACHE. The Go pack keeps its
+	// content-addressed build and module caches there, so a new app's
+	// first build does not compile the standard library again.
+	SharedCache string
 }
 
 var _ engine.Builder = (*Builder)(nil)
@@ -121,6 +126,9 @@ func (b *Builder) Build(ctx context.Context, req engine.BuildRequest) (*engine.B
 		return nil, err
 	}
 	extra := map[string]string{"HOME": home, "STACK": engine.Stack, "REQUEST_ID": requestID()}
+	if b.SharedCache != "" {
+		extra["HAKO_SHARED_CACHE"] = b.SharedCache
+	}
 	if v := sourceVersion(ctx, buildDir); v != "" {
 		extra["SOURCE_VERSION"] = v
 	}

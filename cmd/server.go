@@ -109,6 +109,7 @@ func runServer(env *Env, cfg serverConfig) error {
 	if err != nil {
 		return err
 	}
+	builder.SharedCache = filepath.Join(home, "cache", "_shared")
 	logger := log.New(env.Stderr, "", log.LstdFlags)
 	buf := &logs.Buffer{Mirror: env.Stdout}
 	sup := dyno.New(dyno.Options{Exe: exe, Logs: buf})

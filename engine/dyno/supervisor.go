@@ -7,13 +7,20 @@
 // mount, UTS and IPC namespaces under a tiny init (the server binary
 // itself, started as "dyno-init", see InitMain), so that a dyno sees only
 // its own processes, has its own hostname, and every process it leaves
-// behind dies with it. Otherwise a dyno is a plain process group.
+// behind dies with it. There it also gets a private root (read-only system
+// directories, its slug as a writable overlay on /app whose writes are
+// discarded when the process ends, its own /tmp, /proc and /dev), runs as
+// an unprivileged user, and is held to a memory quota and a process limit
+// through cgroups, as a Heroku dyno is. Otherwise a dyno is a plain
+// process group.
 package dyno
 
 import (
 	"errors"
 	"fmt"
+	"log"
 	"os"
+	"strings"
 	"sync"
 	"time"
 
@@ -40,6 +47,20 @@ const (
 	DefaultBootTimeout    = 60 * time.Second
 	DefaultRestartBackoff = time.Second
 	DefaultMaxBackoff     = 20 * time.Minute
+	// DefaultMemoryLimit is the memory quota of a standard-1X dyno.
+	DefaultMemoryLimit = 512 << 20
+	// DefaultPidsLimit is the process (and thread) limit of a standard-1X
+	// dyno.
+	DefaultPidsLimit = 256
+	// DefaultCycleAfter and DefaultCycleJitter: Heroku restarts every dyno
+	// once a day, plus up to 216 minutes so that the dynos of an app do
+	// not all cycle at once.
+	DefaultCycleAfter  = 24 * time.Hour
+	DefaultCycleJitter = 216 * time.Minute
+	// DefaultUser and DefaultGroup are the uid and gid isolated dynos run
+	// as: nobody and nogroup.
+	DefaultUser  = 65534
+	DefaultGroup = 65534
 )
 
 // stableAfter is how long a process must have run for its exit to count
@@ -69,6 +90,36 @@ type Options struct {
 	MaxBackoff time.Duration
 	// Isolate picks how dynos are isolated; ModeAuto by default.
 	Isolate Mode
+
+	// User and Group are the uid and gid the command of an isolated dyno
+	// runs as. Zero means DefaultUser and DefaultGroup: a dyno never runs
+	// as root. Plain process groups run as the server does.
+	User, Group int
+	// ScratchDir holds, for each process of an isolated dyno, a directory
+	// of its own: the upper and work directories of the overlay that makes
+	// its /app writable, and the mount point of its root. It is removed
+	// when the process is gone, which discards what the dyno wrote. Empty
+	// means ".dynos" next to the app directories, that is two levels above
+	// the slug directory (the engine unpacks slugs in RUN/APP/vN).
+	ScratchDir string
+	// MemoryLimit is an isolated dyno's memory quota in bytes. Above it,
+	// Heroku's R14 is logged (at most once a minute) and the dyno keeps
+	// running; at twice the quota, the kernel's hard limit, R15 is logged
+	// and the dyno is killed and restarted as after a crash. Zero means
+	// DefaultMemoryLimit; negative turns memory limits off.
+	MemoryLimit int64
+	// PidsLimit caps the processes and threads of an isolated dyno. Zero
+	// means DefaultPidsLimit; negative turns the limit off.
+	PidsLimit int
+	// CycleAfter is how long a dyno process runs before it is restarted
+	// (SIGTERM, grace, SIGKILL, then a new process without back-off), as
+	// Heroku cycles dynos daily. Every process start resets the clock.
+	// Zero means DefaultCycleAfter; negative turns cycling off.
+	CycleAfter time.Duration
+	// CycleJitter is the most that is added, at random, to CycleAfter for
+	// each process. Zero means DefaultCycleJitter when CycleAfter is left
+	// at its default and no jitter otherwise; negative means none.
+	CycleJitter time.Duration
 }
 
 // Supervisor starts dynos and keeps them running until they are stopped.
@@ -80,8 +131,12 @@ type Supervisor struct {
 	mu       sync.Mutex
 	isolated bool
 	why      string // why dynos are not isolated, when they are not
+	noRoot   string // why isolated dynos get no private root, if so
+	noLimits string // why isolated dynos get no cgroup limits, if so
 	dynos    map[*dyno]struct{}
 	oneoffs  map[*oneoff]struct{}
+
+	cgroups *cgroupHost // nil when cgroups cannot be used
 }
 
 var _ engine.Supervisor = (*Supervisor)(nil)
@@ -106,6 +161,24 @@ func New(opts Options) *Supervisor {
 	if opts.MaxBackoff <= 0 {
 		opts.MaxBackoff = DefaultMaxBackoff
 	}
+	if opts.User <= 0 {
+		opts.User = DefaultUser
+	}
+	if opts.Group <= 0 {
+		opts.Group = DefaultGroup
+	}
+	if opts.MemoryLimit == 0 {
+		opts.MemoryLimit = DefaultMemoryLimit
+	}
+	if opts.PidsLimit == 0 {
+		opts.PidsLimit = DefaultPidsLimit
+	}
+	if opts.CycleAfter == 0 {
+		opts.CycleAfter = DefaultCycleAfter
+		if opts.CycleJitter == 0 {
+			opts.CycleJitter = DefaultCycleJitter
+		}
+	}
 	s := &Supervisor{
 		opts:     opts,
 		hostPath: os.Getenv("PATH"),
@@ -120,6 +193,15 @@ func New(opts Options) *Supervisor {
 	default:
 		s.isolated, s.why = namespacesAvailable()
 	}
+	if s.isolated {
+		s.noRoot = privateRootUnavailable()
+		if opts.MemoryLimit > 0 || opts.PidsLimit > 0 {
+			var err error
+			if s.cgroups, err = detectCgroups(cgroupMount); err != nil {
+				s.noLimits = err.Error()
+			}
+		}
+	}
 	return s
 }
 
@@ -127,10 +209,35 @@ func New(opts Options) *Supervisor {
 func (s *Supervisor) Isolation() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.isolated {
-		return "dynos run in their own PID, mount, UTS and IPC namespaces"
+	if !s.isolated {
+		return s.why + ": dynos run as plain process groups without namespaces"
 	}
-	return s.why + ": dynos run as plain process groups without namespaces"
+	line := "dynos run in their own PID, mount, UTS and IPC namespaces"
+	if s.noRoot == "" {
+		line += fmt.Sprintf(", in a private root as uid %d", s.opts.User)
+	} else {
+		line += "; no private root (" + s.noRoot + ")"
+	}
+	switch {
+	case s.opts.MemoryLimit <= 0 && s.opts.PidsLimit <= 0:
+	case s.noLimits != "":
+		line += "; no cgroup limits (" + s.noLimits + ")"
+	default:
+		line += "; cgroup limits: " + s.limitsText()
+	}
+	return line
+}
+
+// limitsText describes the configured cgroup limits.
+func (s *Supervisor) limitsText() string {
+	var parts []string
+	if s.opts.MemoryLimit > 0 {
+		parts = append(parts, fmt.Sprintf("memory quota %d MiB", s.opts.MemoryLimit>>20))
+	}
+	if s.opts.PidsLimit > 0 {
+		parts = append(parts, fmt.Sprintf("%d processes", s.opts.PidsLimit))
+	}
+	return strings.Join(parts, ", ")
 }
 
 // Start launches the first process of a dyno and returns once it runs;
@@ -204,18 +311,58 @@ func (s *Supervisor) forget(d *dyno) {
 // leave every dyno down.
 func (s *Supervisor) spawn(cfg procConfig) (*process, error) {
 	s.mu.Lock()
-	cfg.isolated = s.isolated
+	isolated := s.isolated
 	s.mu.Unlock()
-	p, err := startProcess(cfg)
-	if err == nil || !cfg.isolated || s.opts.Isolate != ModeAuto || !errors.Is(err, errNamespaces) {
+	p, err := s.spawnAs(cfg, isolated)
+	if err == nil || !isolated || s.opts.Isolate != ModeAuto || !errors.Is(err, errNamespaces) {
 		return p, err
 	}
 	s.mu.Lock()
 	s.isolated = false
 	s.why = "namespaces refused (" + err.Error() + ")"
 	s.mu.Unlock()
-	cfg.isolated = false
-	return startProcess(cfg)
+	return s.spawnAs(cfg, false)
+}
+
+// spawnAs starts a process of cfg.spec: an isolated one gets the
+// environment of its private root (HOME=/app) and a sandbox, removed
+// again if the process does not start.
+func (s *Supervisor) spawnAs(cfg procConfig, isolated bool) (*process, error) {
+	cfg.isolated = isolated
+	cfg.dir = cfg.spec.Dir
+	home := cfg.spec.Dir
+	if isolated {
+		home = appDir
+		cfg.box = s.newSandbox(cfg.spec)
+	}
+	cfg.env = dynoEnv(cfg.spec, cfg.port, s.hostPath, home)
+	p, err := startProcess(cfg)
+	if err != nil {
+		cfg.box.remove()
+		return nil, err
+	}
+	if p.report != "" {
+		s.mu.Lock()
+		if s.noRoot == "" {
+			s.noRoot = p.report
+		}
+		s.mu.Unlock()
+	}
+	return p, nil
+}
+
+// warnLimits records, and logs once per supervisor, why a dyno got no
+// cgroup limits: the dyno still runs, unlimited.
+func (s *Supervisor) warnLimits(err error) {
+	s.mu.Lock()
+	first := s.noLimits == ""
+	if first {
+		s.noLimits = err.Error()
+	}
+	s.mu.Unlock()
+	if first {
+		log.Printf("dynos: warning: no memory or process limits for dynos: %v", err)
+	}
 }
 
 // stopProcess ends a process the Heroku way: SIGTERM to all of its

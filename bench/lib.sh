@@ -1,0 +1,43 @@
+# Shared by the bench scripts: build hako, start it on free ports with a
+# fresh HAKO_HOME and a registered key, and stop it (and its dynos) on exit.
+set -u -o pipefail
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+T=$(mktemp -d /tmp/hako-bench.XXXXXX)
+export HAKO_HOME=$T/home
+pid=
+cleanup() {
+  if [ -n "$pid" ]; then kill -INT "$pid" 2>/dev/null; for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done; kill -KILL -- "-$pid" 2>/dev/null; fi
+  [ -n "${KEEP:-}" ] || rm -rf "$T"
+}
+trap cleanup EXIT
+fail() { echo "bench: FAILED: $*"; tail -20 "$T/server.log" 2>/dev/null; exit 1; }
+port() { python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])'; }
+now_ms() { date +%s%3N; }
+
+start_server() {
+  SSHP=$(port); HTTPP=$(port); APIP=$(port)
+  (cd "$ROOT" && go build -o "$T/hako" .) || fail "go build"
+  HAKO=$T/hako
+  setsid "$HAKO" server --ssh-addr "127.0.0.1:$SSHP" --http-addr "127.0.0.1:$HTTPP" --api-addr "127.0.0.1:$APIP" >"$T/server.log" 2>&1 &
+  pid=$!
+  for _ in $(seq 1 100); do [ -f "$HAKO_HOME/server.json" ] && break; sleep 0.05; done
+  [ -f "$HAKO_HOME/server.json" ] || fail "server did not start"
+  ssh-keygen -q -t ed25519 -N '' -f "$T/key"
+  "$HAKO" keys:add "$T/key.pub" >/dev/null || fail "keys:add"
+  export GIT_SSH_COMMAND="ssh -i $T/key -o IdentitiesOnly=yes -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR"
+}
+
+# repo DIR APP: a git repository of testdata/apps/APP in DIR.
+repo() {
+  mkdir -p "$1" && cp -r "$ROOT/testdata/apps/$2/." "$1/"
+  git -C "$1" init -q -b main && git -C "$1" add -A && git -C "$1" -c user.email=b@example.test -c user.name=b commit -qm bench
+}
+
+# wait_200 APP: poll the router every 10 ms until APP answers 200.
+wait_200() {
+  for _ in $(seq 1 6000); do
+    [ "$(curl -s -o /dev/null -w '%{http_code}' -H "Host: $1.localhost" "http://127.0.0.1:$HTTPP/")" = 200 ] && return 0
+    sleep 0.01
+  done
+  return 1
+}

@@ -2,7 +2,9 @@ package e2e
 
 import (
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 )
 
 // TestShutdownAndRestore checks that stopping the server stops its dynos,
@@ -37,5 +39,26 @@ func TestShutdownAndRestore(t *testing.T) {
 	s.hako(t, "apps:create", "idle-app")
 	if code, _, _ := s.get("idle-app", "/"); code != 503 {
 		t.Errorf("app without dynos: status %d, want 503", code)
+	}
+
+	// Killed outright, the server takes its dynos with it; the next start
+	// brings back every app's formation on its current release.
+	s.hako(t, "ps:scale", "web=2", "-a", "durable")
+	ds = s.dynos(t, "durable")
+	if len(ds) != 2 {
+		t.Fatalf("dynos = %+v, want 2", ds)
+	}
+	if err := s.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	<-s.done
+	for _, d := range ds {
+		waitFor(t, 10*time.Second, "dyno to die with the server", func() bool { return !processAlive(d.PID) })
+	}
+	s.start()
+	s.waitBody(t, "durable", "hello from procfile")
+	waitFor(t, 10*time.Second, "both web dynos back", func() bool { return len(s.dynos(t, "durable")) == 2 })
+	if info := s.hako(t, "apps:info", "-a", "durable"); !strings.Contains(info, "v2") {
+		t.Errorf("release lost across a SIGKILL:\n%s", info)
 	}
 }

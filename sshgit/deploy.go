@@ -14,6 +14,7 @@ import (
 	"strings"
 
 	"hako/engine"
+	"hako/engine/frame"
 )
 
 const zeroSHA = "0000000000000000000000000000000000000000"
@@ -40,9 +41,9 @@ func (s *Server) serveHook(conn net.Conn) {
 	if err == nil {
 		err = json.Unmarshal(line, &req)
 	}
-	fw := &frameWriter{w: conn}
+	fw := frame.NewWriter(conn)
 	status := 1
-	defer func() { _ = fw.frame(frameExit, []byte{byte(status)}) }()
+	defer func() { _ = fw.Frame(frame.Exit, []byte{byte(status)}) }()
 	if err != nil {
 		fmt.Fprintln(fw, " !     Malformed hook request.")
 		return

@@ -1,8 +1,6 @@
 package sshgit
 
 import (
-	"bytes"
-	"io"
 	"strings"
 	"testing"
 
@@ -51,36 +49,5 @@ func TestParseKey(t *testing.T) {
 		if _, err := ParseKey(bad); engine.ErrorCode(err) != engine.EINVALID {
 			t.Errorf("ParseKey(%.20q) = %v, want EINVALID", bad, err)
 		}
-	}
-}
-
-// TestFrames checks the hook protocol survives large and concurrent
-// output and ends with the exit status.
-func TestFrames(t *testing.T) {
-	var buf bytes.Buffer
-	fw := &frameWriter{w: &buf}
-	big := strings.Repeat("x", 200_000)
-	if _, err := io.WriteString(fw, "hello\n"+big); err != nil {
-		t.Fatal(err)
-	}
-	if err := fw.frame(frameExit, []byte{3}); err != nil {
-		t.Fatal(err)
-	}
-	var out strings.Builder
-	for {
-		kind, p, err := readFrame(&buf)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if kind == frameExit {
-			if len(p) != 1 || p[0] != 3 {
-				t.Errorf("exit frame %v", p)
-			}
-			break
-		}
-		out.Write(p)
-	}
-	if out.String() != "hello\n"+big {
-		t.Errorf("output of %d bytes came back as %d", len("hello\n"+big), out.Len())
 	}
 }

@@ -2,24 +2,19 @@ package sshgit
 
 import (
 	"bufio"
-	"encoding/binary"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net"
 	"os"
 	"strings"
-	"sync"
+
+	"hako/engine/frame"
 )
 
 // The hook protocol: the hook sends one JSON hookRequest line; the server
-// answers with frames of a kind byte, a 4-byte big-endian length and a
-// payload: 'o' output to show the pusher, 'x' the exit status (one byte).
-const (
-	frameOutput = 'o'
-	frameExit   = 'x'
-)
+// answers with frames (package frame): Output to show the pusher, then
+// Exit with the status.
 
 // hookRequest is what the pre-receive hook tells the server.
 type hookRequest struct {
@@ -72,64 +67,19 @@ func RunHook(stdin io.Reader, out io.Writer) int {
 	}
 	r := bufio.NewReader(conn)
 	for {
-		kind, payload, err := readFrame(r)
+		kind, payload, err := frame.Read(r)
 		if err != nil {
 			fmt.Fprintln(out, " !     The hako server stopped before the build finished; the push is rejected and nothing changed.")
 			return 1
 		}
 		switch kind {
-		case frameOutput:
+		case frame.Output:
 			_, _ = out.Write(payload)
-		case frameExit:
+		case frame.Exit:
 			if len(payload) == 1 {
 				return int(payload[0])
 			}
 			return 1
 		}
 	}
-}
-
-func readFrame(r io.Reader) (byte, []byte, error) {
-	var hdr [5]byte
-	if _, err := io.ReadFull(r, hdr[:]); err != nil {
-		return 0, nil, err
-	}
-	n := binary.BigEndian.Uint32(hdr[1:])
-	if n > 1<<20 {
-		return 0, nil, errors.New("frame too large")
-	}
-	p := make([]byte, n)
-	_, err := io.ReadFull(r, p)
-	return hdr[0], p, err
-}
-
-// frameWriter sends output frames; it is safe for concurrent use because
-// build steps write stdout and stderr from separate goroutines.
-type frameWriter struct {
-	mu sync.Mutex
-	w  io.Writer
-}
-
-func (f *frameWriter) frame(kind byte, p []byte) error {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	var hdr [5]byte
-	hdr[0] = kind
-	binary.BigEndian.PutUint32(hdr[1:], uint32(len(p)))
-	if _, err := f.w.Write(hdr[:]); err != nil {
-		return err
-	}
-	_, err := f.w.Write(p)
-	return err
-}
-
-// Write sends p as output to the pusher.
-func (f *frameWriter) Write(p []byte) (int, error) {
-	for off := 0; off < len(p); off += 1 << 16 {
-		end := min(off+1<<16, len(p))
-		if err := f.frame(frameOutput, p[off:end]); err != nil {
-			return off, err
-		}
-	}
-	return len(p), nil
 }

@@ -4,6 +4,7 @@
 package cmd
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -27,6 +28,10 @@ type Env struct {
 	Client func() (*Client, error)
 	// Remote is true for commands sent over SSH.
 	Remote bool
+	// Run runs a one-off dyno attached to the command's streams, with a
+	// terminal when tty is set and one is available; nil goes through the
+	// API.
+	Run func(ctx context.Context, req engine.RunRequest, tty bool) (int, error)
 }
 
 // Main runs hako with os-style args and returns the exit status.
@@ -76,7 +81,7 @@ func NewApp(env *Env) *cli.App {
 	cmds = append(cmds, configCommands(env)...)
 	cmds = append(cmds, releasesCommands(env)...)
 	cmds = append(cmds, psCommands(env)...)
-	cmds = append(cmds, logsCommand(env))
+	cmds = append(cmds, logsCommand(env), runCommand(env))
 	if !env.Remote {
 		cmds = append(cmds, serverCommand(env), hookCommand(env))
 	}
@@ -137,7 +142,11 @@ func reorder(app *cli.App, args []string) []string {
 			break
 		}
 		name := strings.TrimLeft(a, "-")
-		if !strings.HasPrefix(a, "-") || a == "-" {
+		n, _, _ := strings.Cut(name, "=")
+		_, known := takesValue[n]
+		// A one-off command keeps the flags hako does not know
+		// (`hako run -a app ls -la`), as the Heroku CLI does.
+		if !strings.HasPrefix(a, "-") || a == "-" || (cmd.Name == "run" && !known) {
 			rest = append(rest, a)
 			continue
 		}

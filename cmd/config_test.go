@@ -40,10 +40,29 @@ func TestReorder(t *testing.T) {
 		{[]string{"config:set", "A=1", "--app=y", "B=-2"}, "config:set --app=y -- A=1 B=-2"},
 		{[]string{"ps", "--json", "-a", "y"}, "ps --json -a y"},
 		{[]string{"config:set", "-a", "y", "--", "-X=1"}, "config:set -a y -- -X=1"},
+		{[]string{"run", "ls", "-la", "-a", "y"}, "run -a y -- ls -la"},
+		{[]string{"run", "-a", "y", "--no-tty", "bash", "-c", "echo hi"}, "run -a y --no-tty -- bash -c echo hi"},
 	}
 	for _, c := range cases {
 		if got := strings.Join(reorder(app, c.in), " "); got != c.want {
 			t.Errorf("reorder(%v) = %q, want %q", c.in, got, c.want)
+		}
+	}
+}
+
+func TestBuildCommand(t *testing.T) {
+	cases := []struct {
+		in   []string
+		want string
+	}{
+		{[]string{"echo hi | wc -c"}, "echo hi | wc -c"},
+		{[]string{"bash", "-c", "echo hi"}, "bash -c 'echo hi'"},
+		{[]string{"ls", "-la"}, "ls -la"},
+		{[]string{"echo", "it's"}, `echo 'it'\''s'`},
+	}
+	for _, c := range cases {
+		if got := buildCommand(c.in); got != c.want {
+			t.Errorf("buildCommand(%q) = %q, want %q", c.in, got, c.want)
 		}
 	}
 }

@@ -140,11 +140,26 @@ func runServer(env *Env, cfg serverConfig) error {
 	ssh := &sshgit.Server{
 		Engine: eng, ReposDir: eng.Paths.Repos, HookSocket: sockPath, Exe: exe,
 		HostKeyPath: filepath.Join(home, "ssh_host_ed25519_key"), Logf: logger.Printf,
-		Commands: func(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-			remote := &Env{Stdin: stdin, Stdout: stdout, Stderr: stderr, Remote: true, Client: func() (*Client, error) {
-				return &Client{URL: apiURL, Token: token, HTTP: &http.Client{Timeout: 10 * time.Minute}}, nil
-			}}
-			return Run(remote, args)
+		Commands: func(ss *sshgit.Session) int {
+			remote := &Env{Stdin: ss.Stdin, Stdout: ss.Stdout, Stderr: ss.Stderr, Remote: true,
+				Client: func() (*Client, error) {
+					return &Client{URL: apiURL, Token: token, HTTP: &http.Client{Timeout: 10 * time.Minute}}, nil
+				},
+				Run: func(_ context.Context, req engine.RunRequest, tty bool) (int, error) {
+					req.User, req.Stdin, req.Out = ss.User, ss.Stdin, ss.Raw
+					if tty {
+						req.Terminal = ss.Terminal
+					}
+					if req.Terminal == nil {
+						req.Out = ss.Stdout
+					}
+					req.Started = func(name string) {
+						fmt.Fprintf(ss.Stderr, "Running %s on ⬢ %s... up, %s\n", req.Command, req.App, name)
+					}
+					return eng.Run(ss.Context, req)
+				},
+			}
+			return Run(remote, ss.Args)
 		},
 	}
 	errc := make(chan error, 4)

@@ -26,6 +26,16 @@ type DynoSpec struct {
 	// Env holds config vars and dyno metadata; the supervisor adds PORT,
 	// DYNO, HOME and PATH.
 	Env map[string]string
+	// Terminal, for a one-off dyno attached to a user's terminal, makes
+	// RunOnce give it a pseudo-terminal; nil runs it with pipes.
+	Terminal *Terminal
+}
+
+// Terminal is the size of the user's terminal and its later changes.
+type Terminal struct {
+	Cols, Rows uint16
+	// Resize delivers new sizes; it may be nil.
+	Resize <-chan [2]uint16
 }
 
 // DynoStatus is a dyno as `ps` shows it.

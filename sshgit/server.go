@@ -10,7 +10,6 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
-	"io"
 	"log"
 	"net"
 	"os"
@@ -36,7 +35,7 @@ type Server struct {
 	HostKeyPath string
 	// Commands runs a Heroku-style command line for an SSH session and
 	// returns its exit status.
-	Commands func(args []string, stdin io.Reader, stdout, stderr io.Writer) int
+	Commands func(s *Session) int
 	// Logf receives internal errors; nil means the standard logger.
 	Logf func(format string, args ...any)
 
@@ -112,7 +111,7 @@ func (s *Server) handle(sess ssh.Session) {
 			_ = sess.Exit(1)
 			return
 		}
-		_ = sess.Exit(s.Commands(args, sess, sess, sess.Stderr()))
+		_ = sess.Exit(s.Commands(newSession(sess, args)))
 	}
 }
 

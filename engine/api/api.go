@@ -43,6 +43,7 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /apps/{app}", s.getApp)
 	mux.HandleFunc("DELETE /apps/{app}", s.deleteApp)
 	mux.HandleFunc("GET /apps/{app}/dynos", s.listDynos)
+	mux.HandleFunc("POST /apps/{app}/dynos", s.createDyno)
 	mux.HandleFunc("DELETE /apps/{app}/dynos", s.restartDynos)
 	mux.HandleFunc("DELETE /apps/{app}/dynos/{dyno}", s.restartDynos)
 	mux.HandleFunc("POST /apps/{app}/dynos/{dyno}/actions/stop", s.restartDynos)
@@ -94,14 +95,18 @@ type ErrorBody struct {
 	Message string `json:"message"`
 }
 
+func (s *Server) logf(format string, args ...any) {
+	if s.Logf != nil {
+		s.Logf(format, args...)
+		return
+	}
+	log.Printf(format, args...)
+}
+
 func (s *Server) fail(w http.ResponseWriter, err error) {
 	code := engine.ErrorCode(err)
 	if code == engine.EINTERNAL {
-		logf := s.Logf
-		if logf == nil {
-			logf = log.Printf
-		}
-		logf("api: %v", err)
+		s.logf("api: %v", err)
 	}
 	writeJSON(w, statusOf(code), ErrorBody{ID: code, Message: engine.ErrorMessage(err)})
 }

@@ -17,6 +17,7 @@ const (
 	Input  = 'i' // bytes for the dyno's standard input
 	EOF    = 'e' // the end of standard input
 	Resize = 'r' // a terminal size: columns and rows, 2 bytes each
+	Name   = 'n' // the name of the dyno that started (run.1234)
 	Exit   = 'x' // the exit status, one byte; the last frame
 )
 

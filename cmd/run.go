@@ -200,8 +200,9 @@ func upgrade(cl *Client, path string, body any) (net.Conn, *bufio.Reader, error)
 }
 
 // buildCommand joins a one-off command as the Heroku CLI does: one
-// argument is taken as shell text (`hako run "rake test | tee log"`),
-// several are quoted where needed so each stays one word.
+// argument is taken as shell text (`hako run "rake test | tee log"`);
+// of several, those with spaces or quotes are quoted so each stays one
+// word, and the rest (&&, |, $VAR) keep their meaning to the shell.
 func buildCommand(args []string) string {
 	if len(args) == 1 {
 		return args[0]
@@ -209,7 +210,7 @@ func buildCommand(args []string) string {
 	words := make([]string, len(args))
 	for i, a := range args {
 		words[i] = a
-		if a == "" || strings.ContainsAny(a, " \t\n'\"\\$`|&;<>()*?[]#~!{}") {
+		if a == "" || strings.ContainsAny(a, " \t\n'\"") {
 			words[i] = ShellQuote(a)
 		}
 	}

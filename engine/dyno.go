@@ -80,6 +80,13 @@ type Supervisor interface {
 	Isolation() string
 }
 
+// DirPreparer is implemented by supervisors whose dynos run as another
+// user than the server: PrepareDir makes a release's unpacked slug that
+// user's, once, before any dyno of the release starts.
+type DirPreparer interface {
+	PrepareDir(dir string) error
+}
+
 // Backend is a web dyno as the router sees it.
 type Backend interface {
 	Addr() string

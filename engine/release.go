@@ -134,6 +134,12 @@ func (e *Engine) unpack(app string, version int, slugID string) (string, error) 
 		_ = os.RemoveAll(tmp)
 		return "", fmt.Errorf("unpack slug of %s v%d: %w", app, version, err)
 	}
+	if p, ok := e.Supervisor.(DirPreparer); ok {
+		if err := p.PrepareDir(tmp); err != nil {
+			_ = os.RemoveAll(tmp)
+			return "", err
+		}
+	}
 	if err := os.Rename(tmp, dir); err != nil {
 		return "", fmt.Errorf("unpack slug of %s v%d: %w", app, version, err)
 	}

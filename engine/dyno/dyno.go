@@ -37,6 +37,8 @@ type dyno struct {
 	crashedEarly bool          // crashed before it first came up
 	changed      chan struct{} // closed at each state change, for WaitUp
 
+	lastR14 time.Time // when R14 was last logged; owned by run
+
 	stopOnce sync.Once
 	stopCh   chan struct{} // closed by Stop
 	done     chan struct{} // closed when run has returned
@@ -172,10 +174,10 @@ func (d *dyno) launch() (*process, error) {
 		return nil, fmt.Errorf("create output pipe: %w", err)
 	}
 	p, err := d.sup.spawn(procConfig{
+		spec:   d.spec,
+		port:   d.port,
 		exe:    d.sup.opts.Exe,
 		script: d.script,
-		dir:    d.spec.Dir,
-		env:    dynoEnv(d.spec, d.port, d.sup.hostPath),
 		out:    w,
 	})
 	w.Close() // the child holds its own copy
@@ -201,27 +203,37 @@ func (d *dyno) run(p *process) {
 	crashes := 0
 	for {
 		started := time.Now()
-		if p != nil && d.supervise(p) {
+		out := crashed
+		if p != nil {
+			out = d.supervise(p)
+		}
+		switch out {
+		case stopped:
 			return
-		}
-		if time.Since(started) >= stableAfter {
+		case cycled:
 			crashes = 0
-		}
-		crashes++
-		if delay := backoff(crashes, d.sup.opts.RestartBackoff, d.sup.opts.MaxBackoff); delay > 0 {
-			t := time.NewTimer(delay)
-			select {
-			case <-t.C:
-			case <-d.stopCh:
-				t.Stop()
+		default:
+			if time.Since(started) >= stableAfter {
+				crashes = 0
+			}
+			crashes++
+			if delay := backoff(crashes, d.sup.opts.RestartBackoff, d.sup.opts.MaxBackoff); delay > 0 {
+				t := time.NewTimer(delay)
+				select {
+				case <-t.C:
+				case <-d.stopCh:
+					t.Stop()
+				}
 			}
 		}
 		if d.stopRequested() {
 			d.setState(engine.DynoDown)
 			return
 		}
-		d.heroku("Restarting")
-		d.setState(engine.DynoStarting)
+		if out != cycled {
+			d.heroku("Restarting")
+			d.setState(engine.DynoStarting)
+		}
 		var err error
 		if p, err = d.launch(); err != nil {
 			d.heroku("Error: the process could not be started: " + err.Error())
@@ -230,10 +242,10 @@ func (d *dyno) run(p *process) {
 	}
 }
 
-// supervise watches one process until it exits. It reports true when the
-// dyno was stopped, false when the process crashed (and should restart).
-func (d *dyno) supervise(p *process) (stopped bool) {
-	var poll, boot <-chan time.Time
+// supervise watches one process until it exits, is cycled or is killed
+// for its memory use, and says how it ended.
+func (d *dyno) supervise(p *process) outcome {
+	var poll, boot, cycle, mem <-chan time.Time
 	if d.port > 0 {
 		ticker := time.NewTicker(pollInterval)
 		defer ticker.Stop()
@@ -242,6 +254,16 @@ func (d *dyno) supervise(p *process) (stopped bool) {
 		poll, boot = ticker.C, timer.C
 	} else {
 		d.setState(engine.DynoUp)
+	}
+	if after := d.sup.cycleDelay(); after > 0 {
+		timer := time.NewTimer(after)
+		defer timer.Stop()
+		cycle = timer.C
+	}
+	if p.box.cgroupOf() != nil && d.sup.opts.MemoryLimit > 0 {
+		ticker := time.NewTicker(memoryPollInterval)
+		defer ticker.Stop()
+		mem = ticker.C
 	}
 	for {
 		select {
@@ -255,15 +277,26 @@ func (d *dyno) supervise(p *process) (stopped bool) {
 		case <-boot:
 			d.heroku("Error R10 (Boot timeout) -> Web process failed to bind to $PORT within " +
 				humanDuration(d.sup.opts.BootTimeout) + " of launch")
-			d.heroku("Stopping process with SIGKILL")
-			p.kill()
-			<-p.exited
-			return d.exited(p, d.stopRequested())
+			return d.killed(p)
+		case <-mem:
+			if d.overMemory(p) {
+				return d.killed(p)
+			}
+		case <-cycle:
+			return d.cycle(p)
 		case <-d.stopCh:
 			d.stop(p)
-			return true
+			return stopped
 		}
 	}
+}
+
+// killed ends a process at once for a platform error, logged already.
+func (d *dyno) killed(p *process) outcome {
+	d.heroku("Stopping process with SIGKILL")
+	p.kill()
+	<-p.exited
+	return d.exited(p, d.stopRequested())
 }
 
 // listening reports whether the web dyno's port accepts connections.
@@ -279,16 +312,21 @@ func (d *dyno) listening() bool {
 // exited logs the end of a process that is gone and sets the state that
 // follows: down when the dyno is being stopped, crashed otherwise (even
 // for status 0: a dyno is meant to run until told to stop).
-func (d *dyno) exited(p *process, stopping bool) bool {
+// A process the kernel killed at its hard memory limit gets its R15
+// first: the limit acts between two checks of the memory use.
+func (d *dyno) exited(p *process, stopping bool) outcome {
 	d.drain(p)
 	d.setPID(0)
+	if p.oomKilled {
+		d.r15(p)
+	}
 	d.heroku(fmt.Sprintf("Process exited with status %d", p.status))
 	if stopping {
 		d.setState(engine.DynoDown)
-		return true
+		return stopped
 	}
 	d.setState(engine.DynoCrashed)
-	return false
+	return crashed
 }
 
 // stop ends a running process the Heroku way, once the dyno is down.

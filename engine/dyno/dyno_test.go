@@ -62,7 +62,11 @@ func TestWebDynoServes(t *testing.T) {
 			if resp.StatusCode != 200 || string(body) != "served\n" {
 				t.Fatalf("GET = %d %q", resp.StatusCode, body)
 			}
-			want := fmt.Sprintf("env PORT=%d DYNO=%s HOME=%s ORDER=a b profile SCRIPT=unset", st.Port, name, sp.Dir)
+			home := sp.Dir
+			if mode == ModeNamespaces {
+				home = appDir // a private root shows the slug there
+			}
+			want := fmt.Sprintf("env PORT=%d DYNO=%s HOME=%s ORDER=a b profile SCRIPT=unset", st.Port, name, home)
 			if len(sink.find("app", name, want)) != 1 {
 				t.Fatalf("no app line %q in:\n%s", want, sink.dump(name))
 			}

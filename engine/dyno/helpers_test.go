@@ -22,12 +22,52 @@ func TestMain(m *testing.M) {
 	if len(os.Args) > 1 && os.Args[1] == "dyno-init" {
 		os.Exit(InitMain(os.Args[2:]))
 	}
+	if os.Getenv(helperEnv) != "" {
+		os.Exit(serverHelper())
+	}
+	mounts := hostMounts()
 	code := m.Run()
 	if left := processesWithEnv("HAKO_TEST_RUN=" + testRun); len(left) > 0 {
 		fmt.Fprintf(os.Stderr, "processes of test dynos still running: %v\n", left)
 		code = 1
 	}
+	if now := hostMounts(); now != mounts {
+		fmt.Fprintf(os.Stderr, "the host's mounts changed:\nbefore:\n%s\nafter:\n%s\n", mounts, now)
+		code = 1
+	}
+	if left := leftCgroups(os.Getpid()); len(left) > 0 {
+		fmt.Fprintf(os.Stderr, "cgroups of test dynos left behind: %v\n", left)
+		code = 1
+	}
 	os.Exit(code)
+}
+
+// hostMounts lists the mount points of the host, as this process sees
+// them.
+func hostMounts() string {
+	b, _ := os.ReadFile("/proc/self/mountinfo")
+	var points []string
+	for line := range strings.SplitSeq(string(b), "\n") {
+		if f := strings.Fields(line); len(f) > 4 {
+			points = append(points, f[4])
+		}
+	}
+	return strings.Join(points, "\n")
+}
+
+// leftCgroups lists the dyno cgroups made by the server with process id
+// pid that still exist.
+func leftCgroups(pid int) []string {
+	var left []string
+	for _, pattern := range []string{"*/hako/*", "hako/*", "*/*/hako/*"} {
+		dirs, _ := filepath.Glob(filepath.Join(cgroupMount, pattern))
+		for _, dir := range dirs {
+			if strings.Contains(filepath.Base(dir), fmt.Sprintf(".%d.", pid)) {
+				left = append(left, dir)
+			}
+		}
+	}
+	return left
 }
 
 // processesWithEnv lists the pids whose environment holds kv exactly.
@@ -139,6 +179,9 @@ func newSupervisor(t *testing.T, sink *memSink, opts Options) *Supervisor {
 	t.Helper()
 	opts.Exe = testExe(t)
 	opts.Logs = sink
+	if opts.ScratchDir == "" {
+		opts.ScratchDir = t.TempDir()
+	}
 	s := New(opts)
 	t.Cleanup(s.StopAll)
 	return s
@@ -192,4 +235,31 @@ func start(t *testing.T, s *Supervisor, sp engine.DynoSpec) engine.Dyno {
 	}
 	t.Cleanup(func() { _ = d.Stop() })
 	return d
+}
+
+// helperEnv makes the test binary act as a server running one dyno (see
+// serverHelper), for tests that kill a server.
+const helperEnv = "HAKO_DYNO_TEST_SERVER"
+
+// serverHelper starts a worker dyno from the command and slug directory
+// the environment names, in the mode it names, prints the dyno's pid and
+// waits to be killed.
+func serverHelper() int {
+	mode := ModeProcessGroup
+	if os.Getenv(helperEnv) == "namespaces" {
+		mode = ModeNamespaces
+	}
+	exe, _ := filepath.Abs(os.Args[0])
+	s := New(Options{Exe: exe, Isolate: mode, ScratchDir: os.Getenv("HAKO_DYNO_TEST_SCRATCH")})
+	d, err := s.Start(engine.DynoSpec{
+		App: "hako-test", Type: "worker", Name: "worker.1", Command: os.Getenv("HAKO_DYNO_TEST_COMMAND"),
+		Dir: os.Getenv("HAKO_DYNO_TEST_DIR"),
+		Env: map[string]string{"HAKO_TEST_RUN": os.Getenv("HAKO_TEST_RUN"), "GORACE": "atexit_sleep_ms=0"},
+	})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	fmt.Println(d.Status().PID)
+	select {}
 }

@@ -1,11 +1,14 @@
 package dyno
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
 	"os/signal"
+	"runtime"
 	"strconv"
+	"strings"
 	"syscall"
 
 	"golang.org/x/sys/unix"
@@ -16,12 +19,19 @@ import (
 // first argument (args are the arguments after it, unused). The server's
 // main must call it before anything else and exit with its result.
 //
-// It gives the dyno its own /proc and hostname ($DYNO), runs the dyno's
-// command as its only child, forwards SIGTERM, SIGINT and SIGHUP to every
-// process of the dyno, and reaps orphans as an init must. When the command
-// exits, whatever it left behind is killed and InitMain returns the
-// command's status (128+signal when a signal killed it), so the
-// supervisor sees the dyno end exactly when its command does.
+// It waits for the supervisor to have put it in the dyno's cgroups, gives
+// the dyno its own hostname ($DYNO) and private root (see buildRoot), runs
+// the dyno's command as its only child, forwards SIGTERM, SIGINT and
+// SIGHUP to every process of the dyno, and reaps orphans as an init must.
+// When the command exits, whatever it left behind is killed and InitMain
+// returns the command's status (128+signal when a signal killed it), so
+// the supervisor sees the dyno end exactly when its command does.
+//
+// The init itself stays root: only the command runs as the dyno's user
+// (through the credentials it is started with), so that the init can
+// still signal and reap everything in the namespace, and no process of
+// the dyno can tamper with the init. Isolation that cannot be set up is
+// reported on stderr and to the supervisor, and the dyno runs without it.
 func InitMain(args []string) int {
 	if os.Getpid() != 1 {
 		// kill(-1) outside a PID namespace would signal the whole host.
@@ -33,20 +43,38 @@ func InitMain(args []string) int {
 		fmt.Fprintln(os.Stderr, "dyno-init: no command to run")
 		return 126
 	}
-	readyFD := os.Getenv(initEnvReady)
-	os.Unsetenv(initEnvScript)
-	os.Unsetenv(initEnvReady)
-	setupNamespace(os.Getenv("DYNO"))
+	readyFD, goFD, rootJSON := os.Getenv(initEnvReady), os.Getenv(initEnvGo), os.Getenv(initEnvRoot)
+	tty := os.Getenv(initEnvTTY) != ""
+	for _, k := range []string{initEnvScript, initEnvReady, initEnvGo, initEnvRoot, initEnvTTY} {
+		os.Unsetenv(k)
+	}
+	// no_new_privs is a property of the thread, inherited by the children
+	// it forks: keep the command's fork on this very thread.
+	runtime.LockOSThread()
+	awaitGo(goFD)
+	var cfg rootConfig
+	if rootJSON != "" {
+		if err := json.Unmarshal([]byte(rootJSON), &cfg); err != nil {
+			fmt.Fprintf(os.Stderr, "dyno-init: bad root configuration: %v\n", err)
+		}
+	}
+	report, cred := setupNamespace(os.Getenv("DYNO"), cfg)
+	if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
+		fmt.Fprintf(os.Stderr, "dyno-init: set no_new_privs: %v\n", err)
+	}
 
 	// Subscribe before the child exists so that no SIGCHLD is missed; a
 	// signal to forward that arrives before the fork waits in the channel
 	// and reaches the child just after.
 	sigs := make(chan os.Signal, 32)
 	signal.Notify(sigs, unix.SIGTERM, unix.SIGINT, unix.SIGHUP, unix.SIGCHLD)
-	reportReady(readyFD)
+	reportReady(readyFD, report)
+	// On a terminal the command gets its own session with the terminal as
+	// controlling one, so that ^C and job control reach it.
 	child, err := syscall.ForkExec("/bin/sh", []string{"sh", "-c", script}, &syscall.ProcAttr{
 		Env:   os.Environ(),
 		Files: []uintptr{0, 1, 2},
+		Sys:   &syscall.SysProcAttr{Credential: cred, Setsid: tty, Setctty: tty, Ctty: 0},
 	})
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "dyno-init: start the command: %v\n", err)
@@ -66,31 +94,78 @@ func InitMain(args []string) int {
 	return 0 // not reached: sigs is never closed
 }
 
-// reportReady tells the supervisor that signals are handled now, and
-// closes the descriptor so that the dyno's command does not inherit it.
-func reportReady(fd string) {
+// awaitGo waits for the supervisor's go-ahead: one byte, or EOF should
+// the supervisor have nothing to say.
+func awaitGo(fd string) {
+	n, err := strconv.Atoi(fd)
+	if err != nil || n < 3 {
+		return
+	}
+	f := os.NewFile(uintptr(n), "go")
+	var b [1]byte
+	_, _ = f.Read(b[:])
+	f.Close()
+}
+
+// reportReady tells the supervisor that signals are handled now, and what
+// isolation could not be set up, then closes the descriptor so that the
+// dyno's command does not inherit it.
+func reportReady(fd, report string) {
 	n, err := strconv.Atoi(fd)
 	if err != nil || n < 3 {
 		return
 	}
 	f := os.NewFile(uintptr(n), "ready")
-	_, _ = f.Write([]byte{1})
+	_, _ = f.Write(append([]byte{1}, report...))
 	f.Close()
 }
 
-// setupNamespace makes the new mount namespace private, so the mounts
-// below never reach the host, mounts a /proc that shows only the dyno's
-// processes and sets the hostname. A dyno still runs without them.
-func setupNamespace(hostname string) {
-	if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_PRIVATE, ""); err != nil {
-		fmt.Fprintf(os.Stderr, "dyno-init: make mounts private: %v\n", err)
-	} else if err := unix.Mount("proc", "/proc", "proc", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, ""); err != nil {
-		fmt.Fprintf(os.Stderr, "dyno-init: mount /proc: %v\n", err)
-	}
+// setupNamespace makes the new mount namespace private, so that the
+// mounts below never reach the host, sets the hostname, and builds the
+// dyno's private root when it has one. It returns what could not be done,
+// for the supervisor, and the credentials the command runs with: the
+// dyno's user in a private root. Without a private root the dyno runs as
+// before, in the host's root with its own /proc, as root, with HOME and
+// PATH pointing at the slug where it is: dropping to a user that cannot
+// write there would break apps rather than isolate them.
+func setupNamespace(hostname string, cfg rootConfig) (report string, cred *syscall.Credential) {
 	if hostname != "" {
 		if err := unix.Sethostname([]byte(hostname)); err != nil {
 			fmt.Fprintf(os.Stderr, "dyno-init: set hostname: %v\n", err)
 		}
+	}
+	if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_PRIVATE, ""); err != nil {
+		fmt.Fprintf(os.Stderr, "dyno-init: make mounts private: %v\n", err)
+		report = "make mounts private: " + err.Error()
+		fallbackEnv(cfg.App)
+		return report, nil
+	}
+	if cfg.Root != "" {
+		err := buildRoot(cfg)
+		if err == nil {
+			return "", &syscall.Credential{Uid: uint32(cfg.UID), Gid: uint32(cfg.GID), Groups: []uint32{}}
+		}
+		fmt.Fprintf(os.Stderr, "dyno-init: no private root, running in the host's root as root: %v\n", err)
+		report = err.Error()
+	}
+	if err := unix.Mount("proc", "/proc", "proc", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, ""); err != nil {
+		fmt.Fprintf(os.Stderr, "dyno-init: mount /proc: %v\n", err)
+	}
+	fallbackEnv(cfg.App)
+	return report, nil
+}
+
+// fallbackEnv points HOME and PATH, which the supervisor set for /app,
+// at the slug on the host when the dyno has no private root.
+func fallbackEnv(app string) {
+	if app == "" {
+		return
+	}
+	if os.Getenv("HOME") == appDir {
+		os.Setenv("HOME", app)
+	}
+	if rest, ok := strings.CutPrefix(os.Getenv("PATH"), appDir+"/bin"); ok {
+		os.Setenv("PATH", app+"/bin"+rest)
 	}
 }
 

@@ -1,8 +1,10 @@
 package dyno
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"runtime"
@@ -31,10 +33,18 @@ func namespacesAvailable() (bool, string) {
 // Every dyno leads its own process group, so that signals reach all of
 // its processes, and dies with the server (Pdeathsig) rather than outlive
 // it unsupervised.
-func sysProcAttr(isolated bool) *syscall.SysProcAttr {
+//
+// A plain dyno on a terminal starts a session instead (which also makes
+// it a group leader) with the terminal as its controlling one, so that
+// job control and ^C work; an isolated dyno's init does that for its
+// command instead.
+func sysProcAttr(isolated, tty bool) *syscall.SysProcAttr {
 	a := &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	if isolated {
 		a.Cloneflags = namespaceFlags
+	} else if tty {
+		a.Setpgid = false
+		a.Setsid, a.Setctty, a.Ctty = true, true, 0
 	}
 	return a
 }
@@ -47,19 +57,32 @@ func sysProcAttr(isolated bool) *syscall.SysProcAttr {
 // unlocks: the thread lives exactly as long as the child is supervised.
 func startProcess(cfg procConfig) (*process, error) {
 	var cmd *exec.Cmd
-	var ready *os.File
+	var ready, goW *os.File
 	if cfg.isolated {
-		r, w, err := os.Pipe()
+		rootJSON, err := json.Marshal(cfg.box.rootConfig())
+		if err != nil {
+			return nil, fmt.Errorf("encode the root configuration: %w", err)
+		}
+		readyR, readyW, err := os.Pipe()
 		if err != nil {
 			return nil, fmt.Errorf("create readiness pipe: %w", err)
 		}
-		defer r.Close()
+		defer readyR.Close()
+		defer readyW.Close()
+		goR, w, err := os.Pipe()
+		if err != nil {
+			return nil, fmt.Errorf("create readiness pipe: %w", err)
+		}
+		defer goR.Close()
 		defer w.Close()
-		ready = r
+		ready, goW = readyR, w
 		cmd = exec.Command(cfg.exe, "dyno-init")
-		cmd.ExtraFiles = []*os.File{w} // fd 3
+		cmd.ExtraFiles = []*os.File{readyW, goR} // fds 3 and 4
 		cmd.Env = append(append([]string(nil), cfg.env...),
-			initEnvScript+"="+cfg.script, initEnvReady+"=3")
+			initEnvScript+"="+cfg.script, initEnvReady+"=3", initEnvGo+"=4", initEnvRoot+"="+string(rootJSON))
+		if cfg.tty {
+			cmd.Env = append(cmd.Env, initEnvTTY+"=1")
+		}
 	} else {
 		cmd = exec.Command("/bin/sh", "-c", cfg.script)
 		cmd.Env = cfg.env
@@ -69,9 +92,9 @@ func startProcess(cfg procConfig) (*process, error) {
 	if cfg.stdin != nil {
 		cmd.Stdin = cfg.stdin
 	}
-	cmd.SysProcAttr = sysProcAttr(cfg.isolated)
+	cmd.SysProcAttr = sysProcAttr(cfg.isolated, cfg.tty)
 
-	p := &process{isolated: cfg.isolated, exited: make(chan struct{})}
+	p := &process{isolated: cfg.isolated, box: cfg.box, exited: make(chan struct{})}
 	started := make(chan error, 1)
 	go func() {
 		runtime.LockOSThread() // never unlocked, see above
@@ -102,6 +125,9 @@ func startProcess(cfg procConfig) (*process, error) {
 			waitGroupGone(p.pid, groupGoneTimeout)
 		}
 		p.status = exitStatus(cmd.ProcessState)
+		// The init's death took every process of its namespace with it:
+		// the sandbox can go.
+		p.oomKilled = p.box.finish()
 		close(p.exited)
 	}()
 	if err := <-started; err != nil {
@@ -112,19 +138,34 @@ func startProcess(cfg procConfig) (*process, error) {
 		return nil, fmt.Errorf("start process: %w", err)
 	}
 	if ready != nil {
-		waitReady(ready, cmd.ExtraFiles[0])
+		// Into the cgroups before the init may fork, so that every
+		// process of the dyno is held to its limits.
+		if cg := cfg.box.cgroupOf(); cg != nil {
+			if err := cg.enter(p.pid); err != nil {
+				fmt.Fprintf(cfg.out, "dyno-init: no memory or process limits: %v\n", err)
+			}
+		}
+		_, _ = goW.Write([]byte{1})
+		goW.Close()
+		cmd.ExtraFiles[1].Close()
+		p.report = waitReady(ready, cmd.ExtraFiles[0])
 	}
 	return p, nil
 }
 
-// waitReady waits for an isolated dyno's init to be ready for signals.
-// Until it has installed its handlers, the kernel drops any SIGTERM sent
-// to the PID 1 of a namespace, and a Stop right after Start would wait
-// out the whole grace period. The init writes a byte when ready; EOF
-// means it died, which the supervisor learns the usual way.
-func waitReady(r, w *os.File) {
+// waitReady waits for an isolated dyno's init to be ready for signals and
+// returns what it reported it could not set up. Until it has installed
+// its handlers, the kernel drops any SIGTERM sent to the PID 1 of a
+// namespace, and a Stop right after Start would wait out the whole grace
+// period. The init writes a byte, then its report, when ready, and closes
+// the pipe; EOF without the byte means it died, which the supervisor
+// learns the usual way.
+func waitReady(r, w *os.File) string {
 	w.Close() // keep only the child's copy, so that its death means EOF
 	_ = r.SetReadDeadline(time.Now().Add(readyTimeout))
-	var b [1]byte
-	_, _ = r.Read(b[:])
+	b, _ := io.ReadAll(io.LimitReader(r, 4096))
+	if len(b) == 0 {
+		return ""
+	}
+	return string(b[1:])
 }

@@ -17,3 +17,5 @@ func startProcess(cfg procConfig) (*process, error) { return nil, errUnsupported
 func (p *process) signal(sig syscall.Signal) {}
 
 func exitStatus(ps *os.ProcessState) int { return ps.ExitCode() }
+
+func processAlive(pid int) bool { return true }

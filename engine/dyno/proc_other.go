@@ -16,7 +16,12 @@ func namespacesAvailable() (bool, string) {
 
 // sysProcAttr returns the attributes a dyno's first process starts with:
 // its own process group, so that signals reach all of its processes.
-func sysProcAttr(isolated bool) *syscall.SysProcAttr {
+// On a terminal it starts a session instead, with the terminal as its
+// controlling one.
+func sysProcAttr(isolated, tty bool) *syscall.SysProcAttr {
+	if tty {
+		return &syscall.SysProcAttr{Setsid: true, Setctty: true, Ctty: 0}
+	}
 	return &syscall.SysProcAttr{Setpgid: true}
 }
 
@@ -34,7 +39,7 @@ func startProcess(cfg procConfig) (*process, error) {
 	if cfg.stdin != nil {
 		cmd.Stdin = cfg.stdin
 	}
-	cmd.SysProcAttr = sysProcAttr(false)
+	cmd.SysProcAttr = sysProcAttr(false, cfg.tty)
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start process: %w", err)
 	}

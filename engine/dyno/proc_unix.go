@@ -3,6 +3,7 @@
 package dyno
 
 import (
+	"errors"
 	"os"
 	"syscall"
 	"time"
@@ -46,4 +47,9 @@ func waitGroupGone(pgid int, timeout time.Duration) {
 	for groupAlive(pgid) && time.Now().Before(deadline) {
 		time.Sleep(5 * time.Millisecond)
 	}
+}
+
+// processAlive reports whether a process with this pid exists.
+func processAlive(pid int) bool {
+	return !errors.Is(syscall.Kill(pid, 0), syscall.ESRCH)
 }

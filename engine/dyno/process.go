@@ -5,6 +5,8 @@ import (
 	"os"
 	"sync"
 	"syscall"
+
+	"hako/engine"
 )
 
 // errNamespaces marks a failure to create a dyno's namespaces, as opposed
@@ -16,11 +18,26 @@ var errNamespaces = errors.New("cannot create namespaces")
 const initEnvScript = "HAKO_DYNO_SCRIPT"
 
 // initEnvReady names the file descriptor on which the init reports that
-// it is ready for signals.
+// it is ready for signals, along with what isolation it could not set up.
 const initEnvReady = "HAKO_DYNO_READY_FD"
 
-// procConfig is what starting one dyno process takes.
+// initEnvGo names the file descriptor from which the init reads one byte
+// before it does anything else: the supervisor sends it once the init is
+// in the dyno's cgroups, so that all the dyno's processes are.
+const initEnvGo = "HAKO_DYNO_GO_FD"
+
+// initEnvRoot carries the init's rootConfig, as JSON.
+const initEnvRoot = "HAKO_DYNO_ROOT"
+
+// initEnvTTY tells the init that its standard streams are a terminal,
+// which its command must get as controlling terminal.
+const initEnvTTY = "HAKO_DYNO_TTY"
+
+// procConfig is what starting one dyno process takes. The caller fills in
+// spec, port, script, stdin and out; spawn the rest.
 type procConfig struct {
+	spec     engine.DynoSpec
+	port     int
 	isolated bool
 	exe      string // the init binary, for isolated dynos
 	script   string // run with sh -c
@@ -28,6 +45,8 @@ type procConfig struct {
 	env      []string
 	stdin    *os.File // nil for /dev/null
 	out      *os.File // stdout and stderr
+	tty      bool     // stdin and out are a pseudo-terminal's slave
+	box      *sandbox // isolated dynos only; may be nil
 }
 
 // process is one started process of a dyno: its init when isolated, its
@@ -38,6 +57,11 @@ type process struct {
 	exited   chan struct{} // closed once the process is reaped
 	status   int           // exit status, 128+signal if killed; valid after exited
 	outDone  chan struct{} // closed when its output reached EOF
+
+	box       *sandbox // its scratch directory and cgroup, or nil
+	report    string   // what isolation its init could not set up
+	oomKilled bool     // the kernel killed one of its processes for memory; valid after exited
+	r15       bool     // R15 was logged for it (used by the dyno's run goroutine only)
 
 	mu    sync.Mutex
 	ended bool // the process exited: its pid may no longer be signalled

@@ -6,6 +6,9 @@ import (
 	"io"
 	"os"
 	"sync"
+	"syscall"
+
+	"github.com/creack/pty"
 
 	"hako/engine"
 )
@@ -40,35 +43,21 @@ func (s *Supervisor) RunOnce(ctx context.Context, spec engine.DynoSpec, stdin io
 		return -1, err
 	}
 	heroku := func(line string) { s.log(spec.App, "heroku", spec.Name, line) }
-	outR, outW, err := os.Pipe()
+	outR, outW, inR, err := runStreams(spec, stdin)
 	if err != nil {
-		return -1, fmt.Errorf("run %s of %s: create output pipe: %w", spec.Name, spec.App, err)
+		return -1, fmt.Errorf("run %s of %s: %w", spec.Name, spec.App, err)
 	}
 	defer outR.Close()
-	var inR *os.File
-	if stdin != nil {
-		r, w, err := os.Pipe()
-		if err != nil {
-			outW.Close()
-			return -1, fmt.Errorf("run %s of %s: create input pipe: %w", spec.Name, spec.App, err)
-		}
-		inR = r
-		// Once the dyno is gone the pipe has no reader: the next write
-		// fails and the copy ends, unless stdin itself blocks.
-		go func() {
-			_, _ = io.Copy(w, stdin)
-			w.Close()
-		}()
-	}
 
 	heroku("Starting process with command `" + spec.Command + "`")
 	p, err := s.spawn(procConfig{
+		spec:   spec,
+		port:   port,
 		exe:    s.opts.Exe,
 		script: WrapperScript(spec.Command),
-		dir:    spec.Dir,
-		env:    dynoEnv(spec, port, s.hostPath),
 		stdin:  inR,
 		out:    outW,
+		tty:    spec.Terminal != nil,
 	})
 	outW.Close() // the child holds its own copies
 	if inR != nil {
@@ -129,4 +118,70 @@ func (l *lenientWriter) Write(p []byte) (int, error) {
 		}
 	}
 	return len(p), nil
+}
+
+// runStreams returns the one-off dyno's streams: the read end of its
+// output, and the ends it gets as stdout/stderr and stdin (nil for none).
+// With a Terminal they are a pseudo-terminal, sized as the user's and
+// resized with it, so that shells and editors behave as they would
+// locally; otherwise pipes. The copy from stdin ends when stdin does or
+// the dyno is gone.
+func runStreams(spec engine.DynoSpec, stdin io.Reader) (outR, outW, inR *os.File, err error) {
+	if t := spec.Terminal; t != nil {
+		ptmx, slave, err := pty.Open()
+		if err != nil {
+			return nil, nil, nil, fmt.Errorf("open a terminal: %w", err)
+		}
+		if t.Cols > 0 && t.Rows > 0 {
+			_ = pty.Setsize(ptmx, &pty.Winsize{Cols: t.Cols, Rows: t.Rows})
+		}
+		if t.Resize != nil {
+			go func() {
+				for sz := range t.Resize {
+					_ = pty.Setsize(ptmx, &pty.Winsize{Cols: sz[0], Rows: sz[1]})
+				}
+			}()
+		}
+		if stdin != nil {
+			go func() { _, _ = io.Copy(ptmx, stdin) }()
+		}
+		// The slave serves as both stdin and output: dup it so that each
+		// can be closed on its own once the child holds its copies.
+		in, err := dupFile(slave)
+		if err != nil {
+			ptmx.Close()
+			slave.Close()
+			return nil, nil, nil, err
+		}
+		return ptmx, slave, in, nil
+	}
+	outR, outW, err = os.Pipe()
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("create output pipe: %w", err)
+	}
+	if stdin != nil {
+		r, w, err := os.Pipe()
+		if err != nil {
+			outR.Close()
+			outW.Close()
+			return nil, nil, nil, fmt.Errorf("create input pipe: %w", err)
+		}
+		inR = r
+		// Once the dyno is gone the pipe has no reader: the next write
+		// fails and the copy ends, unless stdin itself blocks.
+		go func() {
+			_, _ = io.Copy(w, stdin)
+			w.Close()
+		}()
+	}
+	return outR, outW, inR, nil
+}
+
+func dupFile(f *os.File) (*os.File, error) {
+	fd, err := syscall.Dup(int(f.Fd()))
+	if err != nil {
+		return nil, fmt.Errorf("dup terminal: %w", err)
+	}
+	syscall.CloseOnExec(fd)
+	return os.NewFile(uintptr(fd), f.Name()), nil
 }

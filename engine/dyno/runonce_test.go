@@ -6,10 +6,13 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"io"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"hako/engine"
 )
 
 // syncBuffer is an io.Writer safe to read while a dyno writes to it.
@@ -103,6 +106,46 @@ func TestRunOnceStops(t *testing.T) {
 			}
 			if left := processesWithEnv("DYNO=" + name); len(left) > 0 {
 				t.Errorf("processes of %s left: %v", name, left)
+			}
+		})
+	}
+}
+
+// TestRunOnceTerminal checks that an attached one-off dyno gets a real
+// terminal of the user's size, follows resizes, and reads its input.
+func TestRunOnceTerminal(t *testing.T) {
+	for _, mode := range modes(t) {
+		t.Run(modeName(mode), func(t *testing.T) {
+			s := newSupervisor(t, &memSink{}, Options{Isolate: mode})
+			resize := make(chan [2]uint16, 1)
+			sp := spec(t, "run", uniqueName("run"), `test -t 0 && test -t 1 && echo "on a terminal"; while read line; do echo "got $line: $(stty size)"; done`)
+			sp.Terminal = &engine.Terminal{Cols: 100, Rows: 30, Resize: resize}
+			out := &syncBuffer{}
+			in, inW := io.Pipe()
+			defer inW.Close()
+			done := make(chan struct{})
+			var code int
+			var err error
+			go func() {
+				code, err = s.RunOnce(context.Background(), sp, in, out)
+				close(done)
+			}()
+			_, _ = io.WriteString(inW, "first\n")
+			waitFor(t, 10*time.Second, "the first size", func() bool { return strings.Contains(out.String(), "got first: 30 100") })
+			resize <- [2]uint16{120, 40}
+			// The resize reaches the terminal asynchronously: ask again
+			// until the dyno sees it.
+			waitFor(t, 10*time.Second, "the resize", func() bool {
+				_, _ = io.WriteString(inW, "again\n")
+				return strings.Contains(out.String(), "got again: 40 120")
+			})
+			_, _ = io.WriteString(inW, "\x04") // ^D: end of input on a terminal
+			<-done
+			if err != nil || code != 0 {
+				t.Fatalf("RunOnce = %d, %v\n%s", code, err, out.String())
+			}
+			if !strings.Contains(out.String(), "on a terminal\r\n") {
+				t.Errorf("the dyno was not on a terminal:\n%q", out.String())
 			}
 		})
 	}

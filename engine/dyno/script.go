@@ -30,9 +30,10 @@ func WrapperScript(command string) string {
 
 // dynoEnv builds the environment of a dyno: the spec's variables, then
 // PORT (web dynos only), DYNO, HOME and PATH, which the platform owns and
-// so override the spec's. The app's bin directory comes first on PATH, as
-// on Heroku, so that binaries vendored in the slug win.
-func dynoEnv(spec engine.DynoSpec, port int, hostPath string) []string {
+// so override the spec's. HOME is where the dyno sees its slug: /app in a
+// private root, spec.Dir otherwise. The app's bin directory comes first
+// on PATH, as on Heroku, so that binaries vendored in the slug win.
+func dynoEnv(spec engine.DynoSpec, port int, hostPath, home string) []string {
 	env := make(map[string]string, len(spec.Env)+4)
 	for k, v := range spec.Env {
 		env[k] = v
@@ -41,8 +42,8 @@ func dynoEnv(spec engine.DynoSpec, port int, hostPath string) []string {
 		env["PORT"] = fmt.Sprint(port)
 	}
 	env["DYNO"] = spec.Name
-	env["HOME"] = spec.Dir
-	path := spec.Dir + "/bin"
+	env["HOME"] = home
+	path := home + "/bin"
 	if hostPath != "" {
 		path += ":" + hostPath
 	}

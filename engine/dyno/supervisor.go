@@ -136,7 +136,9 @@ type Supervisor struct {
 	dynos    map[*dyno]struct{}
 	oneoffs  map[*oneoff]struct{}
 
-	cgroups *cgroupHost // nil when cgroups cannot be used
+	rootable bool        // isolated dynos can get a private root
+	cgroups  *cgroupHost // nil when cgroups cannot be used
+	swept    sync.Map    // scratch base directories swept of stale sandboxes
 }
 
 var _ engine.Supervisor = (*Supervisor)(nil)
@@ -195,10 +197,13 @@ func New(opts Options) *Supervisor {
 	}
 	if s.isolated {
 		s.noRoot = privateRootUnavailable()
+		s.rootable = s.noRoot == ""
 		if opts.MemoryLimit > 0 || opts.PidsLimit > 0 {
 			var err error
 			if s.cgroups, err = detectCgroups(cgroupMount); err != nil {
-				s.noLimits = err.Error()
+				s.warnLimits(err)
+			} else {
+				s.cgroups.sweep()
 			}
 		}
 	}

@@ -67,9 +67,13 @@ func TestDynoEnv(t *testing.T) {
 		{"worker keeps no PORT of its own", 0, "/bin", []string{"A=1", "DYNO=web.2", "HOME=/srv/app", "PATH=/srv/app/bin:/bin", "PORT=1"}},
 		{"empty host PATH", 0, "", []string{"A=1", "DYNO=web.2", "HOME=/srv/app", "PATH=/srv/app/bin", "PORT=1"}},
 	}
+	isolated := dynoEnv(sp, 0, "/bin", appDir)
+	if want := []string{"A=1", "DYNO=web.2", "HOME=/app", "PATH=/app/bin:/bin", "PORT=1"}; !slices.Equal(isolated, want) {
+		t.Errorf("dynoEnv in a private root = %q, want %q", isolated, want)
+	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if got := dynoEnv(sp, tt.port, tt.hostPath); !slices.Equal(got, tt.want) {
+			if got := dynoEnv(sp, tt.port, tt.hostPath, sp.Dir); !slices.Equal(got, tt.want) {
 				t.Errorf("dynoEnv = %q, want %q", got, tt.want)
 			}
 		})

@@ -1,0 +1,68 @@
+package e2e
+
+import (
+	"os"
+	"os/exec"
+	"strings"
+	"testing"
+)
+
+// TestRunAndIsolation runs one-off dynos through the CLI and over SSH
+// with a terminal, and checks what a dyno can see of the host.
+func TestRunAndIsolation(t *testing.T) {
+	need(t, "python3")
+	s := startServer(t)
+	s.hako(t, "apps:create", "oneoff")
+	if out, err := s.push(repo(t, "env-app"), s.key, "oneoff", "main"); err != nil {
+		t.Fatalf("push: %v\n%s", err, out)
+	}
+	s.hako(t, "config:set", "-a", "oneoff", "GREETING=hi there")
+
+	out, err := s.run("run", "-a", "oneoff", "-e", "EXTRA=1", "--", "sh", "-c", `echo "$GREETING $EXTRA $DYNO"; exit 3`)
+	if code := exitCode(err); code != 3 || !strings.Contains(out, "hi there 1 run.") || !strings.Contains(out, "Running sh -c") {
+		t.Errorf("run: exit %d, want 3:\n%s", code, out)
+	}
+	c := exec.Command(bin, "run", "-a", "oneoff", "cat")
+	c.Env = append(os.Environ(), "HAKO_HOME="+s.home)
+	c.Stdin = strings.NewReader("piped input\n")
+	if out, err := c.CombinedOutput(); err != nil || !strings.Contains(string(out), "piped input") {
+		t.Errorf("run cat: %v\n%s", err, out)
+	}
+	if out, err := s.run("run", "-a", "ghost-app", "true"); err == nil || !strings.Contains(out, "Couldn't find that app") {
+		t.Errorf("run on a missing app: %v\n%s", err, out)
+	}
+
+	// ssh -tt asks for a terminal even without a local one.
+	sshArgs := []string{"-tt", "-i", s.key, "-o", "IdentitiesOnly=yes", "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR", "-p", s.sshPort, "git@127.0.0.1",
+		"run", "-a", "oneoff", "test -t 0 && echo TERMINAL-OK; stty size"}
+	sc := exec.Command("ssh", sshArgs...)
+	sc.Stdin = strings.NewReader("")
+	sout, err := sc.CombinedOutput()
+	if err != nil || !strings.Contains(string(sout), "TERMINAL-OK") {
+		t.Errorf("run over ssh -tt: %v\n%s", err, sout)
+	}
+
+	if os.Geteuid() != 0 {
+		t.Log("not root: dynos run as plain process groups, isolation not checked")
+		return
+	}
+	who := s.hako(t, "run", "-a", "oneoff", "--", "sh", "-c", `echo "uid=$(id -u) home=$HOME host=$(hostname) procs=$(ls /proc | grep -c '^[0-9]')"; ls /root 2>&1 | head -1; touch /app/written && echo wrote-app`)
+	for _, want := range []string{"uid=65534", "home=/app", "host=run.", "wrote-app"} {
+		if !strings.Contains(who, want) {
+			t.Errorf("one-off dyno lacks %q:\n%s", want, who)
+		}
+	}
+	if _, body, err := s.get("oneoff", "/whoami"); err != nil || !strings.Contains(body, "uid=65534 host=web.1 pid=") {
+		t.Errorf("web dyno identity = %q, %v", body, err)
+	}
+}
+
+func exitCode(err error) int {
+	if err == nil {
+		return 0
+	}
+	if ee, ok := err.(*exec.ExitError); ok {
+		return ee.ExitCode()
+	}
+	return -1
+}

@@ -1,0 +1,85 @@
+package dyno
+
+import (
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+)
+
+// rootConfig is what an isolated dyno's init needs to build its private
+// root; the supervisor hands it over as JSON in the environment.
+type rootConfig struct {
+	Root  string   `json:"root,omitempty"`  // mount point of the new root; "" for none
+	App   string   `json:"app"`             // the slug: /app's lower layer
+	Upper string   `json:"upper,omitempty"` // the overlay's private upper and work dirs
+	Work  string   `json:"work,omitempty"`
+	Binds []string `json:"binds,omitempty"` // host dirs bound read-only at the same path
+	UID   int      `json:"uid"`             // who the command runs as
+	GID   int      `json:"gid"`
+}
+
+// systemDirs are the host directories a dyno's root shows, read-only,
+// where they exist: the programs and libraries of the stack (/usr/local
+// is covered by /usr) and its configuration.
+var systemDirs = []string{"/bin", "/sbin", "/usr", "/lib", "/lib32", "/lib64", "/libx32", "/etc", "/opt"}
+
+// privateDirs are the paths of a dyno's root that are its own, never the
+// host's.
+var privateDirs = []string{appDir, "/tmp", "/proc", "/dev", "/sys"}
+
+// mountPlan lists the host directories to bind read-only into a dyno's
+// root for the server's PATH: the system directories, then every PATH
+// directory outside them, so that the tools the server offers dynos (a
+// toolchain in root's home, say) are there at the same path. A "shims"
+// directory brings its parent: version managers' shims (pyenv, rbenv,
+// asdf...) only run with the rest of their tree. Nested directories are
+// bound once, through the outermost.
+func mountPlan(pathList string) []string {
+	plan := slices.Clone(systemDirs)
+	for _, dir := range filepath.SplitList(pathList) {
+		if !filepath.IsAbs(dir) {
+			continue // relative entries mean nothing in another root
+		}
+		dir = filepath.Clean(dir)
+		if filepath.Base(dir) == "shims" {
+			dir = filepath.Dir(dir)
+		}
+		if dir == "/" || slices.ContainsFunc(privateDirs, func(p string) bool { return within(dir, p) }) {
+			continue
+		}
+		if slices.ContainsFunc(plan, func(p string) bool { return within(dir, p) }) {
+			continue
+		}
+		plan = slices.DeleteFunc(plan, func(p string) bool { return within(p, dir) && !slices.Contains(systemDirs, p) })
+		plan = append(plan, dir)
+	}
+	return plan
+}
+
+// within reports whether path is dir or lies under it.
+func within(path, dir string) bool {
+	return path == dir || strings.HasPrefix(path, dir+"/")
+}
+
+// privateRootUnavailable says why isolated dynos cannot get a private
+// root on this host, or "" when they can: the overlay that makes /app
+// writable needs overlayfs.
+func privateRootUnavailable() string {
+	b, err := os.ReadFile("/proc/filesystems")
+	if err != nil {
+		return "cannot tell whether the kernel has overlayfs: " + err.Error()
+	}
+	for line := range strings.SplitSeq(string(b), "\n") {
+		if f := strings.Fields(line); len(f) > 0 && f[len(f)-1] == "overlay" {
+			return ""
+		}
+	}
+	return "the kernel has no overlayfs"
+}
+
+// overlayEscape escapes a path for overlayfs's option string, in which
+// commas separate options and colons separate lower layers.
+func overlayEscape(path string) string {
+	return strings.NewReplacer(`\`, `\\`, `,`, `\,`, `:`, `\:`).Replace(path)
+}

@@ -1,0 +1,172 @@
+package dyno
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"golang.org/x/sys/unix"
+)
+
+// devNodes are the device files a dyno's /dev shows, bound from the host.
+var devNodes = []string{"null", "zero", "full", "random", "urandom", "tty"}
+
+// buildRoot makes c.Root, a tmpfs, the dyno's root and moves into it: the
+// host's system and PATH directories read-only, the slug on /app through
+// an overlay whose writes land in the process's private upper directory,
+// and /tmp, /proc and /dev of its own. It must run in a mount namespace
+// whose mounts are private, so that none of this reaches the host. On
+// error the caller stays in the host's root; the mounts already made
+// vanish with the namespace.
+func buildRoot(c rootConfig) error {
+	if err := unix.Mount("tmpfs", c.Root, "tmpfs", unix.MS_NOSUID|unix.MS_NODEV, "mode=0755"); err != nil {
+		return fmt.Errorf("mount the root tmpfs: %w", err)
+	}
+	if err := populateRoot(c); err != nil {
+		_ = unix.Unmount(c.Root, unix.MNT_DETACH)
+		return err
+	}
+	return pivot(c.Root)
+}
+
+func populateRoot(c rootConfig) error {
+	// /tmp comes before the binds: a PATH directory under it must not be
+	// hidden by the private /tmp (mountPlan leaves such directories out,
+	// this is only belt and braces).
+	if err := mountAt(c.Root, "/tmp", "tmpfs", "tmpfs", unix.MS_NOSUID|unix.MS_NODEV, "mode=1777"); err != nil {
+		return err
+	}
+	for _, dir := range c.Binds {
+		if err := bindReadOnly(c.Root, dir); err != nil {
+			return err
+		}
+	}
+	opts := "lowerdir=" + overlayEscape(c.App) + ",upperdir=" + overlayEscape(c.Upper) + ",workdir=" + overlayEscape(c.Work)
+	if err := mountAt(c.Root, appDir, "overlay", "overlay", unix.MS_NOSUID|unix.MS_NODEV, opts); err != nil {
+		return err
+	}
+	if err := mountAt(c.Root, "/proc", "proc", "proc", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, ""); err != nil {
+		return err
+	}
+	return buildDev(c.Root)
+}
+
+// mountAt mounts a filesystem on path inside root, creating the mount
+// point.
+func mountAt(root, path, source, fstype string, flags uintptr, data string) error {
+	target := filepath.Join(root, path)
+	if err := os.MkdirAll(target, 0o755); err != nil {
+		return fmt.Errorf("create %s: %w", path, err)
+	}
+	if err := unix.Mount(source, target, fstype, flags, data); err != nil {
+		return fmt.Errorf("mount %s on %s: %w", fstype, path, err)
+	}
+	return nil
+}
+
+// bindReadOnly shows the host's dir at the same path inside root,
+// read-only, without setuid programs or device files. A symbolic link
+// (/bin -> usr/bin on merged-/usr systems) is copied as a link; a missing
+// directory is skipped.
+func bindReadOnly(root, dir string) error {
+	fi, err := os.Lstat(dir)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	} else if err != nil {
+		return fmt.Errorf("look at %s: %w", dir, err)
+	}
+	target := filepath.Join(root, dir)
+	if err := os.MkdirAll(filepath.Dir(target), 0o755); err != nil {
+		return fmt.Errorf("create %s: %w", filepath.Dir(dir), err)
+	}
+	if fi.Mode()&os.ModeSymlink != 0 {
+		link, err := os.Readlink(dir)
+		if err == nil {
+			err = os.Symlink(link, target)
+		}
+		if err != nil && !errors.Is(err, os.ErrExist) {
+			return fmt.Errorf("link %s: %w", dir, err)
+		}
+		return nil
+	}
+	if !fi.IsDir() {
+		return nil
+	}
+	if err := os.Mkdir(target, 0o755); err != nil && !errors.Is(err, os.ErrExist) {
+		return fmt.Errorf("create %s: %w", dir, err)
+	}
+	if err := unix.Mount(dir, target, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
+		return fmt.Errorf("bind %s: %w", dir, err)
+	}
+	const ro = unix.MS_BIND | unix.MS_REMOUNT | unix.MS_RDONLY | unix.MS_NOSUID | unix.MS_NODEV
+	if err := unix.Mount("", target, "", ro, ""); err != nil {
+		return fmt.Errorf("make %s read-only: %w", dir, err)
+	}
+	// The remount covers the top mount only; mounts below it (/etc/hosts
+	// in a container, say) are made read-only where the kernel can.
+	_ = unix.MountSetattr(-1, target, unix.AT_RECURSIVE, &unix.MountAttr{
+		Attr_set: unix.MOUNT_ATTR_RDONLY | unix.MOUNT_ATTR_NOSUID | unix.MOUNT_ATTR_NODEV,
+	})
+	return nil
+}
+
+// buildDev makes a minimal /dev: the harmless devices bound from the
+// host, a /dev/shm of its own and the usual links into /proc.
+func buildDev(root string) error {
+	dev := filepath.Join(root, "dev")
+	if err := mountAt(root, "/dev", "tmpfs", "tmpfs", unix.MS_NOSUID|unix.MS_NOEXEC, "mode=0755"); err != nil {
+		return err
+	}
+	for _, name := range devNodes {
+		host := "/dev/" + name
+		if _, err := os.Stat(host); err != nil {
+			continue
+		}
+		target := filepath.Join(dev, name)
+		f, err := os.OpenFile(target, os.O_CREATE|os.O_WRONLY, 0o666)
+		if err != nil {
+			return fmt.Errorf("create /dev/%s: %w", name, err)
+		}
+		f.Close()
+		if err := unix.Mount(host, target, "", unix.MS_BIND, ""); err != nil {
+			return fmt.Errorf("bind /dev/%s: %w", name, err)
+		}
+	}
+	if err := mountAt(root, "/dev/shm", "tmpfs", "tmpfs", unix.MS_NOSUID|unix.MS_NODEV, "mode=1777"); err != nil {
+		return err
+	}
+	for name, to := range map[string]string{
+		"fd": "/proc/self/fd", "stdin": "/proc/self/fd/0", "stdout": "/proc/self/fd/1", "stderr": "/proc/self/fd/2",
+	} {
+		if err := os.Symlink(to, filepath.Join(dev, name)); err != nil {
+			return fmt.Errorf("link /dev/%s: %w", name, err)
+		}
+	}
+	return nil
+}
+
+// pivot makes root the root of the mount namespace and drops the host's
+// root from it, so that no path leads back there.
+func pivot(root string) error {
+	const old = ".old-root"
+	if err := os.Mkdir(filepath.Join(root, old), 0o700); err != nil {
+		return fmt.Errorf("create the old root's mount point: %w", err)
+	}
+	if err := unix.PivotRoot(root, filepath.Join(root, old)); err != nil {
+		return fmt.Errorf("pivot_root: %w", err)
+	}
+	if err := unix.Chdir("/"); err != nil {
+		return fmt.Errorf("enter the new root: %w", err)
+	}
+	// From here on the dyno is in its root: a failure leaves it there.
+	if err := unix.Unmount("/"+old, unix.MNT_DETACH); err != nil {
+		fmt.Fprintf(os.Stderr, "dyno-init: detach the host's root: %v\n", err)
+	} else {
+		_ = os.Remove("/" + old)
+	}
+	if err := unix.Chdir(appDir); err != nil {
+		fmt.Fprintf(os.Stderr, "dyno-init: enter %s: %v\n", appDir, err)
+	}
+	return nil
+}

@@ -1,0 +1,182 @@
+package dyno
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync/atomic"
+
+	"hako/engine"
+)
+
+// appDir is where an isolated dyno sees its slug, as on Heroku.
+const appDir = "/app"
+
+// sandbox is what one process of an isolated dyno holds on the host
+// besides its processes: a scratch directory for its private root and a
+// cgroup. Each process gets a fresh one, so a restart starts from the
+// slug as released, and it is removed once the process is gone.
+type sandbox struct {
+	root    rootConfig // root.Root is "" when it gets no private root
+	scratch string     // "" when it has none
+	cg      *cgroup    // nil when it has no limits
+}
+
+// sandboxSeq makes sandbox names unique within the server.
+var sandboxSeq atomic.Int64
+
+// newSandbox prepares what a new isolated process of spec needs. What
+// cannot be prepared is recorded for Isolation and left out: the dyno
+// then runs less isolated rather than not at all.
+func (s *Supervisor) newSandbox(spec engine.DynoSpec) *sandbox {
+	b := &sandbox{root: rootConfig{App: spec.Dir, UID: s.opts.User, GID: s.opts.Group}}
+	unique := sandboxName(spec, os.Getpid(), sandboxSeq.Add(1))
+	if s.rootable {
+		base := s.opts.ScratchDir
+		if base == "" {
+			base = filepath.Join(filepath.Dir(filepath.Dir(spec.Dir)), ".dynos")
+		}
+		s.sweepScratch(base)
+		if dir, err := makeScratch(filepath.Join(base, unique), s.opts.User, s.opts.Group); err != nil {
+			s.mu.Lock()
+			if s.noRoot == "" {
+				s.noRoot = err.Error()
+			}
+			s.mu.Unlock()
+		} else {
+			b.scratch = dir
+			b.root.Root = filepath.Join(dir, "root")
+			b.root.Upper = filepath.Join(dir, "upper")
+			b.root.Work = filepath.Join(dir, "work")
+			b.root.Binds = mountPlan(s.hostPath)
+		}
+	}
+	if s.cgroups != nil {
+		cg, err := s.cgroups.create(unique, s.opts.MemoryLimit, s.opts.PidsLimit)
+		if err != nil {
+			s.warnLimits(err)
+		} else {
+			b.cg = cg
+		}
+	}
+	return b
+}
+
+// sandboxName names a process's scratch directory and cgroup: readable,
+// and unique across the processes of this server and those of any other
+// server running at the same time.
+func sandboxName(spec engine.DynoSpec, pid int, seq int64) string {
+	clean := func(s string) string {
+		return strings.Map(func(r rune) rune {
+			if r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_' {
+				return r
+			}
+			return '_'
+		}, s)
+	}
+	return fmt.Sprintf("%s.%s.%d.%d", clean(spec.App), clean(spec.Name), pid, seq)
+}
+
+// makeScratch creates a process's scratch directory: upper (owned by the
+// dyno's user, so that it can write in /app) and work for the overlay,
+// and root, the mount point of its private root.
+func makeScratch(dir string, uid, gid int) (string, error) {
+	if err := os.MkdirAll(filepath.Dir(dir), 0o700); err != nil {
+		return "", fmt.Errorf("create scratch directory: %w", err)
+	}
+	if err := os.Mkdir(dir, 0o700); err != nil {
+		return "", fmt.Errorf("create scratch directory: %w", err)
+	}
+	for _, sub := range []string{"upper", "work", "root"} {
+		if err := os.Mkdir(filepath.Join(dir, sub), 0o755); err != nil {
+			os.RemoveAll(dir)
+			return "", fmt.Errorf("create scratch directory: %w", err)
+		}
+	}
+	if err := os.Chown(filepath.Join(dir, "upper"), uid, gid); err != nil {
+		os.RemoveAll(dir)
+		return "", fmt.Errorf("give the scratch directory to uid %d: %w", uid, err)
+	}
+	return dir, nil
+}
+
+// finish records whether the kernel killed a process of the sandbox for
+// memory, then removes it. The process must be gone.
+func (b *sandbox) finish() (oomKilled bool) {
+	if b == nil {
+		return false
+	}
+	if b.cg != nil {
+		oomKilled = b.cg.oomKills() > 0
+	}
+	b.remove()
+	return oomKilled
+}
+
+// remove deletes the sandbox's cgroup and scratch directory, discarding
+// what the dyno wrote. It is safe on a nil sandbox.
+func (b *sandbox) remove() {
+	if b == nil {
+		return
+	}
+	if b.cg != nil {
+		b.cg.remove()
+	}
+	if b.scratch != "" {
+		_ = os.RemoveAll(b.scratch)
+	}
+}
+
+// rootConfig is what the init of the sandbox's process needs.
+func (b *sandbox) rootConfig() rootConfig {
+	if b == nil {
+		return rootConfig{}
+	}
+	return b.root
+}
+
+// cgroupOf is the sandbox's cgroup, or nil.
+func (b *sandbox) cgroupOf() *cgroup {
+	if b == nil {
+		return nil
+	}
+	return b.cg
+}
+
+// sweepStale removes what servers that died without cleaning up (killed
+// with SIGKILL, say) left in dir: the entries named by sandboxName whose
+// server process is gone. remove is os.Remove for cgroups (which then go
+// only once empty), os.RemoveAll for scratch directories.
+func sweepStale(dir string, alive func(pid int) bool, remove func(string) error) {
+	entries, _ := os.ReadDir(dir)
+	for _, e := range entries {
+		if !e.IsDir() {
+			continue
+		}
+		if pid, ok := sandboxOwner(e.Name()); ok && !alive(pid) {
+			_ = remove(filepath.Join(dir, e.Name()))
+		}
+	}
+}
+
+// sandboxOwner extracts the server's pid from a sandbox name.
+func sandboxOwner(name string) (int, bool) {
+	f := strings.Split(name, ".")
+	if len(f) < 4 {
+		return 0, false
+	}
+	pid, err := strconv.Atoi(f[len(f)-2])
+	if _, serr := strconv.Atoi(f[len(f)-1]); err != nil || serr != nil || pid <= 0 {
+		return 0, false
+	}
+	return pid, true
+}
+
+// sweepScratch sweeps a scratch base directory, once per supervisor.
+func (s *Supervisor) sweepScratch(base string) {
+	if _, done := s.swept.LoadOrStore(base, true); !done {
+		sweepStale(base, processAlive, os.RemoveAll)
+	}
+}

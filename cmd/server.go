@@ -39,18 +39,38 @@ func serverCommand(env *Env) *cli.Command {
 			&cli.StringFlag{Name: "http-addr", Value: "127.0.0.1:8080", Usage: "address of the router that serves the apps", EnvVars: []string{"HAKO_HTTP_ADDR"}},
 			&cli.StringFlag{Name: "api-addr", Value: "127.0.0.1:8081", Usage: "address of the HTTP API", EnvVars: []string{"HAKO_API_ADDR"}},
 			&cli.StringFlag{Name: "domain", Value: "localhost", Usage: "apps are served at APP.DOMAIN", EnvVars: []string{"HAKO_DOMAIN"}},
+			&cli.DurationFlag{Name: "boot-timeout", Value: dyno.DefaultBootTimeout, Usage: "how long a web dyno has to bind $PORT before R10", EnvVars: []string{"HAKO_BOOT_TIMEOUT"}},
+			&cli.DurationFlag{Name: "stop-grace", Value: dyno.DefaultStopGrace, Usage: "how long a stopping dyno has after SIGTERM before SIGKILL (R12)", EnvVars: []string{"HAKO_STOP_GRACE"}},
+			&cli.DurationFlag{Name: "cycle-after", Value: 24 * time.Hour, Usage: "dynos are restarted after this long, plus a random 0-216 min", EnvVars: []string{"HAKO_CYCLE_AFTER"}},
+			&cli.IntFlag{Name: "dyno-memory", Value: 512, Usage: "memory quota per dyno in MiB (R14 above it, R15 and a restart at twice it)", EnvVars: []string{"HAKO_DYNO_MEMORY"}},
 		},
 		Action: func(c *cli.Context) error {
-			return runServer(env, serverConfig{
+			cfg := serverConfig{
 				SSHAddr: c.String("ssh-addr"), HTTPAddr: c.String("http-addr"),
 				APIAddr: c.String("api-addr"), Domain: strings.ToLower(c.String("domain")),
-			})
+				Dynos: dyno.Options{BootTimeout: c.Duration("boot-timeout"), StopGrace: c.Duration("stop-grace"),
+					CycleAfter: c.Duration("cycle-after"), MemoryLimit: int64(c.Int("dyno-memory")) << 20},
+			}
+			for _, d := range []struct {
+				flag string
+				v    time.Duration
+			}{{"boot-timeout", cfg.Dynos.BootTimeout}, {"stop-grace", cfg.Dynos.StopGrace}, {"cycle-after", cfg.Dynos.CycleAfter}} {
+				if d.v <= 0 {
+					return engine.Errorf(engine.EINVALID, "--%s must be a positive duration such as 30s or 2m.", d.flag)
+				}
+			}
+			if c.Int("dyno-memory") < 16 {
+				return engine.Errorf(engine.EINVALID, "--dyno-memory must be at least 16 (MiB).")
+			}
+			return runServer(env, cfg)
 		},
 	}
 }
 
 type serverConfig struct {
 	SSHAddr, HTTPAddr, APIAddr, Domain string
+	// Dynos holds the dyno timings and limits from the flags.
+	Dynos dyno.Options
 }
 
 // listen binds every address before anything else starts, so a busy
@@ -112,7 +132,9 @@ func runServer(env *Env, cfg serverConfig) error {
 	builder.SharedCache = filepath.Join(home, "cache", "_shared")
 	logger := log.New(env.Stderr, "", log.LstdFlags)
 	buf := &logs.Buffer{Mirror: env.Stdout}
-	sup := dyno.New(dyno.Options{Exe: exe, Logs: buf})
+	dopts := cfg.Dynos
+	dopts.Exe, dopts.Logs = exe, buf
+	sup := dyno.New(dopts)
 	rt := router.New(cfg.Domain, buf)
 	httpPort := portOf(ls["http-addr"].Addr())
 	appURL := func(app string) string { return fmt.Sprintf("http://%s.%s:%s/", app, cfg.Domain, httpPort) }
@@ -121,7 +143,7 @@ func runServer(env *Env, cfg serverConfig) error {
 	eng := &engine.Engine{
 		Store: st, Builder: builder, Supervisor: sup, Routes: rt, Logs: buf,
 		Paths:    engine.Paths{Run: filepath.Join(home, "run"), Cache: filepath.Join(home, "cache"), Repos: filepath.Join(home, "repos")},
-		ParseKey: sshgit.ParseKey, AppURL: appURL,
+		ParseKey: sshgit.ParseKey, AppURL: appURL, WaitUp: cfg.Dynos.BootTimeout,
 	}
 	token, err := apiToken(home)
 	if err != nil {

@@ -69,6 +69,8 @@ type server struct {
 	out                        *syncBuffer
 	key                        string
 	done                       chan struct{}
+	// flags are added to `hako server` (timings for tests).
+	flags []string
 }
 
 // syncBuffer collects the server's output from its own goroutine while
@@ -103,10 +105,10 @@ func freePort(t *testing.T) string {
 
 // startServer starts hako with a fresh HAKO_HOME and a registered key, and
 // stops it (reaping every dyno) when the test ends.
-func startServer(t *testing.T) *server {
+func startServer(t *testing.T, flags ...string) *server {
 	t.Helper()
 	need(t, "git", "ssh", "ssh-keygen")
-	s := &server{t: t, home: t.TempDir(), sshPort: freePort(t), httpPort: freePort(t), apiPort: freePort(t), out: &syncBuffer{}, done: make(chan struct{})}
+	s := &server{t: t, home: t.TempDir(), sshPort: freePort(t), httpPort: freePort(t), apiPort: freePort(t), out: &syncBuffer{}, done: make(chan struct{}), flags: flags}
 	s.start()
 	t.Cleanup(s.stop)
 	s.key = s.keygen("owner")
@@ -117,7 +119,7 @@ func startServer(t *testing.T) *server {
 func (s *server) start() {
 	t := s.t
 	s.done = make(chan struct{})
-	s.cmd = exec.Command(bin, "server", "--ssh-addr", "127.0.0.1:"+s.sshPort, "--http-addr", "127.0.0.1:"+s.httpPort, "--api-addr", "127.0.0.1:"+s.apiPort)
+	s.cmd = exec.Command(bin, append([]string{"server", "--ssh-addr", "127.0.0.1:" + s.sshPort, "--http-addr", "127.0.0.1:" + s.httpPort, "--api-addr", "127.0.0.1:" + s.apiPort}, s.flags...)...)
 	s.cmd.Env = append(os.Environ(), "HAKO_HOME="+s.home)
 	s.cmd.Stdout, s.cmd.Stderr = s.out, s.out
 	s.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
@@ -144,6 +146,9 @@ func (s *server) stop() {
 	_ = s.cmd.Process.Signal(os.Interrupt)
 	select {
 	case <-s.done:
+		if code := s.cmd.ProcessState.ExitCode(); code != 0 {
+			s.t.Errorf("server exited with status %d after SIGINT, want 0; output:\n%s", code, s.out.String())
+		}
 	case <-time.After(45 * time.Second):
 		s.t.Errorf("server did not stop within 45s after SIGINT; output:\n%s", s.out.String())
 	}

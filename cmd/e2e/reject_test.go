@@ -1,7 +1,9 @@
 package e2e
 
 import (
+	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -29,6 +31,14 @@ func TestRejectedPushes(t *testing.T) {
 		t.Fatalf("push: %v\n%s", err, out)
 	}
 	s.waitBody(t, "keeper", "hello from procfile")
+	slugs := func() int {
+		entries, err := os.ReadDir(filepath.Join(s.home, "slugs"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(entries)
+	}
+	before := slugs()
 
 	cases := []struct {
 		name string
@@ -68,6 +78,9 @@ func TestRejectedPushes(t *testing.T) {
 			if info := s.hako(t, "apps:info", "-a", "keeper"); !strings.Contains(info, "v2") {
 				t.Errorf("a rejected push changed the release:\n%s", info)
 			}
+			if n := slugs(); n != before {
+				t.Errorf("a rejected push left %d slug files, want %d", n, before)
+			}
 		})
 	}
 }
@@ -96,4 +109,18 @@ func TestBranchesAndForcePush(t *testing.T) {
 		t.Fatalf("force push: %v\n%s", err, out)
 	}
 	s.waitBody(t, "branchy", "rewritten")
+
+	// The app's repository serves as its remote: clone and fetch work.
+	clone := filepath.Join(t.TempDir(), "clone")
+	c := exec.Command("git", "clone", "-q", fmt.Sprintf("ssh://git@127.0.0.1:%s/branchy.git", s.sshPort), clone)
+	c.Env = append(os.Environ(), "GIT_SSH_COMMAND="+s.sshCommand(s.key))
+	if out, err := c.CombinedOutput(); err != nil {
+		t.Fatalf("clone: %v\n%s", err, out)
+	}
+	if b, err := os.ReadFile(filepath.Join(clone, "index.html")); err != nil || string(b) != "rewritten\n" {
+		t.Errorf("cloned index.html = %q, %v", b, err)
+	}
+	if out := git(t, clone, "branch", "-r"); !strings.Contains(out, "origin/feature") {
+		t.Errorf("clone lacks the stored branch:\n%s", out)
+	}
 }

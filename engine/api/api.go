@@ -119,11 +119,16 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	_ = enc.Encode(v)
 }
 
-// decode reads a JSON body of at most 1 MiB into v.
+// maxBody bounds a request body. It is well above anything valid (config
+// vars stop at 32 KB) so that an oversized value is refused by the rule
+// that explains it, not by a truncated body.
+const maxBody = 8 << 20
+
+// decode reads a JSON body into v.
 func decode(r *http.Request, v any) error {
-	dec := json.NewDecoder(io.LimitReader(r.Body, 1<<20))
+	dec := json.NewDecoder(io.LimitReader(r.Body, maxBody))
 	if err := dec.Decode(v); err != nil && !errors.Is(err, io.EOF) {
-		return engine.Errorf(engine.EINVALID, "Request body is not valid JSON: %v", err)
+		return engine.Errorf(engine.EINVALID, "Request body is not valid JSON (at most %d MiB): %v", maxBody>>20, err)
 	}
 	return nil
 }

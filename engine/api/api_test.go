@@ -63,6 +63,7 @@ func TestAPI(t *testing.T) {
 		{"get invalid", "GET", "/apps/Bad..Name", "secret", "", 422, "is invalid"},
 		{"set config", "PATCH", "/apps/my-app/config-vars", "secret", `{"A":"1","B":"x y"}`, 200, `"B": "x y"`},
 		{"unset config", "PATCH", "/apps/my-app/config-vars", "secret", `{"A":null}`, 200, `"B": "x y"`},
+		{"1 MB value", "PATCH", "/apps/my-app/config-vars", "secret", `{"BIG":"` + strings.Repeat("x", 1<<20) + `"}`, 422, "the limit is 32768 (32 KB)"},
 		{"unset missing", "PATCH", "/apps/my-app/config-vars", "secret", `{"A":null}`, 422, "is not set"},
 		{"release", "GET", "/apps/my-app/releases/v3", "secret", "", 200, `"description": "Remove A config vars"`},
 		{"release current", "GET", "/apps/my-app/releases/current", "secret", "", 200, `"version": 3`},

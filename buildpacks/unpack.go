@@ -50,6 +50,25 @@ func (b *Builder) Unpack(slugID, dest string) (err error) {
 		return err
 	}
 	defer f.Close()
+	if err := unpackInto(f, dest); err != nil {
+		return fmt.Errorf("unpack slug %s: %w", slugID, err)
+	}
+	return nil
+}
+
+// ExtractSource extracts an app's source, a tar.gz a client uploaded
+// (`hako builds:create`), into dest with the same care as a slug: it is
+// untrusted input. dest is created and must not exist.
+func (b *Builder) ExtractSource(r io.Reader, dest string) error {
+	if err := unpackInto(r, dest); err != nil {
+		return engine.Errorf(engine.EINVALID, "The uploaded source is not a usable tar.gz: %v", err)
+	}
+	return nil
+}
+
+// unpackInto creates dest and extracts the tar.gz r into it, removing
+// dest again on failure.
+func unpackInto(r io.Reader, dest string) (err error) {
 	if err := os.MkdirAll(filepath.Dir(dest), 0o755); err != nil {
 		return err
 	}
@@ -69,10 +88,7 @@ func (b *Builder) Unpack(slugID, dest string) (err error) {
 		return err
 	}
 	defer root.Close()
-	if err := extract(f, root); err != nil {
-		return fmt.Errorf("unpack slug %s: %w", slugID, err)
-	}
-	return nil
+	return extract(r, root)
 }
 
 // extract writes the entries of the tar.gz r under root. Every operation

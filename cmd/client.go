@@ -112,11 +112,7 @@ func (c *Client) Do(method, path string, in, out any) error {
 		return fmt.Errorf("read answer: %w", err)
 	}
 	if resp.StatusCode >= 300 {
-		var e struct{ ID, Message string }
-		if json.Unmarshal(data, &e) != nil || e.Message == "" {
-			return engine.Errorf(engine.EINTERNAL, "The server answered %s", resp.Status)
-		}
-		return &engine.Error{Code: e.ID, Message: e.Message}
+		return apiError(resp.Status, data)
 	}
 	if out != nil {
 		if err := json.Unmarshal(data, out); err != nil {
@@ -124,4 +120,19 @@ func (c *Client) Do(method, path string, in, out any) error {
 		}
 	}
 	return nil
+}
+
+// apiError turns an API error answer into the *engine.Error it carries.
+func apiError(status string, body []byte) error {
+	var e struct{ ID, Message string }
+	if json.Unmarshal(body, &e) != nil || e.Message == "" {
+		return engine.Errorf(engine.EINTERNAL, "The server answered %s", status)
+	}
+	return &engine.Error{Code: e.ID, Message: e.Message}
+}
+
+// readAPIError reads an error answer's body (bounded) into an error.
+func readAPIError(resp *http.Response) error {
+	data, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	return apiError(resp.Status, data)
 }

@@ -58,7 +58,7 @@ func (c *Client) Stream(path string, w io.Writer) error {
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode >= 300 {
-		return c.Do("GET", path, nil, nil)
+		return readAPIError(resp)
 	}
 	_, err = io.Copy(w, resp.Body)
 	return err

@@ -189,12 +189,7 @@ func upgrade(cl *Client, path string, body any) (net.Conn, *bufio.Reader, error)
 	}
 	if resp.StatusCode != http.StatusSwitchingProtocols {
 		defer conn.Close()
-		var e api.ErrorBody
-		data, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-		if json.Unmarshal(data, &e) != nil || e.Message == "" {
-			return nil, nil, engine.Errorf(engine.EINTERNAL, "The server answered %s", resp.Status)
-		}
-		return nil, nil, &engine.Error{Code: e.ID, Message: e.Message}
+		return nil, nil, readAPIError(resp)
 	}
 	return conn, br, nil
 }

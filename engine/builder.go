@@ -41,4 +41,8 @@ type Builder interface {
 	Unpack(slugID, dest string) error
 	// RemoveSlug deletes a slug's file.
 	RemoveSlug(slugID string) error
+	// ExtractSource extracts an uploaded tar.gz of an app's source into
+	// dest (created, must not exist), with the care untrusted input
+	// needs. Returns EINVALID for an unusable archive.
+	ExtractSource(r io.Reader, dest string) error
 }

@@ -186,11 +186,15 @@ func newID() string {
 	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:]
 }
 
-// DeployRequest is a pushed commit to build and release.
+// DeployRequest is a pushed commit, or an uploaded source, to build and
+// release.
 type DeployRequest struct {
-	App       string
-	Commit    string
+	App    string
+	Commit string
+	// SourceDir holds the source to build; when it is empty, Source is a
+	// tar.gz of it (`hako builds:create`).
 	SourceDir string
+	Source    io.Reader
 	User      string
 	Out       io.Writer
 }

@@ -28,6 +28,9 @@ func (b *fakeBuilder) Build(ctx context.Context, req engine.BuildRequest) (*engi
 }
 
 func (b *fakeBuilder) Unpack(id, dest string) error { return os.MkdirAll(dest, 0o755) }
+func (b *fakeBuilder) ExtractSource(r io.Reader, dest string) error {
+	return os.MkdirAll(dest, 0o755)
+}
 func (b *fakeBuilder) RemoveSlug(id string) error {
 	b.removed = append(b.removed, id)
 	return nil

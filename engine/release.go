@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -29,6 +30,20 @@ func (e *Engine) Deploy(ctx context.Context, req DeployRequest) (*Release, error
 	if err != nil {
 		return nil, fmt.Errorf("read current release of %s: %w", app.Name, err)
 	}
+	if req.SourceDir == "" {
+		tmp, err := os.MkdirTemp("", "hako-source-")
+		if err != nil {
+			return nil, fmt.Errorf("prepare source of %s: %w", app.Name, err)
+		}
+		defer os.RemoveAll(tmp)
+		req.SourceDir = filepath.Join(tmp, "src")
+		if req.Source == nil {
+			return nil, Errorf(EINVALID, "No source to build: push with git or upload a tar.gz.")
+		}
+		if err := e.Builder.ExtractSource(req.Source, req.SourceDir); err != nil {
+			return nil, err
+		}
+	}
 	res, err := e.Builder.Build(ctx, BuildRequest{
 		App:       app.Name,
 		SourceDir: req.SourceDir,
@@ -46,7 +61,7 @@ func (e *Engine) Deploy(ctx context.Context, req DeployRequest) (*Release, error
 	}
 	fmt.Fprintf(out, "-----> Launching...\n")
 	rel := &Release{
-		App: app.Name, Description: "Deploy " + shortCommit(req.Commit), User: req.User,
+		App: app.Name, Description: strings.TrimSpace("Deploy " + shortCommit(req.Commit)), User: req.User,
 		CreatedAt: time.Now().UTC(), SlugID: slug.ID, Config: cur.Config,
 	}
 	rel, err = e.commit(ctx, app, rel, slug, slug, out)

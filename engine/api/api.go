@@ -52,6 +52,7 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /apps/{app}/releases", s.listReleases)
 	mux.HandleFunc("POST /apps/{app}/releases", s.createRelease)
 	mux.HandleFunc("GET /apps/{app}/releases/{version}", s.getRelease)
+	mux.HandleFunc("POST /apps/{app}/builds", s.createBuild)
 	mux.HandleFunc("GET /apps/{app}/formation", s.getFormation)
 	mux.HandleFunc("PATCH /apps/{app}/formation", s.patchFormation)
 	mux.HandleFunc("GET /apps/{app}/log-lines", s.logLines)

@@ -17,6 +17,22 @@ type rootConfig struct {
 	Binds []string `json:"binds,omitempty"` // host dirs bound read-only at the same path
 	UID   int      `json:"uid"`             // who the command runs as
 	GID   int      `json:"gid"`
+
+	// The rest is for builds, whose root has no /app (App is "").
+	Mounts   []bindMount `json:"mounts,omitempty"`   // host paths bound at the same path, after Binds
+	Hostname string      `json:"hostname,omitempty"` // "" for $DYNO
+	Dir      string      `json:"dir,omitempty"`      // where the command starts; "" for /app
+	Cgroups  []string    `json:"cgroups,omitempty"`  // cgroup directories the init enters itself
+	// Required makes the init refuse to run the command without its
+	// private root, rather than fall back to the host's root as a dyno
+	// does: a build step must not run as root on the host.
+	Required bool `json:"required,omitempty"`
+}
+
+// bindMount is a host path a build's root shows at the same path.
+type bindMount struct {
+	Path     string `json:"path"`
+	Writable bool   `json:"writable,omitempty"`
 }
 
 // systemDirs are the host directories a dyno's root shows, read-only,

@@ -81,7 +81,7 @@ func NewApp(env *Env) *cli.App {
 	cmds = append(cmds, configCommands(env)...)
 	cmds = append(cmds, releasesCommands(env)...)
 	cmds = append(cmds, psCommands(env)...)
-	cmds = append(cmds, logsCommand(env), runCommand(env), buildsCommand(env))
+	cmds = append(cmds, logsCommand(env), runCommand(env), buildsCommand(env), gitRemoteCommand(env))
 	if !env.Remote {
 		cmds = append(cmds, serverCommand(env), hookCommand(env))
 	}

@@ -38,24 +38,32 @@ func appsCommands(env *Env) []*cli.Command {
 		{
 			Name:      "apps:create",
 			Aliases:   []string{"create"},
-			Usage:     "create a new app",
-			ArgsUsage: "NAME",
+			Usage:     "create a new app (no NAME: a generated one)",
+			ArgsUsage: "[NAME]",
 			Action: func(c *cli.Context) error {
 				name := c.Args().First()
-				if name == "" || c.Args().Len() > 1 {
-					return engine.Errorf(engine.EINVALID, "Usage: hako apps:create NAME (one app name, e.g. my-app)")
+				if c.Args().Len() > 1 {
+					return engine.Errorf(engine.EINVALID, "Usage: hako apps:create [NAME] (one app name, e.g. my-app)")
 				}
 				cl, err := env.Client()
 				if err != nil {
 					return err
 				}
-				fmt.Fprintf(env.Stdout, "Creating ⬢ %s... ", name)
+				shown := name
+				if shown == "" {
+					shown = "app"
+				}
+				fmt.Fprintf(env.Stdout, "Creating ⬢ %s... ", shown)
 				var a api.AppView
 				if err := cl.Do("POST", "/apps", map[string]string{"name": name}, &a); err != nil {
 					fmt.Fprintln(env.Stdout, "failed")
 					return err
 				}
-				fmt.Fprintln(env.Stdout, "done")
+				if name == "" {
+					fmt.Fprintf(env.Stdout, "done, ⬢ %s\n", a.Name)
+				} else {
+					fmt.Fprintln(env.Stdout, "done")
+				}
 				fmt.Fprintf(env.Stdout, "%s | %s\n", a.WebURL, a.GitURL)
 				return nil
 			},

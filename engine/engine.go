@@ -70,8 +70,17 @@ func (e *Engine) log(app, proc, format string, args ...any) {
 }
 
 // CreateApp records a new app with its first release, "v1 Initial
-// release", as Heroku does. Returns EINVALID or ECONFLICT.
+// release", as Heroku does; an empty name gets a generated one. Returns
+// EINVALID or ECONFLICT.
 func (e *Engine) CreateApp(name, user string) (*App, error) {
+	if name == "" {
+		for i := 0; ; i++ {
+			app, err := e.CreateApp(generateName(), user)
+			if ErrorCode(err) != ECONFLICT || i == 5 {
+				return app, err
+			}
+		}
+	}
 	if err := ValidateAppName(name); err != nil {
 		return nil, err
 	}

@@ -114,6 +114,10 @@ func TestCreateApp(t *testing.T) {
 	if _, err := e.CreateApp("my-app", "u"); engine.ErrorCode(err) != engine.ECONFLICT {
 		t.Errorf("duplicate = %v, want ECONFLICT", err)
 	}
+	gen, err := e.CreateApp("", "u")
+	if err != nil || engine.ValidateAppName(gen.Name) != nil {
+		t.Errorf("generated name = %+v, %v", gen, err)
+	}
 }
 
 func TestDeploy(t *testing.T) {

@@ -1,6 +1,8 @@
 package e2e
 
 import (
+	"os"
+	"os/exec"
 	"strings"
 	"testing"
 )
@@ -58,9 +60,23 @@ func TestRedeployReplacesDyno(t *testing.T) {
 		t.Fatalf("second push: %v\n%s", err, out)
 	}
 	s.waitBody(t, "again", "second version")
+	// git:remote names the app's remote, so a plain `git push hako main`
+	// deploys.
+	c := exec.Command(bin, "git:remote", "-a", "again")
+	c.Dir, c.Env = dir, append(os.Environ(), "HAKO_HOME="+s.home)
+	if out, err := c.CombinedOutput(); err != nil || !strings.Contains(string(out), "set git remote hako to ssh://git@127.0.0.1:"+s.sshPort+"/again.git") {
+		t.Fatalf("git:remote: %v\n%s", err, out)
+	}
+	writeFile(t, dir, "index.html", "third version\n")
+	git(t, dir, "commit", "-qam", "third")
+	p := exec.Command("git", "push", "hako", "main")
+	p.Dir, p.Env = dir, append(os.Environ(), "GIT_SSH_COMMAND="+s.sshCommand(s.key))
+	if out, err := p.CombinedOutput(); err != nil || !strings.Contains(string(out), "Released v4") {
+		t.Fatalf("git push hako main: %v\n%s", err, out)
+	}
 	after := s.dynos(t, "again")
-	if len(after) != 1 || after[0].Release != 3 {
-		t.Fatalf("after redeploy dynos = %+v, want one on v3", after)
+	if len(after) != 1 || after[0].Release != 4 {
+		t.Fatalf("after redeploy dynos = %+v, want one on v4", after)
 	}
 	if len(before) == 1 && processAlive(before[0].PID) {
 		t.Errorf("old dyno (pid %d) still running after redeploy", before[0].PID)

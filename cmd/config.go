@@ -20,12 +20,8 @@ func configCommands(env *Env) []*cli.Command {
 			Usage: "show an app's config vars",
 			Flags: []cli.Flag{appFlag, &cli.BoolFlag{Name: "json", Usage: "print JSON"}, &cli.BoolFlag{Name: "shell", Aliases: []string{"s"}, Usage: "print KEY='value' lines for a shell"}},
 			Action: func(c *cli.Context) error {
-				name, cl, err := appClient(env, c)
+				name, cfg, err := fetchConfig(env, c)
 				if err != nil {
-					return err
-				}
-				var cfg map[string]string
-				if err := cl.Do("GET", appPath(name, "/config-vars"), nil, &cfg); err != nil {
 					return err
 				}
 				switch {
@@ -56,12 +52,8 @@ func configCommands(env *Env) []*cli.Command {
 				if key == "" {
 					return engine.Errorf(engine.EINVALID, "Usage: hako config:get -a APP KEY")
 				}
-				name, cl, err := appClient(env, c)
+				_, cfg, err := fetchConfig(env, c)
 				if err != nil {
-					return err
-				}
-				var cfg map[string]string
-				if err := cl.Do("GET", appPath(name, "/config-vars"), nil, &cfg); err != nil {
 					return err
 				}
 				v, ok := cfg[key]
@@ -149,6 +141,17 @@ func updateConfig(env *Env, c *cli.Context, changes map[string]*string, verb str
 		printFields(env.Stdout, fields)
 	}
 	return nil
+}
+
+// fetchConfig returns the -a app's name and config vars.
+func fetchConfig(env *Env, c *cli.Context) (string, map[string]string, error) {
+	name, cl, err := appClient(env, c)
+	if err != nil {
+		return "", nil, err
+	}
+	var cfg map[string]string
+	err = cl.Do("GET", appPath(name, "/config-vars"), nil, &cfg)
+	return name, cfg, err
 }
 
 // appClient returns the -a app and the API client.

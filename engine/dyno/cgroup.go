@@ -92,25 +92,25 @@ type cgroup struct {
 	mem  string   // the directory with its memory files
 }
 
-// create makes the cgroup named unique with a hard memory limit of twice
-// the quota (Heroku kills a dyno there) and a pids limit; a limit <= 0 is
-// left out.
-func (h *cgroupHost) create(unique string, quota int64, pids int) (cg *cgroup, err error) {
+// create makes the cgroup named unique with a hard memory limit of memMax
+// bytes (for a dyno, twice its quota: Heroku kills a dyno there) and a
+// pids limit; a limit <= 0 is left out.
+func (h *cgroupHost) create(unique string, memMax int64, pids int) (cg *cgroup, err error) {
 	// Another dyno's cgroup removal may take the "hako" parent away just
 	// as this one is created: try again then.
 	for range 3 {
-		if cg, err = h.tryCreate(unique, quota, pids); !errors.Is(err, os.ErrNotExist) {
+		if cg, err = h.tryCreate(unique, memMax, pids); !errors.Is(err, os.ErrNotExist) {
 			break
 		}
 	}
 	return cg, err
 }
 
-func (h *cgroupHost) tryCreate(unique string, quota int64, pids int) (*cgroup, error) {
+func (h *cgroupHost) tryCreate(unique string, memMax int64, pids int) (*cgroup, error) {
 	paths := cgroupPaths(h.mount, h.v2, h.self, unique)
 	if !h.v2 {
 		cg := &cgroup{dirs: paths, mem: paths[0]}
-		if err := h.createV1(cg, quota, pids); err != nil {
+		if err := h.createV1(cg, memMax, pids); err != nil {
 			cg.remove()
 			return nil, err
 		}
@@ -119,7 +119,7 @@ func (h *cgroupHost) tryCreate(unique string, quota int64, pids int) (*cgroup, e
 	var err error
 	for _, dir := range paths {
 		cg := &cgroup{v2: true, dirs: []string{dir}, mem: dir}
-		if err = createV2(dir, quota, pids); err == nil {
+		if err = createV2(dir, memMax, pids); err == nil {
 			return cg, nil
 		}
 		cg.remove()
@@ -127,18 +127,18 @@ func (h *cgroupHost) tryCreate(unique string, quota int64, pids int) (*cgroup, e
 	return nil, err
 }
 
-func (h *cgroupHost) createV1(cg *cgroup, quota int64, pids int) error {
+func (h *cgroupHost) createV1(cg *cgroup, memMax int64, pids int) error {
 	for _, dir := range cg.dirs {
 		if err := os.MkdirAll(dir, 0o755); err != nil {
 			return fmt.Errorf("create cgroup: %w", err)
 		}
 	}
-	if quota > 0 {
-		if err := writeFile(cg.mem, "memory.limit_in_bytes", strconv.FormatInt(2*quota, 10)); err != nil {
+	if memMax > 0 {
+		if err := writeFile(cg.mem, "memory.limit_in_bytes", strconv.FormatInt(memMax, 10)); err != nil {
 			return err
 		}
 		// No swap beyond the limit, where swap is accounted at all.
-		_ = writeFile(cg.mem, "memory.memsw.limit_in_bytes", strconv.FormatInt(2*quota, 10))
+		_ = writeFile(cg.mem, "memory.memsw.limit_in_bytes", strconv.FormatInt(memMax, 10))
 	}
 	if pids > 0 {
 		return writeFile(cg.dirs[1], "pids.max", strconv.Itoa(pids))
@@ -148,7 +148,7 @@ func (h *cgroupHost) createV1(cg *cgroup, quota int64, pids int) error {
 
 // createV2 makes dir with the memory and pids controllers handed down to
 // it by its parent (a "hako" group) and grandparent.
-func createV2(dir string, quota int64, pids int) error {
+func createV2(dir string, memMax int64, pids int) error {
 	parent := filepath.Dir(dir)
 	if err := enableControllers(filepath.Dir(parent)); err != nil {
 		return err
@@ -162,8 +162,8 @@ func createV2(dir string, quota int64, pids int) error {
 	if err := os.Mkdir(dir, 0o755); err != nil {
 		return fmt.Errorf("create cgroup: %w", err)
 	}
-	if quota > 0 {
-		if err := writeFile(dir, "memory.max", strconv.FormatInt(2*quota, 10)); err != nil {
+	if memMax > 0 {
+		if err := writeFile(dir, "memory.max", strconv.FormatInt(memMax, 10)); err != nil {
 			return err
 		}
 		_ = writeFile(dir, "memory.swap.max", "0")

@@ -1,11 +1,14 @@
 package dyno
 
 import (
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"os/signal"
+	"path/filepath"
 	"runtime"
 	"strconv"
 	"strings"
@@ -17,7 +20,9 @@ import (
 // InitMain is the init of an isolated dyno: the server binary runs it, as
 // PID 1 of the dyno's new namespaces, when started with "dyno-init" as its
 // first argument (args are the arguments after it, unused). The server's
-// main must call it before anything else and exit with its result.
+// main must call it before anything else and exit with its result. It is
+// the init of each isolated build step too (see Supervisor.Command), which
+// runs an argv rather than a dyno's script, in a root of its own kind.
 //
 // It waits for the supervisor to have put it in the dyno's cgroups, gives
 // the dyno its own hostname ($DYNO) and private root (see buildRoot), runs
@@ -39,14 +44,23 @@ func InitMain(args []string) int {
 		return 126
 	}
 	script, ok := os.LookupEnv(initEnvScript)
-	if !ok {
+	argvJSON := os.Getenv(initEnvArgv)
+	if !ok && argvJSON == "" {
 		fmt.Fprintln(os.Stderr, "dyno-init: no command to run")
 		return 126
 	}
 	readyFD, goFD, rootJSON := os.Getenv(initEnvReady), os.Getenv(initEnvGo), os.Getenv(initEnvRoot)
 	tty := os.Getenv(initEnvTTY) != ""
-	for _, k := range []string{initEnvScript, initEnvReady, initEnvGo, initEnvRoot, initEnvTTY} {
+	watchLifeline(os.Getenv(initEnvLifeline))
+	for _, k := range []string{initEnvScript, initEnvArgv, initEnvReady, initEnvGo, initEnvRoot, initEnvTTY, initEnvLifeline} {
 		os.Unsetenv(k)
+	}
+	path, argv := "/bin/sh", []string{"sh", "-c", script}
+	if argvJSON != "" {
+		if err := json.Unmarshal([]byte(argvJSON), &argv); err != nil || len(argv) == 0 {
+			fmt.Fprintf(os.Stderr, "dyno-init: bad command: %q\n", argvJSON)
+			return 126
+		}
 	}
 	// no_new_privs is a property of the thread, inherited by the children
 	// it forks: keep the command's fork on this very thread.
@@ -58,7 +72,26 @@ func InitMain(args []string) int {
 			fmt.Fprintf(os.Stderr, "dyno-init: bad root configuration: %v\n", err)
 		}
 	}
-	report, cred := setupNamespace(os.Getenv("DYNO"), cfg)
+	enterCgroups(cfg.Cgroups)
+	report, cred := setupNamespace(cmp.Or(cfg.Hostname, os.Getenv("DYNO")), cfg)
+	if cfg.Required && cred == nil {
+		fmt.Fprintln(os.Stderr, "dyno-init: refusing to run the command without its private root")
+		return 126
+	}
+	if cfg.Dir != "" {
+		if err := unix.Chdir(cfg.Dir); err != nil {
+			fmt.Fprintf(os.Stderr, "dyno-init: enter %s: %v\n", cfg.Dir, err)
+			return 126
+		}
+	}
+	if argvJSON != "" {
+		// Looked up in the private root, with the command's PATH.
+		var err error
+		if path, err = exec.LookPath(argv[0]); err != nil {
+			fmt.Fprintf(os.Stderr, "dyno-init: %v\n", err)
+			return 127
+		}
+	}
 	if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
 		fmt.Fprintf(os.Stderr, "dyno-init: set no_new_privs: %v\n", err)
 	}
@@ -71,7 +104,7 @@ func InitMain(args []string) int {
 	reportReady(readyFD, report)
 	// On a terminal the command gets its own session with the terminal as
 	// controlling one, so that ^C and job control reach it.
-	child, err := syscall.ForkExec("/bin/sh", []string{"sh", "-c", script}, &syscall.ProcAttr{
+	child, err := syscall.ForkExec(path, argv, &syscall.ProcAttr{
 		Env:   os.Environ(),
 		Files: []uintptr{0, 1, 2},
 		Sys:   &syscall.SysProcAttr{Credential: cred, Setsid: tty, Setctty: tty, Ctty: 0},
@@ -105,6 +138,43 @@ func awaitGo(fd string) {
 	var b [1]byte
 	_, _ = f.Read(b[:])
 	f.Close()
+}
+
+// watchLifeline ends the init, and with it everything in its namespace,
+// once the server is gone: the server holds the other end of the pipe on
+// fd and never writes to it, so EOF means that it died (or is done with
+// the command). A build's init has no Pdeathsig: that fires when the
+// thread that started it exits, which the server does not control there.
+func watchLifeline(fd string) {
+	n, err := strconv.Atoi(fd)
+	if err != nil || n < 3 {
+		return
+	}
+	unix.CloseOnExec(n) // the command must not hold the server's end open
+	f := os.NewFile(uintptr(n), "lifeline")
+	go func() {
+		var b [1]byte
+		for {
+			if _, err := f.Read(b[:]); err != nil {
+				break
+			}
+		}
+		// PID 1 exiting makes the kernel kill the whole namespace.
+		os.Exit(128 + int(unix.SIGKILL))
+	}()
+}
+
+// enterCgroups moves the init into the cgroups of its build step before it
+// starts anything, so that every process of the step is held to their
+// limits. "0" stands for the writing process: its pid in this namespace
+// would mean another process to the host.
+func enterCgroups(dirs []string) {
+	for _, dir := range dirs {
+		if err := os.WriteFile(filepath.Join(dir, "cgroup.procs"), []byte("0"), 0o644); err != nil {
+			fmt.Fprintf(os.Stderr, "dyno-init: no memory or process limits: %v\n", err)
+			return
+		}
+	}
 }
 
 // reportReady tells the supervisor that signals are handled now, and what

@@ -17,6 +17,14 @@ var errNamespaces = errors.New("cannot create namespaces")
 // dyno's init, which removes it before starting the dyno's command.
 const initEnvScript = "HAKO_DYNO_SCRIPT"
 
+// initEnvArgv carries, as a JSON array, the argv a build step's init runs
+// instead of a wrapper script; it is removed like initEnvScript.
+const initEnvArgv = "HAKO_DYNO_ARGV"
+
+// initEnvLifeline names the file descriptor on which a build step's init
+// watches for the server to go away (see watchLifeline).
+const initEnvLifeline = "HAKO_DYNO_LIFELINE_FD"
+
 // initEnvReady names the file descriptor on which the init reports that
 // it is ready for signals, along with what isolation it could not set up.
 const initEnvReady = "HAKO_DYNO_READY_FD"

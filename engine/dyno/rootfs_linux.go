@@ -14,8 +14,9 @@ var devNodes = []string{"null", "zero", "full", "random", "urandom", "tty"}
 
 // buildRoot makes c.Root, a tmpfs, the dyno's root and moves into it: the
 // host's system and PATH directories read-only, the slug on /app through
-// an overlay whose writes land in the process's private upper directory,
-// and /tmp, /proc and /dev of its own. It must run in a mount namespace
+// an overlay whose writes land in the process's private upper directory
+// (a build has no /app but c.Mounts instead), and /tmp, /proc and /dev of
+// its own. It must run in a mount namespace
 // whose mounts are private, so that none of this reaches the host. On
 // error the caller stays in the host's root; the mounts already made
 // vanish with the namespace.
@@ -27,7 +28,7 @@ func buildRoot(c rootConfig) error {
 		_ = unix.Unmount(c.Root, unix.MNT_DETACH)
 		return err
 	}
-	return pivot(c.Root)
+	return pivot(c.Root, c.App != "")
 }
 
 func populateRoot(c rootConfig) error {
@@ -42,9 +43,18 @@ func populateRoot(c rootConfig) error {
 			return err
 		}
 	}
-	opts := "lowerdir=" + overlayEscape(c.App) + ",upperdir=" + overlayEscape(c.Upper) + ",workdir=" + overlayEscape(c.Work)
-	if err := mountAt(c.Root, appDir, "overlay", "overlay", unix.MS_NOSUID|unix.MS_NODEV, opts); err != nil {
-		return err
+	if c.App != "" {
+		opts := "lowerdir=" + overlayEscape(c.App) + ",upperdir=" + overlayEscape(c.Upper) + ",workdir=" + overlayEscape(c.Work)
+		if err := mountAt(c.Root, appDir, "overlay", "overlay", unix.MS_NOSUID|unix.MS_NODEV, opts); err != nil {
+			return err
+		}
+	}
+	// After /tmp and the system directories, so that a path under them is
+	// bound over them rather than hidden.
+	for _, m := range c.Mounts {
+		if err := bindHost(c.Root, m); err != nil {
+			return err
+		}
 	}
 	if err := mountAt(c.Root, "/proc", "proc", "proc", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, ""); err != nil {
 		return err
@@ -111,6 +121,43 @@ func bindReadOnly(root, dir string) error {
 	return nil
 }
 
+// bindHost shows the host's m.Path at the same path inside root, without
+// setuid programs or device files, read-only unless m.Writable. Unlike
+// the system directories, a path that is missing is an error: the caller
+// asked for it.
+func bindHost(root string, m bindMount) error {
+	fi, err := os.Stat(m.Path)
+	if err != nil {
+		return fmt.Errorf("bind %s: %w", m.Path, err)
+	}
+	target := filepath.Join(root, m.Path)
+	if fi.IsDir() {
+		err = os.MkdirAll(target, 0o755)
+	} else if err = os.MkdirAll(filepath.Dir(target), 0o755); err == nil {
+		var f *os.File
+		if f, err = os.OpenFile(target, os.O_CREATE|os.O_RDONLY, 0o644); err == nil {
+			f.Close()
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("create the mount point of %s: %w", m.Path, err)
+	}
+	if err := unix.Mount(m.Path, target, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
+		return fmt.Errorf("bind %s: %w", m.Path, err)
+	}
+	flags := uintptr(unix.MS_BIND | unix.MS_REMOUNT | unix.MS_NOSUID | unix.MS_NODEV)
+	attr := uint64(unix.MOUNT_ATTR_NOSUID | unix.MOUNT_ATTR_NODEV)
+	if !m.Writable {
+		flags |= unix.MS_RDONLY
+		attr |= unix.MOUNT_ATTR_RDONLY
+	}
+	if err := unix.Mount("", target, "", flags, ""); err != nil {
+		return fmt.Errorf("restrict the bind of %s: %w", m.Path, err)
+	}
+	_ = unix.MountSetattr(-1, target, unix.AT_RECURSIVE, &unix.MountAttr{Attr_set: attr})
+	return nil
+}
+
 // buildDev makes a minimal /dev: the harmless devices bound from the
 // host, a /dev/shm of its own and the usual links into /proc.
 func buildDev(root string) error {
@@ -147,8 +194,9 @@ func buildDev(root string) error {
 }
 
 // pivot makes root the root of the mount namespace and drops the host's
-// root from it, so that no path leads back there.
-func pivot(root string) error {
+// root from it, so that no path leads back there. A dyno then starts in
+// /app; a build in the directory its init enters afterwards.
+func pivot(root string, app bool) error {
 	const old = ".old-root"
 	if err := os.Mkdir(filepath.Join(root, old), 0o700); err != nil {
 		return fmt.Errorf("create the old root's mount point: %w", err)
@@ -164,6 +212,9 @@ func pivot(root string) error {
 		fmt.Fprintf(os.Stderr, "dyno-init: detach the host's root: %v\n", err)
 	} else {
 		_ = os.Remove("/" + old)
+	}
+	if !app {
+		return nil
 	}
 	if err := unix.Chdir(appDir); err != nil {
 		fmt.Fprintf(os.Stderr, "dyno-init: enter %s: %v\n", appDir, err)

@@ -53,8 +53,8 @@ func (s *Supervisor) newSandbox(spec engine.DynoSpec) *sandbox {
 			b.root.Binds = mountPlan(s.hostPath)
 		}
 	}
-	if s.cgroups != nil {
-		cg, err := s.cgroups.create(unique, s.opts.MemoryLimit, s.opts.PidsLimit)
+	if s.cgroups != nil && (s.opts.MemoryLimit > 0 || s.opts.PidsLimit > 0) {
+		cg, err := s.cgroups.create(unique, 2*s.opts.MemoryLimit, s.opts.PidsLimit)
 		if err != nil {
 			s.warnLimits(err)
 		} else {

@@ -52,6 +52,12 @@ const (
 	// DefaultPidsLimit is the process (and thread) limit of a standard-1X
 	// dyno.
 	DefaultPidsLimit = 256
+	// DefaultBuildMemoryLimit is the memory a build step may use before the
+	// kernel kills it: compilers need more than a running dyno.
+	DefaultBuildMemoryLimit = 2 << 30
+	// DefaultBuildPidsLimit caps the processes and threads of a build
+	// step: parallel compilers run many threads each.
+	DefaultBuildPidsLimit = 2048
 	// DefaultCycleAfter and DefaultCycleJitter: Heroku restarts every dyno
 	// once a day, plus up to 216 minutes so that the dynos of an app do
 	// not all cycle at once.
@@ -111,6 +117,14 @@ type Options struct {
 	// PidsLimit caps the processes and threads of an isolated dyno. Zero
 	// means DefaultPidsLimit; negative turns the limit off.
 	PidsLimit int
+	// BuildMemoryLimit is the hard memory limit, in bytes, of an isolated
+	// build step (see Command): above it the kernel kills the step. There
+	// is no quota below it to warn about, as a build is not a dyno. Zero
+	// means DefaultBuildMemoryLimit; negative turns it off.
+	BuildMemoryLimit int64
+	// BuildPidsLimit caps the processes and threads of an isolated build
+	// step. Zero means DefaultBuildPidsLimit; negative turns it off.
+	BuildPidsLimit int
 	// CycleAfter is how long a dyno process runs before it is restarted
 	// (SIGTERM, grace, SIGKILL, then a new process without back-off), as
 	// Heroku cycles dynos daily. Every process start resets the clock.
@@ -175,6 +189,12 @@ func New(opts Options) *Supervisor {
 	if opts.PidsLimit == 0 {
 		opts.PidsLimit = DefaultPidsLimit
 	}
+	if opts.BuildMemoryLimit == 0 {
+		opts.BuildMemoryLimit = DefaultBuildMemoryLimit
+	}
+	if opts.BuildPidsLimit == 0 {
+		opts.BuildPidsLimit = DefaultBuildPidsLimit
+	}
 	if opts.CycleAfter == 0 {
 		opts.CycleAfter = DefaultCycleAfter
 		if opts.CycleJitter == 0 {
@@ -198,7 +218,7 @@ func New(opts Options) *Supervisor {
 	if s.isolated {
 		s.noRoot = privateRootUnavailable()
 		s.rootable = s.noRoot == ""
-		if opts.MemoryLimit > 0 || opts.PidsLimit > 0 {
+		if opts.MemoryLimit > 0 || opts.PidsLimit > 0 || opts.BuildMemoryLimit > 0 || opts.BuildPidsLimit > 0 {
 			var err error
 			if s.cgroups, err = detectCgroups(cgroupMount); err != nil {
 				s.warnLimits(err)

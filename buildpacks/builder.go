@@ -34,6 +34,14 @@ type Builder struct {
 	// content-addressed build and module caches there, so a new app's
 	// first build does not compile the standard library again.
 	SharedCache string
+	// Sandbox, when set, runs every step of a build (the buildpacks'
+	// scripts and the fetching of buildpacks) isolated, as dynos run: each
+	// step sees the build, cache, HOME and shared cache directories to
+	// write, the buildpack and the config to read, and the host's system
+	// and PATH directories. The Sandbox gives the directories to write to
+	// the user the steps run as. Nil runs steps on the host as the
+	// server's user.
+	Sandbox engine.Sandbox
 }
 
 var _ engine.Builder = (*Builder)(nil)
@@ -112,18 +120,31 @@ func (b *Builder) Build(ctx context.Context, req engine.BuildRequest) (*engine.B
 		return nil, err
 	}
 	defer removeAll(tmp)
-	s := &step{ctx: ctx, buildDir: buildDir, cacheDir: req.CacheDir, envDir: filepath.Join(tmp, "env"), out: out}
+	home := filepath.Join(tmp, "home")
+	s := &step{ctx: ctx, buildDir: buildDir, cacheDir: req.CacheDir, envDir: filepath.Join(tmp, "env"), home: home, out: out, sandbox: b.Sandbox}
 	if s.cacheDir == "" {
 		s.cacheDir = filepath.Join(tmp, "cache")
 	}
-	home := filepath.Join(tmp, "home")
-	for _, d := range []string{s.cacheDir, home} {
+	dirs := []string{s.cacheDir, home}
+	if b.Sandbox != nil && b.SharedCache != "" {
+		dirs = append(dirs, b.SharedCache) // a sandbox binds only what exists
+	}
+	for _, d := range dirs {
 		if err := os.MkdirAll(d, 0o755); err != nil {
 			return nil, err
 		}
 	}
+	s.writable = []string{buildDir, s.cacheDir, home}
+	if b.SharedCache != "" {
+		s.writable = append(s.writable, b.SharedCache)
+	}
 	if err := writeEnvDir(s.envDir, req.Config); err != nil {
 		return nil, err
+	}
+	if b.Sandbox != nil {
+		if err := shareEnvDir(s.envDir); err != nil {
+			return nil, fmt.Errorf("let the build steps read the config: %w", err)
+		}
 	}
 	extra := map[string]string{"HOME": home, "STACK": engine.Stack, "REQUEST_ID": requestID()}
 	if b.SharedCache != "" {
@@ -200,7 +221,7 @@ func (b *Builder) selectPacks(s *step, tmp string, req engine.BuildRequest) ([]*
 	var packs []*pack
 	var names []string
 	for _, spec := range specs {
-		p, err := b.resolvePack(s.ctx, spec, tmp, s.env, s.out)
+		p, err := b.resolvePack(s, spec, tmp)
 		if err != nil {
 			if s.ctx.Err() != nil {
 				return nil, nil, failure(s.out, "Build canceled.")
@@ -236,7 +257,8 @@ func (b *Builder) processTypes(s *step, last *pack) (map[string]string, error) {
 		return nil, failure(s.out, fmt.Sprintf("Push rejected, the buildpack's bin/release failed: %v.", err))
 	}
 	if err := writeConfigVarsProfile(s.buildDir, rel.ConfigVars); err != nil {
-		return nil, err
+		// The build left .profile.d unusable (a link out of the app, say).
+		return nil, failure(s.out, "Push rejected, the release's config vars could not be saved.", err.Error())
 	}
 	fmt.Fprintln(s.out, "-----> Discovering process types")
 	types := map[string]string{}
@@ -247,7 +269,7 @@ func (b *Builder) processTypes(s *step, last *pack) (map[string]string, error) {
 			types[k] = v
 		}
 	}
-	data, err := os.ReadFile(filepath.Join(s.buildDir, "Procfile"))
+	data, err := readAppFile(s.buildDir, "Procfile")
 	switch {
 	case err == nil:
 		declared, err := engine.ParseProcfile(string(data))

@@ -106,6 +106,23 @@ func writeEnvDir(dir string, config map[string]string) error {
 	return nil
 }
 
+// shareEnvDir makes the env dir readable by everyone, for build steps that
+// run as another user than the server's. The build's temporary directory
+// holding it stays the server's own, so no other user of the host can
+// reach it.
+func shareEnvDir(dir string) error {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return err
+	}
+	for _, e := range entries {
+		if err := os.Chmod(filepath.Join(dir, e.Name()), 0o644); err != nil {
+			return err
+		}
+	}
+	return os.Chmod(dir, 0o755)
+}
+
 // shellSkip lists the variables a shell sets by itself; they are not part
 // of what a buildpack's export file means to pass on.
 var shellSkip = map[string]bool{"PWD": true, "OLDPWD": true, "SHLVL": true, "_": true}

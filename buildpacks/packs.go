@@ -1,18 +1,19 @@
 package buildpacks
 
 import (
-	"context"
 	"crypto/sha256"
 	"embed"
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"path"
 	"path/filepath"
+	"slices"
 	"strings"
+
+	"hako/engine"
 )
 
 // packFS holds the built-in buildpacks. They are ordinary classic
@@ -121,9 +122,10 @@ func isGitURL(spec string) bool {
 
 // resolvePack turns a buildpack given by the user into a directory: a
 // built-in name, an existing directory, or a git URL (with an optional
-// "#ref") cloned shallowly into tmp. The error is a sentence for the
-// pusher.
-func (b *Builder) resolvePack(ctx context.Context, spec, tmp string, env []string, out io.Writer) (*pack, error) {
+// "#ref") cloned shallowly into tmp, by a step that can write only there
+// and in its HOME. The error is a sentence for the pusher.
+func (b *Builder) resolvePack(s *step, spec, tmp string) (*pack, error) {
+	ctx, out := s.ctx, s.out
 	spec = strings.TrimSpace(spec)
 	if name := builtinName(spec); name != "" {
 		return &pack{spec: name, dir: filepath.Join(b.packsDir, name)}, nil
@@ -142,25 +144,50 @@ func (b *Builder) resolvePack(ctx context.Context, spec, tmp string, env []strin
 	if strings.HasPrefix(url, "-") {
 		return nil, fmt.Errorf("Buildpack %q is not a valid git URL.", spec)
 	}
-	dir, err := os.MkdirTemp(tmp, "buildpack-*")
+	parent, err := os.MkdirTemp(tmp, "buildpack-*")
 	if err != nil {
 		return nil, err
 	}
-	dir = filepath.Join(dir, path.Base(strings.TrimSuffix(strings.TrimRight(url, "/"), ".git")))
+	dir := filepath.Join(parent, path.Base(strings.TrimSuffix(strings.TrimRight(url, "/"), ".git")))
 	args := []string{"clone", "--quiet", "--depth", "1"}
 	if ref != "" {
 		args = append(args, "--branch", ref)
 	}
 	args = append(args, "--", url, dir)
 	fmt.Fprintf(out, "-----> Fetching buildpack %s\n", spec)
-	gitEnv := append(append([]string{}, env...), "GIT_TERMINAL_PROMPT=0")
-	if err := runCmd(ctx, tmp, gitEnv, out, out, "git", args...); err != nil {
+	gitEnv := append(append([]string{}, s.env...), "GIT_TERMINAL_PROMPT=0")
+	clone := engine.SandboxSpec{
+		Name: "fetch", Argv: append([]string{"git"}, args...), Env: gitEnv, Dir: parent,
+		Writable: []string{parent, s.home},
+	}
+	if local := localRepo(url); local != "" && s.sandbox != nil {
+		// The clone runs as another user than the repository's owner, and
+		// git serves a repository of another user only when told to trust
+		// it, on the command line of the process that serves it.
+		clone.ReadOnly = []string{local}
+		clone.Argv = slices.Insert(slices.Clone(clone.Argv), 2, "--upload-pack", "git -c 'safe.directory=*' upload-pack")
+	}
+	if err := runCmd(ctx, s.sandbox, clone, out, out); err != nil {
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
 		}
 		return nil, fmt.Errorf("Buildpack %s could not be cloned: %v.", spec, err)
 	}
 	return checkPack(spec, dir)
+}
+
+// localRepo returns the directory a git URL names on this host (a
+// file:// URL or an absolute path), which a sandboxed clone must be able to
+// read, or "".
+func localRepo(url string) string {
+	p := strings.TrimPrefix(url, "file://")
+	if !filepath.IsAbs(p) {
+		return ""
+	}
+	if _, err := os.Stat(p); err != nil {
+		return ""
+	}
+	return p
 }
 
 // checkPack makes sure dir has the scripts of the classic buildpack API.

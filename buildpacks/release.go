@@ -2,8 +2,6 @@ package buildpacks
 
 import (
 	"fmt"
-	"os"
-	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
@@ -133,11 +131,7 @@ func writeConfigVarsProfile(buildDir string, vars map[string]string) error {
 	for _, k := range keys {
 		fmt.Fprintf(&b, "[ -n \"${%s:-}\" ] || %s=%s\nexport %s\n", k, k, shellQuote(vars[k]), k)
 	}
-	dir := filepath.Join(buildDir, ".profile.d")
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return err
-	}
-	return os.WriteFile(filepath.Join(buildDir, configVarsProfile), []byte(b.String()), 0o644)
+	return writeAppFile(buildDir, configVarsProfile, []byte(b.String()))
 }
 
 // shellQuote quotes s for any POSIX shell.

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"os/exec"
@@ -12,16 +13,44 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"hako/engine"
 )
 
 // waitDelay bounds how long a step's output is still read after the step
 // exits or is cancelled: a daemon it left behind must not hold the build.
 const waitDelay = 5 * time.Second
 
-// runCmd runs name with args in dir with exactly env, in a process group
-// of its own so that cancelling ctx, or the step ending, kills everything
-// it started. Output goes to stdout and stderr as it is written.
-func runCmd(ctx context.Context, dir string, env []string, stdout, stderr io.Writer, name string, args ...string) error {
+// runCmd runs a build step: spec.Argv in spec.Dir with exactly spec.Env,
+// its output going to stdout and stderr as it is written. With a sandbox
+// the step runs isolated, seeing only the paths spec lists besides the
+// system's; a failure to set that up is reported on stderr too, for the
+// pusher. Without one it runs on the host (spec's paths mean nothing
+// then), in a process group of its own so that cancelling ctx, or the
+// step ending, kills everything it started.
+func runCmd(ctx context.Context, sb engine.Sandbox, spec engine.SandboxSpec, stdout, stderr io.Writer) error {
+	if sb == nil {
+		return runPlain(ctx, spec.Dir, spec.Env, stdout, stderr, spec.Argv[0], spec.Argv[1:]...)
+	}
+	cmd, done, err := sb.Command(ctx, spec)
+	if err != nil {
+		fmt.Fprintf(stderr, " !     The build step could not be isolated: %v\n", err)
+		return err
+	}
+	defer done()
+	cmd.Stdin = nil
+	cmd.Stdout = stdout
+	cmd.Stderr = stderr
+	cmd.WaitDelay = waitDelay
+	if err := cmd.Start(); err != nil {
+		return fmt.Errorf("start %s: %w", spec.Name, err)
+	}
+	return cmd.Wait()
+}
+
+// runPlain runs name with args in dir with exactly env on the host, as the
+// server's user.
+func runPlain(ctx context.Context, dir string, env []string, stdout, stderr io.Writer, name string, args ...string) error {
 	cmd := exec.CommandContext(ctx, name, args...)
 	cmd.Dir = dir
 	cmd.Env = env
@@ -79,20 +108,42 @@ type step struct {
 	buildDir string
 	cacheDir string
 	envDir   string
+	home     string // the steps' HOME
 	env      []string
 	out      io.Writer
+	// sandbox, when set, runs every step; writable lists what its steps
+	// may write: the build, cache and home directories and the shared
+	// cache.
+	sandbox  engine.Sandbox
+	writable []string
+}
+
+// run runs a script of pack p (or a shell over one) in the build
+// directory, which it may change along with the caches; the pack's own
+// files and the config in the env dir are read-only.
+func (s *step) run(name string, p *pack, stdout, stderr io.Writer, argv ...string) error {
+	return runCmd(s.ctx, s.sandbox, engine.SandboxSpec{
+		Name: name, Argv: argv, Env: s.env, Dir: s.buildDir,
+		Writable: s.writable, ReadOnly: []string{p.dir, s.envDir},
+	}, stdout, stderr)
 }
 
 // detect runs bin/detect BUILD_DIR. It reports whether the pack applies
 // and the name it prints (the pack's directory name when it prints none).
 func (s *step) detect(p *pack) (name string, ok bool, err error) {
-	var stdout limitedBuffer
-	stdout.max = 4096
-	err = runCmd(s.ctx, s.buildDir, s.env, &stdout, io.Discard, filepath.Join(p.dir, "bin", "detect"), s.buildDir)
+	var stdout, stderr limitedBuffer
+	stdout.max, stderr.max = 4096, 4096
+	err = s.run("detect", p, &stdout, &stderr, filepath.Join(p.dir, "bin", "detect"), s.buildDir)
 	if err != nil {
 		var exit *exec.ExitError
-		if errors.As(err, &exit) && s.ctx.Err() == nil {
+		// In a sandbox, 126 and 127 say that the script could not be run
+		// at all: an error to show rather than a pack that does not apply.
+		if errors.As(err, &exit) && s.ctx.Err() == nil &&
+			(s.sandbox == nil || exit.ExitCode() != 126 && exit.ExitCode() != 127) {
 			return "", false, nil
+		}
+		if msg := strings.TrimSpace(stderr.String()); msg != "" && s.ctx.Err() == nil {
+			err = fmt.Errorf("%w: %s", err, msg)
 		}
 		return "", false, s.stepError(err)
 	}
@@ -106,7 +157,7 @@ func (s *step) detect(p *pack) (name string, ok bool, err error) {
 // compile runs bin/compile BUILD_DIR CACHE_DIR ENV_DIR in BUILD_DIR with
 // its output streamed to the pusher.
 func (s *step) compile(p *pack) error {
-	err := runCmd(s.ctx, s.buildDir, s.env, s.out, s.out, filepath.Join(p.dir, "bin", "compile"), s.buildDir, s.cacheDir, s.envDir)
+	err := s.run("compile", p, s.out, s.out, filepath.Join(p.dir, "bin", "compile"), s.buildDir, s.cacheDir, s.envDir)
 	return s.stepError(err)
 }
 
@@ -120,7 +171,7 @@ func (s *step) loadExport(p *pack) error {
 	}
 	var stdout limitedBuffer
 	stdout.max = 1 << 20
-	err := runCmd(s.ctx, s.buildDir, s.env, &stdout, s.out, "sh", "-c", `. "$1" && env -0`, "sh", export)
+	err := s.run("export", p, &stdout, s.out, "sh", "-c", `. "$1" && env -0`, "sh", export)
 	if err != nil {
 		return s.stepError(err)
 	}
@@ -137,7 +188,7 @@ func (s *step) release(p *pack) (*releaseInfo, error) {
 	}
 	var stdout limitedBuffer
 	stdout.max = 1 << 20
-	if err := runCmd(s.ctx, s.buildDir, s.env, &stdout, s.out, script, s.buildDir); err != nil {
+	if err := s.run("release", p, &stdout, s.out, script, s.buildDir); err != nil {
 		return nil, s.stepError(err)
 	}
 	return parseRelease(stdout.String())

@@ -135,6 +135,9 @@ func runServer(env *Env, cfg serverConfig) error {
 	dopts := cfg.Dynos
 	dopts.Exe, dopts.Logs = exe, buf
 	sup := dyno.New(dopts)
+	// Builds run buildpacks, code from the user and third parties: they
+	// get the isolation dynos get.
+	builder.Sandbox = sup
 	rt := router.New(cfg.Domain, buf)
 	httpPort := portOf(ls["http-addr"].Addr())
 	appURL := func(app string) string { return fmt.Sprintf("http://%s.%s:%s/", app, cfg.Domain, httpPort) }
@@ -271,7 +274,7 @@ func printBanner(w io.Writer, info ServerInfo, home, isolation, httpPort string)
 	fmt.Fprintf(w, "  ssh (git push, commands)  %s\n", info.SSHAddr)
 	fmt.Fprintf(w, "  router (your apps)        http://APP.%s:%s/\n", info.Domain, httpPort)
 	fmt.Fprintf(w, "  API                       %s\n", info.APIURL)
-	fmt.Fprintf(w, "  dynos                     %s\n", isolation)
+	fmt.Fprintf(w, "  isolation                 %s\n", isolation)
 	fmt.Fprintln(w, "Next, in another terminal:")
 	fmt.Fprintln(w, "  hako keys:add ~/.ssh/id_ed25519.pub")
 	fmt.Fprintln(w, "  hako apps:create my-app")

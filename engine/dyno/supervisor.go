@@ -12,7 +12,8 @@
 // discarded when the process ends, its own /tmp, /proc and /dev), runs as
 // an unprivileged user, and is held to a memory quota and a process limit
 // through cgroups, as a Heroku dyno is. Otherwise a dyno is a plain
-// process group.
+// process group. The supervisor runs the steps of builds the same way (see
+// Command), as engine.Sandbox.
 package dyno
 
 import (

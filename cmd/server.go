@@ -95,19 +95,8 @@ func runServer(env *Env, cfg serverConfig) error {
 	if err != nil {
 		return err
 	}
-	for _, d := range []string{home, filepath.Join(home, "repos"), filepath.Join(home, "slugs"), filepath.Join(home, "tmp"), filepath.Join(home, "run"), filepath.Join(home, "cache")} {
-		if err := os.MkdirAll(d, 0o700); err != nil {
-			return fmt.Errorf("create data directory: %w", err)
-		}
-	}
-	// Dynos run as an unprivileged user and must reach their app
-	// directories, so the run tree is traversable (not listable by others
-	// beyond what the slug holds).
-	if err := os.Chmod(home, 0o711); err != nil {
-		return fmt.Errorf("data directory: %w", err)
-	}
-	if err := os.Chmod(filepath.Join(home, "run"), 0o711); err != nil {
-		return fmt.Errorf("data directory: %w", err)
+	if err := prepareHome(home); err != nil {
+		return err
 	}
 	st, err := store.Open(filepath.Join(home, "hako.db"))
 	if err != nil {
@@ -165,27 +154,7 @@ func runServer(env *Env, cfg serverConfig) error {
 	ssh := &sshgit.Server{
 		Engine: eng, ReposDir: eng.Paths.Repos, HookSocket: sockPath, Exe: exe,
 		HostKeyPath: filepath.Join(home, "ssh_host_ed25519_key"), Logf: logger.Printf,
-		Commands: func(ss *sshgit.Session) int {
-			remote := &Env{Stdin: ss.Stdin, Stdout: ss.Stdout, Stderr: ss.Stderr, Remote: true,
-				Client: func() (*Client, error) {
-					return &Client{URL: apiURL, Token: token, HTTP: &http.Client{Timeout: 10 * time.Minute}}, nil
-				},
-				Run: func(_ context.Context, req engine.RunRequest, tty bool) (int, error) {
-					req.User, req.Stdin, req.Out = ss.User, ss.Stdin, ss.Raw
-					if tty {
-						req.Terminal = ss.Terminal
-					}
-					if req.Terminal == nil {
-						req.Out = ss.Stdout
-					}
-					req.Started = func(name string) {
-						fmt.Fprintf(ss.Stderr, "Running %s on ⬢ %s... up, %s\n", req.Command, req.App, name)
-					}
-					return eng.Run(ss.Context, req)
-				},
-			}
-			return Run(remote, ss.Args)
-		},
+		Commands: sshCommands(eng, apiURL, token),
 	}
 	errc := make(chan error, 4)
 	go func() { errc <- ssh.Serve(ls["ssh-addr"]) }()
@@ -234,6 +203,23 @@ func ignoreClosed(err error) error {
 func portOf(a net.Addr) string {
 	_, p, _ := net.SplitHostPort(a.String())
 	return p
+}
+
+// prepareHome creates the data directory's layout. Dynos run as an
+// unprivileged user and must reach their app directories, so the top and
+// run/ are traversable (0711), not listable; the rest is the server's.
+func prepareHome(home string) error {
+	for _, d := range []string{"", "repos", "slugs", "tmp", "run", "cache"} {
+		if err := os.MkdirAll(filepath.Join(home, d), 0o700); err != nil {
+			return fmt.Errorf("create data directory: %w", err)
+		}
+	}
+	for _, d := range []string{"", "run"} {
+		if err := os.Chmod(filepath.Join(home, d), 0o711); err != nil {
+			return fmt.Errorf("data directory: %w", err)
+		}
+	}
+	return nil
 }
 
 // apiToken returns the admin token, generated on first start and kept in

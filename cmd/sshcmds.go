@@ -1,0 +1,36 @@
+package cmd
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"time"
+
+	"hako/engine"
+	"hako/sshgit"
+)
+
+// sshCommands runs the command line of an SSH session through the same
+// command tree as the CLI: the commands reach the engine through the
+// server's own API, and `run` attaches a one-off dyno to the session,
+// with its terminal when the client asked for one (ssh -t).
+func sshCommands(eng *engine.Engine, apiURL, token string) func(*sshgit.Session) int {
+	client := func() (*Client, error) {
+		return &Client{URL: apiURL, Token: token, HTTP: &http.Client{Timeout: 10 * time.Minute}}, nil
+	}
+	return func(ss *sshgit.Session) int {
+		remote := &Env{Stdin: ss.Stdin, Stdout: ss.Stdout, Stderr: ss.Stderr, Remote: true, Client: client,
+			Run: func(_ context.Context, req engine.RunRequest, tty bool) (int, error) {
+				req.User, req.Stdin, req.Out = ss.User, ss.Stdin, ss.Stdout
+				if tty && ss.Terminal != nil {
+					req.Terminal, req.Out = ss.Terminal, ss.Raw
+				}
+				req.Started = func(name string) {
+					fmt.Fprintf(ss.Stderr, "Running %s on ⬢ %s... up, %s\n", req.Command, req.App, name)
+				}
+				return eng.Run(ss.Context, req)
+			},
+		}
+		return Run(remote, ss.Args)
+	}
+}

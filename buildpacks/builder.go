@@ -29,6 +29,10 @@ type Builder struct {
 	packsDir string
 	// hostEnv is where the allowed host variables of a build come from.
 	hostEnv func() []string
+	// InstalledDir, when set, holds third-party packs the operator
+	// installed (one directory each); apps name them in .buildpacks by
+	// directory name, which works offline.
+	InstalledDir string
 	// SharedCache, when set, is a directory every app's builds share,
 	// given to packs as HAKO_SHARED_CACHE. The Go pack keeps its
 	// content-addressed build and module caches there, so a new app's
@@ -196,9 +200,9 @@ func (b *Builder) Build(ctx context.Context, req engine.BuildRequest) (*engine.B
 // the ones the request or the app's .buildpacks file lists, each of which
 // must accept the app, or else the first built-in pack that detects it.
 func (b *Builder) selectPacks(s *step, tmp string, req engine.BuildRequest) ([]*pack, []string, error) {
-	specs := req.Buildpacks
+	specs, fromApp := req.Buildpacks, false
 	if len(specs) == 0 {
-		specs = readBuildpacksFile(s.buildDir)
+		specs, fromApp = readBuildpacksFile(s.buildDir), true
 	}
 	if len(specs) == 0 {
 		for _, name := range builtinOrder {
@@ -221,7 +225,7 @@ func (b *Builder) selectPacks(s *step, tmp string, req engine.BuildRequest) ([]*
 	var packs []*pack
 	var names []string
 	for _, spec := range specs {
-		p, err := b.resolvePack(s, spec, tmp)
+		p, err := b.resolvePack(s, spec, tmp, fromApp)
 		if err != nil {
 			if s.ctx.Err() != nil {
 				return nil, nil, failure(s.out, "Build canceled.")

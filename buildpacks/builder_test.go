@@ -295,8 +295,9 @@ func TestMultiBuildpackExport(t *testing.T) {
 	}
 }
 
-// The app's .buildpacks file names built-in packs, directories or git
-// URLs; a local repository is cloned like a remote one.
+// The app's .buildpacks file names built-in and installed packs; a git
+// URL the server trusts (the request's list) is cloned, a local
+// repository like a remote one.
 func TestBuildpacksFileAndGit(t *testing.T) {
 	needTools(t, "git")
 	repo := t.TempDir()
@@ -316,18 +317,38 @@ func TestBuildpacksFileAndGit(t *testing.T) {
 	}
 	b, _, workDir := newTestBuilder(t)
 	src := t.TempDir()
-	writeFiles(t, src, map[string]string{
-		".buildpacks": "# packs\nfile://" + repo + "\n\nprocfile\n",
-		"Procfile":    "web: ./run\n",
-	})
+	writeFiles(t, src, map[string]string{"Procfile": "web: ./run\n"})
 	var out lockedBuffer
-	res, err := b.Build(context.Background(), engine.BuildRequest{App: "git", SourceDir: src, Out: &out})
+	res, err := b.Build(context.Background(), engine.BuildRequest{App: "git", SourceDir: src, Out: &out, Buildpacks: []string{"file://" + repo, "procfile"}})
 	t.Logf("output:\n%s", out.String())
 	if err != nil {
 		t.Fatal(err)
 	}
 	if !strings.Contains(out.String(), "-----> compiled by the cloned pack\n") || res.Buildpack != "Procfile" {
 		t.Errorf("result = %+v", res)
+	}
+
+	b.InstalledDir = t.TempDir()
+	writeFiles(t, filepath.Join(b.InstalledDir, "mypack"), map[string]string{
+		"bin/detect":  "#!/bin/sh\necho Installed\n",
+		"bin/compile": "#!/bin/sh\necho '-----> compiled by the installed pack'\n",
+	})
+	src = t.TempDir()
+	writeFiles(t, src, map[string]string{".buildpacks": "# packs\nmypack\n\nprocfile\n", "Procfile": "web: ./run\n"})
+	out = lockedBuffer{}
+	if _, err := b.Build(context.Background(), engine.BuildRequest{App: "installed", SourceDir: src, Out: &out}); err != nil || !strings.Contains(out.String(), "compiled by the installed pack") {
+		t.Errorf("installed pack: %v\n%s", err, out.String())
+	}
+
+	// An app may not point the server at its own paths or repositories.
+	for _, bad := range []string{repo, "file://" + repo, "../" + filepath.Base(repo), "mypack/../../etc"} {
+		src := t.TempDir()
+		writeFiles(t, src, map[string]string{".buildpacks": bad + "\n", "Procfile": "web: ./run\n"})
+		out := lockedBuffer{}
+		_, err := b.Build(context.Background(), engine.BuildRequest{App: "sneaky", SourceDir: src, Out: &out})
+		if engine.ErrorCode(err) != engine.EBUILD || !strings.Contains(out.String(), "is not something an app's .buildpacks may name") {
+			t.Errorf(".buildpacks %q: %v\n%s", bad, err, out.String())
+		}
 	}
 	if extra := leftovers(t, workDir); len(extra) > 0 {
 		t.Errorf("build left %v", extra)

@@ -10,6 +10,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 
@@ -120,15 +121,40 @@ func isGitURL(spec string) bool {
 	return strings.Contains(spec, "://") || strings.HasPrefix(spec, "git@") || strings.HasSuffix(strings.SplitN(spec, "#", 2)[0], ".git")
 }
 
-// resolvePack turns a buildpack given by the user into a directory: a
-// built-in name, an existing directory, or a git URL (with an optional
-// "#ref") cloned shallowly into tmp, by a step that can write only there
-// and in its HOME. The error is a sentence for the pusher.
-func (b *Builder) resolvePack(s *step, spec, tmp string) (*pack, error) {
+// installedName is what an app may call a pack installed on the server.
+var installedName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]*$`)
+
+// isRemoteURL reports whether spec is a git URL of another host.
+func isRemoteURL(spec string) bool {
+	for _, p := range []string{"https://", "http://", "ssh://", "git://", "git@"} {
+		if strings.HasPrefix(spec, p) {
+			return true
+		}
+	}
+	return false
+}
+
+// resolvePack turns a buildpack into a directory: a built-in name, a pack
+// installed in Builder.InstalledDir, an existing directory, or a git URL
+// (with an optional "#ref") cloned shallowly into tmp, by a step that can
+// write only there and in its HOME. An app's own .buildpacks file
+// (fromApp) is the pusher's input: it may not name paths or repositories
+// on the server, only built-in or installed packs and remote URLs. The
+// error is a sentence for the pusher.
+func (b *Builder) resolvePack(s *step, spec, tmp string, fromApp bool) (*pack, error) {
 	ctx, out := s.ctx, s.out
 	spec = strings.TrimSpace(spec)
 	if name := builtinName(spec); name != "" {
 		return &pack{spec: name, dir: filepath.Join(b.packsDir, name)}, nil
+	}
+	if b.InstalledDir != "" && installedName.MatchString(spec) {
+		dir := filepath.Join(b.InstalledDir, spec)
+		if fi, err := os.Stat(dir); err == nil && fi.IsDir() {
+			return checkPack(spec, dir)
+		}
+	}
+	if fromApp && !isRemoteURL(spec) {
+		return nil, fmt.Errorf("Buildpack %q is not something an app's .buildpacks may name: use a built-in pack (go, nodejs, procfile), a pack installed in the server's buildpacks directory, or a remote git URL.", spec)
 	}
 	if fi, err := os.Stat(spec); err == nil && fi.IsDir() {
 		dir, err := filepath.Abs(spec)

@@ -119,6 +119,7 @@ func runServer(env *Env, cfg serverConfig) error {
 		return err
 	}
 	builder.SharedCache = filepath.Join(home, "cache", "_shared")
+	builder.InstalledDir = filepath.Join(home, "buildpacks")
 	logger := log.New(env.Stderr, "", log.LstdFlags)
 	buf := &logs.Buffer{Mirror: env.Stdout}
 	dopts := cfg.Dynos
@@ -209,7 +210,7 @@ func portOf(a net.Addr) string {
 // unprivileged user and must reach their app directories, so the top and
 // run/ are traversable (0711), not listable; the rest is the server's.
 func prepareHome(home string) error {
-	for _, d := range []string{"", "repos", "slugs", "tmp", "run", "cache"} {
+	for _, d := range []string{"", "repos", "slugs", "tmp", "run", "cache", "buildpacks"} {
 		if err := os.MkdirAll(filepath.Join(home, d), 0o700); err != nil {
 			return fmt.Errorf("create data directory: %w", err)
 		}

@@ -165,10 +165,18 @@ func (e *Engine) Keys() ([]*Key, error) { return e.Store.Keys() }
 // RemoveKey removes a key by ID, fingerprint or comment. Returns ENOTFOUND.
 func (e *Engine) RemoveKey(idOrName string) error { return e.Store.DeleteKey(idOrName) }
 
-// Authorized reports whether the key with that fingerprint may use SSH.
-func (e *Engine) Authorized(fingerprint string) bool {
-	_, err := e.Store.KeyByFingerprint(fingerprint)
-	return err == nil
+// Authorized returns who holds the key with that fingerprint (its
+// comment, usually user@host, else the fingerprint), and whether the key
+// may use SSH at all.
+func (e *Engine) Authorized(fingerprint string) (user string, ok bool) {
+	k, err := e.Store.KeyByFingerprint(fingerprint)
+	if err != nil {
+		return "", false
+	}
+	if k.Comment != "" {
+		return k.Comment, true
+	}
+	return k.Fingerprint, true
 }
 
 // Shutdown stops every dyno the engine started, for a server exit.

@@ -70,11 +70,12 @@ func (s *Server) Serve(l net.Listener) error {
 		Handler: s.handle,
 		PublicKeyHandler: func(ctx ssh.Context, key ssh.PublicKey) bool {
 			fp := gossh.FingerprintSHA256(key)
-			if !s.Engine.Authorized(fp) {
+			user, ok := s.Engine.Authorized(fp)
+			if !ok {
 				s.logf("ssh: refused unregistered key %s from %s", fp, ctx.RemoteAddr())
 				return false
 			}
-			ctx.SetValue(userKey{}, fp)
+			ctx.SetValue(userKey{}, user)
 			return true
 		},
 	}

@@ -21,7 +21,7 @@ type Session struct {
 	// Raw is the session's output untouched, for a dyno attached to a
 	// pseudo-terminal, which already ends its lines for a terminal.
 	Raw io.Writer
-	// User is the fingerprint of the key the client authenticated with.
+	// User names who holds the key the client authenticated with.
 	User string
 	// Terminal is set when the client asked for a pseudo-terminal.
 	Terminal *engine.Terminal

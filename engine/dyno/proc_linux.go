@@ -59,7 +59,11 @@ func startProcess(cfg procConfig) (*process, error) {
 	var cmd *exec.Cmd
 	var ready, goW *os.File
 	if cfg.isolated {
-		rootJSON, err := json.Marshal(cfg.box.rootConfig())
+		rc := cfg.box.rootConfig()
+		if cfg.tty && cfg.stdin != nil {
+			rc.TTY = cfg.stdin.Name()
+		}
+		rootJSON, err := json.Marshal(rc)
 		if err != nil {
 			return nil, fmt.Errorf("encode the root configuration: %w", err)
 		}

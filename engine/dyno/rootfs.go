@@ -23,6 +23,9 @@ type rootConfig struct {
 	Hostname string      `json:"hostname,omitempty"` // "" for $DYNO
 	Dir      string      `json:"dir,omitempty"`      // where the command starts; "" for /app
 	Cgroups  []string    `json:"cgroups,omitempty"`  // cgroup directories the init enters itself
+	// TTY is the host path of a one-off dyno's terminal (/dev/pts/N),
+	// shown at the same path so that ttyname(3) and `tty` find it.
+	TTY string `json:"tty,omitempty"`
 	// Required makes the init refuse to run the command without its
 	// private root, rather than fall back to the host's root as a dyno
 	// does: a build step must not run as root on the host.

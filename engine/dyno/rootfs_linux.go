@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"golang.org/x/sys/unix"
 )
@@ -59,7 +60,7 @@ func populateRoot(c rootConfig) error {
 	if err := mountAt(c.Root, "/proc", "proc", "proc", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, ""); err != nil {
 		return err
 	}
-	return buildDev(c.Root)
+	return buildDev(c.Root, c.TTY, c.UID, c.GID)
 }
 
 // mountAt mounts a filesystem on path inside root, creating the mount
@@ -159,8 +160,9 @@ func bindHost(root string, m bindMount) error {
 }
 
 // buildDev makes a minimal /dev: the harmless devices bound from the
-// host, a /dev/shm of its own and the usual links into /proc.
-func buildDev(root string) error {
+// host, a /dev/shm of its own and the usual links into /proc, and the
+// one-off dyno's own terminal, given to its user, when it has one.
+func buildDev(root, tty string, uid, gid int) error {
 	dev := filepath.Join(root, "dev")
 	if err := mountAt(root, "/dev", "tmpfs", "tmpfs", unix.MS_NOSUID|unix.MS_NOEXEC, "mode=0755"); err != nil {
 		return err
@@ -182,6 +184,23 @@ func buildDev(root string) error {
 	}
 	if err := mountAt(root, "/dev/shm", "tmpfs", "tmpfs", unix.MS_NOSUID|unix.MS_NODEV, "mode=1777"); err != nil {
 		return err
+	}
+	if name, ok := strings.CutPrefix(tty, "/dev/pts/"); ok && name != "" && !strings.Contains(name, "/") {
+		if err := os.Mkdir(filepath.Join(dev, "pts"), 0o755); err != nil {
+			return fmt.Errorf("create /dev/pts: %w", err)
+		}
+		target := filepath.Join(dev, "pts", name)
+		f, err := os.OpenFile(target, os.O_CREATE|os.O_WRONLY, 0o620)
+		if err != nil {
+			return fmt.Errorf("create %s: %w", tty, err)
+		}
+		f.Close()
+		if err := unix.Mount(tty, target, "", unix.MS_BIND, ""); err != nil {
+			return fmt.Errorf("bind %s: %w", tty, err)
+		}
+		if err := os.Chown(target, uid, gid); err != nil {
+			return fmt.Errorf("give %s to the dyno user: %w", tty, err)
+		}
 	}
 	for name, to := range map[string]string{
 		"fd": "/proc/self/fd", "stdin": "/proc/self/fd/0", "stdout": "/proc/self/fd/1", "stderr": "/proc/self/fd/2",

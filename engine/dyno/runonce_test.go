@@ -118,7 +118,7 @@ func TestRunOnceTerminal(t *testing.T) {
 		t.Run(modeName(mode), func(t *testing.T) {
 			s := newSupervisor(t, &memSink{}, Options{Isolate: mode})
 			resize := make(chan [2]uint16, 1)
-			sp := spec(t, "run", uniqueName("run"), `test -t 0 && test -t 1 && echo "on a terminal"; while read line; do echo "got $line: $(stty size)"; done`)
+			sp := spec(t, "run", uniqueName("run"), `test -t 0 && test -t 1 && echo "on a terminal $(tty)"; while read line; do echo "got $line: $(stty size)"; done`)
 			sp.Terminal = &engine.Terminal{Cols: 100, Rows: 30, Resize: resize}
 			out := &syncBuffer{}
 			in, inW := io.Pipe()
@@ -144,7 +144,7 @@ func TestRunOnceTerminal(t *testing.T) {
 			if err != nil || code != 0 {
 				t.Fatalf("RunOnce = %d, %v\n%s", code, err, out.String())
 			}
-			if !strings.Contains(out.String(), "on a terminal\r\n") {
+			if !strings.Contains(out.String(), "on a terminal /dev/pts/") {
 				t.Errorf("the dyno was not on a terminal:\n%q", out.String())
 			}
 		})

@@ -194,35 +194,48 @@ func reportReady(fd, report string) {
 // mounts below never reach the host, sets the hostname, and builds the
 // dyno's private root when it has one. It returns what could not be done,
 // for the supervisor, and the credentials the command runs with: the
-// dyno's user in a private root. Without a private root the dyno runs as
-// before, in the host's root with its own /proc, as root, with HOME and
-// PATH pointing at the slug where it is: dropping to a user that cannot
-// write there would break apps rather than isolate them.
+// dyno's user. Without a private root the dyno runs in the host's root
+// with its own /proc, HOME and PATH pointing at the slug where it is, as
+// the dyno's user when that user can reach the slug there, else as root
+// (and says so): a dyno that cannot reach its own files would not run.
 func setupNamespace(hostname string, cfg rootConfig) (report string, cred *syscall.Credential) {
 	if hostname != "" {
 		if err := unix.Sethostname([]byte(hostname)); err != nil {
 			fmt.Fprintf(os.Stderr, "dyno-init: set hostname: %v\n", err)
 		}
 	}
+	if cfg.UID > 0 {
+		cred = &syscall.Credential{Uid: uint32(cfg.UID), Gid: uint32(cfg.GID), Groups: []uint32{}}
+	}
 	if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_PRIVATE, ""); err != nil {
 		fmt.Fprintf(os.Stderr, "dyno-init: make mounts private: %v\n", err)
-		report = "make mounts private: " + err.Error()
 		fallbackEnv(cfg.App)
-		return report, nil
+		return "make mounts private: " + err.Error(), cred
 	}
 	if cfg.Root != "" {
 		err := buildRoot(cfg)
 		if err == nil {
-			return "", &syscall.Credential{Uid: uint32(cfg.UID), Gid: uint32(cfg.GID), Groups: []uint32{}}
+			return "", cred
 		}
-		fmt.Fprintf(os.Stderr, "dyno-init: no private root, running in the host's root as root: %v\n", err)
 		report = err.Error()
+		// Still not root if avoidable: the release's files belong to the
+		// dyno user (the supervisor's PrepareDir), so the app can run
+		// where it is, if that user can reach it.
+		if cred != nil && !reachable(cfg.App, cfg.UID, cfg.GID) {
+			cred = nil
+			report += "; the app directory is out of the dyno user's reach, so dynos run as root"
+		}
+		who := "root"
+		if cred != nil {
+			who = fmt.Sprintf("uid %d", cfg.UID)
+		}
+		fmt.Fprintf(os.Stderr, "dyno-init: no private root, running in the host's root as %s: %v\n", who, err)
 	}
 	if err := unix.Mount("proc", "/proc", "proc", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, ""); err != nil {
 		fmt.Fprintf(os.Stderr, "dyno-init: mount /proc: %v\n", err)
 	}
 	fallbackEnv(cfg.App)
-	return report, nil
+	return report, cred
 }
 
 // fallbackEnv points HOME and PATH, which the supervisor set for /app,
@@ -267,6 +280,30 @@ func reapAll() {
 		_, err := unix.Wait4(-1, nil, 0, nil)
 		if err != nil && !errors.Is(err, unix.EINTR) {
 			return
+		}
+	}
+}
+
+// reachable reports whether uid/gid may traverse every directory leading
+// to dir, judged from the permission bits as the kernel would.
+func reachable(dir string, uid, gid int) bool {
+	for p := dir; ; p = filepath.Dir(p) {
+		var st unix.Stat_t
+		if err := unix.Stat(p, &st); err != nil {
+			return false
+		}
+		var bit uint32 = 0o001
+		switch {
+		case int(st.Uid) == uid:
+			bit = 0o100
+		case int(st.Gid) == gid:
+			bit = 0o010
+		}
+		if st.Mode&bit == 0 {
+			return false
+		}
+		if p == "/" || p == "." {
+			return true
 		}
 	}
 }

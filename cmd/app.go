@@ -79,6 +79,7 @@ func NewApp(env *Env) *cli.App {
 	cmds = append(cmds, appsCommands(env)...)
 	cmds = append(cmds, keysCommands(env)...)
 	cmds = append(cmds, configCommands(env)...)
+	cmds = append(cmds, buildpacksCommands(env)...)
 	cmds = append(cmds, releasesCommands(env)...)
 	cmds = append(cmds, psCommands(env)...)
 	cmds = append(cmds, logsCommand(env), runCommand(env), buildsCommand(env), gitRemoteCommand(env))

@@ -194,3 +194,22 @@ func TestDestroyApp(t *testing.T) {
 		t.Errorf("run directory left: %v", err)
 	}
 }
+
+func TestSetBuildpacks(t *testing.T) {
+	e, _, _, _ := newEngine(t)
+	if _, err := e.CreateApp("my-app", "u"); err != nil {
+		t.Fatal(err)
+	}
+	for _, bad := range [][]string{{"/etc"}, {"../x"}, {"file:///srv/pack"}, {"go", "go"}, {"a b"}, {"1", "2", "3", "4", "5", "6", "7"}} {
+		if _, err := e.SetBuildpacks("my-app", bad); engine.ErrorCode(err) != engine.EINVALID {
+			t.Errorf("SetBuildpacks(%q) = %v, want EINVALID", bad, err)
+		}
+	}
+	got, err := e.SetBuildpacks("my-app", []string{"heroku/nodejs", "https://example.test/pack.git#v2", "my-pack"})
+	if err != nil || len(got) != 3 {
+		t.Fatalf("SetBuildpacks = %v, %v", got, err)
+	}
+	if a, _ := e.App("my-app"); len(a.Buildpacks) != 3 {
+		t.Errorf("stored = %v", a.Buildpacks)
+	}
+}

@@ -17,6 +17,8 @@ type App struct {
 	CurrentRelease int `json:"current_release"`
 	// Formation is the quantity of each process type the app should run.
 	Formation map[string]int `json:"formation,omitempty"`
+	// Buildpacks, when set, are used in order instead of detection.
+	Buildpacks []string `json:"buildpacks,omitempty"`
 }
 
 // Release statuses, as Heroku names them.

@@ -45,11 +45,12 @@ func (e *Engine) Deploy(ctx context.Context, req DeployRequest) (*Release, error
 		}
 	}
 	res, err := e.Builder.Build(ctx, BuildRequest{
-		App:       app.Name,
-		SourceDir: req.SourceDir,
-		CacheDir:  filepath.Join(e.Paths.Cache, app.Name),
-		Config:    cur.Config,
-		Out:       out,
+		App:        app.Name,
+		SourceDir:  req.SourceDir,
+		CacheDir:   filepath.Join(e.Paths.Cache, app.Name),
+		Config:     cur.Config,
+		Buildpacks: app.Buildpacks,
+		Out:        out,
 	})
 	if err != nil {
 		return nil, err

@@ -32,6 +32,9 @@ type Store interface {
 
 	// SetFormation replaces the app's formation. Returns ENOTFOUND.
 	SetFormation(app string, formation map[string]int) error
+	// UpdateApp applies fn to the app's record in one transaction (fn's
+	// error aborts it) and returns the stored result. Returns ENOTFOUND.
+	UpdateApp(name string, fn func(*App) error) (*App, error)
 
 	// AddKey records a public key. Returns ECONFLICT if its fingerprint is
 	// registered already.

@@ -163,6 +163,34 @@ func (s *Store) SetFormation(app string, formation map[string]int) error {
 	return nil
 }
 
+// UpdateApp applies fn to the app's record and stores the result, in one
+// transaction, so that concurrent changes to different fields never undo
+// each other. An error from fn aborts the change and is returned as is.
+// Returns ENOTFOUND.
+func (s *Store) UpdateApp(name string, fn func(*engine.App) error) (*engine.App, error) {
+	var out *engine.App
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		a, err := getApp(tx, name)
+		if err != nil {
+			return err
+		}
+		if err := fn(a); err != nil {
+			return err
+		}
+		a.Name = name
+		a.UpdatedAt = now()
+		out = a
+		return putApp(tx, a)
+	})
+	if err != nil {
+		if engine.ErrorCode(err) != engine.EINTERNAL {
+			return nil, err
+		}
+		return nil, fmt.Errorf("update app %s: %w", name, err)
+	}
+	return out, nil
+}
+
 // getApp reads an app inside tx. Returns ENOTFOUND.
 func getApp(tx *bolt.Tx, name string) (*engine.App, error) {
 	a := new(engine.App)

@@ -261,3 +261,31 @@ func TestSetFormation(t *testing.T) {
 		})
 	}
 }
+
+func TestUpdateApp(t *testing.T) {
+	s := openTest(t)
+	if err := s.CreateApp(&engine.App{Name: "app-one"}, &engine.Release{Status: engine.ReleaseSucceeded}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.UpdateApp("app-one", func(a *engine.App) error {
+		a.Buildpacks = []string{"go", "https://example.test/pack.git"}
+		return nil
+	})
+	if err != nil || len(got.Buildpacks) != 2 {
+		t.Fatalf("UpdateApp = %+v, %v", got, err)
+	}
+	again, _ := s.App("app-one")
+	if len(again.Buildpacks) != 2 || again.Buildpacks[1] != "https://example.test/pack.git" {
+		t.Errorf("stored = %+v", again)
+	}
+	refused := engine.Errorf(engine.EINVALID, "no")
+	if _, err := s.UpdateApp("app-one", func(a *engine.App) error { a.Buildpacks = nil; return refused }); err != refused {
+		t.Errorf("fn's error = %v, want it returned as is", err)
+	}
+	if again, _ := s.App("app-one"); len(again.Buildpacks) != 2 {
+		t.Errorf("an aborted update changed the app: %+v", again)
+	}
+	if _, err := s.UpdateApp("ghost", func(*engine.App) error { return nil }); engine.ErrorCode(err) != engine.ENOTFOUND {
+		t.Errorf("missing app = %v, want ENOTFOUND", err)
+	}
+}

@@ -53,6 +53,8 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("POST /apps/{app}/releases", s.createRelease)
 	mux.HandleFunc("GET /apps/{app}/releases/{version}", s.getRelease)
 	mux.HandleFunc("POST /apps/{app}/builds", s.createBuild)
+	mux.HandleFunc("GET /apps/{app}/buildpack-installations", s.listBuildpacks)
+	mux.HandleFunc("PUT /apps/{app}/buildpack-installations", s.putBuildpacks)
 	mux.HandleFunc("GET /apps/{app}/formation", s.getFormation)
 	mux.HandleFunc("PATCH /apps/{app}/formation", s.patchFormation)
 	mux.HandleFunc("GET /apps/{app}/log-lines", s.logLines)

@@ -70,6 +70,9 @@ func TestAPI(t *testing.T) {
 		{"release bad", "GET", "/apps/my-app/releases/x", "secret", "", 422, "not a release version"},
 		{"rollback no slug", "POST", "/apps/my-app/releases", "secret", `{"release":"v1"}`, 422, "no slug"},
 		{"scale before deploy", "PATCH", "/apps/my-app/formation", "secret", `{"updates":[{"type":"web","quantity":1}]}`, 422, "deploy it first"},
+		{"set buildpacks", "PUT", "/apps/my-app/buildpack-installations", "secret", `{"updates":[{"buildpack":"heroku/go"}]}`, 200, `"url": "heroku/go"`},
+		{"list buildpacks", "GET", "/apps/my-app/buildpack-installations", "secret", "", 200, `"ordinal": 0`},
+		{"buildpack path", "PUT", "/apps/my-app/buildpack-installations", "secret", `{"updates":[{"buildpack":"/etc"}]}`, 422, "is invalid"},
 		{"unknown path", "GET", "/nothing", "secret", "", 404, "No such API path"},
 		{"destroy", "DELETE", "/apps/my-app", "secret", "", 200, `"name": "my-app"`},
 	}

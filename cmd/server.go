@@ -136,7 +136,7 @@ func runServer(env *Env, cfg serverConfig) error {
 	eng := &engine.Engine{
 		Store: st, Builder: builder, Supervisor: sup, Routes: rt, Logs: buf,
 		Paths:    engine.Paths{Run: filepath.Join(home, "run"), Cache: filepath.Join(home, "cache"), Repos: filepath.Join(home, "repos")},
-		ParseKey: sshgit.ParseKey, AppURL: appURL, WaitUp: cfg.Dynos.BootTimeout,
+		ParseKey: sshgit.ParseKey, AppURL: appURL, WaitUp: cfg.Dynos.BootTimeout, Domain: cfg.Domain,
 	}
 	token, err := apiToken(home)
 	if err != nil {

@@ -98,6 +98,8 @@ type Backend interface {
 // store.
 type RouteTable interface {
 	SetBackends(app string, backends []Backend)
+	// SetDomains replaces the custom hostnames that route to app.
+	SetDomains(app string, hosts []string)
 	RemoveApp(app string)
 }
 

@@ -38,13 +38,17 @@ type Engine struct {
 	ParseKey func(text string) (*Key, error)
 	// AppURL returns the URL an app is served at, for messages.
 	AppURL func(app string) string
+	// Domain is where the router names apps (APP.DOMAIN); custom domains
+	// may not lie under it.
+	Domain string
 	// WaitUp bounds how long a release waits for new web dynos before it
 	// replaces the old ones anyway. Zero means 60 s.
 	WaitUp time.Duration
 
-	mu      sync.Mutex
-	locks   map[string]*sync.Mutex
-	running map[string][]*instance
+	mu       sync.Mutex
+	domainMu sync.Mutex
+	locks    map[string]*sync.Mutex
+	running  map[string][]*instance
 }
 
 // lock serialises changes to one app and returns the unlock function.

@@ -74,10 +74,14 @@ func (s *fakeSupervisor) RunOnce(ctx context.Context, spec engine.DynoSpec, stdi
 	return s.onceCode, nil
 }
 
-type fakeRoutes struct{ apps map[string][]engine.Backend }
+type fakeRoutes struct {
+	apps    map[string][]engine.Backend
+	domains map[string][]string
+}
 
 func (r *fakeRoutes) SetBackends(app string, b []engine.Backend) { r.apps[app] = b }
 func (r *fakeRoutes) RemoveApp(app string)                       { delete(r.apps, app) }
+func (r *fakeRoutes) SetDomains(app string, hosts []string)      { r.domains[app] = hosts }
 
 func newEngine(t *testing.T) (*engine.Engine, *fakeBuilder, *fakeSupervisor, *fakeRoutes) {
 	t.Helper()
@@ -87,7 +91,7 @@ func newEngine(t *testing.T) (*engine.Engine, *fakeBuilder, *fakeSupervisor, *fa
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	b, s, r := &fakeBuilder{}, &fakeSupervisor{}, &fakeRoutes{apps: map[string][]engine.Backend{}}
+	b, s, r := &fakeBuilder{}, &fakeSupervisor{}, &fakeRoutes{apps: map[string][]engine.Backend{}, domains: map[string][]string{}}
 	e := &engine.Engine{Store: st, Builder: b, Supervisor: s, Routes: r,
 		Paths: engine.Paths{Run: filepath.Join(dir, "run"), Cache: filepath.Join(dir, "cache"), Repos: filepath.Join(dir, "repos")}}
 	return e, b, s, r
@@ -211,5 +215,40 @@ func TestSetBuildpacks(t *testing.T) {
 	}
 	if a, _ := e.App("my-app"); len(a.Buildpacks) != 3 {
 		t.Errorf("stored = %v", a.Buildpacks)
+	}
+}
+
+func TestDomains(t *testing.T) {
+	e, _, _, r := newEngine(t)
+	e.Domain = "localhost"
+	for _, n := range []string{"app-one", "app-two"} {
+		if _, err := e.CreateApp(n, "u"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := e.AddDomain("app-one", "WWW.Example.test.")
+	if err != nil || len(got) != 1 || got[0] != "www.example.test" || r.domains["app-one"][0] != "www.example.test" {
+		t.Fatalf("AddDomain = %v, %v; router has %v", got, err, r.domains)
+	}
+	cases := []struct {
+		app, host, code string
+	}{
+		{"app-two", "www.example.test", engine.ECONFLICT},
+		{"app-one", "www.example.test", engine.ECONFLICT},
+		{"app-one", "nodot", engine.EINVALID},
+		{"app-one", "../etc", engine.EINVALID},
+		{"app-one", "other.localhost", engine.EINVALID},
+		{"ghost-app", "a.example.test", engine.ENOTFOUND},
+	}
+	for _, c := range cases {
+		if _, err := e.AddDomain(c.app, c.host); engine.ErrorCode(err) != c.code {
+			t.Errorf("AddDomain(%s, %s) = %v, want %s", c.app, c.host, err, c.code)
+		}
+	}
+	if _, err := e.RemoveDomain("app-one", "nope.example.test"); engine.ErrorCode(err) != engine.ENOTFOUND {
+		t.Errorf("removing a missing domain = %v", err)
+	}
+	if got, err := e.RemoveDomain("app-one", "www.example.test"); err != nil || len(got) != 0 || len(r.domains["app-one"]) != 0 {
+		t.Errorf("RemoveDomain = %v, %v", got, err)
 	}
 }

@@ -19,6 +19,8 @@ type App struct {
 	Formation map[string]int `json:"formation,omitempty"`
 	// Buildpacks, when set, are used in order instead of detection.
 	Buildpacks []string `json:"buildpacks,omitempty"`
+	// Domains are custom hostnames routed to the app besides APP.DOMAIN.
+	Domains []string `json:"domains,omitempty"`
 }
 
 // Release statuses, as Heroku names them.

@@ -174,6 +174,7 @@ func (e *Engine) Restore(ctx context.Context) error {
 	for _, a := range apps {
 		if e.Routes != nil {
 			e.Routes.SetBackends(a.Name, nil)
+			e.Routes.SetDomains(a.Name, a.Domains)
 		}
 		if err := e.restart(ctx, a.Name); err != nil {
 			errs = errors.Join(errs, fmt.Errorf("restore %s: %w", a.Name, err))

@@ -239,8 +239,13 @@ func (s *server) push(dir, key, app string, args ...string) (string, error) {
 
 // get fetches path of app through the router.
 func (s *server) get(app, path string) (int, string, error) {
+	return s.getHost(app+".localhost", path)
+}
+
+// getHost fetches path through the router with the given Host.
+func (s *server) getHost(host, path string) (int, string, error) {
 	req, _ := http.NewRequest("GET", "http://127.0.0.1:"+s.httpPort+path, nil)
-	req.Host = app + ".localhost"
+	req.Host = host
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		return 0, "", err

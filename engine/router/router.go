@@ -47,8 +47,9 @@ type Router struct {
 	domain string
 	logs   engine.LogSink
 
-	mu   sync.RWMutex
-	apps map[string][]engine.Backend
+	mu    sync.RWMutex
+	apps  map[string][]engine.Backend
+	hosts map[string]string // custom domain -> app
 
 	once      sync.Once
 	transport *http.Transport
@@ -74,6 +75,7 @@ func New(domain string, logs engine.LogSink) *Router {
 		domain:          domain,
 		logs:            logs,
 		apps:            map[string][]engine.Backend{},
+		hosts:           map[string]string{},
 	}
 }
 
@@ -96,10 +98,32 @@ func (rt *Router) SetBackends(app string, backends []engine.Backend) {
 	rt.mu.Unlock()
 }
 
-// RemoveApp forgets app; its host gets the unknown-app page again.
+// RemoveApp forgets app; its hosts get the unknown-app page again.
 func (rt *Router) RemoveApp(app string) {
+	app = strings.ToLower(app)
 	rt.mu.Lock()
-	delete(rt.apps, strings.ToLower(app))
+	delete(rt.apps, app)
+	for h, a := range rt.hosts {
+		if a == app {
+			delete(rt.hosts, h)
+		}
+	}
+	rt.mu.Unlock()
+}
+
+// SetDomains replaces the custom domains that route to app, besides
+// APP.domain. The engine keeps them unique across apps.
+func (rt *Router) SetDomains(app string, hosts []string) {
+	app = strings.ToLower(app)
+	rt.mu.Lock()
+	for h, a := range rt.hosts {
+		if a == app {
+			delete(rt.hosts, h)
+		}
+	}
+	for _, h := range hosts {
+		rt.hosts[normalizeHost(h)] = app
+	}
 	rt.mu.Unlock()
 }
 
@@ -119,9 +143,15 @@ func (rt *Router) backends(app string) ([]engine.Backend, bool) {
 	return b, ok
 }
 
-// appFor returns the app named by host (already lowercased, without
-// port), or false when host is not a single label under the domain.
+// appFor returns the app a host (already lowercased, without port) routes
+// to: a custom domain's app, or APP of APP.domain; false for neither.
 func (rt *Router) appFor(host string) (string, bool) {
+	rt.mu.RLock()
+	custom, found := rt.hosts[host]
+	rt.mu.RUnlock()
+	if found {
+		return custom, true
+	}
 	app, ok := strings.CutSuffix(host, "."+rt.domain)
 	if !ok || !isLabel(app) {
 		return "", false

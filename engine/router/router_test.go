@@ -368,3 +368,24 @@ func TestNilLogSink(t *testing.T) {
 		t.Errorf("status %d, want 503", rec.Code)
 	}
 }
+
+// TestSetDomains checks that custom hostnames route to their app, move
+// with SetDomains and go with RemoveApp.
+func TestSetDomains(t *testing.T) {
+	h := newHarness(t, "", nil)
+	h.router.SetBackends("shop", []engine.Backend{echoBackend(t, "web.1")})
+	h.router.SetDomains("shop", []string{"www.shop.test", "Shop.Test."})
+	for host, want := range map[string]int{"www.shop.test": 200, "shop.test:8080": 200, "other.test": 404} {
+		if resp, body := h.get(t, host, "/", nil); resp.StatusCode != want {
+			t.Errorf("%s: status %d, want %d (%q)", host, resp.StatusCode, want, body)
+		}
+	}
+	h.router.SetDomains("shop", []string{"shop.test"})
+	if resp, _ := h.get(t, "www.shop.test", "/", nil); resp.StatusCode != 404 {
+		t.Errorf("a removed domain still routes: %d", resp.StatusCode)
+	}
+	h.router.RemoveApp("shop")
+	if resp, _ := h.get(t, "shop.test", "/", nil); resp.StatusCode != 404 {
+		t.Errorf("a removed app's domain still routes: %d", resp.StatusCode)
+	}
+}

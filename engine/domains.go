@@ -1,0 +1,91 @@
+package engine
+
+import (
+	"regexp"
+	"slices"
+	"strings"
+)
+
+// MaxDomains bounds an app's custom domains.
+const MaxDomains = 100
+
+var hostnameRe = regexp.MustCompile(`^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$`)
+
+// normalizeDomain lowercases a hostname and drops a trailing dot, as
+// hostnames compare.
+func normalizeDomain(h string) string {
+	return strings.TrimSuffix(strings.ToLower(strings.TrimSpace(h)), ".")
+}
+
+// AddDomain routes a custom hostname (www.example.test) to the app, as
+// `heroku domains:add` does. Returns EINVALID, ENOTFOUND or ECONFLICT when
+// another app has it.
+func (e *Engine) AddDomain(name, host string) ([]string, error) {
+	host = normalizeDomain(host)
+	if !hostnameRe.MatchString(host) || len(host) > 253 {
+		return nil, Errorf(EINVALID, "%q is not a hostname: give a name with at least one dot, such as www.example.test.", host)
+	}
+	if e.Domain != "" && (host == e.Domain || strings.HasSuffix(host, "."+e.Domain)) {
+		return nil, Errorf(EINVALID, "%s is under %s, where hako names apps itself (APP.%s): choose another hostname.", host, e.Domain, e.Domain)
+	}
+	if _, err := e.App(name); err != nil {
+		return nil, err
+	}
+	// Uniqueness spans apps: one change at a time.
+	e.domainMu.Lock()
+	defer e.domainMu.Unlock()
+	apps, err := e.Store.Apps()
+	if err != nil {
+		return nil, err
+	}
+	for _, a := range apps {
+		if slices.Contains(a.Domains, host) {
+			if a.Name == name {
+				return nil, Errorf(ECONFLICT, "%s is already a domain of %s.", host, name)
+			}
+			return nil, Errorf(ECONFLICT, "%s is already a domain of another app.", host)
+		}
+	}
+	return e.updateDomains(name, func(d []string) ([]string, error) {
+		if len(d) >= MaxDomains {
+			return nil, Errorf(EINVALID, "An app may have at most %d domains.", MaxDomains)
+		}
+		return append(d, host), nil
+	})
+}
+
+// RemoveDomain stops routing a custom hostname to the app; an empty host
+// removes them all. Returns EINVALID or ENOTFOUND.
+func (e *Engine) RemoveDomain(name, host string) ([]string, error) {
+	if _, err := e.App(name); err != nil {
+		return nil, err
+	}
+	host = normalizeDomain(host)
+	e.domainMu.Lock()
+	defer e.domainMu.Unlock()
+	return e.updateDomains(name, func(d []string) ([]string, error) {
+		if host == "" {
+			return nil, nil
+		}
+		i := slices.Index(d, host)
+		if i < 0 {
+			return nil, Errorf(ENOTFOUND, "%s is not a domain of %s: `hako domains -a %s` lists them.", host, name, name)
+		}
+		return slices.Delete(d, i, i+1), nil
+	})
+}
+
+func (e *Engine) updateDomains(name string, change func([]string) ([]string, error)) ([]string, error) {
+	app, err := e.Store.UpdateApp(name, func(a *App) error {
+		d, err := change(slices.Clone(a.Domains))
+		a.Domains = d
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	if e.Routes != nil {
+		e.Routes.SetDomains(name, app.Domains)
+	}
+	return app.Domains, nil
+}

@@ -43,11 +43,11 @@ func (s *Supervisor) RunOnce(ctx context.Context, spec engine.DynoSpec, stdin io
 		return -1, err
 	}
 	heroku := func(line string) { s.log(spec.App, "heroku", spec.Name, line) }
-	outR, outW, inR, err := runStreams(spec, stdin)
+	outR, outW, inR, closeOut, err := runStreams(spec, stdin)
 	if err != nil {
 		return -1, fmt.Errorf("run %s of %s: %w", spec.Name, spec.App, err)
 	}
-	defer outR.Close()
+	defer closeOut()
 
 	heroku("Starting process with command `" + spec.Command + "`")
 	p, err := s.spawn(procConfig{
@@ -96,7 +96,7 @@ func (s *Supervisor) RunOnce(ctx context.Context, spec engine.DynoSpec, stdin io
 	// Output must not reach out after RunOnce returns: past the drain
 	// timeout (a daemon the dyno left holding the pipe), cut it off.
 	if !waitOrTimeout(p.outDone, drainTimeout) {
-		outR.Close()
+		closeOut()
 		<-p.outDone
 	}
 	heroku(fmt.Sprintf("Process exited with status %d", p.status))
@@ -121,24 +121,41 @@ func (l *lenientWriter) Write(p []byte) (int, error) {
 }
 
 // runStreams returns the one-off dyno's streams: the read end of its
-// output, and the ends it gets as stdout/stderr and stdin (nil for none).
-// With a Terminal they are a pseudo-terminal, sized as the user's and
-// resized with it, so that shells and editors behave as they would
-// locally; otherwise pipes. The copy from stdin ends when stdin does or
-// the dyno is gone.
-func runStreams(spec engine.DynoSpec, stdin io.Reader) (outR, outW, inR *os.File, err error) {
+// output, the ends it gets as stdout/stderr and stdin (nil for none), and
+// the function that closes the read end. With a Terminal they are a
+// pseudo-terminal, sized as the user's and resized with it, so that
+// shells and editors behave as they would locally; otherwise pipes. The
+// copy from stdin ends when stdin does or the dyno is gone.
+func runStreams(spec engine.DynoSpec, stdin io.Reader) (outR, outW, inR *os.File, closeOut func(), err error) {
 	if t := spec.Terminal; t != nil {
 		ptmx, slave, err := pty.Open()
 		if err != nil {
-			return nil, nil, nil, fmt.Errorf("open a terminal: %w", err)
+			return nil, nil, nil, nil, fmt.Errorf("open a terminal: %w", err)
 		}
-		if t.Cols > 0 && t.Rows > 0 {
-			_ = pty.Setsize(ptmx, &pty.Winsize{Cols: t.Cols, Rows: t.Rows})
+		// Resizes may still arrive while the dyno ends: the terminal is
+		// resized and closed under one lock, never resized once closed.
+		var mu sync.Mutex
+		closed := false
+		resize := func(cols, rows uint16) {
+			mu.Lock()
+			defer mu.Unlock()
+			if !closed && cols > 0 && rows > 0 {
+				_ = pty.Setsize(ptmx, &pty.Winsize{Cols: cols, Rows: rows})
+			}
 		}
+		closeOut = func() {
+			mu.Lock()
+			defer mu.Unlock()
+			if !closed {
+				closed = true
+				ptmx.Close()
+			}
+		}
+		resize(t.Cols, t.Rows)
 		if t.Resize != nil {
 			go func() {
 				for sz := range t.Resize {
-					_ = pty.Setsize(ptmx, &pty.Winsize{Cols: sz[0], Rows: sz[1]})
+					resize(sz[0], sz[1])
 				}
 			}()
 		}
@@ -149,22 +166,22 @@ func runStreams(spec engine.DynoSpec, stdin io.Reader) (outR, outW, inR *os.File
 		// can be closed on its own once the child holds its copies.
 		in, err := dupFile(slave)
 		if err != nil {
-			ptmx.Close()
+			closeOut()
 			slave.Close()
-			return nil, nil, nil, err
+			return nil, nil, nil, nil, err
 		}
-		return ptmx, slave, in, nil
+		return ptmx, slave, in, closeOut, nil
 	}
 	outR, outW, err = os.Pipe()
 	if err != nil {
-		return nil, nil, nil, fmt.Errorf("create output pipe: %w", err)
+		return nil, nil, nil, nil, fmt.Errorf("create output pipe: %w", err)
 	}
 	if stdin != nil {
 		r, w, err := os.Pipe()
 		if err != nil {
 			outR.Close()
 			outW.Close()
-			return nil, nil, nil, fmt.Errorf("create input pipe: %w", err)
+			return nil, nil, nil, nil, fmt.Errorf("create input pipe: %w", err)
 		}
 		inR = r
 		// Once the dyno is gone the pipe has no reader: the next write
@@ -174,7 +191,8 @@ func runStreams(spec engine.DynoSpec, stdin io.Reader) (outR, outW, inR *os.File
 			w.Close()
 		}()
 	}
-	return outR, outW, inR, nil
+	var once sync.Once
+	return outR, outW, inR, func() { once.Do(func() { outR.Close() }) }, nil
 }
 
 func dupFile(f *os.File) (*os.File, error) {

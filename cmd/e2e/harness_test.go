@@ -35,7 +35,12 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	bin = filepath.Join(dir, "hako")
-	build := exec.Command("go", "build", "-o", bin, "hako")
+	args := []string{"build", "-o", bin}
+	if os.Getenv("HAKO_E2E_RACE") != "" {
+		// The server itself under the race detector: slower, for checks.
+		args = append(args, "-race")
+	}
+	build := exec.Command("go", append(args, "hako")...)
 	build.Stdout, build.Stderr = os.Stdout, os.Stderr
 	if err := build.Run(); err != nil {
 		fmt.Fprintln(os.Stderr, "build hako:", err)

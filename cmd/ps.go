@@ -165,8 +165,25 @@ func printFormation(env *Env, formation []engine.FormationEntry) {
 // printPS prints `heroku ps`: each process type with its command and
 // quantity, then its dynos with state and since when.
 func printPS(env *Env, name string, formation []engine.FormationEntry, dynos []engine.DynoStatus) {
+	var runs []engine.DynoStatus
+	for _, d := range dynos {
+		if d.Type == "run" {
+			runs = append(runs, d)
+		}
+	}
+	if len(runs) > 0 {
+		fmt.Fprintf(env.Stdout, "=== run: one-off processes (%d)\n", len(runs))
+		for _, d := range runs {
+			fmt.Fprintf(env.Stdout, "%s (Basic): %s %s (~ %s ago): %s\n", d.Name, d.State, d.Since.UTC().Format("2006/01/02 15:04:05 -0700"), ago(time.Since(d.Since)), d.Command)
+		}
+		if len(formation) > 0 {
+			fmt.Fprintln(env.Stdout)
+		}
+	}
 	if len(formation) == 0 {
-		fmt.Fprintf(env.Stdout, "No dynos on ⬢ %s\n", name)
+		if len(runs) == 0 {
+			fmt.Fprintf(env.Stdout, "No dynos on ⬢ %s\n", name)
+		}
 		return
 	}
 	for i, f := range formation {

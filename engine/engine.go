@@ -49,6 +49,7 @@ type Engine struct {
 	domainMu sync.Mutex
 	locks    map[string]*sync.Mutex
 	running  map[string][]*instance
+	oneoffs  map[string]map[string]DynoStatus
 }
 
 // lock serialises changes to one app and returns the unlock function.

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"time"
 )
 
 // RunRequest is a one-off dyno to run attached: `hako run -a APP bash`.
@@ -54,6 +55,22 @@ func (e *Engine) Run(ctx context.Context, req RunRequest) (int, error) {
 	if req.Started != nil {
 		req.Started(name)
 	}
+	// `ps` lists one-off dynos while they run, as Heroku's does.
+	st := DynoStatus{Name: name, Type: "run", App: req.App, Release: rel.Version, Command: req.Command, State: DynoUp, Since: time.Now().UTC()}
+	e.mu.Lock()
+	if e.oneoffs == nil {
+		e.oneoffs = map[string]map[string]DynoStatus{}
+	}
+	if e.oneoffs[req.App] == nil {
+		e.oneoffs[req.App] = map[string]DynoStatus{}
+	}
+	e.oneoffs[req.App][name] = st
+	e.mu.Unlock()
+	defer func() {
+		e.mu.Lock()
+		delete(e.oneoffs[req.App], name)
+		e.mu.Unlock()
+	}()
 	return e.Supervisor.RunOnce(ctx, DynoSpec{
 		App: req.App, Type: "run", Name: name, Release: rel.Version, Command: req.Command,
 		Dir: dir, Env: env, Terminal: req.Terminal,

@@ -70,13 +70,20 @@ func (e *Engine) takeRunning(app string) []*instance {
 }
 
 // Dynos returns the status of the app's running dynos, ordered by type
-// (web first) and number.
+// (web first) and number, then its one-off dynos by name.
 func (e *Engine) Dynos(app string) []DynoStatus {
 	var st []DynoStatus
 	for _, in := range e.runningOf(app) {
 		st = append(st, in.Status())
 	}
-	return st
+	e.mu.Lock()
+	var runs []DynoStatus
+	for _, r := range e.oneoffs[app] {
+		runs = append(runs, r)
+	}
+	e.mu.Unlock()
+	sort.Slice(runs, func(i, j int) bool { return runs[i].Name < runs[j].Name })
+	return append(st, runs...)
 }
 
 // stopDynos stops dynos in parallel, so a grace period is waited once.

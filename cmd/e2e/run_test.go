@@ -5,6 +5,7 @@ import (
 	"os/exec"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestRunAndIsolation runs one-off dynos through the CLI and over SSH
@@ -65,4 +66,42 @@ func exitCode(err error) int {
 		return ee.ExitCode()
 	}
 	return -1
+}
+
+// TestOneOffInPS checks that `ps` lists a one-off dyno while it runs.
+func TestOneOffInPS(t *testing.T) {
+	need(t, "python3")
+	s := startServer(t)
+	s.hako(t, "apps:create", "listed")
+	if out, err := s.push(repo(t, "procfile-app"), s.key, "listed", "main"); err != nil {
+		t.Fatalf("push: %v\n%s", err, out)
+	}
+	c := exec.Command(bin, "run", "-a", "listed", "--no-tty", "read line; echo got $line")
+	c.Env = append(os.Environ(), "HAKO_HOME="+s.home)
+	in, err := c.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := &syncBuffer{}
+	c.Stdout, c.Stderr = out, out
+	if err := c.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = c.Process.Kill(); _ = c.Wait() })
+	var ps string
+	waitFor(t, 20*time.Second, "the one-off in ps", func() bool {
+		ps = s.hako(t, "ps", "-a", "listed")
+		return strings.Contains(ps, "=== run: one-off processes (1)")
+	}, func() string { return ps })
+	if !strings.Contains(ps, "(Basic): up ") || !strings.Contains(ps, ": read line; echo got $line") || !strings.Contains(ps, "=== web (Basic)") {
+		t.Errorf("ps:\n%s", ps)
+	}
+	in.Write([]byte("done\n"))
+	in.Close()
+	if err := c.Wait(); err != nil || !strings.Contains(out.String(), "got done") {
+		t.Errorf("run: %v\n%s", err, out.String())
+	}
+	if ps := s.hako(t, "ps", "-a", "listed"); strings.Contains(ps, "one-off") {
+		t.Errorf("a finished one-off is still listed:\n%s", ps)
+	}
 }

@@ -97,6 +97,7 @@ func NewApp(env *Env) *cli.App {
 		// Errors are printed once, by Run.
 		ExitErrHandler:  func(*cli.Context, error) {},
 		HideHelpCommand: true,
+		Metadata:        map[string]any{"remote": env.Remote},
 	}
 }
 
@@ -104,12 +105,29 @@ func NewApp(env *Env) *cli.App {
 var appFlag = &cli.StringFlag{Name: "app", Aliases: []string{"a"}, Usage: "the app to act on", EnvVars: []string{"HAKO_APP"}}
 
 // appName returns the -a flag's value or a usage error.
+// Without -a, a local command takes the app of the current repository's
+// `hako` remote (`hako git:remote`), as the Heroku CLI does with its
+// `heroku` remote.
 func appName(c *cli.Context) (string, error) {
 	name := c.String("app")
+	if name == "" && c.App.Metadata["remote"] != true {
+		name = remoteApp(gitOutput(".", "remote", "get-url", "hako"))
+	}
 	if name == "" {
-		return "", engine.Errorf(engine.EINVALID, "Missing required flag: -a, --app APP (the app to act on)")
+		return "", engine.Errorf(engine.EINVALID, "Missing required flag: -a, --app APP (the app to act on), or run it in a repository with a hako remote (`hako git:remote -a APP`)")
 	}
 	return name, engine.ValidateAppName(name)
+}
+
+// remoteApp returns the app a hako git URL names
+// (ssh://git@HOST:PORT/APP.git), or "".
+func remoteApp(url string) string {
+	i := strings.LastIndexAny(url, "/:")
+	name, ok := strings.CutSuffix(url[i+1:], ".git")
+	if !ok || engine.ValidateAppName(name) != nil {
+		return ""
+	}
+	return name
 }
 
 // reorder moves a command's flags before its arguments, so that flags may

@@ -66,3 +66,17 @@ func TestBuildCommand(t *testing.T) {
 		}
 	}
 }
+
+func TestRemoteApp(t *testing.T) {
+	for in, want := range map[string]string{
+		"ssh://git@127.0.0.1:2222/my-app.git": "my-app",
+		"git@127.0.0.1:my-app.git":            "my-app",
+		"https://example.test/other":          "",
+		"ssh://git@h/../Bad.git":              "",
+		"":                                    "",
+	} {
+		if got := remoteApp(in); got != want {
+			t.Errorf("remoteApp(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

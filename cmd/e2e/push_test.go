@@ -67,6 +67,12 @@ func TestRedeployReplacesDyno(t *testing.T) {
 	if out, err := c.CombinedOutput(); err != nil || !strings.Contains(string(out), "set git remote hako to ssh://git@127.0.0.1:"+s.sshPort+"/again.git") {
 		t.Fatalf("git:remote: %v\n%s", err, out)
 	}
+	// In the repository, commands find the app through that remote.
+	ps := exec.Command(bin, "ps")
+	ps.Dir, ps.Env = dir, append(os.Environ(), "HAKO_HOME="+s.home)
+	if out, err := ps.CombinedOutput(); err != nil || !strings.Contains(string(out), "web.1: up") {
+		t.Errorf("ps without -a in the repository: %v\n%s", err, out)
+	}
 	writeFile(t, dir, "index.html", "third version\n")
 	git(t, dir, "commit", "-qam", "third")
 	p := exec.Command("git", "push", "hako", "main")

@@ -28,10 +28,37 @@ func TestMountPlan(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			want := append(slices.Clone(sys), tt.extra...)
-			if got := mountPlan(tt.path); !slices.Equal(got, want) {
-				t.Errorf("mountPlan(%q) = %q, want %q", tt.path, got, want)
+			if got := planBinds(tt.path); !slices.Equal(got, want) {
+				t.Errorf("planBinds(%q) = %q, want %q", tt.path, got, want)
 			}
 		})
+	}
+	// A resolver configuration that leads out of /etc brings its
+	// directory along.
+	if got := planBinds("/usr/bin", "/run/systemd/resolve"); !slices.Equal(got, append(slices.Clone(sys), "/run/systemd/resolve")) {
+		t.Errorf("planBinds with a resolver dir = %q", got)
+	}
+}
+
+func TestResolverDir(t *testing.T) {
+	dir := t.TempDir()
+	target := filepath.Join(dir, "run", "resolve")
+	if err := os.MkdirAll(target, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(target, "stub-resolv.conf"), []byte("nameserver 127.0.0.53\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	link := filepath.Join(dir, "resolv.conf")
+	if err := os.Symlink(filepath.Join(target, "stub-resolv.conf"), link); err != nil {
+		t.Fatal(err)
+	}
+	real, _ := filepath.EvalSymlinks(target)
+	if got := resolverDir(link); got != real {
+		t.Errorf("resolverDir(symlink) = %q, want %q", got, real)
+	}
+	if got := resolverDir(filepath.Join(dir, "missing")); got != "" {
+		t.Errorf("resolverDir(missing) = %q", got)
 	}
 }
 

@@ -54,9 +54,34 @@ var privateDirs = []string{appDir, "/tmp", "/proc", "/dev", "/sys"}
 // directory brings its parent: version managers' shims (pyenv, rbenv,
 // asdf...) only run with the rest of their tree. Nested directories are
 // bound once, through the outermost.
+//
+// The directory that /etc/resolv.conf leads to comes too when it lies
+// outside them (a symlink into /run, as systemd-resolved and others
+// make it), or dynos would have no DNS.
 func mountPlan(pathList string) []string {
+	return planBinds(pathList, resolverDir("/etc/resolv.conf"))
+}
+
+// resolverDir returns the directory the resolver configuration at path
+// really lives in, when a symlink leads it out of /etc, else "".
+func resolverDir(path string) string {
+	real, err := filepath.EvalSymlinks(path)
+	if err != nil || within(real, "/etc") {
+		return ""
+	}
+	return filepath.Dir(real)
+}
+
+// planBinds is mountPlan for a given PATH and extra directories.
+func planBinds(pathList string, extra ...string) []string {
 	plan := slices.Clone(systemDirs)
-	for _, dir := range filepath.SplitList(pathList) {
+	dirs := filepath.SplitList(pathList)
+	for _, e := range extra {
+		if e != "" {
+			dirs = append(dirs, e)
+		}
+	}
+	for _, dir := range dirs {
 		if !filepath.IsAbs(dir) {
 			continue // relative entries mean nothing in another root
 		}

@@ -22,6 +22,8 @@ import (
 
 	"hako/buildpacks"
 	"hako/engine"
+	"hako/engine/addons/postgres"
+	"hako/engine/addons/redis"
 	"hako/engine/api"
 	"hako/engine/dyno"
 	"hako/engine/logs"
@@ -138,6 +140,9 @@ func runServer(env *Env, cfg serverConfig) error {
 		Paths:    engine.Paths{Run: filepath.Join(home, "run"), Cache: filepath.Join(home, "cache"), Repos: filepath.Join(home, "repos")},
 		ParseKey: sshgit.ParseKey, AppURL: appURL, WaitUp: cfg.Dynos.BootTimeout, Domain: cfg.Domain,
 	}
+	pg := postgres.New(filepath.Join(home, "addons", "postgres"), postgres.Options{Logf: logger.Printf})
+	rd := redis.New(filepath.Join(home, "addons", "redis"), redis.Options{Logf: logger.Printf})
+	eng.AddonProviders = map[string]engine.AddonProvider{pg.Service(): pg, rd.Service(): rd}
 	token, err := apiToken(home)
 	if err != nil {
 		return err
@@ -173,6 +178,10 @@ func runServer(env *Env, cfg serverConfig) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	go func() {
+		// Add-on servers come up first: dynos connect to them at boot.
+		if err := eng.StartAddons(ctx); err != nil {
+			logger.Printf("add-ons: %v", err)
+		}
 		if err := eng.Restore(ctx); err != nil {
 			logger.Printf("restore: %v", err)
 		}
@@ -191,6 +200,7 @@ func runServer(env *Env, cfg serverConfig) error {
 	_ = routerSrv.Shutdown(sctx)
 	eng.Shutdown()
 	sup.StopAll()
+	eng.StopAddons()
 	return serveErr
 }
 

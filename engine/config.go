@@ -62,10 +62,8 @@ func (e *Engine) UpdateConfig(ctx context.Context, name, user string, changes ma
 	if len(changes) == 0 {
 		return nil, Errorf(EINVALID, "No config vars given: use KEY=VALUE to set, KEY to unset.")
 	}
-	var set, unset []string
 	for k, v := range changes {
 		if v == nil {
-			unset = append(unset, k)
 			continue
 		}
 		if err := ValidateConfigKey(k); err != nil {
@@ -74,11 +72,25 @@ func (e *Engine) UpdateConfig(ctx context.Context, name, user string, changes ma
 		if !utf8.ValidString(*v) || strings.ContainsRune(*v, 0) {
 			return nil, Errorf(EINVALID, "Config var %s: values must be UTF-8 text without NUL bytes.", k)
 		}
-		set = append(set, k)
+	}
+	defer e.lock(name)()
+	return e.configRelease(ctx, name, user, changes, "", out)
+}
+
+// configRelease writes the release that applies changes (validated by
+// the caller, who holds the app's lock) and moves the app onto it. An
+// empty desc describes the change the usual way.
+func (e *Engine) configRelease(ctx context.Context, name, user string, changes map[string]*string, desc string, out io.Writer) (*Release, error) {
+	var set, unset []string
+	for k, v := range changes {
+		if v == nil {
+			unset = append(unset, k)
+		} else {
+			set = append(set, k)
+		}
 	}
 	sort.Strings(set)
 	sort.Strings(unset)
-	defer e.lock(name)()
 	return e.next(ctx, name, user, out, func(app *App, cur *Release) (*Release, error) {
 		cfg := map[string]string{}
 		for k, v := range cur.Config {
@@ -96,14 +108,17 @@ func (e *Engine) UpdateConfig(ctx context.Context, name, user string, changes ma
 		if n := configSize(cfg); n > MaxConfigSize {
 			return nil, Errorf(EINVALID, "Config vars of %s would take %d bytes; the limit is %d (32 KB). Keep large data in a file or an add-on.", name, n, MaxConfigSize)
 		}
-		var desc []string
+		if desc != "" {
+			return &Release{SlugID: cur.SlugID, Config: cfg, Description: desc}, nil
+		}
+		var parts []string
 		if len(set) > 0 {
-			desc = append(desc, fmt.Sprintf("Set %s config vars", strings.Join(set, ", ")))
+			parts = append(parts, fmt.Sprintf("Set %s config vars", strings.Join(set, ", ")))
 		}
 		if len(unset) > 0 {
-			desc = append(desc, fmt.Sprintf("Remove %s config vars", strings.Join(unset, ", ")))
+			parts = append(parts, fmt.Sprintf("Remove %s config vars", strings.Join(unset, ", ")))
 		}
-		return &Release{SlugID: cur.SlugID, Config: cfg, Description: strings.Join(desc, " and ")}, nil
+		return &Release{SlugID: cur.SlugID, Config: cfg, Description: strings.Join(parts, " and ")}, nil
 	})
 }
 

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
@@ -41,6 +42,8 @@ type Engine struct {
 	// Domain is where the router names apps (APP.DOMAIN); custom domains
 	// may not lie under it.
 	Domain string
+	// AddonProviders offer add-on services, by service name.
+	AddonProviders map[string]AddonProvider
 	// WaitUp bounds how long a release waits for new web dynos before it
 	// replaces the old ones anyway. Zero means 60 s.
 	WaitUp time.Duration
@@ -117,10 +120,16 @@ func (e *Engine) Apps() ([]*App, error) { return e.Store.Apps() }
 // DestroyApp stops the app's dynos and removes it with everything it
 // holds: releases, slugs, repository, build cache. Returns ENOTFOUND.
 func (e *Engine) DestroyApp(name string) error {
-	if _, err := e.App(name); err != nil {
+	app, err := e.App(name)
+	if err != nil {
 		return err
 	}
 	defer e.lock(name)()
+	// Add-ons go first: if removing one fails, the app (and its record
+	// of what is left) stays, and destroying it again finishes the job.
+	if err := e.destroyAddons(context.Background(), app); err != nil {
+		return fmt.Errorf("remove add-ons of %s: %w", name, err)
+	}
 	if e.Routes != nil {
 		e.Routes.RemoveApp(name)
 	}

@@ -21,6 +21,8 @@ type App struct {
 	Buildpacks []string `json:"buildpacks,omitempty"`
 	// Domains are custom hostnames routed to the app besides APP.DOMAIN.
 	Domains []string `json:"domains,omitempty"`
+	// Addons are the add-ons attached to the app.
+	Addons []Addon `json:"addons,omitempty"`
 }
 
 // Release statuses, as Heroku names them.

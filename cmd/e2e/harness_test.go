@@ -5,6 +5,8 @@ package e2e
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -115,6 +117,7 @@ func startServer(t *testing.T, flags ...string) *server {
 	need(t, "git", "ssh", "ssh-keygen")
 	s := &server{t: t, home: t.TempDir(), sshPort: freePort(t), httpPort: freePort(t), apiPort: freePort(t), out: &syncBuffer{}, done: make(chan struct{}), flags: flags}
 	s.start()
+	t.Cleanup(s.removeAddonData)
 	t.Cleanup(s.stop)
 	s.key = s.keygen("owner")
 	s.hako(t, "keys:add", s.key+".pub")
@@ -159,6 +162,17 @@ func (s *server) stop() {
 	}
 	_ = syscall.Kill(-s.cmd.Process.Pid, syscall.SIGKILL)
 	<-s.done
+}
+
+// removeAddonData removes what the add-on servers of this HAKO_HOME kept
+// outside it: where the home's parents are closed to their unprivileged
+// user, PostgreSQL and Redis keep their data under /var/lib, named by a
+// hash of their directory.
+func (s *server) removeAddonData() {
+	for service, base := range map[string]string{"postgres": "/var/lib/hako-postgres", "redis": "/var/lib/hako-redis"} {
+		sum := sha256.Sum256([]byte(filepath.Join(s.home, "addons", service)))
+		_ = os.RemoveAll(filepath.Join(base, hex.EncodeToString(sum[:])[:16]))
+	}
 }
 
 func (s *server) keygen(name string) string {

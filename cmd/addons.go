@@ -1,0 +1,96 @@
+package cmd
+
+import (
+	"fmt"
+	"net/url"
+	"strings"
+
+	"github.com/urfave/cli/v2"
+
+	"hako/engine"
+	"hako/engine/api"
+)
+
+func addonsCommands(env *Env) []*cli.Command {
+	return []*cli.Command{
+		{
+			Name:  "addons",
+			Usage: "list the app's add-ons",
+			Flags: []cli.Flag{appFlag, &cli.BoolFlag{Name: "json", Usage: "print JSON"}},
+			Action: func(c *cli.Context) error {
+				name, cl, err := appClient(env, c)
+				if err != nil {
+					return err
+				}
+				var list []api.AddonView
+				if err := cl.Do("GET", appPath(name, "/addons"), nil, &list); err != nil {
+					return err
+				}
+				if c.Bool("json") {
+					return printJSON(env.Stdout, list)
+				}
+				if len(list) == 0 {
+					fmt.Fprintf(env.Stdout, "No add-ons for ⬢ %s: `hako addons:create heroku-postgresql -a %s` adds a database.\n", name, name)
+					return nil
+				}
+				fmt.Fprintf(env.Stdout, "=== ⬢ %s Add-ons\n", name)
+				for _, a := range list {
+					fmt.Fprintf(env.Stdout, "%s (%s)  %s  %s\n └─ as %s\n", a.AddonService.Name, a.Name, a.Plan.Name, a.State, a.Attachment.Name)
+				}
+				return nil
+			},
+		},
+		{
+			Name:      "addons:create",
+			Usage:     "provision an add-on (heroku-postgresql, heroku-redis) and attach it: its URL becomes a config var",
+			ArgsUsage: "SERVICE[:PLAN]",
+			Flags:     []cli.Flag{appFlag, &cli.StringFlag{Name: "as", Usage: "the attachment name (DATABASE gives DATABASE_URL)"}},
+			Action: func(c *cli.Context) error {
+				service := c.Args().First()
+				if service == "" {
+					return engine.Errorf(engine.EINVALID, "Usage: hako addons:create -a APP SERVICE[:PLAN] (heroku-postgresql or heroku-redis)")
+				}
+				name, cl, err := appClient(env, c)
+				if err != nil {
+					return err
+				}
+				fmt.Fprintf(env.Stdout, "Creating %s on ⬢ %s... ", service, name)
+				var a api.AddonView
+				body := map[string]any{"plan": service, "attachment": map[string]string{"name": c.String("as")}}
+				if err := cl.Do("POST", appPath(name, "/addons"), body, &a); err != nil {
+					fmt.Fprintln(env.Stdout, "failed")
+					return err
+				}
+				fmt.Fprintln(env.Stdout, "done")
+				fmt.Fprintf(env.Stdout, "Created %s as %s\n", a.Name, strings.Join(a.ConfigVars, ", "))
+				return nil
+			},
+		},
+		{
+			Name:      "addons:destroy",
+			Usage:     "detach an add-on and delete it with all its data",
+			ArgsUsage: "ADDON",
+			Flags:     []cli.Flag{appFlag, &cli.StringFlag{Name: "confirm", Usage: "the app's name, to confirm"}},
+			Action: func(c *cli.Context) error {
+				addon := c.Args().First()
+				if addon == "" {
+					return engine.Errorf(engine.EINVALID, "Usage: hako addons:destroy -a APP ADDON --confirm APP (ADDON: its name or attachment, from `hako addons`)")
+				}
+				name, cl, err := appClient(env, c)
+				if err != nil {
+					return err
+				}
+				if c.String("confirm") != name {
+					return engine.Errorf(engine.EINVALID, "This deletes %s and all its data. To proceed, re-run this command with --confirm %s", addon, name)
+				}
+				fmt.Fprintf(env.Stdout, "Destroying %s on ⬢ %s... ", addon, name)
+				if err := cl.Do("DELETE", appPath(name, "/addons/"+url.PathEscape(addon)), nil, nil); err != nil {
+					fmt.Fprintln(env.Stdout, "failed")
+					return err
+				}
+				fmt.Fprintln(env.Stdout, "done")
+				return nil
+			},
+		},
+	}
+}

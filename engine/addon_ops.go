@@ -1,0 +1,212 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"regexp"
+	"slices"
+	"strings"
+	"time"
+)
+
+var attachmentRe = regexp.MustCompile(`^[A-Z][A-Z0-9_]*$`)
+
+// colors name an app's further add-ons of one service, as Heroku's do
+// (HEROKU_POSTGRESQL_ROSE_URL): the first takes the plain attachment.
+var colors = []string{"AMBER", "BLUE", "COBALT", "CRIMSON", "GOLD", "GRAY", "GREEN", "IVORY", "JADE", "MAROON", "NAVY", "OLIVE", "ONYX", "PINK", "PUCE", "ROSE", "SILVER", "TEAL", "VIOLET", "YELLOW"}
+
+// AddonRequest is `addons:create SERVICE[:PLAN] [--as NAME]`.
+type AddonRequest struct {
+	App     string
+	Service string // heroku-postgresql or heroku-postgresql:essential-0
+	As      string // attachment name; "" picks one
+	User    string
+	Out     io.Writer
+}
+
+// provider returns the provider of a service, and the plan asked for.
+func (e *Engine) provider(spec string) (AddonProvider, string, error) {
+	service, plan, _ := strings.Cut(spec, ":")
+	p, ok := e.AddonProviders[service]
+	if !ok {
+		var known []string
+		for k := range e.AddonProviders {
+			known = append(known, k)
+		}
+		slices.Sort(known)
+		return nil, "", Errorf(EINVALID, "Unknown add-on service %q: hako offers %s.", service, strings.Join(known, ", "))
+	}
+	if plan == "" {
+		plan = p.Plans()[0]
+	}
+	if !slices.Contains(p.Plans(), plan) {
+		return nil, "", Errorf(EINVALID, "Unknown plan %q for %s: plans are %s.", plan, service, strings.Join(p.Plans(), ", "))
+	}
+	return p, plan, nil
+}
+
+// CreateAddon provisions an add-on and attaches it: a new release sets
+// its config var (DATABASE_URL), "Attach DATABASE (heroku-postgresql)".
+// Returns EINVALID, ENOTFOUND or ECONFLICT.
+func (e *Engine) CreateAddon(ctx context.Context, req AddonRequest) (*Addon, error) {
+	p, plan, err := e.provider(req.Service)
+	if err != nil {
+		return nil, err
+	}
+	if req.As != "" && !attachmentRe.MatchString(req.As) {
+		return nil, Errorf(EINVALID, "Attachment name %q is invalid: use capital letters, digits and underscores, such as DATABASE.", req.As)
+	}
+	app, err := e.App(req.App)
+	if err != nil {
+		return nil, err
+	}
+	defer e.lock(app.Name)()
+	if app, err = e.Store.App(app.Name); err != nil {
+		return nil, err
+	}
+	as, err := attachmentFor(app, p, req.As)
+	if err != nil {
+		return nil, err
+	}
+	short := strings.TrimPrefix(p.Service(), "heroku-")
+	a := &Addon{ID: newID(), Name: fmt.Sprintf("%s-%s-%05d", short, nameAdjectives[rand.IntN(len(nameAdjectives))], rand.IntN(100000)),
+		App: app.Name, Service: p.Service(), Plan: plan, As: as, State: "provisioned", Created: time.Now().UTC()}
+	url, res, err := p.Provision(ctx, a.Name)
+	if err != nil {
+		return nil, err
+	}
+	a.Resource = res
+	// Recorded before the release, so that a crash in between leaves a
+	// resource the app still knows of (and can destroy), never an orphan.
+	if _, err := e.Store.UpdateApp(app.Name, func(x *App) error { x.Addons = append(x.Addons, *a); return nil }); err != nil {
+		return nil, errors.Join(err, p.Deprovision(ctx, res))
+	}
+	e.log(app.Name, "api", "Attach %s (%s) by user %s", as, a.Name, req.User)
+	desc := fmt.Sprintf("Attach %s (%s)", as, p.Service())
+	if _, err := e.configRelease(ctx, app.Name, req.User, map[string]*string{a.ConfigVar(): &url}, desc, req.Out); err != nil {
+		_, uerr := e.Store.UpdateApp(app.Name, func(x *App) error { x.Addons = dropAddon(x.Addons, a.Name); return nil })
+		return nil, errors.Join(err, uerr, p.Deprovision(ctx, res))
+	}
+	return a, nil
+}
+
+// attachmentFor picks the attachment name: the one asked for if free,
+// else the service's default if free, else a colored one.
+func attachmentFor(app *App, p AddonProvider, want string) (string, error) {
+	taken := func(as string) bool {
+		return slices.ContainsFunc(app.Addons, func(a Addon) bool { return a.As == as })
+	}
+	if want != "" {
+		if taken(want) {
+			return "", Errorf(ECONFLICT, "%s already has an add-on attached as %s: choose another name with --as.", app.Name, want)
+		}
+		return want, nil
+	}
+	if !taken(p.Attachment()) {
+		return p.Attachment(), nil
+	}
+	base := "HEROKU_" + strings.ToUpper(strings.ReplaceAll(strings.TrimPrefix(p.Service(), "heroku-"), "-", "_"))
+	for _, c := range colors {
+		if as := base + "_" + c; !taken(as) {
+			return as, nil
+		}
+	}
+	return "", Errorf(EINVALID, "%s has too many %s add-ons.", app.Name, p.Service())
+}
+
+func dropAddon(list []Addon, name string) []Addon {
+	return slices.DeleteFunc(slices.Clone(list), func(a Addon) bool { return a.Name == name })
+}
+
+// Addons lists the app's add-ons. Returns ENOTFOUND.
+func (e *Engine) Addons(name string) ([]Addon, error) {
+	app, err := e.App(name)
+	if err != nil {
+		return nil, err
+	}
+	return app.Addons, nil
+}
+
+// DestroyAddon detaches an add-on (by name or attachment) in a new
+// release, "Detach DATABASE (heroku-postgresql)", then removes its
+// resource and data for good. Returns ENOTFOUND.
+func (e *Engine) DestroyAddon(ctx context.Context, name, addon, user string, out io.Writer) (*Addon, error) {
+	app, err := e.App(name)
+	if err != nil {
+		return nil, err
+	}
+	defer e.lock(app.Name)()
+	if app, err = e.Store.App(app.Name); err != nil {
+		return nil, err
+	}
+	i := slices.IndexFunc(app.Addons, func(a Addon) bool { return a.Name == addon || a.As == addon })
+	if i < 0 {
+		return nil, Errorf(ENOTFOUND, "%s has no add-on %s: `hako addons -a %s` lists them.", app.Name, addon, app.Name)
+	}
+	a := app.Addons[i]
+	p, ok := e.AddonProviders[a.Service]
+	if !ok {
+		return nil, Errorf(EINVALID, "This server does not offer %s any more, so %s cannot be removed here.", a.Service, a.Name)
+	}
+	cfg, err := e.Config(app.Name)
+	if err != nil {
+		return nil, err
+	}
+	if _, set := cfg[a.ConfigVar()]; set {
+		desc := fmt.Sprintf("Detach %s (%s)", a.As, a.Service)
+		if _, err := e.configRelease(ctx, app.Name, user, map[string]*string{a.ConfigVar(): nil}, desc, out); err != nil {
+			return nil, err
+		}
+	}
+	if err := p.Deprovision(ctx, a.Resource); err != nil {
+		return nil, err
+	}
+	if _, err := e.Store.UpdateApp(app.Name, func(x *App) error { x.Addons = dropAddon(x.Addons, a.Name); return nil }); err != nil {
+		return nil, err
+	}
+	e.log(app.Name, "api", "Destroy %s by user %s", a.Name, user)
+	return &a, nil
+}
+
+// StartAddons brings up the servers of every add-on in the store, for a
+// server start, before any dyno needs them.
+func (e *Engine) StartAddons(ctx context.Context) error {
+	apps, err := e.Store.Apps()
+	if err != nil {
+		return err
+	}
+	byService := map[string][]map[string]string{}
+	for _, a := range apps {
+		for _, ad := range a.Addons {
+			byService[ad.Service] = append(byService[ad.Service], ad.Resource)
+		}
+	}
+	var errs error
+	for service, p := range e.AddonProviders {
+		if err := p.Start(ctx, byService[service]); err != nil {
+			errs = errors.Join(errs, fmt.Errorf("start %s: %w", service, err))
+		}
+	}
+	return errs
+}
+
+// StopAddons shuts the add-on servers down, after the dynos.
+func (e *Engine) StopAddons() {
+	for _, p := range e.AddonProviders {
+		p.Stop()
+	}
+}
+
+// destroyAddons removes every add-on of an app being destroyed.
+func (e *Engine) destroyAddons(ctx context.Context, app *App) error {
+	var errs error
+	for _, a := range app.Addons {
+		if p, ok := e.AddonProviders[a.Service]; ok {
+			errs = errors.Join(errs, p.Deprovision(ctx, a.Resource))
+		}
+	}
+	return errs
+}

@@ -1,0 +1,51 @@
+package engine
+
+import (
+	"context"
+	"time"
+)
+
+// Addon is a resource attached to an app (a database, a cache), in the
+// shape of Heroku's add-ons: its service and plan, the name it goes by,
+// and the config var that carries its URL to the app.
+type Addon struct {
+	ID      string    `json:"id"`
+	Name    string    `json:"name"`    // postgresql-misty-04211
+	App     string    `json:"app"`     // the app it is attached to
+	Service string    `json:"service"` // heroku-postgresql
+	Plan    string    `json:"plan"`    // essential-0
+	As      string    `json:"as"`      // DATABASE: the config var is DATABASE_URL
+	State   string    `json:"state"`   // provisioned
+	Created time.Time `json:"created_at"`
+	// Resource is what the provider made, for it to find again
+	// (database and role names, a port); the engine does not read it.
+	Resource map[string]string `json:"resource,omitempty"`
+}
+
+// ConfigVar is the config var that carries the add-on's URL.
+func (a *Addon) ConfigVar() string { return a.As + "_URL" }
+
+// AddonProvider makes and removes the resources of one add-on service on
+// this machine, offline: heroku-postgresql on a local PostgreSQL server,
+// heroku-redis on local Redis servers.
+type AddonProvider interface {
+	// Service is the name users give (heroku-postgresql).
+	Service() string
+	// Attachment is the default attachment name (DATABASE, REDIS).
+	Attachment() string
+	// Plans lists the plans accepted; the first is the default.
+	Plans() []string
+	// Start brings up what the service's existing resources need (its
+	// servers), for a server start. It is called before any dyno starts,
+	// with every resource the store holds for the service.
+	Start(ctx context.Context, resources []map[string]string) error
+	// Provision makes a new resource named name and returns the URL the
+	// app connects with and the record to keep. Returns EINVALID when the
+	// service cannot run here (its software is missing), saying what to
+	// install.
+	Provision(ctx context.Context, name string) (url string, resource map[string]string, err error)
+	// Deprovision removes a resource and its data for good.
+	Deprovision(ctx context.Context, resource map[string]string) error
+	// Stop shuts the service's servers down cleanly, for a server exit.
+	Stop()
+}

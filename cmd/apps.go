@@ -3,6 +3,7 @@ package cmd
 import (
 	"fmt"
 	"net/url"
+	"strings"
 	"time"
 
 	"github.com/urfave/cli/v2"
@@ -93,8 +94,17 @@ func appsCommands(env *Env) []*cli.Command {
 				if err := cl.Do("GET", "/apps/"+url.PathEscape(name)+"/dynos", nil, &dynos); err != nil {
 					return err
 				}
+				var addons []api.AddonView
+				if err := cl.Do("GET", "/apps/"+url.PathEscape(name)+"/addons", nil, &addons); err != nil {
+					return err
+				}
+				var names []string
+				for _, ad := range addons {
+					names = append(names, ad.Name)
+				}
 				fmt.Fprintf(env.Stdout, "=== %s\n", a.Name)
 				printFields(env.Stdout, [][2]string{
+					{"Addons", strings.Join(names, ", ")},
 					{"Dynos", dynoSummary(dynos)},
 					{"Git URL", a.GitURL},
 					{"Release", fmt.Sprintf("v%d", a.Release)},

@@ -48,6 +48,9 @@ func TestAddons(t *testing.T) {
 	if out := s.hako(t, "addons", "-a", "stateful"); !strings.Contains(out, "└─ as DATABASE") || !strings.Contains(out, "└─ as REDIS") {
 		t.Errorf("addons:\n%s", out)
 	}
+	if out := s.hako(t, "apps:info", "-a", "stateful"); !strings.Contains(out, "Addons:      postgresql-") {
+		t.Errorf("apps:info lacks the add-ons:\n%s", out)
+	}
 	if out, err := s.run("addons:destroy", "DATABASE", "-a", "stateful"); err == nil || !strings.Contains(out, "--confirm stateful") {
 		t.Errorf("destroy without --confirm: %v\n%s", err, out)
 	}

@@ -48,6 +48,9 @@ func TestAddons(t *testing.T) {
 	if out := s.hako(t, "addons", "-a", "stateful"); !strings.Contains(out, "└─ as DATABASE") || !strings.Contains(out, "└─ as REDIS") {
 		t.Errorf("addons:\n%s", out)
 	}
+	if out := s.hako(t, "pg:psql", "-a", "stateful", "-c", "select x * 2 from kept"); !strings.Contains(out, "84") {
+		t.Errorf("pg:psql:\n%s", out)
+	}
 	if out := s.hako(t, "apps:info", "-a", "stateful"); !strings.Contains(out, "Addons:      postgresql-") {
 		t.Errorf("apps:info lacks the add-ons:\n%s", out)
 	}

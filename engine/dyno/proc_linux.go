@@ -7,11 +7,12 @@ import (
 	"io"
 	"os"
 	"os/exec"
-	"runtime"
 	"syscall"
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"hako/engine/tether"
 )
 
 // namespaceFlags are the namespaces each isolated dyno gets: its own
@@ -49,12 +50,8 @@ func sysProcAttr(isolated, tty bool) *syscall.SysProcAttr {
 	return a
 }
 
-// startProcess starts a dyno process and returns once it runs.
-//
-// Pdeathsig fires when the OS thread that forked the child exits, not
-// when the server does, and Go retires threads freely. So the child is
-// started and waited for by one goroutine locked to its thread that never
-// unlocks: the thread lives exactly as long as the child is supervised.
+// startProcess starts a dyno process and returns once it runs. It is
+// tethered (package tether): its Pdeathsig ends it with the server only.
 func startProcess(cfg procConfig) (*process, error) {
 	var cmd *exec.Cmd
 	var ready, goW *os.File
@@ -99,15 +96,7 @@ func startProcess(cfg procConfig) (*process, error) {
 	cmd.SysProcAttr = sysProcAttr(cfg.isolated, cfg.tty)
 
 	p := &process{isolated: cfg.isolated, box: cfg.box, exited: make(chan struct{})}
-	started := make(chan error, 1)
-	go func() {
-		runtime.LockOSThread() // never unlocked, see above
-		if err := cmd.Start(); err != nil {
-			started <- err
-			return
-		}
-		p.pid = cmd.Process.Pid
-		started <- nil
+	err := tether.Start(cmd, func(pid int) { p.pid = pid }, func() {
 		// Learn of the exit without reaping, so that the pid (and the
 		// group named after it) cannot be reused while the leftovers of a
 		// plain dyno are killed.
@@ -133,8 +122,8 @@ func startProcess(cfg procConfig) (*process, error) {
 		// the sandbox can go.
 		p.oomKilled = p.box.finish()
 		close(p.exited)
-	}()
-	if err := <-started; err != nil {
+	})
+	if err != nil {
 		if cfg.isolated && (errors.Is(err, unix.EPERM) || errors.Is(err, unix.EINVAL) ||
 			errors.Is(err, unix.ENOSPC) || errors.Is(err, unix.EUSERS)) {
 			return nil, fmt.Errorf("%w: %w", errNamespaces, err)

@@ -9,11 +9,12 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strconv"
 	"strings"
 	"syscall"
 	"time"
+
+	"hako/engine/tether"
 )
 
 const (
@@ -97,19 +98,12 @@ func (p *Provider) start(ctx context.Context) (*server, error) {
 	cmd.SysProcAttr = serverAttr(p.lay)
 
 	srv := &server{cmd: cmd, started: time.Now(), done: make(chan struct{})}
-	started := make(chan error, 1)
-	go func() {
-		runtime.LockOSThread()
-		if err := cmd.Start(); err != nil {
-			started <- err
-			return
-		}
-		started <- nil
+	err = tether.Start(cmd, nil, func() {
 		srv.err = cmd.Wait()
 		close(srv.done)
 		p.exited(srv)
-	}()
-	if err := <-started; err != nil {
+	})
+	if err != nil {
 		return nil, fmt.Errorf("postgres: starting the server: %w", err)
 	}
 

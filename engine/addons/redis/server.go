@@ -10,11 +10,12 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
+
+	"hako/engine/tether"
 )
 
 const (
@@ -128,21 +129,11 @@ func (p *Provider) exited(name string, s *server) {
 // launch starts cmd and supervises it until it ends, then calls onExit.
 //
 // The server must die with hako, or a killed hako would leave it holding
-// its port. Pdeathsig does that, but it fires when the thread that forked
-// the child exits, not when the process does, and Go retires threads
-// freely. So one goroutine starts and waits for the server locked to its
-// thread, never unlocking: the thread lives as long as the server runs.
+// its port: its Pdeathsig does that, and package tether makes sure the
+// signal comes only when hako dies.
 func launch(cmd *exec.Cmd, onExit func(*server)) (*server, error) {
 	s := &server{done: make(chan struct{})}
-	started := make(chan error, 1)
-	go func() {
-		runtime.LockOSThread() // never unlocked, see above
-		if err := cmd.Start(); err != nil {
-			started <- err
-			return
-		}
-		s.pid = cmd.Process.Pid
-		started <- nil
+	err := tether.Start(cmd, func(pid int) { s.pid = pid }, func() {
 		// Learn of the exit before reaping, while the pid still names the
 		// dead server, to take any leftover of its group with it.
 		if waitExited(s.pid) {
@@ -158,8 +149,8 @@ func launch(cmd *exec.Cmd, onExit func(*server)) (*server, error) {
 		s.err = err
 		close(s.done)
 		onExit(s)
-	}()
-	if err := <-started; err != nil {
+	})
+	if err != nil {
 		return nil, err
 	}
 	return s, nil

@@ -3,6 +3,7 @@ package cmd
 import (
 	"fmt"
 	"net/url"
+	"strings"
 
 	"github.com/urfave/cli/v2"
 
@@ -33,11 +34,14 @@ func domainsCommands(env *Env) []*cli.Command {
 					return printJSON(env.Stdout, ds)
 				}
 				fmt.Fprintf(env.Stdout, "=== ⬢ %s hako Domain\n%s\n", name, a.WebURL)
-				if len(ds) > 0 {
-					fmt.Fprintf(env.Stdout, "\n=== ⬢ %s Custom Domains\n", name)
-					for _, d := range ds {
-						fmt.Fprintln(env.Stdout, d.Hostname)
+				var custom []string
+				for _, d := range ds {
+					if d.Kind == "custom" {
+						custom = append(custom, d.Hostname)
 					}
+				}
+				if len(custom) > 0 {
+					fmt.Fprintf(env.Stdout, "\n=== ⬢ %s Custom Domains\n%s\n", name, strings.Join(custom, "\n"))
 				}
 				return nil
 			},

@@ -27,6 +27,8 @@ type Server struct {
 	Logs *logs.Buffer
 	// WebURL and GitURL give the URLs shown for an app.
 	WebURL, GitURL func(app string) string
+
+	sessions logSessions
 	// Logf receives internal errors that users only see as a generic
 	// message; nil means the standard logger.
 	Logf func(format string, args ...any)
@@ -39,6 +41,10 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("POST /account/keys", s.createKey)
 	mux.HandleFunc("DELETE /account/keys/{key}", s.deleteKey)
 	mux.HandleFunc("GET /apps", s.listApps)
+	// The paths the official heroku CLI asks for its user's apps and
+	// account (with HEROKU_HOST pointing here).
+	mux.HandleFunc("GET /users/{user}/apps", s.listApps)
+	mux.HandleFunc("GET /account", s.account)
 	mux.HandleFunc("POST /apps", s.createApp)
 	mux.HandleFunc("GET /apps/{app}", s.getApp)
 	mux.HandleFunc("DELETE /apps/{app}", s.deleteApp)
@@ -65,10 +71,15 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /apps/{app}/formation", s.getFormation)
 	mux.HandleFunc("PATCH /apps/{app}/formation", s.patchFormation)
 	mux.HandleFunc("GET /apps/{app}/log-lines", s.logLines)
+	mux.HandleFunc("POST /apps/{app}/log-sessions", s.createLogSession)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, engine.Errorf(engine.ENOTFOUND, "No such API path: %s %s", r.Method, r.URL.Path))
 	})
-	return s.auth(mux)
+	// A log session's URL carries its own secret, as Logplex URLs do.
+	open := http.NewServeMux()
+	open.HandleFunc("GET /log-sessions/{id}", s.readLogSession)
+	open.Handle("/", s.auth(mux))
+	return open
 }
 
 func (s *Server) auth(next http.Handler) http.Handler {
@@ -138,6 +149,10 @@ const maxBody = 8 << 20
 func decode(r *http.Request, v any) error {
 	dec := json.NewDecoder(io.LimitReader(r.Body, maxBody))
 	if err := dec.Decode(v); err != nil && !errors.Is(err, io.EOF) {
+		var e *engine.Error
+		if errors.As(err, &e) {
+			return e // a field's own explanation
+		}
 		return engine.Errorf(engine.EINVALID, "Request body is not valid JSON (at most %d MiB): %v", maxBody>>20, err)
 	}
 	return nil

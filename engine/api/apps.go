@@ -18,6 +18,20 @@ type AppView struct {
 	WebURL     string    `json:"web_url"`
 	GitURL     string    `json:"git_url"`
 	Release    int       `json:"current_release"`
+	// The rest completes the Platform API's app, which clients such as
+	// the heroku CLI read.
+	BuildStack  NameRef `json:"build_stack"`
+	Owner       Owner   `json:"owner"`
+	Region      NameRef `json:"region"`
+	SlugSize    int64   `json:"slug_size"`
+	RepoSize    int64   `json:"repo_size"`
+	Maintenance bool    `json:"maintenance"`
+}
+
+// Owner is who owns an app: hako's one user.
+type Owner struct {
+	ID    string `json:"id"`
+	Email string `json:"email"`
 }
 
 // NameRef is the Platform API's nested {"name": …} reference.
@@ -26,11 +40,18 @@ type NameRef struct {
 }
 
 func (s *Server) view(a *engine.App) AppView {
-	return AppView{
+	v := AppView{
 		ID: a.ID, Name: a.Name, Stack: NameRef{a.Stack}, CreatedAt: a.CreatedAt,
 		UpdatedAt: a.UpdatedAt, ReleasedAt: a.UpdatedAt, WebURL: s.url(s.WebURL, a.Name),
 		GitURL: s.url(s.GitURL, a.Name), Release: a.CurrentRelease,
+		BuildStack: NameRef{a.Stack}, Owner: Owner{ID: accountID, Email: s.User}, Region: NameRef{"local"},
 	}
+	if rel, err := s.Engine.Release(a.Name, 0); err == nil && rel.SlugID != "" {
+		if slug, err := s.Engine.Slug(rel.SlugID); err == nil {
+			v.SlugSize = slug.Size
+		}
+	}
+	return v
 }
 
 func (s *Server) listApps(w http.ResponseWriter, r *http.Request) {

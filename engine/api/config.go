@@ -149,7 +149,9 @@ func (s *Server) createRelease(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, err)
 		return
 	}
-	v, err := parseVersion(body.Release)
+	// A release is named by its version (v3, 3) or its id (APP-v3), which
+	// is what the heroku CLI sends.
+	v, err := parseVersion(strings.TrimPrefix(body.Release, r.PathValue("app")+"-"))
 	if err != nil {
 		s.fail(w, err)
 		return

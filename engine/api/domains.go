@@ -2,6 +2,7 @@ package api
 
 import (
 	"net/http"
+	"net/url"
 )
 
 // DomainView is a custom domain in the Platform API's shape.
@@ -18,6 +19,13 @@ func (s *Server) domainViews(app string, hosts []string) []DomainView {
 		own = s.WebURL(app)
 	}
 	out := []DomainView{}
+	if s.WebURL != nil {
+		// The app's own hostname comes first, as Heroku lists its
+		// herokuapp.com domain.
+		if u, err := url.Parse(s.WebURL(app)); err == nil {
+			out = append(out, DomainView{Hostname: u.Hostname(), Kind: "heroku"})
+		}
+	}
 	for _, h := range hosts {
 		out = append(out, DomainView{Hostname: h, Kind: "custom", CNAME: own})
 	}

@@ -1,7 +1,9 @@
 package api
 
 import (
+	"encoding/json"
 	"net/http"
+	"strconv"
 
 	"hako/engine"
 )
@@ -19,8 +21,8 @@ func (s *Server) getFormation(w http.ResponseWriter, r *http.Request) {
 func (s *Server) patchFormation(w http.ResponseWriter, r *http.Request) {
 	var body struct {
 		Updates []struct {
-			Type     string `json:"type"`
-			Quantity *int   `json:"quantity"`
+			Type     string    `json:"type"`
+			Quantity *quantity `json:"quantity"`
 		} `json:"updates"`
 	}
 	if err := decode(r, &body); err != nil {
@@ -33,7 +35,7 @@ func (s *Server) patchFormation(w http.ResponseWriter, r *http.Request) {
 			s.fail(w, engine.Errorf(engine.EINVALID, "Formation update for %q has no quantity.", u.Type))
 			return
 		}
-		updates[u.Type] = *u.Quantity
+		updates[u.Type] = int(*u.Quantity)
 	}
 	if len(updates) == 0 {
 		s.fail(w, engine.Errorf(engine.EINVALID, "No formation updates given: use TYPE=QUANTITY, e.g. web=2."))
@@ -54,4 +56,26 @@ func (s *Server) restartDynos(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusAccepted, struct{}{})
+}
+
+// quantity is a formation quantity, given as a number or, as the heroku
+// CLI sends it, a string of one.
+type quantity int
+
+func (q *quantity) UnmarshalJSON(b []byte) error {
+	var n int
+	if err := json.Unmarshal(b, &n); err == nil {
+		*q = quantity(n)
+		return nil
+	}
+	var s string
+	if err := json.Unmarshal(b, &s); err != nil {
+		return err
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil {
+		return engine.Errorf(engine.EINVALID, "Quantity %q is not a number of dynos.", s)
+	}
+	*q = quantity(n)
+	return nil
 }

@@ -41,3 +41,11 @@ func (s *Server) deleteKey(w http.ResponseWriter, r *http.Request) {
 	}
 	writeJSON(w, http.StatusOK, struct{}{})
 }
+
+// accountID is the id of hako's one account.
+const accountID = "00000000-0000-4000-8000-000000000000"
+
+// account is the Platform API's account: hako has one user, the admin.
+func (s *Server) account(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, map[string]any{"id": accountID, "email": s.User, "name": s.User, "verified": true})
+}

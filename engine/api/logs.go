@@ -10,6 +10,14 @@ import (
 	"hako/engine/logs"
 )
 
+// logQuery is what a log request asks for.
+type logQuery struct {
+	num              int
+	tail             bool
+	dyno, ps, source string
+	serverSentEvents bool
+}
+
 // logLines streams an app's log as text: the last num lines (default
 // 100, at most 1,500, as Heroku), then new lines while tail is set.
 // Filters: dyno (web.1), ps (web), source (app or heroku).
@@ -19,32 +27,44 @@ func (s *Server) logLines(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, err)
 		return
 	}
+	q := r.URL.Query()
+	num := 100
+	if v := q.Get("num"); v != "" {
+		if num, err = strconv.Atoi(v); err != nil {
+			num = -1
+		}
+	}
+	s.streamLogs(w, r, app.Name, logQuery{num: num, tail: q.Get("tail") == "true", dyno: q.Get("dyno"), ps: q.Get("ps"), source: q.Get("source")})
+}
+
+// streamLogs writes the app's recent lines, then new ones while q.tail,
+// as plain text or as server-sent events (what the heroku CLI reads).
+func (s *Server) streamLogs(w http.ResponseWriter, r *http.Request, app string, q logQuery) {
 	if s.Logs == nil {
 		s.fail(w, engine.Errorf(engine.ENOTFOUND, "This server keeps no logs."))
 		return
 	}
-	q := r.URL.Query()
-	num := 100
-	if v := q.Get("num"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 {
-			s.fail(w, engine.Errorf(engine.EINVALID, "-n must be a number of lines from 1 to %d.", logs.Capacity))
-			return
-		}
-		num = min(n, logs.Capacity)
+	if q.num < 1 {
+		s.fail(w, engine.Errorf(engine.EINVALID, "-n must be a number of lines from 1 to %d.", logs.Capacity))
+		return
 	}
-	keep := filter(q.Get("dyno"), q.Get("ps"), q.Get("source"))
-	tail := q.Get("tail") == "true"
+	num := min(q.num, logs.Capacity)
+	keep := filter(q.dyno, q.ps, q.source)
 	var sub *logs.Tail
-	if tail {
+	if q.tail {
 		var stop func()
-		sub, stop = s.Logs.Subscribe(app.Name)
+		sub, stop = s.Logs.Subscribe(app)
 		defer stop()
 	}
+	write := func(l logs.Line) { fmt.Fprintln(w, l) }
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	if q.serverSentEvents {
+		w.Header().Set("Content-Type", "text/event-stream")
+		write = func(l logs.Line) { fmt.Fprintf(w, "data: %s\n\n", l) }
+	}
 	w.WriteHeader(http.StatusOK)
 	var recent []logs.Line
-	for _, l := range s.Logs.Recent(app.Name, 0) {
+	for _, l := range s.Logs.Recent(app, 0) {
 		if keep(l) {
 			recent = append(recent, l)
 		}
@@ -53,10 +73,10 @@ func (s *Server) logLines(w http.ResponseWriter, r *http.Request) {
 		recent = recent[len(recent)-num:]
 	}
 	for _, l := range recent {
-		fmt.Fprintln(w, l)
+		write(l)
 	}
 	flush(w)
-	if !tail {
+	if !q.tail {
 		return
 	}
 	for {
@@ -65,7 +85,7 @@ func (s *Server) logLines(w http.ResponseWriter, r *http.Request) {
 			return
 		case l := <-sub.C:
 			if keep(l) {
-				fmt.Fprintln(w, l)
+				write(l)
 				flush(w)
 			}
 		}

@@ -1,0 +1,95 @@
+package api
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"net/http"
+	"sync"
+	"time"
+
+	"hako/engine"
+)
+
+// logSessionTTL is how long a log session's URL may be opened: the
+// client fetches it at once.
+const logSessionTTL = time.Minute
+
+// logSessions are the pending log sessions: Heroku's API hands out a
+// logplex_url that the client reads without its token, so the URL itself
+// carries a one-time secret.
+type logSessions struct {
+	mu sync.Mutex
+	m  map[string]logSession
+}
+
+type logSession struct {
+	app     string
+	q       logQuery
+	expires time.Time
+}
+
+func (ls *logSessions) add(s logSession) string {
+	var b [24]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		panic(err)
+	}
+	id := hex.EncodeToString(b[:])
+	ls.mu.Lock()
+	defer ls.mu.Unlock()
+	if ls.m == nil {
+		ls.m = map[string]logSession{}
+	}
+	for k, v := range ls.m {
+		if time.Now().After(v.expires) {
+			delete(ls.m, k)
+		}
+	}
+	ls.m[id] = s
+	return id
+}
+
+// take returns and forgets a session; each URL serves once.
+func (ls *logSessions) take(id string) (logSession, bool) {
+	ls.mu.Lock()
+	defer ls.mu.Unlock()
+	s, ok := ls.m[id]
+	delete(ls.m, id)
+	return s, ok && time.Now().Before(s.expires)
+}
+
+// createLogSession is POST /apps/{app}/log-sessions, as the heroku CLI
+// calls it: {"lines": 100, "tail": true, "dyno": "web.1", "source": "app"}.
+func (s *Server) createLogSession(w http.ResponseWriter, r *http.Request) {
+	app, err := s.Engine.App(r.PathValue("app"))
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	var body struct {
+		Lines  int    `json:"lines"`
+		Tail   bool   `json:"tail"`
+		Dyno   string `json:"dyno"`
+		Type   string `json:"type"`
+		Source string `json:"source"`
+	}
+	if err := decode(r, &body); err != nil {
+		s.fail(w, err)
+		return
+	}
+	if body.Lines == 0 {
+		body.Lines = 100
+	}
+	q := logQuery{num: body.Lines, tail: body.Tail, dyno: body.Dyno, ps: body.Type, source: body.Source, serverSentEvents: true}
+	id := s.sessions.add(logSession{app: app.Name, q: q, expires: time.Now().Add(logSessionTTL)})
+	writeJSON(w, http.StatusCreated, map[string]any{"id": id, "logplex_url": "http://" + r.Host + "/log-sessions/" + id, "created_at": time.Now().UTC()})
+}
+
+// readLogSession serves a log session's URL, which needs no token.
+func (s *Server) readLogSession(w http.ResponseWriter, r *http.Request) {
+	ls, ok := s.sessions.take(r.PathValue("id"))
+	if !ok {
+		s.fail(w, engine.Errorf(engine.ENOTFOUND, "This log session has expired: ask for the logs again."))
+		return
+	}
+	s.streamLogs(w, r, ls.app, ls.q)
+}

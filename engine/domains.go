@@ -89,3 +89,20 @@ func (e *Engine) updateDomains(name string, change func([]string) ([]string, err
 	}
 	return app.Domains, nil
 }
+
+// SetMaintenance turns the app's maintenance mode on or off: while on,
+// the router answers its requests with H80 and its dynos keep running.
+// Returns ENOTFOUND.
+func (e *Engine) SetMaintenance(name string, on bool) (*App, error) {
+	if _, err := e.App(name); err != nil {
+		return nil, err
+	}
+	app, err := e.Store.UpdateApp(name, func(a *App) error { a.Maintenance = on; return nil })
+	if err != nil {
+		return nil, err
+	}
+	if e.Routes != nil {
+		e.Routes.SetMaintenance(name, on)
+	}
+	return app, nil
+}

@@ -100,6 +100,8 @@ type RouteTable interface {
 	SetBackends(app string, backends []Backend)
 	// SetDomains replaces the custom hostnames that route to app.
 	SetDomains(app string, hosts []string)
+	// SetMaintenance turns app's maintenance mode (H80) on or off.
+	SetMaintenance(app string, on bool)
 	RemoveApp(app string)
 }
 

@@ -82,6 +82,7 @@ type fakeRoutes struct {
 func (r *fakeRoutes) SetBackends(app string, b []engine.Backend) { r.apps[app] = b }
 func (r *fakeRoutes) RemoveApp(app string)                       { delete(r.apps, app) }
 func (r *fakeRoutes) SetDomains(app string, hosts []string)      { r.domains[app] = hosts }
+func (r *fakeRoutes) SetMaintenance(app string, on bool)         {}
 
 func newEngine(t *testing.T) (*engine.Engine, *fakeBuilder, *fakeSupervisor, *fakeRoutes) {
 	t.Helper()

@@ -23,6 +23,8 @@ type App struct {
 	Domains []string `json:"domains,omitempty"`
 	// Addons are the add-ons attached to the app.
 	Addons []Addon `json:"addons,omitempty"`
+	// Maintenance makes the router answer every request with H80.
+	Maintenance bool `json:"maintenance,omitempty"`
 }
 
 // Release statuses, as Heroku names them.

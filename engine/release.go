@@ -175,6 +175,7 @@ func (e *Engine) Restore(ctx context.Context) error {
 		if e.Routes != nil {
 			e.Routes.SetBackends(a.Name, nil)
 			e.Routes.SetDomains(a.Name, a.Domains)
+			e.Routes.SetMaintenance(a.Name, a.Maintenance)
 		}
 		if err := e.restart(ctx, a.Name); err != nil {
 			errs = errors.Join(errs, fmt.Errorf("restore %s: %w", a.Name, err))

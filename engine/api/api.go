@@ -48,6 +48,7 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("POST /apps", s.createApp)
 	mux.HandleFunc("GET /apps/{app}", s.getApp)
 	mux.HandleFunc("DELETE /apps/{app}", s.deleteApp)
+	mux.HandleFunc("PATCH /apps/{app}", s.patchApp)
 	mux.HandleFunc("GET /apps/{app}/dynos", s.listDynos)
 	mux.HandleFunc("POST /apps/{app}/dynos", s.createDyno)
 	mux.HandleFunc("DELETE /apps/{app}/dynos", s.restartDynos)

@@ -45,6 +45,7 @@ func (s *Server) view(a *engine.App) AppView {
 		UpdatedAt: a.UpdatedAt, ReleasedAt: a.UpdatedAt, WebURL: s.url(s.WebURL, a.Name),
 		GitURL: s.url(s.GitURL, a.Name), Release: a.CurrentRelease,
 		BuildStack: NameRef{a.Stack}, Owner: Owner{ID: accountID, Email: s.User}, Region: NameRef{"local"},
+		Maintenance: a.Maintenance,
 	}
 	if rel, err := s.Engine.Release(a.Name, 0); err == nil && rel.SlugID != "" {
 		if slug, err := s.Engine.Slug(rel.SlugID); err == nil {
@@ -123,4 +124,28 @@ func (s *Server) url(f func(string) string, app string) string {
 		return ""
 	}
 	return f(app)
+}
+
+// patchApp changes an app's settings: {"maintenance": true}, as Heroku's
+// API and CLI do for maintenance mode.
+func (s *Server) patchApp(w http.ResponseWriter, r *http.Request) {
+	var body struct {
+		Maintenance *bool `json:"maintenance"`
+	}
+	if err := decode(r, &body); err != nil {
+		s.fail(w, err)
+		return
+	}
+	a, err := s.Engine.App(r.PathValue("app"))
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	if body.Maintenance != nil {
+		if a, err = s.Engine.SetMaintenance(a.Name, *body.Maintenance); err != nil {
+			s.fail(w, err)
+			return
+		}
+	}
+	writeJSON(w, http.StatusOK, s.view(a))
 }

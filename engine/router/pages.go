@@ -51,3 +51,16 @@ func writePage(w http.ResponseWriter, status int, page string) {
 	w.WriteHeader(status)
 	_, _ = w.Write([]byte(page))
 }
+
+// maintenancePage is what an app in maintenance mode shows, as Heroku's
+// "Offline for Maintenance" page.
+const maintenancePage = `<!DOCTYPE html>
+<html>
+<head><meta charset="utf-8"><title>Offline for Maintenance</title></head>
+<body style="font-family: sans-serif; text-align: center; margin-top: 15%">
+<h1>Offline for Maintenance</h1>
+<p>This app is in maintenance mode. Please check back in a moment.</p>
+<p><small>hako</small></p>
+</body>
+</html>
+`

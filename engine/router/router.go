@@ -47,9 +47,10 @@ type Router struct {
 	domain string
 	logs   engine.LogSink
 
-	mu    sync.RWMutex
-	apps  map[string][]engine.Backend
-	hosts map[string]string // custom domain -> app
+	mu          sync.RWMutex
+	apps        map[string][]engine.Backend
+	hosts       map[string]string // custom domain -> app
+	maintenance map[string]bool
 
 	once      sync.Once
 	transport *http.Transport
@@ -76,7 +77,16 @@ func New(domain string, logs engine.LogSink) *Router {
 		logs:            logs,
 		apps:            map[string][]engine.Backend{},
 		hosts:           map[string]string{},
+		maintenance:     map[string]bool{},
 	}
+}
+
+// SetMaintenance puts app in maintenance mode (on) or takes it out: in
+// it, every request gets Heroku's H80 page and no dyno sees traffic.
+func (rt *Router) SetMaintenance(app string, on bool) {
+	rt.mu.Lock()
+	rt.maintenance[strings.ToLower(app)] = on
+	rt.mu.Unlock()
 }
 
 // Domain returns the domain apps are served under, so that callers can
@@ -103,6 +113,7 @@ func (rt *Router) RemoveApp(app string) {
 	app = strings.ToLower(app)
 	rt.mu.Lock()
 	delete(rt.apps, app)
+	delete(rt.maintenance, app)
 	for h, a := range rt.hosts {
 		if a == app {
 			delete(rt.hosts, h)
@@ -248,6 +259,14 @@ func (rt *Router) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		}
 	}()
 
+	rt.mu.RLock()
+	inMaintenance := rt.maintenance[app]
+	rt.mu.RUnlock()
+	if inMaintenance {
+		st.fail("H80", "Maintenance mode", http.StatusServiceUnavailable, false)
+		writePage(w, http.StatusServiceUnavailable, maintenancePage)
+		return
+	}
 	up := make([]engine.Backend, 0, len(all))
 	for _, b := range all {
 		if b.Up() {

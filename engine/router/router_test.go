@@ -389,3 +389,20 @@ func TestSetDomains(t *testing.T) {
 		t.Errorf("a removed app's domain still routes: %d", resp.StatusCode)
 	}
 }
+
+// TestMaintenance checks Heroku's H80: an app in maintenance mode answers
+// with the maintenance page and its dynos see nothing.
+func TestMaintenance(t *testing.T) {
+	h := newHarness(t, "", nil)
+	h.router.SetBackends("shop", []engine.Backend{echoBackend(t, "web.1")})
+	h.router.SetMaintenance("shop", true)
+	resp, body := h.get(t, "shop.localhost", "/", nil)
+	if resp.StatusCode != 503 || !strings.Contains(body, "Offline for Maintenance") {
+		t.Errorf("in maintenance: %d %q", resp.StatusCode, body)
+	}
+	h.sink.waitFor(t, "shop", "at=error code=H80", `desc="Maintenance mode"`, "status=503")
+	h.router.SetMaintenance("shop", false)
+	if resp, _ := h.get(t, "shop.localhost", "/", nil); resp.StatusCode != 200 {
+		t.Errorf("after maintenance: %d", resp.StatusCode)
+	}
+}

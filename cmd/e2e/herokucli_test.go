@@ -53,6 +53,8 @@ func TestHerokuCLI(t *testing.T) {
 		{[]string{"domains", "-a", "compat"}, "compat.localhost"},
 		{[]string{"releases:rollback", "v2", "-a", "compat"}, "done, v4"},
 		{[]string{"logs", "-a", "compat", "-n", "50"}, "State changed from starting to up"},
+		{[]string{"maintenance:on", "-a", "compat"}, "done"},
+		{[]string{"maintenance", "-a", "compat"}, "on"},
 	}
 	for _, c := range cases {
 		if out := heroku(c.args...); !strings.Contains(out, c.want) {

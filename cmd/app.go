@@ -84,6 +84,7 @@ func NewApp(env *Env) *cli.App {
 	cmds = append(cmds, addonsCommands(env)...)
 	cmds = append(cmds, databaseCommands(env)...)
 	cmds = append(cmds, maintenanceCommands(env)...)
+	cmds = append(cmds, drainsCommands(env)...)
 	cmds = append(cmds, releasesCommands(env)...)
 	cmds = append(cmds, psCommands(env)...)
 	cmds = append(cmds, logsCommand(env), runCommand(env), buildsCommand(env), gitRemoteCommand(env))

@@ -136,7 +136,7 @@ func runServer(env *Env, cfg serverConfig) error {
 	sshAddr := ls["ssh-addr"].Addr().String()
 	gitURL := func(app string) string { return fmt.Sprintf("ssh://git@%s/%s.git", sshAddr, app) }
 	eng := &engine.Engine{
-		Store: st, Builder: builder, Supervisor: sup, Routes: rt, Logs: buf,
+		Store: st, Builder: builder, Supervisor: sup, Routes: rt, Logs: buf, Drains: buf,
 		Paths:    engine.Paths{Run: filepath.Join(home, "run"), Cache: filepath.Join(home, "cache"), Repos: filepath.Join(home, "repos")},
 		ParseKey: sshgit.ParseKey, AppURL: appURL, WaitUp: cfg.Dynos.BootTimeout, Domain: cfg.Domain,
 	}
@@ -201,6 +201,7 @@ func runServer(env *Env, cfg serverConfig) error {
 	eng.Shutdown()
 	sup.StopAll()
 	eng.StopAddons()
+	buf.CloseDrains()
 	return serveErr
 }
 

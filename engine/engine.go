@@ -33,7 +33,9 @@ type Engine struct {
 	Supervisor Supervisor
 	Routes     RouteTable
 	Logs       LogSink
-	Paths      Paths
+	// Drains, when set, is told each app's log drains.
+	Drains DrainTable
+	Paths  Paths
 	// ParseKey turns an authorized_keys line into a Key; it lives with the
 	// SSH adapter so that the domain stays free of SSH code.
 	ParseKey func(text string) (*Key, error)
@@ -132,6 +134,9 @@ func (e *Engine) DestroyApp(name string) error {
 	}
 	if e.Routes != nil {
 		e.Routes.RemoveApp(name)
+	}
+	if e.Drains != nil {
+		e.Drains.SetDrains(name, nil)
 	}
 	e.stopDynos(e.takeRunning(name))
 	slugs, err := e.Store.DeleteApp(name)

@@ -25,6 +25,8 @@ type App struct {
 	Addons []Addon `json:"addons,omitempty"`
 	// Maintenance makes the router answer every request with H80.
 	Maintenance bool `json:"maintenance,omitempty"`
+	// Drains receive the app's log lines as they happen.
+	Drains []Drain `json:"drains,omitempty"`
 }
 
 // Release statuses, as Heroku names them.

@@ -177,6 +177,7 @@ func (e *Engine) Restore(ctx context.Context) error {
 			e.Routes.SetDomains(a.Name, a.Domains)
 			e.Routes.SetMaintenance(a.Name, a.Maintenance)
 		}
+		e.setDrains(a)
 		if err := e.restart(ctx, a.Name); err != nil {
 			errs = errors.Join(errs, fmt.Errorf("restore %s: %w", a.Name, err))
 		}

@@ -73,6 +73,9 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("PATCH /apps/{app}/formation", s.patchFormation)
 	mux.HandleFunc("GET /apps/{app}/log-lines", s.logLines)
 	mux.HandleFunc("POST /apps/{app}/log-sessions", s.createLogSession)
+	mux.HandleFunc("GET /apps/{app}/log-drains", s.listDrains)
+	mux.HandleFunc("POST /apps/{app}/log-drains", s.addDrain)
+	mux.HandleFunc("DELETE /apps/{app}/log-drains/{drain...}", s.removeDrain)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, engine.Errorf(engine.ENOTFOUND, "No such API path: %s %s", r.Method, r.URL.Path))
 	})

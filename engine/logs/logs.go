@@ -35,9 +35,10 @@ type Buffer struct {
 	// so the server's own output shows what its dynos do.
 	Mirror io.Writer
 
-	mu   sync.Mutex
-	apps map[string]*ring
-	subs map[string]map[*Tail]struct{}
+	mu     sync.Mutex
+	apps   map[string]*ring
+	subs   map[string]map[*Tail]struct{}
+	drains map[string][]*drain
 }
 
 var _ engine.LogSink = (*Buffer)(nil)
@@ -112,13 +113,20 @@ type Tail struct {
 	C       chan Line
 	dropped int
 	since   time.Time
+	// overflow is the line, in Heroku's words, that reports dropped
+	// lines (count, since): L11 for a tail session, L10 for a drain.
+	overflow string
 }
 
 // offer hands l to the tail without blocking; it runs under the buffer's
 // lock.
 func (t *Tail) offer(l Line) {
 	if t.dropped > 0 {
-		note := Line{Time: l.Time, Source: "heroku", Proc: "router", Text: fmt.Sprintf("Error L11 (Tail buffer overflow) -> This tail session dropped %d messages since %s.", t.dropped, t.since.UTC().Format(time.RFC3339))}
+		format := t.overflow
+		if format == "" {
+			format = "Error L11 (Tail buffer overflow) -> This tail session dropped %d messages since %s."
+		}
+		note := Line{Time: l.Time, Source: "heroku", Proc: "logplex", Text: fmt.Sprintf(format, t.dropped, t.since.UTC().Format(time.RFC3339))}
 		select {
 		case t.C <- note:
 			t.dropped = 0

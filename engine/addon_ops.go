@@ -142,7 +142,7 @@ func (e *Engine) DestroyAddon(ctx context.Context, name, addon, user string, out
 	if app, err = e.Store.App(app.Name); err != nil {
 		return nil, err
 	}
-	i := slices.IndexFunc(app.Addons, func(a Addon) bool { return a.Name == addon || a.As == addon })
+	i := slices.IndexFunc(app.Addons, func(a Addon) bool { return a.Name == addon || a.As == addon || a.ID == addon })
 	if i < 0 {
 		return nil, Errorf(ENOTFOUND, "%s has no add-on %s: `hako addons -a %s` lists them.", app.Name, addon, app.Name)
 	}

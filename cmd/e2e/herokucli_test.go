@@ -19,7 +19,7 @@ func TestHerokuCLI(t *testing.T) {
 	if cli == "" {
 		t.Skip("set HAKO_HEROKU_CLI to the heroku CLI to check compatibility")
 	}
-	need(t, "python3")
+	need(t, "python3", "redis-server")
 	s := startServer(t)
 	s.hako(t, "apps:create", "compat")
 	if out, err := s.push(repo(t, "procfile-app"), s.key, "compat", "main"); err != nil {
@@ -55,6 +55,9 @@ func TestHerokuCLI(t *testing.T) {
 		{[]string{"logs", "-a", "compat", "-n", "50"}, "State changed from starting to up"},
 		{[]string{"maintenance:on", "-a", "compat"}, "done"},
 		{[]string{"maintenance", "-a", "compat"}, "on"},
+		{[]string{"addons:create", "heroku-redis", "-a", "compat"}, "as REDIS_URL"},
+		{[]string{"addons", "-a", "compat"}, "└─ as REDIS"},
+		{[]string{"addons:destroy", "REDIS", "-a", "compat", "--confirm", "compat"}, "done"},
 	}
 	for _, c := range cases {
 		if out := heroku(c.args...); !strings.Contains(out, c.want) {

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"encoding/json"
 	"net/http"
 	"time"
 
@@ -13,16 +14,26 @@ type AddonView struct {
 	Name         string    `json:"name"`
 	AddonService NameRef   `json:"addon_service"`
 	Plan         NameRef   `json:"plan"`
-	App          NameRef   `json:"app"`
+	App          AppRef    `json:"app"`
 	Attachment   NameRef   `json:"attachment"`
 	ConfigVars   []string  `json:"config_vars"`
 	State        string    `json:"state"`
 	CreatedAt    time.Time `json:"created_at"`
 }
 
-func addonView(a engine.Addon) AddonView {
+// AppRef names an app by id and name, as the Platform API nests it.
+type AppRef struct {
+	ID   string `json:"id"`
+	Name string `json:"name"`
+}
+
+func (s *Server) addonView(a engine.Addon) AddonView {
+	app := AppRef{Name: a.App}
+	if x, err := s.Engine.App(a.App); err == nil {
+		app.ID = x.ID
+	}
 	return AddonView{ID: a.ID, Name: a.Name, AddonService: NameRef{a.Service}, Plan: NameRef{a.Service + ":" + a.Plan},
-		App: NameRef{a.App}, Attachment: NameRef{a.As}, ConfigVars: []string{a.ConfigVar()}, State: a.State, CreatedAt: a.Created}
+		App: app, Attachment: NameRef{a.As}, ConfigVars: []string{a.ConfigVar()}, State: a.State, CreatedAt: a.Created}
 }
 
 func (s *Server) listAddons(w http.ResponseWriter, r *http.Request) {
@@ -33,27 +44,45 @@ func (s *Server) listAddons(w http.ResponseWriter, r *http.Request) {
 	}
 	out := []AddonView{}
 	for _, a := range list {
-		out = append(out, addonView(a))
+		out = append(out, s.addonView(a))
 	}
 	writeJSON(w, http.StatusOK, out)
+}
+
+// planRef is a plan given as "service:plan" or, as the heroku CLI sends
+// it, {"name": "service:plan"}.
+type planRef string
+
+func (p *planRef) UnmarshalJSON(b []byte) error {
+	var s string
+	if err := json.Unmarshal(b, &s); err == nil {
+		*p = planRef(s)
+		return nil
+	}
+	var ref NameRef
+	if err := json.Unmarshal(b, &ref); err != nil {
+		return engine.Errorf(engine.EINVALID, "plan must be \"SERVICE[:PLAN]\" or {\"name\": \"SERVICE[:PLAN]\"}.")
+	}
+	*p = planRef(ref.Name)
+	return nil
 }
 
 // createAddon takes {"plan": "heroku-postgresql[:PLAN]", "attachment": {"name": "DATABASE"}}.
 func (s *Server) createAddon(w http.ResponseWriter, r *http.Request) {
 	var body struct {
-		Plan       string  `json:"plan"`
+		Plan       planRef `json:"plan"`
 		Attachment NameRef `json:"attachment"`
 	}
 	if err := decode(r, &body); err != nil {
 		s.fail(w, err)
 		return
 	}
-	a, err := s.Engine.CreateAddon(r.Context(), engine.AddonRequest{App: r.PathValue("app"), Service: body.Plan, As: body.Attachment.Name, User: s.User})
+	a, err := s.Engine.CreateAddon(r.Context(), engine.AddonRequest{App: r.PathValue("app"), Service: string(body.Plan), As: body.Attachment.Name, User: s.User})
 	if err != nil {
 		s.fail(w, err)
 		return
 	}
-	writeJSON(w, http.StatusCreated, addonView(*a))
+	writeJSON(w, http.StatusCreated, s.addonView(*a))
 }
 
 func (s *Server) deleteAddon(w http.ResponseWriter, r *http.Request) {
@@ -62,5 +91,74 @@ func (s *Server) deleteAddon(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, addonView(*a))
+	a.State = "deprovisioned"
+	writeJSON(w, http.StatusOK, s.addonView(*a))
+}
+
+// AttachmentView is an add-on attachment in the Platform API's shape.
+type AttachmentView struct {
+	ID    string `json:"id"`
+	Name  string `json:"name"`
+	Addon struct {
+		ID   string `json:"id"`
+		Name string `json:"name"`
+		App  AppRef `json:"app"`
+	} `json:"addon"`
+	App AppRef `json:"app"`
+}
+
+// listAttachments lists add-on attachments, of one app or of all (the
+// heroku CLI's `addons` asks for both).
+func (s *Server) listAttachments(w http.ResponseWriter, r *http.Request) {
+	var apps []*engine.App
+	if name := r.PathValue("app"); name != "" {
+		a, err := s.Engine.App(name)
+		if err != nil {
+			s.fail(w, err)
+			return
+		}
+		apps = []*engine.App{a}
+	} else {
+		var err error
+		if apps, err = s.Engine.Apps(); err != nil {
+			s.fail(w, err)
+			return
+		}
+	}
+	out := []AttachmentView{}
+	for _, a := range apps {
+		for _, ad := range a.Addons {
+			var v AttachmentView
+			ref := AppRef{ID: a.ID, Name: a.Name}
+			v.ID, v.Name, v.App = ad.ID, ad.As, ref
+			v.Addon.ID, v.Addon.Name, v.Addon.App = ad.ID, ad.Name, ref
+			out = append(out, v)
+		}
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+// resolveAddon is the heroku CLI's way to find an add-on before acting on
+// it: {"app": "APP", "addon": "NAME or ATTACHMENT"}.
+func (s *Server) resolveAddon(w http.ResponseWriter, r *http.Request) {
+	var body struct {
+		App   string `json:"app"`
+		Addon string `json:"addon"`
+	}
+	if err := decode(r, &body); err != nil {
+		s.fail(w, err)
+		return
+	}
+	list, err := s.Engine.Addons(body.App)
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	for _, a := range list {
+		if a.Name == body.Addon || a.As == body.Addon || a.ID == body.Addon {
+			writeJSON(w, http.StatusOK, []AddonView{s.addonView(a)})
+			return
+		}
+	}
+	s.fail(w, engine.Errorf(engine.ENOTFOUND, "Couldn't find that add-on."))
 }

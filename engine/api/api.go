@@ -10,6 +10,7 @@ import (
 	"io"
 	"log"
 	"net/http"
+	"regexp"
 	"strings"
 
 	"hako/engine"
@@ -65,6 +66,9 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /apps/{app}/addons", s.listAddons)
 	mux.HandleFunc("POST /apps/{app}/addons", s.createAddon)
 	mux.HandleFunc("DELETE /apps/{app}/addons/{addon}", s.deleteAddon)
+	mux.HandleFunc("GET /apps/{app}/addon-attachments", s.listAttachments)
+	mux.HandleFunc("GET /addon-attachments", s.listAttachments)
+	mux.HandleFunc("POST /actions/addons/resolve", s.resolveAddon)
 	mux.HandleFunc("GET /apps/{app}/domains", s.listDomains)
 	mux.HandleFunc("POST /apps/{app}/domains", s.addDomain)
 	mux.HandleFunc("DELETE /apps/{app}/domains", s.removeDomain)
@@ -82,8 +86,45 @@ func (s *Server) Handler() http.Handler {
 	// A log session's URL carries its own secret, as Logplex URLs do.
 	open := http.NewServeMux()
 	open.HandleFunc("GET /log-sessions/{id}", s.readLogSession)
-	open.Handle("/", s.auth(mux))
+	open.Handle("/", s.auth(s.appIDs(mux)))
 	return open
+}
+
+// uuidRe matches the ids the API gives apps, which clients may use
+// instead of names (the heroku CLI does, for add-ons).
+var uuidRe = regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$`)
+
+// appIDs rewrites /apps/{id}/… to /apps/{name}/… so that every handler
+// deals in names.
+func (s *Server) appIDs(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		rest, ok := strings.CutPrefix(r.URL.Path, "/apps/")
+		id, tail, _ := strings.Cut(rest, "/")
+		if ok && uuidRe.MatchString(id) {
+			apps, err := s.Engine.Apps()
+			if err != nil {
+				s.fail(w, err)
+				return
+			}
+			found := false
+			for _, a := range apps {
+				if a.ID == id {
+					r.URL.Path = "/apps/" + a.Name
+					if tail != "" {
+						r.URL.Path += "/" + tail
+					}
+					r.URL.RawPath = ""
+					found = true
+					break
+				}
+			}
+			if !found {
+				s.fail(w, engine.Errorf(engine.ENOTFOUND, "Couldn't find that app."))
+				return
+			}
+		}
+		next.ServeHTTP(w, r)
+	})
 }
 
 func (s *Server) auth(next http.Handler) http.Handler {

@@ -91,6 +91,21 @@ func TestAPI(t *testing.T) {
 	}
 }
 
+func TestAppByID(t *testing.T) {
+	srv := newAPI(t)
+	_, body := call(t, srv, "POST", "/apps", "secret", `{"name":"by-id"}`)
+	var a AppView
+	if err := json.Unmarshal([]byte(body), &a); err != nil {
+		t.Fatal(err)
+	}
+	if status, body := call(t, srv, "GET", "/apps/"+a.ID+"/config-vars", "secret", ""); status != 200 {
+		t.Errorf("config-vars by app id = %d %s", status, body)
+	}
+	if status, _ := call(t, srv, "GET", "/apps/00000000-0000-4000-8000-00000000beef", "secret", ""); status != 404 {
+		t.Errorf("unknown app id = %d, want 404", status)
+	}
+}
+
 func TestReleasesRange(t *testing.T) {
 	srv := newAPI(t)
 	call(t, srv, "POST", "/apps", "secret", `{"name":"my-app"}`)

@@ -15,6 +15,8 @@ import (
 	"syscall"
 
 	"golang.org/x/sys/unix"
+
+	"hako/engine/userfs"
 )
 
 // InitMain is the init of an isolated dyno: the server binary runs it, as
@@ -221,7 +223,7 @@ func setupNamespace(hostname string, cfg rootConfig) (report string, cred *sysca
 		// Still not root if avoidable: the release's files belong to the
 		// dyno user (the supervisor's PrepareDir), so the app can run
 		// where it is, if that user can reach it.
-		if cred != nil && !reachable(cfg.App, cfg.UID, cfg.GID) {
+		if cred != nil && userfs.Searchable(cfg.App, cfg.UID, cfg.GID) != nil {
 			cred = nil
 			report += "; the app directory is out of the dyno user's reach, so dynos run as root"
 		}
@@ -280,30 +282,6 @@ func reapAll() {
 		_, err := unix.Wait4(-1, nil, 0, nil)
 		if err != nil && !errors.Is(err, unix.EINTR) {
 			return
-		}
-	}
-}
-
-// reachable reports whether uid/gid may traverse every directory leading
-// to dir, judged from the permission bits as the kernel would.
-func reachable(dir string, uid, gid int) bool {
-	for p := dir; ; p = filepath.Dir(p) {
-		var st unix.Stat_t
-		if err := unix.Stat(p, &st); err != nil {
-			return false
-		}
-		var bit uint32 = 0o001
-		switch {
-		case int(st.Uid) == uid:
-			bit = 0o100
-		case int(st.Gid) == gid:
-			bit = 0o010
-		}
-		if st.Mode&bit == 0 {
-			return false
-		}
-		if p == "/" || p == "." {
-			return true
 		}
 	}
 }

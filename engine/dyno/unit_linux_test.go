@@ -1,8 +1,6 @@
 package dyno
 
 import (
-	"os"
-	"path/filepath"
 	"syscall"
 	"testing"
 )
@@ -29,30 +27,5 @@ func TestSysProcAttr(t *testing.T) {
 	}
 	if namespaceFlags != syscall.CLONE_NEWPID|syscall.CLONE_NEWNS|syscall.CLONE_NEWUTS|syscall.CLONE_NEWIPC {
 		t.Errorf("namespaceFlags = %#x", namespaceFlags)
-	}
-}
-
-func TestReachable(t *testing.T) {
-	dir := t.TempDir()
-	for _, d := range []string{filepath.Dir(dir), dir} { // temporary directories are 0700
-		if err := os.Chmod(d, 0o755); err != nil {
-			t.Fatal(err)
-		}
-	}
-	inner := dir + "/a/b"
-	if err := os.MkdirAll(inner, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if !reachable(inner, 65534, 65534) {
-		t.Errorf("%s should be reachable", inner)
-	}
-	if err := os.Chmod(dir+"/a", 0o700); err != nil {
-		t.Fatal(err)
-	}
-	if os.Geteuid() == 0 && reachable(inner, 65534, 65534) {
-		t.Errorf("%s behind a 0700 directory of root's should not be reachable", inner)
-	}
-	if reachable(dir+"/missing", 65534, 65534) {
-		t.Error("a missing directory is not reachable")
 	}
 }

@@ -19,6 +19,8 @@ import (
 	"time"
 
 	"hako/engine"
+
+	"hako/engine/userfs"
 )
 
 // fallbackBase holds the clusters whose provider directory the
@@ -83,7 +85,7 @@ func (p *Provider) prepare(portHint int) error {
 		l.home = dir
 	case !errors.Is(err, fs.ErrNotExist):
 		return fmt.Errorf("postgres: %w", err)
-	case !l.asUser || reachable(filepath.Dir(dir), l.uid, l.gid) == nil && len(filepath.Join(dir, "socket"))+15 <= maxSocketPath:
+	case !l.asUser || userfs.Searchable(filepath.Dir(dir), l.uid, l.gid) == nil && len(filepath.Join(dir, "socket"))+15 <= maxSocketPath:
 		l.home = dir
 	default:
 		l.home = filepath.Join(fallbackBase, tag)
@@ -111,7 +113,7 @@ func (p *Provider) prepare(portHint int) error {
 		} else if err := os.Chmod(l.home, fi.Mode().Perm()|0o011); err != nil {
 			return fmt.Errorf("postgres: %w", err)
 		}
-		if err := reachable(l.home, l.uid, l.gid); err != nil {
+		if err := userfs.Searchable(l.home, l.uid, l.gid); err != nil {
 			return engine.Errorf(engine.EINVALID, "PostgreSQL cannot run: %v, and the server runs as uid %d. Make that directory searchable (chmod o+x) or move hako's home elsewhere.", err, l.uid)
 		}
 	}
@@ -159,37 +161,6 @@ func (l *layout) ownedDir(d string) error {
 		return fmt.Errorf("postgres: %w", err)
 	}
 	return nil
-}
-
-// reachable reports, as an error naming the culprit, whether uid and gid
-// can search every directory from / down to path.
-func reachable(path string, uid, gid int) error {
-	for d := path; ; d = filepath.Dir(d) {
-		fi, err := os.Stat(d)
-		if err != nil {
-			return err
-		}
-		st, ok := fi.Sys().(*syscall.Stat_t)
-		if !ok {
-			return nil
-		}
-		mode := uint32(fi.Mode().Perm())
-		var bit uint32 = 0o001
-		switch {
-		case uid == 0:
-			bit = 0
-		case int(st.Uid) == uid:
-			bit = 0o100
-		case int(st.Gid) == gid:
-			bit = 0o010
-		}
-		if mode&bit != bit {
-			return fmt.Errorf("directory %s is not searchable by uid %d", d, uid)
-		}
-		if d == filepath.Dir(d) {
-			return nil
-		}
-	}
 }
 
 // pickPort sets l.port: the configured one, else the one kept in

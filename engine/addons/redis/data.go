@@ -10,6 +10,8 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+
+	"hako/engine/userfs"
 )
 
 // fallbackRoot holds the data of add-ons whose directory the servers'
@@ -54,7 +56,7 @@ func (p *Provider) dataDir(name string) (string, error) {
 	if p.cred == nil {
 		return p.localData(name), nil
 	}
-	if ok, err := reachable(p.dir, p.cred); err == nil && ok {
+	if userfs.Searchable(p.dir, p.cred.uid, p.cred.gid) == nil {
 		return p.localData(name), nil
 	}
 	return p.fallbackData(name), nil
@@ -82,8 +84,8 @@ func (p *Provider) prepareDirs(r resource) error {
 		if err := os.Lchown(r.data, p.cred.uid, p.cred.gid); err != nil {
 			return fmt.Errorf("hand the data directory to uid %d: %w", p.cred.uid, err)
 		}
-		if ok, err := reachable(r.data, p.cred); err != nil || !ok {
-			return fmt.Errorf("data directory %s is not reachable by uid %d (%v)", r.data, p.cred.uid, err)
+		if err := userfs.Searchable(r.data, p.cred.uid, p.cred.gid); err != nil {
+			return fmt.Errorf("data directory %s is out of the servers' reach: %w", r.data, err)
 		}
 	}
 	return nil

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"syscall"
 
 	"golang.org/x/sys/unix"
@@ -55,36 +54,5 @@ func waitExited(pid int) bool {
 		if !errors.Is(err, unix.EINTR) {
 			return err == nil
 		}
-	}
-}
-
-// reachable reports whether c may reach dir: every directory from the
-// root down must let it search. Supplementary groups and ACLs are not
-// consulted, which at worst moves data to fallbackRoot needlessly.
-func reachable(dir string, c *credential) (bool, error) {
-	path, err := filepath.EvalSymlinks(dir)
-	if err != nil {
-		return false, err
-	}
-	for {
-		var st unix.Stat_t
-		if err := unix.Stat(path, &st); err != nil {
-			return false, err
-		}
-		var bit uint32 = 0o001
-		switch {
-		case st.Uid == uint32(c.uid):
-			bit = 0o100
-		case st.Gid == uint32(c.gid):
-			bit = 0o010
-		}
-		if st.Mode&bit == 0 {
-			return false, nil
-		}
-		parent := filepath.Dir(path)
-		if parent == path {
-			return true, nil
-		}
-		path = parent
 	}
 }

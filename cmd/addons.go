@@ -83,12 +83,9 @@ func addonsCommands(env *Env) []*cli.Command {
 				if c.String("confirm") != name {
 					return engine.Errorf(engine.EINVALID, "This deletes %s and all its data. To proceed, re-run this command with --confirm %s", addon, name)
 				}
-				fmt.Fprintf(env.Stdout, "Destroying %s on ⬢ %s... ", addon, name)
-				if err := cl.Do("DELETE", appPath(name, "/addons/"+url.PathEscape(addon)), nil, nil); err != nil {
-					fmt.Fprintln(env.Stdout, "failed")
+				if err := progress(env.Stdout, fmt.Sprintf("Destroying %s on ⬢ %s", addon, name), func() error { return cl.Do("DELETE", appPath(name, "/addons/"+url.PathEscape(addon)), nil, nil) }); err != nil {
 					return err
 				}
-				fmt.Fprintln(env.Stdout, "done")
 				return nil
 			},
 		},

@@ -138,12 +138,9 @@ func appsCommands(env *Env) []*cli.Command {
 				if err != nil {
 					return err
 				}
-				fmt.Fprintf(env.Stdout, "Destroying ⬢ %s (including all add-ons)... ", name)
-				if err := cl.Do("DELETE", "/apps/"+url.PathEscape(name), nil, nil); err != nil {
-					fmt.Fprintln(env.Stdout, "failed")
+				if err := progress(env.Stdout, fmt.Sprintf("Destroying ⬢ %s (including all add-ons)", name), func() error { return cl.Do("DELETE", "/apps/"+url.PathEscape(name), nil, nil) }); err != nil {
 					return err
 				}
-				fmt.Fprintln(env.Stdout, "done")
 				return nil
 			},
 		},

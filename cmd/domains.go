@@ -58,12 +58,11 @@ func domainsCommands(env *Env) []*cli.Command {
 				if err != nil {
 					return err
 				}
-				fmt.Fprintf(env.Stdout, "Adding %s to ⬢ %s... ", host, name)
-				if err := cl.Do("POST", appPath(name, "/domains"), map[string]string{"hostname": host}, nil); err != nil {
-					fmt.Fprintln(env.Stdout, "failed")
+				if err := progress(env.Stdout, fmt.Sprintf("Adding %s to ⬢ %s", host, name), func() error {
+					return cl.Do("POST", appPath(name, "/domains"), map[string]string{"hostname": host}, nil)
+				}); err != nil {
 					return err
 				}
-				fmt.Fprintln(env.Stdout, "done")
 				return nil
 			},
 		},
@@ -97,11 +96,8 @@ func removeDomains(env *Env, c *cli.Context, host string) error {
 	if host != "" {
 		what, path = host, path+"/"+url.PathEscape(host)
 	}
-	fmt.Fprintf(env.Stdout, "Removing %s from ⬢ %s... ", what, name)
-	if err := cl.Do("DELETE", path, nil, nil); err != nil {
-		fmt.Fprintln(env.Stdout, "failed")
+	if err := progress(env.Stdout, fmt.Sprintf("Removing %s from ⬢ %s", what, name), func() error { return cl.Do("DELETE", path, nil, nil) }); err != nil {
 		return err
 	}
-	fmt.Fprintln(env.Stdout, "done")
 	return nil
 }

@@ -74,12 +74,9 @@ func keysCommands(env *Env) []*cli.Command {
 				if err != nil {
 					return err
 				}
-				fmt.Fprintf(env.Stdout, "Removing %s SSH key... ", key)
-				if err := cl.Do("DELETE", "/account/keys/"+url.PathEscape(key), nil, nil); err != nil {
-					fmt.Fprintln(env.Stdout, "failed")
+				if err := progress(env.Stdout, fmt.Sprintf("Removing %s SSH key", key), func() error { return cl.Do("DELETE", "/account/keys/"+url.PathEscape(key), nil, nil) }); err != nil {
 					return err
 				}
-				fmt.Fprintln(env.Stdout, "done")
 				return nil
 			},
 		},

@@ -15,12 +15,9 @@ func maintenanceCommands(env *Env) []*cli.Command {
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(env.Stdout, "%s maintenance mode for ⬢ %s... ", verb, name)
-			if err := cl.Do("PATCH", appPath(name, ""), map[string]bool{"maintenance": on}, nil); err != nil {
-				fmt.Fprintln(env.Stdout, "failed")
+			if err := progress(env.Stdout, fmt.Sprintf("%s maintenance mode for ⬢ %s", verb, name), func() error { return cl.Do("PATCH", appPath(name, ""), map[string]bool{"maintenance": on}, nil) }); err != nil {
 				return err
 			}
-			fmt.Fprintln(env.Stdout, "done")
 			return nil
 		}
 	}

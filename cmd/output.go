@@ -25,3 +25,15 @@ func printJSON(w io.Writer, v any) error {
 	enc.SetIndent("", "  ")
 	return enc.Encode(v)
 }
+
+// progress prints Heroku's "Doing something... done" around do, with
+// "failed" instead when it fails (the error is printed by Run).
+func progress(w io.Writer, what string, do func() error) error {
+	fmt.Fprintf(w, "%s... ", what)
+	if err := do(); err != nil {
+		fmt.Fprintln(w, "failed")
+		return err
+	}
+	fmt.Fprintln(w, "done")
+	return nil
+}

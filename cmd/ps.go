@@ -112,17 +112,11 @@ func restart(env *Env, c *cli.Context, verb string) error {
 			what = target + " dyno"
 		}
 	}
-	fmt.Fprintf(env.Stdout, "%s %s on ⬢ %s... ", verb, what, name)
 	method := "DELETE"
 	if verb == "Stopping" {
 		method, path = "POST", path+"/actions/stop"
 	}
-	if err := cl.Do(method, path, nil, nil); err != nil {
-		fmt.Fprintln(env.Stdout, "failed")
-		return err
-	}
-	fmt.Fprintln(env.Stdout, "done")
-	return nil
+	return progress(env.Stdout, fmt.Sprintf("%s %s on ⬢ %s", verb, what, name), func() error { return cl.Do(method, path, nil, nil) })
 }
 
 // parseScale reads TYPE=N, TYPE+N and TYPE-N against the current

@@ -144,30 +144,24 @@ func (rt *Router) CloseIdleConnections() {
 	rt.transport.CloseIdleConnections()
 }
 
-// backends returns the app's dynos and whether the app is known. The
-// slice is never modified after SetBackends stored it, so it can be read
-// without the lock.
-func (rt *Router) backends(app string) ([]engine.Backend, bool) {
+// route looks a request's host (already lowercased, without port) up in
+// one read of the table: the app it names (a custom domain's, or APP of
+// APP.domain), its dynos and whether it is in maintenance; ok is false
+// for a host no known app answers to. The backends slice is never
+// modified after SetBackends stored it, so it is read after the lock.
+func (rt *Router) route(host string) (app string, backends []engine.Backend, maintenance, ok bool) {
 	rt.mu.RLock()
 	defer rt.mu.RUnlock()
-	b, ok := rt.apps[app]
-	return b, ok
-}
-
-// appFor returns the app a host (already lowercased, without port) routes
-// to: a custom domain's app, or APP of APP.domain; false for neither.
-func (rt *Router) appFor(host string) (string, bool) {
-	rt.mu.RLock()
-	custom, found := rt.hosts[host]
-	rt.mu.RUnlock()
-	if found {
-		return custom, true
+	app, custom := rt.hosts[host]
+	if !custom {
+		name, under := strings.CutSuffix(host, "."+rt.domain)
+		if !under || !isLabel(name) {
+			return "", nil, false, false
+		}
+		app = name
 	}
-	app, ok := strings.CutSuffix(host, "."+rt.domain)
-	if !ok || !isLabel(app) {
-		return "", false
-	}
-	return app, true
+	backends, ok = rt.apps[app]
+	return app, backends, rt.maintenance[app], ok
 }
 
 // isLabel reports whether s is one DNS label; anything else can never be
@@ -235,11 +229,7 @@ func (rt *Router) init() {
 func (rt *Router) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	rt.once.Do(rt.init)
 	host := normalizeHost(req.Host)
-	app, ok := rt.appFor(host)
-	var all []engine.Backend
-	if ok {
-		all, ok = rt.backends(app)
-	}
+	app, all, inMaintenance, ok := rt.route(host)
 	if !ok {
 		// No app means no app log to write to.
 		writeNotFound(w)
@@ -259,9 +249,6 @@ func (rt *Router) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		}
 	}()
 
-	rt.mu.RLock()
-	inMaintenance := rt.maintenance[app]
-	rt.mu.RUnlock()
 	if inMaintenance {
 		st.fail("H80", "Maintenance mode", http.StatusServiceUnavailable, false)
 		writePage(w, http.StatusServiceUnavailable, maintenancePage)

@@ -15,7 +15,8 @@ import (
 // Paths are the directories the engine keeps files in besides the store.
 // Every path it builds from user input passes ValidateAppName first.
 type Paths struct {
-	// Run holds one unpacked slug per app release, shared by its dynos.
+	// Run holds the unpacked slugs of each app (RUN/APP/SLUG), shared by
+	// the dynos of every release with that slug (see unpacked.go).
 	Run string
 	// Cache holds each app's build cache, kept between builds.
 	Cache string
@@ -55,6 +56,7 @@ type Engine struct {
 	locks    map[string]*sync.Mutex
 	running  map[string][]*instance
 	oneoffs  map[string]map[string]DynoStatus
+	unpacked unpackedDirs
 }
 
 // lock serialises changes to one app and returns the unlock function.

@@ -104,10 +104,11 @@ func (e *Engine) Scale(ctx context.Context, name, user string, updates map[strin
 		desc = append(desc, fmt.Sprintf("%s@%d:Basic", t, formation[t]))
 	}
 	e.log(name, "api", "Scaled to %s by user %s", strings.Join(desc, " "), user)
-	dir, err := e.unpack(name, rel.Version, slug.ID)
+	dir, done, err := e.unpack(name, slug.ID)
 	if err != nil {
 		return nil, err
 	}
+	defer done()
 	env := dynoEnv(name, rel, slug)
 	for _, t := range types {
 		have := map[int]*instance{}

@@ -14,10 +14,11 @@ import (
 // EBUILD error: the release is marked failed and the current one keeps
 // serving.
 func (e *Engine) releasePhase(ctx context.Context, app string, rel *Release, slug *Slug, command string, out io.Writer) error {
-	dir, err := e.unpack(app, rel.Version, slug.ID)
+	dir, done, err := e.unpack(app, slug.ID)
 	if err != nil {
 		return err
 	}
+	defer done()
 	fmt.Fprintf(out, "-----> Running release command...\n")
 	name := fmt.Sprintf("release.%d", 1000+rand.IntN(9000))
 	spec := DynoSpec{App: app, Type: "release", Name: name, Release: rel.Version, Command: command, Dir: dir, Env: dynoEnv(app, rel, slug)}

@@ -7,7 +7,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"time"
 )
@@ -81,14 +80,17 @@ func (e *Engine) Deploy(ctx context.Context, req DeployRequest) (*Release, error
 	return rel, nil
 }
 
-// run moves an app onto release rel: unpack its slug once, start the
+// run moves an app onto release rel: unpack its slug (once per slug), start the
 // formation's dynos, wait for the web ones, switch the router, then stop
 // the dynos of the previous release.
 func (e *Engine) run(ctx context.Context, app string, rel *Release, slug *Slug, formation map[string]int) error {
-	dir, err := e.unpack(app, rel.Version, slug.ID)
+	dir, done, err := e.unpack(app, slug.ID)
 	if err != nil {
 		return err
 	}
+	// Done once the new dynos are in the table: it collects the slugs
+	// that no release needs any more.
+	defer done()
 	var specs []DynoSpec
 	env := dynoEnv(app, rel, slug)
 	for _, t := range ProcessTypeNames(slug.ProcessTypes) {
@@ -132,34 +134,6 @@ func (e *Engine) startAll(ctx context.Context, specs []DynoSpec) ([]*instance, e
 		}
 	}
 	return started, errs
-}
-
-// unpack extracts a release's slug once into Run/APP/vN and returns the
-// directory; a half-extracted tree never takes the final name.
-func (e *Engine) unpack(app string, version int, slugID string) (string, error) {
-	dir := filepath.Join(e.Paths.Run, app, "v"+strconv.Itoa(version))
-	if _, err := os.Stat(dir); err == nil {
-		return dir, nil
-	}
-	if err := os.MkdirAll(filepath.Dir(dir), 0o755); err != nil {
-		return "", fmt.Errorf("prepare run directory of %s: %w", app, err)
-	}
-	tmp := dir + ".tmp"
-	_ = os.RemoveAll(tmp)
-	if err := e.Builder.Unpack(slugID, tmp); err != nil {
-		_ = os.RemoveAll(tmp)
-		return "", fmt.Errorf("unpack slug of %s v%d: %w", app, version, err)
-	}
-	if p, ok := e.Supervisor.(DirPreparer); ok {
-		if err := p.PrepareDir(tmp); err != nil {
-			_ = os.RemoveAll(tmp)
-			return "", err
-		}
-	}
-	if err := os.Rename(tmp, dir); err != nil {
-		return "", fmt.Errorf("unpack slug of %s v%d: %w", app, version, err)
-	}
-	return dir, nil
 }
 
 // Restore starts every app's formation on its current release, for a

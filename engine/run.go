@@ -42,10 +42,13 @@ func (e *Engine) Run(ctx context.Context, req RunRequest) (int, error) {
 	if slug == nil {
 		return -1, Errorf(EINVALID, "%s has no release to run yet: deploy it first with git push.", req.App)
 	}
-	dir, err := e.unpack(req.App, rel.Version, slug.ID)
+	dir, done, err := e.unpack(req.App, slug.ID)
 	if err != nil {
 		return -1, err
 	}
+	// The pin keeps the slug directory while the dyno runs, even if
+	// releases move on meanwhile.
+	defer done()
 	env := dynoEnv(req.App, rel, slug)
 	for k, v := range req.Env {
 		env[k] = v

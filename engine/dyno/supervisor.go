@@ -107,7 +107,7 @@ type Options struct {
 	// its /app writable, and the mount point of its root. It is removed
 	// when the process is gone, which discards what the dyno wrote. Empty
 	// means ".dynos" next to the app directories, that is two levels above
-	// the slug directory (the engine unpacks slugs in RUN/APP/vN).
+	// the slug directory (the engine unpacks slugs in RUN/APP/SLUG).
 	ScratchDir string
 	// MemoryLimit is an isolated dyno's memory quota in bytes. Above it,
 	// Heroku's R14 is logged (at most once a minute) and the dyno keeps

@@ -5,6 +5,7 @@ import (
 	"net/url"
 	"sort"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/urfave/cli/v2"
 
@@ -81,6 +82,10 @@ func configCommands(env *Env) []*cli.Command {
 					k, v, ok := strings.Cut(a, "=")
 					if !ok || k == "" {
 						return engine.Errorf(engine.EINVALID, "%q is not KEY=VALUE. Usage: hako config:set -a APP KEY=VALUE ...", a)
+					}
+					// Sent as JSON, invalid UTF-8 would silently become U+FFFD.
+					if !utf8.ValidString(v) {
+						return engine.Errorf(engine.EINVALID, "The value of %s is not valid UTF-8: config values must be UTF-8 text.", k)
 					}
 					changes[k] = &v
 				}

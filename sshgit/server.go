@@ -16,6 +16,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/anmitsu/go-shlex"
 	"github.com/gliderlabs/ssh"
 	gossh "golang.org/x/crypto/ssh"
 
@@ -98,7 +99,14 @@ func (s *Server) Close() error {
 type userKey struct{}
 
 func (s *Server) handle(sess ssh.Session) {
-	args := sess.Command()
+	// sess.Command() would split the line leniently, dropping the error
+	// of an unbalanced quote: `config:set -a x "A=b` must not set A=b.
+	args, err := shlex.Split(sess.RawCommand(), true)
+	if err != nil {
+		fmt.Fprintf(sess.Stderr(), "hako: cannot read the command line (%v): check its quotes.\n", strings.ToLower(err.Error()))
+		_ = sess.Exit(1)
+		return
+	}
 	if len(args) == 0 {
 		fmt.Fprintln(sess.Stderr(), "hako: this SSH server takes git pushes and commands, e.g. `ssh -p PORT git@HOST apps` or `... help`.")
 		_ = sess.Exit(1)

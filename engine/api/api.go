@@ -4,6 +4,7 @@
 package api
 
 import (
+	"bytes"
 	"crypto/subtle"
 	"encoding/json"
 	"errors"
@@ -12,6 +13,7 @@ import (
 	"net/http"
 	"regexp"
 	"strings"
+	"unicode/utf8"
 
 	"hako/engine"
 	"hako/engine/logs"
@@ -190,15 +192,84 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 // that explains it, not by a truncated body.
 const maxBody = 8 << 20
 
-// decode reads a JSON body into v.
+// decode reads a JSON body into v. An empty body leaves v as it is, as
+// Heroku's API takes an empty POST; anything else must be exactly one
+// JSON value in valid UTF-8. encoding/json would quietly turn invalid
+// UTF-8 into U+FFFD and ignore what follows the value, so that
+// `{"TG":"1"} xxx` or a mangled config value would change an app.
 func decode(r *http.Request, v any) error {
-	dec := json.NewDecoder(io.LimitReader(r.Body, maxBody))
-	if err := dec.Decode(v); err != nil && !errors.Is(err, io.EOF) {
+	body, err := io.ReadAll(io.LimitReader(r.Body, maxBody+1))
+	if err != nil {
+		return engine.Errorf(engine.EINVALID, "Could not read the request body: %v", err)
+	}
+	if len(body) > maxBody {
+		return engine.Errorf(engine.EINVALID, "Request body is larger than %d MiB.", maxBody>>20)
+	}
+	if len(bytes.TrimSpace(body)) == 0 {
+		return nil
+	}
+	if !utf8.Valid(body) || hasLoneSurrogate(body) {
+		return engine.Errorf(engine.EINVALID, "Request body is not valid UTF-8: every string, config values included, must be UTF-8 text.")
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	if err := dec.Decode(v); err != nil {
 		var e *engine.Error
 		if errors.As(err, &e) {
 			return e // a field's own explanation
 		}
-		return engine.Errorf(engine.EINVALID, "Request body is not valid JSON (at most %d MiB): %v", maxBody>>20, err)
+		return engine.Errorf(engine.EINVALID, "Request body is not valid JSON: %v", err)
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		return engine.Errorf(engine.EINVALID, "Request body has data after its JSON value: send exactly one JSON value.")
 	}
 	return nil
+}
+
+// hasLoneSurrogate reports whether a JSON text escapes half of a UTF-16
+// surrogate pair (`"\udc80"`), which decodes to U+FFFD: the text is valid
+// UTF-8, the string it stands for is not.
+func hasLoneSurrogate(b []byte) bool {
+	for i := 0; i+1 < len(b); i++ {
+		if b[i] != '\\' {
+			continue
+		}
+		if b[i+1] != 'u' {
+			i++ // an escaped character, perhaps a backslash
+			continue
+		}
+		r, ok := hex4(b, i+2)
+		if !ok || r < 0xd800 || r > 0xdfff {
+			i++
+			continue
+		}
+		if r >= 0xdc00 {
+			return true // a low half with no high half before it
+		}
+		if lo, ok := hex4(b, i+8); !ok || i+7 >= len(b) || b[i+6] != '\\' || b[i+7] != 'u' || lo < 0xdc00 || lo > 0xdfff {
+			return true
+		}
+		i += 11 // past both halves
+	}
+	return false
+}
+
+// hex4 reads four hex digits at b[i:].
+func hex4(b []byte, i int) (rune, bool) {
+	if i+4 > len(b) {
+		return 0, false
+	}
+	var r rune
+	for _, c := range b[i : i+4] {
+		switch {
+		case c >= '0' && c <= '9':
+			r = r<<4 | rune(c-'0')
+		case c >= 'a' && c <= 'f':
+			r = r<<4 | rune(c-'a'+10)
+		case c >= 'A' && c <= 'F':
+			r = r<<4 | rune(c-'A'+10)
+		default:
+			return 0, false
+		}
+	}
+	return r, true
 }

@@ -140,13 +140,18 @@ func (s *Server) getRelease(w http.ResponseWriter, r *http.Request) {
 }
 
 // createRelease is a rollback: {"release": "v3"} (Heroku's API also
-// takes a slug, which hako does not accept yet).
+// takes a slug, which hako does not accept yet). The release is
+// required, as on Heroku: an empty body must not roll an app back.
 func (s *Server) createRelease(w http.ResponseWriter, r *http.Request) {
 	var body struct {
 		Release string `json:"release"`
 	}
 	if err := decode(r, &body); err != nil {
 		s.fail(w, err)
+		return
+	}
+	if strings.TrimSpace(body.Release) == "" {
+		s.fail(w, engine.Errorf(engine.EINVALID, `Missing "release": give the release to roll back to, {"release": "v3"}.`))
 		return
 	}
 	// A release is named by its version (v3, 3) or its id (APP-v3), which

@@ -59,4 +59,3 @@ func TestStrictBodies(t *testing.T) {
 		t.Errorf("config = %q", cfg)
 	}
 }
-

@@ -75,6 +75,18 @@ func (e *Engine) lock(app string) func() {
 	return m.Unlock
 }
 
+// LogForgetter is a LogSink that can drop an app's lines, for an app
+// destroyed: its name may be reused.
+type LogForgetter interface {
+	Forget(app string)
+}
+
+func (e *Engine) forgetLogs(app string) {
+	if f, ok := e.Logs.(LogForgetter); ok {
+		f.Forget(app)
+	}
+}
+
 func (e *Engine) log(app, proc, format string, args ...any) {
 	if e.Logs != nil {
 		e.Logs.Log(app, "app", proc, fmt.Sprintf(format, args...))
@@ -106,6 +118,9 @@ func (e *Engine) CreateApp(name, user string) (*App, error) {
 	if e.Routes != nil {
 		e.Routes.SetBackends(name, nil)
 	}
+	// A line of an earlier app of that name, logged late, is not this
+	// app's.
+	e.forgetLogs(name)
 	e.log(name, "api", "Release v1 created by user %s", user)
 	return app, nil
 }
@@ -145,6 +160,9 @@ func (e *Engine) DestroyApp(name string) error {
 	if err != nil {
 		return err
 	}
+	// The dynos have stopped and said so: the app's lines go with it, so
+	// a new app of that name starts with an empty log.
+	e.forgetLogs(name)
 	for _, id := range slugs {
 		if err := e.Builder.RemoveSlug(id); err != nil {
 			return fmt.Errorf("remove slug of %s: %w", name, err)

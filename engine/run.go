@@ -53,13 +53,9 @@ func (e *Engine) Run(ctx context.Context, req RunRequest) (int, error) {
 	for k, v := range req.Env {
 		env[k] = v
 	}
-	name := fmt.Sprintf("run.%d", 1000+rand.IntN(9000))
 	e.log(req.App, "api", "Starting process with command `%s` by user %s", req.Command, req.User)
-	if req.Started != nil {
-		req.Started(name)
-	}
-	// `ps` lists one-off dynos while they run, as Heroku's does.
-	st := DynoStatus{Name: name, Type: "run", App: req.App, Release: rel.Version, Command: req.Command, State: DynoUp, Since: time.Now().UTC()}
+	// `ps` lists one-off dynos while they run, as Heroku's does. The name
+	// is claimed under the lock, so two runs never share one.
 	e.mu.Lock()
 	if e.oneoffs == nil {
 		e.oneoffs = map[string]map[string]DynoStatus{}
@@ -67,8 +63,12 @@ func (e *Engine) Run(ctx context.Context, req RunRequest) (int, error) {
 	if e.oneoffs[req.App] == nil {
 		e.oneoffs[req.App] = map[string]DynoStatus{}
 	}
-	e.oneoffs[req.App][name] = st
+	name := oneoffName(e.oneoffs[req.App])
+	e.oneoffs[req.App][name] = DynoStatus{Name: name, Type: "run", App: req.App, Release: rel.Version, Command: req.Command, State: DynoUp, Since: time.Now().UTC()}
 	e.mu.Unlock()
+	if req.Started != nil {
+		req.Started(name)
+	}
 	defer func() {
 		e.mu.Lock()
 		delete(e.oneoffs[req.App], name)
@@ -78,4 +78,18 @@ func (e *Engine) Run(ctx context.Context, req RunRequest) (int, error) {
 		App: req.App, Type: "run", Name: name, Release: rel.Version, Command: req.Command,
 		Dir: dir, Env: env, Terminal: req.Terminal,
 	}, req.Stdin, req.Out)
+}
+
+// oneoffName picks a name (run.1234, as Heroku's) that no running one-off
+// dyno of the app has. Four digits leave 9,000 names; past a few hundred
+// running at once the numbers grow longer rather than repeat.
+func oneoffName(running map[string]DynoStatus) string {
+	for n := 9000; ; n *= 10 {
+		for try := 0; try < 8; try++ {
+			name := fmt.Sprintf("run.%d", n/9+rand.IntN(n))
+			if _, taken := running[name]; !taken {
+				return name
+			}
+		}
+	}
 }

@@ -45,6 +45,8 @@ func serverCommand(env *Env) *cli.Command {
 			&cli.DurationFlag{Name: "stop-grace", Value: dyno.DefaultStopGrace, Usage: "how long a stopping dyno has after SIGTERM before SIGKILL (R12)", EnvVars: []string{"HAKO_STOP_GRACE"}},
 			&cli.DurationFlag{Name: "cycle-after", Value: 24 * time.Hour, Usage: "dynos are restarted after this long, plus a random 0-216 min", EnvVars: []string{"HAKO_CYCLE_AFTER"}},
 			&cli.IntFlag{Name: "dyno-memory", Value: 512, Usage: "memory quota per dyno in MiB (R14 above it, R15 and a restart at twice it)", EnvVars: []string{"HAKO_DYNO_MEMORY"}},
+			&cli.DurationFlag{Name: "router-idle-timeout", Value: 90 * time.Second, Usage: "the router closes client connections idle this long", EnvVars: []string{"HAKO_ROUTER_IDLE_TIMEOUT"}},
+			&cli.IntFlag{Name: "router-max-conns", Usage: "client connections the router holds at once; more get a 503 (default: a share of the open-files limit)", EnvVars: []string{"HAKO_ROUTER_MAX_CONNS"}},
 		},
 		Action: func(c *cli.Context) error {
 			cfg := serverConfig{
@@ -52,14 +54,18 @@ func serverCommand(env *Env) *cli.Command {
 				APIAddr: c.String("api-addr"), Domain: strings.ToLower(c.String("domain")),
 				Dynos: dyno.Options{BootTimeout: c.Duration("boot-timeout"), StopGrace: c.Duration("stop-grace"),
 					CycleAfter: c.Duration("cycle-after"), MemoryLimit: int64(c.Int("dyno-memory")) << 20},
+				RouterIdle: c.Duration("router-idle-timeout"), RouterMaxConns: c.Int("router-max-conns"),
 			}
 			for _, d := range []struct {
 				flag string
 				v    time.Duration
-			}{{"boot-timeout", cfg.Dynos.BootTimeout}, {"stop-grace", cfg.Dynos.StopGrace}, {"cycle-after", cfg.Dynos.CycleAfter}} {
+			}{{"boot-timeout", cfg.Dynos.BootTimeout}, {"stop-grace", cfg.Dynos.StopGrace}, {"cycle-after", cfg.Dynos.CycleAfter}, {"router-idle-timeout", cfg.RouterIdle}} {
 				if d.v <= 0 {
 					return engine.Errorf(engine.EINVALID, "--%s must be a positive duration such as 30s or 2m.", d.flag)
 				}
+			}
+			if c.Int("router-max-conns") < 0 {
+				return engine.Errorf(engine.EINVALID, "--router-max-conns must be a positive number of connections.")
 			}
 			if c.Int("dyno-memory") < 16 {
 				return engine.Errorf(engine.EINVALID, "--dyno-memory must be at least 16 (MiB).")
@@ -73,6 +79,10 @@ type serverConfig struct {
 	SSHAddr, HTTPAddr, APIAddr, Domain string
 	// Dynos holds the dyno timings and limits from the flags.
 	Dynos dyno.Options
+	// RouterIdle closes idle client connections of the router;
+	// RouterMaxConns caps them (0: a share of the open-files limit).
+	RouterIdle     time.Duration
+	RouterMaxConns int
 }
 
 // listen binds every address before anything else starts, so a busy
@@ -112,6 +122,11 @@ func runServer(env *Env, cfg serverConfig) error {
 	if err != nil {
 		return err
 	}
+	files, err := raiseFileLimit()
+	if err != nil {
+		return fmt.Errorf("read the open-files limit: %w", err)
+	}
+	limitListeners(ls, budgets(files, cfg.RouterMaxConns))
 	exe, err := os.Executable()
 	if err != nil {
 		return fmt.Errorf("find the hako binary: %w", err)
@@ -148,8 +163,12 @@ func runServer(env *Env, cfg serverConfig) error {
 		return err
 	}
 	apiURL := "http://" + ls["api-addr"].Addr().String()
-	apiSrv := &http.Server{Handler: (&api.Server{Engine: eng, Token: token, User: "admin", Logs: buf, WebURL: appURL, GitURL: gitURL, Logf: logger.Printf}).Handler(), ReadHeaderTimeout: 10 * time.Second}
-	routerSrv := &http.Server{Handler: rt, ReadHeaderTimeout: 30 * time.Second}
+	apiSrv := &http.Server{Handler: (&api.Server{Engine: eng, Token: token, User: "admin", Logs: buf, WebURL: appURL, GitURL: gitURL, Logf: logger.Printf}).Handler(),
+		ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 90 * time.Second}
+	// Slow headers and idle keep-alive connections are closed, as by
+	// Heroku's router (30 s, 90 s); a connection that never sends a
+	// request is idle too.
+	routerSrv := &http.Server{Handler: rt, ReadHeaderTimeout: min(30*time.Second, cfg.RouterIdle), IdleTimeout: cfg.RouterIdle}
 	sockPath := filepath.Join(home, "hook.sock")
 	_ = os.Remove(sockPath)
 	hookL, err := net.Listen("unix", sockPath)
@@ -161,6 +180,11 @@ func runServer(env *Env, cfg serverConfig) error {
 		Engine: eng, ReposDir: eng.Paths.Repos, HookSocket: sockPath, Exe: exe,
 		HostKeyPath: filepath.Join(home, "ssh_host_ed25519_key"), Logf: logger.Printf,
 		Commands: sshCommands(eng, apiURL, token),
+	}
+	// The router knows every app before it takes a request, so that a
+	// restart answers 503 while dynos start, never "No such app".
+	if err := eng.Prepare(); err != nil {
+		return err
 	}
 	errc := make(chan error, 4)
 	go func() { errc <- ssh.Serve(ls["ssh-addr"]) }()
@@ -177,12 +201,15 @@ func runServer(env *Env, cfg serverConfig) error {
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	startCtx, cancelStart := context.WithCancel(ctx)
+	started := make(chan struct{})
 	go func() {
+		defer close(started)
 		// Add-on servers come up first: dynos connect to them at boot.
-		if err := eng.StartAddons(ctx); err != nil {
+		if err := eng.StartAddons(startCtx); err != nil {
 			logger.Printf("add-ons: %v", err)
 		}
-		if err := eng.Restore(ctx); err != nil {
+		if err := eng.Restore(startCtx); err != nil {
 			logger.Printf("restore: %v", err)
 		}
 	}()
@@ -191,6 +218,10 @@ func runServer(env *Env, cfg serverConfig) error {
 	case <-ctx.Done():
 	case serveErr = <-errc:
 	}
+	// The start-up ends before the shutdown begins, so that it starts no
+	// dyno the shutdown would miss.
+	cancelStart()
+	<-started
 	fmt.Fprintln(env.Stdout, "Stopping hako: stopping dynos...")
 	_ = ssh.Close()
 	_ = hookL.Close()

@@ -174,6 +174,7 @@ func (e *Engine) DestroyAddon(ctx context.Context, name, addon, user string, out
 // StartAddons brings up the servers of every add-on in the store, for a
 // server start, before any dyno needs them.
 func (e *Engine) StartAddons(ctx context.Context) error {
+	defer e.addonsStarted()
 	apps, err := e.Store.Apps()
 	if err != nil {
 		return err

@@ -57,6 +57,9 @@ type Engine struct {
 	running  map[string][]*instance
 	oneoffs  map[string]map[string]DynoStatus
 	unpacked unpackedDirs
+	// addonsReady, once Prepare made it, is closed when StartAddons is
+	// done; dynos wait for it.
+	addonsReady chan struct{}
 }
 
 // lock serialises changes to one app and returns the unlock function.

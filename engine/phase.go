@@ -20,6 +20,9 @@ func (e *Engine) releasePhase(ctx context.Context, app string, rel *Release, slu
 	}
 	defer done()
 	fmt.Fprintf(out, "-----> Running release command...\n")
+	if err := e.waitAddons(ctx); err != nil {
+		return err
+	}
 	name := fmt.Sprintf("release.%d", 1000+rand.IntN(9000))
 	spec := DynoSpec{App: app, Type: "release", Name: name, Release: rel.Version, Command: command, Dir: dir, Env: dynoEnv(app, rel, slug)}
 	code, err := e.Supervisor.RunOnce(ctx, spec, nil, indent(out))

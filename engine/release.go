@@ -109,6 +109,9 @@ func (e *Engine) run(ctx context.Context, app string, rel *Release, slug *Slug, 
 // startAll starts specs and waits (up to WaitUp) for the web ones to come
 // up, so that a new release takes traffic only once it can answer.
 func (e *Engine) startAll(ctx context.Context, specs []DynoSpec) ([]*instance, error) {
+	if err := e.waitAddons(ctx); err != nil {
+		return nil, err
+	}
 	var started []*instance
 	var errs error
 	for _, spec := range specs {

@@ -53,6 +53,9 @@ func (e *Engine) Run(ctx context.Context, req RunRequest) (int, error) {
 	for k, v := range req.Env {
 		env[k] = v
 	}
+	if err := e.waitAddons(ctx); err != nil {
+		return -1, err
+	}
 	e.log(req.App, "api", "Starting process with command `%s` by user %s", req.Command, req.User)
 	// `ps` lists one-off dynos while they run, as Heroku's does. The name
 	// is claimed under the lock, so two runs never share one.

@@ -15,6 +15,8 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
+	"time"
 
 	"github.com/anmitsu/go-shlex"
 	"github.com/gliderlabs/ssh"
@@ -69,6 +71,19 @@ func (s *Server) Serve(l net.Listener) error {
 	}
 	s.srv = &ssh.Server{
 		Handler: s.handle,
+		// A connection that has not authenticated within loginTimeout is
+		// closed, so that idle ones cannot hold SSH's share of
+		// connections (and with it `git push`) for ever.
+		ConnCallback: func(ctx ssh.Context, c net.Conn) net.Conn {
+			authed := &atomic.Bool{}
+			ctx.SetValue(authedKey{}, authed)
+			time.AfterFunc(loginTimeout, func() {
+				if !authed.Load() {
+					c.Close()
+				}
+			})
+			return c
+		},
 		PublicKeyHandler: func(ctx ssh.Context, key ssh.PublicKey) bool {
 			fp := gossh.FingerprintSHA256(key)
 			user, ok := s.Engine.Authorized(fp)
@@ -77,6 +92,9 @@ func (s *Server) Serve(l net.Listener) error {
 				return false
 			}
 			ctx.SetValue(userKey{}, user)
+			if authed, ok := ctx.Value(authedKey{}).(*atomic.Bool); ok {
+				authed.Store(true)
+			}
 			return true
 		},
 	}
@@ -97,6 +115,14 @@ func (s *Server) Close() error {
 }
 
 type userKey struct{}
+
+// authedKey holds, in a connection's context, whether it authenticated.
+type authedKey struct{}
+
+// loginTimeout is how long a connection may take to authenticate, as
+// OpenSSH's LoginGraceTime (120 s) but shorter: hako's clients are
+// scripts and git, not people typing passwords.
+const loginTimeout = 30 * time.Second
 
 func (s *Server) handle(sess ssh.Session) {
 	// sess.Command() would split the line leniently, dropping the error

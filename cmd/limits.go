@@ -1,0 +1,68 @@
+package cmd
+
+import (
+	"fmt"
+	"net"
+
+	"hako/engine/netlimit"
+)
+
+// Connection budgets. Every connection holds a file descriptor, and a
+// proxied request a second one to its dyno; when the descriptors run out,
+// every port stops answering at once. So each port gets its own share of
+// the process's limit, and a flood on the router, the port the world
+// reaches, fills only the router's share.
+const (
+	// reservedFiles are kept for everything else the server opens: the
+	// store, logs, dynos' pipes and terminals, git, add-on connections.
+	reservedFiles = 1024
+	// maxRouterConns caps the default router share on machines with a
+	// very high limit: an idle connection costs about 10 KiB of memory,
+	// so a million of them would be a flood of another kind.
+	maxRouterConns = 65536
+	// filesPerSSH counts a session's connection, the git process's pipes
+	// and the hook's connection back to the server.
+	filesPerSSH = 6
+)
+
+// connBudget is how many connections each port may hold open.
+type connBudget struct {
+	Router, API, SSH int
+}
+
+// budgets splits a file-descriptor limit between the ports; router, when
+// positive, is the router's share chosen with --router-max-conns.
+func budgets(files uint64, router int) connBudget {
+	n := int(min(files, 1<<30))
+	b := connBudget{API: clamp(n/16, 32, 4096), SSH: clamp(n/32, 16, 1024)}
+	if router > 0 {
+		b.Router = router
+		return b
+	}
+	// A proxied request holds the client's connection and one to a dyno.
+	b.Router = clamp((n-reservedFiles-b.API-filesPerSSH*b.SSH)/2, 64, maxRouterConns)
+	return b
+}
+
+func clamp(v, lo, hi int) int { return max(lo, min(v, hi)) }
+
+// routerBusy is what a connection past the router's share reads: a 503,
+// as Heroku's router answers when it cannot take more, so that a client
+// retries rather than hangs.
+var routerBusy = []byte(httpRefusal("text/plain; charset=utf-8", "hako: the router has too many open connections; try again shortly.\n"))
+
+// apiBusy is the API's answer past its share, in the API's error shape.
+var apiBusy = []byte(httpRefusal("application/json", `{"id":"unavailable","message":"The hako API has too many open connections; try again shortly."}`+"\n"))
+
+func httpRefusal(contentType, body string) string {
+	return fmt.Sprintf("HTTP/1.1 503 Service Unavailable\r\nContent-Type: %s\r\nContent-Length: %d\r\nRetry-After: 1\r\nConnection: close\r\n\r\n%s", contentType, len(body), body)
+}
+
+// limitListeners wraps the listeners in their budgets.
+func limitListeners(ls map[string]net.Listener, b connBudget) {
+	ls["http-addr"] = netlimit.Listen(ls["http-addr"], b.Router, routerBusy)
+	ls["api-addr"] = netlimit.Listen(ls["api-addr"], b.API, apiBusy)
+	// SSH has no answer to give before its handshake: a refused client
+	// sees the connection closed.
+	ls["ssh-addr"] = netlimit.Listen(ls["ssh-addr"], b.SSH, nil)
+}

@@ -1,0 +1,89 @@
+// Package netlimit bounds the connections a listener holds open, so that
+// a flood on one of hako's ports (thousands of idle keep-alive
+// connections to the router) cannot take the file descriptors the other
+// ports need: the API and SSH keep answering while the router is full.
+//
+// A connection past the limit is accepted and closed at once, after an
+// optional short answer (a 503 for HTTP): it holds a descriptor for the
+// time of one write, never longer. Accepting it, rather than leaving it
+// in the kernel's backlog, tells the client right away instead of
+// letting it hang until its own timeout.
+package netlimit
+
+import (
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// refuseWriteTimeout bounds the answer written to a refused connection: a
+// client that does not read it does not keep the descriptor.
+const refuseWriteTimeout = 100 * time.Millisecond
+
+// Listener is a net.Listener that holds at most Max connections open.
+type Listener struct {
+	net.Listener
+	max     int64
+	open    atomic.Int64
+	refused atomic.Int64
+	refusal []byte
+}
+
+// Listen wraps l so that at most limit connections are open at once; a
+// connection past them is sent refusal (when not empty) and closed. A max
+// below 1 means 1.
+func Listen(l net.Listener, limit int, refusal []byte) *Listener {
+	return &Listener{Listener: l, max: int64(max(1, limit)), refusal: refusal}
+}
+
+// Accept waits for the next connection within the limit, refusing the
+// ones past it as they come.
+func (l *Listener) Accept() (net.Conn, error) {
+	for {
+		c, err := l.Listener.Accept()
+		if err != nil {
+			return nil, err
+		}
+		if l.open.Add(1) <= l.max {
+			return &conn{Conn: c, l: l}, nil
+		}
+		l.open.Add(-1)
+		l.refused.Add(1)
+		l.refuse(c)
+	}
+}
+
+// refuse answers a connection past the limit and closes it. It runs on
+// the accepting goroutine: the write goes to an empty socket buffer, so it
+// does not block, and the descriptor is released before the next accept.
+func (l *Listener) refuse(c net.Conn) {
+	if len(l.refusal) > 0 {
+		_ = c.SetWriteDeadline(time.Now().Add(refuseWriteTimeout))
+		_, _ = c.Write(l.refusal)
+	}
+	_ = c.Close()
+}
+
+// Open returns how many accepted connections are open now.
+func (l *Listener) Open() int { return int(l.open.Load()) }
+
+// Refused returns how many connections were refused for the limit.
+func (l *Listener) Refused() int { return int(l.refused.Load()) }
+
+// Max returns the limit.
+func (l *Listener) Max() int { return int(l.max) }
+
+// conn gives its place back when closed, once however often Close is
+// called (net/http and hijackers may both close it).
+type conn struct {
+	net.Conn
+	l    *Listener
+	once sync.Once
+}
+
+func (c *conn) Close() error {
+	err := c.Conn.Close()
+	c.once.Do(func() { c.l.open.Add(-1) })
+	return err
+}

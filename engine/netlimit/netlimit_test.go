@@ -1,0 +1,73 @@
+package netlimit
+
+import (
+	"io"
+	"net"
+	"testing"
+	"time"
+)
+
+// TestLimit holds max connections open, refuses the next ones with the
+// refusal and closes them, and takes a connection again once one closes.
+func TestLimit(t *testing.T) {
+	inner, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := Listen(inner, 3, []byte("busy\n"))
+	t.Cleanup(func() { l.Close() })
+	accepted := make(chan net.Conn, 10)
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				close(accepted)
+				return
+			}
+			accepted <- c
+		}
+	}()
+	dial := func() net.Conn {
+		c, err := net.Dial("tcp", inner.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		return c
+	}
+	var held []net.Conn
+	for i := 0; i < 3; i++ {
+		dial()
+		select {
+		case c := <-accepted:
+			held = append(held, c)
+		case <-time.After(5 * time.Second):
+			t.Fatalf("connection %d within the limit not accepted", i+1)
+		}
+	}
+	for i := 0; i < 5; i++ {
+		c := dial()
+		_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
+		got, err := io.ReadAll(c)
+		if err != nil || string(got) != "busy\n" {
+			t.Fatalf("connection past the limit read %q, %v; want the refusal then EOF", got, err)
+		}
+	}
+	if l.Open() != 3 || l.Refused() != 5 {
+		t.Errorf("Open() = %d, Refused() = %d; want 3 and 5", l.Open(), l.Refused())
+	}
+	held[0].Close()
+	held[0].Close() // a second close gives nothing back twice
+	if l.Open() != 2 {
+		t.Errorf("Open() after a close = %d, want 2", l.Open())
+	}
+	dial()
+	select {
+	case <-accepted:
+	case <-time.After(5 * time.Second):
+		t.Fatal("connection not accepted after a place freed")
+	}
+	if l.Open() != 3 {
+		t.Errorf("Open() = %d, want 3", l.Open())
+	}
+}

@@ -84,7 +84,7 @@ func provision(t *testing.T, p *Provider, name string) (string, map[string]strin
 	if err != nil {
 		t.Fatalf("Provision(%s): %v", name, err)
 	}
-	want := fmt.Sprintf("redis://:%s@127.0.0.1:%s", rec["password"], rec["port"])
+	want := fmt.Sprintf("redis://default:%s@127.0.0.1:%s", rec["password"], rec["port"])
 	if url != want || rec["name"] != name || len(rec["password"]) != 32 {
 		t.Fatalf("Provision(%s) = %q, %v", name, url, rec)
 	}

@@ -106,7 +106,10 @@ type resource struct {
 
 func (r resource) addr() string { return "127.0.0.1:" + strconv.Itoa(r.port) }
 
-func (r resource) url() string { return "redis://:" + r.password + "@" + r.addr() }
+// url names Redis's default user: with no user (redis://:PASS@), redis-cli
+// 7 sends an empty user name, which the server refuses, while every Redis
+// 6+ client takes "default" with the password.
+func (r resource) url() string { return "redis://default:" + r.password + "@" + r.addr() }
 
 func (r resource) record() map[string]string {
 	return map[string]string{"name": r.name, "port": strconv.Itoa(r.port), "password": r.password, "data": r.data}

@@ -78,6 +78,9 @@ type server struct {
 	done                       chan struct{}
 	// flags are added to `hako server` (timings for tests).
 	flags []string
+	// wrap, when set, runs the server through this command line, which
+	// ends by exec'ing its arguments (sh -c 'ulimit -n 4096 && exec "$0" "$@"').
+	wrap []string
 }
 
 // syncBuffer collects the server's output from its own goroutine while
@@ -114,8 +117,14 @@ func freePort(t *testing.T) string {
 // stops it (reaping every dyno) when the test ends.
 func startServer(t *testing.T, flags ...string) *server {
 	t.Helper()
+	return startWrappedServer(t, nil, flags...)
+}
+
+// startWrappedServer is startServer with the server run through wrap.
+func startWrappedServer(t *testing.T, wrap []string, flags ...string) *server {
+	t.Helper()
 	need(t, "git", "ssh", "ssh-keygen")
-	s := &server{t: t, home: t.TempDir(), sshPort: freePort(t), httpPort: freePort(t), apiPort: freePort(t), out: &syncBuffer{}, done: make(chan struct{}), flags: flags}
+	s := &server{t: t, home: t.TempDir(), sshPort: freePort(t), httpPort: freePort(t), apiPort: freePort(t), out: &syncBuffer{}, done: make(chan struct{}), flags: flags, wrap: wrap}
 	s.start()
 	t.Cleanup(s.removeAddonData)
 	t.Cleanup(s.stop)
@@ -126,15 +135,7 @@ func startServer(t *testing.T, flags ...string) *server {
 
 func (s *server) start() {
 	t := s.t
-	s.done = make(chan struct{})
-	s.cmd = exec.Command(bin, append([]string{"server", "--ssh-addr", "127.0.0.1:" + s.sshPort, "--http-addr", "127.0.0.1:" + s.httpPort, "--api-addr", "127.0.0.1:" + s.apiPort}, s.flags...)...)
-	s.cmd.Env = append(os.Environ(), "HAKO_HOME="+s.home)
-	s.cmd.Stdout, s.cmd.Stderr = s.out, s.out
-	s.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := s.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() { _ = s.cmd.Wait(); close(s.done) }()
+	s.spawn()
 	waitFor(t, 20*time.Second, "server to listen", func() bool {
 		c, err := net.Dial("tcp", "127.0.0.1:"+s.sshPort)
 		if err == nil {
@@ -143,6 +144,21 @@ func (s *server) start() {
 		}
 		return err == nil
 	})
+}
+
+// spawn starts the server process and returns without waiting for it.
+func (s *server) spawn() {
+	s.done = make(chan struct{})
+	args := append([]string{bin, "server", "--ssh-addr", "127.0.0.1:" + s.sshPort, "--http-addr", "127.0.0.1:" + s.httpPort, "--api-addr", "127.0.0.1:" + s.apiPort}, s.flags...)
+	args = append(append([]string(nil), s.wrap...), args...)
+	s.cmd = exec.Command(args[0], args[1:]...)
+	s.cmd.Env = append(os.Environ(), "HAKO_HOME="+s.home)
+	s.cmd.Stdout, s.cmd.Stderr = s.out, s.out
+	s.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := s.cmd.Start(); err != nil {
+		s.t.Fatal(err)
+	}
+	go func() { _ = s.cmd.Wait(); close(s.done) }()
 }
 
 // stop sends SIGINT and waits for a clean exit; whatever is left of the

@@ -17,6 +17,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 
 	"github.com/anmitsu/go-shlex"
 	"github.com/gliderlabs/ssh"
@@ -127,7 +128,14 @@ const loginTimeout = 30 * time.Second
 func (s *Server) handle(sess ssh.Session) {
 	// sess.Command() would split the line leniently, dropping the error
 	// of an unbalanced quote: `config:set -a x "A=b` must not set A=b.
-	args, err := shlex.Split(sess.RawCommand(), true)
+	raw := sess.RawCommand()
+	if !utf8.ValidString(raw) {
+		// The splitter would turn the invalid bytes into U+FFFD.
+		fmt.Fprintln(sess.Stderr(), "hako: the command line is not valid UTF-8: arguments, config values included, must be UTF-8 text.")
+		_ = sess.Exit(1)
+		return
+	}
+	args, err := shlex.Split(raw, true)
 	if err != nil {
 		fmt.Fprintf(sess.Stderr(), "hako: cannot read the command line (%v): check its quotes.\n", strings.ToLower(err.Error()))
 		_ = sess.Exit(1)

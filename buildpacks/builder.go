@@ -13,7 +13,6 @@ import (
 	"io"
 	"io/fs"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 
@@ -154,11 +153,17 @@ func (b *Builder) Build(ctx context.Context, req engine.BuildRequest) (*engine.B
 	if b.SharedCache != "" {
 		extra["HAKO_SHARED_CACHE"] = b.SharedCache
 	}
-	if v := sourceVersion(ctx, buildDir); v != "" {
-		extra["SOURCE_VERSION"] = v
+	// The server never runs git over the pushed tree: a .git in an
+	// uploaded source is the uploader's, configuration and hooks included.
+	if req.Commit != "" {
+		extra["SOURCE_VERSION"] = req.Commit
 	}
 	s.env = buildEnv(b.hostEnv(), extra)
 	if err := applySlugIgnore(buildDir); err != nil {
+		if errors.Is(err, errAppFile) {
+			return nil, failure(out, "The app's .slugignore file could not be read: "+refusal(err)+".",
+				"Make it a regular file of the app (one pattern per line), commit it and push again.")
+		}
 		return nil, err
 	}
 
@@ -201,8 +206,14 @@ func (b *Builder) Build(ctx context.Context, req engine.BuildRequest) (*engine.B
 // must accept the app, or else the first built-in pack that detects it.
 func (b *Builder) selectPacks(s *step, tmp string, req engine.BuildRequest) ([]*pack, []string, error) {
 	specs, fromApp := req.Buildpacks, false
+	var lines []int // where each of specs is in .buildpacks
 	if len(specs) == 0 {
-		specs, fromApp = readBuildpacksFile(s.buildDir), true
+		var err error
+		if specs, lines, err = readBuildpacksFile(s.buildDir); err != nil {
+			return nil, nil, failure(s.out, "The app's .buildpacks file could not be read: "+refusal(err)+".",
+				"Make it a regular file of the app (one buildpack per line), commit it and push again.")
+		}
+		fromApp = true
 	}
 	if len(specs) == 0 {
 		for _, name := range builtinOrder {
@@ -224,6 +235,13 @@ func (b *Builder) selectPacks(s *step, tmp string, req engine.BuildRequest) ([]*
 	}
 	var packs []*pack
 	var names []string
+	for i, spec := range specs {
+		if fromApp {
+			if err := b.checkAppPack(spec, lines[i]); err != nil {
+				return nil, nil, failure(s.out, err.Error())
+			}
+		}
+	}
 	for _, spec := range specs {
 		p, err := b.resolvePack(s, spec, tmp, fromApp)
 		if err != nil {
@@ -273,7 +291,7 @@ func (b *Builder) processTypes(s *step, last *pack) (map[string]string, error) {
 			types[k] = v
 		}
 	}
-	data, err := readAppFile(s.buildDir, "Procfile")
+	data, err := readAppFile(s.buildDir, "Procfile", maxProcfile)
 	switch {
 	case err == nil:
 		declared, err := engine.ParseProcfile(string(data))
@@ -292,7 +310,7 @@ func (b *Builder) processTypes(s *step, last *pack) (map[string]string, error) {
 			fmt.Fprintf(s.out, "       Default types for buildpack -> %s\n", strings.Join(engine.ProcessTypeNames(defaults), ", "))
 		}
 	default:
-		return nil, failure(s.out, "The Procfile could not be read.", "Make it a regular file, commit it and push again.")
+		return nil, failure(s.out, "The Procfile could not be read: "+refusal(err)+".", "Make it a regular file of the app, commit it and push again.")
 	}
 	if len(types) == 0 {
 		return nil, failure(s.out, `No process types: add a Procfile with a line such as "web: ./server"`)
@@ -301,19 +319,35 @@ func (b *Builder) processTypes(s *step, last *pack) (map[string]string, error) {
 }
 
 // readBuildpacksFile returns the packs listed in the app's .buildpacks
-// file, one per line, blank lines and # comments skipped.
-func readBuildpacksFile(dir string) []string {
-	data, err := os.ReadFile(filepath.Join(dir, ".buildpacks"))
-	if err != nil {
-		return nil
+// file, one per line, blank lines and # comments skipped, with the line
+// number of each. No file lists none; a file the server will not read
+// (see readAppFile) is an error.
+func readBuildpacksFile(dir string) (specs []string, lines []int, err error) {
+	data, err := readAppFile(dir, ".buildpacks", maxControlFile)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil, nil
 	}
-	var specs []string
-	for _, line := range strings.Split(string(data), "\n") {
+	if err != nil {
+		return nil, nil, err
+	}
+	for i, line := range strings.Split(string(data), "\n") {
 		if line = strings.TrimSpace(line); line != "" && !strings.HasPrefix(line, "#") {
 			specs = append(specs, line)
+			lines = append(lines, i+1)
 		}
 	}
-	return specs
+	return specs, lines, nil
+}
+
+// refusal says why an app file could not be read, in the words of
+// readAppFile's refusals, and nothing more (an unexpected error of the
+// server's is not the pusher's to see).
+func refusal(err error) string {
+	var e *appFileError
+	if errors.As(err, &e) {
+		return "it " + e.why
+	}
+	return "the server could not read it"
 }
 
 // hasNoFiles reports whether dir holds nothing but (maybe) .git: an empty
@@ -337,21 +371,4 @@ func requestID() string {
 	var b [16]byte
 	rand.Read(b[:])
 	return hex.EncodeToString(b[:])
-}
-
-// sourceVersion returns the commit being built when the source is a git
-// checkout (SOURCE_VERSION, which apps use to report their version), or
-// "".
-func sourceVersion(ctx context.Context, dir string) string {
-	if _, err := os.Stat(filepath.Join(dir, ".git")); err != nil {
-		return ""
-	}
-	cmd := exec.CommandContext(ctx, "git", "rev-parse", "--verify", "-q", "HEAD")
-	cmd.Dir = dir
-	cmd.Env = buildEnv(os.Environ(), nil)
-	out, err := cmd.Output()
-	if err != nil {
-		return ""
-	}
-	return strings.TrimSpace(string(out))
 }

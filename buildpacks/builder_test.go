@@ -2,6 +2,7 @@ package buildpacks
 
 import (
 	"context"
+	"fmt"
 	"maps"
 	"os"
 	"os/exec"
@@ -208,6 +209,7 @@ echo "GREETING from env dir: $(cat "$3/GREETING")"
 echo "GREETING exported: ${GREETING:-no}"
 echo "stack: $STACK"
 echo "leak: ${HAKO_TEST_LEAK:-none}"
+echo "version: ${SOURCE_VERSION:-none}"
 echo "made by custom" > "$1/made.txt"
 touch "$2/cached"
 `,
@@ -216,11 +218,12 @@ touch "$2/cached"
 	t.Setenv("HAKO_TEST_LEAK", "leaked")
 	b, _, _ := newTestBuilder(t)
 	src := t.TempDir()
-	writeFiles(t, src, map[string]string{"serve": "#!/bin/sh\n"})
+	// A .git of the source is never read: SOURCE_VERSION is the request's.
+	writeFiles(t, src, map[string]string{"serve": "#!/bin/sh\n", ".git/HEAD": "ref: refs/heads/main\n"})
 	cache := filepath.Join(t.TempDir(), "cache")
 	var out lockedBuffer
 	res, err := b.Build(context.Background(), engine.BuildRequest{
-		App: "custom", SourceDir: src, CacheDir: cache, Out: &out,
+		App: "custom", SourceDir: src, CacheDir: cache, Out: &out, Commit: "v1.2.3",
 		Config:     map[string]string{"GREETING": "hi"},
 		Buildpacks: []string{packDir},
 	})
@@ -231,7 +234,7 @@ touch "$2/cached"
 	for _, want := range []string{
 		"-----> Custom app detected\n", "-----> Custom compile\n",
 		"GREETING from env dir: hi\n", "GREETING exported: no\n",
-		"stack: heroku-24\n", "leak: none\n",
+		"stack: heroku-24\n", "leak: none\n", "version: v1.2.3\n",
 		"       Default types for buildpack -> web, console\n",
 	} {
 		if !strings.Contains(out.String(), want) {
@@ -346,7 +349,8 @@ func TestBuildpacksFileAndGit(t *testing.T) {
 		writeFiles(t, src, map[string]string{".buildpacks": bad + "\n", "Procfile": "web: ./run\n"})
 		out := lockedBuffer{}
 		_, err := b.Build(context.Background(), engine.BuildRequest{App: "sneaky", SourceDir: src, Out: &out})
-		if engine.ErrorCode(err) != engine.EBUILD || !strings.Contains(out.String(), "is not something an app's .buildpacks may name") {
+		want := fmt.Sprintf(" !     Line 1 of .buildpacks (%s) is not a buildpack an app may name: ", quoteLine(bad))
+		if engine.ErrorCode(err) != engine.EBUILD || !strings.Contains(out.String(), "\n"+want) {
 			t.Errorf(".buildpacks %q: %v\n%s", bad, err, out.String())
 		}
 	}

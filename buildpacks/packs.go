@@ -154,7 +154,8 @@ func (b *Builder) resolvePack(s *step, spec, tmp string, fromApp bool) (*pack, e
 		}
 	}
 	if fromApp && !isRemoteURL(spec) {
-		return nil, fmt.Errorf("Buildpack %q is not something an app's .buildpacks may name: use a built-in pack (go, nodejs, procfile), a pack installed in the server's buildpacks directory, or a remote git URL.", spec)
+		// resolveAppPack checked this already.
+		return nil, fmt.Errorf("Buildpack %s is not something an app's .buildpacks may name.", quoteLine(spec))
 	}
 	if fi, err := os.Stat(spec); err == nil && fi.IsDir() {
 		dir, err := filepath.Abs(spec)
@@ -200,6 +201,36 @@ func (b *Builder) resolvePack(s *step, spec, tmp string, fromApp bool) (*pack, e
 		return nil, fmt.Errorf("Buildpack %s could not be cloned: %v.", spec, err)
 	}
 	return checkPack(spec, dir)
+}
+
+// maxAppPackURL bounds a remote URL in an app's .buildpacks.
+const maxAppPackURL = 512
+
+// checkAppPack checks the pack on line n of the app's .buildpacks
+// before anything is fetched or run: a built-in or installed pack, or a
+// remote git URL (see resolvePack with fromApp). Whatever the line
+// holds, the message shows its number and at most a short, cleaned piece
+// of it; a URL must be short printable ASCII without spaces, so that the
+// messages of git, which repeat it, cannot carry more.
+func (b *Builder) checkAppPack(spec string, n int) error {
+	ok := builtinName(spec) != "" || b.isInstalled(spec)
+	if !ok && isRemoteURL(spec) {
+		ok = len(spec) <= maxAppPackURL && !strings.ContainsFunc(spec, func(r rune) bool { return r <= ' ' || r >= 0x7f })
+	}
+	if !ok {
+		return fmt.Errorf("Line %d of .buildpacks (%s) is not a buildpack an app may name: each line holds a built-in pack (go, nodejs, procfile), "+
+			"the name of a pack installed on the server, or a remote git URL (https://..., git@..., at most %d characters, with an optional #ref).", n, quoteLine(spec), maxAppPackURL)
+	}
+	return nil
+}
+
+// isInstalled reports whether spec names a pack installed on the server.
+func (b *Builder) isInstalled(spec string) bool {
+	if b.InstalledDir == "" || !installedName.MatchString(spec) {
+		return false
+	}
+	fi, err := os.Stat(filepath.Join(b.InstalledDir, spec))
+	return err == nil && fi.IsDir()
 }
 
 // localRepo returns the directory a git URL names on this host (a

@@ -192,7 +192,7 @@ esac
 	})
 	for _, tt := range []struct{ mode, want string }{
 		{"profile", " !     Push rejected, the release's config vars could not be saved.\n"},
-		{"procfile", " !     The Procfile could not be read.\n"},
+		{"procfile", " !     The Procfile could not be read: it is a link that leads out of the app.\n"},
 	} {
 		t.Run(tt.mode, func(t *testing.T) {
 			b, workDir, scratch := sandboxed(t)

@@ -80,7 +80,7 @@ func (ig *slugIgnore) match(rel string, isDir bool) bool {
 // Heroku it runs before the buildpacks, so that ignored files never reach
 // the compile step nor the slug.
 func applySlugIgnore(dir string) error {
-	data, err := os.ReadFile(filepath.Join(dir, ".slugignore"))
+	data, err := readAppFile(dir, ".slugignore", maxControlFile)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil
 	}

@@ -13,7 +13,11 @@ type BuildRequest struct {
 	SourceDir string
 	// CacheDir persists between the app's builds.
 	CacheDir string
-	Config   map[string]string
+	// Commit is the version being built (the pushed commit, or the
+	// version given with an upload), given to buildpacks as
+	// SOURCE_VERSION; "" for none.
+	Commit string
+	Config map[string]string
 	// Buildpacks, when not empty, are used in order instead of detection
 	// (directories or names of built-in packs).
 	Buildpacks []string

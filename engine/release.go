@@ -47,6 +47,7 @@ func (e *Engine) Deploy(ctx context.Context, req DeployRequest) (*Release, error
 		App:        app.Name,
 		SourceDir:  req.SourceDir,
 		CacheDir:   filepath.Join(e.Paths.Cache, app.Name),
+		Commit:     req.Commit,
 		Config:     cur.Config,
 		Buildpacks: app.Buildpacks,
 		Out:        out,

@@ -64,8 +64,8 @@ func TestControlFileLinks(t *testing.T) {
 				if err == nil {
 					t.Fatalf("push succeeded, want it refused:\n%s", out)
 				}
-				want := "remote:  !     The app's " + file + " file could not be read: it is a link that leads out of the app."
-				if !hasLine(out, want) {
+				want := " !     The app's " + file + " file could not be read: it is a link that leads out of the app."
+				if !hasRemoteLine(out, want) {
 					t.Errorf("output lacks the line %q:\n%s", want, out)
 				}
 				for _, secret := range secrets {
@@ -84,8 +84,8 @@ func TestControlFileLinks(t *testing.T) {
 			git(t, dir, "add", "-A")
 			git(t, dir, "commit", "-qm", "huge "+file)
 			out, err := s.push(dir, s.key, "sneaky", "main", "--force")
-			want := "remote:  !     The app's " + file + " file could not be read: it is larger than 64 KiB."
-			if err == nil || !hasLine(out, want) {
+			want := " !     The app's " + file + " file could not be read: it is larger than 64 KiB."
+			if err == nil || !hasRemoteLine(out, want) {
 				t.Errorf("push: %v, want the line %q:\n%s", err, want, out)
 			}
 		})
@@ -101,11 +101,12 @@ func TestControlFileLinks(t *testing.T) {
 	}
 }
 
-// hasLine reports whether out has want as a whole line (trailing spaces
-// and carriage returns, which git adds to remote lines, ignored).
-func hasLine(out, want string) bool {
-	for _, line := range strings.Split(out, "\n") {
-		if strings.TrimRight(line, " \r\x1b[K") == want {
+// hasRemoteLine reports whether some line of a push's output is want as
+// the server wrote it: "remote: " then want, then the spaces git pads
+// remote lines with.
+func hasRemoteLine(out, want string) bool {
+	for _, l := range lines(out) {
+		if strings.TrimRight(l, " ") == "remote: "+want {
 			return true
 		}
 	}

@@ -22,7 +22,7 @@ func TestBuildsCreateWatch(t *testing.T) {
 		t.Fatal(err)
 	}
 	out := s.hako(t, "builds:create", "-a", "watched", "--dir", dir)
-	if !strings.Contains(out, "Uploading 2 files") || !strings.Contains(out, "Released v2") {
+	if !strings.Contains(out, "Uploading 2 files") || !released(out, 2) {
 		t.Fatalf("builds:create:\n%s", out)
 	}
 	s.waitBody(t, "watched", "hello from procfile")

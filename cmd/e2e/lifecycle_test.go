@@ -58,7 +58,7 @@ func TestShutdownAndRestore(t *testing.T) {
 	s.start()
 	s.waitBody(t, "durable", "hello from procfile")
 	waitFor(t, 10*time.Second, "both web dynos back", func() bool { return len(s.dynos(t, "durable")) == 2 })
-	if info := s.hako(t, "apps:info", "-a", "durable"); !strings.Contains(info, "v2") {
+	if info := s.hako(t, "apps:info", "-a", "durable"); !hasLineMatch(info, `Release:\s+v2`) {
 		t.Errorf("release lost across a SIGKILL:\n%s", info)
 	}
 }

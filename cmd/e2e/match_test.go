@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"fmt"
 	"regexp"
 	"strings"
 )
@@ -42,4 +43,16 @@ func hasLineMatch(out, re string) bool {
 		}
 	}
 	return false
+}
+
+// released reports whether a push's or build's output has the line
+// "Released vN" for exactly v (git adds "remote:" before and spaces after
+// the server's lines).
+func released(out string, v int) bool {
+	return hasLineMatch(out, fmt.Sprintf(`(remote:)?\s*Released v%d\s*`, v))
+}
+
+// currentRelease reports whether `releases` output says vN is current.
+func currentRelease(out string, v int) bool {
+	return hasLineMatch(out, fmt.Sprintf(`=== ⬢ \S+ Releases - Current: v%d`, v))
 }

@@ -14,21 +14,21 @@ func TestConfigReleasesRollback(t *testing.T) {
 	s := startServer(t)
 	s.hako(t, "apps:create", "model")
 	out, err := s.push(repo(t, "env-app"), s.key, "model", "main")
-	if err != nil || !strings.Contains(out, "release phase ran for v2") || !strings.Contains(out, "Released v2") {
+	if err != nil || !hasLineMatch(out, `remote:\s+release phase ran for v2\s*`) || !released(out, 2) {
 		t.Fatalf("push: %v\n%s", err, out)
 	}
 	s.waitBody(t, "model", "env-app")
 
 	tricky := "a b=c 'q' \"dq\" $HOME\nsecond line ✓"
 	out = s.hako(t, "config:set", "-a", "model", "FOO="+tricky, "BAR=1")
-	if !strings.Contains(out, "Setting BAR and FOO and restarting ⬢ model... done, v3") {
+	if !hasLine(out, "Setting BAR and FOO and restarting ⬢ model... done, v3") {
 		t.Errorf("config:set output:\n%s", out)
 	}
 	if got := s.hako(t, "config:get", "FOO", "-a", "model"); got != tricky+"\n" {
 		t.Errorf("config:get FOO = %q, want %q", got, tricky)
 	}
 	s.waitPath(t, "model", "/env/FOO", tricky)
-	if out := s.hako(t, "config", "-a", "model", "--shell"); !strings.Contains(out, "BAR='1'") {
+	if out := s.hako(t, "config", "-a", "model", "--shell"); !hasLine(out, "BAR='1'") {
 		t.Errorf("config --shell:\n%s", out)
 	}
 
@@ -41,18 +41,21 @@ func TestConfigReleasesRollback(t *testing.T) {
 		t.Errorf("failed release changed config: FAIL_RELEASE=%q", got)
 	}
 	rels := s.hako(t, "releases", "-a", "model")
-	for _, want := range []string{"Current: v3", "v4", "release command failed", "v3   Set BAR, FOO config vars", "v2   Deploy", "v1   Initial release"} {
-		if !strings.Contains(rels, want) {
-			t.Errorf("releases lacks %q:\n%s", want, rels)
+	if !currentRelease(rels, 3) {
+		t.Errorf("releases: v3 is not current:\n%s", rels)
+	}
+	for _, want := range []string{`v4\s+.*release command failed.*`, `v3\s+Set BAR, FOO config vars\s.*`, `v2\s+Deploy [0-9a-f]{7}\s.*`, `v1\s+Initial release\s.*`} {
+		if !hasLineMatch(rels, want) {
+			t.Errorf("releases lacks a line %q:\n%s", want, rels)
 		}
 	}
 
 	out = s.hako(t, "config:unset", "BAR", "-a", "model")
-	if !strings.Contains(out, "Unsetting BAR and restarting ⬢ model... done, v5") {
+	if !hasLine(out, "Unsetting BAR and restarting ⬢ model... done, v5") {
 		t.Errorf("config:unset:\n%s", out)
 	}
 	out = s.hako(t, "releases:rollback", "v2", "-a", "model")
-	if !strings.Contains(out, "Rolling back ⬢ model to v2... done, v6") {
+	if !hasLine(out, "Rolling back ⬢ model to v2... done, v6") {
 		t.Errorf("rollback:\n%s", out)
 	}
 	s.waitPath(t, "model", "/env/FOO", "<unset>")
@@ -78,7 +81,7 @@ func TestConfigReleasesRollback(t *testing.T) {
 			t.Errorf("%v: err=%v, want failure mentioning %q:\n%s", c.args[:2], err, c.want, out)
 		}
 	}
-	if rels := s.hako(t, "releases", "-a", "model"); !strings.Contains(rels, "Current: v6") || strings.Contains(rels, "v7") {
+	if rels := s.hako(t, "releases", "-a", "model"); !currentRelease(rels, 6) || hasLineMatch(rels, `v7\s.*`) {
 		t.Errorf("refused changes wrote releases:\n%s", rels)
 	}
 }
@@ -104,13 +107,13 @@ func TestConcurrentConfig(t *testing.T) {
 	for err := range errs {
 		t.Error(err)
 	}
-	out := s.hako(t, "config", "-a", "racy", "--json")
+	cfg := s.config(t, "racy")
 	for i := 0; i < 8; i++ {
-		if !strings.Contains(out, fmt.Sprintf(`"K%d": "%d"`, i, i)) {
-			t.Errorf("K%d lost:\n%s", i, out)
+		if k := fmt.Sprintf("K%d", i); cfg[k] != fmt.Sprint(i) {
+			t.Errorf("%s lost: %v", k, cfg)
 		}
 	}
-	if rels := s.hako(t, "releases", "-a", "racy"); !strings.Contains(rels, "Current: v9") {
+	if rels := s.hako(t, "releases", "-a", "racy"); !currentRelease(rels, 9) {
 		t.Errorf("want v2..v9 from 8 changes:\n%s", rels)
 	}
 }
@@ -124,12 +127,12 @@ func TestScaleRestart(t *testing.T) {
 		t.Fatalf("push: %v\n%s", err, out)
 	}
 	out := s.hako(t, "ps:scale", "web=2", "worker=1", "-a", "scaly")
-	if !strings.Contains(out, "now running web at 2:Basic, worker at 1:Basic") {
+	if !hasLineMatch(out, `.*done, now running web at 2:Basic, worker at 1:Basic`) {
 		t.Errorf("ps:scale:\n%s", out)
 	}
 	ps := s.hako(t, "ps", "-a", "scaly")
-	for _, want := range []string{"=== web (Basic): python3 server.py (2)", "web.1: up", "web.2: up", "=== worker (Basic): python3 worker.py (1)", "worker.1: up"} {
-		if !strings.Contains(ps, want) {
+	for _, want := range []string{`=== web \(Basic\): python3 server\.py \(2\)`, `web\.1: up .*`, `web\.2: up .*`, `=== worker \(Basic\): python3 worker\.py \(1\)`, `worker\.1: up .*`} {
+		if !hasLineMatch(ps, want) {
 			t.Errorf("ps lacks %q:\n%s", want, ps)
 		}
 	}
@@ -169,8 +172,8 @@ func TestScaleRestart(t *testing.T) {
 		}
 	}
 	logs := s.hako(t, "logs", "-a", "scaly", "-n", "1500")
-	for _, want := range []string{"heroku[web.2]: State changed from starting to up", "app[api]: Scaled to web@2:Basic worker@1:Basic by user", "app[worker.1]: worker worker.1 tick"} {
-		if !strings.Contains(logs, want) {
+	for _, want := range []string{`\S+ heroku\[web\.2\]: State changed from starting to up`, `\S+ app\[api\]: Scaled to web@2:Basic worker@1:Basic by user .*`, `\S+ app\[worker\.1\]: worker worker\.1 tick.*`} {
+		if !hasLineMatch(logs, want) {
 			t.Errorf("logs lack %q", want)
 		}
 	}

@@ -75,7 +75,7 @@ func TestRejectedPushes(t *testing.T) {
 				}
 			}
 			s.waitBody(t, "keeper", "hello from procfile")
-			if info := s.hako(t, "apps:info", "-a", "keeper"); !strings.Contains(info, "v2") {
+			if info := s.hako(t, "apps:info", "-a", "keeper"); !hasLineMatch(info, `Release:\s+v2`) {
 				t.Errorf("a rejected push changed the release:\n%s", info)
 			}
 			if n := slugs(); n != before {
@@ -96,7 +96,7 @@ func TestBranchesAndForcePush(t *testing.T) {
 	if err != nil || !strings.Contains(out, "Branch feature stored, not deployed") {
 		t.Fatalf("branch push: %v\n%s", err, out)
 	}
-	if info := s.hako(t, "apps:info", "-a", "branchy"); !strings.Contains(info, "v1") {
+	if info := s.hako(t, "apps:info", "-a", "branchy"); !hasLineMatch(info, `Release:\s+v1`) {
 		t.Errorf("a branch push deployed:\n%s", info)
 	}
 	if out, err := s.push(dir, s.key, "branchy", "main"); err != nil {
@@ -105,7 +105,7 @@ func TestBranchesAndForcePush(t *testing.T) {
 	writeFile(t, dir, "index.html", "rewritten\n")
 	git(t, dir, "commit", "-q", "-a", "--amend", "-m", "rewritten")
 	out, err = s.push(dir, s.key, "branchy", "main", "--force")
-	if err != nil || !strings.Contains(out, "Force push") || !strings.Contains(out, "Released v3") {
+	if err != nil || !strings.Contains(out, "Force push") || !released(out, 3) {
 		t.Fatalf("force push: %v\n%s", err, out)
 	}
 	s.waitBody(t, "branchy", "rewritten")

@@ -20,13 +20,13 @@ func TestRunAndIsolation(t *testing.T) {
 	s.hako(t, "config:set", "-a", "oneoff", "GREETING=hi there")
 
 	out, err := s.run("run", "-a", "oneoff", "-e", "EXTRA=1", "--", "sh", "-c", `echo "$GREETING $EXTRA $DYNO"; exit 3`)
-	if code := exitCode(err); code != 3 || !strings.Contains(out, "hi there 1 run.") || !strings.Contains(out, "Running sh -c") {
+	if code := exitCode(err); code != 3 || !hasLineMatch(out, `hi there 1 run\.\d+`) || !hasLineMatch(out, `Running sh -c .* on ⬢ oneoff\.\.\. up, run\.\d+`) {
 		t.Errorf("run: exit %d, want 3:\n%s", code, out)
 	}
 	c := exec.Command(bin, "run", "-a", "oneoff", "cat")
 	c.Env = append(os.Environ(), "HAKO_HOME="+s.home)
 	c.Stdin = strings.NewReader("piped input\n")
-	if out, err := c.CombinedOutput(); err != nil || !strings.Contains(string(out), "piped input") {
+	if out, err := c.CombinedOutput(); err != nil || !hasLine(string(out), "piped input") {
 		t.Errorf("run cat: %v\n%s", err, out)
 	}
 	if out, err := s.run("run", "-a", "ghost-app", "true"); err == nil || !strings.Contains(out, "Couldn't find that app") {
@@ -39,7 +39,7 @@ func TestRunAndIsolation(t *testing.T) {
 	sc := exec.Command("ssh", sshArgs...)
 	sc.Stdin = strings.NewReader("")
 	sout, err := sc.CombinedOutput()
-	if err != nil || !strings.Contains(string(sout), "TERMINAL-OK") {
+	if err != nil || !hasLine(string(sout), "TERMINAL-OK") {
 		t.Errorf("run over ssh -tt: %v\n%s", err, sout)
 	}
 
@@ -48,12 +48,12 @@ func TestRunAndIsolation(t *testing.T) {
 		return
 	}
 	who := s.hako(t, "run", "-a", "oneoff", "--", "sh", "-c", `echo "uid=$(id -u) home=$HOME host=$(hostname) procs=$(ls /proc | grep -c '^[0-9]')"; ls /root 2>&1 | head -1; touch /app/written && echo wrote-app`)
-	for _, want := range []string{"uid=65534", "home=/app", "host=run.", "wrote-app"} {
-		if !strings.Contains(who, want) {
-			t.Errorf("one-off dyno lacks %q:\n%s", want, who)
+	for _, want := range []string{`uid=65534 home=/app host=run\.\d+ procs=\d+`, "wrote-app"} {
+		if !hasLineMatch(who, want) {
+			t.Errorf("one-off dyno lacks a line %q:\n%s", want, who)
 		}
 	}
-	if _, body, err := s.get("oneoff", "/whoami"); err != nil || !strings.Contains(body, "uid=65534 host=web.1 pid=") {
+	if _, body, err := s.get("oneoff", "/whoami"); err != nil || !hasLineMatch(body, `uid=65534 host=web\.1 pid=\d+`) {
 		t.Errorf("web dyno identity = %q, %v", body, err)
 	}
 }
@@ -91,17 +91,17 @@ func TestOneOffInPS(t *testing.T) {
 	var ps string
 	waitFor(t, 20*time.Second, "the one-off in ps", func() bool {
 		ps = s.hako(t, "ps", "-a", "listed")
-		return strings.Contains(ps, "=== run: one-off processes (1)")
+		return hasLine(ps, "=== run: one-off processes (1)")
 	}, func() string { return ps })
-	if !strings.Contains(ps, "(Basic): up ") || !strings.Contains(ps, ": read line; echo got $line") || !strings.Contains(ps, "=== web (Basic)") {
+	if !hasLineMatch(ps, `run\.\d+ \(Basic\): up .* ago\): read line; echo got \$line`) || !hasLineMatch(ps, `=== web \(Basic\): .* \(1\)`) {
 		t.Errorf("ps:\n%s", ps)
 	}
 	in.Write([]byte("done\n"))
 	in.Close()
-	if err := c.Wait(); err != nil || !strings.Contains(out.String(), "got done") {
+	if err := c.Wait(); err != nil || !hasLine(out.String(), "got done") {
 		t.Errorf("run: %v\n%s", err, out.String())
 	}
-	if ps := s.hako(t, "ps", "-a", "listed"); strings.Contains(ps, "one-off") {
+	if ps := s.hako(t, "ps", "-a", "listed"); hasLineMatch(ps, `(=== run: .*|run\.\d+ .*)`) {
 		t.Errorf("a finished one-off is still listed:\n%s", ps)
 	}
 }

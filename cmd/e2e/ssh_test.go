@@ -12,14 +12,14 @@ import (
 func TestSSHCommands(t *testing.T) {
 	s := startServer(t)
 	out, err := s.ssh(s.key, nil, "apps:create", "via-ssh")
-	if err != nil || !strings.Contains(out, "Creating ⬢ via-ssh... done") {
+	if err != nil || !hasLine(out, "Creating ⬢ via-ssh... done") {
 		t.Fatalf("apps:create over ssh: %v\n%s", err, out)
 	}
-	if out := s.hako(t, "apps"); !strings.Contains(out, "via-ssh") {
+	if out := s.hako(t, "apps"); !hasLine(out, "via-ssh") {
 		t.Errorf("apps lacks via-ssh:\n%s", out)
 	}
 	out, err = s.ssh(s.key, nil, "apps:info", "via-ssh", "-a", "via-ssh")
-	if err != nil || !strings.Contains(out, "=== via-ssh") {
+	if err != nil || !hasLine(out, "=== via-ssh") {
 		t.Errorf("apps:info with the flag after the argument: %v\n%s", err, out)
 	}
 	if out, err := s.ssh(s.key, nil, "server"); err == nil {
@@ -43,7 +43,7 @@ func TestSSHCommands(t *testing.T) {
 	if err != nil {
 		t.Fatalf("keys:add over ssh: %v\n%s", err, out)
 	}
-	if out, err := s.ssh(stranger, nil, "apps"); err != nil || !strings.Contains(out, "via-ssh") {
+	if out, err := s.ssh(stranger, nil, "apps"); err != nil || !hasLine(out, "via-ssh") {
 		t.Errorf("newly added key: %v\n%s", err, out)
 	}
 	s.hako(t, "keys:remove", "stranger")
@@ -79,10 +79,10 @@ func TestCLIErrors(t *testing.T) {
 	}
 	s.hako(t, "apps:create", "doomed")
 	out := s.hako(t, "apps:destroy", "--confirm", "doomed", "-a", "doomed")
-	if !strings.Contains(out, "done") {
+	if !hasLine(out, "Destroying ⬢ doomed (including all add-ons)... done") {
 		t.Errorf("destroy: %s", out)
 	}
-	if out := s.hako(t, "apps"); strings.Contains(out, "doomed") {
+	if out := s.hako(t, "apps"); hasLine(out, "doomed") {
 		t.Errorf("destroyed app still listed:\n%s", out)
 	}
 	// The same commands without a server say how to start one.

@@ -58,11 +58,21 @@ func httpRefusal(contentType, body string) string {
 	return fmt.Sprintf("HTTP/1.1 503 Service Unavailable\r\nContent-Type: %s\r\nContent-Length: %d\r\nRetry-After: 1\r\nConnection: close\r\n\r\n%s", contentType, len(body), body)
 }
 
-// limitListeners wraps the listeners in their budgets.
-func limitListeners(ls map[string]net.Listener, b connBudget) {
-	ls["http-addr"] = netlimit.Listen(ls["http-addr"], b.Router, routerBusy)
-	ls["api-addr"] = netlimit.Listen(ls["api-addr"], b.API, apiBusy)
+// limitListeners wraps the listeners in their budgets; refusals are
+// logged with the flag that changes the router's.
+func limitListeners(ls map[string]net.Listener, b connBudget, logf func(string, ...any)) {
+	warn := func(port, hint string) func(int, int) {
+		return func(refused, limit int) {
+			logf("%s: %d connections refused so far, past its share of %d%s", port, refused, limit, hint)
+		}
+	}
+	router := netlimit.Listen(ls["http-addr"], b.Router, routerBusy)
+	router.Warn = warn("router", " (--router-max-conns)")
+	api := netlimit.Listen(ls["api-addr"], b.API, apiBusy)
+	api.Warn = warn("api", "")
 	// SSH has no answer to give before its handshake: a refused client
 	// sees the connection closed.
-	ls["ssh-addr"] = netlimit.Listen(ls["ssh-addr"], b.SSH, nil)
+	ssh := netlimit.Listen(ls["ssh-addr"], b.SSH, nil)
+	ssh.Warn = warn("ssh", "")
+	ls["http-addr"], ls["api-addr"], ls["ssh-addr"] = router, api, ssh
 }

@@ -126,7 +126,6 @@ func runServer(env *Env, cfg serverConfig) error {
 	if err != nil {
 		return fmt.Errorf("read the open-files limit: %w", err)
 	}
-	limitListeners(ls, budgets(files, cfg.RouterMaxConns))
 	exe, err := os.Executable()
 	if err != nil {
 		return fmt.Errorf("find the hako binary: %w", err)
@@ -138,6 +137,7 @@ func runServer(env *Env, cfg serverConfig) error {
 	builder.SharedCache = filepath.Join(home, "cache", "_shared")
 	builder.InstalledDir = filepath.Join(home, "buildpacks")
 	logger := log.New(env.Stderr, "", log.LstdFlags)
+	limitListeners(ls, budgets(files, cfg.RouterMaxConns), logger.Printf)
 	buf := &logs.Buffer{Mirror: env.Stdout}
 	dopts := cfg.Dynos
 	dopts.Exe, dopts.Logs = exe, buf

@@ -42,6 +42,9 @@ type Server struct {
 	Commands func(s *Session) int
 	// Logf receives internal errors; nil means the standard logger.
 	Logf func(format string, args ...any)
+	// LoginTimeout is how long a connection may take to authenticate
+	// before it is closed; zero means DefaultLoginTimeout.
+	LoginTimeout time.Duration
 
 	srv    *ssh.Server
 	mu     sync.Mutex
@@ -70,9 +73,13 @@ func (s *Server) Serve(l net.Listener) error {
 	if err != nil {
 		return err
 	}
+	loginTimeout := s.LoginTimeout
+	if loginTimeout <= 0 {
+		loginTimeout = DefaultLoginTimeout
+	}
 	s.srv = &ssh.Server{
 		Handler: s.handle,
-		// A connection that has not authenticated within loginTimeout is
+		// A connection that has not authenticated within LoginTimeout is
 		// closed, so that idle ones cannot hold SSH's share of
 		// connections (and with it `git push`) for ever.
 		ConnCallback: func(ctx ssh.Context, c net.Conn) net.Conn {
@@ -120,10 +127,10 @@ type userKey struct{}
 // authedKey holds, in a connection's context, whether it authenticated.
 type authedKey struct{}
 
-// loginTimeout is how long a connection may take to authenticate, as
-// OpenSSH's LoginGraceTime (120 s) but shorter: hako's clients are
+// DefaultLoginTimeout is how long a connection may take to authenticate,
+// as OpenSSH's LoginGraceTime (120 s) but shorter: hako's clients are
 // scripts and git, not people typing passwords.
-const loginTimeout = 30 * time.Second
+const DefaultLoginTimeout = 30 * time.Second
 
 func (s *Server) handle(sess ssh.Session) {
 	// sess.Command() would split the line leniently, dropping the error

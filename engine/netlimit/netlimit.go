@@ -21,13 +21,22 @@ import (
 // client that does not read it does not keep the descriptor.
 const refuseWriteTimeout = 100 * time.Millisecond
 
+// warnEvery spaces the log lines that say connections are refused, so
+// that a flood does not flood the log too.
+const warnEvery = time.Minute
+
 // Listener is a net.Listener that holds at most Max connections open.
 type Listener struct {
 	net.Listener
-	max     int64
-	open    atomic.Int64
-	refused atomic.Int64
-	refusal []byte
+	// Warn, when set, is told that connections were refused: at the first
+	// refusal, then at most once a minute, with how many so far.
+	Warn func(refused, limit int)
+
+	lastWarn atomic.Int64 // Unix nanoseconds of the last Warn call
+	max      int64
+	open     atomic.Int64
+	refused  atomic.Int64
+	refusal  []byte
 }
 
 // Listen wraps l so that at most limit connections are open at once; a
@@ -49,8 +58,11 @@ func (l *Listener) Accept() (net.Conn, error) {
 			return &conn{Conn: c, l: l}, nil
 		}
 		l.open.Add(-1)
-		l.refused.Add(1)
+		n := l.refused.Add(1)
 		l.refuse(c)
+		if now, last := time.Now().UnixNano(), l.lastWarn.Load(); l.Warn != nil && (last == 0 || now-last >= int64(warnEvery)) && l.lastWarn.CompareAndSwap(last, now) {
+			l.Warn(int(n), int(l.max))
+		}
 	}
 }
 

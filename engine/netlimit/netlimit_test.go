@@ -71,3 +71,47 @@ func TestLimit(t *testing.T) {
 		t.Errorf("Open() = %d, want 3", l.Open())
 	}
 }
+
+// TestWarn checks that refusals are reported at once, then not again
+// within warnEvery however many follow.
+func TestWarn(t *testing.T) {
+	inner, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := Listen(inner, 1, nil)
+	t.Cleanup(func() { l.Close() })
+	warned := make(chan [2]int, 10)
+	l.Warn = func(refused, limit int) { warned <- [2]int{refused, limit} }
+	go func() {
+		for {
+			if _, err := l.Accept(); err != nil {
+				return
+			}
+		}
+	}()
+	for i := 0; i < 4; i++ {
+		c, err := net.Dial("tcp", inner.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		if i > 0 {
+			_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
+			if _, err := io.ReadAll(c); err != nil {
+				t.Fatalf("refused connection %d: %v", i, err)
+			}
+		}
+	}
+	select {
+	case w := <-warned:
+		if w != [2]int{1, 1} {
+			t.Errorf("Warn(%d, %d), want Warn(1, 1)", w[0], w[1])
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("no warning for refused connections")
+	}
+	if len(warned) != 0 {
+		t.Errorf("%d more warnings within a minute, want none", len(warned))
+	}
+}

@@ -51,6 +51,8 @@ func (e *Engine) Deploy(ctx context.Context, req DeployRequest) (*Release, error
 		Config:     cur.Config,
 		Buildpacks: app.Buildpacks,
 		Out:        out,
+		UID:        app.UID,
+		GID:        app.UID,
 	})
 	if err != nil {
 		return nil, err
@@ -92,13 +94,17 @@ func (e *Engine) run(ctx context.Context, app string, rel *Release, slug *Slug, 
 	// Done once the new dynos are in the table: it collects the slugs
 	// that no release needs any more.
 	defer done()
+	uid, gid, err := e.identity(app)
+	if err != nil {
+		return err
+	}
 	var specs []DynoSpec
 	env := dynoEnv(app, rel, slug)
 	for _, t := range ProcessTypeNames(slug.ProcessTypes) {
 		for i := 1; i <= formation[t] && t != "release"; i++ {
 			specs = append(specs, DynoSpec{
 				App: app, Type: t, Name: fmt.Sprintf("%s.%d", t, i), Release: rel.Version,
-				Command: slug.ProcessTypes[t], Dir: dir, Env: env,
+				Command: slug.ProcessTypes[t], Dir: dir, Env: env, UID: uid, GID: gid,
 			})
 		}
 	}

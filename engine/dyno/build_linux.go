@@ -17,16 +17,17 @@ import (
 )
 
 // isolatedCommand prepares an isolated build step (see Command): the
-// Writable paths given to the dyno user, a scratch mount point for its
+// Writable paths given to the app's user, a scratch mount point for its
 // root, a cgroup, and the init's command line. What it prepared is
 // removed again if it fails.
 func (s *Supervisor) isolatedCommand(ctx context.Context, spec engine.SandboxSpec, mounts []bindMount) (*exec.Cmd, func(), error) {
+	uid, gid := s.identity(spec.UID, spec.GID)
 	for _, m := range mounts {
 		if !m.Writable {
 			continue
 		}
-		if err := chownTree(m.Path, s.opts.User, s.opts.Group); err != nil {
-			return nil, nil, fmt.Errorf("give %s to uid %d: %w", m.Path, s.opts.User, err)
+		if err := chownTree(m.Path, uid, gid); err != nil {
+			return nil, nil, fmt.Errorf("give %s to uid %d: %w", m.Path, uid, err)
 		}
 	}
 	unique := sandboxName(engine.DynoSpec{App: "build", Name: spec.Name}, os.Getpid(), sandboxSeq.Add(1))
@@ -38,7 +39,7 @@ func (s *Supervisor) isolatedCommand(ctx context.Context, spec engine.SandboxSpe
 	}
 	box := &sandbox{scratch: dir}
 	cfg := rootConfig{
-		Root: dir, Binds: mountPlan(s.hostPath), Mounts: mounts, UID: s.opts.User, GID: s.opts.Group,
+		Root: dir, Binds: mountPlan(s.hostPath), Mounts: mounts, UID: uid, GID: gid,
 		Hostname: buildHostname, Dir: spec.Dir, Required: true,
 	}
 	if s.cgroups != nil && (s.opts.BuildMemoryLimit > 0 || s.opts.BuildPidsLimit > 0) {

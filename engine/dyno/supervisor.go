@@ -154,6 +154,9 @@ type Supervisor struct {
 	rootable bool        // isolated dynos can get a private root
 	cgroups  *cgroupHost // nil when cgroups cannot be used
 	swept    sync.Map    // scratch base directories swept of stale sandboxes
+	// noAccount holds the app uids the host could not be given an
+	// account for, so that the warning is logged once.
+	noAccount sync.Map
 }
 
 var _ engine.Supervisor = (*Supervisor)(nil)
@@ -240,7 +243,7 @@ func (s *Supervisor) Isolation() string {
 	}
 	line := "dynos run in their own PID, mount, UTS and IPC namespaces"
 	if s.noRoot == "" {
-		line += fmt.Sprintf(", in a private root as uid %d", s.opts.User)
+		line += ", in a private root as each app's own uid"
 	} else {
 		line += "; no private root (" + s.noRoot + ")"
 	}

@@ -174,7 +174,7 @@ func TestAppIdentities(t *testing.T) {
 	}
 
 	// B's released code and build cache.
-	releases, _ := filepath.Glob(filepath.Join(s.home, "run", "ids-b", "v*"))
+	releases, _ := filepath.Glob(filepath.Join(s.home, "run", "ids-b", "*"))
 	if len(releases) == 0 {
 		t.Fatal("no unpacked release of ids-b")
 	}

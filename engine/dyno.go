@@ -93,6 +93,13 @@ type DirPreparer interface {
 	PrepareDir(dir string, uid, gid int) error
 }
 
+// Refuser is implemented by supervisors that may refuse to run any app
+// code on this host (a server whose isolation policy cannot be met):
+// Refusal says why, as an *Error for the user, or is nil.
+type Refuser interface {
+	Refusal() error
+}
+
 // Backend is a web dyno as the router sees it.
 type Backend interface {
 	Addr() string

@@ -43,6 +43,12 @@ func (e *Engine) Deploy(ctx context.Context, req DeployRequest) (*Release, error
 			return nil, err
 		}
 	}
+	if r, ok := e.Supervisor.(Refuser); ok {
+		// Refused before the build rather than at its first step.
+		if err := r.Refusal(); err != nil {
+			return nil, err
+		}
+	}
 	res, err := e.Builder.Build(ctx, BuildRequest{
 		App:        app.Name,
 		SourceDir:  req.SourceDir,

@@ -318,7 +318,7 @@ func (s *Supervisor) Isolation() string {
 	if s.noRoot == "" {
 		line += ", in a private root as each app's own uid"
 	} else {
-		line += fmt.Sprintf("; no private root (%s), dynos run in the host's root as uid %d", s.noRoot, s.opts.User)
+		line += "; no private root (" + s.noRoot + "), dynos run in the host's root as their app's uid"
 	}
 	switch {
 	case s.opts.MemoryLimit <= 0 && s.opts.PidsLimit <= 0:

@@ -171,3 +171,60 @@ func TestBuildStepAsApp(t *testing.T) {
 		t.Error("another app's uid reads the step's files")
 	}
 }
+
+// inotifyScript opens inotify instances until the kernel refuses one (or
+// until max), says how many it got, and keeps them open.
+const inotifyScript = `exec python3 -c '
+import ctypes, os, resource, sys, time
+hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+libc = ctypes.CDLL(None, use_errno=True)
+n = 0
+while n < int(sys.argv[1]):
+    if libc.inotify_init() < 0:
+        print("refused after", n, os.strerror(ctypes.get_errno()), flush=True)
+        break
+    n += 1
+print("holding", n, flush=True)
+time.sleep(1000)
+' `
+
+// TestPerUIDLimits checks that an app using up its per-uid kernel limits
+// (here inotify instances, as a file watcher gone wild would) leaves
+// another app's dynos theirs.
+func TestPerUIDLimits(t *testing.T) {
+	needRoot(t)
+	needPython(t)
+	b, err := os.ReadFile("/proc/sys/fs/inotify/max_user_instances")
+	if err != nil {
+		t.Fatal(err)
+	}
+	limit, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	if err != nil || limit > 65536 {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("max_user_instances = %q: too many to use up in a test", b)
+		}
+		t.Skipf("max_user_instances = %q: too many to use up in a test", b)
+	}
+	sink := &memSink{}
+	s := newSupervisor(t, sink, Options{Isolate: ModeNamespaces, StopGrace: 5 * time.Second})
+	run := func(uid, max int) string {
+		name := uniqueName("worker")
+		sp := spec(t, "worker", name, inotifyScript+strconv.Itoa(max))
+		sp.UID, sp.GID = uid, uid
+		if err := s.PrepareDir(sp.Dir, uid, uid); err != nil {
+			t.Fatal(err)
+		}
+		start(t, s, sp)
+		waitFor(t, 20*time.Second, name+" to hold its instances", func() bool { return len(sink.find("app", name, "holding ")) > 0 })
+		return name
+	}
+	greedy := run(uidA, limit+1)
+	if len(sink.find("app", greedy, "refused after")) != 1 {
+		t.Fatalf("the greedy dyno was never refused:\n%s", sink.dump(greedy))
+	}
+	other := run(uidB, 1)
+	if len(sink.find("app", other, "holding 1")) != 1 {
+		t.Errorf("another app's dyno got no inotify instance:\n%s", sink.dump(other))
+	}
+}

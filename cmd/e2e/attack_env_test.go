@@ -205,6 +205,20 @@ func TestPreloadConfigVarStaysInDyno(t *testing.T) {
 	}, func() string { return body + "\n" + s.out.String() })
 	marks(t, "web dyno after config:set", body, uid)
 	m.noHostMarks(t, "config:set LD_PRELOAD")
+	// The web dyno's init, root on the host, holds none of the app's
+	// environment.
+	for _, d := range s.dynos(t, app) {
+		env, err := os.ReadFile(fmt.Sprintf("/proc/%d/environ", d.PID))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.Contains(string(env), "LD_PRELOAD") || strings.Contains(string(env), "MARK_IN") {
+			t.Errorf("the init of %s has the app's environment: %q", d.Name, env)
+		}
+	}
+	if got := s.infoIsolation(t, app); !strings.HasPrefix(got, "auto: dynos and builds run in their own PID, mount, UTS and IPC namespaces, in a private root") {
+		t.Errorf("apps:info isolation of a root server = %q", got)
+	}
 
 	// run -e, with the config var gone.
 	s.hako(t, "config:unset", "-a", app, "LD_PRELOAD", "MARK_IN")

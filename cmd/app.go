@@ -28,6 +28,8 @@ type Env struct {
 	Client func() (*Client, error)
 	// Remote is true for commands sent over SSH.
 	Remote bool
+	// Logf writes to the server's log, for commands sent over SSH.
+	Logf func(format string, args ...any)
 	// Run runs a one-off dyno attached to the command's streams, with a
 	// terminal when tty is set and one is available; nil goes through the
 	// API.
@@ -66,8 +68,13 @@ func Run(env *Env, args []string) int {
 		return exit.ExitCode()
 	}
 	fmt.Fprintf(env.Stderr, " ▸    %s\n", engine.ErrorMessage(err))
-	if engine.ErrorCode(err) == engine.EINTERNAL && !env.Remote {
-		fmt.Fprintf(env.Stderr, "      (%v)\n", err)
+	if engine.ErrorCode(err) == engine.EINTERNAL {
+		if !env.Remote {
+			fmt.Fprintf(env.Stderr, "      (%v)\n", err)
+		} else if env.Logf != nil {
+			// The user was told the server log has the details.
+			env.Logf("ssh command %s: %v", strings.Join(args, " "), err)
+		}
 	}
 	return 1
 }

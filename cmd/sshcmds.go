@@ -19,7 +19,7 @@ func sshCommands(eng *engine.Engine, apiURL, token string) func(*sshgit.Session)
 		return &Client{URL: apiURL, Token: token, HTTP: &http.Client{Timeout: 10 * time.Minute}}, nil
 	}
 	return func(ss *sshgit.Session) int {
-		remote := &Env{Stdin: ss.Stdin, Stdout: ss.Stdout, Stderr: ss.Stderr, Remote: true, Client: client,
+		remote := &Env{Stdin: ss.Stdin, Stdout: ss.Stdout, Stderr: ss.Stderr, Remote: true, Client: client, Logf: eng.Logf,
 			Run: func(_ context.Context, req engine.RunRequest, tty bool) (int, error) {
 				req.User, req.Stdin, req.Out = ss.User, ss.Stdin, ss.Stdout
 				if tty && ss.Terminal != nil {

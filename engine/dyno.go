@@ -29,9 +29,6 @@ type DynoSpec struct {
 	// Terminal, for a one-off dyno attached to a user's terminal, makes
 	// RunOnce give it a pseudo-terminal; nil runs it with pipes.
 	Terminal *Terminal
-	// UID and GID are who an isolated dyno's processes run as: the app's
-	// own identity (App.UID). Zero leaves the choice to the supervisor.
-	UID, GID int
 }
 
 // Terminal is the size of the user's terminal and its later changes.
@@ -70,6 +67,15 @@ type Dyno interface {
 	Stop() error
 }
 
+// Leaser is implemented by Backends that count the requests sent to
+// them, so that a dyno being replaced stops only once the requests it took
+// are answered. Lease returns where to send one request and the function
+// to call when its response is over; ok is false once the dyno takes no
+// new requests (it is stopping).
+type Leaser interface {
+	Lease() (addr string, done func(), ok bool)
+}
+
 // Supervisor starts dynos and restarts them when they crash.
 type Supervisor interface {
 	Start(spec DynoSpec) (Dyno, error)
@@ -84,20 +90,10 @@ type Supervisor interface {
 }
 
 // DirPreparer is implemented by supervisors whose dynos run as another
-// user than the server: PrepareDir makes a release's unpacked slug the
-// property of uid:gid (the app's identity; zero: the supervisor's
-// default) and closed to every other user, before any dyno of the
-// release starts. It is cheap on a directory prepared already, so that it
-// may be called again on a release unpacked by an older server.
+// user than the server: PrepareDir makes a release's unpacked slug that
+// user's, once, before any dyno of the release starts.
 type DirPreparer interface {
-	PrepareDir(dir string, uid, gid int) error
-}
-
-// Refuser is implemented by supervisors that may refuse to run any app
-// code on this host (a server whose isolation policy cannot be met):
-// Refusal says why, as an *Error for the user, or is nil.
-type Refuser interface {
-	Refusal() error
+	PrepareDir(dir string) error
 }
 
 // Backend is a web dyno as the router sees it.

@@ -50,10 +50,16 @@ type Engine struct {
 	// WaitUp bounds how long a release waits for new web dynos before it
 	// replaces the old ones anyway. Zero means 60 s.
 	WaitUp time.Duration
+	// RepoHeads, when set, returns the commits the app's deploy branches
+	// (main, master) hold in its git repository: at a start, the engine
+	// settles the deploys a kill interrupted against them (see reconcile).
+	RepoHeads func(app string) ([]string, error)
+	// Logf, when set, writes to the server's log.
+	Logf func(format string, args ...any)
 
 	mu       sync.Mutex
 	domainMu sync.Mutex
-	locks    map[string]*sync.Mutex
+	locks    map[string]*appLock
 	running  map[string][]*instance
 	oneoffs  map[string]map[string]DynoStatus
 	unpacked unpackedDirs
@@ -62,20 +68,61 @@ type Engine struct {
 	addonsReady chan struct{}
 }
 
+// appLock serialises the changes to one app. It is a channel rather
+// than a mutex so that a push waiting behind another can give up when its
+// pusher goes away, and it says who holds it so the waiter can be told.
+type appLock struct {
+	ch     chan struct{}
+	holder string // guarded by Engine.mu
+}
+
 // lock serialises changes to one app and returns the unlock function.
 func (e *Engine) lock(app string) func() {
+	unlock, _ := e.lockFor(context.Background(), app, "", nil)
+	return unlock
+}
+
+// lockFor takes the app's lock on behalf of holder ("the deploy of
+// 1a2b3c4"), waiting as long as ctx allows. While it waits behind a named
+// holder it says so on out, once, so a pusher knows why nothing happens.
+func (e *Engine) lockFor(ctx context.Context, app, holder string, out io.Writer) (func(), error) {
 	e.mu.Lock()
 	if e.locks == nil {
-		e.locks = map[string]*sync.Mutex{}
+		e.locks = map[string]*appLock{}
 	}
-	m, ok := e.locks[app]
+	l, ok := e.locks[app]
 	if !ok {
-		m = &sync.Mutex{}
-		e.locks[app] = m
+		l = &appLock{ch: make(chan struct{}, 1)}
+		e.locks[app] = l
 	}
 	e.mu.Unlock()
-	m.Lock()
-	return m.Unlock
+	select {
+	case l.ch <- struct{}{}:
+	default:
+		e.mu.Lock()
+		busy := l.holder
+		e.mu.Unlock()
+		if busy != "" && out != nil {
+			fmt.Fprintf(out, "waiting for %s to finish\n", busy)
+		}
+		select {
+		case l.ch <- struct{}{}:
+		case <-ctx.Done():
+			return nil, Errorf(EINVALID, "Gave up waiting for %s to finish: %v.", busy, ctx.Err())
+		}
+	}
+	e.mu.Lock()
+	l.holder = holder
+	e.mu.Unlock()
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			e.mu.Lock()
+			l.holder = ""
+			e.mu.Unlock()
+			<-l.ch
+		})
+	}, nil
 }
 
 // LogForgetter is a LogSink that can drop an app's lines, for an app
@@ -256,4 +303,8 @@ type DeployRequest struct {
 	Source    io.Reader
 	User      string
 	Out       io.Writer
+	// Verify, when set, is called once the app's lock is held and before
+	// the build; its error ends the deploy. A push checks there that its
+	// branch did not move while it waited.
+	Verify func() error
 }

@@ -109,10 +109,6 @@ func (e *Engine) Scale(ctx context.Context, name, user string, updates map[strin
 		return nil, err
 	}
 	defer done()
-	uid, gid, err := e.identity(name)
-	if err != nil {
-		return nil, err
-	}
 	env := dynoEnv(name, rel, slug)
 	for _, t := range types {
 		have := map[int]*instance{}
@@ -124,7 +120,7 @@ func (e *Engine) Scale(ctx context.Context, name, user string, updates map[strin
 		var specs []DynoSpec
 		for i := 1; i <= formation[t]; i++ {
 			if have[i] == nil {
-				specs = append(specs, DynoSpec{App: name, Type: t, Name: fmt.Sprintf("%s.%d", t, i), Release: rel.Version, Command: slug.ProcessTypes[t], Dir: dir, Env: env, UID: uid, GID: gid})
+				specs = append(specs, DynoSpec{App: name, Type: t, Name: fmt.Sprintf("%s.%d", t, i), Release: rel.Version, Command: slug.ProcessTypes[t], Dir: dir, Env: env})
 			}
 		}
 		started, err := e.startAll(ctx, specs)
@@ -150,13 +146,13 @@ func (e *Engine) Restart(ctx context.Context, name, user, target string) error {
 	match := func(in *instance) bool {
 		return target == "" || in.spec.Name == target || in.spec.Type == target
 	}
-	var specs []DynoSpec
+	var olds []*instance
 	for _, in := range e.runningOf(name) {
 		if match(in) {
-			specs = append(specs, in.spec)
+			olds = append(olds, in)
 		}
 	}
-	if len(specs) == 0 {
+	if len(olds) == 0 {
 		if target == "" {
 			return Errorf(EINVALID, "%s has no running dynos to restart: `hako ps:scale -a %s web=1` starts one.", name, name)
 		}
@@ -167,14 +163,39 @@ func (e *Engine) Restart(ctx context.Context, name, user, target string) error {
 		what = target
 	}
 	e.log(name, "api", "Restart %s by user %s", what, user)
-	// The old dynos go first: a restart must not run two copies of a
-	// dyno at once (a worker holding a lock, a web dyno on a fixed port).
-	old := map[string]bool{}
-	for _, s := range specs {
-		old[s.Name] = true
+	var failed []string
+	for _, old := range olds {
+		if err := e.replaceDyno(ctx, name, old); err != nil {
+			failed = append(failed, ErrorMessage(err))
+		}
 	}
-	e.replaceRunning(name, nil, func(in *instance) bool { return old[in.spec.Name] })
-	started, err := e.startAll(ctx, specs)
-	e.replaceRunning(name, started, func(*instance) bool { return false })
-	return err
+	if len(failed) > 0 {
+		return Errorf(EBUILD, "%s.", strings.Join(failed, "; "))
+	}
+	return nil
+}
+
+// replaceDyno puts a fresh dyno in old's place. A web dyno that is up is
+// replaced with preboot, as Heroku's: its replacement starts next to it
+// and must come up before the router switches to it, and only then does
+// the old one stop (once its requests are done), so requests never find
+// the app without an up dyno; if the replacement fails, the old one keeps
+// serving. Other dynos stop first: two copies of a worker (holding a
+// lock, say) must not run at once.
+func (e *Engine) replaceDyno(ctx context.Context, app string, old *instance) error {
+	isOld := func(in *instance) bool { return in == old }
+	if old.spec.Type != "web" || !old.Up() {
+		e.replaceRunning(app, nil, isOld)
+		started, err := e.startAll(ctx, []DynoSpec{old.spec})
+		e.replaceRunning(app, started, func(*instance) bool { return false })
+		return err
+	}
+	started, err := e.startAll(ctx, []DynoSpec{old.spec})
+	if err != nil {
+		e.stopDynos(started)
+		e.log(app, "api", "Restart of %s: its replacement %s; the old %s keeps running", old.spec.Name, strings.TrimPrefix(ErrorMessage(err), old.spec.Name+" "), old.spec.Name)
+		return Errorf(EBUILD, "the replacement of %s failed (%s), so the old %s keeps running", old.spec.Name, ErrorMessage(err), old.spec.Name)
+	}
+	e.replaceRunning(app, started, isOld)
+	return nil
 }

@@ -8,6 +8,12 @@ import (
 	"strings"
 )
 
+// MaxCommandSize caps a process type's command. A dyno's command reaches
+// the kernel as one argument, which may not exceed 128 KB (E2BIG) with the
+// environment beside it; 32 KB leaves room and is refused at push time
+// rather than failing every start.
+const MaxCommandSize = 32 << 10
+
 var procTypeRe = regexp.MustCompile(`^[A-Za-z0-9_-]+$`)
 
 // ParseProcfile reads a Procfile: lines "TYPE: COMMAND", blank lines and
@@ -35,6 +41,9 @@ func ParseProcfile(data string) (map[string]string, error) {
 		case cmd == "":
 			return nil, Errorf(EINVALID, "Procfile line %d: process type %q has no command", n, name)
 		}
+		if len(cmd) > MaxCommandSize {
+			return nil, Errorf(EINVALID, "Procfile line %d: the command of process type %q is %d bytes; the limit is %d (32 KB).", n, name, len(cmd), MaxCommandSize)
+		}
 		if _, dup := types[name]; dup {
 			return nil, Errorf(EINVALID, "Procfile line %d: process type %q is declared twice", n, name)
 		}
@@ -44,6 +53,18 @@ func ParseProcfile(data string) (map[string]string, error) {
 		return nil, Errorf(EINVALID, "Procfile line %d: %v", n+1, err)
 	}
 	return types, nil
+}
+
+// ValidateProcessTypes checks process types however they were declared (a
+// Procfile or a buildpack's defaults) before a release may use them.
+// Returns EINVALID.
+func ValidateProcessTypes(types map[string]string) error {
+	for _, t := range ProcessTypeNames(types) {
+		if n := len(types[t]); n > MaxCommandSize {
+			return Errorf(EINVALID, "The command of process type %q is %d bytes; the limit is %d (32 KB).", t, n, MaxCommandSize)
+		}
+	}
+	return nil
 }
 
 // ProcessTypeNames returns the type names sorted, web first, as Heroku

@@ -8,22 +8,65 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 )
 
-// Deploy builds a pushed commit and releases it: build, store the slug and
-// the release in one transaction, start the new dynos, switch the router,
-// stop the old dynos. A failed build stores nothing and leaves the current
-// release serving. Returns EINVALID, ENOTFOUND or EBUILD.
+// Deploy builds a commit or an uploaded source and releases it at once
+// (`hako builds:create`): StageDeploy, then Release. Returns EINVALID,
+// ENOTFOUND or EBUILD.
 func (e *Engine) Deploy(ctx context.Context, req DeployRequest) (*Release, error) {
+	d, err := e.StageDeploy(ctx, req)
+	if err != nil {
+		return nil, err
+	}
+	return d.Release(req.Out)
+}
+
+// StageDeploy builds req and stages the release (see stage): written
+// pending, its release phase run, its dynos up, serving nothing yet. The
+// app's lock is held from before the build until Release or Abort, one of
+// which must follow: a push releases only once git has moved its branch,
+// and nothing else changes the app in between. A failed build stores
+// nothing and leaves the current release serving. Returns EINVALID,
+// ENOTFOUND or EBUILD.
+func (e *Engine) StageDeploy(ctx context.Context, req DeployRequest) (*StagedDeploy, error) {
 	app, err := e.App(req.App)
 	if err != nil {
 		return nil, err
 	}
-	defer e.lock(app.Name)()
 	out := req.Out
 	if out == nil {
 		out = io.Discard
+	}
+	holder := "a build"
+	if req.Commit != "" {
+		holder = "the deploy of " + shortCommit(req.Commit)
+	}
+	unlock, err := e.lockFor(ctx, app.Name, holder, out)
+	if err != nil {
+		return nil, err
+	}
+	d, err := e.stageDeploy(ctx, req, out)
+	if err != nil {
+		unlock()
+		return nil, err
+	}
+	d.unlock = unlock
+	return d, nil
+}
+
+// stageDeploy is StageDeploy once the app's lock is held.
+func (e *Engine) stageDeploy(ctx context.Context, req DeployRequest, out io.Writer) (*StagedDeploy, error) {
+	if req.Verify != nil {
+		if err := req.Verify(); err != nil {
+			return nil, err
+		}
+	}
+	// Read after the lock: a change made while this deploy waited counts.
+	app, err := e.App(req.App)
+	if err != nil {
+		return nil, err
 	}
 	cur, err := e.Store.Release(app.Name, app.CurrentRelease)
 	if err != nil {
@@ -43,12 +86,6 @@ func (e *Engine) Deploy(ctx context.Context, req DeployRequest) (*Release, error
 			return nil, err
 		}
 	}
-	if r, ok := e.Supervisor.(Refuser); ok {
-		// Refused before the build rather than at its first step.
-		if err := r.Refusal(); err != nil {
-			return nil, err
-		}
-	}
 	res, err := e.Builder.Build(ctx, BuildRequest{
 		App:        app.Name,
 		SourceDir:  req.SourceDir,
@@ -57,11 +94,14 @@ func (e *Engine) Deploy(ctx context.Context, req DeployRequest) (*Release, error
 		Config:     cur.Config,
 		Buildpacks: app.Buildpacks,
 		Out:        out,
-		UID:        app.UID,
-		GID:        app.UID,
 	})
 	if err != nil {
 		return nil, err
+	}
+	if err := ValidateProcessTypes(res.ProcessTypes); err != nil {
+		_ = e.Builder.RemoveSlug(res.SlugID)
+		fmt.Fprintf(out, " !     Push rejected: %s\n", ErrorMessage(err))
+		return nil, Errorf(EBUILD, "%s", ErrorMessage(err))
 	}
 	slug := &Slug{
 		ID: res.SlugID, App: app.Name, Size: res.Size, Checksum: "SHA256:" + res.SlugID,
@@ -73,83 +113,56 @@ func (e *Engine) Deploy(ctx context.Context, req DeployRequest) (*Release, error
 		App: app.Name, Description: strings.TrimSpace("Deploy " + shortCommit(req.Commit)), User: req.User,
 		CreatedAt: time.Now().UTC(), SlugID: slug.ID, Config: cur.Config,
 	}
-	rel, err = e.commit(ctx, app, rel, slug, slug, out)
+	st, err := e.stage(ctx, app, rel, slug, slug, out)
 	if err != nil {
-		if ErrorCode(err) != EBUILD {
-			// No release refers to the slug: remove its file so a failed
-			// deploy leaves nothing behind.
-			_ = e.Builder.RemoveSlug(slug.ID)
-		}
 		return nil, err
 	}
-	fmt.Fprintf(out, "       Released v%d\n", rel.Version)
-	if e.AppURL != nil {
-		fmt.Fprintf(out, "       %s deployed to hako\n", e.AppURL(app.Name))
-	}
-	return rel, nil
+	return &StagedDeploy{e: e, st: st, Version: st.rel.Version, Commit: req.Commit}, nil
 }
 
-// run moves an app onto release rel: unpack its slug (once per slug), start the
-// formation's dynos, wait for the web ones, switch the router, then stop
-// the dynos of the previous release.
-func (e *Engine) run(ctx context.Context, app string, rel *Release, slug *Slug, formation map[string]int) error {
-	dir, done, err := e.unpack(app, slug.ID)
-	if err != nil {
-		return err
-	}
-	// Done once the new dynos are in the table: it collects the slugs
-	// that no release needs any more.
-	defer done()
-	uid, gid, err := e.identity(app)
-	if err != nil {
-		return err
-	}
-	var specs []DynoSpec
-	env := dynoEnv(app, rel, slug)
-	for _, t := range ProcessTypeNames(slug.ProcessTypes) {
-		for i := 1; i <= formation[t] && t != "release"; i++ {
-			specs = append(specs, DynoSpec{
-				App: app, Type: t, Name: fmt.Sprintf("%s.%d", t, i), Release: rel.Version,
-				Command: slug.ProcessTypes[t], Dir: dir, Env: env, UID: uid, GID: gid,
-			})
-		}
-	}
-	started, err := e.startAll(ctx, specs)
-	e.replaceRunning(app, started, func(*instance) bool { return true })
-	return err
+// StagedDeploy is a built release whose dynos are up but that does not
+// serve yet, holding its app's lock until Release or Abort.
+type StagedDeploy struct {
+	// Version and Commit are the staged release's.
+	Version int
+	Commit  string
+
+	e      *Engine
+	st     *staged
+	unlock func()
+	once   sync.Once
 }
 
-// startAll starts specs and waits (up to WaitUp) for the web ones to come
-// up, so that a new release takes traffic only once it can answer.
-func (e *Engine) startAll(ctx context.Context, specs []DynoSpec) ([]*instance, error) {
-	if err := e.waitAddons(ctx); err != nil {
-		return nil, err
+// Release makes the staged release current, switches the router to its
+// dynos, stops the old ones and says "Released vN" on out. It releases
+// the app's lock. After Abort it does nothing and returns an error.
+func (d *StagedDeploy) Release(out io.Writer) (*Release, error) {
+	if out == nil {
+		out = io.Discard
 	}
-	var started []*instance
-	var errs error
-	for _, spec := range specs {
-		d, err := e.Supervisor.Start(spec)
-		if err != nil {
-			errs = errors.Join(errs, fmt.Errorf("start %s: %w", spec.Name, err))
-			continue
+	var err error = Errorf(ECONFLICT, "Release v%d was abandoned already.", d.Version)
+	var rel *Release
+	d.once.Do(func() {
+		defer d.unlock()
+		if rel, err = d.e.goLive(d.st); err != nil {
+			return
 		}
-		started = append(started, &instance{spec: spec, Dyno: d})
-	}
-	wait := e.WaitUp
-	if wait == 0 {
-		wait = 60 * time.Second
-	}
-	wctx, cancel := context.WithTimeout(ctx, wait)
-	defer cancel()
-	for _, in := range started {
-		if in.spec.Type != "web" {
-			continue
+		fmt.Fprintf(out, "       Released v%d\n", rel.Version)
+		if d.e.AppURL != nil {
+			fmt.Fprintf(out, "       %s deployed to hako\n", d.e.AppURL(d.st.app))
 		}
-		if err := in.WaitUp(wctx); err != nil && errs == nil {
-			errs = Errorf(EINTERNAL, "%s did not come up: %v (hako logs -a %s shows why)", in.spec.Name, err, in.spec.App)
-		}
-	}
-	return started, errs
+	})
+	return rel, err
+}
+
+// Abort marks the staged release failed, stops its dynos and releases the
+// app's lock; the current release never stopped serving. why goes to the
+// app's log. After Release it does nothing.
+func (d *StagedDeploy) Abort(why string) {
+	d.once.Do(func() {
+		defer d.unlock()
+		d.e.abandon(d.st, why)
+	})
 }
 
 // Restore starts every app's formation on its current release, for a
@@ -175,25 +188,27 @@ func (e *Engine) Restore(ctx context.Context) error {
 	return errs
 }
 
-// restart runs the app's formation on its current release again.
+// restart runs the app's formation on its current release again, for a
+// server start, once deploys a kill interrupted are settled.
 func (e *Engine) restart(ctx context.Context, name string) error {
 	defer e.lock(name)()
-	app, err := e.Store.App(name)
+	if err := e.reconcile(name); err != nil {
+		return err
+	}
+	app, rel, slug, err := e.current(name)
+	if err != nil || slug == nil {
+		return err
+	}
+	specs, done, err := e.specs(name, rel, slug, app.Formation)
 	if err != nil {
 		return err
 	}
-	rel, err := e.Store.Release(name, app.CurrentRelease)
-	if err != nil {
-		return err
-	}
-	if rel.SlugID == "" {
-		return nil
-	}
-	slug, err := e.Store.Slug(rel.SlugID)
-	if err != nil {
-		return err
-	}
-	return e.run(ctx, name, rel, slug, app.Formation)
+	defer done()
+	// Nothing else serves at a start: keep what started even if a web
+	// dyno is slow or crashing; the supervisor restarts it.
+	started, err := e.startAll(ctx, specs)
+	e.replaceRunning(name, started, func(*instance) bool { return true })
+	return err
 }
 
 func shortCommit(c string) string {

@@ -101,48 +101,15 @@ func (e *Engine) next(ctx context.Context, name, user string, out io.Writer, mak
 }
 
 // commit records rel (and newSlug, when the release brings one) and makes
-// it live. A release with a release phase is written pending and becomes
-// current only when the phase succeeds.
+// it live: staged, then current (see stage). A release whose release
+// phase fails or whose web dynos do not come up is marked failed and the
+// current one keeps serving.
 func (e *Engine) commit(ctx context.Context, app *App, rel *Release, slug, newSlug *Slug, out io.Writer) (*Release, error) {
-	phase := ""
-	if slug != nil {
-		phase = slug.ProcessTypes["release"]
-	}
-	rel.Status = ReleaseSucceeded
-	if phase != "" {
-		rel.Status = ReleasePending
-	}
-	rel, err := e.Store.CreateRelease(rel, newSlug)
+	st, err := e.stage(ctx, app, rel, slug, newSlug, out)
 	if err != nil {
 		return nil, err
 	}
-	e.log(app.Name, "api", "%s by user %s", rel.Description, rel.User)
-	e.log(app.Name, "api", "Release v%d created by user %s", rel.Version, rel.User)
-	if phase != "" {
-		if err := e.releasePhase(ctx, app.Name, rel, slug, phase, out); err != nil {
-			if _, serr := e.Store.SetReleaseStatus(app.Name, rel.Version, ReleaseFailed); serr != nil {
-				return nil, serr
-			}
-			return nil, err
-		}
-		if rel, err = e.Store.SetReleaseStatus(app.Name, rel.Version, ReleaseSucceeded); err != nil {
-			return nil, err
-		}
-	}
-	if slug == nil {
-		return rel, nil
-	}
-	formation := app.Formation
-	if len(formation) == 0 {
-		formation = initialFormation(slug.ProcessTypes)
-		if err := e.Store.SetFormation(app.Name, formation); err != nil {
-			return nil, err
-		}
-	}
-	if err := e.run(ctx, app.Name, rel, slug, formation); err != nil {
-		fmt.Fprintf(out, " !     Released v%d, but its dynos did not all start: %s\n", rel.Version, ErrorMessage(err))
-	}
-	return rel, nil
+	return e.goLive(st)
 }
 
 // initialFormation scales web to 1 on an app's first deploy if it has a

@@ -19,7 +19,25 @@ import (
 
 const zeroSHA = "0000000000000000000000000000000000000000"
 
-// ServeHooks answers pre-receive hooks on l until it is closed.
+// A push goes live only once git has moved its branch, so that the
+// release that serves is always the one the branch holds:
+//
+//   - pre-receive (receive): the app's lock is taken (a second push waits,
+//     saying for what, then is refused if the branch moved meanwhile),
+//     the commit is built and its release staged: written pending, its
+//     dynos up next to the old ones, serving nothing yet.
+//   - git moves the ref (or fails to: the push is then rejected).
+//   - post-receive (settle): the server reads the branch; if it holds the
+//     staged commit the release becomes current, the router switches and
+//     "Released vN" is printed; otherwise the release is marked failed.
+//     When git-receive-pack ends without running post-receive, the SSH
+//     side settles the same way. Either releases the lock.
+//
+// A kill between the two leaves a pending release, which the next start
+// rolls forward if the branch holds its commit and marks failed
+// otherwise (engine.Engine.RepoHeads).
+
+// ServeHooks answers the git hooks on l until it is closed.
 func (s *Server) ServeHooks(l net.Listener) error {
 	for {
 		conn, err := l.Accept()
@@ -55,6 +73,11 @@ func (s *Server) serveHook(conn net.Conn) {
 		fmt.Fprintln(fw, " !     This push is not known to the server; push again.")
 		return
 	}
+	if req.Hook == "post-receive" {
+		s.settle(p, fw)
+		status = 0
+		return
+	}
 	// A pusher who goes away (Ctrl-C) cancels the build: nothing is stored
 	// until it completes, so cancelling loses nothing.
 	ctx, cancel := context.WithCancel(context.Background())
@@ -67,7 +90,7 @@ func (s *Server) serveHook(conn net.Conn) {
 }
 
 // receive decides what each pushed ref means and deploys main or master.
-func (s *Server) receive(ctx context.Context, p push, req hookRequest, out io.Writer) int {
+func (s *Server) receive(ctx context.Context, p *push, req hookRequest, out io.Writer) int {
 	var deploy *refArg
 	for i, r := range req.Refs {
 		branch, isBranch := strings.CutPrefix(r.Name, "refs/heads/")
@@ -105,7 +128,10 @@ func (s *Server) receive(ctx context.Context, p push, req hookRequest, out io.Wr
 		fmt.Fprintln(out, " !     Could not read the pushed commit: the server log has the details.")
 		return 1
 	}
-	_, err = s.Engine.Deploy(ctx, engine.DeployRequest{App: p.app, Commit: deploy.New, SourceDir: src, User: p.user, Out: out})
+	d, err := s.Engine.StageDeploy(ctx, engine.DeployRequest{
+		App: p.app, Commit: deploy.New, SourceDir: src, User: p.user, Out: out,
+		Verify: func() error { return branchUnmoved(p.repo, *deploy) },
+	})
 	if err != nil {
 		if code := engine.ErrorCode(err); code == engine.EINTERNAL {
 			s.logf("hook: deploy %s: %v", p.app, err)
@@ -115,7 +141,91 @@ func (s *Server) receive(ctx context.Context, p push, req hookRequest, out io.Wr
 		}
 		return 1
 	}
+	p.mu.Lock()
+	p.staged, p.ref = d, deploy.Name
+	p.mu.Unlock()
 	return 0
+}
+
+// settle makes the push's staged release live if git moved its branch to
+// the staged commit, and abandons it otherwise (see the top of this file).
+// It does nothing when no release is staged.
+func (s *Server) settle(p *push, out io.Writer) {
+	p.mu.Lock()
+	d, ref := p.staged, p.ref
+	p.staged = nil
+	p.mu.Unlock()
+	if d == nil {
+		return
+	}
+	branch := strings.TrimPrefix(ref, "refs/heads/")
+	head, err := refValue(p.repo, ref)
+	if err != nil {
+		s.logf("hook: read %s of %s: %v", ref, p.app, err)
+	}
+	if head != d.Commit {
+		d.Abort(fmt.Sprintf("git did not move %s to %s", branch, short(d.Commit)))
+		fmt.Fprintf(out, " !     git did not move %s to %s, so v%d does not go live; the current release keeps serving.\n", branch, short(d.Commit), d.Version)
+		return
+	}
+	if _, err := d.Release(out); err != nil {
+		s.logf("hook: release v%d of %s: %v", d.Version, p.app, err)
+		fmt.Fprintf(out, " !     %s\n", engine.ErrorMessage(err))
+	}
+}
+
+// branchUnmoved checks, with the app's lock held, that the branch a push
+// updates still holds what the pusher saw: a push that waited for
+// another's deploy would otherwise build a commit git then refuses.
+func branchUnmoved(repo string, r refArg) error {
+	head, err := refValue(repo, r.Name)
+	if err != nil {
+		return fmt.Errorf("read %s: %w", r.Name, err)
+	}
+	want := r.Old
+	if want == zeroSHA {
+		want = ""
+	}
+	if head != want {
+		branch := strings.TrimPrefix(r.Name, "refs/heads/")
+		return engine.Errorf(engine.ECONFLICT, "%s moved to %s while this push waited: fetch, merge and push again.", branch, short(head))
+	}
+	return nil
+}
+
+// refValue returns the commit ref points at in repo, "" if it does not
+// exist.
+func refValue(repo, ref string) (string, error) {
+	cmd := exec.Command("git", "rev-parse", "--verify", "-q", ref+"^{commit}")
+	cmd.Env = append(os.Environ(), "GIT_DIR="+repo)
+	out, err := cmd.Output()
+	if ee, ok := err.(*exec.ExitError); ok && ee.ExitCode() == 1 {
+		return "", nil
+	}
+	if err != nil {
+		return "", err
+	}
+	return strings.TrimSpace(string(out)), nil
+}
+
+// Heads returns the commits an app's deploy branches (main, master) hold,
+// for the engine to settle, at a start, what a kill interrupted.
+func (s *Server) Heads(app string) ([]string, error) {
+	repo := filepath.Join(s.ReposDir, app+".git")
+	if _, err := os.Stat(repo); os.IsNotExist(err) {
+		return nil, nil
+	}
+	var heads []string
+	for _, b := range []string{"main", "master"} {
+		h, err := refValue(repo, "refs/heads/"+b)
+		if err != nil {
+			return nil, err
+		}
+		if h != "" {
+			heads = append(heads, h)
+		}
+	}
+	return heads, nil
 }
 
 // gitEnv is the environment for git commands that read the push: the

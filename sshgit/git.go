@@ -46,6 +46,9 @@ func (s *Server) git(sess ssh.Session, args []string) int {
 		if engine.ErrorCode(err) == engine.ENOTFOUND {
 			fmt.Fprintf(sess.Stderr(), " !     App %s does not exist: create it first with `hako apps:create %s`.\n", name, name)
 		} else {
+			if engine.ErrorCode(err) == engine.EINTERNAL {
+				s.logf("ssh: read app %s: %v", name, err)
+			}
 			fmt.Fprintf(sess.Stderr(), " !     %s\n", engine.ErrorMessage(err))
 		}
 		return 1
@@ -62,11 +65,12 @@ func (s *Server) git(sess ssh.Session, args []string) int {
 	if verb == "receive-pack" {
 		token := randomToken()
 		user, _ := sess.Context().Value(userKey{}).(string)
+		p := &push{app: name, user: user, repo: repo}
 		s.mu.Lock()
 		if s.pushes == nil {
-			s.pushes = map[string]push{}
+			s.pushes = map[string]*push{}
 		}
-		s.pushes[token] = push{app: name, user: user, repo: repo}
+		s.pushes[token] = p
 		s.mu.Unlock()
 		defer func() {
 			s.mu.Lock()
@@ -74,6 +78,11 @@ func (s *Server) git(sess ssh.Session, args []string) int {
 			s.mu.Unlock()
 		}()
 		cmd.Env = append(cmd.Env, "HAKO_PUSH_TOKEN="+token, "HAKO_HOOK_SOCKET="+s.HookSocket)
+		code := runWired(cmd, sess, sess, sess.Stderr())
+		// post-receive settles a staged release; if git never ran it (the
+		// ref update failed, or the client went away) this does.
+		s.settle(p, sess.Stderr())
+		return code
 	}
 	return runWired(cmd, sess, sess, sess.Stderr())
 }
@@ -105,8 +114,15 @@ func runWired(cmd *exec.Cmd, in io.Reader, out, errOut io.Writer) int {
 	return 0
 }
 
+// hooks are the git hooks of every app's repository, each a call back to
+// the running server (see deploy.go for what each does).
+var hooks = map[string]string{
+	"pre-receive":  "hands the push to the running server, which builds it and starts its dynos.",
+	"post-receive": "tells the running server that git moved the branch, so the new release goes live.",
+}
+
 // ensureRepo creates the bare repository if needed and (re)writes its
-// pre-receive hook so that it always calls the running binary.
+// hooks so that they always call the running binary.
 func (s *Server) ensureRepo(repo string) error {
 	if _, err := os.Stat(filepath.Join(repo, "HEAD")); os.IsNotExist(err) {
 		out, err := exec.Command("git", "init", "--quiet", "--bare", "--initial-branch=main", repo).CombinedOutput()
@@ -114,19 +130,43 @@ func (s *Server) ensureRepo(repo string) error {
 			return fmt.Errorf("git init: %v: %s", err, out)
 		}
 	}
-	hook := "#!/bin/sh\n# Written by hako: hands the push to the running server, which builds it.\nexec " + shellQuote(s.Exe) + " hook pre-receive\n"
-	path := filepath.Join(repo, "hooks", "pre-receive")
+	for name, what := range hooks {
+		hook := "#!/bin/sh\n# Written by hako: " + what + "\nexec " + shellQuote(s.Exe) + " hook " + name + "\n"
+		if err := writeHook(filepath.Join(repo, "hooks", name), hook); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// writeHook writes a hook script unless it is there already, through a
+// rename so git never runs half of one.
+func writeHook(path, hook string) error {
 	if cur, err := os.ReadFile(path); err == nil && string(cur) == hook {
 		return nil
 	}
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return err
 	}
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, []byte(hook), 0o755); err != nil {
+	// A name of its own: simultaneous pushes may write the same hook.
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
+	if err != nil {
 		return err
 	}
-	return os.Rename(tmp, path)
+	_, err = f.WriteString(hook)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Chmod(f.Name(), 0o755)
+	}
+	if err == nil {
+		err = os.Rename(f.Name(), path)
+	}
+	if err != nil {
+		_ = os.Remove(f.Name())
+	}
+	return err
 }
 
 func shellQuote(s string) string {

@@ -16,8 +16,11 @@ import (
 // answers with frames (package frame): Output to show the pusher, then
 // Exit with the status.
 
-// hookRequest is what the pre-receive hook tells the server.
+// hookRequest is what a hook tells the server.
 type hookRequest struct {
+	// Hook is "pre-receive" (build and stage) or "post-receive" (git moved
+	// the refs: go live).
+	Hook  string   `json:"hook"`
 	Token string   `json:"token"`
 	Refs  []refArg `json:"refs"`
 	// Env carries git's quarantine variables: the pushed objects are only
@@ -33,16 +36,17 @@ type refArg struct {
 // the server needs to read the pushed objects.
 var quarantineVars = []string{"GIT_OBJECT_DIRECTORY", "GIT_ALTERNATE_OBJECT_DIRECTORIES", "GIT_QUARANTINE_PATH"}
 
-// RunHook is the pre-receive hook: a thin client that hands the refs to
-// the running server and prints what it streams back. Only the server
-// opens the store, so the hook does nothing else. Returns the exit status.
-func RunHook(stdin io.Reader, out io.Writer) int {
+// RunHook is the pre-receive or post-receive hook (hook names which): a
+// thin client that hands the refs to the running server and prints what
+// it streams back. Only the server opens the store, so the hook does
+// nothing else. Returns the exit status.
+func RunHook(hook string, stdin io.Reader, out io.Writer) int {
 	sock, token := os.Getenv("HAKO_HOOK_SOCKET"), os.Getenv("HAKO_PUSH_TOKEN")
 	if sock == "" || token == "" {
 		fmt.Fprintln(out, " !     This hook only runs inside a push to a hako server.")
 		return 1
 	}
-	req := hookRequest{Token: token, Env: map[string]string{}}
+	req := hookRequest{Hook: hook, Token: token, Env: map[string]string{}}
 	for _, k := range quarantineVars {
 		if v, ok := os.LookupEnv(k); ok {
 			req.Env[k] = v
@@ -69,7 +73,11 @@ func RunHook(stdin io.Reader, out io.Writer) int {
 	for {
 		kind, payload, err := frame.Read(r)
 		if err != nil {
-			fmt.Fprintln(out, " !     The hako server stopped before the build finished; the push is rejected and nothing changed.")
+			if hook == "post-receive" {
+				fmt.Fprintln(out, " !     The hako server stopped before the release went live; its next start makes it live.")
+			} else {
+				fmt.Fprintln(out, " !     The hako server stopped before the build finished; the push is rejected and nothing changed.")
+			}
 			return 1
 		}
 		switch kind {

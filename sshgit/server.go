@@ -48,15 +48,21 @@ type Server struct {
 
 	srv    *ssh.Server
 	mu     sync.Mutex
-	pushes map[string]push
+	pushes map[string]*push
 }
 
-// push is one running git-receive-pack, known to the hook by a token so
+// push is one running git-receive-pack, known to the hooks by a token so
 // that only a push from an authenticated session can deploy.
 type push struct {
 	app  string
 	user string
 	repo string
+
+	mu sync.Mutex
+	// staged is the release pre-receive built, waiting for git to move
+	// ref before it goes live; nil before and after.
+	staged *engine.StagedDeploy
+	ref    string
 }
 
 func (s *Server) logf(format string, args ...any) {

@@ -56,13 +56,12 @@ func Open(path string) (*Store, error) {
 		return nil, fmt.Errorf("open store %s: %w", path, err)
 	}
 	err = db.Update(func(tx *bolt.Tx) error {
-		for _, name := range [][]byte{bucketApps, bucketReleases, bucketSlugs, bucketKeys, bucketMeta} {
+		for _, name := range [][]byte{bucketApps, bucketReleases, bucketSlugs, bucketKeys} {
 			if _, err := tx.CreateBucketIfNotExists(name); err != nil {
 				return fmt.Errorf("create bucket %s: %w", name, err)
 			}
 		}
-		// Apps of older stores have no uid of their own yet.
-		return assignUIDs(tx)
+		return nil
 	})
 	if err != nil {
 		db.Close()

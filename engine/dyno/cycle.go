@@ -20,9 +20,11 @@ const r14Interval = time.Minute
 type outcome int
 
 const (
-	crashed outcome = iota // it exited, or was killed for an error: restart with back-off
-	stopped                // the dyno was stopped: no restart
-	cycled                 // it was cycled: start a new one at once
+	crashed  outcome = iota // it exited, or was killed for an error: restart with back-off
+	stopped                 // the dyno was stopped: no restart
+	cycled                  // it was cycled: start a new one at once
+	replaced                // preboot replaced it with a new process, already serving
+	kept                    // preboot's new process failed: it serves on
 )
 
 // cycleDelay is how long a new process of a dyno runs before it is
@@ -50,6 +52,81 @@ func (d *dyno) cycle(p *process) outcome {
 	d.setPID(0)
 	d.heroku(fmt.Sprintf("Process exited with status %d", p.status))
 	return cycled
+}
+
+// preboot cycles a web dyno the way Heroku's preboot replaces one, so
+// that no request finds it down: a new process starts on a port of its
+// own next to the serving one; once the new one accepts connections the
+// dyno's address moves to it (the router sends new requests there), the
+// requests the old one took are answered, and only then is it stopped.
+// The dyno stays up throughout. It returns replaced and the new process,
+// kept when the new process failed to come up (it is gone, old serves
+// on), or stopped when the dyno was stopped meanwhile (both are gone).
+func (d *dyno) preboot(old *process) (outcome, *process) {
+	d.heroku("Cycling")
+	port, err := freePort()
+	if err != nil {
+		d.heroku("Error: the replacement could not be started: " + err.Error())
+		return kept, nil
+	}
+	next, err := d.launch(port)
+	if err != nil {
+		d.heroku("Error: the replacement could not be started: " + err.Error())
+		d.setPID(old.pid)
+		return kept, nil
+	}
+	poll := time.NewTicker(pollInterval)
+	defer poll.Stop()
+	boot := time.NewTimer(d.sup.opts.BootTimeout)
+	defer boot.Stop()
+	for {
+		select {
+		case <-poll.C:
+			if !listening(portAddr(port)) {
+				continue
+			}
+			d.mu.Lock()
+			oldPort := d.port
+			d.port = port
+			d.mu.Unlock()
+			d.waitIdle(oldPort, d.sup.opts.StopGrace)
+			d.sup.stopProcess(old, d.heroku)
+			d.drain(old)
+			d.heroku(fmt.Sprintf("Process exited with status %d", old.status))
+			return replaced, next
+		case <-next.exited:
+			d.drain(next)
+			d.heroku(fmt.Sprintf("Process exited with status %d", next.status))
+			d.heroku("The replacement crashed before it came up; the running process serves on")
+			d.setPID(old.pid)
+			return kept, nil
+		case <-boot.C:
+			d.heroku("Error R10 (Boot timeout) -> Web process failed to bind to $PORT within " +
+				humanDuration(d.sup.opts.BootTimeout) + " of launch")
+			d.heroku("Stopping process with SIGKILL")
+			next.kill()
+			<-next.exited
+			d.drain(next)
+			d.heroku(fmt.Sprintf("Process exited with status %d", next.status))
+			d.setPID(old.pid)
+			return kept, nil
+		case <-old.exited:
+			// The serving process died while its replacement boots: the
+			// replacement is all there is, and serves once it is up.
+			d.drain(old)
+			d.heroku(fmt.Sprintf("Process exited with status %d", old.status))
+			d.setState(engine.DynoStarting)
+			d.mu.Lock()
+			d.port = port
+			d.mu.Unlock()
+			return replaced, next
+		case <-d.stopCh:
+			d.sup.stopProcess(next, d.heroku)
+			d.drain(next)
+			d.stop(old)
+			return stopped, nil
+		}
+	}
 }
 
 // overMemory checks a process's memory use against the quota. Above the

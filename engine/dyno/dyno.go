@@ -15,6 +15,10 @@ import (
 // pollInterval is how often a booting web dyno's port is tried.
 const pollInterval = 25 * time.Millisecond
 
+// idlePollInterval is how often a stopping web dyno checks whether its
+// last requests are answered.
+const idlePollInterval = 5 * time.Millisecond
+
 // drainTimeout bounds the wait for the last output lines of a process
 // that exited: a daemon it left behind holding the pipe must not stall
 // the supervisor.
@@ -26,10 +30,13 @@ const drainTimeout = time.Second
 type dyno struct {
 	sup    *Supervisor
 	spec   engine.DynoSpec
-	port   int
+	web    bool // it has a PORT and takes requests
 	script string
 
 	mu           sync.Mutex
+	port         int         // where the serving process listens; changes when a web dyno is cycled
+	inflight     map[int]int // requests leased (see Lease) per port
+	draining     bool        // Stop was called: no new leases
 	state        string
 	since        time.Time
 	pid          int
@@ -38,6 +45,7 @@ type dyno struct {
 	changed      chan struct{} // closed at each state change, for WaitUp
 
 	lastR14 time.Time // when R14 was last logged; owned by run
+	next    *process  // the process preboot replaced the serving one with; owned by run
 
 	stopOnce sync.Once
 	stopCh   chan struct{} // closed by Stop
@@ -49,14 +57,15 @@ var _ engine.Backend = (*dyno)(nil)
 
 func newDyno(s *Supervisor, spec engine.DynoSpec) *dyno {
 	return &dyno{
-		sup:     s,
-		spec:    spec,
-		script:  WrapperScript(spec.Command),
-		state:   engine.DynoStarting,
-		since:   time.Now(),
-		changed: make(chan struct{}),
-		stopCh:  make(chan struct{}),
-		done:    make(chan struct{}),
+		sup:      s,
+		spec:     spec,
+		script:   WrapperScript(spec.Command),
+		state:    engine.DynoStarting,
+		since:    time.Now(),
+		changed:  make(chan struct{}),
+		inflight: map[int]int{},
+		stopCh:   make(chan struct{}),
+		done:     make(chan struct{}),
 	}
 }
 
@@ -79,10 +88,56 @@ func (d *dyno) Status() engine.DynoStatus {
 
 // Addr is where the router sends requests: 127.0.0.1:PORT for web dynos.
 func (d *dyno) Addr() string {
-	if d.port == 0 {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return portAddr(d.port)
+}
+
+func portAddr(port int) string {
+	if port == 0 {
 		return ""
 	}
-	return net.JoinHostPort("127.0.0.1", strconv.Itoa(d.port))
+	return net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
+}
+
+// Lease gives the router the address for one request and counts the
+// request until done is called, so that the process serving it is stopped
+// only once it has answered (see waitIdle). A dyno that is not up, or is
+// stopping, takes no lease.
+func (d *dyno) Lease() (string, func(), bool) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.draining || d.state != engine.DynoUp || d.port == 0 {
+		return "", nil, false
+	}
+	port := d.port
+	d.inflight[port]++
+	var once sync.Once
+	return portAddr(port), func() {
+		once.Do(func() {
+			d.mu.Lock()
+			if d.inflight[port]--; d.inflight[port] <= 0 {
+				delete(d.inflight, port)
+			}
+			d.mu.Unlock()
+		})
+	}, true
+}
+
+// waitIdle waits, at most limit, until no leased request is left on
+// port: the router no longer sends new ones there, and those it sent are
+// answered before their process is stopped.
+func (d *dyno) waitIdle(port int, limit time.Duration) {
+	deadline := time.Now().Add(limit)
+	for {
+		d.mu.Lock()
+		n := d.inflight[port]
+		d.mu.Unlock()
+		if n == 0 || time.Now().After(deadline) {
+			return
+		}
+		time.Sleep(idlePollInterval)
+	}
 }
 
 // Up reports whether the dyno can take requests now.
@@ -120,6 +175,9 @@ func (d *dyno) WaitUp(ctx context.Context) error {
 // grace period) and returns once they are gone. The dyno never restarts
 // afterwards. Stop may be called many times and from many goroutines.
 func (d *dyno) Stop() error {
+	d.mu.Lock()
+	d.draining = true
+	d.mu.Unlock()
 	d.stopOnce.Do(func() { close(d.stopCh) })
 	<-d.done
 	return nil
@@ -166,8 +224,9 @@ func (d *dyno) setPID(pid int) {
 	d.mu.Unlock()
 }
 
-// launch starts one process of the dyno with its output going to the log.
-func (d *dyno) launch() (*process, error) {
+// launch starts one process of the dyno, listening on port for a web
+// dyno, with its output going to the log.
+func (d *dyno) launch(port int) (*process, error) {
 	d.heroku("Starting process with command `" + d.spec.Command + "`")
 	r, w, err := os.Pipe()
 	if err != nil {
@@ -175,7 +234,7 @@ func (d *dyno) launch() (*process, error) {
 	}
 	p, err := d.sup.spawn(procConfig{
 		spec:   d.spec,
-		port:   d.port,
+		port:   port,
 		exe:    d.sup.opts.Exe,
 		script: d.script,
 		out:    w,
@@ -212,6 +271,11 @@ func (d *dyno) run(p *process) {
 			return
 		case cycled:
 			crashes = 0
+		case replaced:
+			// Preboot left a new process serving in place of p.
+			crashes = 0
+			p, d.next = d.next, nil
+			continue
 		default:
 			if time.Since(started) >= stableAfter {
 				crashes = 0
@@ -235,7 +299,7 @@ func (d *dyno) run(p *process) {
 			d.setState(engine.DynoStarting)
 		}
 		var err error
-		if p, err = d.launch(); err != nil {
+		if p, err = d.launch(d.currentPort()); err != nil {
 			d.heroku("Error: the process could not be started: " + err.Error())
 			d.setState(engine.DynoCrashed)
 		}
@@ -246,7 +310,7 @@ func (d *dyno) run(p *process) {
 // for its memory use, and says how it ended.
 func (d *dyno) supervise(p *process) outcome {
 	var poll, boot, cycle, mem <-chan time.Time
-	if d.port > 0 {
+	if d.web {
 		ticker := time.NewTicker(pollInterval)
 		defer ticker.Stop()
 		timer := time.NewTimer(d.sup.opts.BootTimeout)
@@ -283,7 +347,17 @@ func (d *dyno) supervise(p *process) outcome {
 				return d.killed(p)
 			}
 		case <-cycle:
-			return d.cycle(p)
+			if !d.web {
+				return d.cycle(p)
+			}
+			out, next := d.preboot(p)
+			if out != kept {
+				d.next = next
+				return out
+			}
+			// The replacement failed: p serves on, and is cycled again
+			// later.
+			cycle = time.After(d.sup.cycleDelay())
 		case <-d.stopCh:
 			d.stop(p)
 			return stopped
@@ -299,9 +373,21 @@ func (d *dyno) killed(p *process) outcome {
 	return d.exited(p, d.stopRequested())
 }
 
+// currentPort is the port of the serving process, 0 for a dyno without.
+func (d *dyno) currentPort() int {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.port
+}
+
 // listening reports whether the web dyno's port accepts connections.
 func (d *dyno) listening() bool {
-	c, err := net.DialTimeout("tcp", d.Addr(), time.Second)
+	return listening(d.Addr())
+}
+
+// listening reports whether addr accepts connections.
+func listening(addr string) bool {
+	c, err := net.DialTimeout("tcp", addr, time.Second)
 	if err != nil {
 		return false
 	}
@@ -329,9 +415,11 @@ func (d *dyno) exited(p *process, stopping bool) outcome {
 	return crashed
 }
 
-// stop ends a running process the Heroku way, once the dyno is down.
+// stop ends a running process the Heroku way, once the dyno is down and
+// the requests it took are answered.
 func (d *dyno) stop(p *process) {
 	d.setState(engine.DynoDown)
+	d.waitIdle(d.currentPort(), d.sup.opts.StopGrace)
 	d.sup.stopProcess(p, d.heroku)
 	d.drain(p)
 	d.setPID(0)

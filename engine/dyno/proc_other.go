@@ -9,9 +9,9 @@ import (
 	"syscall"
 )
 
-// probeNamespaces says why dynos cannot get namespaces: they need Linux.
-func probeNamespaces(exe string) error {
-	return errors.New("namespaces need Linux")
+// namespacesAvailable says whether ModeAuto isolates dynos, and why not.
+func namespacesAvailable() (bool, string) {
+	return false, "namespaces need Linux"
 }
 
 // sysProcAttr returns the attributes a dyno's first process starts with:

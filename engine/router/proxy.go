@@ -33,6 +33,7 @@ type reqState struct {
 	// the one in use. Only the serving goroutine touches them.
 	candidates []engine.Backend
 	cur        int
+	addr       string // where the first candidate leased this request (see pick)
 	tried      bool
 	body       *guardedBody
 
@@ -95,7 +96,7 @@ func (st *reqState) backend() engine.Backend {
 func (rt *Router) rewrite(pr *httputil.ProxyRequest) {
 	st := stateOf(pr.In)
 	pr.Out.URL.Scheme = "http"
-	pr.Out.URL.Host = st.backend().Addr()
+	pr.Out.URL.Host = st.addr
 	pr.Out.Host = pr.In.Host
 	st.tried = true
 

@@ -8,7 +8,6 @@ package router
 import (
 	"io"
 	"log"
-	"math/rand/v2"
 	"net"
 	"net/http"
 	"net/http/httputil"
@@ -254,13 +253,8 @@ func (rt *Router) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		writePage(w, http.StatusServiceUnavailable, maintenancePage)
 		return
 	}
-	up := make([]engine.Backend, 0, len(all))
-	for _, b := range all {
-		if b.Up() {
-			up = append(up, b)
-		}
-	}
-	if len(up) == 0 {
+	up, addr, done := rt.pick(host, all)
+	if addr == "" {
 		if allCrashed(all) {
 			st.fail("H10", "App crashed", http.StatusServiceUnavailable, false)
 		} else {
@@ -269,8 +263,8 @@ func (rt *Router) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		writeAppError(w)
 		return
 	}
-	rand.Shuffle(len(up), func(i, j int) { up[i], up[j] = up[j], up[i] })
-	st.candidates = up
+	defer done()
+	st.candidates, st.addr = up, addr
 	rt.proxy.ServeHTTP(cw, req.WithContext(st.context(req.Context())))
 }
 

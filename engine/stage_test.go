@@ -1,0 +1,183 @@
+package engine_test
+
+import (
+	"bytes"
+	"context"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"hako/engine"
+)
+
+// memLogs keeps the lines an engine logs, for tests.
+type memLogs struct {
+	mu    sync.Mutex
+	lines []string
+}
+
+func (l *memLogs) Log(app, source, proc, line string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.lines = append(l.lines, source+"["+proc+"]: "+line)
+}
+
+func (l *memLogs) has(line string) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, got := range l.lines {
+		if got == line {
+			return true
+		}
+	}
+	return false
+}
+
+// syncBuffer is a bytes.Buffer safe for a writer and a reader.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// TestStagedDeploy checks the two steps of a push: a staged release is
+// pending and serves nothing until Release, holds the app's lock so a
+// second deploy waits (saying for what), and Abort marks it failed.
+func TestStagedDeploy(t *testing.T) {
+	e, _, fs, r := newEngine(t)
+	ctx := context.Background()
+	if _, err := e.CreateApp("my-app", "u"); err != nil {
+		t.Fatal(err)
+	}
+	d, err := e.StageDeploy(ctx, engine.DeployRequest{App: "my-app", Commit: "1a2b3c4d5e", SourceDir: t.TempDir(), User: "u"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if app, _ := e.App("my-app"); app.CurrentRelease != 1 || d.Version != 2 {
+		t.Fatalf("staged v%d went live early: current v%d", d.Version, app.CurrentRelease)
+	}
+	if rel, _ := e.Store.Release("my-app", 2); rel.Status != engine.ReleasePending {
+		t.Errorf("staged release status %q, want pending", rel.Status)
+	}
+	if len(r.apps["my-app"]) != 0 {
+		t.Errorf("router serves a staged release: %v", r.apps["my-app"])
+	}
+
+	// A second deploy waits for the first, then its Verify sees the
+	// branch moved and it is refused.
+	out := &syncBuffer{}
+	done := make(chan error, 1)
+	go func() {
+		_, err := e.StageDeploy(ctx, engine.DeployRequest{App: "my-app", Commit: "ffff", SourceDir: t.TempDir(), Out: out,
+			Verify: func() error { return engine.Errorf(engine.ECONFLICT, "main moved") }})
+		done <- err
+	}()
+	deadline := time.Now().Add(5 * time.Second)
+	for out.String() != "waiting for the deploy of 1a2b3c4 to finish\n" {
+		if time.Now().After(deadline) {
+			t.Fatalf("second deploy output %q", out.String())
+		}
+		time.Sleep(time.Millisecond)
+	}
+	select {
+	case err := <-done:
+		t.Fatalf("second deploy did not wait: %v", err)
+	case <-time.After(50 * time.Millisecond):
+	}
+	var rout bytes.Buffer
+	if rel, err := d.Release(&rout); err != nil || rel.Version != 2 || !strings.Contains(rout.String(), "Released v2") {
+		t.Fatalf("Release = %+v, %v, %q", rel, err, rout.String())
+	}
+	if err := <-done; engine.ErrorCode(err) != engine.ECONFLICT {
+		t.Errorf("second deploy after the branch moved: %v, want ECONFLICT", err)
+	}
+	if len(r.apps["my-app"]) != 1 {
+		t.Errorf("router after Release: %v", r.apps["my-app"])
+	}
+
+	// Abort: the release fails, its dynos stop, v2 keeps serving.
+	d, err = e.StageDeploy(ctx, engine.DeployRequest{App: "my-app", Commit: "5e6f", SourceDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.Abort("git did not move main")
+	if rel, _ := e.Store.Release("my-app", 3); rel.Status != engine.ReleaseFailed {
+		t.Errorf("aborted release status %q", rel.Status)
+	}
+	if app, _ := e.App("my-app"); app.CurrentRelease != 2 {
+		t.Errorf("current v%d after Abort, want v2", app.CurrentRelease)
+	}
+	for _, dy := range fs.started {
+		if dy.spec.Release == 3 && !dy.stopped {
+			t.Errorf("dyno %s of the aborted release still runs", dy.spec.Name)
+		}
+	}
+	if _, err := d.Release(nil); engine.ErrorCode(err) != engine.ECONFLICT {
+		t.Errorf("Release after Abort: %v", err)
+	}
+}
+
+// TestRestoreSettlesPendingDeploys checks what a start does with a
+// release a kill left pending: rolled forward when git's branch holds its
+// commit, marked failed otherwise, said in the app's log either way.
+func TestRestoreSettlesPendingDeploys(t *testing.T) {
+	for _, c := range []struct {
+		name    string
+		heads   []string
+		current int
+		status  string
+		logged  string
+	}{
+		{"branch moved", []string{"c2c2c2c2c2"}, 3, engine.ReleaseSucceeded,
+			"app[api]: Release v3 (Deploy c2c2c2c) rolled forward: git had moved the branch to c2c2c2c when the server stopped"},
+		{"branch did not move", []string{"c1c1c1c1c1"}, 2, engine.ReleaseFailed,
+			"app[api]: Release v3 (Deploy c2c2c2c) marked failed: the server stopped before it went live"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			e, _, _, _ := newEngine(t)
+			e.Builder = &seqBuilder{} // a slug, and so a commit, per build
+			ctx := context.Background()
+			if _, err := e.CreateApp("my-app", "u"); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := e.Deploy(ctx, engine.DeployRequest{App: "my-app", Commit: "c1c1c1c1c1", SourceDir: t.TempDir()}); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := e.StageDeploy(ctx, engine.DeployRequest{App: "my-app", Commit: "c2c2c2c2c2", SourceDir: t.TempDir()}); err != nil {
+				t.Fatal(err)
+			}
+			// A new server on the same store: the staged deploy was
+			// neither released nor aborted.
+			logs := &memLogs{}
+			e2, _, _, r2 := newEngine(t)
+			e2.Store, e2.Logs, e2.Builder, e2.Paths = e.Store, logs, e.Builder, e.Paths
+			e2.RepoHeads = func(app string) ([]string, error) { return c.heads, nil }
+			if err := e2.Restore(ctx); err != nil {
+				t.Fatal(err)
+			}
+			app, _ := e2.App("my-app")
+			rel, _ := e2.Store.Release("my-app", 3)
+			if app.CurrentRelease != c.current || rel.Status != c.status {
+				t.Errorf("current v%d, v3 %s; want v%d, %s", app.CurrentRelease, rel.Status, c.current, c.status)
+			}
+			if !logs.has(c.logged) {
+				t.Errorf("log lacks %q: %q", c.logged, logs.lines)
+			}
+			if got := r2.apps["my-app"]; len(got) != 1 || got[0].Status().Release != c.current {
+				t.Errorf("router after restore: %v", got)
+			}
+		})
+	}
+}

@@ -124,7 +124,7 @@ func (b *Builder) Build(ctx context.Context, req engine.BuildRequest) (*engine.B
 	}
 	defer removeAll(tmp)
 	home := filepath.Join(tmp, "home")
-	s := &step{ctx: ctx, buildDir: buildDir, cacheDir: req.CacheDir, envDir: filepath.Join(tmp, "env"), home: home, out: out, sandbox: b.Sandbox}
+	s := &step{ctx: ctx, buildDir: buildDir, cacheDir: req.CacheDir, envDir: filepath.Join(tmp, "env"), home: home, out: out, sandbox: b.Sandbox, uid: req.UID, gid: req.GID}
 	if s.cacheDir == "" {
 		s.cacheDir = filepath.Join(tmp, "cache")
 	}
@@ -136,6 +136,11 @@ func (b *Builder) Build(ctx context.Context, req engine.BuildRequest) (*engine.B
 		if err := os.MkdirAll(d, 0o755); err != nil {
 			return nil, err
 		}
+	}
+	// The app's cache is its own: the sandbox gives it to the app's user,
+	// and no other user may look in.
+	if err := os.Chmod(s.cacheDir, 0o700); err != nil {
+		return nil, err
 	}
 	s.writable = []string{buildDir, s.cacheDir, home}
 	if b.SharedCache != "" {

@@ -185,7 +185,7 @@ func (b *Builder) resolvePack(s *step, spec, tmp string, fromApp bool) (*pack, e
 	gitEnv := append(append([]string{}, s.env...), "GIT_TERMINAL_PROMPT=0")
 	clone := engine.SandboxSpec{
 		Name: "fetch", Argv: append([]string{"git"}, args...), Env: gitEnv, Dir: parent,
-		Writable: []string{parent, s.home},
+		Writable: []string{parent, s.home}, UID: s.uid, GID: s.gid,
 	}
 	if local := localRepo(url); local != "" && s.sandbox != nil {
 		// The clone runs as another user than the repository's owner, and

@@ -116,6 +116,9 @@ type step struct {
 	// cache.
 	sandbox  engine.Sandbox
 	writable []string
+	// uid and gid are the app's identity, which every isolated step runs
+	// as.
+	uid, gid int
 }
 
 // run runs a script of pack p (or a shell over one) in the build
@@ -124,7 +127,7 @@ type step struct {
 func (s *step) run(name string, p *pack, stdout, stderr io.Writer, argv ...string) error {
 	return runCmd(s.ctx, s.sandbox, engine.SandboxSpec{
 		Name: name, Argv: argv, Env: s.env, Dir: s.buildDir,
-		Writable: s.writable, ReadOnly: []string{p.dir, s.envDir},
+		Writable: s.writable, ReadOnly: []string{p.dir, s.envDir}, UID: s.uid, GID: s.gid,
 	}, stdout, stderr)
 }
 

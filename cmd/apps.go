@@ -107,6 +107,7 @@ func appsCommands(env *Env) []*cli.Command {
 					{"Addons", strings.Join(names, ", ")},
 					{"Dynos", dynoSummary(dynos)},
 					{"Git URL", a.GitURL},
+					{"Isolation", a.Isolation},
 					{"Release", fmt.Sprintf("v%d", a.Release)},
 					{"Released At", a.ReleasedAt.UTC().Format(time.RFC3339)},
 					{"Stack", a.Stack.Name},

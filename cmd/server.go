@@ -47,6 +47,7 @@ func serverCommand(env *Env) *cli.Command {
 			&cli.IntFlag{Name: "dyno-memory", Value: 512, Usage: "memory quota per dyno in MiB (R14 above it, R15 and a restart at twice it)", EnvVars: []string{"HAKO_DYNO_MEMORY"}},
 			&cli.DurationFlag{Name: "router-idle-timeout", Value: 90 * time.Second, Usage: "the router closes client connections idle this long", EnvVars: []string{"HAKO_ROUTER_IDLE_TIMEOUT"}},
 			&cli.IntFlag{Name: "router-max-conns", Usage: "client connections the router holds at once; more get a 503 (default: a share of the open-files limit)", EnvVars: []string{"HAKO_ROUTER_MAX_CONNS"}},
+			&cli.StringFlag{Name: "isolation", Value: "auto", Usage: "how dynos and builds are isolated: auto (fully when root, else as the server's user), required (fully or not at all) or none (not root only)", EnvVars: []string{"HAKO_ISOLATION"}},
 		},
 		Action: func(c *cli.Context) error {
 			cfg := serverConfig{
@@ -70,6 +71,14 @@ func serverCommand(env *Env) *cli.Command {
 			if c.Int("dyno-memory") < 16 {
 				return engine.Errorf(engine.EINVALID, "--dyno-memory must be at least 16 (MiB).")
 			}
+			mode, err := dyno.ParseMode(c.String("isolation"))
+			if err != nil {
+				return engine.Errorf(engine.EINVALID, "--isolation must be auto, required or none.")
+			}
+			if mode == dyno.ModeProcessGroup && os.Geteuid() == 0 {
+				return engine.Errorf(engine.EINVALID, "--isolation none is only allowed when the server does not run as root: app code would run as root. Use --isolation auto or required.")
+			}
+			cfg.Dynos.Isolate = mode
 			return runServer(env, cfg)
 		},
 	}

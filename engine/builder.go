@@ -24,6 +24,9 @@ type BuildRequest struct {
 	// Out receives the build output as it happens, already in Heroku's
 	// "-----> " style.
 	Out io.Writer
+	// UID and GID are the app's identity (App.UID), which every isolated
+	// step of the build runs as.
+	UID, GID int
 }
 
 // BuildResult describes a slug the builder stored.

@@ -29,6 +29,9 @@ type DynoSpec struct {
 	// Terminal, for a one-off dyno attached to a user's terminal, makes
 	// RunOnce give it a pseudo-terminal; nil runs it with pipes.
 	Terminal *Terminal
+	// UID and GID are who an isolated dyno's processes run as: the app's
+	// own identity (App.UID). Zero leaves the choice to the supervisor.
+	UID, GID int
 }
 
 // Terminal is the size of the user's terminal and its later changes.
@@ -90,10 +93,20 @@ type Supervisor interface {
 }
 
 // DirPreparer is implemented by supervisors whose dynos run as another
-// user than the server: PrepareDir makes a release's unpacked slug that
-// user's, once, before any dyno of the release starts.
+// user than the server: PrepareDir makes a release's unpacked slug the
+// property of uid:gid (the app's identity; zero: the supervisor's
+// default) and closed to every other user, before any dyno of the
+// release starts. It is cheap on a directory prepared already, so that it
+// may be called again on a release unpacked by an older server.
 type DirPreparer interface {
-	PrepareDir(dir string) error
+	PrepareDir(dir string, uid, gid int) error
+}
+
+// Refuser is implemented by supervisors that may refuse to run any app
+// code on this host (a server whose isolation policy cannot be met):
+// Refusal says why, as an *Error for the user, or is nil.
+type Refuser interface {
+	Refusal() error
 }
 
 // Backend is a web dyno as the router sees it.

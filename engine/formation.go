@@ -109,6 +109,10 @@ func (e *Engine) Scale(ctx context.Context, name, user string, updates map[strin
 		return nil, err
 	}
 	defer done()
+	uid, gid, err := e.identity(name)
+	if err != nil {
+		return nil, err
+	}
 	env := dynoEnv(name, rel, slug)
 	for _, t := range types {
 		have := map[int]*instance{}
@@ -120,7 +124,7 @@ func (e *Engine) Scale(ctx context.Context, name, user string, updates map[strin
 		var specs []DynoSpec
 		for i := 1; i <= formation[t]; i++ {
 			if have[i] == nil {
-				specs = append(specs, DynoSpec{App: name, Type: t, Name: fmt.Sprintf("%s.%d", t, i), Release: rel.Version, Command: slug.ProcessTypes[t], Dir: dir, Env: env})
+				specs = append(specs, DynoSpec{App: name, Type: t, Name: fmt.Sprintf("%s.%d", t, i), Release: rel.Version, Command: slug.ProcessTypes[t], Dir: dir, Env: env, UID: uid, GID: gid})
 			}
 		}
 		started, err := e.startAll(ctx, specs)

@@ -27,6 +27,10 @@ type App struct {
 	Maintenance bool `json:"maintenance,omitempty"`
 	// Drains receive the app's log lines as they happen.
 	Drains []Drain `json:"drains,omitempty"`
+	// UID is the host uid (and gid) the app's builds and dynos run as when
+	// they are isolated: its own for the app's whole life (see
+	// FirstAppUID). The store assigns it; nothing else changes it.
+	UID int `json:"uid,omitempty"`
 }
 
 // Release statuses, as Heroku names them.

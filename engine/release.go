@@ -86,6 +86,12 @@ func (e *Engine) stageDeploy(ctx context.Context, req DeployRequest, out io.Writ
 			return nil, err
 		}
 	}
+	if r, ok := e.Supervisor.(Refuser); ok {
+		// Refused before the build rather than at its first step.
+		if err := r.Refusal(); err != nil {
+			return nil, err
+		}
+	}
 	res, err := e.Builder.Build(ctx, BuildRequest{
 		App:        app.Name,
 		SourceDir:  req.SourceDir,
@@ -94,6 +100,8 @@ func (e *Engine) stageDeploy(ctx context.Context, req DeployRequest, out io.Writ
 		Config:     cur.Config,
 		Buildpacks: app.Buildpacks,
 		Out:        out,
+		UID:        app.UID,
+		GID:        app.UID,
 	})
 	if err != nil {
 		return nil, err

@@ -49,6 +49,10 @@ func (e *Engine) Run(ctx context.Context, req RunRequest) (int, error) {
 	// The pin keeps the slug directory while the dyno runs, even if
 	// releases move on meanwhile.
 	defer done()
+	uid, gid, err := e.identity(req.App)
+	if err != nil {
+		return -1, err
+	}
 	env := dynoEnv(req.App, rel, slug)
 	for k, v := range req.Env {
 		env[k] = v
@@ -79,7 +83,7 @@ func (e *Engine) Run(ctx context.Context, req RunRequest) (int, error) {
 	}()
 	return e.Supervisor.RunOnce(ctx, DynoSpec{
 		App: req.App, Type: "run", Name: name, Release: rel.Version, Command: req.Command,
-		Dir: dir, Env: env, Terminal: req.Terminal,
+		Dir: dir, Env: env, Terminal: req.Terminal, UID: uid, GID: gid,
 	}, req.Stdin, req.Out)
 }
 

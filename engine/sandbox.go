@@ -14,9 +14,10 @@ type Sandbox interface {
 	// isolated: in namespaces of its own, in a private root that shows the
 	// host's system and PATH directories read-only, spec.Writable read and
 	// write and spec.ReadOnly read-only (each at the same path as on the
-	// host) and nothing else of the host, as the unprivileged user dynos
-	// run as. The Writable paths are given to that user first, so that it
-	// can write there; the ReadOnly ones must be readable by it.
+	// host) and nothing else of the host, as spec.UID:spec.GID (the
+	// app's own unprivileged user). The Writable paths are given to that
+	// user first, so that it can write there; the ReadOnly ones must be
+	// readable by it.
 	//
 	// The caller sets the command's standard streams (and WaitDelay if it
 	// likes), starts it, waits for it, then calls done, which releases what
@@ -48,4 +49,8 @@ type SandboxSpec struct {
 	// the system directories: absolute paths outside /proc, /dev and /sys.
 	// A path in both lists is writable.
 	Writable, ReadOnly []string
+	// UID and GID are who the command runs as when isolated: the identity
+	// of the app being built (App.UID), so that its build cannot touch
+	// another app's files. Zero leaves the choice to the sandbox.
+	UID, GID int
 }

@@ -136,13 +136,18 @@ func (e *Engine) specs(app string, rel *Release, slug *Slug, formation map[strin
 	if err != nil {
 		return nil, nil, err
 	}
+	uid, gid, err := e.identity(app)
+	if err != nil {
+		done()
+		return nil, nil, err
+	}
 	var specs []DynoSpec
 	env := dynoEnv(app, rel, slug)
 	for _, t := range ProcessTypeNames(slug.ProcessTypes) {
 		for i := 1; i <= formation[t] && t != "release"; i++ {
 			specs = append(specs, DynoSpec{
 				App: app, Type: t, Name: fmt.Sprintf("%s.%d", t, i), Release: rel.Version,
-				Command: slug.ProcessTypes[t], Dir: dir, Env: env,
+				Command: slug.ProcessTypes[t], Dir: dir, Env: env, UID: uid, GID: gid,
 			})
 		}
 	}

@@ -82,10 +82,19 @@ func (e *Engine) unpack(app, slugID string) (dir string, done func(), err error)
 		return "", nil, fmt.Errorf("unpack slug of %s: malformed slug id %q", app, slugID)
 	}
 	dir = filepath.Join(e.Paths.Run, app, slugID)
+	uid, gid, err := e.identity(app)
+	if err != nil {
+		return "", nil, err
+	}
 	unlock := e.appDirLock(app)
 	defer unlock()
 	if _, err := os.Stat(dir); err != nil {
-		if err := e.extract(app, slugID, dir); err != nil {
+		if err := e.extract(app, slugID, dir, uid, gid); err != nil {
+			return "", nil, err
+		}
+	} else if p, ok := e.Supervisor.(DirPreparer); ok {
+		// Unpacked by an older server, it may belong to another user.
+		if err := p.PrepareDir(dir, uid, gid); err != nil {
 			return "", nil, err
 		}
 	}
@@ -100,8 +109,9 @@ func (e *Engine) unpack(app, slugID string) (dir string, done func(), err error)
 }
 
 // extract unpacks a slug into dir through a temporary name, and gives it
-// to the dyno user when the supervisor runs dynos as another user.
-func (e *Engine) extract(app, slugID, dir string) error {
+// to the app's user (uid:gid) when the supervisor runs dynos as another
+// user.
+func (e *Engine) extract(app, slugID, dir string, uid, gid int) error {
 	if err := os.MkdirAll(filepath.Dir(dir), 0o755); err != nil {
 		return fmt.Errorf("prepare run directory of %s: %w", app, err)
 	}
@@ -112,7 +122,7 @@ func (e *Engine) extract(app, slugID, dir string) error {
 		return fmt.Errorf("unpack slug %s of %s: %w", slugID, app, err)
 	}
 	if p, ok := e.Supervisor.(DirPreparer); ok {
-		if err := p.PrepareDir(tmp); err != nil {
+		if err := p.PrepareDir(tmp, uid, gid); err != nil {
 			_ = os.RemoveAll(tmp)
 			return err
 		}

@@ -22,7 +22,8 @@ func errAppNotFound() error {
 // it becomes current when its status is succeeded. Unset timestamps are
 // filled in. On success the recorded values are copied back into app and
 // first, since the interface returns nothing else. first may be nil for an
-// app without history. Returns ECONFLICT if the name is taken.
+// app without history. The app gets a uid no other app has (app.UID is
+// ignored). Returns ECONFLICT if the name is taken or no uid is left.
 func (s *Store) CreateApp(app *engine.App, first *engine.Release) error {
 	if app == nil || app.Name == "" {
 		return engine.Errorf(engine.EINVALID, "An app needs a name.")
@@ -56,6 +57,13 @@ func (s *Store) CreateApp(app *engine.App, first *engine.Release) error {
 		apps := tx.Bucket(bucketApps)
 		if apps.Get([]byte(a.Name)) != nil {
 			return engine.Errorf(engine.ECONFLICT, "Name %s is already taken", a.Name)
+		}
+		used, err := usedUIDs(tx)
+		if err != nil {
+			return err
+		}
+		if a.UID, err = allocUID(tx, used, a.Name); err != nil {
+			return err
 		}
 		if err := put(apps, []byte(a.Name), &a); err != nil {
 			return err
@@ -174,10 +182,11 @@ func (s *Store) UpdateApp(name string, fn func(*engine.App) error) (*engine.App,
 		if err != nil {
 			return err
 		}
+		uid := a.UID
 		if err := fn(a); err != nil {
 			return err
 		}
-		a.Name = name
+		a.Name, a.UID = name, uid
 		a.UpdatedAt = now()
 		out = a
 		return putApp(tx, a)

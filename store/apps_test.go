@@ -91,7 +91,7 @@ func TestApp(t *testing.T) {
 				}
 				return
 			}
-			want := &engine.App{ID: "id-web", Name: "web", Stack: engine.Stack, CreatedAt: t0, UpdatedAt: t0, CurrentRelease: 1}
+			want := &engine.App{ID: "id-web", Name: "web", Stack: engine.Stack, CreatedAt: t0, UpdatedAt: t0, CurrentRelease: 1, UID: engine.FirstAppUID}
 			if !reflect.DeepEqual(got, want) {
 				t.Errorf("App = %+v, want %+v", got, want)
 			}

@@ -56,12 +56,13 @@ func Open(path string) (*Store, error) {
 		return nil, fmt.Errorf("open store %s: %w", path, err)
 	}
 	err = db.Update(func(tx *bolt.Tx) error {
-		for _, name := range [][]byte{bucketApps, bucketReleases, bucketSlugs, bucketKeys} {
+		for _, name := range [][]byte{bucketApps, bucketReleases, bucketSlugs, bucketKeys, bucketMeta} {
 			if _, err := tx.CreateBucketIfNotExists(name); err != nil {
 				return fmt.Errorf("create bucket %s: %w", name, err)
 			}
 		}
-		return nil
+		// Apps of older stores have no uid of their own yet.
+		return assignUIDs(tx)
 	})
 	if err != nil {
 		db.Close()

@@ -9,6 +9,7 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"sync"
 	"syscall"
@@ -98,7 +99,9 @@ func within(t *testing.T, d time.Duration, env []string, name string, args ...st
 	defer cancel()
 	c := exec.CommandContext(ctx, name, args...)
 	c.Env = env
+	start := time.Now()
 	out, err := c.CombinedOutput()
+	t.Logf("%s %s answered in %v", filepath.Base(name), args[len(args)-1], time.Since(start).Round(time.Millisecond))
 	if ctx.Err() != nil {
 		t.Fatalf("%s %s did not answer within %v during the flood:\n%s", name, strings.Join(args, " "), d, out)
 	}

@@ -79,8 +79,11 @@ type server struct {
 	// flags are added to `hako server` (timings for tests).
 	flags []string
 	// wrap, when set, runs the server through this command line, which
-	// ends by exec'ing its arguments (sh -c 'ulimit -n 4096 && exec "$0" "$@"').
+	// ends by exec'ing its arguments (sh -c 'ulimit -n 4096 && exec "$0" "$@"',
+	// setpriv ... --); the server then starts in its home.
 	wrap []string
+	// env is added to the server's environment.
+	env []string
 }
 
 // syncBuffer collects the server's output from its own goroutine while
@@ -123,8 +126,16 @@ func startServer(t *testing.T, flags ...string) *server {
 // startWrappedServer is startServer with the server run through wrap.
 func startWrappedServer(t *testing.T, wrap []string, flags ...string) *server {
 	t.Helper()
+	return startServerWith(t, &server{home: t.TempDir(), flags: flags, wrap: wrap})
+}
+
+// startServerWith is startServer for a server the caller set up: its
+// home, flags, wrap and env.
+func startServerWith(t *testing.T, s *server) *server {
+	t.Helper()
 	need(t, "git", "ssh", "ssh-keygen")
-	s := &server{t: t, home: t.TempDir(), sshPort: freePort(t), httpPort: freePort(t), apiPort: freePort(t), out: &syncBuffer{}, done: make(chan struct{}), flags: flags, wrap: wrap}
+	s.t, s.sshPort, s.httpPort, s.apiPort = t, freePort(t), freePort(t), freePort(t)
+	s.out, s.done = &syncBuffer{}, make(chan struct{})
 	s.start()
 	t.Cleanup(s.removeAddonData)
 	t.Cleanup(s.stop)
@@ -152,7 +163,10 @@ func (s *server) spawn() {
 	args := append([]string{bin, "server", "--ssh-addr", "127.0.0.1:" + s.sshPort, "--http-addr", "127.0.0.1:" + s.httpPort, "--api-addr", "127.0.0.1:" + s.apiPort}, s.flags...)
 	args = append(append([]string(nil), s.wrap...), args...)
 	s.cmd = exec.Command(args[0], args[1:]...)
-	s.cmd.Env = append(os.Environ(), "HAKO_HOME="+s.home)
+	s.cmd.Env = append(append(os.Environ(), "HAKO_HOME="+s.home), s.env...)
+	if s.wrap != nil {
+		s.cmd.Dir = s.home
+	}
 	s.cmd.Stdout, s.cmd.Stderr = s.out, s.out
 	s.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := s.cmd.Start(); err != nil {

@@ -34,7 +34,7 @@ func TestConfigReleasesRollback(t *testing.T) {
 
 	// A failing release phase marks the release failed and changes nothing.
 	out, err = s.run("config:set", "-a", "model", "FAIL_RELEASE=1")
-	if err == nil || !strings.Contains(out, "failed") {
+	if err == nil || !hasLine(out, "Setting FAIL_RELEASE and restarting ⬢ model... failed") {
 		t.Errorf("config:set with a failing release phase: %v\n%s", err, out)
 	}
 	if got := s.hako(t, "config:get", "FAIL_RELEASE", "-a", "model"); got != "\n" {

@@ -3,9 +3,12 @@ package e2e
 import (
 	"os"
 	"os/exec"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"hako/engine"
 )
 
 // TestRunAndIsolation runs one-off dynos through the CLI and over SSH
@@ -48,12 +51,14 @@ func TestRunAndIsolation(t *testing.T) {
 		return
 	}
 	who := s.hako(t, "run", "-a", "oneoff", "--", "sh", "-c", `echo "uid=$(id -u) home=$HOME host=$(hostname) procs=$(ls /proc | grep -c '^[0-9]')"; ls /root 2>&1 | head -1; touch /app/written && echo wrote-app`)
-	for _, want := range []string{`uid=65534 home=/app host=run\.\d+ procs=\d+`, "wrote-app"} {
+	// The server's first app runs as the first app uid, never nobody.
+	uid := "uid=" + strconv.Itoa(engine.FirstAppUID)
+	for _, want := range []string{uid + ` home=/app host=run\.\d+ procs=\d+`, "wrote-app"} {
 		if !hasLineMatch(who, want) {
 			t.Errorf("one-off dyno lacks a line %q:\n%s", want, who)
 		}
 	}
-	if _, body, err := s.get("oneoff", "/whoami"); err != nil || !hasLineMatch(body, `uid=65534 host=web\.1 pid=\d+`) {
+	if _, body, err := s.get("oneoff", "/whoami"); err != nil || !hasLineMatch(body, uid+` host=web\.1 pid=\d+`) {
 		t.Errorf("web dyno identity = %q, %v", body, err)
 	}
 }

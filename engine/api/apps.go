@@ -26,6 +26,9 @@ type AppView struct {
 	SlugSize    int64   `json:"slug_size"`
 	RepoSize    int64   `json:"repo_size"`
 	Maintenance bool    `json:"maintenance"`
+	// Isolation says how the server isolates the app's dynos and builds
+	// (hako's own: the Platform API has no such field).
+	Isolation string `json:"isolation,omitempty"`
 }
 
 // Owner is who owns an app: hako's one user.
@@ -46,6 +49,9 @@ func (s *Server) view(a *engine.App) AppView {
 		GitURL: s.url(s.GitURL, a.Name), Release: a.CurrentRelease,
 		BuildStack: NameRef{a.Stack}, Owner: Owner{ID: accountID, Email: s.User}, Region: NameRef{"local"},
 		Maintenance: a.Maintenance,
+	}
+	if s.Engine.Supervisor != nil {
+		v.Isolation = s.Engine.Supervisor.Isolation()
 	}
 	if rel, err := s.Engine.Release(a.Name, 0); err == nil && rel.SlugID != "" {
 		if slug, err := s.Engine.Slug(rel.SlugID); err == nil {

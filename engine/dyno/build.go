@@ -28,8 +28,7 @@ const buildHostname = "build"
 var buildOnlyDirs = []string{"/proc", "/dev", "/sys"}
 
 // Isolated reports whether Command isolates build steps: exactly when
-// dynos run in namespaces. In ModeAuto, a host that turns namespaces down
-// when a dyno starts makes it false from then on.
+// dynos run in namespaces.
 func (s *Supervisor) Isolated() bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -47,10 +46,14 @@ func (s *Supervisor) Isolated() bool {
 // here, recursively. Killing the init (which cancelling ctx does) kills
 // every process of the step; done removes its scratch directory and
 // cgroup. Without isolation the command is a plain one in a process group
-// of its own, which cancelling ctx and done kill whole.
+// of its own, which cancelling ctx and done kill whole. Where the server
+// refuses to run builds (see Refusal), so does Command.
 func (s *Supervisor) Command(ctx context.Context, spec engine.SandboxSpec) (*exec.Cmd, func(), error) {
 	if len(spec.Argv) == 0 || spec.Argv[0] == "" {
 		return nil, nil, fmt.Errorf("sandbox %s: no command to run", spec.Name)
+	}
+	if err := s.Refusal(); err != nil {
+		return nil, nil, err
 	}
 	if !s.Isolated() {
 		cmd := plainCommand(ctx, spec)

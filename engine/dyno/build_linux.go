@@ -2,7 +2,6 @@ package dyno
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -17,16 +16,17 @@ import (
 )
 
 // isolatedCommand prepares an isolated build step (see Command): the
-// Writable paths given to the dyno user, a scratch mount point for its
+// Writable paths given to the app's user, a scratch mount point for its
 // root, a cgroup, and the init's command line. What it prepared is
 // removed again if it fails.
 func (s *Supervisor) isolatedCommand(ctx context.Context, spec engine.SandboxSpec, mounts []bindMount) (*exec.Cmd, func(), error) {
+	uid, gid := s.identity(spec.UID, spec.GID)
 	for _, m := range mounts {
 		if !m.Writable {
 			continue
 		}
-		if err := chownTree(m.Path, s.opts.User, s.opts.Group); err != nil {
-			return nil, nil, fmt.Errorf("give %s to uid %d: %w", m.Path, s.opts.User, err)
+		if err := chownTree(m.Path, uid, gid); err != nil {
+			return nil, nil, fmt.Errorf("give %s to uid %d: %w", m.Path, uid, err)
 		}
 	}
 	unique := sandboxName(engine.DynoSpec{App: "build", Name: spec.Name}, os.Getpid(), sandboxSeq.Add(1))
@@ -38,7 +38,7 @@ func (s *Supervisor) isolatedCommand(ctx context.Context, spec engine.SandboxSpe
 	}
 	box := &sandbox{scratch: dir}
 	cfg := rootConfig{
-		Root: dir, Binds: mountPlan(s.hostPath), Mounts: mounts, UID: s.opts.User, GID: s.opts.Group,
+		Root: dir, Binds: mountPlan(s.hostPath), Mounts: mounts, UID: uid, GID: gid,
 		Hostname: buildHostname, Dir: spec.Dir, Required: true,
 	}
 	if s.cgroups != nil && (s.opts.BuildMemoryLimit > 0 || s.opts.BuildPidsLimit > 0) {
@@ -49,25 +49,22 @@ func (s *Supervisor) isolatedCommand(ctx context.Context, spec engine.SandboxSpe
 			cfg.Cgroups = cg.dirs
 		}
 	}
-	rootJSON, err := json.Marshal(cfg)
+	// The init is root: the step's environment (what buildpacks exported
+	// included) reaches it only through conf, for the step's command.
+	conf, err := initConfigFile(initConfig{Argv: spec.Argv, Env: slices.Clone(spec.Env), Root: cfg, LifelineFD: 4})
 	if err != nil {
 		box.remove()
-		return nil, nil, fmt.Errorf("encode the root configuration: %w", err)
-	}
-	argvJSON, err := json.Marshal(spec.Argv)
-	if err != nil {
-		box.remove()
-		return nil, nil, fmt.Errorf("encode the command: %w", err)
+		return nil, nil, err
 	}
 	lifeR, lifeW, err := os.Pipe()
 	if err != nil {
+		conf.Close()
 		box.remove()
 		return nil, nil, fmt.Errorf("create the lifeline pipe: %w", err)
 	}
 	cmd := exec.CommandContext(ctx, s.opts.Exe, "dyno-init")
-	cmd.Env = append(slices.Clone(spec.Env),
-		initEnvArgv+"="+string(argvJSON), initEnvRoot+"="+string(rootJSON), initEnvLifeline+"=3")
-	cmd.ExtraFiles = []*os.File{lifeR} // fd 3
+	cmd.Env = initEnviron()
+	cmd.ExtraFiles = []*os.File{conf, lifeR} // fds 3 and 4
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Cloneflags: namespaceFlags}
 	// The kernel kills every process of a PID namespace whose init dies.
 	cmd.Cancel = func() error { return cmd.Process.Kill() }
@@ -76,6 +73,7 @@ func (s *Supervisor) isolatedCommand(ctx context.Context, spec engine.SandboxSpe
 		once.Do(func() {
 			lifeW.Close() // ends an init still running, should there be one
 			lifeR.Close()
+			conf.Close()
 			box.remove()
 		})
 	}

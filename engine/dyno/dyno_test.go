@@ -95,7 +95,7 @@ func TestWebDynoServes(t *testing.T) {
 }
 
 func TestIsolation(t *testing.T) {
-	if ok, why := namespacesAvailable(); !ok {
+	if why := namespacesRefused(t); why != "" {
 		t.Skip(why)
 	}
 	sink := &memSink{}

@@ -25,6 +25,11 @@ func TestMain(m *testing.M) {
 	if os.Getenv(helperEnv) != "" {
 		os.Exit(serverHelper())
 	}
+	// The inits the tests start get the test binary's GORACE: under the
+	// race detector they would otherwise linger a second at exit.
+	if _, ok := os.LookupEnv("GORACE"); !ok {
+		os.Setenv("GORACE", "atexit_sleep_ms=0")
+	}
 	mounts := hostMounts()
 	code := m.Run()
 	if left := processesWithEnv("HAKO_TEST_RUN=" + testRun); len(left) > 0 {
@@ -162,10 +167,22 @@ func testExe(t *testing.T) string {
 
 // modes lists the isolation modes this host can run.
 func modes(t *testing.T) []Mode {
-	if ok, _ := namespacesAvailable(); ok {
+	if namespacesRefused(t) == "" {
 		return []Mode{ModeNamespaces, ModeProcessGroup}
 	}
 	return []Mode{ModeProcessGroup}
+}
+
+// namespacesRefused says why this host gives the tests no isolated
+// dynos, or "" when it does.
+func namespacesRefused(t *testing.T) string {
+	if os.Geteuid() != 0 {
+		return "not running as root"
+	}
+	if err := probeNamespaces(testExe(t)); err != nil {
+		return err.Error()
+	}
+	return ""
 }
 
 func modeName(m Mode) string {
@@ -179,6 +196,9 @@ func newSupervisor(t *testing.T, sink *memSink, opts Options) *Supervisor {
 	t.Helper()
 	opts.Exe = testExe(t)
 	opts.Logs = sink
+	// Plain process groups are refused to a root server; the tests run
+	// them as root all the same, to test them.
+	opts.plainAsRoot = opts.Isolate == ModeProcessGroup
 	if opts.ScratchDir == "" {
 		opts.ScratchDir = t.TempDir()
 	}
@@ -250,7 +270,7 @@ func serverHelper() int {
 		mode = ModeNamespaces
 	}
 	exe, _ := filepath.Abs(os.Args[0])
-	s := New(Options{Exe: exe, Isolate: mode, ScratchDir: os.Getenv("HAKO_DYNO_TEST_SCRATCH")})
+	s := New(Options{Exe: exe, Isolate: mode, ScratchDir: os.Getenv("HAKO_DYNO_TEST_SCRATCH"), plainAsRoot: mode == ModeProcessGroup})
 	d, err := s.Start(engine.DynoSpec{
 		App: "hako-test", Type: "worker", Name: "worker.1", Command: os.Getenv("HAKO_DYNO_TEST_COMMAND"),
 		Dir: os.Getenv("HAKO_DYNO_TEST_DIR"),

@@ -2,15 +2,15 @@ package dyno
 
 import (
 	"cmp"
-	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"os/exec"
 	"os/signal"
 	"path/filepath"
 	"runtime"
-	"strconv"
+	"slices"
 	"strings"
 	"syscall"
 
@@ -21,12 +21,14 @@ import (
 
 // InitMain is the init of an isolated dyno: the server binary runs it, as
 // PID 1 of the dyno's new namespaces, when started with "dyno-init" as its
-// first argument (args are the arguments after it, unused). The server's
-// main must call it before anything else and exit with its result. It is
-// the init of each isolated build step too (see Supervisor.Command), which
-// runs an argv rather than a dyno's script, in a root of its own kind.
+// first argument (args are the arguments after it: "probe" only checks
+// that the namespaces could be made). The server's main must call it
+// before anything else and exit with its result. It is the init of each
+// isolated build step too (see Supervisor.Command), which runs an argv
+// rather than a dyno's script, in a root of its own kind.
 //
-// It waits for the supervisor to have put it in the dyno's cgroups, gives
+// It reads what to do from descriptor initConfigFD (see initConfig),
+// waits for the supervisor to have put it in the dyno's cgroups, gives
 // the dyno its own hostname ($DYNO) and private root (see buildRoot), runs
 // the dyno's command as its only child, forwards SIGTERM, SIGINT and
 // SIGHUP to every process of the dyno, and reaps orphans as an init must.
@@ -37,59 +39,62 @@ import (
 // The init itself stays root: only the command runs as the dyno's user
 // (through the credentials it is started with), so that the init can
 // still signal and reap everything in the namespace, and no process of
-// the dyno can tamper with the init. Isolation that cannot be set up is
-// reported on stderr and to the supervisor, and the dyno runs without it.
+// the dyno can tamper with the init. The command never runs as root: the
+// init refuses instead. The app's environment is the command's alone,
+// given to its exec; the init's own is empty. Isolation that cannot be
+// set up is reported on stderr and to the supervisor; a dyno then runs
+// as its user in the host's root unless its root was required.
 func InitMain(args []string) int {
+	// The supervisor starts the init with an empty environment; should
+	// anything else have put variables there, none of them reaches the
+	// command or a child of the init.
+	os.Clearenv()
 	if os.Getpid() != 1 {
 		// kill(-1) outside a PID namespace would signal the whole host.
 		fmt.Fprintln(os.Stderr, "dyno-init: refusing to run: not PID 1 of a new PID namespace")
 		return 126
 	}
-	script, ok := os.LookupEnv(initEnvScript)
-	argvJSON := os.Getenv(initEnvArgv)
-	if !ok && argvJSON == "" {
-		fmt.Fprintln(os.Stderr, "dyno-init: no command to run")
+	if len(args) > 0 && args[0] == "probe" {
+		return 0
+	}
+	cfg, err := readInitConfig(initConfigFD)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "dyno-init: %v\n", err)
 		return 126
 	}
-	readyFD, goFD, rootJSON := os.Getenv(initEnvReady), os.Getenv(initEnvGo), os.Getenv(initEnvRoot)
-	tty := os.Getenv(initEnvTTY) != ""
-	watchLifeline(os.Getenv(initEnvLifeline))
-	for _, k := range []string{initEnvScript, initEnvArgv, initEnvReady, initEnvGo, initEnvRoot, initEnvTTY, initEnvLifeline} {
-		os.Unsetenv(k)
-	}
-	path, argv := "/bin/sh", []string{"sh", "-c", script}
-	if argvJSON != "" {
-		if err := json.Unmarshal([]byte(argvJSON), &argv); err != nil || len(argv) == 0 {
-			fmt.Fprintf(os.Stderr, "dyno-init: bad command: %q\n", argvJSON)
-			return 126
-		}
+	watchLifeline(cfg.LifelineFD)
+	path, argv := "/bin/sh", []string{"sh", "-c", cfg.Script}
+	if len(cfg.Argv) > 0 {
+		argv = cfg.Argv
 	}
 	// no_new_privs is a property of the thread, inherited by the children
 	// it forks: keep the command's fork on this very thread.
 	runtime.LockOSThread()
-	awaitGo(goFD)
-	var cfg rootConfig
-	if rootJSON != "" {
-		if err := json.Unmarshal([]byte(rootJSON), &cfg); err != nil {
-			fmt.Fprintf(os.Stderr, "dyno-init: bad root configuration: %v\n", err)
+	awaitGo(cfg.GoFD)
+	rc, env := cfg.Root, slices.Clone(cfg.Env)
+	enterCgroups(rc.Cgroups)
+	report, private := setupNamespace(cmp.Or(rc.Hostname, envValue(env, "DYNO")), rc)
+	if !private {
+		if rc.Required {
+			fmt.Fprintf(os.Stderr, "dyno-init: refusing to run the command without its private root: %s\n", cmp.Or(report, "none was configured"))
+			return 126
 		}
+		env = fallbackEnv(rc.App, env)
 	}
-	enterCgroups(cfg.Cgroups)
-	report, cred := setupNamespace(cmp.Or(cfg.Hostname, os.Getenv("DYNO")), cfg)
-	if cfg.Required && cred == nil {
-		fmt.Fprintln(os.Stderr, "dyno-init: refusing to run the command without its private root")
+	cred, err := dropTo(rc, private)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "dyno-init: refusing to run the command: %v\n", err)
 		return 126
 	}
-	if cfg.Dir != "" {
-		if err := unix.Chdir(cfg.Dir); err != nil {
-			fmt.Fprintf(os.Stderr, "dyno-init: enter %s: %v\n", cfg.Dir, err)
+	if rc.Dir != "" {
+		if err := unix.Chdir(rc.Dir); err != nil {
+			fmt.Fprintf(os.Stderr, "dyno-init: enter %s: %v\n", rc.Dir, err)
 			return 126
 		}
 	}
-	if argvJSON != "" {
+	if len(cfg.Argv) > 0 {
 		// Looked up in the private root, with the command's PATH.
-		var err error
-		if path, err = exec.LookPath(argv[0]); err != nil {
+		if path, err = lookPath(argv[0], envValue(env, "PATH")); err != nil {
 			fmt.Fprintf(os.Stderr, "dyno-init: %v\n", err)
 			return 127
 		}
@@ -103,13 +108,13 @@ func InitMain(args []string) int {
 	// and reaches the child just after.
 	sigs := make(chan os.Signal, 32)
 	signal.Notify(sigs, unix.SIGTERM, unix.SIGINT, unix.SIGHUP, unix.SIGCHLD)
-	reportReady(readyFD, report)
+	reportReady(cfg.ReadyFD, report)
 	// On a terminal the command gets its own session with the terminal as
 	// controlling one, so that ^C and job control reach it.
 	child, err := syscall.ForkExec(path, argv, &syscall.ProcAttr{
-		Env:   os.Environ(),
+		Env:   env,
 		Files: []uintptr{0, 1, 2},
-		Sys:   &syscall.SysProcAttr{Credential: cred, Setsid: tty, Setctty: tty, Ctty: 0},
+		Sys:   &syscall.SysProcAttr{Credential: cred, Setsid: cfg.TTY, Setctty: cfg.TTY, Ctty: 0},
 	})
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "dyno-init: start the command: %v\n", err)
@@ -129,14 +134,71 @@ func InitMain(args []string) int {
 	return 0 // not reached: sigs is never closed
 }
 
+// dropTo returns the credentials the command runs with: the dyno's user,
+// never root. Without a private root the dyno runs where its slug is on
+// the host, which its user must then be able to reach.
+func dropTo(rc rootConfig, private bool) (*syscall.Credential, error) {
+	if rc.UID <= 0 || rc.GID <= 0 {
+		return nil, fmt.Errorf("it would run as root (uid %d, gid %d)", rc.UID, rc.GID)
+	}
+	if !private && rc.App != "" {
+		if err := userfs.Searchable(rc.App, rc.UID, rc.GID); err != nil {
+			return nil, fmt.Errorf("no private root, and the app directory is out of uid %d's reach: %w", rc.UID, err)
+		}
+	}
+	return &syscall.Credential{Uid: uint32(rc.UID), Gid: uint32(rc.GID), Groups: []uint32{}}, nil
+}
+
+// lookPath finds a program the way exec.LookPath does, but in the given
+// PATH (the command's, not the init's), from absolute directories only.
+func lookPath(file, pathList string) (string, error) {
+	if strings.Contains(file, "/") {
+		if err := executable(file); err != nil {
+			return "", &exec.Error{Name: file, Err: err}
+		}
+		return file, nil
+	}
+	for _, dir := range filepath.SplitList(pathList) {
+		if !filepath.IsAbs(dir) {
+			continue
+		}
+		if p := filepath.Join(dir, file); executable(p) == nil {
+			return p, nil
+		}
+	}
+	return "", &exec.Error{Name: file, Err: exec.ErrNotFound}
+}
+
+// executable reports why path is not a file anyone may execute, if so.
+func executable(path string) error {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return err
+	}
+	if fi.IsDir() || fi.Mode().Perm()&0o111 == 0 {
+		return fs.ErrPermission
+	}
+	return nil
+}
+
+// envValue returns the value of key in env, the last one if it is there
+// more than once, as the command itself would see it.
+func envValue(env []string, key string) string {
+	for i := len(env) - 1; i >= 0; i-- {
+		if v, ok := strings.CutPrefix(env[i], key+"="); ok {
+			return v
+		}
+	}
+	return ""
+}
+
 // awaitGo waits for the supervisor's go-ahead: one byte, or EOF should
 // the supervisor have nothing to say.
-func awaitGo(fd string) {
-	n, err := strconv.Atoi(fd)
-	if err != nil || n < 3 {
+func awaitGo(fd int) {
+	if fd < 3 {
 		return
 	}
-	f := os.NewFile(uintptr(n), "go")
+	f := os.NewFile(uintptr(fd), "go")
 	var b [1]byte
 	_, _ = f.Read(b[:])
 	f.Close()
@@ -147,13 +209,12 @@ func awaitGo(fd string) {
 // fd and never writes to it, so EOF means that it died (or is done with
 // the command). A build's init has no Pdeathsig: that fires when the
 // thread that started it exits, which the server does not control there.
-func watchLifeline(fd string) {
-	n, err := strconv.Atoi(fd)
-	if err != nil || n < 3 {
+func watchLifeline(fd int) {
+	if fd < 3 {
 		return
 	}
-	unix.CloseOnExec(n) // the command must not hold the server's end open
-	f := os.NewFile(uintptr(n), "lifeline")
+	unix.CloseOnExec(fd) // the command must not hold the server's end open
+	f := os.NewFile(uintptr(fd), "lifeline")
 	go func() {
 		var b [1]byte
 		for {
@@ -182,12 +243,11 @@ func enterCgroups(dirs []string) {
 // reportReady tells the supervisor that signals are handled now, and what
 // isolation could not be set up, then closes the descriptor so that the
 // dyno's command does not inherit it.
-func reportReady(fd, report string) {
-	n, err := strconv.Atoi(fd)
-	if err != nil || n < 3 {
+func reportReady(fd int, report string) {
+	if fd < 3 {
 		return
 	}
-	f := os.NewFile(uintptr(n), "ready")
+	f := os.NewFile(uintptr(fd), "ready")
 	_, _ = f.Write(append([]byte{1}, report...))
 	f.Close()
 }
@@ -195,63 +255,52 @@ func reportReady(fd, report string) {
 // setupNamespace makes the new mount namespace private, so that the
 // mounts below never reach the host, sets the hostname, and builds the
 // dyno's private root when it has one. It returns what could not be done,
-// for the supervisor, and the credentials the command runs with: the
-// dyno's user. Without a private root the dyno runs in the host's root
-// with its own /proc, HOME and PATH pointing at the slug where it is, as
-// the dyno's user when that user can reach the slug there, else as root
-// (and says so): a dyno that cannot reach its own files would not run.
-func setupNamespace(hostname string, cfg rootConfig) (report string, cred *syscall.Credential) {
+// for the supervisor, and whether the command gets its private root.
+// Without one the dyno runs in the host's root with its own /proc (see
+// fallbackEnv for HOME and PATH).
+func setupNamespace(hostname string, cfg rootConfig) (report string, private bool) {
 	if hostname != "" {
 		if err := unix.Sethostname([]byte(hostname)); err != nil {
 			fmt.Fprintf(os.Stderr, "dyno-init: set hostname: %v\n", err)
 		}
 	}
-	if cfg.UID > 0 {
-		cred = &syscall.Credential{Uid: uint32(cfg.UID), Gid: uint32(cfg.GID), Groups: []uint32{}}
-	}
 	if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_PRIVATE, ""); err != nil {
 		fmt.Fprintf(os.Stderr, "dyno-init: make mounts private: %v\n", err)
-		fallbackEnv(cfg.App)
-		return "make mounts private: " + err.Error(), cred
+		return "make mounts private: " + err.Error(), false
 	}
 	if cfg.Root != "" {
 		err := buildRoot(cfg)
 		if err == nil {
-			return "", cred
+			return "", true
 		}
 		report = err.Error()
-		// Still not root if avoidable: the release's files belong to the
-		// dyno user (the supervisor's PrepareDir), so the app can run
-		// where it is, if that user can reach it.
-		if cred != nil && userfs.Searchable(cfg.App, cfg.UID, cfg.GID) != nil {
-			cred = nil
-			report += "; the app directory is out of the dyno user's reach, so dynos run as root"
+		if !cfg.Required {
+			fmt.Fprintf(os.Stderr, "dyno-init: no private root, running in the host's root as uid %d: %v\n", cfg.UID, err)
 		}
-		who := "root"
-		if cred != nil {
-			who = fmt.Sprintf("uid %d", cfg.UID)
-		}
-		fmt.Fprintf(os.Stderr, "dyno-init: no private root, running in the host's root as %s: %v\n", who, err)
 	}
 	if err := unix.Mount("proc", "/proc", "proc", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, ""); err != nil {
 		fmt.Fprintf(os.Stderr, "dyno-init: mount /proc: %v\n", err)
 	}
-	fallbackEnv(cfg.App)
-	return report, cred
+	return report, false
 }
 
-// fallbackEnv points HOME and PATH, which the supervisor set for /app,
-// at the slug on the host when the dyno has no private root.
-func fallbackEnv(app string) {
+// fallbackEnv points HOME and PATH of the command's environment, which
+// the supervisor set for /app, at the slug on the host when the dyno has
+// no private root.
+func fallbackEnv(app string, env []string) []string {
 	if app == "" {
-		return
+		return env
 	}
-	if os.Getenv("HOME") == appDir {
-		os.Setenv("HOME", app)
+	out := make([]string, 0, len(env))
+	for _, kv := range env {
+		if v, ok := strings.CutPrefix(kv, "HOME="); ok && v == appDir {
+			kv = "HOME=" + app
+		} else if rest, ok := strings.CutPrefix(kv, "PATH="+appDir+"/bin"); ok {
+			kv = "PATH=" + app + "/bin" + rest
+		}
+		out = append(out, kv)
 	}
-	if rest, ok := strings.CutPrefix(os.Getenv("PATH"), appDir+"/bin"); ok {
-		os.Setenv("PATH", app+"/bin"+rest)
-	}
+	return out
 }
 
 // reap collects every exited process without blocking and reports the

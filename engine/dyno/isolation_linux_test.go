@@ -21,11 +21,9 @@ import (
 // give one; in CI it fails instead.
 func needRoot(t *testing.T) {
 	t.Helper()
-	why := ""
-	if ok, w := namespacesAvailable(); !ok {
-		why = w
-	} else if w := privateRootUnavailable(); w != "" {
-		why = w
+	why := namespacesRefused(t)
+	if why == "" {
+		why = privateRootUnavailable()
 	}
 	if why == "" {
 		return
@@ -285,10 +283,13 @@ func getBody(url string) (string, error) {
 }
 
 func TestFallbackEnv(t *testing.T) {
-	t.Setenv("HOME", appDir)
-	t.Setenv("PATH", appDir+"/bin:/usr/bin")
-	fallbackEnv("/srv/run/app/v3")
-	if h, p := os.Getenv("HOME"), os.Getenv("PATH"); h != "/srv/run/app/v3" || p != "/srv/run/app/v3/bin:/usr/bin" {
-		t.Errorf("without a private root HOME=%s PATH=%s", h, p)
+	env := []string{"HOME=" + appDir, "PATH=" + appDir + "/bin:/usr/bin", "OTHER=" + appDir}
+	got := fallbackEnv("/srv/run/app/v3", env)
+	want := []string{"HOME=/srv/run/app/v3", "PATH=/srv/run/app/v3/bin:/usr/bin", "OTHER=" + appDir}
+	if !slices.Equal(got, want) {
+		t.Errorf("without a private root the environment is %q, want %q", got, want)
+	}
+	if env[0] != "HOME="+appDir {
+		t.Errorf("fallbackEnv changed its argument: %q", env)
 	}
 }

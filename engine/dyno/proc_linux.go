@@ -1,12 +1,12 @@
 package dyno
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"os/exec"
+	"strings"
 	"syscall"
 	"time"
 
@@ -22,12 +22,25 @@ const namespaceFlags = syscall.CLONE_NEWPID | syscall.CLONE_NEWNS | syscall.CLON
 // readyTimeout bounds the wait for a new init to be ready for signals.
 const readyTimeout = 10 * time.Second
 
-// namespacesAvailable says whether ModeAuto isolates dynos, and why not.
-func namespacesAvailable() (bool, string) {
-	if os.Geteuid() != 0 {
-		return false, "not running as root"
+// probeNamespaces starts the init in the namespaces a dyno gets and
+// reports why that failed, if it did: a host may refuse them even to root
+// (an unprivileged container), and the supervisor must know before the
+// first dyno, as it then runs none.
+func probeNamespaces(exe string) error {
+	if exe == "" {
+		return errors.New("the hako binary, the dynos' init, was not found")
 	}
-	return true, ""
+	cmd := exec.Command(exe, "dyno-init", "probe")
+	cmd.Env = initEnviron()
+	cmd.SysProcAttr = &syscall.SysProcAttr{Cloneflags: namespaceFlags, Pdeathsig: syscall.SIGKILL}
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		if msg := strings.TrimSpace(string(out)); msg != "" {
+			return fmt.Errorf("%w: %s", err, msg)
+		}
+		return err
+	}
+	return nil
 }
 
 // sysProcAttr returns the attributes a dyno's first process starts with.
@@ -60,10 +73,11 @@ func startProcess(cfg procConfig) (*process, error) {
 		if cfg.tty && cfg.stdin != nil {
 			rc.TTY = cfg.stdin.Name()
 		}
-		rootJSON, err := json.Marshal(rc)
+		conf, err := initConfigFile(initConfig{Script: cfg.script, Env: cfg.env, Root: rc, TTY: cfg.tty, ReadyFD: 4, GoFD: 5})
 		if err != nil {
-			return nil, fmt.Errorf("encode the root configuration: %w", err)
+			return nil, err
 		}
+		defer conf.Close()
 		readyR, readyW, err := os.Pipe()
 		if err != nil {
 			return nil, fmt.Errorf("create readiness pipe: %w", err)
@@ -78,12 +92,10 @@ func startProcess(cfg procConfig) (*process, error) {
 		defer w.Close()
 		ready, goW = readyR, w
 		cmd = exec.Command(cfg.exe, "dyno-init")
-		cmd.ExtraFiles = []*os.File{readyW, goR} // fds 3 and 4
-		cmd.Env = append(append([]string(nil), cfg.env...),
-			initEnvScript+"="+cfg.script, initEnvReady+"=3", initEnvGo+"=4", initEnvRoot+"="+string(rootJSON))
-		if cfg.tty {
-			cmd.Env = append(cmd.Env, initEnvTTY+"=1")
-		}
+		cmd.ExtraFiles = []*os.File{conf, readyW, goR} // fds 3, 4 and 5
+		// The init is root: the app's environment reaches it only through
+		// conf, for its command.
+		cmd.Env = initEnviron()
 	} else {
 		cmd = exec.Command("/bin/sh", "-c", cfg.script)
 		cmd.Env = cfg.env
@@ -140,8 +152,8 @@ func startProcess(cfg procConfig) (*process, error) {
 		}
 		_, _ = goW.Write([]byte{1})
 		goW.Close()
-		cmd.ExtraFiles[1].Close()
-		p.report = waitReady(ready, cmd.ExtraFiles[0])
+		cmd.ExtraFiles[2].Close()
+		p.report = waitReady(ready, cmd.ExtraFiles[1])
 	}
 	return p, nil
 }

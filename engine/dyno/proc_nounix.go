@@ -10,7 +10,7 @@ import (
 
 var errUnsupported = errors.New("dynos need a Unix system")
 
-func namespacesAvailable() (bool, string) { return false, "not a Unix system" }
+func probeNamespaces(exe string) error { return errUnsupported }
 
 func startProcess(cfg procConfig) (*process, error) { return nil, errUnsupported }
 

@@ -9,9 +9,9 @@ import (
 	"syscall"
 )
 
-// namespacesAvailable says whether ModeAuto isolates dynos, and why not.
-func namespacesAvailable() (bool, string) {
-	return false, "namespaces need Linux"
+// probeNamespaces says why dynos cannot get namespaces: they need Linux.
+func probeNamespaces(exe string) error {
+	return errors.New("namespaces need Linux")
 }
 
 // sysProcAttr returns the attributes a dyno's first process starts with:

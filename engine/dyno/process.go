@@ -10,36 +10,8 @@ import (
 )
 
 // errNamespaces marks a failure to create a dyno's namespaces, as opposed
-// to a failure to run its command, so that ModeAuto can fall back.
+// to a failure to run its command.
 var errNamespaces = errors.New("cannot create namespaces")
-
-// initEnvScript carries the wrapper script from the supervisor to the
-// dyno's init, which removes it before starting the dyno's command.
-const initEnvScript = "HAKO_DYNO_SCRIPT"
-
-// initEnvArgv carries, as a JSON array, the argv a build step's init runs
-// instead of a wrapper script; it is removed like initEnvScript.
-const initEnvArgv = "HAKO_DYNO_ARGV"
-
-// initEnvLifeline names the file descriptor on which a build step's init
-// watches for the server to go away (see watchLifeline).
-const initEnvLifeline = "HAKO_DYNO_LIFELINE_FD"
-
-// initEnvReady names the file descriptor on which the init reports that
-// it is ready for signals, along with what isolation it could not set up.
-const initEnvReady = "HAKO_DYNO_READY_FD"
-
-// initEnvGo names the file descriptor from which the init reads one byte
-// before it does anything else: the supervisor sends it once the init is
-// in the dyno's cgroups, so that all the dyno's processes are.
-const initEnvGo = "HAKO_DYNO_GO_FD"
-
-// initEnvRoot carries the init's rootConfig, as JSON.
-const initEnvRoot = "HAKO_DYNO_ROOT"
-
-// initEnvTTY tells the init that its standard streams are a terminal,
-// which its command must get as controlling terminal.
-const initEnvTTY = "HAKO_DYNO_TTY"
 
 // procConfig is what starting one dyno process takes. The caller fills in
 // spec, port, script, stdin and out; spawn the rest.

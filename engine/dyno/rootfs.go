@@ -8,7 +8,7 @@ import (
 )
 
 // rootConfig is what an isolated dyno's init needs to build its private
-// root; the supervisor hands it over as JSON in the environment.
+// root; the supervisor hands it over in the init's initConfig.
 type rootConfig struct {
 	Root  string   `json:"root,omitempty"`  // mount point of the new root; "" for none
 	App   string   `json:"app"`             // the slug: /app's lower layer
@@ -28,7 +28,7 @@ type rootConfig struct {
 	TTY string `json:"tty,omitempty"`
 	// Required makes the init refuse to run the command without its
 	// private root, rather than fall back to the host's root as a dyno
-	// does: a build step must not run as root on the host.
+	// may: a build step always, a dyno under --isolation required.
 	Required bool `json:"required,omitempty"`
 }
 

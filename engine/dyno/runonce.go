@@ -38,6 +38,9 @@ func (o *oneoff) Stop() error {
 // A stdin that blocks in Read keeps one goroutine reading it until it
 // returns, after RunOnce has: an io.Reader cannot be interrupted.
 func (s *Supervisor) RunOnce(ctx context.Context, spec engine.DynoSpec, stdin io.Reader, out io.Writer) (int, error) {
+	if err := s.Refusal(); err != nil {
+		return -1, err
+	}
 	port, err := prepare(spec)
 	if err != nil {
 		return -1, err

@@ -29,9 +29,11 @@ var sandboxSeq atomic.Int64
 
 // newSandbox prepares what a new isolated process of spec needs. What
 // cannot be prepared is recorded for Isolation and left out: the dyno
-// then runs less isolated rather than not at all.
+// then runs less isolated rather than not at all, unless the mode
+// requires its private root.
 func (s *Supervisor) newSandbox(spec engine.DynoSpec) *sandbox {
-	b := &sandbox{root: rootConfig{App: spec.Dir, UID: s.opts.User, GID: s.opts.Group}}
+	uid, gid := s.identity(spec.UID, spec.GID)
+	b := &sandbox{root: rootConfig{App: spec.Dir, UID: uid, GID: gid, Required: s.opts.Isolate == ModeNamespaces}}
 	unique := sandboxName(spec, os.Getpid(), sandboxSeq.Add(1))
 	if s.rootable {
 		base := s.opts.ScratchDir
@@ -39,7 +41,7 @@ func (s *Supervisor) newSandbox(spec engine.DynoSpec) *sandbox {
 			base = filepath.Join(filepath.Dir(filepath.Dir(spec.Dir)), ".dynos")
 		}
 		s.sweepScratch(base)
-		if dir, err := makeScratch(filepath.Join(base, unique), s.opts.User, s.opts.Group); err != nil {
+		if dir, err := makeScratch(filepath.Join(base, unique), uid, gid); err != nil {
 			s.mu.Lock()
 			if s.noRoot == "" {
 				s.noRoot = err.Error()

@@ -11,13 +11,14 @@
 // directories, its slug as a writable overlay on /app whose writes are
 // discarded when the process ends, its own /tmp, /proc and /dev), runs as
 // an unprivileged user, and is held to a memory quota and a process limit
-// through cgroups, as a Heroku dyno is. Otherwise a dyno is a plain
-// process group. The supervisor runs the steps of builds the same way (see
-// Command), as engine.Sandbox.
+// through cgroups, as a Heroku dyno is. A server that is not root runs
+// dynos as plain process groups of its own user, or none at all, as its
+// Mode says; a root server that cannot create namespaces runs none. The
+// supervisor runs the steps of builds the same way (see Command), as
+// engine.Sandbox.
 package dyno
 
 import (
-	"errors"
 	"fmt"
 	"log"
 	"os"
@@ -28,19 +29,46 @@ import (
 	"hako/engine"
 )
 
-// Mode says how dynos are isolated from the host and from each other.
+// Mode says how dynos and builds are isolated from the host and from each
+// other: the server's --isolation flag. App code never runs as root in any
+// mode: a server that is root but cannot create namespaces (an
+// unprivileged container) refuses to run dynos and builds at all.
 type Mode int
 
 const (
-	// ModeAuto uses namespaces when they can work (root on Linux) and
-	// plain process groups otherwise.
+	// ModeAuto ("auto") isolates where it can: fully when the server is
+	// root, else as plain process groups of the server's own user, which
+	// Isolation says loudly (fine for a single-user laptop).
 	ModeAuto Mode = iota
-	// ModeNamespaces runs each dyno in its own PID, mount, UTS and IPC
-	// namespaces; Start fails where that is impossible.
+	// ModeNamespaces ("required") isolates fully, each dyno and build
+	// step in its own namespaces and private root, or refuses to run
+	// them: what a shared server or a CI runner sets.
 	ModeNamespaces
-	// ModeProcessGroup runs each dyno as a plain process group.
+	// ModeProcessGroup ("none") runs dynos and builds as plain process
+	// groups of the server's user; refused when the server is root.
 	ModeProcessGroup
 )
+
+// modeNames are the modes as the --isolation flag spells them.
+var modeNames = map[Mode]string{ModeAuto: "auto", ModeNamespaces: "required", ModeProcessGroup: "none"}
+
+// String returns the mode as the --isolation flag spells it.
+func (m Mode) String() string {
+	if n, ok := modeNames[m]; ok {
+		return n
+	}
+	return fmt.Sprintf("Mode(%d)", int(m))
+}
+
+// ParseMode reads an --isolation value: auto, required or none.
+func ParseMode(s string) (Mode, error) {
+	for m, n := range modeNames {
+		if s == n {
+			return m, nil
+		}
+	}
+	return 0, fmt.Errorf("unknown isolation mode %q: use auto, required or none", s)
+}
 
 // Defaults, as Heroku's.
 const (
@@ -97,6 +125,9 @@ type Options struct {
 	MaxBackoff time.Duration
 	// Isolate picks how dynos are isolated; ModeAuto by default.
 	Isolate Mode
+	// plainAsRoot lets this package's tests run plain process groups as
+	// root, to test them on a root host; nothing else can set it.
+	plainAsRoot bool
 
 	// User and Group are the uid and gid the command of an isolated dyno
 	// runs as. Zero means DefaultUser and DefaultGroup: a dyno never runs
@@ -146,6 +177,7 @@ type Supervisor struct {
 	mu       sync.Mutex
 	isolated bool
 	why      string // why dynos are not isolated, when they are not
+	refusal  error  // why no dyno or build may run at all, if so
 	noRoot   string // why isolated dynos get no private root, if so
 	noLimits string // why isolated dynos get no cgroup limits, if so
 	dynos    map[*dyno]struct{}
@@ -154,6 +186,9 @@ type Supervisor struct {
 	rootable bool        // isolated dynos can get a private root
 	cgroups  *cgroupHost // nil when cgroups cannot be used
 	swept    sync.Map    // scratch base directories swept of stale sandboxes
+	// noAccount holds the app uids the host could not be given an
+	// account for, so that the warning is logged once.
+	noAccount sync.Map
 }
 
 var _ engine.Supervisor = (*Supervisor)(nil)
@@ -208,17 +243,18 @@ func New(opts Options) *Supervisor {
 		dynos:    make(map[*dyno]struct{}),
 		oneoffs:  make(map[*oneoff]struct{}),
 	}
-	switch opts.Isolate {
-	case ModeNamespaces:
-		s.isolated = true
-	case ModeProcessGroup:
-		s.why = "isolation turned off"
-	default:
-		s.isolated, s.why = namespacesAvailable()
+	root := os.Geteuid() == 0
+	var nsErr error
+	if root && opts.Isolate != ModeProcessGroup {
+		nsErr = probeNamespaces(opts.Exe)
 	}
+	s.isolated, s.why, s.refusal = isolationPolicy(opts.Isolate, root && !opts.plainAsRoot, nsErr)
 	if s.isolated {
 		s.noRoot = privateRootUnavailable()
 		s.rootable = s.noRoot == ""
+		if !s.rootable && opts.Isolate == ModeNamespaces {
+			s.refusal = refused("--isolation required, but dynos cannot get a private root here: %s", s.noRoot)
+		}
 		if opts.MemoryLimit > 0 || opts.PidsLimit > 0 || opts.BuildMemoryLimit > 0 || opts.BuildPidsLimit > 0 {
 			var err error
 			if s.cgroups, err = detectCgroups(cgroupMount); err != nil {
@@ -231,18 +267,58 @@ func New(opts Options) *Supervisor {
 	return s
 }
 
-// Isolation says in one line how dynos are isolated, for the banner.
+// isolationPolicy decides, from the mode, whether the server is root and
+// whether it could create namespaces (nsErr), whether dynos and builds
+// are isolated, why not if they are not, or why none may run at all.
+func isolationPolicy(mode Mode, root bool, nsErr error) (isolated bool, why string, refusal error) {
+	switch {
+	case mode == ModeProcessGroup && root:
+		return false, "", refused("--isolation none is refused when the server runs as root: app code would run as root")
+	case mode == ModeProcessGroup:
+		return false, "isolation turned off (--isolation none)", nil
+	case root && nsErr != nil:
+		return false, "", refused("the server runs as root but cannot create namespaces (%v), and app code never runs as root", nsErr)
+	case root:
+		return true, "", nil
+	case mode == ModeNamespaces:
+		return false, "", refused("--isolation required, but the server does not run as root, so it cannot isolate them (start it as root, or with --isolation auto on a single-user machine)")
+	default:
+		return false, "not running as root", nil
+	}
+}
+
+// refused is the error with which every dyno and build is refused.
+func refused(format string, args ...any) error {
+	return engine.Errorf(engine.EFORBIDDEN, "This server refuses to run dynos and builds: "+format+".", args...)
+}
+
+// Refusal returns why this server runs no dyno and no build at all (see
+// Mode), or nil when it runs them; Start, RunOnce and Command fail with
+// it. Callers can check it before work that would end in one of those.
+func (s *Supervisor) Refusal() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.refusal
+}
+
+// Isolation says in one line how dynos and builds are isolated, for the
+// banner and apps:info: the mode first, then what it gives on this host,
+// loudly when that is less than full isolation.
 func (s *Supervisor) Isolation() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if !s.isolated {
-		return s.why + ": dynos run as plain process groups without namespaces"
+	mode := s.opts.Isolate.String() + ": "
+	if s.refusal != nil {
+		return mode + "REFUSED: " + engine.ErrorMessage(s.refusal)
 	}
-	line := "dynos run in their own PID, mount, UTS and IPC namespaces"
+	if !s.isolated {
+		return mode + fmt.Sprintf("WARNING: %s: dynos and builds are NOT isolated, they run as the server's own user (uid %d) as plain process groups without namespaces", s.why, os.Geteuid())
+	}
+	line := mode + "dynos and builds run in their own PID, mount, UTS and IPC namespaces"
 	if s.noRoot == "" {
-		line += fmt.Sprintf(", in a private root as uid %d", s.opts.User)
+		line += ", in a private root as each app's own uid"
 	} else {
-		line += "; no private root (" + s.noRoot + ")"
+		line += "; no private root (" + s.noRoot + "), dynos run in the host's root as their app's uid"
 	}
 	switch {
 	case s.opts.MemoryLimit <= 0 && s.opts.PidsLimit <= 0:
@@ -270,6 +346,9 @@ func (s *Supervisor) limitsText() string {
 // from then on the dyno restarts by itself until Stop. An error means
 // nothing was started.
 func (s *Supervisor) Start(spec engine.DynoSpec) (engine.Dyno, error) {
+	if err := s.Refusal(); err != nil {
+		return nil, err
+	}
 	port, err := prepare(spec)
 	if err != nil {
 		return nil, err
@@ -331,23 +410,17 @@ func (s *Supervisor) forget(d *dyno) {
 	s.mu.Unlock()
 }
 
-// spawn starts one process of a dyno, isolated or not. In ModeAuto, a
-// host that refuses namespaces (a container without the privilege, say)
-// makes the supervisor fall back to process groups for good rather than
-// leave every dyno down.
+// spawn starts one process of a dyno, isolated or not, unless the
+// server refuses to run any. A host that refuses namespaces to a dyno
+// gets no fallback: a dyno not isolated would run as root.
 func (s *Supervisor) spawn(cfg procConfig) (*process, error) {
 	s.mu.Lock()
-	isolated := s.isolated
+	isolated, refusal := s.isolated, s.refusal
 	s.mu.Unlock()
-	p, err := s.spawnAs(cfg, isolated)
-	if err == nil || !isolated || s.opts.Isolate != ModeAuto || !errors.Is(err, errNamespaces) {
-		return p, err
+	if refusal != nil {
+		return nil, refusal
 	}
-	s.mu.Lock()
-	s.isolated = false
-	s.why = "namespaces refused (" + err.Error() + ")"
-	s.mu.Unlock()
-	return s.spawnAs(cfg, false)
+	return s.spawnAs(cfg, isolated)
 }
 
 // spawnAs starts a process of cfg.spec: an isolated one gets the

@@ -37,6 +37,7 @@ const maxSocketPath = 107
 
 // layout says where the cluster's pieces live.
 type layout struct {
+	dir  string // the provider's directory: hako's own files (port, password)
 	home string // holds data and socket; searchable by the user
 	data string // the data directory, owned by the user, 0700
 	sock string // the directory of the server's Unix socket
@@ -62,7 +63,7 @@ func (p *Provider) prepare(portHint int) error {
 	if err != nil {
 		return fmt.Errorf("postgres: resolving %s: %w", p.dir, err)
 	}
-	l := &layout{log: filepath.Join(dir, "postgres.log"), uid: os.Getuid(), gid: os.Getgid()}
+	l := &layout{dir: dir, log: filepath.Join(dir, "postgres.log"), uid: os.Getuid(), gid: os.Getgid()}
 	if os.Geteuid() == 0 {
 		l.asUser, l.uid, l.gid = true, p.opts.User, p.opts.Group
 	}
@@ -139,7 +140,8 @@ func dirTag(dir string) string {
 
 // ownedDir makes d (mode 0700) and gives it to the user. A directory that
 // already exists must be the user's or hako's, since the socket directory
-// may sit in the world-writable temporary directory.
+// may sit in the world-writable temporary directory; one of a cluster
+// made when the servers ran as nobody is handed, whole, to the user.
 func (l *layout) ownedDir(d string) error {
 	if err := os.Mkdir(d, 0o700); err != nil && !errors.Is(err, fs.ErrExist) {
 		return fmt.Errorf("postgres: creating %s: %w", d, err)
@@ -149,6 +151,12 @@ func (l *layout) ownedDir(d string) error {
 		return fmt.Errorf("postgres: %w", err)
 	}
 	st, ok := fi.Sys().(*syscall.Stat_t)
+	if ok && fi.IsDir() && l.asUser && int(st.Uid) == legacyUID && l.uid != legacyUID {
+		if err := chownTree(d, l.uid, l.gid); err != nil {
+			return fmt.Errorf("postgres: giving %s to uid %d: %w", d, l.uid, err)
+		}
+		st.Uid = uint32(l.uid)
+	}
 	if !fi.IsDir() || !ok || int(st.Uid) != l.uid && int(st.Uid) != os.Geteuid() {
 		return fmt.Errorf("postgres: %s is not a directory owned by uid %d", d, l.uid)
 	}
@@ -266,8 +274,13 @@ func (p *Provider) command(ctx context.Context, prog string, args ...string) *ex
 // psql runs sql as the superuser over the Unix socket, stopping at the
 // first error.
 func (p *Provider) psql(ctx context.Context, sql string) error {
+	pw, err := p.superPassword()
+	if err != nil {
+		return err
+	}
 	cmd := p.command(ctx, p.progs.psql, "-h", p.lay.sock, "-p", strconv.Itoa(p.lay.port),
-		"-U", "postgres", "-d", "postgres", "-v", "ON_ERROR_STOP=1", "-X", "-q")
+		"-U", "postgres", "-d", "postgres", "-v", "ON_ERROR_STOP=1", "-X", "-q", "-w")
+	cmd.Env = append(cmd.Env, "PGPASSWORD="+pw)
 	cmd.Stdin = strings.NewReader(sql)
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return fmt.Errorf("psql: %w: %s", err, bytes.TrimSpace(out))
@@ -275,14 +288,30 @@ func (p *Provider) psql(ctx context.Context, sql string) error {
 	return nil
 }
 
-// initdb makes the cluster when dir has none. Local connections (the
-// socket, which only the user can open) are trusted; TCP ones need a
-// role's password.
+// initdb makes the cluster when dir has none. Every connection, over the
+// socket (which only the user can open) or TCP, needs a role's password;
+// the superuser's is hako's (see superPassword).
 func (p *Provider) initdb(ctx context.Context) error {
 	if isFile(filepath.Join(p.lay.data, "PG_VERSION")) {
 		return nil
 	}
-	base := []string{"-D", p.lay.data, "-U", "postgres", "--auth-local=trust", "--auth-host=scram-sha-256", "-E", "UTF8"}
+	if p.lay.asUser {
+		// initdb refuses to run as a uid the host has no name for.
+		if err := userfs.EnsureAccount(p.lay.uid, addonAccount); err != nil {
+			return fmt.Errorf("postgres: %w", err)
+		}
+	}
+	pw, err := p.superPassword()
+	if err != nil {
+		return err
+	}
+	pwfile, removePwfile, err := p.pwfile(pw)
+	if err != nil {
+		return err
+	}
+	defer removePwfile()
+	base := []string{"-D", p.lay.data, "-U", "postgres", "--pwfile=" + pwfile,
+		"--auth-local=" + authMethod, "--auth-host=" + authMethod, "-E", "UTF8"}
 	var errs []error
 	// C.UTF-8 sorts like C but knows Unicode's character classes; systems
 	// without it get the plain C locale.

@@ -29,8 +29,9 @@ type Options struct {
 	Logf func(format string, args ...any)
 	// User and Group are the uid and gid the PostgreSQL programs run as
 	// when hako runs as root, because PostgreSQL refuses to run as root.
-	// Zero means 65534 (nobody/nogroup). When hako is not root, the
-	// programs run as hako's own user and these are ignored.
+	// Zero means engine.AddonUID: a user of their own, which no app's
+	// processes share. When hako is not root, the programs run as hako's
+	// own user and these are ignored.
 	User, Group int
 	// Port is the TCP port the server listens on, on 127.0.0.1. Zero picks
 	// a free port the first time and keeps it in the provider's directory,
@@ -67,10 +68,10 @@ func New(dir string, opts Options) *Provider {
 		opts.Logf = func(string, ...any) {}
 	}
 	if opts.User <= 0 {
-		opts.User = 65534
+		opts.User = engine.AddonUID
 	}
 	if opts.Group <= 0 {
-		opts.Group = 65534
+		opts.Group = engine.AddonUID
 	}
 	return &Provider{dir: dir, opts: opts}
 }

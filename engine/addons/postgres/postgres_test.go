@@ -152,7 +152,7 @@ func TestProvisionIsolatesDatabases(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if st := fi.Sys().(*syscall.Stat_t); st.Uid != 65534 || fi.Mode().Perm() != 0o700 {
+		if st := fi.Sys().(*syscall.Stat_t); st.Uid != engine.AddonUID || fi.Mode().Perm() != 0o700 {
 			t.Errorf("data directory owned by %d, mode %v", st.Uid, fi.Mode().Perm())
 		}
 	}

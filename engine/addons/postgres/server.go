@@ -67,6 +67,10 @@ func (p *Provider) ensure(ctx context.Context, portHint int) error {
 	if err != nil {
 		return err
 	}
+	if err := p.secure(ctx); err != nil {
+		srv.stop(p.opts.Logf)
+		return err
+	}
 	p.srv, p.wanted = srv, true
 	p.opts.Logf("postgres: server running on 127.0.0.1:%d (pid %d)", p.lay.port, srv.cmd.Process.Pid)
 	return nil

@@ -25,9 +25,6 @@ import (
 const (
 	service    = "heroku-redis"
 	attachment = "REDIS"
-	// nobody is the uid and gid the servers run as by default when hako
-	// runs as root: nobody and nogroup on Debian.
-	nobody = 65534
 	// maxNameLen keeps add-on names usable as a path component.
 	maxNameLen = 100
 )
@@ -44,8 +41,8 @@ type Options struct {
 	Logf func(format string, args ...any)
 	// User and Group are the uid and gid the servers run as when hako runs
 	// as root, so that a Redis server reached through an app cannot act as
-	// root. Zero means 65534 (nobody, nogroup): running Redis as root is
-	// not offered. They are ignored when hako is not root, since it cannot
+	// root. Zero means engine.AddonUID, a user of their own that no app's
+	// processes share: running Redis as root is not offered. They are ignored when hako is not root, since it cannot
 	// switch users then.
 	User, Group int
 }
@@ -70,10 +67,10 @@ func New(dir string, opts Options) *Provider {
 		dir = abs
 	}
 	if opts.User == 0 {
-		opts.User = nobody
+		opts.User = engine.AddonUID
 	}
 	if opts.Group == 0 {
-		opts.Group = nobody
+		opts.Group = engine.AddonUID
 	}
 	if opts.Logf == nil {
 		opts.Logf = func(string, ...any) {}

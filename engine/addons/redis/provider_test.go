@@ -72,7 +72,7 @@ func TestProvisionTwo(t *testing.T) {
 				t.Errorf("data directory mode %v", fi.Mode())
 			}
 			if os.Geteuid() == 0 {
-				if st := fi.Sys().(*syscall.Stat_t); st.Uid != nobody || st.Gid != nobody {
+				if st := fi.Sys().(*syscall.Stat_t); st.Uid != engine.AddonUID || st.Gid != engine.AddonUID {
 					t.Errorf("data directory owned by %d:%d", st.Uid, st.Gid)
 				}
 			}

@@ -217,12 +217,14 @@ psql -h ` + sock + ` -p ` + port + ` -U postgres -d postgres -w -tAc "select 'su
 	if hasLine(out, "superuser over tcp") || hasLine(out, "superuser over the socket") {
 		t.Errorf("a dyno is the PostgreSQL superuser:\n%s", out)
 	}
-	// On the host, neither the app's uid nor even the add-on servers' own
-	// uid gets in over the socket without the password.
-	for _, uid := range []int{uidA, engine.AddonUID} {
+	// On the host, the app's uid cannot reach the socket, and even the
+	// add-on servers' own uid, which can, is asked for the password: the
+	// socket is not trusted.
+	for uid, why := range map[int]string{uidA: "Permission denied", engine.AddonUID: "fe_sendauth: no password supplied"} {
 		out, err := asUser(uid, "psql", "-h", sock, "-p", port, "-U", "postgres", "-d", "postgres", "-w", "-tAc", "select 'superuser'")
-		if err == nil || hasLine(out, "superuser") {
-			t.Errorf("uid %d is the superuser over the socket: %v\n%s", uid, err, out)
+		want := `psql: error: connection to server on socket "` + sock + `/.s.PGSQL.` + port + `" failed: ` + why
+		if err == nil || !hasLine(out, want) {
+			t.Errorf("uid %d over the socket: %v\n%s\nwant the line %s", uid, err, out, want)
 		}
 	}
 

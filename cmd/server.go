@@ -161,12 +161,13 @@ func runServer(env *Env, cfg serverConfig) error {
 	gitURL := func(app string) string { return fmt.Sprintf("ssh://git@%s/%s.git", sshAddr, app) }
 	eng := &engine.Engine{
 		Store: st, Builder: builder, Supervisor: sup, Routes: rt, Logs: buf, Drains: buf,
-		Paths:    engine.Paths{Run: filepath.Join(home, "run"), Cache: filepath.Join(home, "cache"), Repos: filepath.Join(home, "repos")},
+		Paths:    engine.Paths{Run: filepath.Join(home, "run"), Cache: filepath.Join(home, "cache"), Repos: filepath.Join(home, "repos"), Tmp: filepath.Join(home, "tmp")},
 		ParseKey: sshgit.ParseKey, AppURL: appURL, WaitUp: cfg.Dynos.BootTimeout, Domain: cfg.Domain,
 	}
 	pg := postgres.New(filepath.Join(home, "addons", "postgres"), postgres.Options{Logf: logger.Printf})
 	rd := redis.New(filepath.Join(home, "addons", "redis"), redis.Options{Logf: logger.Printf})
 	eng.AddonProviders = map[string]engine.AddonProvider{pg.Service(): pg, rd.Service(): rd}
+	sweepLeftovers(eng, logger)
 	token, err := apiToken(home)
 	if err != nil {
 		return err

@@ -23,6 +23,10 @@ type Paths struct {
 	// Repos holds each app's bare git repository; the engine only removes
 	// it with the app.
 	Repos string
+	// Tmp is the builder's scratch directory (HAKO_HOME/tmp), swept at
+	// start; its path also tags the engine's temporary directories
+	// elsewhere as this home's (see Sweep).
+	Tmp string
 }
 
 // Engine implements hako's operations over the store, builder, supervisor

@@ -73,7 +73,7 @@ func (e *Engine) stageDeploy(ctx context.Context, req DeployRequest, out io.Writ
 		return nil, fmt.Errorf("read current release of %s: %w", app.Name, err)
 	}
 	if req.SourceDir == "" {
-		tmp, err := os.MkdirTemp("", "hako-source-")
+		tmp, err := e.MkdirTemp("source")
 		if err != nil {
 			return nil, fmt.Errorf("prepare source of %s: %w", app.Name, err)
 		}

@@ -135,33 +135,37 @@ func (e *Engine) extract(app, slugID, dir string, uid, gid int) error {
 }
 
 // collect removes the app's unpacked directories that nothing needs any
-// more (see unpackedToRemove). Failures are logged to the app's log:
-// a directory left behind costs disk, never correctness.
-func (e *Engine) collect(app string) {
+// more (see unpackedToRemove) and returns them. Failures are logged to
+// the app's log: a directory left behind costs disk, never correctness.
+func (e *Engine) collect(app string) []string {
 	a, err := e.Store.App(app)
 	if err != nil {
-		return // destroyed: DestroyApp removes the whole directory
+		return nil // destroyed: DestroyApp removes the whole directory
 	}
 	rels, err := e.Store.Releases(app)
 	if err != nil {
-		return
+		return nil
 	}
 	unlock := e.appDirLock(app)
 	defer unlock()
 	base := filepath.Join(e.Paths.Run, app)
 	entries, err := os.ReadDir(base)
 	if err != nil {
-		return
+		return nil
 	}
 	names := make([]string, 0, len(entries))
 	for _, en := range entries {
 		names = append(names, en.Name())
 	}
+	var removed []string
 	for _, name := range unpackedToRemove(names, a.CurrentRelease, rels, e.dirsInUse(base)) {
 		if err := os.RemoveAll(filepath.Join(base, name)); err != nil {
 			e.log(app, "api", "Could not remove the unused unpacked slug %s: %v", name, err)
+			continue
 		}
+		removed = append(removed, filepath.Join(base, name))
 	}
+	return removed
 }
 
 // dirsInUse returns the names of the entries of base (an app's run

@@ -115,7 +115,7 @@ func (s *Server) receive(ctx context.Context, p *push, req hookRequest, out io.W
 	if deploy.Old != zeroSHA && !isAncestor(env, deploy.Old, deploy.New) {
 		fmt.Fprintf(out, "-----> Force push: %s replaces %s, which it does not contain. Deploying it; the earlier release stays available with `hako releases:rollback -a %s`.\n", short(deploy.New), short(deploy.Old), p.app)
 	}
-	tmp, err := os.MkdirTemp("", "hako-src-")
+	tmp, err := s.Engine.MkdirTemp("src")
 	if err != nil {
 		s.logf("hook: %v", err)
 		fmt.Fprintln(out, " !     Internal error: the server log has the details.")

@@ -3,6 +3,8 @@ package e2e
 import (
 	"bufio"
 	"crypto/rand"
+	"encoding/json"
+	"fmt"
 	"io"
 	"io/fs"
 	"os"
@@ -185,4 +187,166 @@ func TestDiskUnpackedShared(t *testing.T) {
 	s.hako(t, "releases:rollback", "-a", "big", "v2")
 	s.waitPath(t, "big", "/", "v1\n")
 	t.Logf("run/ at the end: %d MiB", diskUse(t, run)>>20)
+}
+
+// slowPack installs, in the server's buildpacks directory, a pack whose
+// compile step says so and then waits until the build directory holds a
+// file named go-on (at most two minutes).
+func (s *server) slowPack(t *testing.T) {
+	t.Helper()
+	dir := filepath.Join(s.home, "buildpacks", "slow", "bin")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for name, body := range map[string]string{
+		"detect":  "#!/bin/sh\necho Slow\n",
+		"compile": "#!/bin/sh\necho '-----> Compiling slowly'\ni=0\nwhile [ ! -e \"$1/go-on\" ] && [ $i -lt 1200 ]; do sleep 0.1; i=$((i+1)); done\n",
+		"release": "#!/bin/sh\necho '--- {}'\n",
+	} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// slowPush starts a push of a Procfile app built by the slow pack, with
+// a file named marker so its checkout can be found, and returns once the
+// compile step runs, with the push's output and its end.
+func (s *server) slowPush(t *testing.T, app, marker string) (out *syncBuffer, done chan error) {
+	t.Helper()
+	s.slowPack(t)
+	s.hako(t, "apps:create", app)
+	dir := repo(t, "procfile-app")
+	for name, body := range map[string]string{".buildpacks": "slow\n", marker: "x\n"} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	git(t, dir, "add", "-A")
+	git(t, dir, "commit", "-qm", "slow")
+	c := exec.Command("git", "push", fmt.Sprintf("ssh://git@127.0.0.1:%s/%s.git", s.sshPort, app), "main")
+	c.Dir = dir
+	c.Env = append(os.Environ(), "GIT_SSH_COMMAND="+s.sshCommand(s.key))
+	out = &syncBuffer{}
+	c.Stdout, c.Stderr = out, out
+	c.WaitDelay = 5 * time.Second // ssh may hold the pipes after a kill
+	if err := c.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done = make(chan error, 1)
+	go func() { done <- c.Wait() }()
+	t.Cleanup(func() { _ = c.Process.Kill() })
+	waitFor(t, 60*time.Second, "the compile step of "+app, func() bool {
+		for _, l := range strings.FieldsFunc(out.String(), func(r rune) bool { return r == '\n' || r == '\r' }) {
+			if strings.TrimRight(l, " \x1b[K") == "remote: -----> Compiling slowly" {
+				return true
+			}
+		}
+		return false
+	}, func() string { return out.String() })
+	return out, done
+}
+
+// buildLeftovers lists what a build in progress of the server keeps on
+// disk: the checkout (found by marker), the build directories and git's
+// quarantine of the pushed objects.
+func (s *server) buildLeftovers(t *testing.T, app, marker string) []string {
+	t.Helper()
+	var found []string
+	srcs, _ := filepath.Glob(filepath.Join(os.TempDir(), "hako-src-*", "src", marker))
+	for _, m := range srcs {
+		found = append(found, filepath.Dir(filepath.Dir(m)))
+	}
+	builds, _ := filepath.Glob(filepath.Join(s.home, "tmp", "build-*"))
+	incoming, _ := filepath.Glob(filepath.Join(s.home, "repos", app+".git", "objects", "tmp_objdir-incoming-*"))
+	return append(append(found, builds...), incoming...)
+}
+
+// TestSweepAfterKill kills a server with SIGKILL in the middle of a build
+// and starts it again: the build's leftovers are gone, while those of
+// another server's build in progress stay.
+func TestSweepAfterKill(t *testing.T) {
+	a, b := startServer(t), startServer(t)
+	markA, markB := fmt.Sprintf("marker-a-%d", time.Now().UnixNano()), fmt.Sprintf("marker-b-%d", time.Now().UnixNano())
+	_, doneA := a.slowPush(t, "victim", markA)
+	outB, doneB := b.slowPush(t, "bystander", markB)
+	leftA, leftB := a.buildLeftovers(t, "victim", markA), b.buildLeftovers(t, "bystander", markB)
+	if len(leftA) != 3 || len(leftB) != 3 {
+		t.Fatalf("a build in progress keeps %v and %v, want a checkout, a build directory and a quarantine each", leftA, leftB)
+	}
+
+	// kill -9 of the server and everything in its process group (git
+	// receive-pack, the hook), as when its service is killed.
+	if err := syscall.Kill(-a.cmd.Process.Pid, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	<-a.done
+	if err := <-doneA; err == nil {
+		t.Error("the push to the killed server succeeded")
+	}
+	for _, p := range leftA {
+		if _, err := os.Stat(p); err != nil {
+			t.Fatalf("after the kill %s is already gone (%v): nothing to sweep", p, err)
+		}
+	}
+	// The killed git processes are gone before the restart: a push still
+	// running keeps its quarantine (for a few minutes).
+	waitFor(t, 10*time.Second, "the killed push's processes to end", func() bool { return len(processesIn(a.home)) == 0 },
+		func() string { return strings.Join(processesIn(a.home), "\n") })
+	a.start()
+	a.waitOwnInfo(t)
+	for _, p := range leftA {
+		if _, err := os.Stat(p); !os.IsNotExist(err) {
+			t.Errorf("leftover %s still there after the restart (%v); processes there: %v\n%s", p, err, processesIn(a.home), a.out.String())
+		}
+	}
+	for _, p := range leftB {
+		if _, err := os.Stat(p); err != nil {
+			t.Errorf("the other server's %s was removed: %v", p, err)
+		}
+	}
+
+	// The other server's build goes on and succeeds.
+	srcB := filepath.Join(leftB[0], "src")
+	if err := os.WriteFile(filepath.Join(srcB, "go-on"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-doneB:
+		if err != nil {
+			t.Errorf("push to the other server: %v\n%s", err, outB.String())
+		}
+	case <-time.After(60 * time.Second):
+		t.Fatalf("push to the other server did not finish:\n%s", outB.String())
+	}
+	// And the restarted server builds as before.
+	a.hako(t, "apps:info", "-a", "victim")
+}
+
+// waitOwnInfo waits until server.json is the running server's: a killed
+// one leaves its own behind, and the new one writes it only once it has
+// swept and is about to serve.
+func (s *server) waitOwnInfo(t *testing.T) {
+	t.Helper()
+	waitFor(t, 20*time.Second, "server.json of the new server", func() bool {
+		var info struct {
+			PID int `json:"pid"`
+		}
+		b, err := os.ReadFile(filepath.Join(s.home, "server.json"))
+		return err == nil && json.Unmarshal(b, &info) == nil && info.PID == s.cmd.Process.Pid
+	})
+}
+
+// processesIn lists the processes working under dir, for messages.
+func processesIn(dir string) []string {
+	var found []string
+	procs, _ := os.ReadDir("/proc")
+	for _, p := range procs {
+		cwd, err := os.Readlink(filepath.Join("/proc", p.Name(), "cwd"))
+		if err == nil && strings.HasPrefix(cwd, dir) {
+			cmd, _ := os.ReadFile(filepath.Join("/proc", p.Name(), "cmdline"))
+			found = append(found, p.Name()+" "+strings.ReplaceAll(string(cmd), "\x00", " ")+" in "+cwd)
+		}
+	}
+	return found
 }

@@ -161,8 +161,9 @@ func runServer(env *Env, cfg serverConfig) error {
 	gitURL := func(app string) string { return fmt.Sprintf("ssh://git@%s/%s.git", sshAddr, app) }
 	eng := &engine.Engine{
 		Store: st, Builder: builder, Supervisor: sup, Routes: rt, Logs: buf, Drains: buf,
-		Paths:    engine.Paths{Run: filepath.Join(home, "run"), Cache: filepath.Join(home, "cache"), Repos: filepath.Join(home, "repos"), Tmp: filepath.Join(home, "tmp")},
+		Paths:    engine.Paths{Run: filepath.Join(home, "run"), Cache: filepath.Join(home, "cache"), Repos: filepath.Join(home, "repos"), Tmp: filepath.Join(home, "tmp"), Home: home},
 		ParseKey: sshgit.ParseKey, AppURL: appURL, WaitUp: cfg.Dynos.BootTimeout, Domain: cfg.Domain,
+		Version: serverVersion(), Started: time.Now().UTC(),
 	}
 	pg := postgres.New(filepath.Join(home, "addons", "postgres"), postgres.Options{Logf: logger.Printf})
 	rd := redis.New(filepath.Join(home, "addons", "redis"), redis.Options{Logf: logger.Printf})

@@ -23,6 +23,8 @@ type Paths struct {
 	// Repos holds each app's bare git repository; the engine only removes
 	// it with the app.
 	Repos string
+	// Home is HAKO_HOME itself, whose total size Status reports.
+	Home string
 	// Tmp is the builder's scratch directory (HAKO_HOME/tmp), swept at
 	// start; its path also tags the engine's temporary directories
 	// elsewhere as this home's (see Sweep).
@@ -60,6 +62,10 @@ type Engine struct {
 	RepoHeads func(app string) ([]string, error)
 	// Logf, when set, writes to the server's log.
 	Logf func(format string, args ...any)
+
+	// Version and Started describe the running server, for Status.
+	Version string
+	Started time.Time
 
 	mu       sync.Mutex
 	domainMu sync.Mutex

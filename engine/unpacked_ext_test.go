@@ -120,3 +120,29 @@ func TestUnpackedSlugsShared(t *testing.T) {
 		}
 	}
 }
+
+func TestStatus(t *testing.T) {
+	e, _, _, _ := newEngine(t)
+	e.Paths.Home = filepath.Dir(e.Paths.Run)
+	for _, name := range []string{"my-app", "other-app"} {
+		if _, err := e.CreateApp(name, "u"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := e.Deploy(context.Background(), engine.DeployRequest{App: "my-app", Commit: "c0ffee", SourceDir: t.TempDir()}); err != nil {
+		t.Fatal(err)
+	}
+	st, err := e.Status()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.AppsCount != 2 || len(st.Dynos) != 1 || st.Dynos[engine.DynoUp] != 1 || st.Isolation != "fake" {
+		t.Errorf("status = %+v", st)
+	}
+	if len(st.Apps) != 2 || st.Apps[0].Name != "my-app" || st.Apps[0].Slugs != 10 || st.Apps[0].Unpacked <= 0 || st.Apps[1].Total != 0 {
+		t.Errorf("disk use by app = %+v", st.Apps)
+	}
+	if st.HomeBytes < st.Apps[0].Total {
+		t.Errorf("home takes %d, less than the app's %d", st.HomeBytes, st.Apps[0].Total)
+	}
+}

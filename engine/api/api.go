@@ -48,6 +48,7 @@ func (s *Server) Handler() http.Handler {
 	// account (with HEROKU_HOST pointing here).
 	mux.HandleFunc("GET /users/{user}/apps", s.listApps)
 	mux.HandleFunc("GET /account", s.account)
+	mux.HandleFunc("GET /status", s.status)
 	mux.HandleFunc("POST /apps", s.createApp)
 	mux.HandleFunc("GET /apps/{app}", s.getApp)
 	mux.HandleFunc("DELETE /apps/{app}", s.deleteApp)

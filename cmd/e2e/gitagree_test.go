@@ -325,3 +325,31 @@ func (s *server) pushKilledAt(t *testing.T, dir, app, killAt string) string {
 	}
 	return out.String()
 }
+
+// TestSourceVersion checks that buildpacks see the pushed commit as
+// SOURCE_VERSION, though the checkout they build has no .git.
+func TestSourceVersion(t *testing.T) {
+	need(t, "python3")
+	s := startServer(t)
+	pack := s.home + "/buildpacks/showver/bin"
+	for name, body := range map[string]string{
+		"detect":  "#!/bin/sh\necho ShowVersion\n",
+		"compile": "#!/bin/sh\necho \"       SOURCE_VERSION=$SOURCE_VERSION\"\n",
+		"release": "#!/bin/sh\necho '--- {}'\n",
+	} {
+		if err := os.MkdirAll(pack, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(pack+"/"+name, []byte(body), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s.hako(t, "apps:create", "versioned")
+	s.hako(t, "buildpacks:set", "showver", "-a", "versioned")
+	dir := repo(t, "procfile-app")
+	out, err := s.push(dir, s.key, "versioned", "main")
+	commit := strings.TrimSpace(git(t, dir, "rev-parse", "HEAD"))
+	if err != nil || !hasPaddedLine(out, "remote:        SOURCE_VERSION="+commit) {
+		t.Fatalf("push: %v, want SOURCE_VERSION=%s:\n%s", err, commit, out)
+	}
+}

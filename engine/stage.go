@@ -85,6 +85,14 @@ func (e *Engine) stage(ctx context.Context, app *App, rel *Release, slug, newSlu
 	}
 	st.unpin = unpin
 	st.started, err = e.startAll(ctx, specs)
+	if err != nil && newSlug == nil && !e.serving(app.Name) {
+		// A config change or rollback while no web dyno serves (the app
+		// crashes, say, for want of the config var this sets): there is
+		// nothing to protect, and refusing would keep the fix out.
+		e.log(app.Name, "api", "Release v%d: %s; it goes live all the same, as no dyno of v%d was up", rel.Version, ErrorMessage(err), app.CurrentRelease)
+		fmt.Fprintf(out, " !     v%d: %s; it goes live all the same, as no dyno of v%d was up.\n", rel.Version, ErrorMessage(err), app.CurrentRelease)
+		err = nil
+	}
 	if err != nil {
 		msg := fmt.Sprintf("Release v%d failed: %s; v%d keeps serving. `hako logs -a %s` shows why.", rel.Version, ErrorMessage(err), app.CurrentRelease, app.Name)
 		e.log(app.Name, "api", "Release v%d failed: %s", rel.Version, ErrorMessage(err))
@@ -92,6 +100,16 @@ func (e *Engine) stage(ctx context.Context, app *App, rel *Release, slug, newSlu
 		return fail(Errorf(EBUILD, "%s", msg))
 	}
 	return st, nil
+}
+
+// serving reports whether one of the app's web dynos is up.
+func (e *Engine) serving(app string) bool {
+	for _, in := range e.runningOf(app) {
+		if in.spec.Type == "web" && in.Up() {
+			return true
+		}
+	}
+	return false
 }
 
 // goLive makes a staged release current, points the router at its web

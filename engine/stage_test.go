@@ -181,3 +181,84 @@ func TestRestoreSettlesPendingDeploys(t *testing.T) {
 		})
 	}
 }
+
+// crashingSupervisor starts dynos that never come up when their config
+// has CRASH set; down makes every dyno it started report not up.
+type crashingSupervisor struct {
+	*fakeSupervisor
+	mu    sync.Mutex
+	dynos []*crashingDyno
+}
+
+type crashingDyno struct {
+	engine.Dyno
+	crash bool
+	down  bool
+}
+
+func (d *crashingDyno) Up() bool { return !d.crash && !d.down && d.Dyno.Up() }
+func (d *crashingDyno) WaitUp(ctx context.Context) error {
+	if d.crash {
+		return engine.Errorf(engine.EBUILD, "crashed")
+	}
+	return nil
+}
+
+func (s *crashingSupervisor) Start(spec engine.DynoSpec) (engine.Dyno, error) {
+	d, err := s.fakeSupervisor.Start(spec)
+	if err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	cd := &crashingDyno{Dyno: d, crash: spec.Env["CRASH"] != ""}
+	s.dynos = append(s.dynos, cd)
+	return cd, nil
+}
+
+// TestReleaseThatCannotStart checks that a config change whose web dynos
+// do not come up is refused while the current release serves, and goes
+// live when nothing serves (so that config can fix a crashing app).
+func TestReleaseThatCannotStart(t *testing.T) {
+	e, _, fs, _ := newEngine(t)
+	cs := &crashingSupervisor{fakeSupervisor: fs}
+	e.Supervisor = cs
+	ctx := context.Background()
+	if _, err := e.CreateApp("my-app", "u"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.Deploy(ctx, engine.DeployRequest{App: "my-app", Commit: "c1", SourceDir: t.TempDir()}); err != nil {
+		t.Fatal(err)
+	}
+	crash := "1"
+	_, err := e.UpdateConfig(ctx, "my-app", "u", map[string]*string{"CRASH": &crash}, nil)
+	if engine.ErrorCode(err) != engine.EBUILD || engine.ErrorMessage(err) != "Release v3 failed: web.1 crashed before it came up; v2 keeps serving. `hako logs -a my-app` shows why." {
+		t.Fatalf("config change that cannot start: %v", err)
+	}
+	if app, _ := e.App("my-app"); app.CurrentRelease != 2 {
+		t.Errorf("current v%d, want v2", app.CurrentRelease)
+	}
+	for _, d := range fs.started {
+		if d.spec.Release == 3 && !d.stopped {
+			t.Errorf("dyno %s of the failed v3 still runs", d.spec.Name)
+		}
+	}
+
+	// The v2 dynos go down: the same change now goes live.
+	cs.mu.Lock()
+	for _, d := range cs.dynos {
+		d.down = true
+	}
+	cs.mu.Unlock()
+	var out bytes.Buffer
+	rel, err := e.UpdateConfig(ctx, "my-app", "u", map[string]*string{"CRASH": &crash}, &out)
+	if err != nil || rel.Version != 4 {
+		t.Fatalf("config change while nothing serves: %+v, %v", rel, err)
+	}
+	if got := out.String(); got != " !     v4: web.1 crashed before it came up; it goes live all the same, as no dyno of v2 was up.\n" {
+		t.Errorf("output %q", got)
+	}
+	if app, _ := e.App("my-app"); app.CurrentRelease != 4 {
+		t.Errorf("current v%d, want v4", app.CurrentRelease)
+	}
+}

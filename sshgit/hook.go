@@ -61,7 +61,11 @@ func RunHook(hook string, stdin io.Reader, out io.Writer) int {
 	}
 	conn, err := net.Dial("unix", sock)
 	if err != nil {
-		fmt.Fprintf(out, " !     Cannot reach the hako server to build this push (%v); is it still running?\n", err)
+		if hook == "post-receive" {
+			fmt.Fprintf(out, " !     Cannot reach the hako server to put this push live (%v); it settles the release when the push ends, or at its next start.\n", err)
+		} else {
+			fmt.Fprintf(out, " !     Cannot reach the hako server to build this push (%v); is it still running?\n", err)
+		}
 		return 1
 	}
 	defer conn.Close()

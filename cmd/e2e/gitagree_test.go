@@ -353,3 +353,57 @@ func TestSourceVersion(t *testing.T) {
 		t.Fatalf("push: %v, want SOURCE_VERSION=%s:\n%s", err, commit, out)
 	}
 }
+
+// TestPostReceiveMissed checks the other way a release is settled: when
+// git moves the branch but its post-receive hook cannot reach the server
+// (its socket is gone here), the server settles the release once
+// git-receive-pack ends, by reading the branch: the release goes live and
+// the three still agree.
+func TestPostReceiveMissed(t *testing.T) {
+	need(t, "python3")
+	s := startServer(t)
+	s.hako(t, "apps:create", "missed")
+	dir := repo(t, "procfile-app")
+	writeFile(t, dir, "Procfile", slowProcfile)
+	writeFile(t, dir, "index.html", "old\n")
+	git(t, dir, "commit", "-qam", "old")
+	if out, err := s.push(dir, s.key, "missed", "main"); err != nil {
+		t.Fatalf("push: %v\n%s", err, out)
+	}
+	writeFile(t, dir, "index.html", "new\n")
+	git(t, dir, "commit", "-qam", "new")
+	neu := strings.TrimSpace(git(t, dir, "rev-parse", "HEAD"))
+
+	c := exec.Command("git", "push", fmt.Sprintf("ssh://git@127.0.0.1:%s/missed.git", s.sshPort), "main")
+	c.Dir, c.Env = dir, append(os.Environ(), "GIT_SSH_COMMAND="+s.sshCommand(s.key))
+	pr, pw, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pr.Close()
+	c.Stdout, c.Stderr = pw, pw
+	if err := c.Start(); err != nil {
+		t.Fatal(err)
+	}
+	pw.Close()
+	var out strings.Builder
+	sc := bufio.NewScanner(pr)
+	for sc.Scan() {
+		out.WriteString(sc.Text() + "\n")
+		if strings.TrimRight(sc.Text(), " ") == "remote: -----> Launching..." {
+			// The pre-receive hook is connected already; post-receive will
+			// find no socket.
+			if err := os.Remove(s.home + "/hook.sock"); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if err := c.Wait(); err != nil {
+		t.Fatalf("push: %v\n%s", err, out.String())
+	}
+	if !hasPaddedLine(out.String(), "       Released v3") ||
+		!hasLineMatch(out.String(), `remote:  !     Cannot reach the hako server to put this push live \(.+\); it settles the release when the push ends, or at its next start\.\s*`) {
+		t.Errorf("the push does not say that post-receive failed and the release went live all the same:\n%s", out.String())
+	}
+	s.agreement(t, "missed", dir, neu, "new\n")
+}

@@ -102,6 +102,15 @@ func InitMain(args []string) int {
 	if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
 		fmt.Fprintf(os.Stderr, "dyno-init: set no_new_privs: %v\n", err)
 	}
+	// Last, once the init is done mounting: the filter holds on this
+	// thread, which forks the command, and so on the whole dyno.
+	if err := installSeccomp(); err != nil {
+		if rc.Required && !errors.Is(err, errNoSeccomp) {
+			fmt.Fprintf(os.Stderr, "dyno-init: refusing to run the command: %v\n", err)
+			return 126
+		}
+		fmt.Fprintf(os.Stderr, "dyno-init: %v\n", err)
+	}
 
 	// Subscribe before the child exists so that no SIGCHLD is missed; a
 	// signal to forward that arrives before the fork waits in the channel

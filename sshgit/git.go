@@ -13,6 +13,7 @@ import (
 	"github.com/gliderlabs/ssh"
 
 	"hako/engine"
+	"hako/engine/tether"
 )
 
 // repoApp turns the path git sends ("/myapp.git", "myapp.git",
@@ -90,14 +91,21 @@ func (s *Server) git(sess ssh.Session, args []string) int {
 // runWired runs cmd with the session's streams. Standard input is copied
 // through a pipe that is not waited for: a client that sends nothing more
 // must not keep the command from finishing.
+//
+// git dies with the server (see tether): a receive-pack left running by a
+// killed server could move a branch after the next start has settled the
+// release staged for it, and the two would disagree.
 func runWired(cmd *exec.Cmd, in io.Reader, out, errOut io.Writer) int {
 	cmd.Stdout = out
 	cmd.Stderr = errOut
+	dieWithServer(cmd)
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
 		return 1
 	}
-	if err := cmd.Start(); err != nil {
+	var waitErr error
+	done := make(chan struct{})
+	if err := tether.Start(cmd, nil, func() { waitErr = cmd.Wait(); close(done) }); err != nil {
 		fmt.Fprintf(errOut, " !     cannot start git: %v\n", err)
 		return 1
 	}
@@ -105,8 +113,9 @@ func runWired(cmd *exec.Cmd, in io.Reader, out, errOut io.Writer) int {
 		_, _ = io.Copy(stdin, in)
 		_ = stdin.Close()
 	}()
-	if err := cmd.Wait(); err != nil {
-		if ee, ok := err.(*exec.ExitError); ok {
+	<-done
+	if waitErr != nil {
+		if ee, ok := waitErr.(*exec.ExitError); ok {
 			return ee.ExitCode()
 		}
 		return 1

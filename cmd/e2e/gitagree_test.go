@@ -323,7 +323,32 @@ func (s *server) pushKilledAt(t *testing.T, dir, app, killAt string) string {
 	if err := c.Wait(); err == nil || !killed {
 		t.Fatalf("push: %v, server killed: %v:\n%s", err, killed, out.String())
 	}
+	// git-receive-pack died with the server: left running, it could move
+	// the branch after the next start has settled the release.
+	repo := s.home + "/repos/" + app + ".git"
+	waitFor(t, 5*time.Second, "git-receive-pack to die with the server", func() bool { return len(processesWithArg(repo)) == 0 },
+		func() string { return fmt.Sprint(processesWithArg(repo)) })
 	return out.String()
+}
+
+// processesWithArg returns the pids of running processes that have arg
+// as one of their arguments.
+func processesWithArg(arg string) []string {
+	var pids []string
+	entries, _ := os.ReadDir("/proc")
+	for _, e := range entries {
+		b, err := os.ReadFile("/proc/" + e.Name() + "/cmdline")
+		if err != nil {
+			continue
+		}
+		for _, a := range strings.Split(string(b), "\x00") {
+			if a == arg {
+				pids = append(pids, e.Name())
+				break
+			}
+		}
+	}
+	return pids
 }
 
 // TestSourceVersion checks that buildpacks see the pushed commit as

@@ -1,6 +1,7 @@
 package cmd
 
 import (
+	"bytes"
 	"fmt"
 	"io"
 	"net/http"
@@ -11,6 +12,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"hako/engine"
+	"hako/engine/logs"
 )
 
 func logsCommand(env *Env) *cli.Command {
@@ -24,6 +26,7 @@ func logsCommand(env *Env) *cli.Command {
 			&cli.StringFlag{Name: "dyno", Aliases: []string{"d"}, Usage: "only this dyno (web.1)"},
 			&cli.StringFlag{Name: "ps", Aliases: []string{"p"}, Usage: "only this process type (web)"},
 			&cli.StringFlag{Name: "source", Aliases: []string{"s"}, Usage: "only app or heroku lines"},
+			&cli.BoolFlag{Name: "json", Usage: "one JSON object a line, with the text exactly as the app wrote it"},
 		},
 		Action: func(c *cli.Context) error {
 			name, cl, err := appClient(env, c)
@@ -40,7 +43,15 @@ func logsCommand(env *Env) *cli.Command {
 					q.Set(f, v)
 				}
 			}
-			return cl.Stream(appPath(name, "/log-lines?"+q.Encode()), env.Stdout)
+			if c.Bool("json") {
+				q.Set("format", "json")
+				return cl.Stream(appPath(name, "/log-lines?"+q.Encode()), env.Stdout)
+			}
+			// An app's output must not drive the user's terminal.
+			w := &escapingWriter{w: env.Stdout}
+			err = cl.Stream(appPath(name, "/log-lines?"+q.Encode()), w)
+			w.Flush()
+			return err
 		},
 	}
 }
@@ -62,4 +73,33 @@ func (c *Client) Stream(path string, w io.Writer) error {
 	}
 	_, err = io.Copy(w, resp.Body)
 	return err
+}
+
+// escapingWriter writes the lines given to it with logs.Escape applied,
+// each once its newline has come.
+type escapingWriter struct {
+	w       io.Writer
+	pending []byte
+}
+
+func (e *escapingWriter) Write(p []byte) (int, error) {
+	e.pending = append(e.pending, p...)
+	for {
+		i := bytes.IndexByte(e.pending, '\n')
+		if i < 0 {
+			return len(p), nil
+		}
+		if _, err := io.WriteString(e.w, logs.Escape(string(e.pending[:i]))+"\n"); err != nil {
+			return 0, err
+		}
+		e.pending = e.pending[i+1:]
+	}
+}
+
+// Flush writes what is left after the last newline.
+func (e *escapingWriter) Flush() {
+	if len(e.pending) > 0 {
+		_, _ = io.WriteString(e.w, logs.Escape(string(e.pending)))
+		e.pending = nil
+	}
 }

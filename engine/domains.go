@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"net/netip"
 	"regexp"
 	"slices"
 	"strings"
@@ -17,11 +18,25 @@ func normalizeDomain(h string) string {
 	return strings.TrimSuffix(strings.ToLower(strings.TrimSpace(h)), ".")
 }
 
+// ipLiteral reports whether host is an IP address, v4 or v6, bracketed
+// or not, or looks like one to a resolver: a last label of digits only
+// (127.1, 10.0.0.010) is never a top-level domain.
+func ipLiteral(host string) bool {
+	if _, err := netip.ParseAddr(strings.TrimSuffix(strings.TrimPrefix(host, "["), "]")); err == nil {
+		return true
+	}
+	last := host[strings.LastIndexByte(host, '.')+1:]
+	return last != "" && strings.Trim(last, "0123456789") == ""
+}
+
 // AddDomain routes a custom hostname (www.example.test) to the app, as
 // `heroku domains:add` does. Returns EINVALID, ENOTFOUND or ECONFLICT when
 // another app has it.
 func (e *Engine) AddDomain(name, host string) ([]string, error) {
 	host = normalizeDomain(host)
+	if ipLiteral(host) {
+		return nil, Errorf(EINVALID, "%s is an IP address, not a hostname: requests to the server's bare address must not reach one app. Give a hostname such as www.example.test.", host)
+	}
 	if !hostnameRe.MatchString(host) || len(host) > 253 {
 		return nil, Errorf(EINVALID, "%q is not a hostname: give a name with at least one dot, such as www.example.test.", host)
 	}

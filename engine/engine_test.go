@@ -239,6 +239,11 @@ func TestDomains(t *testing.T) {
 		{"app-one", "nodot", engine.EINVALID},
 		{"app-one", "../etc", engine.EINVALID},
 		{"app-one", "other.localhost", engine.EINVALID},
+		{"app-one", "127.0.0.1", engine.EINVALID},
+		{"app-one", "127.1", engine.EINVALID},
+		{"app-one", "[::1]", engine.EINVALID},
+		{"app-one", "::ffff:10.0.0.1", engine.EINVALID},
+		{"app-one", "[2001:db8::1]", engine.EINVALID},
 		{"ghost-app", "a.example.test", engine.ENOTFOUND},
 	}
 	for _, c := range cases {

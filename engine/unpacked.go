@@ -112,7 +112,7 @@ func (e *Engine) unpack(app, slugID string) (dir string, done func(), err error)
 // to the app's user (uid:gid) when the supervisor runs dynos as another
 // user.
 func (e *Engine) extract(app, slugID, dir string, uid, gid int) error {
-	if err := os.MkdirAll(filepath.Dir(dir), 0o755); err != nil {
+	if err := privateRunDir(filepath.Dir(dir), gid); err != nil {
 		return fmt.Errorf("prepare run directory of %s: %w", app, err)
 	}
 	tmp := dir + ".tmp"
@@ -132,6 +132,22 @@ func (e *Engine) extract(app, slugID, dir string, uid, gid int) error {
 		return fmt.Errorf("unpack slug %s of %s: %w", slugID, app, err)
 	}
 	return nil
+}
+
+// privateRunDir creates an app's run directory, open to the server and
+// to the app's group (gid, whose dynos reach their slug through it) only:
+// another host user can neither list nor enter it. Where it cannot be
+// given to gid (a server not running as root, whose dynos run as itself,
+// or gid 0), only the server's user may enter it.
+func privateRunDir(dir string, gid int) error {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return err
+	}
+	mode := os.FileMode(0o700)
+	if gid > 0 && os.Chown(dir, os.Getuid(), gid) == nil {
+		mode = 0o750
+	}
+	return os.Chmod(dir, mode)
 }
 
 // collect removes the app's unpacked directories that nothing needs any

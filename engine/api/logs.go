@@ -1,10 +1,12 @@
 package api
 
 import (
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 
 	"hako/engine"
 	"hako/engine/logs"
@@ -16,11 +18,21 @@ type logQuery struct {
 	tail             bool
 	dyno, ps, source string
 	serverSentEvents bool
+	json             bool // one JSON object a line, the text as written
+}
+
+// jsonLine is a log line as `hako logs --json` prints it.
+type jsonLine struct {
+	Time    time.Time `json:"time"`
+	Source  string    `json:"source"`
+	Dyno    string    `json:"dyno"`
+	Message string    `json:"message"`
 }
 
 // logLines streams an app's log as text: the last num lines (default
 // 100, at most 1,500, as Heroku), then new lines while tail is set.
-// Filters: dyno (web.1), ps (web), source (app or heroku).
+// Filters: dyno (web.1), ps (web), source (app or heroku); format=json
+// gives one JSON object a line.
 func (s *Server) logLines(w http.ResponseWriter, r *http.Request) {
 	app, err := s.Engine.App(r.PathValue("app"))
 	if err != nil {
@@ -34,7 +46,7 @@ func (s *Server) logLines(w http.ResponseWriter, r *http.Request) {
 			num = -1
 		}
 	}
-	s.streamLogs(w, r, app.Name, logQuery{num: num, tail: q.Get("tail") == "true", dyno: q.Get("dyno"), ps: q.Get("ps"), source: q.Get("source")})
+	s.streamLogs(w, r, app.Name, logQuery{num: num, tail: q.Get("tail") == "true", dyno: q.Get("dyno"), ps: q.Get("ps"), source: q.Get("source"), json: q.Get("format") == "json"})
 }
 
 // streamLogs writes the app's recent lines, then new ones while q.tail,
@@ -61,6 +73,13 @@ func (s *Server) streamLogs(w http.ResponseWriter, r *http.Request, app string, 
 	if q.serverSentEvents {
 		w.Header().Set("Content-Type", "text/event-stream")
 		write = func(l logs.Line) { fmt.Fprintf(w, "data: %s\n\n", l) }
+	}
+	if q.json {
+		w.Header().Set("Content-Type", "application/x-ndjson")
+		enc := json.NewEncoder(w)
+		write = func(l logs.Line) {
+			_ = enc.Encode(jsonLine{Time: l.Time.UTC(), Source: l.Source, Dyno: l.Proc, Message: l.Text})
+		}
 	}
 	w.WriteHeader(http.StatusOK)
 	var recent []logs.Line

@@ -29,7 +29,7 @@ func (s *Supervisor) isolatedCommand(ctx context.Context, spec engine.SandboxSpe
 			return nil, nil, fmt.Errorf("give %s to uid %d: %w", m.Path, uid, err)
 		}
 	}
-	unique := sandboxName(engine.DynoSpec{App: "build", Name: spec.Name}, os.Getpid(), sandboxSeq.Add(1))
+	unique := sandboxName(os.Getpid(), sandboxSeq.Add(1))
 	base := s.buildScratchBase()
 	s.sweepScratch(base)
 	dir, err := makeBuildScratch(base, unique)

@@ -134,21 +134,32 @@ echo done; exec sleep 1000`
 		}
 	}
 
-	scratchOf := func(name string) []string {
-		dirs, _ := filepath.Glob(filepath.Join(scratch, "*"+strings.ReplaceAll(name, ".", "_")+".*"))
+	// Scratch dirs are named by random dyno ids: A's is the one whose
+	// upper layer holds the file it wrote in /app.
+	all := func() []string {
+		dirs, _ := filepath.Glob(filepath.Join(scratch, "*"))
 		return dirs
 	}
-	if len(scratchOf(a)) != 1 {
-		t.Fatalf("scratch dirs of %s: %v", a, scratchOf(a))
+	ofA := func() []string {
+		dirs, _ := filepath.Glob(filepath.Join(scratch, "*", "upper", "newfile"))
+		return dirs
+	}
+	if len(all()) != 2 || len(ofA()) != 1 {
+		t.Fatalf("scratch dirs: %v, of %s: %v", all(), a, ofA())
+	}
+	for _, dir := range all() {
+		if strings.Contains(dir, "web") || strings.Contains(dir, "worker") {
+			t.Errorf("scratch dir %s is named after the dyno, not by an id", dir)
+		}
 	}
 	if err := dA.Stop(); err != nil {
 		t.Fatal(err)
 	}
-	if left := scratchOf(a); len(left) != 0 {
+	if left := ofA(); len(left) != 0 {
 		t.Errorf("scratch dir left after Stop: %v", left)
 	}
-	if len(scratchOf(b)) != 1 {
-		t.Errorf("dyno B lost its scratch dir: %v", scratchOf(b))
+	if len(all()) != 1 {
+		t.Errorf("dyno B lost its scratch dir: %v", all())
 	}
 	s.StopAll()
 	if left, _ := os.ReadDir(scratch); len(left) != 0 {

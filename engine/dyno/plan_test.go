@@ -3,11 +3,10 @@ package dyno
 import (
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"testing"
 	"time"
-
-	"hako/engine"
 )
 
 func TestMountPlan(t *testing.T) {
@@ -83,8 +82,12 @@ func TestCgroupPaths(t *testing.T) {
 	if got := ownCgroupV2("12:pids:/a\n0::/user.slice/x.scope\n"); got != "/user.slice/x.scope" {
 		t.Errorf("ownCgroupV2 = %q", got)
 	}
-	if got := sandboxName(engine.DynoSpec{App: "my-app", Name: "web.1"}, 42, 7); got != "my-app.web_1.42.7" {
-		t.Errorf("sandboxName = %q", got)
+	named := regexp.MustCompile(`^[0-9a-f]{16}\.42\.7$`)
+	if a, b := sandboxName(42, 7), sandboxName(42, 7); !named.MatchString(a) || a == b {
+		t.Errorf("sandboxName = %q then %q, want two random ids with pid 42 and sequence 7", a, b)
+	}
+	if pid, ok := sandboxOwner(sandboxName(42, 7)); !ok || pid != 42 {
+		t.Errorf("sandboxOwner = %d, %v", pid, ok)
 	}
 }
 

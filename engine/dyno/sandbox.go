@@ -1,6 +1,7 @@
 package dyno
 
 import (
+	"crypto/rand"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -34,7 +35,7 @@ var sandboxSeq atomic.Int64
 func (s *Supervisor) newSandbox(spec engine.DynoSpec) *sandbox {
 	uid, gid := s.identity(spec.UID, spec.GID)
 	b := &sandbox{root: rootConfig{App: spec.Dir, UID: uid, GID: gid, Required: s.opts.Isolate == ModeNamespaces}}
-	unique := sandboxName(spec, os.Getpid(), sandboxSeq.Add(1))
+	unique := sandboxName(os.Getpid(), sandboxSeq.Add(1))
 	if s.rootable {
 		base := s.opts.ScratchDir
 		if base == "" {
@@ -66,19 +67,15 @@ func (s *Supervisor) newSandbox(spec engine.DynoSpec) *sandbox {
 	return b
 }
 
-// sandboxName names a process's scratch directory and cgroup: readable,
-// and unique across the processes of this server and those of any other
-// server running at the same time.
-func sandboxName(spec engine.DynoSpec, pid int, seq int64) string {
-	clean := func(s string) string {
-		return strings.Map(func(r rune) rune {
-			if r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_' {
-				return r
-			}
-			return '_'
-		}, s)
-	}
-	return fmt.Sprintf("%s.%s.%d.%d", clean(spec.App), clean(spec.Name), pid, seq)
+// sandboxName names a process's scratch directory and cgroup: a random
+// dyno id, never the app's name (which other host users would read in
+// /sys/fs/cgroup and in /proc/PID/cgroup), unique across the processes
+// of this server and those of any other server running at the same time,
+// with the server's pid for sweepStale.
+func sandboxName(pid int, seq int64) string {
+	var id [8]byte
+	_, _ = rand.Read(id[:]) // never fails (crypto/rand)
+	return fmt.Sprintf("%x.%d.%d", id, pid, seq)
 }
 
 // makeScratch creates a process's scratch directory: upper (owned by the
@@ -166,7 +163,7 @@ func sweepStale(dir string, alive func(pid int) bool, remove func(string) error)
 // sandboxOwner extracts the server's pid from a sandbox name.
 func sandboxOwner(name string) (int, bool) {
 	f := strings.Split(name, ".")
-	if len(f) < 4 {
+	if len(f) < 3 {
 		return 0, false
 	}
 	pid, err := strconv.Atoi(f[len(f)-2])

@@ -72,7 +72,9 @@ func (b *Buffer) Log(app, source, proc, text string) {
 	m := b.Mirror
 	b.mu.Unlock()
 	if m != nil {
-		fmt.Fprintf(m, "%s %s\n", app, l)
+		// The server's output is often a terminal: escape what the app
+		// wrote.
+		fmt.Fprintf(m, "%s %s\n", app, Escape(l.String()))
 	}
 }
 

@@ -1,0 +1,111 @@
+package e2e
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestDynoSyscallFilter checks that a dyno cannot make a user namespace,
+// where it would be root (unshare -U, unshare -Ur), while what apps do
+// every day still works under the filter: a Python web server, Node, git
+// and psql to the app's database.
+func TestDynoSyscallFilter(t *testing.T) {
+	need(t, "python3", "node", "psql", "unshare")
+	needRootE2E(t)
+	s := startServer(t)
+	s.hako(t, "apps:create", "filtered")
+	if out, err := s.push(repo(t, "procfile-app"), s.key, "filtered", "main"); err != nil {
+		t.Fatalf("push: %v\n%s", err, out)
+	}
+	s.waitBody(t, "filtered", "hello from procfile")
+	s.hako(t, "addons:create", "heroku-postgresql", "-a", "filtered")
+	script := `grep '^Seccomp:' /proc/self/status
+unshare -U true; echo "unshare -U exit $?"
+unshare -Ur id -u; echo "unshare -Ur exit $?"
+node -e 'const s = require("http").createServer(); s.listen(0, "127.0.0.1", () => { console.log("node listening"); s.close() })'
+cd /tmp && git init -q repo && cd repo && git -c user.name=a -c user.email=a@example.test commit -q --allow-empty -m x && echo "git commit done"
+psql "$DATABASE_URL" -w -tAc "select 'psql connected'"`
+	out := s.hako(t, "run", "-a", "filtered", "--no-tty", script)
+	for _, line := range []string{
+		"Seccomp:\t2",
+		"unshare: unshare failed: Operation not permitted",
+		"unshare -U exit 1",
+		"unshare -Ur exit 1",
+		"node listening",
+		"git commit done",
+		"psql connected",
+	} {
+		if !hasLine(out, line) {
+			t.Errorf("no line %q from the one-off dyno:\n%s", line, out)
+		}
+	}
+	if code, body, err := s.get("filtered", "/"); err != nil || code != 200 || !strings.Contains(body, "hello from procfile") {
+		t.Errorf("the web dyno under the filter: %d %q %v", code, body, err)
+	}
+}
+
+// TestDomainsRefuseIPs checks that an IP address cannot be an app's
+// custom domain: it would capture requests to the server's bare address.
+func TestDomainsRefuseIPs(t *testing.T) {
+	s := startServer(t)
+	s.hako(t, "apps:create", "ip-grab")
+	for _, host := range []string{"127.0.0.1", "[::1]", "::1", "10.1"} {
+		out, err := s.run("domains:add", host, "-a", "ip-grab")
+		want := " ▸    " + host + " is an IP address, not a hostname: requests to the server's bare address must not reach one app. Give a hostname such as www.example.test."
+		if err == nil || !hasLine(out, want) {
+			t.Errorf("domains:add %s: %v\n%s\nwant the line %q", host, err, out, want)
+		}
+	}
+	var domains []struct{ Hostname, Kind string }
+	out := s.hako(t, "domains", "-a", "ip-grab", "--json")
+	if err := json.Unmarshal([]byte(out), &domains); err != nil || len(domains) != 1 || domains[0].Kind != "heroku" {
+		t.Errorf("domains after the refusals, want the app's own only: %v\n%s", err, out)
+	}
+}
+
+// TestLogsEscapeControls checks that terminal control sequences a dyno
+// prints reach `hako logs` and the server's own output escaped, and
+// `hako logs --json` as written.
+func TestLogsEscapeControls(t *testing.T) {
+	need(t, "python3")
+	s := startServer(t)
+	dir := repo(t, "procfile-app")
+	procfile := `web: printf 'ctl \033[2J\033]0;owned\007 \302\233 end\n'; exec python3 -m http.server $PORT` + "\n"
+	if err := os.WriteFile(filepath.Join(dir, "Procfile"), []byte(procfile), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	git(t, dir, "commit", "-qam", "controls")
+	s.hako(t, "apps:create", "ctl")
+	if out, err := s.push(dir, s.key, "ctl", "main"); err != nil {
+		t.Fatalf("push: %v\n%s", err, out)
+	}
+	s.waitBody(t, "ctl", "hello from procfile")
+	const escaped = `ctl \x1b[2J\x1b]0;owned\x07 \u009b end`
+	waitFor(t, 20*time.Second, "the line in hako logs", func() bool {
+		return hasLineMatch(s.hako(t, "logs", "-a", "ctl", "--ps", "web"), `\S+ app\[web\.1\]: `+regexp.QuoteMeta(escaped))
+	}, func() string { return s.hako(t, "logs", "-a", "ctl") })
+	if !hasLineMatch(s.out.String(), `ctl \S+ app\[web\.1\]: `+regexp.QuoteMeta(escaped)) {
+		t.Errorf("the server's output lacks the escaped line:\n%q", s.out.String())
+	}
+	if strings.Contains(s.out.String(), "\x1b") {
+		t.Errorf("the server's output holds an escape character")
+	}
+	found := false
+	for _, l := range lines(s.hako(t, "logs", "-a", "ctl", "--ps", "web", "--json")) {
+		var line struct{ Source, Dyno, Message string }
+		if err := json.Unmarshal([]byte(l), &line); err != nil {
+			t.Fatalf("logs --json line %q: %v", l, err)
+		}
+		if line.Source == "app" && line.Dyno == "web.1" && line.Message == "ctl \x1b[2J\x1b]0;owned\x07 \u009b end" {
+			found = true
+		}
+	}
+	if !found {
+		t.Errorf("logs --json lacks the raw line:\n%s", s.hako(t, "logs", "-a", "ctl", "--json"))
+	}
+}

@@ -12,25 +12,6 @@ import (
 	"time"
 )
 
-// Paths are the directories the engine keeps files in besides the store.
-// Every path it builds from user input passes ValidateAppName first.
-type Paths struct {
-	// Run holds the unpacked slugs of each app (RUN/APP/SLUG), shared by
-	// the dynos of every release with that slug (see unpacked.go).
-	Run string
-	// Cache holds each app's build cache, kept between builds.
-	Cache string
-	// Repos holds each app's bare git repository; the engine only removes
-	// it with the app.
-	Repos string
-	// Home is HAKO_HOME itself, whose total size Status reports.
-	Home string
-	// Tmp is the builder's scratch directory (HAKO_HOME/tmp), swept at
-	// start; its path also tags the engine's temporary directories
-	// elsewhere as this home's (see Sweep).
-	Tmp string
-}
-
 // Engine implements hako's operations over the store, builder, supervisor
 // and router. Every change to an app goes through it, one at a time per
 // app, so releases never interleave.
@@ -42,7 +23,8 @@ type Engine struct {
 	Logs       LogSink
 	// Drains, when set, is told each app's log drains.
 	Drains DrainTable
-	Paths  Paths
+	// Paths are where the engine keeps files besides the store.
+	Paths Layout
 	// ParseKey turns an authorized_keys line into a Key; it lives with the
 	// SSH adapter so that the domain stays free of SSH code.
 	ParseKey func(text string) (*Key, error)

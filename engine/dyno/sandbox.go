@@ -37,10 +37,9 @@ func (s *Supervisor) newSandbox(spec engine.DynoSpec) *sandbox {
 	b := &sandbox{root: rootConfig{App: spec.Dir, UID: uid, GID: gid, Required: s.opts.Isolate == ModeNamespaces}}
 	unique := sandboxName(os.Getpid(), sandboxSeq.Add(1))
 	if s.rootable {
-		base := s.opts.ScratchDir
-		if base == "" {
-			base = filepath.Join(filepath.Dir(filepath.Dir(spec.Dir)), ".dynos")
-		}
+		// Dynos and build steps keep their scratch in one base directory,
+		// Options.ScratchDir, given by the server from its layout.
+		base := s.buildScratchBase()
 		s.sweepScratch(base)
 		if dir, err := makeScratch(filepath.Join(base, unique), uid, gid); err != nil {
 			s.mu.Lock()

@@ -136,9 +136,10 @@ type Options struct {
 	// ScratchDir holds, for each process of an isolated dyno, a directory
 	// of its own: the upper and work directories of the overlay that makes
 	// its /app writable, and the mount point of its root. It is removed
-	// when the process is gone, which discards what the dyno wrote. Empty
-	// means ".dynos" next to the app directories, that is two levels above
-	// the slug directory (the engine unpacks slugs in RUN/APP/SLUG).
+	// when the process is gone, which discards what the dyno wrote. Build
+	// steps keep the mount points of their roots there too. The server
+	// passes its layout's (engine.Layout.Scratch); empty means a directory
+	// in the system's temporary directory.
 	ScratchDir string
 	// MemoryLimit is an isolated dyno's memory quota in bytes. Above it,
 	// Heroku's R14 is logged (at most once a minute) and the dyno keeps

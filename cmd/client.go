@@ -46,7 +46,7 @@ func Home() (string, error) {
 
 // readServerInfo reads the running server's address and token.
 func readServerInfo(home string) (*ServerInfo, error) {
-	data, err := os.ReadFile(filepath.Join(home, "server.json"))
+	data, err := os.ReadFile(engine.NewLayout(home).ServerInfo)
 	if err != nil {
 		if os.IsNotExist(err) {
 			return nil, engine.Errorf(engine.EUNAUTHORIZED, "No hako server is running with HAKO_HOME=%s: start one with `hako server`, or set HAKO_API_URL and HAKO_API_TOKEN.", home)

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/url"
 	"strings"
+	"time"
 
 	"github.com/urfave/cli/v2"
 
@@ -63,6 +64,43 @@ func addonsCommands(env *Env) []*cli.Command {
 				}
 				fmt.Fprintln(env.Stdout, "done")
 				fmt.Fprintf(env.Stdout, "Created %s as %s\n", a.Name, strings.Join(a.ConfigVars, ", "))
+				return nil
+			},
+		},
+		{
+			Name:      "addons:info",
+			Usage:     "show an add-on: its plan, attachment, and how much of the plan it uses",
+			ArgsUsage: "ADDON",
+			Flags:     []cli.Flag{appFlag, &cli.BoolFlag{Name: "json", Usage: "print JSON"}},
+			Action: func(c *cli.Context) error {
+				if c.NArg() != 1 {
+					return engine.Errorf(engine.EINVALID, "Usage: hako addons:info -a APP ADDON (ADDON: its name or attachment, from `hako addons`)")
+				}
+				name, cl, err := appClient(env, c)
+				if err != nil {
+					return err
+				}
+				var a api.AddonView
+				if err := cl.Do("GET", appPath(name, "/addons/"+url.PathEscape(c.Args().First())), nil, &a); err != nil {
+					return err
+				}
+				if c.Bool("json") {
+					return printJSON(env.Stdout, a)
+				}
+				fields := [][2]string{
+					{"Attachments", a.App.Name + "::" + a.Attachment.Name},
+					{"Installed at", a.CreatedAt.UTC().Format(time.RFC1123)},
+					{"Owning app", a.App.Name},
+					{"Plan", a.Plan.Name},
+					{"State", a.State},
+				}
+				for _, u := range a.Usage {
+					fields = append(fields, [2]string{u.Name, u.Value})
+				}
+				fmt.Fprintf(env.Stdout, "=== %s\n", a.Name)
+				for _, f := range fields {
+					fmt.Fprintf(env.Stdout, "%-13s %s\n", f[0]+":", f[1])
+				}
 				return nil
 			},
 		},

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"math/rand/v2"
 	"regexp"
 	"slices"
@@ -74,7 +75,7 @@ func (e *Engine) CreateAddon(ctx context.Context, req AddonRequest) (*Addon, err
 	short := strings.TrimPrefix(p.Service(), "heroku-")
 	a := &Addon{ID: newID(), Name: fmt.Sprintf("%s-%s-%05d", short, nameAdjectives[rand.IntN(len(nameAdjectives))], rand.IntN(100000)),
 		App: app.Name, Service: p.Service(), Plan: plan, As: as, State: "provisioned", Created: time.Now().UTC()}
-	url, res, err := p.Provision(ctx, a.Name)
+	url, res, err := p.Provision(ctx, a.Name, plan)
 	if err != nil {
 		return nil, err
 	}
@@ -130,6 +131,31 @@ func (e *Engine) Addons(name string) ([]Addon, error) {
 	return app.Addons, nil
 }
 
+// AddonInfo returns one of the app's add-ons (by name, attachment or id)
+// and, where its provider can tell, how much of its plan it uses.
+// Returns ENOTFOUND.
+func (e *Engine) AddonInfo(ctx context.Context, name, addon string) (*Addon, []UsageField, error) {
+	app, err := e.App(name)
+	if err != nil {
+		return nil, nil, err
+	}
+	i := slices.IndexFunc(app.Addons, func(a Addon) bool { return a.Name == addon || a.As == addon || a.ID == addon })
+	if i < 0 {
+		return nil, nil, Errorf(ENOTFOUND, "%s has no add-on %s: `hako addons -a %s` lists them.", app.Name, addon, app.Name)
+	}
+	a := app.Addons[i]
+	r, ok := e.AddonProviders[a.Service].(AddonReporter)
+	if !ok {
+		return &a, nil, nil
+	}
+	usage, err := r.Usage(ctx, a.Resource, a.Plan)
+	if err != nil {
+		// The add-on is there all the same: say what could not be measured.
+		usage = []UsageField{{Name: "Usage", Value: "unknown: " + err.Error()}}
+	}
+	return &a, usage, nil
+}
+
 // DestroyAddon detaches an add-on (by name or attachment) in a new
 // release, "Detach DATABASE (heroku-postgresql)", then removes its
 // resource and data for good. Returns ENOTFOUND.
@@ -182,7 +208,12 @@ func (e *Engine) StartAddons(ctx context.Context) error {
 	byService := map[string][]map[string]string{}
 	for _, a := range apps {
 		for _, ad := range a.Addons {
-			byService[ad.Service] = append(byService[ad.Service], ad.Resource)
+			res := maps.Clone(ad.Resource)
+			if res == nil {
+				res = map[string]string{}
+			}
+			res["plan"] = ad.Plan
+			byService[ad.Service] = append(byService[ad.Service], res)
 		}
 	}
 	var errs error

@@ -23,7 +23,7 @@ func (p *fakeProvider) Start(ctx context.Context, res []map[string]string) error
 	p.started = append(p.started, res)
 	return nil
 }
-func (p *fakeProvider) Provision(ctx context.Context, name string) (string, map[string]string, error) {
+func (p *fakeProvider) Provision(ctx context.Context, name, plan string) (string, map[string]string, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.live[name] = true

@@ -37,15 +37,31 @@ type AddonProvider interface {
 	Plans() []string
 	// Start brings up what the service's existing resources need (its
 	// servers), for a server start. It is called before any dyno starts,
-	// with every resource the store holds for the service.
+	// with every resource the store holds for the service, each with the
+	// add-on's plan under the key "plan", so that the plan's limits hold
+	// for add-ons made before they existed.
 	Start(ctx context.Context, resources []map[string]string) error
-	// Provision makes a new resource named name and returns the URL the
-	// app connects with and the record to keep. Returns EINVALID when the
-	// service cannot run here (its software is missing), saying what to
-	// install.
-	Provision(ctx context.Context, name string) (url string, resource map[string]string, err error)
+	// Provision makes a new resource named name on plan (one of Plans,
+	// "" for the first) and returns the URL the app connects with and the
+	// record to keep. Returns EINVALID when the service cannot run here
+	// (its software is missing), saying what to install.
+	Provision(ctx context.Context, name, plan string) (url string, resource map[string]string, err error)
 	// Deprovision removes a resource and its data for good.
 	Deprovision(ctx context.Context, resource map[string]string) error
 	// Stop shuts the service's servers down cleanly, for a server exit.
 	Stop()
+}
+
+// AddonReporter is an AddonProvider that can tell how much of its plan an
+// add-on uses (a database's size against the plan's storage), for
+// `addons:info`.
+type AddonReporter interface {
+	Usage(ctx context.Context, resource map[string]string, plan string) ([]UsageField, error)
+}
+
+// UsageField is one line of an add-on's usage: "Data Size", "7.6 MB of
+// 1 GB (in compliance)".
+type UsageField struct {
+	Name  string `json:"name"`
+	Value string `json:"value"`
 }

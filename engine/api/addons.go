@@ -19,6 +19,9 @@ type AddonView struct {
 	ConfigVars   []string  `json:"config_vars"`
 	State        string    `json:"state"`
 	CreatedAt    time.Time `json:"created_at"`
+	// Usage, in GET /apps/APP/addons/ADDON only, is how much of its plan
+	// the add-on uses (hako's addition to the Platform API's shape).
+	Usage []engine.UsageField `json:"usage,omitempty"`
 }
 
 // AppRef names an app by id and name, as the Platform API nests it.
@@ -34,6 +37,19 @@ func (s *Server) addonView(a engine.Addon) AddonView {
 	}
 	return AddonView{ID: a.ID, Name: a.Name, AddonService: NameRef{a.Service}, Plan: NameRef{a.Service + ":" + a.Plan},
 		App: app, Attachment: NameRef{a.As}, ConfigVars: []string{a.ConfigVar()}, State: a.State, CreatedAt: a.Created}
+}
+
+// addonInfo answers GET /apps/APP/addons/ADDON: one add-on, by name,
+// attachment or id, with its usage.
+func (s *Server) addonInfo(w http.ResponseWriter, r *http.Request) {
+	a, usage, err := s.Engine.AddonInfo(r.Context(), r.PathValue("app"), r.PathValue("addon"))
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	v := s.addonView(*a)
+	v.Usage = usage
+	writeJSON(w, http.StatusOK, v)
 }
 
 func (s *Server) listAddons(w http.ResponseWriter, r *http.Request) {

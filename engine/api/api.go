@@ -68,6 +68,7 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("PUT /apps/{app}/buildpack-installations", s.putBuildpacks)
 	mux.HandleFunc("GET /apps/{app}/addons", s.listAddons)
 	mux.HandleFunc("POST /apps/{app}/addons", s.createAddon)
+	mux.HandleFunc("GET /apps/{app}/addons/{addon}", s.addonInfo)
 	mux.HandleFunc("DELETE /apps/{app}/addons/{addon}", s.deleteAddon)
 	mux.HandleFunc("GET /apps/{app}/addon-attachments", s.listAttachments)
 	mux.HandleFunc("GET /addon-attachments", s.listAttachments)

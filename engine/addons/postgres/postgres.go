@@ -57,7 +57,10 @@ type Provider struct {
 	restartDelay time.Duration
 }
 
-var _ engine.AddonProvider = (*Provider)(nil)
+var (
+	_ engine.AddonProvider = (*Provider)(nil)
+	_ engine.AddonReporter = (*Provider)(nil)
+)
 
 // New returns a provider keeping its cluster in dir (or, when the
 // unprivileged user cannot reach dir, in a directory named after it under
@@ -82,10 +85,14 @@ func (p *Provider) Service() string { return "heroku-postgresql" }
 // Attachment implements engine.AddonProvider.
 func (p *Provider) Attachment() string { return "DATABASE" }
 
-// Plans implements engine.AddonProvider. Every plan is the same database
-// here; the names exist so that Heroku commands and app.json files work.
+// Plans implements engine.AddonProvider: Heroku's names, each with its
+// connection limit per role and a storage figure (see plans).
 func (p *Provider) Plans() []string {
-	return []string{"essential-0", "essential-1", "essential-2", "standard-0"}
+	names := make([]string, len(plans))
+	for i, pl := range plans {
+		names[i] = pl.name
+	}
+	return names
 }
 
 // Start implements engine.AddonProvider. Without resources it does
@@ -105,7 +112,10 @@ func (p *Provider) Start(ctx context.Context, resources []map[string]string) err
 			port = n
 		}
 	}
-	return p.ensure(ctx, port)
+	if err := p.ensure(ctx, port); err != nil {
+		return err
+	}
+	return p.applyLimits(ctx, resources)
 }
 
 // addonName is the shape of the add-on names the engine makes.
@@ -119,7 +129,7 @@ var ident = regexp.MustCompile(`^[a-z_][a-z0-9_]*$`)
 // Provision implements engine.AddonProvider: it makes a role and a
 // database named after the add-on, the role owning the database and the
 // only one (besides the superuser) allowed to connect to it.
-func (p *Provider) Provision(ctx context.Context, name string) (string, map[string]string, error) {
+func (p *Provider) Provision(ctx context.Context, name, plan string) (string, map[string]string, error) {
 	if !addonName.MatchString(name) || len(name) > 63 {
 		return "", nil, engine.Errorf(engine.EINVALID, "Add-on name %q is invalid for heroku-postgresql: use at most 63 lowercase letters, digits and dashes, starting with a letter.", name)
 	}
@@ -139,7 +149,9 @@ func (p *Provider) Provision(ctx context.Context, name string) (string, map[stri
 	// One statement per step, so that a failure undoes exactly what this
 	// call made and never touches an object of the same name made by
 	// someone else.
-	if err := p.psql(ctx, fmt.Sprintf("CREATE ROLE %s LOGIN PASSWORD '%s';", q, password)); err != nil {
+	// The plan's connection limit is the role's: one app cannot take every
+	// slot of the server.
+	if err := p.psql(ctx, fmt.Sprintf("CREATE ROLE %s LOGIN CONNECTION LIMIT %d PASSWORD '%s';", q, limitOf(plan).connections, password)); err != nil {
 		return "", nil, fmt.Errorf("postgres: creating role %s: %w", id, err)
 	}
 	if err := p.psql(ctx, fmt.Sprintf("CREATE DATABASE %s OWNER %s;", q, q)); err != nil {

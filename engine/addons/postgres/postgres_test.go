@@ -102,7 +102,7 @@ func query(progs *programs, url, sql string) (string, error) {
 
 func provision(t *testing.T, p *Provider, name string) (string, map[string]string) {
 	t.Helper()
-	url, res, err := p.Provision(context.Background(), name)
+	url, res, err := p.Provision(context.Background(), name, "")
 	if err != nil {
 		t.Fatalf("Provision(%s): %v", name, err)
 	}
@@ -244,7 +244,7 @@ func TestStartWithoutResources(t *testing.T) {
 func TestInvalidName(t *testing.T) {
 	p := New(t.TempDir(), Options{})
 	defer p.Stop()
-	_, _, err := p.Provision(context.Background(), "Bad_Name")
+	_, _, err := p.Provision(context.Background(), "Bad_Name", "")
 	if engine.ErrorCode(err) != engine.EINVALID {
 		t.Errorf("Provision(Bad_Name) = %v, want EINVALID", err)
 	}
@@ -261,7 +261,7 @@ func TestConcurrentProvision(t *testing.T) {
 	errs := make([]error, 4)
 	for i := range urls {
 		wg.Go(func() {
-			urls[i], _, errs[i] = p.Provision(context.Background(), fmt.Sprintf("postgresql-c%d", i))
+			urls[i], _, errs[i] = p.Provision(context.Background(), fmt.Sprintf("postgresql-c%d", i), "")
 		})
 	}
 	wg.Wait()
@@ -305,7 +305,7 @@ func TestRestartsAfterCrash(t *testing.T) {
 func TestKilledHakoStopsServer(t *testing.T) {
 	if dir := os.Getenv("HAKO_POSTGRES_HELPER_DIR"); dir != "" {
 		p := New(dir, Options{})
-		url, _, err := p.Provision(context.Background(), "postgresql-orphan")
+		url, _, err := p.Provision(context.Background(), "postgresql-orphan", "")
 		if err != nil {
 			fmt.Println("error:", err)
 			os.Exit(1)

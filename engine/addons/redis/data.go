@@ -156,6 +156,9 @@ func config(r resource) string {
 	line("logfile", `""`) // stdout, which is the log file hako opened
 	line("appendonly", "yes")
 	line("appendfsync", "everysec")
+	line("maxmemory", strconv.FormatInt(r.plan.maxmemory, 10))
+	line("maxmemory-policy", "noeviction")
+	line("maxclients", strconv.Itoa(r.plan.clients))
 	for _, c := range commandsOff {
 		line("rename-command", c, `""`)
 	}

@@ -80,7 +80,7 @@ func leftovers(p *Provider) []int {
 
 func provision(t *testing.T, p *Provider, name string) (string, map[string]string) {
 	t.Helper()
-	url, rec, err := p.Provision(context.Background(), name)
+	url, rec, err := p.Provision(context.Background(), name, "")
 	if err != nil {
 		t.Fatalf("Provision(%s): %v", name, err)
 	}

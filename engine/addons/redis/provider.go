@@ -89,9 +89,46 @@ func (p *Provider) Service() string { return service }
 // Attachment returns "REDIS": the app gets REDIS_URL.
 func (p *Provider) Attachment() string { return attachment }
 
-// Plans lists Heroku's plan names; they are identical here, every server
-// being limited only by the machine.
-func (p *Provider) Plans() []string { return []string{"mini", "premium-0"} }
+// Plans lists Heroku's plan names (see plans for their limits).
+func (p *Provider) Plans() []string {
+	names := make([]string, len(plans))
+	for i, pl := range plans {
+		names[i] = pl.name
+	}
+	return names
+}
+
+// plan is what a Heroku Redis plan allows, Heroku's figures: the server's
+// maxmemory (past it, writes fail with Redis's OOM error, as Heroku's
+// noeviction default does) and maxclients.
+type plan struct {
+	name      string
+	maxmemory int64
+	clients   int
+}
+
+const mb = 1 << 20
+
+var plans = []plan{
+	{"mini", 25 * mb, 20},
+	{"premium-0", 50 * mb, 40},
+}
+
+// planOf returns the plan named name; "" and unknown names (an add-on
+// recorded before plans had limits) get the first.
+func planOf(name string) plan {
+	for _, p := range plans {
+		if p.name == name {
+			return p
+		}
+	}
+	return plans[0]
+}
+
+// cgroupMemory is the memory limit of the server's cgroup: twice
+// maxmemory, since an appendonly rewrite forks the server and the copy
+// may come to hold as much again, plus room for Redis itself.
+func (pl plan) cgroupMemory() int64 { return 2*pl.maxmemory + 64*mb }
 
 // resource is the parsed, validated record of one add-on.
 type resource struct {
@@ -99,6 +136,7 @@ type resource struct {
 	port     int
 	password string
 	data     string // the server's data directory
+	plan     plan
 }
 
 func (r resource) addr() string { return "127.0.0.1:" + strconv.Itoa(r.port) }
@@ -109,12 +147,12 @@ func (r resource) addr() string { return "127.0.0.1:" + strconv.Itoa(r.port) }
 func (r resource) url() string { return "redis://default:" + r.password + "@" + r.addr() }
 
 func (r resource) record() map[string]string {
-	return map[string]string{"name": r.name, "port": strconv.Itoa(r.port), "password": r.password, "data": r.data}
+	return map[string]string{"name": r.name, "port": strconv.Itoa(r.port), "password": r.password, "data": r.data, "plan": r.plan.name}
 }
 
 // Provision makes a new add-on: its directory, a free port, a random
 // password, and a running server answering with that password.
-func (p *Provider) Provision(ctx context.Context, name string) (string, map[string]string, error) {
+func (p *Provider) Provision(ctx context.Context, name, plan string) (string, map[string]string, error) {
 	if err := validName(name); err != nil {
 		return "", nil, err
 	}
@@ -152,7 +190,7 @@ func (p *Provider) Provision(ctx context.Context, name string) (string, map[stri
 	if err != nil {
 		return "", nil, err
 	}
-	r := resource{name: name, password: password, data: data}
+	r := resource{name: name, password: password, data: data, plan: planOf(plan)}
 	// The port is free when picked but may be taken before the server
 	// binds it: try a few.
 	for attempt := 1; ; attempt++ {
@@ -242,7 +280,7 @@ func (p *Provider) Stop() {
 // parse validates a stored resource: the data directory must be one this
 // provider would have chosen, never an arbitrary path.
 func (p *Provider) parse(rec map[string]string) (resource, error) {
-	r := resource{name: rec["name"], password: rec["password"], data: rec["data"]}
+	r := resource{name: rec["name"], password: rec["password"], data: rec["data"], plan: planOf(rec["plan"])}
 	if err := validName(r.name); err != nil {
 		return r, err
 	}

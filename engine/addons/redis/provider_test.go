@@ -83,7 +83,7 @@ func TestProvisionTwo(t *testing.T) {
 			if log, err := os.ReadFile(filepath.Join(data, "redis.log")); err != nil || !strings.Contains(string(log), "Ready to accept") {
 				t.Errorf("redis.log: %v\n%s", err, log)
 			}
-			if _, _, err := p.Provision(context.Background(), "redis-one"); engine.ErrorCode(err) != engine.ECONFLICT {
+			if _, _, err := p.Provision(context.Background(), "redis-one", ""); engine.ErrorCode(err) != engine.ECONFLICT {
 				t.Errorf("Provision of an existing name: %v", err)
 			}
 		})
@@ -190,7 +190,7 @@ func TestInvalidNames(t *testing.T) {
 	p := newProvider(t, dir)
 	ctx := context.Background()
 	for _, name := range []string{"../x", "", "A", "x/y", ".", "..", "-x", "1x", "x y", strings.Repeat("a", 101)} {
-		if _, _, err := p.Provision(ctx, name); engine.ErrorCode(err) != engine.EINVALID {
+		if _, _, err := p.Provision(ctx, name, ""); engine.ErrorCode(err) != engine.EINVALID {
 			t.Errorf("Provision(%q): %v", name, err)
 		}
 		if err := p.Deprovision(ctx, map[string]string{"name": name}); engine.ErrorCode(err) != engine.EINVALID {
@@ -266,7 +266,7 @@ func TestHelperProvision(t *testing.T) {
 		t.Skip("helper process only")
 	}
 	p := New(dir, Options{})
-	_, rec, err := p.Provision(context.Background(), "redis-orphan")
+	_, rec, err := p.Provision(context.Background(), "redis-orphan", "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -277,7 +277,7 @@ func TestHelperProvision(t *testing.T) {
 func TestRedisMissing(t *testing.T) {
 	t.Setenv("PATH", t.TempDir())
 	p := newProvider(t, t.TempDir())
-	_, _, err := p.Provision(context.Background(), "redis-none")
+	_, _, err := p.Provision(context.Background(), "redis-none", "")
 	if engine.ErrorCode(err) != engine.EINVALID || !strings.Contains(engine.ErrorMessage(err), "apt-get install redis-server") {
 		t.Errorf("Provision without redis-server: %v", err)
 	}

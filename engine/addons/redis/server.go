@@ -15,6 +15,7 @@ import (
 	"sync"
 	"time"
 
+	"hako/engine/dyno"
 	"hako/engine/tether"
 )
 
@@ -97,10 +98,27 @@ func (p *Provider) start(ctx context.Context, bin string, r resource) error {
 	cmd.Dir = r.data
 	cmd.Env = []string{} // nothing of hako's environment
 	setProcAttr(cmd, p.cred)
-	s, err := launch(cmd, func(s *server) { p.exited(r.name, s) })
+	// The server's memory is bounded like a dyno's: a dyno filling its
+	// Redis must not take the host's memory.
+	cg, cgErr := dyno.NewMemoryCgroup(r.plan.cgroupMemory())
+	s, err := launch(cmd, func(s *server) {
+		if cg != nil {
+			cg.Remove()
+		}
+		p.exited(r.name, s)
+	})
 	logFile.Close() // the server has its own descriptor
 	if err != nil {
+		if cg != nil {
+			cg.Remove()
+		}
 		return fmt.Errorf("run redis-server: %w", err)
+	}
+	if cgErr == nil {
+		cgErr = cg.Enter(s.pid)
+	}
+	if cgErr != nil && p.cred != nil {
+		p.opts.Logf("redis add-on %s: no memory cgroup, bounded by maxmemory only: %v", r.name, cgErr)
 	}
 	if err := waitReady(ctx, s, r); err != nil {
 		s.stop()

@@ -48,10 +48,7 @@ func (e *Engine) Formation(name string) ([]FormationEntry, error) {
 		return []FormationEntry{}, err
 	}
 	out := []FormationEntry{}
-	for _, t := range ProcessTypeNames(slug.ProcessTypes) {
-		if t == "release" {
-			continue
-		}
+	for _, t := range formationTypes(slug.ProcessTypes) {
 		out = append(out, FormationEntry{Type: t, Quantity: app.Formation[t], Command: slug.ProcessTypes[t], Size: "Basic"})
 	}
 	return out, nil
@@ -71,19 +68,14 @@ func (e *Engine) Scale(ctx context.Context, name, user string, updates map[strin
 	if slug == nil {
 		return nil, Errorf(EINVALID, "%s has no process types yet: deploy it first with git push.", name)
 	}
-	var known []string
-	for _, t := range ProcessTypeNames(slug.ProcessTypes) {
-		if t != "release" {
-			known = append(known, t)
-		}
-	}
+	known := formationTypes(slug.ProcessTypes)
 	formation := map[string]int{}
 	for k, v := range app.Formation {
 		formation[k] = v
 	}
 	var types []string
 	for t, q := range updates {
-		if _, ok := slug.ProcessTypes[t]; !ok || t == "release" {
+		if _, ok := slug.ProcessTypes[t]; !ok || !inFormation(t) {
 			return nil, Errorf(EINVALID, "No such process type %s defined in Procfile. Known types: %s.", t, strings.Join(known, ", "))
 		}
 		if q < 0 {
@@ -188,7 +180,7 @@ func (e *Engine) Restart(ctx context.Context, name, user, target string) error {
 // lock, say) must not run at once.
 func (e *Engine) replaceDyno(ctx context.Context, app string, old *instance) error {
 	isOld := func(in *instance) bool { return in == old }
-	if old.spec.Type != "web" || !old.Up() {
+	if old.spec.Type != WebType || !old.Up() {
 		e.replaceRunning(app, nil, isOld)
 		started, err := e.startAll(ctx, []DynoSpec{old.spec})
 		e.replaceRunning(app, started, func(*instance) bool { return false })

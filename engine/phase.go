@@ -28,7 +28,7 @@ func (e *Engine) releasePhase(ctx context.Context, app string, rel *Release, slu
 		return err
 	}
 	name := fmt.Sprintf("release.%d", 1000+rand.IntN(9000))
-	spec := DynoSpec{App: app, Type: "release", Name: name, Release: rel.Version, Command: command, Dir: dir, Env: dynoEnv(app, rel, slug), UID: uid, GID: gid}
+	spec := DynoSpec{App: app, Type: ReleasePhaseType, Name: name, Release: rel.Version, Command: command, Dir: dir, Env: dynoEnv(app, rel, slug), UID: uid, GID: gid}
 	code, err := e.Supervisor.RunOnce(ctx, spec, nil, indent(out))
 	if err != nil {
 		return fmt.Errorf("release phase of %s v%d: %w", app, rel.Version, err)

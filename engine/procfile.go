@@ -67,6 +67,14 @@ func ValidateProcessTypes(types map[string]string) error {
 	return nil
 }
 
+// The process types with a meaning of their own, as on Heroku: web
+// dynos take the router's traffic; the release type is the release
+// phase, run once per release before its dynos start.
+const (
+	WebType          = "web"
+	ReleasePhaseType = "release"
+)
+
 // ProcessTypeNames returns the type names sorted, web first, as Heroku
 // lists them ("Procfile declares types -> web, worker").
 func ProcessTypeNames(types map[string]string) []string {
@@ -74,12 +82,32 @@ func ProcessTypeNames(types map[string]string) []string {
 	for k := range types {
 		names = append(names, k)
 	}
-	sort.Slice(names, func(i, j int) bool {
-		if (names[i] == "web") != (names[j] == "web") {
-			return names[i] == "web"
+	sort.Slice(names, func(i, j int) bool { return typeLess(names[i], names[j]) })
+	return names
+}
+
+// typeLess orders process type names web first, then by name: the order
+// Heroku lists types and dynos in.
+func typeLess(a, b string) bool {
+	if (a == WebType) != (b == WebType) {
+		return a == WebType
+	}
+	return a < b
+}
+
+// inFormation reports whether dynos of process type t can be scaled:
+// every type but the release phase's, which runs once per release.
+func inFormation(t string) bool { return t != ReleasePhaseType }
+
+// formationTypes returns the types of types that run as the formation's
+// dynos, web first.
+func formationTypes(types map[string]string) []string {
+	var names []string
+	for _, t := range ProcessTypeNames(types) {
+		if inFormation(t) {
+			names = append(names, t)
 		}
-		return names[i] < names[j]
-	})
+	}
 	return names
 }
 

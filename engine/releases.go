@@ -116,14 +116,11 @@ func (e *Engine) commit(ctx context.Context, app *App, rel *Release, slug, newSl
 // web type, as Heroku does; other types start at 0.
 func initialFormation(types map[string]string) map[string]int {
 	f := map[string]int{}
-	for t := range types {
-		if t == "release" {
-			continue
-		}
+	for _, t := range formationTypes(types) {
 		f[t] = 0
 	}
-	if _, ok := types["web"]; ok {
-		f["web"] = 1
+	if _, ok := types[WebType]; ok {
+		f[WebType] = 1
 	}
 	return f
 }

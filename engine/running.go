@@ -46,7 +46,7 @@ func (e *Engine) route(app string) {
 	e.mu.Lock()
 	var web []Backend
 	for _, in := range e.running[app] {
-		if in.spec.Type == "web" {
+		if in.spec.Type == WebType {
 			web = append(web, in.Dyno)
 		}
 	}
@@ -106,10 +106,7 @@ func dynoLess(a, b string) bool {
 	ta, na := splitDynoName(a)
 	tb, nb := splitDynoName(b)
 	if ta != tb {
-		if (ta == "web") != (tb == "web") {
-			return ta == "web"
-		}
-		return ta < tb
+		return typeLess(ta, tb)
 	}
 	return na < nb
 }

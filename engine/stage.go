@@ -67,7 +67,7 @@ func (e *Engine) stage(ctx context.Context, app *App, rel *Release, slug, newSlu
 		}
 		return nil, err
 	}
-	if phase := slug.ProcessTypes["release"]; phase != "" {
+	if phase := slug.ProcessTypes[ReleasePhaseType]; phase != "" {
 		if err := e.releasePhase(ctx, app.Name, rel, slug, phase, out); err != nil {
 			return fail(err)
 		}
@@ -161,8 +161,8 @@ func (e *Engine) specs(app string, rel *Release, slug *Slug, formation map[strin
 	}
 	var specs []DynoSpec
 	env := dynoEnv(app, rel, slug)
-	for _, t := range ProcessTypeNames(slug.ProcessTypes) {
-		for i := 1; i <= formation[t] && t != "release"; i++ {
+	for _, t := range formationTypes(slug.ProcessTypes) {
+		for i := 1; i <= formation[t]; i++ {
 			specs = append(specs, DynoSpec{
 				App: app, Type: t, Name: fmt.Sprintf("%s.%d", t, i), Release: rel.Version,
 				Command: slug.ProcessTypes[t], Dir: dir, Env: env, UID: uid, GID: gid,

@@ -129,11 +129,11 @@ func (s *Server) build() error {
 	appURL := func(app string) string { return fmt.Sprintf("http://%s.%s:%s/", app, cfg.Domain, s.httpPort) }
 	sshAddr := s.ls["ssh-addr"].Addr().String()
 	gitURL := func(app string) string { return fmt.Sprintf("ssh://git@%s/%s.git", sshAddr, app) }
-	s.eng = &engine.Engine{
+	s.eng = engine.New(engine.Parts{
 		Store: s.store, Builder: builder, Supervisor: s.sup, Routes: rt, Logs: s.buf, Drains: s.buf,
 		Paths: l, ParseKey: sshgit.ParseKey, AppURL: appURL, WaitUp: cfg.Dynos.BootTimeout, Domain: cfg.Domain,
 		Version: serverVersion(), Started: time.Now().UTC(),
-	}
+	})
 	pg := postgres.New(filepath.Join(l.Addons, "postgres"), postgres.Options{Logf: s.logger.Printf})
 	rd := redis.New(filepath.Join(l.Addons, "redis"), redis.Options{Logf: s.logger.Printf})
 	s.eng.AddonProviders = map[string]engine.AddonProvider{pg.Service(): pg, rd.Service(): rd}

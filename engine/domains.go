@@ -99,9 +99,7 @@ func (e *Engine) updateDomains(name string, change func([]string) ([]string, err
 	if err != nil {
 		return nil, err
 	}
-	if e.Routes != nil {
-		e.Routes.SetDomains(name, app.Domains)
-	}
+	e.Routes.SetDomains(name, app.Domains)
 	return app.Domains, nil
 }
 
@@ -116,8 +114,6 @@ func (e *Engine) SetMaintenance(name string, on bool) (*App, error) {
 	if err != nil {
 		return nil, err
 	}
-	if e.Routes != nil {
-		e.Routes.SetMaintenance(name, on)
-	}
+	e.Routes.SetMaintenance(name, on)
 	return app, nil
 }

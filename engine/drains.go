@@ -87,7 +87,5 @@ func (e *Engine) RemoveDrain(name, urlOrID string) (*Drain, error) {
 }
 
 func (e *Engine) setDrains(app *App) {
-	if e.Drains != nil {
-		e.Drains.SetDrains(app.Name, app.Drains)
-	}
+	e.Drains.SetDrains(app.Name, app.Drains)
 }

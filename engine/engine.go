@@ -12,23 +12,26 @@ import (
 	"time"
 )
 
-// Engine implements hako's operations over the store, builder, supervisor
-// and router. Every change to an app goes through it, one at a time per
-// app, so releases never interleave.
-type Engine struct {
+// Parts are what an Engine is made of: the store, builder and supervisor
+// it needs, and the optional parts New gives a default that does nothing.
+type Parts struct {
 	Store      Store
 	Builder    Builder
 	Supervisor Supervisor
-	Routes     RouteTable
-	Logs       LogSink
-	// Drains, when set, is told each app's log drains.
+	// Routes is told which dynos serve each app; by default no router.
+	Routes RouteTable
+	// Logs receives the apps' platform events; by default they are
+	// dropped.
+	Logs LogSink
+	// Drains is told each app's log drains; by default no drains.
 	Drains DrainTable
 	// Paths are where the engine keeps files besides the store.
 	Paths Layout
 	// ParseKey turns an authorized_keys line into a Key; it lives with the
 	// SSH adapter so that the domain stays free of SSH code.
 	ParseKey func(text string) (*Key, error)
-	// AppURL returns the URL an app is served at, for messages.
+	// AppURL returns the URL an app is served at, for messages; by default
+	// none is shown.
 	AppURL func(app string) string
 	// Domain is where the router names apps (APP.DOMAIN); custom domains
 	// may not lie under it.
@@ -42,12 +45,19 @@ type Engine struct {
 	// (main, master) hold in its git repository: at a start, the engine
 	// settles the deploys a kill interrupted against them (see reconcile).
 	RepoHeads func(app string) ([]string, error)
-	// Logf, when set, writes to the server's log.
+	// Logf writes to the server's log; by default it is dropped.
 	Logf func(format string, args ...any)
 
 	// Version and Started describe the running server, for Status.
 	Version string
 	Started time.Time
+}
+
+// Engine implements hako's operations over the store, builder, supervisor
+// and router. Every change to an app goes through it, one at a time per
+// app, so releases never interleave. Make one with New.
+type Engine struct {
+	Parts
 
 	mu       sync.Mutex
 	domainMu sync.Mutex
@@ -59,6 +69,47 @@ type Engine struct {
 	// done; dynos wait for it.
 	addonsReady chan struct{}
 }
+
+// New returns an engine over p, with a part that does nothing in place of
+// each optional part left nil, so that no operation has to check for one.
+func New(p Parts) *Engine {
+	if p.Routes == nil {
+		p.Routes = noRoutes{}
+	}
+	if p.Logs == nil {
+		p.Logs = noLogs{}
+	}
+	if p.Drains == nil {
+		p.Drains = noDrains{}
+	}
+	if p.Logf == nil {
+		p.Logf = func(string, ...any) {}
+	}
+	return &Engine{
+		Parts:   p,
+		locks:   map[string]*appLock{},
+		running: map[string][]*instance{},
+		oneoffs: map[string]map[string]DynoStatus{},
+		unpacked: unpackedDirs{
+			locks: map[string]*sync.Mutex{},
+			pins:  map[string]int{},
+		},
+	}
+}
+
+// The parts an engine without a router, logs or drains gets.
+type (
+	noRoutes struct{}
+	noLogs   struct{}
+	noDrains struct{}
+)
+
+func (noRoutes) SetBackends(string, []Backend)    {}
+func (noRoutes) SetDomains(string, []string)      {}
+func (noRoutes) SetMaintenance(string, bool)      {}
+func (noRoutes) RemoveApp(string)                 {}
+func (noLogs) Log(string, string, string, string) {}
+func (noDrains) SetDrains(string, []Drain)        {}
 
 // appLock serialises the changes to one app. It is a channel rather
 // than a mutex so that a push waiting behind another can give up when its
@@ -79,9 +130,6 @@ func (e *Engine) lock(app string) func() {
 // holder it says so on out, once, so a pusher knows why nothing happens.
 func (e *Engine) lockFor(ctx context.Context, app, holder string, out io.Writer) (func(), error) {
 	e.mu.Lock()
-	if e.locks == nil {
-		e.locks = map[string]*appLock{}
-	}
 	l, ok := e.locks[app]
 	if !ok {
 		l = &appLock{ch: make(chan struct{}, 1)}
@@ -130,9 +178,7 @@ func (e *Engine) forgetLogs(app string) {
 }
 
 func (e *Engine) log(app, proc, format string, args ...any) {
-	if e.Logs != nil {
-		e.Logs.Log(app, "app", proc, fmt.Sprintf(format, args...))
-	}
+	e.Logs.Log(app, "app", proc, fmt.Sprintf(format, args...))
 }
 
 // CreateApp records a new app with its first release, "v1 Initial
@@ -157,9 +203,7 @@ func (e *Engine) CreateApp(name, user string) (*App, error) {
 		return nil, err
 	}
 	app.CurrentRelease = 1
-	if e.Routes != nil {
-		e.Routes.SetBackends(name, nil)
-	}
+	e.Routes.SetBackends(name, nil)
 	// A line of an earlier app of that name, logged late, is not this
 	// app's.
 	e.forgetLogs(name)
@@ -191,12 +235,8 @@ func (e *Engine) DestroyApp(name string) error {
 	if err := e.destroyAddons(context.Background(), app); err != nil {
 		return fmt.Errorf("remove add-ons of %s: %w", name, err)
 	}
-	if e.Routes != nil {
-		e.Routes.RemoveApp(name)
-	}
-	if e.Drains != nil {
-		e.Drains.SetDrains(name, nil)
-	}
+	e.Routes.RemoveApp(name)
+	e.Drains.SetDrains(name, nil)
 	e.stopDynos(e.takeRunning(name))
 	slugs, err := e.Store.DeleteApp(name)
 	if err != nil {

@@ -93,8 +93,8 @@ func newEngine(t *testing.T) (*engine.Engine, *fakeBuilder, *fakeSupervisor, *fa
 	}
 	t.Cleanup(func() { st.Close() })
 	b, s, r := &fakeBuilder{}, &fakeSupervisor{}, &fakeRoutes{apps: map[string][]engine.Backend{}, domains: map[string][]string{}}
-	e := &engine.Engine{Store: st, Builder: b, Supervisor: s, Routes: r,
-		Paths: engine.Layout{Run: filepath.Join(dir, "run"), Cache: filepath.Join(dir, "cache"), Repos: filepath.Join(dir, "repos")}}
+	e := engine.New(engine.Parts{Store: st, Builder: b, Supervisor: s, Routes: r,
+		Paths: engine.Layout{Run: filepath.Join(dir, "run"), Cache: filepath.Join(dir, "cache"), Repos: filepath.Join(dir, "repos")}})
 	return e, b, s, r
 }
 

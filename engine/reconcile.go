@@ -78,7 +78,5 @@ func (e *Engine) commitOf(r *Release) string {
 
 // logf writes to the server's log, for what an operator must see.
 func (e *Engine) logf(format string, args ...any) {
-	if e.Logf != nil {
-		e.Logf(format, args...)
-	}
+	e.Logf(format, args...)
 }

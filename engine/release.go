@@ -183,11 +183,9 @@ func (e *Engine) Restore(ctx context.Context) error {
 	}
 	var errs error
 	for _, a := range apps {
-		if e.Routes != nil {
-			e.Routes.SetBackends(a.Name, nil)
-			e.Routes.SetDomains(a.Name, a.Domains)
-			e.Routes.SetMaintenance(a.Name, a.Maintenance)
-		}
+		e.Routes.SetBackends(a.Name, nil)
+		e.Routes.SetDomains(a.Name, a.Domains)
+		e.Routes.SetMaintenance(a.Name, a.Maintenance)
 		e.setDrains(a)
 		if err := e.restart(ctx, a.Name); err != nil {
 			errs = errors.Join(errs, fmt.Errorf("restore %s: %w", a.Name, err))

@@ -64,9 +64,6 @@ func (e *Engine) Run(ctx context.Context, req RunRequest) (int, error) {
 	// `ps` lists one-off dynos while they run, as Heroku's does. The name
 	// is claimed under the lock, so two runs never share one.
 	e.mu.Lock()
-	if e.oneoffs == nil {
-		e.oneoffs = map[string]map[string]DynoStatus{}
-	}
 	if e.oneoffs[req.App] == nil {
 		e.oneoffs[req.App] = map[string]DynoStatus{}
 	}

@@ -19,9 +19,6 @@ type instance struct {
 // none.
 func (e *Engine) replaceRunning(app string, started []*instance, drop func(*instance) bool) {
 	e.mu.Lock()
-	if e.running == nil {
-		e.running = map[string][]*instance{}
-	}
 	var keep, old []*instance
 	for _, in := range e.running[app] {
 		if drop(in) {
@@ -40,9 +37,6 @@ func (e *Engine) replaceRunning(app string, started []*instance, drop func(*inst
 
 // route tells the router which dynos serve app's web traffic.
 func (e *Engine) route(app string) {
-	if e.Routes == nil {
-		return
-	}
 	e.mu.Lock()
 	var web []Backend
 	for _, in := range e.running[app] {

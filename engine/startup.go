@@ -23,11 +23,9 @@ func (e *Engine) Prepare() error {
 		return fmt.Errorf("load the apps: %w", err)
 	}
 	for _, a := range apps {
-		if e.Routes != nil {
-			e.Routes.SetBackends(a.Name, nil)
-			e.Routes.SetDomains(a.Name, a.Domains)
-			e.Routes.SetMaintenance(a.Name, a.Maintenance)
-		}
+		e.Routes.SetBackends(a.Name, nil)
+		e.Routes.SetDomains(a.Name, a.Domains)
+		e.Routes.SetMaintenance(a.Name, a.Maintenance)
 		e.setDrains(a)
 	}
 	e.mu.Lock()

@@ -46,9 +46,6 @@ var slugIDPattern = regexp.MustCompile(`^[0-9a-f]{16,128}$`)
 func (e *Engine) appDirLock(app string) func() {
 	u := &e.unpacked
 	u.mu.Lock()
-	if u.locks == nil {
-		u.locks = map[string]*sync.Mutex{}
-	}
 	m, ok := u.locks[app]
 	if !ok {
 		m = &sync.Mutex{}
@@ -63,9 +60,6 @@ func (e *Engine) pin(dir string, delta int) {
 	u := &e.unpacked
 	u.mu.Lock()
 	defer u.mu.Unlock()
-	if u.pins == nil {
-		u.pins = map[string]int{}
-	}
 	u.pins[dir] += delta
 	if u.pins[dir] <= 0 {
 		delete(u.pins, dir)

@@ -26,8 +26,8 @@ type Server struct {
 	Token string
 	// User names who made a change in release descriptions.
 	User string
-	// Logs holds the apps' recent log lines.
-	Logs *logs.Buffer
+	// Logs holds the apps' recent log lines; nil serves none.
+	Logs LogReader
 	// WebURL and GitURL give the URLs shown for an app.
 	WebURL, GitURL func(app string) string
 
@@ -36,6 +36,18 @@ type Server struct {
 	// message; nil means the standard logger.
 	Logf func(format string, args ...any)
 }
+
+// LogReader is what the API reads apps' logs from (a logs.Buffer): the
+// recent lines, and a tail of those to come.
+type LogReader interface {
+	// Recent returns up to n of the app's latest lines, oldest first
+	// (all it keeps for 0 or less).
+	Recent(app string, n int) []logs.Line
+	// Subscribe tails the app's new lines until stop is called.
+	Subscribe(app string) (tail *logs.Tail, stop func())
+}
+
+var _ LogReader = (*logs.Buffer)(nil)
 
 // Handler returns the API's routes behind token authentication.
 func (s *Server) Handler() http.Handler {

@@ -21,7 +21,7 @@ func newAPI(t *testing.T) *httptest.Server {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	e := &engine.Engine{Store: st}
+	e := engine.New(engine.Parts{Store: st})
 	srv := httptest.NewServer((&Server{Engine: e, Token: "secret", User: "admin", Logs: &logs.Buffer{}}).Handler())
 	t.Cleanup(srv.Close)
 	return srv

@@ -177,6 +177,47 @@ func TestServerRefusesABusyHome(t *testing.T) {
 	}
 }
 
+// TestServerStopsWhenAPartFails checks the one stop path from its other
+// end: a part that cannot serve (an SSH host key that does not parse)
+// ends Run with its error, and every other part stops with it.
+func TestServerStopsWhenAPartFails(t *testing.T) {
+	home := t.TempDir()
+	layout := engine.NewLayout(home)
+	if err := layout.Create(); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(layout.HostKey, []byte("not a key\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	goroutines := runtime.NumGoroutine()
+	srv, err := NewServer(&Env{Stdout: io.Discard, Stderr: io.Discard}, home, testServerConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ran := make(chan error, 1)
+	go func() { ran <- srv.Run(context.Background()) }()
+	select {
+	case err := <-ran:
+		if want := "ssh: parse host key " + layout.HostKey + ": "; err == nil || !strings.HasPrefix(err.Error(), want) {
+			t.Errorf("Run = %v, want an error starting %q", err, want)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("Run still serving with a broken SSH server")
+	}
+	info := srv.Info()
+	if c, err := net.DialTimeout("tcp", strings.TrimPrefix(info.APIURL, "http://"), time.Second); err == nil {
+		c.Close()
+		t.Error("the API still accepts connections")
+	}
+	if _, err := os.Stat(layout.ServerInfo); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("server.json left behind: %v", err)
+	}
+	waitUntil(t, "the server's goroutines gone", func() bool { return runtime.NumGoroutine() <= goroutines })
+	if err := srv.Shutdown(context.Background()); err != nil {
+		t.Errorf("Shutdown after Run ended = %v", err)
+	}
+}
+
 // children lists the processes whose parent is this one.
 func children(t *testing.T) []string {
 	t.Helper()

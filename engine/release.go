@@ -187,16 +187,17 @@ func (e *Engine) Restore(ctx context.Context) error {
 		e.Routes.SetDomains(a.Name, a.Domains)
 		e.Routes.SetMaintenance(a.Name, a.Maintenance)
 		e.setDrains(a)
-		if err := e.restart(ctx, a.Name); err != nil {
+		if err := e.restoreApp(ctx, a.Name); err != nil {
 			errs = errors.Join(errs, fmt.Errorf("restore %s: %w", a.Name, err))
 		}
 	}
 	return errs
 }
 
-// restart runs the app's formation on its current release again, for a
-// server start, once deploys a kill interrupted are settled.
-func (e *Engine) restart(ctx context.Context, name string) error {
+// restoreApp runs the app's formation on its current release again, for
+// a server start, once deploys a kill interrupted are settled. (Restart,
+// exported, is `ps:restart`: it replaces dynos that run.)
+func (e *Engine) restoreApp(ctx context.Context, name string) error {
 	defer e.lock(name)()
 	if err := e.reconcile(name); err != nil {
 		return err

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"sync"
 	"time"
 )
@@ -250,15 +249,15 @@ func (e *Engine) DestroyApp(name string) error {
 			return fmt.Errorf("remove slug of %s: %w", name, err)
 		}
 	}
-	for _, dir := range []string{e.Paths.Run, e.Paths.Cache} {
+	for _, dir := range []string{e.Paths.AppRun(name), e.Paths.AppCache(name)} {
 		if dir != "" {
-			if err := os.RemoveAll(filepath.Join(dir, name)); err != nil {
+			if err := os.RemoveAll(dir); err != nil {
 				return fmt.Errorf("remove files of %s: %w", name, err)
 			}
 		}
 	}
-	if e.Paths.Repos != "" {
-		if err := os.RemoveAll(filepath.Join(e.Paths.Repos, name+".git")); err != nil {
+	if repo := e.Paths.AppRepo(name); repo != "" {
+		if err := os.RemoveAll(repo); err != nil {
 			return fmt.Errorf("remove repository of %s: %w", name, err)
 		}
 	}

@@ -68,6 +68,25 @@ func NewLayout(home string) Layout {
 	}
 }
 
+// AppRepo is app's bare git repository; "" when the layout has no Repos.
+func (l Layout) AppRepo(app string) string { return under(l.Repos, app+".git") }
+
+// AppRun holds app's unpacked slugs (AppRun/SLUG); "" when the layout has
+// no Run.
+func (l Layout) AppRun(app string) string { return under(l.Run, app) }
+
+// AppCache is app's build cache; "" when the layout has no Cache.
+func (l Layout) AppCache(app string) string { return under(l.Cache, app) }
+
+// under joins name to dir, or returns "" for no dir: never a path
+// relative to wherever the server happens to run.
+func under(dir, name string) string {
+	if dir == "" {
+		return ""
+	}
+	return filepath.Join(dir, name)
+}
+
 // Create makes the directories of the layout that must exist before the
 // server starts. Dynos run as unprivileged users and must reach their app
 // directories, so Home and Run are traversable (0711), not listable; the

@@ -95,7 +95,7 @@ func (e *Engine) stageDeploy(ctx context.Context, req DeployRequest, out io.Writ
 	res, err := e.Builder.Build(ctx, BuildRequest{
 		App:        app.Name,
 		SourceDir:  req.SourceDir,
-		CacheDir:   filepath.Join(e.Paths.Cache, app.Name),
+		CacheDir:   e.Paths.AppCache(app.Name),
 		Commit:     req.Commit,
 		Config:     cur.Config,
 		Buildpacks: app.Buildpacks,

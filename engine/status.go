@@ -79,9 +79,9 @@ func (e *Engine) Status() (*Status, error) {
 		}
 		use := AppDiskUse{
 			Name:     a.Name,
-			Repo:     DiskUse(filepath.Join(e.Paths.Repos, a.Name+".git")),
-			Unpacked: DiskUse(filepath.Join(e.Paths.Run, a.Name)),
-			Cache:    DiskUse(filepath.Join(e.Paths.Cache, a.Name)),
+			Repo:     DiskUse(e.Paths.AppRepo(a.Name)),
+			Unpacked: DiskUse(e.Paths.AppRun(a.Name)),
+			Cache:    DiskUse(e.Paths.AppCache(a.Name)),
 		}
 		if use.Slugs, err = e.slugBytes(a.Name); err != nil {
 			return nil, err

@@ -75,7 +75,7 @@ func (e *Engine) unpack(app, slugID string) (dir string, done func(), err error)
 	if !slugIDPattern.MatchString(slugID) {
 		return "", nil, fmt.Errorf("unpack slug of %s: malformed slug id %q", app, slugID)
 	}
-	dir = filepath.Join(e.Paths.Run, app, slugID)
+	dir = filepath.Join(e.Paths.AppRun(app), slugID)
 	uid, gid, err := e.identity(app)
 	if err != nil {
 		return "", nil, err
@@ -158,7 +158,7 @@ func (e *Engine) collect(app string) []string {
 	}
 	unlock := e.appDirLock(app)
 	defer unlock()
-	base := filepath.Join(e.Paths.Run, app)
+	base := e.Paths.AppRun(app)
 	entries, err := os.ReadDir(base)
 	if err != nil {
 		return nil

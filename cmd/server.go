@@ -33,6 +33,7 @@ func serverCommand(env *Env) *cli.Command {
 			&cli.DurationFlag{Name: "stop-grace", Value: dyno.DefaultStopGrace, Usage: "how long a stopping dyno has after SIGTERM before SIGKILL (R12)", EnvVars: []string{"HAKO_STOP_GRACE"}},
 			&cli.DurationFlag{Name: "cycle-after", Value: 24 * time.Hour, Usage: "dynos are restarted after this long, plus a random 0-216 min", EnvVars: []string{"HAKO_CYCLE_AFTER"}},
 			&cli.IntFlag{Name: "dyno-memory", Value: 512, Usage: "memory quota per dyno in MiB (R14 above it, R15 and a restart at twice it)", EnvVars: []string{"HAKO_DYNO_MEMORY"}},
+			&cli.IntFlag{Name: "dyno-disk", Value: dyno.DefaultDiskLimit >> 20, Usage: "disk quota per dyno in MiB for /app's writes and /tmp together (ENOSPC past it); 0 turns it off", EnvVars: []string{"HAKO_DYNO_DISK"}},
 			&cli.DurationFlag{Name: "router-idle-timeout", Value: 90 * time.Second, Usage: "the router closes client connections idle this long", EnvVars: []string{"HAKO_ROUTER_IDLE_TIMEOUT"}},
 			&cli.IntFlag{Name: "router-max-conns", Usage: "client connections the router holds at once; more get a 503 (default: a share of the open-files limit)", EnvVars: []string{"HAKO_ROUTER_MAX_CONNS"}},
 			&cli.StringFlag{Name: "isolation", Value: "auto", Usage: "how dynos and builds are isolated: auto (fully when root, else as the server's user), required (fully or not at all) or none (not root only)", EnvVars: []string{"HAKO_ISOLATION"}},
@@ -58,6 +59,14 @@ func serverCommand(env *Env) *cli.Command {
 			}
 			if c.Int("dyno-memory") < 16 {
 				return engine.Errorf(engine.EINVALID, "--dyno-memory must be at least 16 (MiB).")
+			}
+			switch disk := c.Int("dyno-disk"); {
+			case disk == 0:
+				cfg.Dynos.DiskLimit = -1
+			case disk < 16:
+				return engine.Errorf(engine.EINVALID, "--dyno-disk must be at least 16 (MiB), or 0 for no quota.")
+			default:
+				cfg.Dynos.DiskLimit = int64(disk) << 20
 			}
 			mode, err := dyno.ParseMode(c.String("isolation"))
 			if err != nil {

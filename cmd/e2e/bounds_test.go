@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -107,5 +108,62 @@ func TestLogsEscapeControls(t *testing.T) {
 	}
 	if !found {
 		t.Errorf("logs --json lacks the raw line:\n%s", s.hako(t, "logs", "-a", "ctl", "--json"))
+	}
+}
+
+// TestDynoDiskQuota checks that a dyno writing past --dyno-disk in /app
+// or in /tmp gets ENOSPC, and that what it wrote takes no more than the
+// quota of the host's disk.
+func TestDynoDiskQuota(t *testing.T) {
+	need(t, "python3", "dd", "mkfs.ext4")
+	needRootE2E(t)
+	s := startServer(t, "--dyno-disk", "64")
+	if out := s.hako(t, "apps:create", "filler"); !strings.Contains(out, "filler") {
+		t.Fatalf("apps:create: %s", out)
+	}
+	if out := s.hako(t, "apps:info", "-a", "filler"); !hasLineMatch(out, `Isolation: .*; disk quota 64 MiB for /app and /tmp`) {
+		t.Errorf("apps:info does not show the disk quota:\n%s", out)
+	}
+	var before syscall.Statfs_t
+	if err := syscall.Statfs(s.home, &before); err != nil {
+		t.Fatal(err)
+	}
+	dir := repo(t, "procfile-app")
+	// 600 MiB into /app, then, with that removed, 600 MiB into /tmp,
+	// which the dyno keeps.
+	fill := func(path string) string {
+		return `dd if=/dev/zero of=` + path + ` bs=1M count=600 2>&1 | grep -o 'No space left on device' | head -1 | sed 's|^|` + path + `: |'`
+	}
+	procfile := "web: " + fill("/app/big") + "; rm /app/big; " + fill("/tmp/big") + "; echo filled; exec python3 -m http.server $PORT\n"
+	if err := os.WriteFile(filepath.Join(dir, "Procfile"), []byte(procfile), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	git(t, dir, "commit", "-qam", "fill the disk")
+	if out, err := s.push(dir, s.key, "filler", "main"); err != nil {
+		t.Fatalf("push: %v\n%s", err, out)
+	}
+	s.waitBody(t, "filler", "hello from procfile")
+	logs := s.hako(t, "logs", "-a", "filler", "--ps", "web")
+	for _, line := range []string{"/app/big: No space left on device", "/tmp/big: No space left on device", "filled"} {
+		if !hasLineMatch(logs, `\S+ app\[web\.1\]: `+regexp.QuoteMeta(line)) {
+			t.Errorf("no line %q from the web dyno:\n%s", line, logs)
+		}
+	}
+	imgs, _ := filepath.Glob(filepath.Join(s.home, "run", ".dynos", "*", "disk.img"))
+	if len(imgs) != 1 {
+		t.Fatalf("disk images of the running dyno: %v", imgs)
+	}
+	var st syscall.Stat_t
+	if err := syscall.Stat(imgs[0], &st); err != nil || st.Blocks*512 > 65<<20 {
+		t.Errorf("the dyno's disk takes %d bytes of the host's (%v), want at most 64 MiB", st.Blocks*512, err)
+	}
+	var after syscall.Statfs_t
+	if err := syscall.Statfs(s.home, &after); err != nil {
+		t.Fatal(err)
+	}
+	// Other processes of the machine write too: only a loss near what the
+	// dyno tried to write (1.2 GB) would mean the quota did not hold.
+	if lost := (int64(before.Bavail) - int64(after.Bavail)) * before.Bsize; lost > 400<<20 {
+		t.Errorf("the host lost %d MiB of free space while the dyno was held to 64 MiB", lost>>20)
 	}
 }

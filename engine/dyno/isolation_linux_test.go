@@ -57,7 +57,9 @@ func TestPrivateRoot(t *testing.T) {
 	needPython(t)
 	sink := &memSink{}
 	scratch := t.TempDir()
-	s := newSupervisor(t, sink, Options{Isolate: ModeNamespaces, ScratchDir: scratch, StopGrace: 5 * time.Second})
+	// Without disks, so that the upper layers are seen from the host
+	// (TestDiskQuota tests disks).
+	s := newSupervisor(t, sink, Options{Isolate: ModeNamespaces, ScratchDir: scratch, StopGrace: 5 * time.Second, DiskLimit: -1})
 	if got := s.Isolation(); !strings.Contains(got, "private root") || strings.Contains(got, "no private root") {
 		t.Errorf("Isolation() = %q", got)
 	}

@@ -15,6 +15,10 @@ type rootConfig struct {
 	Upper string   `json:"upper,omitempty"` // the overlay's private upper and work dirs
 	Work  string   `json:"work,omitempty"`
 	Binds []string `json:"binds,omitempty"` // host dirs bound read-only at the same path
+	// Disk is the process's disk image (see disk.go), holding /app's
+	// writable layer and /tmp; "" for none (a tmpfs /tmp, Upper on the
+	// host's disk).
+	Disk string `json:"disk,omitempty"`
 	UID   int      `json:"uid"`             // who the command runs as
 	GID   int      `json:"gid"`
 

@@ -36,7 +36,7 @@ func populateRoot(c rootConfig) error {
 	// /tmp comes before the binds: a PATH directory under it must not be
 	// hidden by the private /tmp (mountPlan leaves such directories out,
 	// this is only belt and braces).
-	if err := mountAt(c.Root, "/tmp", "tmpfs", "tmpfs", unix.MS_NOSUID|unix.MS_NODEV, "mode=1777"); err != nil {
+	if err := mountTmp(&c); err != nil {
 		return err
 	}
 	for _, dir := range c.Binds {
@@ -61,6 +61,28 @@ func populateRoot(c rootConfig) error {
 		return err
 	}
 	return buildDev(c.Root, c.TTY, c.UID, c.GID)
+}
+
+// mountTmp gives the root its /tmp: with a disk (see disk.go), a
+// directory of it, which /app's writable layer then shares; else a
+// tmpfs. A disk that cannot be mounted costs the quota, not the private
+// root: the dyno is told on its stderr.
+func mountTmp(c *rootConfig) error {
+	if c.Disk != "" {
+		upper, work, tmp, err := mountDisk(c.Disk, filepath.Join(filepath.Dir(c.Disk), diskMount), c.UID, c.GID)
+		if err == nil {
+			c.Upper, c.Work = upper, work
+			target := filepath.Join(c.Root, "/tmp")
+			if err = os.MkdirAll(target, 0o755); err == nil {
+				err = unix.Mount(tmp, target, "", unix.MS_BIND, "")
+			}
+			if err == nil {
+				return unix.Mount("", target, "", unix.MS_BIND|unix.MS_REMOUNT|unix.MS_NOSUID|unix.MS_NODEV, "")
+			}
+		}
+		fmt.Fprintf(os.Stderr, "dyno-init: no disk quota, /app and /tmp are unbounded: %v\n", err)
+	}
+	return mountAt(c.Root, "/tmp", "tmpfs", "tmpfs", unix.MS_NOSUID|unix.MS_NODEV, "mode=1777")
 }
 
 // mountAt mounts a filesystem on path inside root, creating the mount

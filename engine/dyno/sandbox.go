@@ -3,6 +3,7 @@ package dyno
 import (
 	"crypto/rand"
 	"fmt"
+	"log"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -53,6 +54,7 @@ func (s *Supervisor) newSandbox(spec engine.DynoSpec) *sandbox {
 			b.root.Upper = filepath.Join(dir, "upper")
 			b.root.Work = filepath.Join(dir, "work")
 			b.root.Binds = mountPlan(s.hostPath)
+			b.root.Disk = s.makeDisk(dir)
 		}
 	}
 	if s.cgroups != nil && (s.opts.MemoryLimit > 0 || s.opts.PidsLimit > 0) {
@@ -64,6 +66,34 @@ func (s *Supervisor) newSandbox(spec engine.DynoSpec) *sandbox {
 		}
 	}
 	return b
+}
+
+// makeDisk makes the disk of a process in its scratch directory dir and
+// returns its path, or "" when disks are off or it could not be made
+// (said once in the log and the banner).
+func (s *Supervisor) makeDisk(dir string) string {
+	if s.opts.DiskLimit <= 0 {
+		return ""
+	}
+	img := filepath.Join(dir, diskImage)
+	err := makeDiskImage(img, s.opts.DiskLimit)
+	if err == nil {
+		err = os.Mkdir(filepath.Join(dir, diskMount), 0o700)
+	}
+	if err != nil {
+		_ = os.Remove(img)
+		s.mu.Lock()
+		first := s.noDisk == ""
+		if first {
+			s.noDisk = err.Error()
+		}
+		s.mu.Unlock()
+		if first {
+			log.Printf("dynos: warning: no disk quota for dynos: %v", err)
+		}
+		return ""
+	}
+	return img
 }
 
 // sandboxName names a process's scratch directory and cgroup: a random

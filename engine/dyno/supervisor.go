@@ -150,6 +150,11 @@ type Options struct {
 	// PidsLimit caps the processes and threads of an isolated dyno. Zero
 	// means DefaultPidsLimit; negative turns the limit off.
 	PidsLimit int
+	// DiskLimit is the size, in bytes, of the disk that holds an isolated
+	// dyno's writable layer of /app and its /tmp (see disk.go): past it
+	// the dyno gets ENOSPC. Zero means DefaultDiskLimit; negative turns
+	// the quota off (/tmp is a tmpfs then).
+	DiskLimit int64
 	// BuildMemoryLimit is the hard memory limit, in bytes, of an isolated
 	// build step (see Command): above it the kernel kills the step. There
 	// is no quota below it to warn about, as a build is not a dyno. Zero
@@ -181,6 +186,7 @@ type Supervisor struct {
 	refusal  error  // why no dyno or build may run at all, if so
 	noRoot   string // why isolated dynos get no private root, if so
 	noLimits string // why isolated dynos get no cgroup limits, if so
+	noDisk   string // why isolated dynos get no disk quota, if so
 	dynos    map[*dyno]struct{}
 	oneoffs  map[*oneoff]struct{}
 
@@ -225,6 +231,9 @@ func New(opts Options) *Supervisor {
 	}
 	if opts.PidsLimit == 0 {
 		opts.PidsLimit = DefaultPidsLimit
+	}
+	if opts.DiskLimit == 0 {
+		opts.DiskLimit = DefaultDiskLimit
 	}
 	if opts.BuildMemoryLimit == 0 {
 		opts.BuildMemoryLimit = DefaultBuildMemoryLimit
@@ -327,6 +336,13 @@ func (s *Supervisor) Isolation() string {
 		line += "; no cgroup limits (" + s.noLimits + ")"
 	default:
 		line += "; cgroup limits: " + s.limitsText()
+	}
+	switch {
+	case s.opts.DiskLimit <= 0 || !s.rootable:
+	case s.noDisk != "":
+		line += "; no disk quota (" + s.noDisk + ")"
+	default:
+		line += fmt.Sprintf("; disk quota %d MiB for /app and /tmp", s.opts.DiskLimit>>20)
 	}
 	return line
 }

@@ -19,8 +19,8 @@ type rootConfig struct {
 	// writable layer and /tmp; "" for none (a tmpfs /tmp, Upper on the
 	// host's disk).
 	Disk string `json:"disk,omitempty"`
-	UID   int      `json:"uid"`             // who the command runs as
-	GID   int      `json:"gid"`
+	UID  int    `json:"uid"` // who the command runs as
+	GID  int    `json:"gid"`
 
 	// The rest is for builds, whose root has no /app (App is "").
 	Mounts   []bindMount `json:"mounts,omitempty"`   // host paths bound at the same path, after Binds

@@ -45,6 +45,9 @@ type Builder struct {
 	// the user the steps run as. Nil runs steps on the host as the
 	// server's user.
 	Sandbox engine.Sandbox
+	// Limits bound the sources extracted, the build directory and the
+	// slugs; zero fields mean engine's defaults.
+	Limits engine.BuildLimits
 }
 
 var _ engine.Builder = (*Builder)(nil)
@@ -197,8 +200,21 @@ func (b *Builder) Build(ctx context.Context, req engine.BuildRequest) (*engine.B
 		return nil, err
 	}
 
+	lim := b.Limits.WithDefaults()
+	if used, err := treeSize(buildDir); err != nil {
+		return nil, err
+	} else if used > lim.BuildBytes {
+		return nil, failure(out, fmt.Sprintf("The build's files take %d MiB, more than this server allows (%d MiB, --build-disk).", used>>20, lim.BuildBytes>>20),
+			"Leave out what the app does not need at run time (.slugignore), or raise the server's limit.")
+	}
 	fmt.Fprintln(out, "-----> Compressing...")
-	id, size, err := writeSlug(buildDir, b.slugDir)
+	id, size, err := writeSlug(buildDir, b.slugDir, lim.SlugBytes)
+	var big *slugTooLarge
+	if errors.As(err, &big) {
+		// Heroku's words.
+		return nil, failure(out, fmt.Sprintf("Compiled slug size: %s is too large (max is %dM).", formatSize(big.size), lim.SlugBytes>>20),
+			"See: https://devcenter.heroku.com/articles/slug-size")
+	}
 	if err != nil {
 		return nil, err
 	}

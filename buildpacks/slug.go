@@ -127,7 +127,9 @@ func applySlugIgnore(dir string) error {
 // of the archive so that identical builds share one file. The archive is
 // hashed while it is written to a temporary file, synced, then renamed, so
 // a crash never leaves a partial slug under a valid name.
-func writeSlug(dir, slugDir string) (id string, size int64, err error) {
+//
+// A slug over max bytes is not kept: writeSlug returns a *slugTooLarge.
+func writeSlug(dir, slugDir string, max int64) (id string, size int64, err error) {
 	tmp, err := os.CreateTemp(slugDir, ".slug-*.tmp")
 	if err != nil {
 		return "", 0, err
@@ -160,6 +162,9 @@ func writeSlug(dir, slugDir string) (id string, size int64, err error) {
 	if err = tmp.Close(); err != nil {
 		return "", 0, err
 	}
+	if max > 0 && fi.Size() > max {
+		return "", 0, &slugTooLarge{size: fi.Size()}
+	}
 	id = hex.EncodeToString(h.Sum(nil))
 	if err = os.Chmod(tmp.Name(), 0o644); err != nil {
 		return "", 0, err
@@ -172,6 +177,42 @@ func writeSlug(dir, slugDir string) (id string, size int64, err error) {
 		d.Close()
 	}
 	return id, fi.Size(), nil
+}
+
+// slugTooLarge is a compiled slug over the limit, which was not kept.
+type slugTooLarge struct{ size int64 }
+
+func (e *slugTooLarge) Error() string {
+	return "compiled slug size: " + formatSize(e.size) + " is too large"
+}
+
+// treeSize adds up the sizes of the regular files under dir, as the
+// slug will hold them (.git left out).
+func treeSize(dir string) (int64, error) {
+	var total int64
+	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.Name() == ".git" && p != dir {
+			if d.IsDir() {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		if d.Type().IsRegular() {
+			info, err := d.Info()
+			if err != nil {
+				return err
+			}
+			total += info.Size()
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("measure the build directory: %w", err)
+	}
+	return total, nil
 }
 
 // addTree writes every directory, regular file and symlink under dir to

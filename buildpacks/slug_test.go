@@ -87,7 +87,7 @@ func TestSlugContents(t *testing.T) {
 	if link, _ := os.Readlink(filepath.Join(dest, "run")); link != "bin/run" {
 		t.Errorf("run -> %q", link)
 	}
-	id2, _, err := writeSlug(src, slugDir)
+	id2, _, err := writeSlug(src, slugDir, 0)
 	if err != nil || id2 != res.SlugID {
 		t.Errorf("rebuilding the same tree gave %s, %v; want %s", id2, err, res.SlugID)
 	}

@@ -50,7 +50,8 @@ func (b *Builder) Unpack(slugID, dest string) (err error) {
 		return err
 	}
 	defer f.Close()
-	if err := unpackInto(f, dest); err != nil {
+	lim := b.Limits.WithDefaults()
+	if err := unpackInto(f, dest, sizeLimit{bytes: lim.BuildBytes, entries: 4 * lim.SourceEntries}); err != nil {
 		return fmt.Errorf("unpack slug %s: %w", slugID, err)
 	}
 	return nil
@@ -59,16 +60,64 @@ func (b *Builder) Unpack(slugID, dest string) (err error) {
 // ExtractSource extracts an app's source, a tar.gz a client uploaded
 // (`hako builds:create`), into dest with the same care as a slug: it is
 // untrusted input. dest is created and must not exist.
+//
+// It stops at the first entry past the limits (b.Limits: a small tar.gz
+// may expand a thousandfold), before writing it, and removes what it
+// wrote.
 func (b *Builder) ExtractSource(r io.Reader, dest string) error {
-	if err := unpackInto(r, dest); err != nil {
+	lim := b.Limits.WithDefaults()
+	err := unpackInto(r, dest, sizeLimit{bytes: lim.SourceBytes, entries: lim.SourceEntries})
+	var over *overLimit
+	if errors.As(err, &over) {
+		return engine.Errorf(engine.EINVALID, "The uploaded source is too large: %v. Leave out what the build does not need, or raise the server's --max-source.", err)
+	}
+	if err != nil {
 		return engine.Errorf(engine.EINVALID, "The uploaded source is not a usable tar.gz: %v", err)
+	}
+	return nil
+}
+
+// sizeLimit bounds what an extraction may write: the bytes of its files
+// and its entries.
+type sizeLimit struct {
+	bytes   int64
+	entries int
+}
+
+// overLimit is the error of an extraction past its sizeLimit.
+type overLimit struct {
+	what  string
+	limit string
+}
+
+func (e *overLimit) Error() string { return e.what + " (the limit is " + e.limit + ")" }
+
+// counter tracks an extraction against its limit.
+type counter struct {
+	lim     sizeLimit
+	bytes   int64
+	entries int
+}
+
+// add counts an entry of size bytes, and says when it goes past the limit.
+func (c *counter) add(size int64) error {
+	c.entries++
+	if c.lim.entries > 0 && c.entries > c.lim.entries {
+		return &overLimit{what: fmt.Sprintf("it holds more than %d files", c.lim.entries), limit: fmt.Sprintf("%d files", c.lim.entries)}
+	}
+	if size < 0 {
+		size = 0
+	}
+	c.bytes += size
+	if c.lim.bytes > 0 && c.bytes > c.lim.bytes {
+		return &overLimit{what: fmt.Sprintf("it expands to more than %d MiB", c.lim.bytes>>20), limit: fmt.Sprintf("%d MiB", c.lim.bytes>>20)}
 	}
 	return nil
 }
 
 // unpackInto creates dest and extracts the tar.gz r into it, removing
 // dest again on failure.
-func unpackInto(r io.Reader, dest string) (err error) {
+func unpackInto(r io.Reader, dest string, lim sizeLimit) (err error) {
 	if err := os.MkdirAll(filepath.Dir(dest), 0o755); err != nil {
 		return err
 	}
@@ -88,26 +137,34 @@ func unpackInto(r io.Reader, dest string) (err error) {
 		return err
 	}
 	defer root.Close()
-	return extract(r, root)
+	return extract(r, root, lim)
 }
 
 // extract writes the entries of the tar.gz r under root. Every operation
 // goes through root, which refuses to resolve any path outside it, even
 // through a symlink an earlier entry created; the name checks before it
 // give clearer errors for the plain cases.
-func extract(r io.Reader, root *os.Root) error {
+func extract(r io.Reader, root *os.Root, lim sizeLimit) error {
 	gz, err := gzip.NewReader(r)
 	if err != nil {
 		return err
 	}
 	defer gz.Close()
 	tr := tar.NewReader(gz)
+	count := counter{lim: lim}
 	for {
 		hdr, err := tr.Next()
 		if err == io.EOF {
 			return nil
 		}
 		if err != nil {
+			return err
+		}
+		size := int64(0)
+		if hdr.Typeflag == tar.TypeReg || hdr.Typeflag == tar.TypeRegA {
+			size = hdr.Size
+		}
+		if err := count.add(size); err != nil {
 			return err
 		}
 		name, err := entryName(hdr.Name)

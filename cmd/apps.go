@@ -108,6 +108,7 @@ func appsCommands(env *Env) []*cli.Command {
 					{"Dynos", dynoSummary(dynos)},
 					{"Git URL", a.GitURL},
 					{"Isolation", a.Isolation},
+					{"Limits", a.Limits},
 					{"Release", fmt.Sprintf("v%d", a.Release)},
 					{"Released At", a.ReleasedAt.UTC().Format(time.RFC3339)},
 					{"Stack", a.Stack.Name},

@@ -117,6 +117,7 @@ func (s *Server) build() error {
 		return err
 	}
 	builder.SharedCache, builder.InstalledDir = l.SharedCache, l.Buildpacks
+	builder.Limits = cfg.Limits
 	s.buf = &logs.Buffer{Mirror: s.out}
 	dopts := cfg.Dynos
 	dopts.Exe, dopts.Logs, dopts.ScratchDir = exe, s.buf, l.Scratch
@@ -132,7 +133,7 @@ func (s *Server) build() error {
 	s.eng = engine.New(engine.Parts{
 		Store: s.store, Builder: builder, Supervisor: s.sup, Routes: rt, Logs: s.buf, Drains: s.buf,
 		Paths: l, ParseKey: sshgit.ParseKey, AppURL: appURL, WaitUp: cfg.Dynos.BootTimeout, Domain: cfg.Domain,
-		Version: serverVersion(), Started: time.Now().UTC(),
+		Version: serverVersion(), Started: time.Now().UTC(), Limits: cfg.Limits,
 	})
 	pg := postgres.New(filepath.Join(l.Addons, "postgres"), postgres.Options{Logf: s.logger.Printf})
 	rd := redis.New(filepath.Join(l.Addons, "redis"), redis.Options{Logf: s.logger.Printf})

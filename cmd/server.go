@@ -34,6 +34,10 @@ func serverCommand(env *Env) *cli.Command {
 			&cli.DurationFlag{Name: "cycle-after", Value: 24 * time.Hour, Usage: "dynos are restarted after this long, plus a random 0-216 min", EnvVars: []string{"HAKO_CYCLE_AFTER"}},
 			&cli.IntFlag{Name: "dyno-memory", Value: 512, Usage: "memory quota per dyno in MiB (R14 above it, R15 and a restart at twice it)", EnvVars: []string{"HAKO_DYNO_MEMORY"}},
 			&cli.IntFlag{Name: "dyno-disk", Value: dyno.DefaultDiskLimit >> 20, Usage: "disk quota per dyno in MiB for /app's writes and /tmp together (ENOSPC past it); 0 turns it off", EnvVars: []string{"HAKO_DYNO_DISK"}},
+			&cli.IntFlag{Name: "max-source", Value: engine.DefaultSourceBytes >> 20, Usage: "size in MiB an app's pushed or uploaded source may expand to", EnvVars: []string{"HAKO_MAX_SOURCE"}},
+			&cli.IntFlag{Name: "max-source-files", Value: engine.DefaultSourceEntries, Usage: "files, directories and links an app's source may hold", EnvVars: []string{"HAKO_MAX_SOURCE_FILES"}},
+			&cli.IntFlag{Name: "build-disk", Value: engine.DefaultBuildBytes >> 20, Usage: "size in MiB a build's directory may reach, and an unpacked slug", EnvVars: []string{"HAKO_BUILD_DISK"}},
+			&cli.IntFlag{Name: "max-slug", Value: engine.DefaultSlugBytes >> 20, Usage: "size in MB of a compiled slug, compressed (Heroku: 500)", EnvVars: []string{"HAKO_MAX_SLUG"}},
 			&cli.DurationFlag{Name: "router-idle-timeout", Value: 90 * time.Second, Usage: "the router closes client connections idle this long", EnvVars: []string{"HAKO_ROUTER_IDLE_TIMEOUT"}},
 			&cli.IntFlag{Name: "router-max-conns", Usage: "client connections the router holds at once; more get a 503 (default: a share of the open-files limit)", EnvVars: []string{"HAKO_ROUTER_MAX_CONNS"}},
 			&cli.StringFlag{Name: "isolation", Value: "auto", Usage: "how dynos and builds are isolated: auto (fully when root, else as the server's user), required (fully or not at all) or none (not root only)", EnvVars: []string{"HAKO_ISOLATION"}},
@@ -68,6 +72,13 @@ func serverCommand(env *Env) *cli.Command {
 			default:
 				cfg.Dynos.DiskLimit = int64(disk) << 20
 			}
+			for _, f := range []string{"max-source", "max-source-files", "build-disk", "max-slug"} {
+				if c.Int(f) < 1 {
+					return engine.Errorf(engine.EINVALID, "--%s must be a positive number.", f)
+				}
+			}
+			cfg.Limits = engine.BuildLimits{SourceBytes: int64(c.Int("max-source")) << 20, SourceEntries: c.Int("max-source-files"),
+				BuildBytes: int64(c.Int("build-disk")) << 20, SlugBytes: int64(c.Int("max-slug")) << 20}
 			mode, err := dyno.ParseMode(c.String("isolation"))
 			if err != nil {
 				return engine.Errorf(engine.EINVALID, "--isolation must be auto, required or none.")
@@ -99,6 +110,8 @@ type serverConfig struct {
 	// RouterMaxConns caps them (0: a share of the open-files limit).
 	RouterIdle     time.Duration
 	RouterMaxConns int
+	// Limits bound each deploy's source, build and slug.
+	Limits engine.BuildLimits
 }
 
 // listen binds every address before anything else starts, so a busy

@@ -46,6 +46,10 @@ type Parts struct {
 	RepoHeads func(app string) ([]string, error)
 	// Logf writes to the server's log; by default it is dropped.
 	Logf func(format string, args ...any)
+	// Limits bound each deploy's source, build and slug; zero fields
+	// mean the defaults. The Builder enforces them too (it is given the
+	// same), sshgit on the checkout of a push.
+	Limits BuildLimits
 
 	// Version and Started describe the running server, for Status.
 	Version string

@@ -123,6 +123,14 @@ func (s *Server) receive(ctx context.Context, p *push, req hookRequest, out io.W
 	}
 	defer os.RemoveAll(tmp)
 	src := filepath.Join(tmp, "src")
+	if err := checkTree(env, deploy.New, s.Engine.Limits); errors.Is(err, errTooLarge) {
+		fmt.Fprintf(out, " !     Push rejected: %v. Leave out what the build does not need, or raise the server's --max-source.\n", err)
+		return 1
+	} else if err != nil {
+		s.logf("hook: measure %s of %s: %v", deploy.New, p.app, err)
+		fmt.Fprintln(out, " !     Could not read the pushed commit: the server log has the details.")
+		return 1
+	}
 	if err := checkout(env, tmp, src, deploy.New); err != nil {
 		s.logf("hook: checkout %s of %s: %v", deploy.New, p.app, err)
 		fmt.Fprintln(out, " !     Could not read the pushed commit: the server log has the details.")

@@ -79,6 +79,7 @@ func (s *Server) git(sess ssh.Session, args []string) int {
 			s.mu.Unlock()
 		}()
 		cmd.Env = append(cmd.Env, "HAKO_PUSH_TOKEN="+token, "HAKO_HOOK_SOCKET="+s.HookSocket)
+		cmd.Env = append(cmd.Env, receiveLimitEnv(s.Engine.Limits)...)
 		code := runWired(cmd, sess, sess, sess.Stderr())
 		// post-receive settles a staged release; if git never ran it (the
 		// ref update failed, or the client went away) this does.

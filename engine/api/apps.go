@@ -29,6 +29,8 @@ type AppView struct {
 	// Isolation says how the server isolates the app's dynos and builds
 	// (hako's own: the Platform API has no such field).
 	Isolation string `json:"isolation,omitempty"`
+	// Limits says what bounds the app's deploys (hako's own too).
+	Limits string `json:"limits,omitempty"`
 }
 
 // Owner is who owns an app: hako's one user.
@@ -53,6 +55,7 @@ func (s *Server) view(a *engine.App) AppView {
 	if s.Engine.Supervisor != nil {
 		v.Isolation = s.Engine.Supervisor.Isolation()
 	}
+	v.Limits = s.Engine.Limits.String()
 	if rel, err := s.Engine.Release(a.Name, 0); err == nil && rel.SlugID != "" {
 		if slug, err := s.Engine.Slug(rel.SlugID); err == nil {
 			v.SlugSize = slug.Size

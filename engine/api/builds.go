@@ -8,9 +8,6 @@ import (
 	"hako/engine/frame"
 )
 
-// maxSource bounds an uploaded source archive.
-const maxSource = 512 << 20
-
 // createBuild builds and releases an uploaded tar.gz of an app's source
 // (`hako builds:create`), Heroku's deploy without git. The answer streams
 // frames (package frame): the build output as it happens, then Exit with
@@ -34,7 +31,9 @@ func (s *Server) createBuild(w http.ResponseWriter, r *http.Request) {
 	fw := frame.NewWriter(flushWriter{w})
 	_, err = s.Engine.Deploy(r.Context(), engine.DeployRequest{
 		App: app.Name, Commit: version, User: s.User, Out: fw,
-		Source: http.MaxBytesReader(w, r.Body, maxSource),
+		// Compressed, the archive is smaller than the source it holds,
+		// which extraction bounds in turn.
+		Source: http.MaxBytesReader(w, r.Body, s.Engine.Limits.WithDefaults().SourceBytes),
 	})
 	code := byte(0)
 	if err != nil {

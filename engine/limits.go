@@ -1,0 +1,52 @@
+package engine
+
+import "fmt"
+
+// BuildLimits bound what one deploy may take of the host's disk: an app's
+// source as it is extracted (uploaded with `builds:create` or checked out
+// from a push: a small tar.gz can expand a thousandfold), the files its
+// build leaves, and its compiled slug. Past them the deploy fails with a
+// message naming the limit and nothing of it is kept.
+type BuildLimits struct {
+	// SourceBytes caps the size of an app's source, extracted.
+	SourceBytes int64
+	// SourceEntries caps its files, directories and links.
+	SourceEntries int
+	// BuildBytes caps what the build directory holds once the buildpacks
+	// are done (the source and what they added), and so an unpacked slug.
+	BuildBytes int64
+	// SlugBytes caps a compiled slug, compressed: Heroku's 500 MB.
+	SlugBytes int64
+}
+
+// The defaults of BuildLimits.
+const (
+	DefaultSourceBytes   = 1 << 30
+	DefaultSourceEntries = 200_000
+	DefaultBuildBytes    = 4 << 30
+	DefaultSlugBytes     = 500 << 20
+)
+
+// WithDefaults fills the unset limits with the defaults.
+func (l BuildLimits) WithDefaults() BuildLimits {
+	if l.SourceBytes <= 0 {
+		l.SourceBytes = DefaultSourceBytes
+	}
+	if l.SourceEntries <= 0 {
+		l.SourceEntries = DefaultSourceEntries
+	}
+	if l.BuildBytes <= 0 {
+		l.BuildBytes = DefaultBuildBytes
+	}
+	if l.SlugBytes <= 0 {
+		l.SlugBytes = DefaultSlugBytes
+	}
+	return l
+}
+
+// String says the limits in one line, for the banner and apps:info.
+func (l BuildLimits) String() string {
+	l = l.WithDefaults()
+	return fmt.Sprintf("source %d MiB and %d files, build %d MiB, slug %d MB compressed",
+		l.SourceBytes>>20, l.SourceEntries, l.BuildBytes>>20, l.SlugBytes>>20)
+}

@@ -45,44 +45,35 @@ func call(t *testing.T, srv *httptest.Server, method, path, token, body string, 
 	return resp.StatusCode, string(b)
 }
 
-func TestAPI(t *testing.T) {
-	srv := newAPI(t)
-	cases := []struct {
-		name, method, path, token, body string
-		status                          int
-		want                            string
-	}{
-		{"no token", "GET", "/apps", "", "", 401, `"id": "unauthorized"`},
-		{"wrong token", "GET", "/apps", "nope", "", 401, `"id": "unauthorized"`},
-		{"create", "POST", "/apps", "secret", `{"name":"my-app"}`, 201, `"name": "my-app"`},
-		{"create taken", "POST", "/apps", "secret", `{"name":"my-app"}`, 409, `"id": "conflict"`},
-		{"create invalid", "POST", "/apps", "secret", `{"name":"../x"}`, 422, `"id": "invalid_params"`},
-		{"bad json", "POST", "/apps", "secret", `{`, 422, "not valid JSON"},
-		{"get", "GET", "/apps/my-app", "secret", "", 200, `"current_release": 1`},
-		{"get missing", "GET", "/apps/ghost", "secret", "", 404, `"id": "not_found"`},
-		{"get invalid", "GET", "/apps/Bad..Name", "secret", "", 422, "is invalid"},
-		{"set config", "PATCH", "/apps/my-app/config-vars", "secret", `{"A":"1","B":"x y"}`, 200, `"B": "x y"`},
-		{"unset config", "PATCH", "/apps/my-app/config-vars", "secret", `{"A":null}`, 200, `"B": "x y"`},
-		{"1 MB value", "PATCH", "/apps/my-app/config-vars", "secret", `{"BIG":"` + strings.Repeat("x", 1<<20) + `"}`, 422, "the limit is 32768 (32 KB)"},
-		{"unset missing", "PATCH", "/apps/my-app/config-vars", "secret", `{"A":null}`, 422, "is not set"},
-		{"release", "GET", "/apps/my-app/releases/v3", "secret", "", 200, `"description": "Remove A config vars"`},
-		{"release current", "GET", "/apps/my-app/releases/current", "secret", "", 200, `"version": 3`},
-		{"release bad", "GET", "/apps/my-app/releases/x", "secret", "", 422, "not a release version"},
-		{"rollback no slug", "POST", "/apps/my-app/releases", "secret", `{"release":"v1"}`, 422, "no slug"},
-		{"rollback by id", "POST", "/apps/my-app/releases", "secret", `{"release":"my-app-v1"}`, 422, "no slug"},
-		{"scale before deploy", "PATCH", "/apps/my-app/formation", "secret", `{"updates":[{"type":"web","quantity":1}]}`, 422, "deploy it first"},
-		{"scale quantity as a string", "PATCH", "/apps/my-app/formation", "secret", `{"updates":[{"type":"web","quantity":"1"}]}`, 422, "deploy it first"},
-		{"scale quantity not a number", "PATCH", "/apps/my-app/formation", "secret", `{"updates":[{"type":"web","quantity":"x"}]}`, 422, "not a number of dynos"},
-		{"account", "GET", "/account", "secret", "", 200, `"email": "admin"`},
-		{"user's apps", "GET", "/users/~/apps", "secret", "", 200, `"owner"`},
-		{"set buildpacks", "PUT", "/apps/my-app/buildpack-installations", "secret", `{"updates":[{"buildpack":"heroku/go"}]}`, 200, `"url": "heroku/go"`},
-		{"list buildpacks", "GET", "/apps/my-app/buildpack-installations", "secret", "", 200, `"ordinal": 0`},
-		{"buildpack path", "PUT", "/apps/my-app/buildpack-installations", "secret", `{"updates":[{"buildpack":"/etc"}]}`, 422, "is invalid"},
-		{"unknown path", "GET", "/nothing", "secret", "", 404, "No such API path"},
-		{"destroy", "DELETE", "/apps/my-app", "secret", "", 200, `"name": "my-app"`},
-	}
+// request is one call to the API: a case's set-up, or what it checks.
+type request struct{ method, path, body string }
+
+// apiCase is one independent check: on a server of its own, the set-up
+// requests run first (each must succeed), then the call whose status and
+// body are checked.
+type apiCase struct {
+	name   string
+	setup  []request
+	method string
+	path   string
+	token  string
+	body   string
+	status int
+	want   string // in the body
+}
+
+// runAPICases runs each case on a fresh server, so that no case depends
+// on what another left behind.
+func runAPICases(t *testing.T, cases []apiCase) {
+	t.Helper()
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
+			srv := newAPI(t)
+			for _, r := range c.setup {
+				if status, body := call(t, srv, r.method, r.path, "secret", r.body); status >= 300 {
+					t.Fatalf("set-up %s %s = %d %s", r.method, r.path, status, body)
+				}
+			}
 			status, body := call(t, srv, c.method, c.path, c.token, c.body)
 			if status != c.status || !strings.Contains(body, c.want) {
 				t.Errorf("%s %s = %d %s, want %d with %q", c.method, c.path, status, body, c.status, c.want)
@@ -91,7 +82,90 @@ func TestAPI(t *testing.T) {
 	}
 }
 
-func TestAppByID(t *testing.T) {
+// withApp is the set-up of most cases: the app my-app, at v1.
+var withApp = []request{{"POST", "/apps", `{"name":"my-app"}`}}
+
+// setup returns withApp followed by more requests.
+func setup(more ...request) []request {
+	return append(append([]request{}, withApp...), more...)
+}
+
+func TestAPIRefusesMissingOrWrongToken(t *testing.T) {
+	runAPICases(t, []apiCase{
+		{name: "no token", method: "GET", path: "/apps", status: 401, want: `"id": "unauthorized"`},
+		{name: "wrong token", method: "GET", path: "/apps", token: "nope", status: 401, want: `"id": "unauthorized"`},
+	})
+}
+
+func TestAPIAppsCreateGetDestroy(t *testing.T) {
+	runAPICases(t, []apiCase{
+		{name: "create", method: "POST", path: "/apps", token: "secret", body: `{"name":"my-app"}`, status: 201, want: `"name": "my-app"`},
+		{name: "create taken", setup: withApp, method: "POST", path: "/apps", token: "secret", body: `{"name":"my-app"}`, status: 409, want: `"id": "conflict"`},
+		{name: "create invalid", method: "POST", path: "/apps", token: "secret", body: `{"name":"../x"}`, status: 422, want: `"id": "invalid_params"`},
+		{name: "bad json", method: "POST", path: "/apps", token: "secret", body: `{`, status: 422, want: "not valid JSON"},
+		{name: "get", setup: withApp, method: "GET", path: "/apps/my-app", token: "secret", status: 200, want: `"current_release": 1`},
+		{name: "get missing", method: "GET", path: "/apps/ghost", token: "secret", status: 404, want: `"id": "not_found"`},
+		{name: "get invalid", method: "GET", path: "/apps/Bad..Name", token: "secret", status: 422, want: "is invalid"},
+		{name: "destroy", setup: withApp, method: "DELETE", path: "/apps/my-app", token: "secret", status: 200, want: `"name": "my-app"`},
+	})
+}
+
+func TestAPIConfigVars(t *testing.T) {
+	setAB := request{"PATCH", "/apps/my-app/config-vars", `{"A":"1","B":"x y"}`}
+	runAPICases(t, []apiCase{
+		{name: "set config", setup: withApp, method: "PATCH", path: "/apps/my-app/config-vars", token: "secret", body: `{"A":"1","B":"x y"}`, status: 200, want: `"B": "x y"`},
+		{name: "unset config", setup: setup(setAB), method: "PATCH", path: "/apps/my-app/config-vars", token: "secret", body: `{"A":null}`, status: 200, want: `"B": "x y"`},
+		{name: "1 MB value", setup: withApp, method: "PATCH", path: "/apps/my-app/config-vars", token: "secret", body: `{"BIG":"` + strings.Repeat("x", 1<<20) + `"}`, status: 422, want: "the limit is 32768 (32 KB)"},
+		{name: "unset missing", setup: withApp, method: "PATCH", path: "/apps/my-app/config-vars", token: "secret", body: `{"A":null}`, status: 422, want: "is not set"},
+	})
+}
+
+func TestAPIReleasesAndRollback(t *testing.T) {
+	// v2 sets A and B, v3 removes A.
+	twoChanges := setup(
+		request{"PATCH", "/apps/my-app/config-vars", `{"A":"1","B":"x y"}`},
+		request{"PATCH", "/apps/my-app/config-vars", `{"A":null}`},
+	)
+	runAPICases(t, []apiCase{
+		{name: "release", setup: twoChanges, method: "GET", path: "/apps/my-app/releases/v3", token: "secret", status: 200, want: `"description": "Remove A config vars"`},
+		{name: "release current", setup: twoChanges, method: "GET", path: "/apps/my-app/releases/current", token: "secret", status: 200, want: `"version": 3`},
+		{name: "release bad", setup: withApp, method: "GET", path: "/apps/my-app/releases/x", token: "secret", status: 422, want: "not a release version"},
+		{name: "rollback no slug", setup: twoChanges, method: "POST", path: "/apps/my-app/releases", token: "secret", body: `{"release":"v1"}`, status: 422, want: "no slug"},
+		{name: "rollback by id", setup: twoChanges, method: "POST", path: "/apps/my-app/releases", token: "secret", body: `{"release":"my-app-v1"}`, status: 422, want: "no slug"},
+	})
+}
+
+func TestAPIFormationBeforeDeploy(t *testing.T) {
+	runAPICases(t, []apiCase{
+		{name: "scale before deploy", setup: withApp, method: "PATCH", path: "/apps/my-app/formation", token: "secret", body: `{"updates":[{"type":"web","quantity":1}]}`, status: 422, want: "deploy it first"},
+		{name: "scale quantity as a string", setup: withApp, method: "PATCH", path: "/apps/my-app/formation", token: "secret", body: `{"updates":[{"type":"web","quantity":"1"}]}`, status: 422, want: "deploy it first"},
+		{name: "scale quantity not a number", setup: withApp, method: "PATCH", path: "/apps/my-app/formation", token: "secret", body: `{"updates":[{"type":"web","quantity":"x"}]}`, status: 422, want: "not a number of dynos"},
+	})
+}
+
+func TestAPIAccountAndUsersApps(t *testing.T) {
+	runAPICases(t, []apiCase{
+		{name: "account", method: "GET", path: "/account", token: "secret", status: 200, want: `"email": "admin"`},
+		{name: "user's apps", setup: withApp, method: "GET", path: "/users/~/apps", token: "secret", status: 200, want: `"owner"`},
+	})
+}
+
+func TestAPIBuildpackInstallations(t *testing.T) {
+	setGo := request{"PUT", "/apps/my-app/buildpack-installations", `{"updates":[{"buildpack":"heroku/go"}]}`}
+	runAPICases(t, []apiCase{
+		{name: "set buildpacks", setup: withApp, method: "PUT", path: "/apps/my-app/buildpack-installations", token: "secret", body: `{"updates":[{"buildpack":"heroku/go"}]}`, status: 200, want: `"url": "heroku/go"`},
+		{name: "list buildpacks", setup: setup(setGo), method: "GET", path: "/apps/my-app/buildpack-installations", token: "secret", status: 200, want: `"ordinal": 0`},
+		{name: "buildpack path", setup: withApp, method: "PUT", path: "/apps/my-app/buildpack-installations", token: "secret", body: `{"updates":[{"buildpack":"/etc"}]}`, status: 422, want: "is invalid"},
+	})
+}
+
+func TestAPIUnknownPath(t *testing.T) {
+	runAPICases(t, []apiCase{
+		{name: "unknown path", method: "GET", path: "/nothing", token: "secret", status: 404, want: "No such API path"},
+	})
+}
+
+func TestAppAddressedByID(t *testing.T) {
 	srv := newAPI(t)
 	_, body := call(t, srv, "POST", "/apps", "secret", `{"name":"by-id"}`)
 	var a AppView
@@ -106,7 +180,7 @@ func TestAppByID(t *testing.T) {
 	}
 }
 
-func TestReleasesRange(t *testing.T) {
+func TestReleasesListHonoursRange(t *testing.T) {
 	srv := newAPI(t)
 	call(t, srv, "POST", "/apps", "secret", `{"name":"my-app"}`)
 	for _, kv := range []string{`{"A":"1"}`, `{"B":"2"}`} {

@@ -110,9 +110,7 @@ var whoami = regexp.MustCompile(`^uid=(\d+) host=web\.1 pid=\d+$`)
 // TestAppIdentities checks that two apps run under uids of their own,
 // neither root nor nobody, and that one app's uid can read neither the
 // other's environment (its config vars) through /proc, nor its released
-// code nor its build cache on the host; that a dyno cannot become the
-// PostgreSQL superuser while its own DATABASE_URL works; and that the
-// add-on servers run under a uid of their own.
+// code nor its build cache on the host.
 func TestAppIdentities(t *testing.T) {
 	need(t, "python3", "psql", "redis-cli", "cat", "ls")
 	needRootE2E(t)
@@ -195,15 +193,32 @@ func TestAppIdentities(t *testing.T) {
 	if out, err := asUser(uidA, "cat", filepath.Join(releases[0], "server.py")); err == nil {
 		t.Errorf("uid %d (ids-a) reads ids-b's code:\n%s", uidA, out)
 	}
+}
 
-	// PostgreSQL: the app's own database, never the superuser.
+// TestDynoCannotBecomePostgresSuperuser checks that a dyno's own
+// DATABASE_URL works while the PostgreSQL superuser is out of its reach,
+// over TCP and over the socket, and that on the host neither the app's
+// uid nor the add-on servers' own uid gets in without the password.
+func TestDynoCannotBecomePostgresSuperuser(t *testing.T) {
+	need(t, "python3", "psql")
+	needRootE2E(t)
+	s := startServer(t)
+	s.hako(t, "apps:create", "ids-a")
+	if out, err := s.push(repo(t, "env-app"), s.key, "ids-a", "main"); err != nil {
+		t.Fatalf("push: %v\n%s", err, out)
+	}
+	_, body, err := s.get("ids-a", "/whoami")
+	m := whoami.FindStringSubmatch(body)
+	if err != nil || m == nil {
+		t.Fatalf("ids-a /whoami = %q, %v", body, err)
+	}
+	uidA, _ := strconv.Atoi(m[1])
 	s.hako(t, "addons:create", "heroku-postgresql", "-a", "ids-a")
-	s.hako(t, "addons:create", "heroku-redis", "-a", "ids-a")
 	dbURL, err := url.Parse(strings.TrimSpace(s.hako(t, "config:get", "DATABASE_URL", "-a", "ids-a")))
 	if err != nil {
 		t.Fatal(err)
 	}
-	pid, sock := postmaster(t, s.home)
+	_, sock := postmaster(t, s.home)
 	port := dbURL.Port()
 	script := `psql "$DATABASE_URL" -w -tAc "select 'own database'"
 psql -h 127.0.0.1 -p ` + port + ` -U postgres -d postgres -w -tAc "select 'superuser over tcp'"; echo "tcp exit $?"
@@ -228,8 +243,18 @@ psql -h ` + sock + ` -p ` + port + ` -U postgres -d postgres -w -tAc "select 'su
 			t.Errorf("uid %d over the socket: %v\n%s\nwant the line %s", uid, err, out, want)
 		}
 	}
+}
 
-	// The add-on servers run as their own uid.
+// TestAddonServersRunAsTheirOwnUID checks that the PostgreSQL and Redis
+// servers run under the add-on uid, neither root nor an app's.
+func TestAddonServersRunAsTheirOwnUID(t *testing.T) {
+	need(t, "psql", "redis-cli")
+	needRootE2E(t)
+	s := startServer(t)
+	s.hako(t, "apps:create", "ids-a")
+	s.hako(t, "addons:create", "heroku-postgresql", "-a", "ids-a")
+	s.hako(t, "addons:create", "heroku-redis", "-a", "ids-a")
+	pid, _ := postmaster(t, s.home)
 	if uid := procUID(t, pid); uid != engine.AddonUID {
 		t.Errorf("the postmaster runs as uid %d, want %d", uid, engine.AddonUID)
 	}

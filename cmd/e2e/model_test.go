@@ -5,6 +5,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 )
 
 // TestConfigReleasesRollback walks Heroku's app model: config changes as
@@ -118,15 +119,24 @@ func TestConcurrentConfig(t *testing.T) {
 	}
 }
 
-// TestScaleRestart checks formation changes and restarts.
-func TestScaleRestart(t *testing.T) {
+// scaledApp starts a server with the app scaly pushed from env-app and
+// scaled to two web dynos and a worker.
+func scaledApp(t *testing.T) (*server, string) {
+	t.Helper()
 	need(t, "python3")
 	s := startServer(t)
 	s.hako(t, "apps:create", "scaly")
 	if out, err := s.push(repo(t, "env-app"), s.key, "scaly", "main"); err != nil {
 		t.Fatalf("push: %v\n%s", err, out)
 	}
-	out := s.hako(t, "ps:scale", "web=2", "worker=1", "-a", "scaly")
+	return s, s.hako(t, "ps:scale", "web=2", "worker=1", "-a", "scaly")
+}
+
+// TestScale checks formation changes: scaling up starts the dynos ps
+// lists, bad quantities and types are refused, scaling down stops the
+// processes, and the log tells each step.
+func TestScale(t *testing.T) {
+	s, out := scaledApp(t)
 	if !hasLineMatch(out, `.*done, now running web at 2:Basic, worker at 1:Basic`) {
 		t.Errorf("ps:scale:\n%s", out)
 	}
@@ -147,6 +157,32 @@ func TestScaleRestart(t *testing.T) {
 			t.Errorf("ps:scale %s: err=%v, want %q:\n%s", c.arg, err, c.want, out)
 		}
 	}
+	// The worker has run once before it is scaled away.
+	waitFor(t, 20*time.Second, "the worker's first tick", func() bool {
+		return hasLineMatch(s.hako(t, "logs", "-a", "scaly", "-n", "1500"), `\S+ app\[worker\.1\]: worker worker\.1 tick.*`)
+	})
+	before := s.dynos(t, "scaly")
+	s.hako(t, "ps:scale", "web=1", "worker=0", "-a", "scaly")
+	if ds := s.dynos(t, "scaly"); len(ds) != 1 || ds[0].Name != "web.1" {
+		t.Errorf("after scaling down: %+v", ds)
+	}
+	for _, d := range before {
+		if d.Name != "web.1" && processAlive(d.PID) {
+			t.Errorf("%s (pid %d) still runs after scaling down", d.Name, d.PID)
+		}
+	}
+	logs := s.hako(t, "logs", "-a", "scaly", "-n", "1500")
+	for _, want := range []string{`\S+ heroku\[web\.2\]: State changed from starting to up`, `\S+ app\[api\]: Scaled to web@2:Basic worker@1:Basic by user .*`, `\S+ app\[worker\.1\]: worker worker\.1 tick.*`} {
+		if !hasLineMatch(logs, want) {
+			t.Errorf("logs lack %q", want)
+		}
+	}
+}
+
+// TestRestartOneDyno checks that ps:restart of one dyno gives it a new
+// process and leaves the others alone.
+func TestRestartOneDyno(t *testing.T) {
+	s, _ := scaledApp(t)
 	before := s.dynos(t, "scaly")
 	s.hako(t, "ps:restart", "web.1", "-a", "scaly")
 	after := s.dynos(t, "scaly")
@@ -160,21 +196,6 @@ func TestScaleRestart(t *testing.T) {
 			t.Errorf("web.1 kept pid %d across a restart", d.PID)
 		case d.Name != "web.1" && d.PID != pids[d.Name]:
 			t.Errorf("%s restarted though only web.1 was asked", d.Name)
-		}
-	}
-	s.hako(t, "ps:scale", "web=1", "worker=0", "-a", "scaly")
-	if ds := s.dynos(t, "scaly"); len(ds) != 1 || ds[0].Name != "web.1" {
-		t.Errorf("after scaling down: %+v", ds)
-	}
-	for _, d := range after {
-		if d.Name != "web.1" && processAlive(d.PID) {
-			t.Errorf("%s (pid %d) still runs after scaling down", d.Name, d.PID)
-		}
-	}
-	logs := s.hako(t, "logs", "-a", "scaly", "-n", "1500")
-	for _, want := range []string{`\S+ heroku\[web\.2\]: State changed from starting to up`, `\S+ app\[api\]: Scaled to web@2:Basic worker@1:Basic by user .*`, `\S+ app\[worker\.1\]: worker worker\.1 tick.*`} {
-		if !hasLineMatch(logs, want) {
-			t.Errorf("logs lack %q", want)
 		}
 	}
 }

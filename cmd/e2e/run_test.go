@@ -11,15 +11,23 @@ import (
 	"hako/engine"
 )
 
-// TestRunAndIsolation runs one-off dynos through the CLI and over SSH
-// with a terminal, and checks what a dyno can see of the host.
-func TestRunAndIsolation(t *testing.T) {
+// oneOffApp starts a server with the app oneoff pushed from env-app.
+func oneOffApp(t *testing.T) *server {
+	t.Helper()
 	need(t, "python3")
 	s := startServer(t)
 	s.hako(t, "apps:create", "oneoff")
 	if out, err := s.push(repo(t, "env-app"), s.key, "oneoff", "main"); err != nil {
 		t.Fatalf("push: %v\n%s", err, out)
 	}
+	return s
+}
+
+// TestRunOneOffThroughCLI runs one-off dynos with `hako run`: the app's
+// config and -e reach the command, its exit code comes back, piped input
+// reaches it, and a missing app is refused.
+func TestRunOneOffThroughCLI(t *testing.T) {
+	s := oneOffApp(t)
 	s.hako(t, "config:set", "-a", "oneoff", "GREETING=hi there")
 
 	out, err := s.run("run", "-a", "oneoff", "-e", "EXTRA=1", "--", "sh", "-c", `echo "$GREETING $EXTRA $DYNO"; exit 3`)
@@ -35,7 +43,12 @@ func TestRunAndIsolation(t *testing.T) {
 	if out, err := s.run("run", "-a", "ghost-app", "true"); err == nil || !strings.Contains(out, "Couldn't find that app") {
 		t.Errorf("run on a missing app: %v\n%s", err, out)
 	}
+}
 
+// TestRunOverSSHHasTerminal runs a one-off dyno over SSH with -tt: the
+// command gets a terminal.
+func TestRunOverSSHHasTerminal(t *testing.T) {
+	s := oneOffApp(t)
 	// ssh -tt asks for a terminal even without a local one.
 	sshArgs := []string{"-tt", "-i", s.key, "-o", "IdentitiesOnly=yes", "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR", "-p", s.sshPort, "git@127.0.0.1",
 		"run", "-a", "oneoff", "test -t 0 && echo TERMINAL-OK; stty size"}
@@ -45,11 +58,14 @@ func TestRunAndIsolation(t *testing.T) {
 	if err != nil || !hasLine(string(sout), "TERMINAL-OK") {
 		t.Errorf("run over ssh -tt: %v\n%s", err, sout)
 	}
+}
 
-	if os.Geteuid() != 0 {
-		t.Log("not root: dynos run as plain process groups, isolation not checked")
-		return
-	}
+// TestOneOffSeesItsOwnDyno checks, on a root server, what a one-off dyno
+// is: the app's uid with /app as its home (and writable), its own
+// hostname and process namespace; and that the web dyno runs as that uid.
+func TestOneOffSeesItsOwnDyno(t *testing.T) {
+	needRootE2E(t)
+	s := oneOffApp(t)
 	who := s.hako(t, "run", "-a", "oneoff", "--", "sh", "-c", `echo "uid=$(id -u) home=$HOME host=$(hostname) procs=$(ls /proc | grep -c '^[0-9]')"; ls /root 2>&1 | head -1; touch /app/written && echo wrote-app`)
 	// The server's first app runs as the first app uid, never nobody.
 	uid := "uid=" + strconv.Itoa(engine.FirstAppUID)

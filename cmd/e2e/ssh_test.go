@@ -7,8 +7,8 @@ import (
 	"testing"
 )
 
-// TestSSHCommands runs Heroku-style commands over SSH and checks that an
-// unregistered key is refused.
+// TestSSHCommands runs Heroku-style commands over SSH: they act as the
+// CLI's do, flags may follow arguments, and `server` is not one of them.
 func TestSSHCommands(t *testing.T) {
 	s := startServer(t)
 	out, err := s.ssh(s.key, nil, "apps:create", "via-ssh")
@@ -25,9 +25,16 @@ func TestSSHCommands(t *testing.T) {
 	if out, err := s.ssh(s.key, nil, "server"); err == nil {
 		t.Errorf("server over ssh ran:\n%s", out)
 	}
+}
 
+// TestSSHKeys checks that an unregistered key can neither run commands
+// nor push, that keys:add over SSH lets it in, and keys:remove shuts it
+// out again.
+func TestSSHKeys(t *testing.T) {
+	s := startServer(t)
+	s.hako(t, "apps:create", "via-ssh")
 	stranger := s.keygen("stranger")
-	out, err = s.ssh(stranger, nil, "apps")
+	out, err := s.ssh(stranger, nil, "apps")
 	if err == nil || !strings.Contains(out, "Permission denied") {
 		t.Errorf("unregistered key: err=%v\n%s", err, out)
 	}
@@ -52,9 +59,9 @@ func TestSSHCommands(t *testing.T) {
 	}
 }
 
-// TestCLIErrors checks that bad input is refused before it touches
-// anything, with a sentence saying what to do.
-func TestCLIErrors(t *testing.T) {
+// TestCLIRefusesBadInput checks that bad input is refused before it
+// touches anything, with a sentence saying what to do.
+func TestCLIRefusesBadInput(t *testing.T) {
 	s := startServer(t)
 	cases := []struct {
 		args []string
@@ -77,6 +84,12 @@ func TestCLIErrors(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestAppsDestroy checks that apps:destroy --confirm says what it did
+// and the app is no longer listed.
+func TestAppsDestroy(t *testing.T) {
+	s := startServer(t)
 	s.hako(t, "apps:create", "doomed")
 	out := s.hako(t, "apps:destroy", "--confirm", "doomed", "-a", "doomed")
 	if !hasLine(out, "Destroying ⬢ doomed (including all add-ons)... done") {
@@ -85,7 +98,11 @@ func TestCLIErrors(t *testing.T) {
 	if out := s.hako(t, "apps"); hasLine(out, "doomed") {
 		t.Errorf("destroyed app still listed:\n%s", out)
 	}
-	// The same commands without a server say how to start one.
+}
+
+// TestCLIWithoutServer checks that a client command with no server
+// running says how to start one.
+func TestCLIWithoutServer(t *testing.T) {
 	c := exec.Command(bin, "apps")
 	c.Env = append(os.Environ(), "HAKO_HOME="+t.TempDir())
 	if out, err := c.CombinedOutput(); err == nil || !strings.Contains(string(out), "hako server") {

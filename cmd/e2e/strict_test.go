@@ -113,10 +113,9 @@ func TestStrictInput(t *testing.T) {
 	}
 }
 
-// TestOneOffNamesAndLogs runs two one-off dynos at once (both listed in
-// ps, with different names) and checks that an app created with the name
-// of a destroyed one starts with an empty log.
-func TestOneOffNamesAndLogs(t *testing.T) {
+// TestOneOffsHaveDistinctNames runs two one-off dynos at once: both are
+// listed in ps, with different names.
+func TestOneOffsHaveDistinctNames(t *testing.T) {
 	need(t, "python3")
 	s := startServer(t)
 	s.hako(t, "apps:create", "twins")
@@ -155,7 +154,14 @@ func TestOneOffNamesAndLogs(t *testing.T) {
 		in.Write([]byte("x\n"))
 		in.Close()
 	}
+}
 
+// TestRecreatedAppStartsWithEmptyLog checks that an app created with the
+// name of a destroyed one does not inherit its log.
+func TestRecreatedAppStartsWithEmptyLog(t *testing.T) {
+	s := startServer(t)
+	s.hako(t, "apps:create", "twins")
+	s.hako(t, "config:set", "-a", "twins", "A=1")
 	logs := s.hako(t, "logs", "-a", "twins")
 	if !hasLineMatch(logs, `\S+ app\[api\]: Release v1 created by user .*`) {
 		t.Fatalf("logs of the first app lack its v1 line:\n%s", logs)

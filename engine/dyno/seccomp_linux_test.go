@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -82,5 +84,60 @@ sh -c 'echo forked'`
 	}
 	if got := strings.Split(strings.TrimSpace(out.String()), "\n"); strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Errorf("output:\n%s\nwant:\n%s", out.String(), strings.Join(want, "\n"))
+	}
+}
+
+// TestSyscallFilterForeignABI checks that the 32-bit entry points of
+// x86-64 (int 0x80, and x32 numbers) cannot reach syscalls the filter
+// refuses by their 64-bit numbers: an unshare(CLONE_NEWUSER) through
+// them gets ENOSYS.
+func TestSyscallFilterForeignABI(t *testing.T) {
+	if runtime.GOARCH != "amd64" {
+		t.Skip("the foreign ABIs tested are x86-64's")
+	}
+	needRoot(t)
+	cc, err := exec.LookPath("cc")
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("cc is missing")
+		}
+		t.Skip("no C compiler")
+	}
+	w := t.TempDir()
+	src := filepath.Join(w, "abi.c")
+	prog := `#include <stdio.h>
+#include <errno.h>
+#include <unistd.h>
+int main(void) {
+	long r;
+	/* i386 unshare is 310. */
+	__asm__ volatile ("int $0x80" : "=a"(r) : "a"(310L), "b"(0x10000000L) : "memory");
+	printf("int 0x80 unshare: %ld\n", r);
+	errno = 0;
+	r = syscall(0x40000000L | 272L, 0x10000000L);
+	printf("x32 unshare: %ld errno %d\n", r, errno);
+	return 0;
+}
+`
+	if err := os.WriteFile(src, []byte(prog), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command(cc, "-O0", "-o", filepath.Join(w, "abi"), src).CombinedOutput(); err != nil {
+		t.Fatalf("cc: %v\n%s", err, out)
+	}
+	s := newSupervisor(t, &memSink{}, Options{Isolate: ModeNamespaces})
+	var out bytes.Buffer
+	cmd, done, err := s.Command(context.Background(), engine.SandboxSpec{
+		Name: "abi", Argv: []string{filepath.Join(w, "abi")}, Env: []string{"PATH=" + os.Getenv("PATH")}, Dir: w, Writable: []string{w},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stdout, cmd.Stderr = &out, &out
+	err = cmd.Run()
+	done()
+	want := "int 0x80 unshare: -38\nx32 unshare: -1 errno 38"
+	if err != nil || strings.TrimSpace(out.String()) != want {
+		t.Errorf("Run = %v, output:\n%s\nwant:\n%s", err, out.String(), want)
 	}
 }

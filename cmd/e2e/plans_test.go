@@ -40,8 +40,11 @@ func TestRedisPlanMaxmemory(t *testing.T) {
 	if limit := memoryLimit(t, pid); limit != 2*25<<20+64<<20 {
 		t.Errorf("redis-server (pid %s) has a memory limit of %d, want %d", pid, limit, 2*25<<20+64<<20)
 	}
-	if out := s.hako(t, "addons:info", "REDIS", "-a", "cache-full"); !hasLine(out, "Plan:         heroku-redis:mini") {
-		t.Errorf("addons:info:\n%s", out)
+	info := s.hako(t, "addons:info", "REDIS", "-a", "cache-full")
+	for _, re := range []string{`Plan:         heroku-redis:mini`, `Memory:       2\d\.\d MB / 25 MB \(maxmemory\)`, `Clients:      \d+/20`} {
+		if !hasLineMatch(info, re) {
+			t.Errorf("addons:info lacks a line matching %q:\n%s", re, info)
+		}
 	}
 }
 

@@ -121,6 +121,7 @@ func (s *Server) build() error {
 	s.buf = &logs.Buffer{Mirror: s.out}
 	dopts := cfg.Dynos
 	dopts.Exe, dopts.Logs, dopts.ScratchDir = exe, s.buf, l.Scratch
+	dopts.BuildFileLimit = cfg.Limits.WithDefaults().BuildBytes
 	s.sup = dyno.New(dopts)
 	// Builds run buildpacks, code from the user and third parties: they
 	// get the isolation dynos get.

@@ -39,7 +39,7 @@ func (s *Supervisor) isolatedCommand(ctx context.Context, spec engine.SandboxSpe
 	box := &sandbox{scratch: dir}
 	cfg := rootConfig{
 		Root: dir, Binds: mountPlan(s.hostPath), Mounts: mounts, UID: uid, GID: gid,
-		Hostname: buildHostname, Dir: spec.Dir, Required: true,
+		Hostname: buildHostname, Dir: spec.Dir, Required: true, FileLimit: s.opts.BuildFileLimit,
 	}
 	if s.cgroups != nil && (s.opts.BuildMemoryLimit > 0 || s.opts.BuildPidsLimit > 0) {
 		if cg, err := s.cgroups.create(unique, s.opts.BuildMemoryLimit, s.opts.BuildPidsLimit); err != nil {

@@ -1,12 +1,16 @@
 package dyno
 
 import (
+	"bytes"
+	"context"
 	"os"
 	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
+
+	"hako/engine"
 )
 
 // TestDiskQuota checks that a dyno writing past its disk quota, in /app
@@ -45,5 +49,31 @@ echo done; exec sleep 1000`))
 	}
 	if _, err := os.Stat(imgs[0]); !os.IsNotExist(err) {
 		t.Errorf("disk image left after Stop: %v", err)
+	}
+}
+
+// TestBuildFileLimit checks that a build step cannot write a file past
+// BuildFileLimit.
+func TestBuildFileLimit(t *testing.T) {
+	needRoot(t)
+	s := newSupervisor(t, &memSink{}, Options{Isolate: ModeNamespaces, BuildFileLimit: 1 << 20})
+	w := t.TempDir()
+	var out bytes.Buffer
+	cmd, done, err := s.Command(context.Background(), engine.SandboxSpec{
+		Name: "fsize", Argv: []string{"sh", "-c", "dd if=/dev/zero of=big bs=64k count=64 2>/dev/null; echo status $?"},
+		Env: []string{"PATH=" + os.Getenv("PATH")}, Dir: w, Writable: []string{w},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stdout, cmd.Stderr = &out, &out
+	err = cmd.Run()
+	done()
+	// dd dies of SIGXFSZ: 128+25.
+	if err != nil || strings.TrimSpace(out.String()) != "status 153" {
+		t.Errorf("Run = %v, output %q, want dd killed by SIGXFSZ", err, out.String())
+	}
+	if fi, err := os.Stat(filepath.Join(w, "big")); err != nil || fi.Size() > 1<<20 {
+		t.Errorf("the step wrote %d bytes (%v), want at most 1 MiB", fi.Size(), err)
 	}
 }

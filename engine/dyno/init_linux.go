@@ -102,6 +102,13 @@ func InitMain(args []string) int {
 	if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
 		fmt.Fprintf(os.Stderr, "dyno-init: set no_new_privs: %v\n", err)
 	}
+	if rc.FileLimit > 0 {
+		// Inherited by the command; the init itself writes no file.
+		lim := unix.Rlimit{Cur: uint64(rc.FileLimit), Max: uint64(rc.FileLimit)}
+		if err := unix.Setrlimit(unix.RLIMIT_FSIZE, &lim); err != nil {
+			fmt.Fprintf(os.Stderr, "dyno-init: limit file sizes: %v\n", err)
+		}
+	}
 	// Last, once the init is done mounting: the filter holds on this
 	// thread, which forks the command, and so on the whole dyno.
 	if err := installSeccomp(); err != nil {

@@ -163,6 +163,11 @@ type Options struct {
 	// BuildPidsLimit caps the processes and threads of an isolated build
 	// step. Zero means DefaultBuildPidsLimit; negative turns it off.
 	BuildPidsLimit int
+	// BuildFileLimit caps, in bytes, each file an isolated build step
+	// writes (RLIMIT_FSIZE: past it the writer gets SIGXFSZ, or EFBIG),
+	// so that one step cannot fill the host's disk with one file before
+	// the build's size is checked. Zero or negative: no cap.
+	BuildFileLimit int64
 	// CycleAfter is how long a dyno process runs before it is restarted
 	// (SIGTERM, grace, SIGKILL, then a new process without back-off), as
 	// Heroku cycles dynos daily. Every process start resets the clock.

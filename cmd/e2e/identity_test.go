@@ -190,6 +190,14 @@ func TestAppIdentities(t *testing.T) {
 			t.Errorf("ids-b's own uid cannot list %s: %v", dir, err)
 		}
 	}
+	// run/ids-b itself: closed to uid A, open to ids-b's group.
+	runB := filepath.Join(s.home, "run", "ids-b")
+	if out, err := asUser(uidA, "ls", runB); err == nil || !hasLine(out, "ls: cannot open directory '"+runB+"': Permission denied") {
+		t.Errorf("uid %d (ids-a) lists %s: %v\n%s", uidA, runB, err, out)
+	}
+	if out, err := asUser(uidB, "ls", runB); err != nil {
+		t.Errorf("ids-b's own uid cannot list %s: %v\n%s", runB, err, out)
+	}
 	if out, err := asUser(uidA, "cat", filepath.Join(releases[0], "server.py")); err == nil {
 		t.Errorf("uid %d (ids-a) reads ids-b's code:\n%s", uidA, out)
 	}

@@ -40,7 +40,9 @@ import (
 // (through the credentials it is started with), so that the init can
 // still signal and reap everything in the namespace, and no process of
 // the dyno can tamper with the init. The command never runs as root: the
-// init refuses instead. The app's environment is the command's alone,
+// init refuses instead. It runs under the syscall filter (see
+// seccomp_linux.go), which the init installs last, on the thread that
+// forks the command, so that the init itself could still mount. The app's environment is the command's alone,
 // given to its exec; the init's own is empty. Isolation that cannot be
 // set up is reported on stderr and to the supervisor; a dyno then runs
 // as its user in the host's root unless its root was required.

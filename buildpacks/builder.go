@@ -32,10 +32,11 @@ type Builder struct {
 	// installed (one directory each); apps name them in .buildpacks by
 	// directory name, which works offline.
 	InstalledDir string
-	// SharedCache, when set, is a directory every app's builds share,
-	// given to packs as HAKO_SHARED_CACHE. The Go pack keeps its
-	// content-addressed build and module caches there, so a new app's
-	// first build does not compile the standard library again.
+	// SharedCache, when set, is a directory of the server's where the
+	// builder keeps what it shares between apps' builds: the Go standard
+	// library, compiled by a trusted step into a layer that isolated
+	// builds see read-only under their app's own cache (see goCache).
+	// Build steps never see the directory itself.
 	SharedCache string
 	// Sandbox, when set, runs every step of a build (the buildpacks'
 	// scripts and the fetching of buildpacks) isolated, as dynos run: each
@@ -48,6 +49,8 @@ type Builder struct {
 	// Limits bound the sources extracted, the build directory and the
 	// slugs; zero fields mean engine's defaults.
 	Limits engine.BuildLimits
+
+	gocache goCacheState
 }
 
 var _ engine.Builder = (*Builder)(nil)
@@ -131,11 +134,7 @@ func (b *Builder) Build(ctx context.Context, req engine.BuildRequest) (*engine.B
 	if s.cacheDir == "" {
 		s.cacheDir = filepath.Join(tmp, "cache")
 	}
-	dirs := []string{s.cacheDir, home}
-	if b.Sandbox != nil && b.SharedCache != "" {
-		dirs = append(dirs, b.SharedCache) // a sandbox binds only what exists
-	}
-	for _, d := range dirs {
+	for _, d := range []string{s.cacheDir, home} {
 		if err := os.MkdirAll(d, 0o755); err != nil {
 			return nil, err
 		}
@@ -146,9 +145,6 @@ func (b *Builder) Build(ctx context.Context, req engine.BuildRequest) (*engine.B
 		return nil, err
 	}
 	s.writable = []string{buildDir, s.cacheDir, home}
-	if b.SharedCache != "" {
-		s.writable = append(s.writable, b.SharedCache)
-	}
 	if err := writeEnvDir(s.envDir, req.Config); err != nil {
 		return nil, err
 	}
@@ -158,9 +154,6 @@ func (b *Builder) Build(ctx context.Context, req engine.BuildRequest) (*engine.B
 		}
 	}
 	extra := map[string]string{"HOME": home, "STACK": engine.Stack, "REQUEST_ID": requestID()}
-	if b.SharedCache != "" {
-		extra["HAKO_SHARED_CACHE"] = b.SharedCache
-	}
 	// The server never runs git over the pushed tree: a .git in an
 	// uploaded source is the uploader's, configuration and hooks included.
 	if req.Commit != "" {
@@ -180,8 +173,22 @@ func (b *Builder) Build(ctx context.Context, req engine.BuildRequest) (*engine.B
 	if err != nil {
 		return nil, err
 	}
+	goReady := false
 	for i, p := range packs {
 		fmt.Fprintf(out, "-----> %s app detected\n", names[i])
+		if b.isBuiltinGo(p) && !goReady {
+			// From here on every step sees the Go build cache.
+			dir, overlays, err := b.goCache(s, buildEnv(b.hostEnv(), nil))
+			if err == errCanceled {
+				return nil, failure(out, "Build canceled.")
+			}
+			if err != nil {
+				return nil, fmt.Errorf("prepare the Go build cache: %w", err)
+			}
+			env := envMap(s.env)
+			env["HAKO_GOCACHE"] = dir
+			s.env, s.overlays, goReady = envList(env), overlays, true
+		}
 		if err := s.compile(p); err != nil {
 			if err == errCanceled {
 				return nil, failure(out, "Build canceled.")

@@ -112,13 +112,14 @@ type step struct {
 	env      []string
 	out      io.Writer
 	// sandbox, when set, runs every step; writable lists what its steps
-	// may write: the build, cache and home directories and the shared
-	// cache.
+	// may write: the build, cache and home directories.
 	sandbox  engine.Sandbox
 	writable []string
 	// uid and gid are the app's identity, which every isolated step runs
 	// as.
 	uid, gid int
+	// overlays are mounted in every isolated step (the Go build cache).
+	overlays []engine.Overlay
 }
 
 // run runs a script of pack p (or a shell over one) in the build
@@ -127,7 +128,7 @@ type step struct {
 func (s *step) run(name string, p *pack, stdout, stderr io.Writer, argv ...string) error {
 	return runCmd(s.ctx, s.sandbox, engine.SandboxSpec{
 		Name: name, Argv: argv, Env: s.env, Dir: s.buildDir,
-		Writable: s.writable, ReadOnly: []string{p.dir, s.envDir}, UID: s.uid, GID: s.gid,
+		Writable: s.writable, ReadOnly: []string{p.dir, s.envDir}, UID: s.uid, GID: s.gid, Overlays: s.overlays,
 	}, stdout, stderr)
 }
 

@@ -21,6 +21,9 @@ func TestMain(m *testing.M) {
 	}
 	mounts, _ := os.ReadFile("/proc/self/mountinfo")
 	code := m.Run()
+	if sharedCache.dir != "" {
+		os.RemoveAll(sharedCache.dir)
+	}
 	if now, _ := os.ReadFile("/proc/self/mountinfo"); string(now) != string(mounts) {
 		fmt.Fprintf(os.Stderr, "the host's mounts changed:\nbefore:\n%s\nafter:\n%s\n", mounts, now)
 		code = 1
@@ -75,7 +78,6 @@ func checkClean(t *testing.T, workDir, scratch string) {
 }
 
 func TestBuildAppsInSandbox(t *testing.T) {
-	shared := t.TempDir()
 	for _, tt := range []struct {
 		app, pack string
 		tools     []string
@@ -88,7 +90,7 @@ func TestBuildAppsInSandbox(t *testing.T) {
 		t.Run(tt.app, func(t *testing.T) {
 			needTools(t, tt.tools...)
 			b, workDir, scratch := sandboxed(t)
-			b.SharedCache = shared
+			b.SharedCache = testSharedCache(t)
 			src := copyApp(t, tt.app)
 			var out lockedBuffer
 			res, err := b.Build(context.Background(), engine.BuildRequest{

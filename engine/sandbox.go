@@ -53,4 +53,18 @@ type SandboxSpec struct {
 	// of the app being built (App.UID), so that its build cannot touch
 	// another app's files. Zero leaves the choice to the sandbox.
 	UID, GID int
+	// Overlays are directories the command sees in layers, mounted after
+	// the paths above (so one may lie in a Writable path); an isolating
+	// sandbox only, others ignore them.
+	Overlays []Overlay
+}
+
+// Overlay shows Lower, which the command cannot change, at Path with
+// Upper above it: what the command writes at Path lands in Upper, so a
+// directory every app's builds read (a cache filled by a trusted step)
+// is shared without any of them changing what the others see. Work is
+// the overlay's own scratch directory, on Upper's filesystem. The paths
+// are the host's; Upper and Work need not be visible to the command.
+type Overlay struct {
+	Path, Lower, Upper, Work string
 }

@@ -63,6 +63,9 @@ func (s *Supervisor) Command(ctx context.Context, spec engine.SandboxSpec) (*exe
 	if err != nil {
 		return nil, nil, fmt.Errorf("sandbox %s: %w", spec.Name, err)
 	}
+	if err := checkOverlays(spec.Overlays); err != nil {
+		return nil, nil, fmt.Errorf("sandbox %s: %w", spec.Name, err)
+	}
 	if spec.Dir != "" && !slices.ContainsFunc(mounts, func(m bindMount) bool { return within(filepath.Clean(spec.Dir), m.Path) }) {
 		return nil, nil, fmt.Errorf("sandbox %s: its directory %s is not among the paths it can see", spec.Name, spec.Dir)
 	}
@@ -101,6 +104,22 @@ func buildMounts(writable, readOnly []string) ([]bindMount, error) {
 	// A directory sorts before every path under it, as its prefix.
 	slices.SortFunc(mounts, func(a, b bindMount) int { return strings.Compare(a.Path, b.Path) })
 	return mounts, nil
+}
+
+// checkOverlays refuses overlays whose paths are not clean and absolute,
+// or that would be mounted where a build's root has its own directories.
+func checkOverlays(overlays []engine.Overlay) error {
+	for _, o := range overlays {
+		for _, p := range []string{o.Path, o.Lower, o.Upper, o.Work} {
+			if !filepath.IsAbs(p) || filepath.Clean(p) != p {
+				return fmt.Errorf("overlay path %q is not a clean absolute path", p)
+			}
+		}
+		if o.Path == "/" || o.Path == "/tmp" || slices.ContainsFunc(buildOnlyDirs, func(d string) bool { return within(o.Path, d) }) {
+			return fmt.Errorf("an overlay cannot be mounted on %s in a build's root", o.Path)
+		}
+	}
+	return nil
 }
 
 // buildScratchBase is the directory holding the mount points of build

@@ -29,6 +29,14 @@ func (s *Supervisor) isolatedCommand(ctx context.Context, spec engine.SandboxSpe
 			return nil, nil, fmt.Errorf("give %s to uid %d: %w", m.Path, uid, err)
 		}
 	}
+	// An overlay's upper layer is where the step writes: its user's. The
+	// work directory needs nothing: the kernel uses it with the rights of
+	// the init that mounts it.
+	for _, o := range spec.Overlays {
+		if err := chownTree(o.Upper, uid, gid); err != nil {
+			return nil, nil, fmt.Errorf("give %s to uid %d: %w", o.Upper, uid, err)
+		}
+	}
 	unique := sandboxName(os.Getpid(), sandboxSeq.Add(1))
 	base := s.buildScratchBase()
 	s.sweepScratch(base)
@@ -38,7 +46,7 @@ func (s *Supervisor) isolatedCommand(ctx context.Context, spec engine.SandboxSpe
 	}
 	box := &sandbox{scratch: dir}
 	cfg := rootConfig{
-		Root: dir, Binds: mountPlan(s.hostPath), Mounts: mounts, UID: uid, GID: gid,
+		Root: dir, Binds: mountPlan(s.hostPath), Mounts: mounts, Overlays: spec.Overlays, UID: uid, GID: gid,
 		Hostname: buildHostname, Dir: spec.Dir, Required: true, FileLimit: s.opts.BuildFileLimit,
 	}
 	if s.cgroups != nil && (s.opts.BuildMemoryLimit > 0 || s.opts.BuildPidsLimit > 0) {

@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+
+	"hako/engine"
 )
 
 // rootConfig is what an isolated dyno's init needs to build its private
@@ -23,11 +25,13 @@ type rootConfig struct {
 	GID  int    `json:"gid"`
 
 	// The rest is for builds, whose root has no /app (App is "").
-	Mounts    []bindMount `json:"mounts,omitempty"`     // host paths bound at the same path, after Binds
-	Hostname  string      `json:"hostname,omitempty"`   // "" for $DYNO
-	Dir       string      `json:"dir,omitempty"`        // where the command starts; "" for /app
-	Cgroups   []string    `json:"cgroups,omitempty"`    // cgroup directories the init enters itself
-	FileLimit int64       `json:"file_limit,omitempty"` // RLIMIT_FSIZE of the command, 0 for none
+	Mounts []bindMount `json:"mounts,omitempty"` // host paths bound at the same path, after Binds
+	// Overlays are mounted after Mounts (see engine.Overlay).
+	Overlays  []engine.Overlay `json:"overlays,omitempty"`
+	Hostname  string           `json:"hostname,omitempty"`   // "" for $DYNO
+	Dir       string           `json:"dir,omitempty"`        // where the command starts; "" for /app
+	Cgroups   []string         `json:"cgroups,omitempty"`    // cgroup directories the init enters itself
+	FileLimit int64            `json:"file_limit,omitempty"` // RLIMIT_FSIZE of the command, 0 for none
 	// TTY is the host path of a one-off dyno's terminal (/dev/pts/N),
 	// shown at the same path so that ttyname(3) and `tty` find it.
 	TTY string `json:"tty,omitempty"`

@@ -57,6 +57,14 @@ func populateRoot(c rootConfig) error {
 			return err
 		}
 	}
+	for _, o := range c.Overlays {
+		// Without an index, an upper layer may later lie over another
+		// lower one (a new toolchain's), which an index would refuse.
+		opts := "lowerdir=" + overlayEscape(o.Lower) + ",upperdir=" + overlayEscape(o.Upper) + ",workdir=" + overlayEscape(o.Work) + ",index=off"
+		if err := mountAt(c.Root, o.Path, "overlay", "overlay", unix.MS_NOSUID|unix.MS_NODEV, opts); err != nil {
+			return err
+		}
+	}
 	if err := mountAt(c.Root, "/proc", "proc", "proc", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, ""); err != nil {
 		return err
 	}

@@ -1,0 +1,3 @@
+module example.com/poisoner
+
+go 1.22

@@ -16,8 +16,13 @@ now_ms() { date +%s%3N; }
 
 start_server() {
   SSHP=$(port); HTTPP=$(port); APIP=$(port)
-  (cd "$ROOT" && go build -o "$T/hako" .) || fail "go build"
-  HAKO=$T/hako
+  # HAKO_BIN runs a hako built elsewhere (bench/compare.sh: a baseline).
+  if [ -n "${HAKO_BIN:-}" ]; then
+    HAKO=$HAKO_BIN
+  else
+    (cd "$ROOT" && go build -o "$T/hako" .) || fail "go build"
+    HAKO=$T/hako
+  fi
   setsid "$HAKO" server --ssh-addr "127.0.0.1:$SSHP" --http-addr "127.0.0.1:$HTTPP" --api-addr "127.0.0.1:$APIP" >"$T/server.log" 2>&1 &
   pid=$!
   for _ in $(seq 1 100); do [ -f "$HAKO_HOME/server.json" ] && break; sleep 0.05; done

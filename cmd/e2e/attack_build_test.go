@@ -112,3 +112,78 @@ func hasRemoteLine(out, want string) bool {
 	}
 	return false
 }
+
+// injectedLine is what the cache poisoner's fmt writes first.
+const injectedLine = "INJECTED by the cache poisoner: this line comes from a poisoned fmt\n"
+
+// TestBuildCachePoisoning deploys an app whose build poisons every Go
+// build cache it can write (testdata/apps/cache-poisoner: its npm build
+// script makes the cached compile of fmt point at an fmt that writes
+// injectedLine first), told where the server keeps the shared and other
+// apps' caches. Its own later builds link the injected fmt (the attack is
+// real); the Go app deployed before it, deployed again, and a new Go app
+// serve exactly their own output. The new app's first build takes the
+// standard library from the shared layer: its own layer of the cache
+// holds a handful of entries, not the library's hundreds.
+func TestBuildCachePoisoning(t *testing.T) {
+	need(t, "go", "node", "npm")
+	s := startServer(t)
+	for _, app := range []string{"victim", "poisoner", "newcomer"} {
+		s.hako(t, "apps:create", app)
+	}
+	victim := repo(t, "go-app")
+	if out, err := s.push(victim, s.key, "victim", "main"); err != nil {
+		t.Fatalf("push victim: %v\n%s", err, out)
+	}
+	s.waitPath(t, "victim", "/", "hello from go\n")
+
+	poisoner := repo(t, "cache-poisoner")
+	cache := filepath.Join(s.home, "cache")
+	targets := []string{cache, filepath.Join(cache, "_shared"), filepath.Join(cache, "victim"), filepath.Join(cache, "newcomer")}
+	writeFile(t, poisoner, "targets.txt", strings.Join(targets, "\n")+"\n")
+	git(t, poisoner, "add", "-A")
+	git(t, poisoner, "commit", "-qm", "what the attacker knows")
+	out, err := s.push(poisoner, s.key, "poisoner", "main")
+	if err != nil {
+		t.Fatalf("push poisoner: %v\n%s", err, out)
+	}
+	own := filepath.Join(cache, "poisoner", "go-build")
+	if !hasRemoteLine(out, "       poisoned: "+own) {
+		t.Fatalf("the attack did not reach its own cache %s:\n%s", own, out)
+	}
+	for _, l := range lines(out) {
+		if strings.Contains(l, "poisoned: ") && strings.TrimRight(l, " ") != "remote:        poisoned: "+own {
+			t.Errorf("the attack poisoned another cache: %q", l)
+		}
+	}
+	// The attack works where it may: the poisoner's next build links it.
+	writeFile(t, poisoner, "again.txt", "again\n")
+	git(t, poisoner, "add", "-A")
+	git(t, poisoner, "commit", "-qm", "again")
+	if out, err := s.push(poisoner, s.key, "poisoner", "main"); err != nil {
+		t.Fatalf("push poisoner again: %v\n%s", err, out)
+	}
+	s.waitPath(t, "poisoner", "/", injectedLine+"hello from go\n")
+
+	// The victim, built again, and a new app serve their own output.
+	writeFile(t, victim, "again.txt", "again\n")
+	git(t, victim, "add", "-A")
+	git(t, victim, "commit", "-qm", "again")
+	if out, err := s.push(victim, s.key, "victim", "main"); err != nil || !hasRemoteLine(out, "       Released v3") {
+		t.Fatalf("push victim again: %v\n%s", err, out)
+	}
+	s.waitPath(t, "victim", "/", "hello from go\n")
+	out, err = s.push(repo(t, "go-app"), s.key, "newcomer", "main")
+	if err != nil {
+		t.Fatalf("push newcomer: %v\n%s", err, out)
+	}
+	s.waitPath(t, "newcomer", "/", "hello from go\n")
+	if hasRemoteLine(out, "-----> Compiling the Go standard library, once for every app's builds to share") {
+		t.Errorf("the new app's build compiled the standard library again:\n%s", out)
+	}
+	mine, _ := filepath.Glob(filepath.Join(cache, "newcomer", "go-build", "upper", "*", "*-a"))
+	shared, _ := filepath.Glob(filepath.Join(cache, "_shared", "go-std", "*", "*", "*-a"))
+	if len(mine) > 20 || len(shared) < 200 {
+		t.Errorf("the new app's own cache layer has %d entries and the shared one %d: want at most 20 and at least 200", len(mine), len(shared))
+	}
+}

@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Push-to-first-200 times of Go apps, in milliseconds, one figure a line
+# ("NAME MS"), on a fresh server:
+#   go-first    the first Go app: the standard library is compiled then
+#   go-new-app  median of RUNS new Go apps' first builds (the standard
+#               library comes from the cache, the app's own code not)
+#   go-warm     median of RUNS pushes of a new commit to an app already
+#               built once (everything but the link comes from its cache)
+#   bench/go-builds.sh [RUNS]    (default 5; HAKO_BIN: a hako to run)
+. "$(dirname "$0")/lib.sh"
+RUNS=${1:-5}
+start_server
+median() { printf '%s\n' "$@" | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+# push_time APP DIR: ms from `git push` of DIR to APP until its first 200.
+push_time() {
+  local t0 t1
+  t0=$(now_ms)
+  git -C "$2" push -q "ssh://git@127.0.0.1:$SSHP/$1.git" main >"$T/push.log" 2>&1 || { cat "$T/push.log"; fail "push $1"; }
+  wait_200 "$1" || fail "$1 never answered 200"
+  t1=$(now_ms)
+  echo $((t1 - t0))
+}
+new_app() {
+  "$HAKO" apps:create "$1" >/dev/null || fail "apps:create $1"
+  repo "$T/$1" go-app
+  push_time "$1" "$T/$1"
+}
+echo "go-first $(new_app g-0)"
+times=()
+for i in $(seq 1 "$RUNS"); do times+=("$(new_app "g-$i")"); done
+echo "go-new-app $(median "${times[@]}")"
+times=()
+for i in $(seq 1 "$RUNS"); do
+  echo "$i" >"$T/g-1/run.txt"
+  git -C "$T/g-1" add -A && git -C "$T/g-1" -c user.email=b@example.test -c user.name=b commit -qm "run $i"
+  times+=("$(push_time g-1 "$T/g-1")")
+done
+echo "go-warm $(median "${times[@]}")"

@@ -71,7 +71,7 @@ func TestSuperuserNeedsPassword(t *testing.T) {
 		t.Errorf("pg_hba.conf trusts connections:\n%s", hba)
 	}
 	if os.Geteuid() == 0 {
-		if got := procUID(t, p.srv.cmd.Process.Pid); got != engine.AddonUID {
+		if got := procUID(t, p.srv.Pid()); got != engine.AddonUID {
 			t.Errorf("postmaster runs as uid %d, want %d", got, engine.AddonUID)
 		}
 	}

@@ -17,9 +17,9 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"time"
 
 	"hako/engine"
+	"hako/engine/addons/localproc"
 )
 
 // Options tunes a Provider. The zero value is ready to use.
@@ -47,14 +47,14 @@ type Provider struct {
 	opts Options
 
 	mu    sync.Mutex
-	progs *programs // found on first use
-	lay   *layout   // decided on first use
-	srv   *server   // the running postmaster, nil when none
+	progs *programs       // found on first use
+	lay   *layout         // decided on first use
+	srv   *localproc.Proc // the running postmaster, nil when none
 	// wanted says the server should be running: set by a successful
 	// start, cleared by Stop. A server that exits while wanted is
-	// restarted after restartDelay.
-	wanted       bool
-	restartDelay time.Duration
+	// restarted as restarts says.
+	wanted   bool
+	restarts localproc.Restarts
 }
 
 var (
@@ -212,8 +212,9 @@ func (p *Provider) Stop() {
 	if p.srv == nil {
 		return
 	}
-	p.srv.stop(p.opts.Logf)
+	srv := p.srv
 	p.srv = nil
+	p.stopServer(srv)
 }
 
 // quoteIdent quotes a SQL identifier. The identifiers used here are

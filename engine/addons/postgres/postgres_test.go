@@ -280,7 +280,7 @@ func TestRestartsAfterCrash(t *testing.T) {
 	p := newProvider(t, testDir(t, false))
 	url, _ := provision(t, p, "postgresql-crash")
 	p.mu.Lock()
-	pid := p.srv.cmd.Process.Pid
+	pid := p.srv.Pid()
 	p.mu.Unlock()
 	syscall.Kill(pid, syscall.SIGKILL)
 	deadline := time.Now().Add(20 * time.Second)
@@ -294,7 +294,7 @@ func TestRestartsAfterCrash(t *testing.T) {
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.srv == nil || p.srv.cmd.Process.Pid == pid {
+	if p.srv == nil || p.srv.Pid() == pid {
 		t.Error("no new server")
 	}
 }
@@ -356,7 +356,7 @@ func TestStopsLeftoverServer(t *testing.T) {
 	url, res := provision(t, old, "postgresql-left")
 	old.mu.Lock()
 	old.wanted = false // orphaned: nobody restarts it
-	oldPid := old.srv.cmd.Process.Pid
+	oldPid := old.srv.Pid()
 	old.mu.Unlock()
 
 	p := newProvider(t, dir)

@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -14,7 +13,7 @@ import (
 	"syscall"
 	"time"
 
-	"hako/engine/tether"
+	"hako/engine/addons/localproc"
 )
 
 const (
@@ -23,29 +22,19 @@ const (
 	startTimeout = 30 * time.Second
 	// stopTimeout bounds a fast shutdown before an immediate one.
 	stopTimeout = 30 * time.Second
-	// maxLog is the size past which the server's log is set aside at the
-	// next start, so that a long-lived server's log does not grow forever.
-	maxLog = 16 << 20
 )
 
-// server is a running postmaster.
-type server struct {
-	cmd     *exec.Cmd
-	started time.Time
-	done    chan struct{} // closed once the postmaster has exited
-	err     error         // how it exited; set before done is closed
-}
+// stopSteps are PostgreSQL's orderly shutdowns: fast, then immediate.
+var stopSteps = []localproc.Step{{Signal: syscall.SIGINT, Wait: stopTimeout}, {Signal: syscall.SIGQUIT, Wait: 10 * time.Second}}
 
 // ensure makes the cluster if needed and starts its server unless it
 // runs. Callers hold p.mu.
 func (p *Provider) ensure(ctx context.Context, portHint int) error {
 	if p.srv != nil {
-		select {
-		case <-p.srv.done:
-			p.srv = nil
-		default:
+		if p.srv.Running() {
 			return nil
 		}
+		p.srv = nil
 	}
 	if p.progs == nil {
 		progs, err := findPrograms()
@@ -68,11 +57,11 @@ func (p *Provider) ensure(ctx context.Context, portHint int) error {
 		return err
 	}
 	if err := p.secure(ctx); err != nil {
-		srv.stop(p.opts.Logf)
+		p.stopServer(srv)
 		return err
 	}
 	p.srv, p.wanted = srv, true
-	p.opts.Logf("postgres: server running on 127.0.0.1:%d (pid %d)", p.lay.port, srv.cmd.Process.Pid)
+	p.opts.Logf("postgres: server running on 127.0.0.1:%d (pid %d)", p.lay.port, srv.Pid())
 	return nil
 }
 
@@ -80,18 +69,11 @@ func (p *Provider) ensure(ctx context.Context, portHint int) error {
 //
 // The postmaster gets a parent-death signal of SIGINT, PostgreSQL's fast
 // shutdown, so that a hako killed without a chance to call Stop does not
-// leave it running. Linux sends that signal when the thread that forked
-// the child exits, not the process, so the fork happens on a goroutine
-// that locks its thread and keeps it, waiting for the postmaster, until
-// the postmaster exits; the thread is never unlocked, so the runtime
-// discards it instead of handing it to other goroutines.
-func (p *Provider) start(ctx context.Context) (*server, error) {
-	if fi, err := os.Stat(p.lay.log); err == nil && fi.Size() > maxLog {
-		os.Rename(p.lay.log, p.lay.log+".1")
-	}
-	logf, err := os.OpenFile(p.lay.log, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
+// leave it running (see serverAttr and localproc.Start).
+func (p *Provider) start(ctx context.Context) (*localproc.Proc, error) {
+	logf, offset, err := localproc.OpenLog(p.lay.log, 0o600)
 	if err != nil {
-		return nil, fmt.Errorf("postgres: opening the server log: %w", err)
+		return nil, fmt.Errorf("postgres: %w", err)
 	}
 	defer logf.Close()
 	cmd := exec.Command(p.progs.postgres, "-D", p.lay.data, "-p", strconv.Itoa(p.lay.port), "-k", p.lay.sock,
@@ -101,97 +83,62 @@ func (p *Provider) start(ctx context.Context) (*server, error) {
 	cmd.Stdout, cmd.Stderr = logf, logf
 	cmd.SysProcAttr = serverAttr(p.lay)
 
-	srv := &server{cmd: cmd, started: time.Now(), done: make(chan struct{})}
-	err = tether.Start(cmd, nil, func() {
-		srv.err = cmd.Wait()
-		close(srv.done)
-		p.exited(srv)
-	})
+	srv, err := localproc.Start(cmd, p.exited)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: starting the server: %w", err)
 	}
-
-	deadline := time.Now().Add(startTimeout)
-	for !p.ready(ctx) {
-		select {
-		case <-srv.done:
-			return nil, fmt.Errorf("postgres: the server exited while starting (%v): %s", srv.err, logTail(p.lay.log))
-		case <-ctx.Done():
-			srv.stop(p.opts.Logf)
-			return nil, fmt.Errorf("postgres: waiting for the server to start: %w", ctx.Err())
-		case <-time.After(100 * time.Millisecond):
-		}
-		if time.Now().After(deadline) {
-			srv.stop(p.opts.Logf)
-			return nil, fmt.Errorf("postgres: the server did not accept connections within %v: %s", startTimeout, logTail(p.lay.log))
-		}
+	if err := localproc.WaitReady(ctx, srv, startTimeout, p.ready); err != nil {
+		p.stopServer(srv)
+		return nil, fmt.Errorf("postgres: %w: %s", err, localproc.LogTail(p.lay.log, offset))
 	}
 	return srv, nil
 }
 
-// ready reports whether the server accepts connections on its socket.
-func (p *Provider) ready(ctx context.Context) bool {
-	cmd := p.command(ctx, p.progs.isready, "-q", "-t", "2", "-h", p.lay.sock, "-p", strconv.Itoa(p.lay.port))
-	return cmd.Run() == nil
+// stopServer stops the postmaster: fast shutdown first, then immediate
+// shutdown, then a kill of its process group, so that it always returns.
+func (p *Provider) stopServer(srv *localproc.Proc) {
+	srv.Stop(func(format string, args ...any) { p.opts.Logf("postgres: "+format, args...) }, stopSteps...)
+	p.opts.Logf("postgres: server stopped")
 }
 
-// exited is told by a server's goroutine that the postmaster has exited.
-// A server that was neither stopped nor replaced has died (killed, out of
-// memory): it is restarted, with a growing delay while restarts fail.
-func (p *Provider) exited(srv *server) {
+// ready is nil once the server accepts connections on its socket.
+func (p *Provider) ready(ctx context.Context) error {
+	cmd := p.command(ctx, p.progs.isready, "-q", "-t", "2", "-h", p.lay.sock, "-p", strconv.Itoa(p.lay.port))
+	if err := cmd.Run(); err != nil {
+		return fmt.Errorf("pg_isready: %w", err)
+	}
+	return nil
+}
+
+// exited is told that the postmaster has exited. A server that was
+// neither stopped nor replaced has died (killed, out of memory): it is
+// restarted as localproc.Restarts says.
+func (p *Provider) exited(srv *localproc.Proc) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.srv != srv {
 		return // stopped on purpose, or it never came up
 	}
 	p.srv = nil
-	if time.Since(srv.started) > time.Minute {
-		p.restartDelay = 0
-	}
 	how := "exit status 0"
-	if srv.err != nil {
-		how = srv.err.Error()
+	if srv.Err() != nil {
+		how = srv.Err().Error()
 	}
 	p.opts.Logf("postgres: the server exited unexpectedly (%s), restarting it", how)
-	p.scheduleRestart()
-}
-
-// scheduleRestart restarts a dead server after a delay. Callers hold p.mu.
-func (p *Provider) scheduleRestart() {
-	p.restartDelay = min(max(2*p.restartDelay, time.Second), time.Minute)
-	time.AfterFunc(p.restartDelay, func() {
+	p.restarts.Died(srv.Uptime(), func() bool {
 		p.mu.Lock()
 		defer p.mu.Unlock()
 		if !p.wanted || p.srv != nil {
-			return
+			return true
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 		defer cancel()
 		if err := p.ensure(ctx, 0); err != nil {
 			p.opts.Logf("postgres: restarting the server: %v", err)
-			p.scheduleRestart()
+			return false
 		}
+		return true
 	})
-}
-
-// stop shuts the postmaster down: fast shutdown first, then immediate
-// shutdown, then a kill of its process group, so that it always returns.
-func (s *server) stop(logf func(string, ...any)) {
-	for _, step := range []struct {
-		sig     syscall.Signal
-		timeout time.Duration
-	}{{syscall.SIGINT, stopTimeout}, {syscall.SIGQUIT, 10 * time.Second}} {
-		s.cmd.Process.Signal(step.sig)
-		select {
-		case <-s.done:
-			logf("postgres: server stopped")
-			return
-		case <-time.After(step.timeout):
-			logf("postgres: the server did not stop within %v of %v", step.timeout, step.sig)
-		}
-	}
-	syscall.Kill(-s.cmd.Process.Pid, syscall.SIGKILL)
-	<-s.done
 }
 
 // stopStale deals with the postmaster.pid of a server this provider did
@@ -251,23 +198,4 @@ func alive(pid int) bool {
 		return stat[i+2] != 'Z'
 	}
 	return true
-}
-
-// logTail returns the end of the server's log, for errors to show why it
-// failed.
-func logTail(path string) string {
-	f, err := os.Open(path)
-	if err != nil {
-		return ""
-	}
-	defer f.Close()
-	if fi, err := f.Stat(); err == nil && fi.Size() > 2048 {
-		f.Seek(-2048, io.SeekEnd)
-	}
-	b, _ := io.ReadAll(f)
-	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
-	if len(lines) > 6 {
-		lines = lines[len(lines)-6:]
-	}
-	return strings.Join(lines, "; ")
 }

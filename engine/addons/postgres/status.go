@@ -12,12 +12,8 @@ func (p *Provider) Servers(resources []map[string]string) []engine.AddonServer {
 	if p.lay != nil {
 		data = p.lay.data
 	}
-	if p.srv != nil {
-		select {
-		case <-p.srv.done:
-		default:
-			state = "running"
-		}
+	if p.srv != nil && p.srv.Running() {
+		state = "running"
 	}
 	p.mu.Unlock()
 	if len(resources) == 0 && data == "" {

@@ -3,17 +3,10 @@
 package redis
 
 import (
-	"errors"
 	"os"
 	"os/exec"
 	"syscall"
-
-	"golang.org/x/sys/unix"
 )
-
-// openNoFollow keeps hako, as root, from opening a file through a link
-// the servers' user planted in the data directory.
-const openNoFollow = unix.O_NOFOLLOW
 
 // serverCredential returns the user the servers run as: the one given
 // when hako is root, none (hako's own) otherwise.
@@ -34,25 +27,4 @@ func setProcAttr(cmd *exec.Cmd, c *credential) {
 		a.Credential = &syscall.Credential{Uid: uint32(c.uid), Gid: uint32(c.gid), Groups: []uint32{}}
 	}
 	cmd.SysProcAttr = a
-}
-
-// signalGroup signals the process group led by pid.
-func signalGroup(pid int, kill bool) error {
-	sig := unix.SIGTERM
-	if kill {
-		sig = unix.SIGKILL
-	}
-	return unix.Kill(-pid, sig)
-}
-
-// waitExited waits for the process to end without reaping it, and
-// reports whether it could.
-func waitExited(pid int) bool {
-	var info unix.Siginfo
-	for {
-		err := unix.Waitid(unix.P_PID, pid, &info, unix.WEXITED|unix.WNOWAIT, nil)
-		if !errors.Is(err, unix.EINTR) {
-			return err == nil
-		}
-	}
 }

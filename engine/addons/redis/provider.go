@@ -20,6 +20,7 @@ import (
 	"sync"
 
 	"hako/engine"
+	"hako/engine/addons/localproc"
 )
 
 const (
@@ -57,6 +58,9 @@ type Provider struct {
 
 	mu      sync.Mutex
 	servers map[string]*server // by add-on name, only running ones
+	// restarts holds the restart policy of each server that died on its
+	// own; Stop and Deprovision drop it, which calls its restart off.
+	restarts map[string]*localproc.Restarts
 }
 
 var _ engine.AddonProvider = (*Provider)(nil)
@@ -76,10 +80,11 @@ func New(dir string, opts Options) *Provider {
 		opts.Logf = func(string, ...any) {}
 	}
 	return &Provider{
-		dir:     dir,
-		opts:    opts,
-		cred:    serverCredential(opts.User, opts.Group),
-		servers: map[string]*server{},
+		dir:      dir,
+		opts:     opts,
+		cred:     serverCredential(opts.User, opts.Group),
+		servers:  map[string]*server{},
+		restarts: map[string]*localproc.Restarts{},
 	}
 }
 
@@ -194,7 +199,7 @@ func (p *Provider) Provision(ctx context.Context, name, plan string) (string, ma
 	// The port is free when picked but may be taken before the server
 	// binds it: try a few.
 	for attempt := 1; ; attempt++ {
-		if r.port, err = freePort(); err != nil {
+		if r.port, err = localproc.FreePort(); err != nil {
 			return "", nil, err
 		}
 		err = p.start(ctx, bin, r)
@@ -250,6 +255,7 @@ func (p *Provider) Deprovision(ctx context.Context, rec map[string]string) error
 	if p.dir == "" {
 		return errors.New("redis add-ons: no directory configured")
 	}
+	delete(p.restarts, name)
 	if s, ok := p.servers[name]; ok {
 		delete(p.servers, name)
 		s.stop()
@@ -275,6 +281,7 @@ func (p *Provider) Stop() {
 	}
 	wg.Wait()
 	clear(p.servers)
+	clear(p.restarts)
 }
 
 // parse validates a stored resource: the data directory must be one this

@@ -289,3 +289,63 @@ func TestRedisMissing(t *testing.T) {
 		t.Errorf("Start without redis-server: %v", err)
 	}
 }
+
+// TestRestartsAfterCrash kills a server with SIGKILL: it comes back on
+// its port with its password and data; one killed and then deprovisioned
+// before its restart is due stays gone.
+func TestRestartsAfterCrash(t *testing.T) {
+	needRedis(t)
+	p := newProvider(t, reachableDir(t))
+	_, rec := provision(t, p, "redis-crash")
+	_, gone := provision(t, p, "redis-dropped")
+	if _, err := do(addr(rec), rec["password"], "SET", "k", "v"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := do(addr(rec), rec["password"], "SAVE"); err != nil {
+		t.Fatal(err)
+	}
+	p.mu.Lock()
+	pid := p.servers["redis-crash"].proc.Pid()
+	p.mu.Unlock()
+	syscall.Kill(pid, syscall.SIGKILL)
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		got, err := do(addr(rec), rec["password"], "GET", "k")
+		if err == nil && got == "v" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the server did not come back with its data: %q, %v", got, err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	p.mu.Lock()
+	if s := p.servers["redis-crash"]; s == nil || s.proc.Pid() == pid {
+		t.Error("no new server")
+	}
+	p.mu.Unlock()
+
+	// Killed, then deprovisioned before its restart is due: it stays gone.
+	p.mu.Lock()
+	pid = p.servers["redis-dropped"].proc.Pid()
+	p.mu.Unlock()
+	syscall.Kill(pid, syscall.SIGKILL)
+	for end := time.Now().Add(5 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		p.mu.Lock()
+		_, running := p.servers["redis-dropped"]
+		p.mu.Unlock()
+		if !running {
+			break
+		}
+		if time.Now().After(end) {
+			t.Fatal("the killed server is still listed")
+		}
+	}
+	if err := p.Deprovision(context.Background(), gone); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(1500 * time.Millisecond) // past the first restart's delay
+	if answers(gone) {
+		t.Error("a deprovisioned add-on's server came back")
+	}
+}

@@ -7,16 +7,15 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
+	"syscall"
 	"time"
 
+	"hako/engine/addons/localproc"
 	"hako/engine/dyno"
-	"hako/engine/tether"
 )
 
 const (
@@ -26,8 +25,6 @@ const (
 	// stopTimeout bounds the wait for a server to save and exit after
 	// SIGTERM, before SIGKILL.
 	stopTimeout = 10 * time.Second
-	// logTail is how much of the server's log an error quotes.
-	logTail = 1024
 )
 
 // errPortBusy marks a server that could not bind its port.
@@ -36,41 +33,16 @@ var errPortBusy = errors.New("port already in use")
 // credential is the user the servers run as.
 type credential struct{ uid, gid int }
 
-// server is one running redis-server.
+// server is one running redis-server and what it serves.
 type server struct {
-	pid  int
-	done chan struct{} // closed once the process is reaped
-	err  error         // how it exited, set before done is closed
-
-	mu sync.Mutex
-	// exited is set once the process is dead: from then on its pid may
-	// name another process and must not be signalled.
-	exited bool
-}
-
-// signal sends SIGTERM, or SIGKILL, to the server's process group, which
-// holds its background saves too.
-func (s *server) signal(kill bool) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if !s.exited {
-		_ = signalGroup(s.pid, kill)
-	}
+	proc *localproc.Proc
+	r    resource
 }
 
 // stop stops the server and waits for it: SIGTERM first, for Redis to
 // write its data, then SIGKILL after stopTimeout.
 func (s *server) stop() {
-	s.signal(false)
-	t := time.NewTimer(stopTimeout)
-	defer t.Stop()
-	select {
-	case <-s.done:
-		return
-	case <-t.C:
-	}
-	s.signal(true)
-	<-s.done
+	s.proc.Stop(nil, localproc.Step{Signal: syscall.SIGTERM, Wait: stopTimeout})
 }
 
 // start runs the server of r and waits until it answers. The caller holds
@@ -84,13 +56,9 @@ func (p *Provider) start(ctx context.Context, bin string, r resource) error {
 		return err
 	}
 	logPath := filepath.Join(r.data, "redis.log")
-	logFile, err := os.OpenFile(logPath, os.O_WRONLY|os.O_APPEND|os.O_CREATE|openNoFollow, 0o640)
+	logFile, offset, err := localproc.OpenLog(logPath, 0o640)
 	if err != nil {
-		return fmt.Errorf("open the server log: %w", err)
-	}
-	var offset int64
-	if fi, err := logFile.Stat(); err == nil {
-		offset = fi.Size()
+		return err
 	}
 	cmd := exec.Command(bin, "-")
 	cmd.Stdin = strings.NewReader(conf)
@@ -101,11 +69,12 @@ func (p *Provider) start(ctx context.Context, bin string, r resource) error {
 	// The server's memory is bounded like a dyno's: a dyno filling its
 	// Redis must not take the host's memory.
 	cg, cgErr := dyno.NewMemoryCgroup(r.plan.cgroupMemory())
-	s, err := launch(cmd, func(s *server) {
+	s := &server{r: r}
+	s.proc, err = localproc.Start(cmd, func(*localproc.Proc) {
 		if cg != nil {
 			cg.Remove()
 		}
-		p.exited(r.name, s)
+		p.exited(s)
 	})
 	logFile.Close() // the server has its own descriptor
 	if err != nil {
@@ -115,85 +84,60 @@ func (p *Provider) start(ctx context.Context, bin string, r resource) error {
 		return fmt.Errorf("run redis-server: %w", err)
 	}
 	if cgErr == nil {
-		cgErr = cg.Enter(s.pid)
+		cgErr = cg.Enter(s.proc.Pid())
 	}
 	if cgErr != nil && p.cred != nil {
 		p.opts.Logf("redis add-on %s: no memory cgroup, bounded by maxmemory only: %v", r.name, cgErr)
 	}
-	if err := waitReady(ctx, s, r); err != nil {
+	ready := func(ctx context.Context) error { return ping(ctx, r.addr(), r.password) }
+	if err := localproc.WaitReady(ctx, s.proc, readyTimeout, ready); err != nil {
 		s.stop()
-		tail := readTail(logPath, offset)
+		tail := localproc.LogTail(logPath, offset)
 		if strings.Contains(tail, "Address already in use") {
 			return fmt.Errorf("%w: %d", errPortBusy, r.port)
 		}
-		return fmt.Errorf("%w; the server log ends with:\n%s", err, tail)
+		return fmt.Errorf("redis-server on %s: %w; the server log ends with: %s", r.addr(), err, tail)
 	}
 	p.servers[r.name] = s
-	p.opts.Logf("redis add-on %s started on %s (pid %d)", r.name, r.addr(), s.pid)
+	p.opts.Logf("redis add-on %s started on %s (pid %d)", r.name, r.addr(), s.proc.Pid())
 	return nil
 }
 
-// exited forgets a server that ended, so that Start may run it again, and
-// says so when nobody stopped it.
-func (p *Provider) exited(name string, s *server) {
+// exited is told that a server ended. One that nobody stopped has died
+// (killed, out of memory): it is restarted as localproc.Restarts says,
+// unless its add-on is stopped or gone by then.
+func (p *Provider) exited(s *server) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.servers[name] == s {
-		delete(p.servers, name)
-		p.opts.Logf("redis add-on %s: redis-server exited on its own: %v", name, s.err)
+	name := s.r.name
+	if p.servers[name] != s {
+		return // stopped on purpose, or it never came up
 	}
-}
-
-// launch starts cmd and supervises it until it ends, then calls onExit.
-//
-// The server must die with hako, or a killed hako would leave it holding
-// its port: its Pdeathsig does that, and package tether makes sure the
-// signal comes only when hako dies.
-func launch(cmd *exec.Cmd, onExit func(*server)) (*server, error) {
-	s := &server{done: make(chan struct{})}
-	err := tether.Start(cmd, func(pid int) { s.pid = pid }, func() {
-		// Learn of the exit before reaping, while the pid still names the
-		// dead server, to take any leftover of its group with it.
-		if waitExited(s.pid) {
-			s.mu.Lock()
-			_ = signalGroup(s.pid, true)
-			s.exited = true
-			s.mu.Unlock()
+	delete(p.servers, name)
+	p.opts.Logf("redis add-on %s: redis-server exited on its own (%v), restarting it", name, s.proc.Err())
+	rs := p.restarts[name]
+	if rs == nil {
+		rs = &localproc.Restarts{}
+		p.restarts[name] = rs
+	}
+	rs.Died(s.proc.Uptime(), func() bool {
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		if p.restarts[name] != rs || p.servers[name] != nil {
+			return true // stopped, deprovisioned or started again meanwhile
 		}
-		err := cmd.Wait()
-		s.mu.Lock()
-		s.exited = true
-		s.mu.Unlock()
-		s.err = err
-		close(s.done)
-		onExit(s)
-	})
-	if err != nil {
-		return nil, err
-	}
-	return s, nil
-}
-
-// waitReady polls the server until it answers PING after AUTH, it exits,
-// readyTimeout passes or ctx ends.
-func waitReady(ctx context.Context, s *server, r resource) error {
-	deadline := time.Now().Add(readyTimeout)
-	for {
-		err := ping(ctx, r.addr(), r.password)
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		bin, err := lookRedis()
 		if err == nil {
-			return nil
+			err = p.start(ctx, bin, s.r)
 		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("redis-server did not answer on %s within %v: %w", r.addr(), readyTimeout, err)
+		if err != nil {
+			p.opts.Logf("redis add-on %s: restarting redis-server: %v", name, err)
+			return false
 		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("wait for redis-server: %w", ctx.Err())
-		case <-s.done:
-			return fmt.Errorf("redis-server exited at start: %v", s.err)
-		case <-time.After(50 * time.Millisecond):
-		}
-	}
+		return true
+	})
 }
 
 // ping authenticates and sends PING, in RESP: both must succeed.
@@ -222,29 +166,4 @@ func ping(ctx context.Context, addr, password string) error {
 		}
 	}
 	return nil
-}
-
-// freePort returns a loopback port free at the time of the call.
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, fmt.Errorf("find a free port: %w", err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
-}
-
-// readTail returns the end of what the server logged from offset on,
-// refusing to follow a link its user may have put in its place.
-func readTail(path string, offset int64) string {
-	f, err := os.OpenFile(path, os.O_RDONLY|openNoFollow, 0)
-	if err != nil {
-		return "(no log: " + err.Error() + ")"
-	}
-	defer f.Close()
-	if fi, err := f.Stat(); err == nil && fi.Size()-offset > logTail {
-		offset = fi.Size() - logTail
-	}
-	b, _ := io.ReadAll(io.NewSectionReader(f, offset, logTail))
-	return strings.TrimSpace(string(b))
 }

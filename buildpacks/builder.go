@@ -160,6 +160,11 @@ func (b *Builder) Build(ctx context.Context, req engine.BuildRequest) (*engine.B
 		extra["SOURCE_VERSION"] = req.Commit
 	}
 	s.env = buildEnv(b.hostEnv(), extra)
+	// Read before .slugignore may leave it out of the slug.
+	appJSON, err := ReadAppJSON(buildDir)
+	if err != nil {
+		return nil, appJSONFailure(out, err)
+	}
 	if err := applySlugIgnore(buildDir); err != nil {
 		if errors.Is(err, errAppFile) {
 			return nil, failure(out, "The app's .slugignore file could not be read: "+refusal(err)+".",
@@ -169,7 +174,7 @@ func (b *Builder) Build(ctx context.Context, req engine.BuildRequest) (*engine.B
 	}
 
 	fmt.Fprintf(out, "-----> Building on the %s stack\n", engine.Stack)
-	packs, names, err := b.selectPacks(s, tmp, req)
+	packs, names, err := b.selectPacks(s, tmp, req, appJSON)
 	if err != nil {
 		return nil, err
 	}
@@ -226,13 +231,14 @@ func (b *Builder) Build(ctx context.Context, req engine.BuildRequest) (*engine.B
 		return nil, err
 	}
 	fmt.Fprintf(out, "       Done: %s\n", formatSize(size))
-	return &engine.BuildResult{SlugID: id, Size: size, Buildpack: names[len(names)-1], ProcessTypes: types}, nil
+	return &engine.BuildResult{SlugID: id, Size: size, Buildpack: names[len(names)-1], ProcessTypes: types, AppJSON: appJSON}, nil
 }
 
 // selectPacks returns the packs to run with the names they detected as:
 // the ones the request or the app's .buildpacks file lists, each of which
-// must accept the app, or else the first built-in pack that detects it.
-func (b *Builder) selectPacks(s *step, tmp string, req engine.BuildRequest) ([]*pack, []string, error) {
+// must accept the app, or else the ones its app.json lists, or else the
+// first built-in pack that detects it.
+func (b *Builder) selectPacks(s *step, tmp string, req engine.BuildRequest, appJSON *engine.AppJSON) ([]*pack, []string, error) {
 	specs, fromApp := req.Buildpacks, false
 	var lines []int // where each of specs is in .buildpacks
 	if len(specs) == 0 {
@@ -242,6 +248,15 @@ func (b *Builder) selectPacks(s *step, tmp string, req engine.BuildRequest) ([]*
 				"Make it a regular file of the app (one buildpack per line), commit it and push again.")
 		}
 		fromApp = true
+		if len(specs) == 0 && appJSON != nil && len(appJSON.Buildpacks) > 0 {
+			specs = appJSON.Buildpacks
+			for i, spec := range specs {
+				if err := b.checkAppJSONPack(spec, i); err != nil {
+					return nil, nil, failure(s.out, err.Error())
+				}
+				lines = append(lines, 0)
+			}
+		}
 	}
 	if len(specs) == 0 {
 		for _, name := range builtinOrder {
@@ -264,7 +279,7 @@ func (b *Builder) selectPacks(s *step, tmp string, req engine.BuildRequest) ([]*
 	var packs []*pack
 	var names []string
 	for i, spec := range specs {
-		if fromApp {
+		if fromApp && lines[i] > 0 {
 			if err := b.checkAppPack(spec, lines[i]); err != nil {
 				return nil, nil, failure(s.out, err.Error())
 			}

@@ -1,6 +1,8 @@
 package cmd
 
 import (
+	"bytes"
+	"encoding/json"
 	"fmt"
 	"strings"
 	"time"
@@ -89,6 +91,14 @@ func releasesCommands(env *Env) []*cli.Command {
 					{"Status", r.Status},
 					{"When", r.CreatedAt.UTC().Format(time.RFC3339)},
 				})
+				if len(r.AppJSON) > 0 {
+					var pretty bytes.Buffer
+					if json.Indent(&pretty, r.AppJSON, "", "  ") != nil {
+						pretty.Reset()
+						pretty.Write(r.AppJSON)
+					}
+					fmt.Fprintf(env.Stdout, "\n=== app.json\n%s\n", pretty.String())
+				}
 				return nil
 			},
 		},

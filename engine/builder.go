@@ -35,6 +35,8 @@ type BuildResult struct {
 	Size         int64
 	Buildpack    string // detected name, e.g. "Go"
 	ProcessTypes map[string]string
+	// AppJSON is the app's app.json, checked; nil when it has none.
+	AppJSON *AppJSON
 }
 
 // Builder turns source into slugs and slugs back into app directories.

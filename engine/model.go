@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"encoding/json"
 	"time"
 )
 
@@ -65,6 +66,9 @@ type Slug struct {
 	ProcessTypes map[string]string `json:"process_types"`
 	Stack        string            `json:"stack"`
 	CreatedAt    time.Time         `json:"created_at"`
+	// AppJSON is the app.json the slug was built with (compacted), kept
+	// whole; every release of the slug follows it.
+	AppJSON json.RawMessage `json:"app_json,omitempty"`
 }
 
 // Key is a registered SSH public key; only holders of one may push or run

@@ -116,16 +116,24 @@ func (e *Engine) stageDeploy(ctx context.Context, req DeployRequest, out io.Writ
 		Commit: req.Commit, Buildpack: res.Buildpack, ProcessTypes: res.ProcessTypes,
 		Stack: Stack, CreatedAt: time.Now().UTC(),
 	}
+	if res.AppJSON != nil {
+		slug.AppJSON = res.AppJSON.Raw
+	}
+	cfg, err := e.setUp(ctx, app, cur, res.AppJSON, req.User, out)
+	if err != nil {
+		_ = e.Builder.RemoveSlug(res.SlugID)
+		return nil, err
+	}
 	fmt.Fprintf(out, "-----> Launching...\n")
 	rel := &Release{
 		App: app.Name, Description: strings.TrimSpace("Deploy " + shortCommit(req.Commit)), User: req.User,
-		CreatedAt: time.Now().UTC(), SlugID: slug.ID, Config: cur.Config,
+		CreatedAt: time.Now().UTC(), SlugID: slug.ID, Config: cfg,
 	}
 	st, err := e.stage(ctx, app, rel, slug, slug, out)
 	if err != nil {
 		return nil, err
 	}
-	return &StagedDeploy{e: e, st: st, Version: st.rel.Version, Commit: req.Commit}, nil
+	return &StagedDeploy{e: e, st: st, Version: st.rel.Version, Commit: req.Commit, first: firstDeploy(cur), user: req.User}, nil
 }
 
 // StagedDeploy is a built release whose dynos are up but that does not
@@ -139,6 +147,10 @@ type StagedDeploy struct {
 	st     *staged
 	unlock func()
 	once   sync.Once
+	// first is whether this is the app's first deploy (app.json's
+	// postdeploy runs after it); user is who deploys.
+	first bool
+	user  string
 }
 
 // Release makes the staged release current, switches the router to its
@@ -156,6 +168,7 @@ func (d *StagedDeploy) Release(out io.Writer) (*Release, error) {
 			return
 		}
 		fmt.Fprintf(out, "       Released v%d\n", rel.Version)
+		d.e.afterDeploy(d.st.app, d.st.slug, d.first, d.user, out)
 		if d.e.AppURL != nil {
 			fmt.Fprintf(out, "       %s deployed to hako\n", d.e.AppURL(d.st.app))
 		}

@@ -21,6 +21,9 @@ type RunRequest struct {
 	// Started, when set, is called with the dyno's name once it is known,
 	// so a client can print "Running bash on ⬢ app... up, run.1234".
 	Started func(name string)
+	// Kind is the one-off's process type, which names it (scheduler.1234,
+	// postdeploy.1234): "run" when empty.
+	Kind string
 }
 
 // Run runs a one-off dyno on the app's current release, with its config
@@ -67,8 +70,12 @@ func (e *Engine) Run(ctx context.Context, req RunRequest) (int, error) {
 	if e.oneoffs[req.App] == nil {
 		e.oneoffs[req.App] = map[string]DynoStatus{}
 	}
-	name := oneoffName(e.oneoffs[req.App])
-	e.oneoffs[req.App][name] = DynoStatus{Name: name, Type: "run", App: req.App, Release: rel.Version, Command: req.Command, State: DynoUp, Since: time.Now().UTC()}
+	kind := req.Kind
+	if kind == "" {
+		kind = "run"
+	}
+	name := oneoffName(kind, e.oneoffs[req.App])
+	e.oneoffs[req.App][name] = DynoStatus{Name: name, Type: kind, App: req.App, Release: rel.Version, Command: req.Command, State: DynoUp, Since: time.Now().UTC()}
 	e.mu.Unlock()
 	if req.Started != nil {
 		req.Started(name)
@@ -79,7 +86,7 @@ func (e *Engine) Run(ctx context.Context, req RunRequest) (int, error) {
 		e.mu.Unlock()
 	}()
 	return e.Supervisor.RunOnce(ctx, DynoSpec{
-		App: req.App, Type: "run", Name: name, Release: rel.Version, Command: req.Command,
+		App: req.App, Type: kind, Name: name, Release: rel.Version, Command: req.Command,
 		Dir: dir, Env: env, Terminal: req.Terminal, UID: uid, GID: gid,
 	}, req.Stdin, req.Out)
 }
@@ -87,10 +94,10 @@ func (e *Engine) Run(ctx context.Context, req RunRequest) (int, error) {
 // oneoffName picks a name (run.1234, as Heroku's) that no running one-off
 // dyno of the app has. Four digits leave 9,000 names; past a few hundred
 // running at once the numbers grow longer rather than repeat.
-func oneoffName(running map[string]DynoStatus) string {
+func oneoffName(kind string, running map[string]DynoStatus) string {
 	for n := 9000; ; n *= 10 {
 		for try := 0; try < 8; try++ {
-			name := fmt.Sprintf("run.%d", n/9+rand.IntN(n))
+			name := fmt.Sprintf("%s.%d", kind, n/9+rand.IntN(n))
 			if _, taken := running[name]; !taken {
 				return name
 			}

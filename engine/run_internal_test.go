@@ -8,7 +8,7 @@ import (
 func TestOneoffNameUnique(t *testing.T) {
 	running := map[string]DynoStatus{}
 	for i := 0; i < 20000; i++ {
-		name := oneoffName(running)
+		name := oneoffName("run", running)
 		if _, taken := running[name]; taken {
 			t.Fatalf("oneoffName gave %s, already running", name)
 		}
@@ -19,10 +19,10 @@ func TestOneoffNameUnique(t *testing.T) {
 	for n := 1000; n <= 9999; n++ {
 		full[fmt.Sprintf("run.%d", n)] = DynoStatus{}
 	}
-	if name := oneoffName(full); len(name) != len("run.12345") {
+	if name := oneoffName("run", full); len(name) != len("run.12345") {
 		t.Errorf("oneoffName with all four-digit names taken = %s, want a five-digit one", name)
 	}
-	if name := oneoffName(nil); len(name) != len("run.1234") {
+	if name := oneoffName("run", nil); len(name) != len("run.1234") {
 		t.Errorf("oneoffName() = %s, want run.NNNN", name)
 	}
 }

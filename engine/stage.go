@@ -72,9 +72,13 @@ func (e *Engine) stage(ctx context.Context, app *App, rel *Release, slug, newSlu
 			return fail(err)
 		}
 	}
-	formation := app.Formation
-	if len(formation) == 0 {
-		formation = initialFormation(slug.ProcessTypes)
+	if newSlug != nil {
+		if err := e.predeploy(ctx, app.Name, rel, slug, out); err != nil {
+			return fail(err)
+		}
+	}
+	formation, changed := declaredFormation(app.Formation, slug.ProcessTypes, slugAppJSON(slug))
+	if changed {
 		if err := e.Store.SetFormation(app.Name, formation); err != nil {
 			return fail(err)
 		}
@@ -92,6 +96,9 @@ func (e *Engine) stage(ctx context.Context, app *App, rel *Release, slug, newSlu
 		e.log(app.Name, "api", "Release v%d: %s; it goes live all the same, as no dyno of v%d was up", rel.Version, ErrorMessage(err), app.CurrentRelease)
 		fmt.Fprintf(out, " !     v%d: %s; it goes live all the same, as no dyno of v%d was up.\n", rel.Version, ErrorMessage(err), app.CurrentRelease)
 		err = nil
+	}
+	if err == nil {
+		err = e.startupChecks(ctx, app.Name, slugAppJSON(slug), st.started, out)
 	}
 	if err != nil {
 		msg := fmt.Sprintf("Release v%d failed: %s; v%d keeps serving. `hako logs -a %s` shows why.", rel.Version, ErrorMessage(err), app.CurrentRelease, app.Name)

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"encoding/json"
 	"net/http"
 	"strconv"
 	"strings"
@@ -49,6 +50,8 @@ type ReleaseView struct {
 		ID string `json:"id"`
 	} `json:"slug"`
 	Commit string `json:"commit,omitempty"`
+	// AppJSON is the app.json the release's slug was built with.
+	AppJSON json.RawMessage `json:"app_json,omitempty"`
 }
 
 func (s *Server) releaseView(app *engine.App, rel *engine.Release) ReleaseView {
@@ -61,6 +64,7 @@ func (s *Server) releaseView(app *engine.App, rel *engine.Release) ReleaseView {
 		}{rel.SlugID}
 		if slug, err := s.Engine.Slug(rel.SlugID); err == nil {
 			v.Commit = slug.Commit
+			v.AppJSON = slug.AppJSON
 		}
 	}
 	return v

@@ -1,0 +1,164 @@
+package e2e
+
+import (
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+)
+
+// pyServer is a web dyno that answers GET /env/NAME with NAME's value,
+// /status/N with status N and "go" anywhere else, for app.json tests.
+const pyServer = `import os
+from http.server import BaseHTTPRequestHandler, HTTPServer
+
+class H(BaseHTTPRequestHandler):
+    def do_GET(self):
+        code, body = 200, os.environ.get("BODY", "go")
+        if self.path.startswith("/env/"):
+            body = os.environ.get(self.path[5:], "<unset>")
+        elif self.path == "/health" and os.path.exists("/tmp/sick"):
+            code, body = 500, "sick"
+        elif self.path == "/sicken":
+            open("/tmp/sick", "w").close()
+        data = body.encode()
+        self.send_response(code)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, *args):
+        pass
+
+HTTPServer(("0.0.0.0", int(os.environ["PORT"])), H).serve_forever()
+`
+
+// appRepo makes a git repository holding files, with one commit.
+func appRepo(t *testing.T, files map[string]string) string {
+	t.Helper()
+	dir := t.TempDir()
+	for name, content := range files {
+		p := filepath.Join(dir, name)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(content), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	git(t, dir, "init", "-q", "-b", "main")
+	git(t, dir, "add", "-A")
+	git(t, dir, "commit", "-qm", "first")
+	return dir
+}
+
+// commitFile changes one file of a repository and commits it.
+func commitFile(t *testing.T, dir, name, content string) {
+	t.Helper()
+	if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	git(t, dir, "add", "-A")
+	git(t, dir, "commit", "-qm", "change "+name)
+}
+
+// TestAppJSONSetUp pushes an app whose app.json declares its config vars
+// (one required, one generated), a PostgreSQL add-on that its release
+// phase migrates, and checks the first deploy sets them up, a required
+// var missing refuses the push by name, and a later deploy overwrites
+// nothing.
+func TestAppJSONSetUp(t *testing.T) {
+	need(t, "python3", "psql")
+	s := startServer(t)
+	s.hako(t, "apps:create", "declared")
+	dir := appRepo(t, map[string]string{
+		"Procfile":  "web: python3 server.py\nrelease: psql \"$DATABASE_URL\" -v ON_ERROR_STOP=1 -qc 'create table if not exists migrated (x int)'\n",
+		"server.py": pyServer,
+		"app.json": `{
+  "name": "declared",
+  "logo": "https://example.test/logo.png",
+  "env": {
+    "GREETING": "hi",
+    "SECRET_KEY": {"generator": "secret"},
+    "API_TOKEN": {"description": "the API's token", "required": true}
+  },
+  "addons": ["heroku-postgresql"]
+}
+`,
+	})
+	out, err := s.push(dir, s.key, "declared", "main")
+	if err == nil || !hasRemoteLine(out, " !     app.json: the required config var API_TOKEN has no value: set it with `hako config:set -a declared API_TOKEN=...` and push again.") {
+		t.Fatalf("push without API_TOKEN: %v\n%s", err, out)
+	}
+	s.hako(t, "config:set", "API_TOKEN=t0ken", "-a", "declared")
+	if out, err := s.push(dir, s.key, "declared", "main"); err != nil {
+		t.Fatalf("push with API_TOKEN: %v\n%s", err, out)
+	}
+	s.waitPath(t, "declared", "/env/GREETING", "hi")
+	s.waitPath(t, "declared", "/env/API_TOKEN", "t0ken")
+	secret := strings.TrimSpace(s.hako(t, "config:get", "SECRET_KEY", "-a", "declared"))
+	if !regexp.MustCompile(`^[0-9a-f]{64}$`).MatchString(secret) {
+		t.Fatalf("SECRET_KEY = %q, want 64 hex digits", secret)
+	}
+	dbURL := strings.TrimSpace(s.hako(t, "config:get", "DATABASE_URL", "-a", "declared"))
+	if !strings.HasPrefix(dbURL, "postgres://") {
+		t.Fatalf("DATABASE_URL = %q", dbURL)
+	}
+	got, err := s.run("run", "-a", "declared", "--no-tty", `psql "$DATABASE_URL" -tAc 'select count(*) from migrated'`)
+	if err != nil || !hasLine(got, "0") {
+		t.Fatalf("the release phase did not migrate the add-on's database: %v\n%s", err, got)
+	}
+	info := s.hako(t, "releases:info", "-a", "declared")
+	if !hasLine(info, "=== app.json") || !hasLine(info, `  "logo": "https://example.test/logo.png",`) {
+		t.Errorf("releases:info does not show app.json:\n%s", info)
+	}
+
+	// A later deploy overwrites nothing and provisions nothing again.
+	s.hako(t, "config:set", "GREETING=changed", "-a", "declared")
+	commitFile(t, dir, "server.py", pyServer+"\n# v2\n")
+	if out, err := s.push(dir, s.key, "declared", "main"); err != nil {
+		t.Fatalf("second push: %v\n%s", err, out)
+	}
+	if got := strings.TrimSpace(s.hako(t, "config:get", "SECRET_KEY", "-a", "declared")); got != secret {
+		t.Errorf("SECRET_KEY changed on the second deploy: %q, was %q", got, secret)
+	}
+	s.waitPath(t, "declared", "/env/GREETING", "changed")
+	if out := s.hako(t, "addons", "-a", "declared"); strings.Count(out, " └─ as DATABASE") != 1 {
+		t.Errorf("addons after two deploys:\n%s", out)
+	}
+}
+
+// TestAppJSONFormation is Dokku's nodejs-worker: a Procfile with only a
+// worker, scaled to one by app.json, runs it.
+func TestAppJSONFormation(t *testing.T) {
+	need(t, "python3")
+	s := startServer(t)
+	s.hako(t, "apps:create", "workeronly")
+	dir := appRepo(t, map[string]string{
+		"Procfile":  "worker: python3 -u worker.py\n",
+		"app.json":  `{"formation": {"worker": {"quantity": 1, "size": "basic"}}}`,
+		"worker.py": "import time\nwhile True:\n    print('working')\n    time.sleep(1)\n",
+	})
+	if out, err := s.push(dir, s.key, "workeronly", "main"); err != nil {
+		t.Fatalf("push: %v\n%s", err, out)
+	}
+	waitFor(t, 30*time.Second, "worker.1 up", func() bool {
+		for _, d := range s.dynos(t, "workeronly") {
+			if d.Name == "worker.1" && d.State == "up" {
+				return true
+			}
+		}
+		return false
+	})
+	// ps:scale stays the user's: the next deploy does not scale it back.
+	s.hako(t, "ps:scale", "worker=0", "-a", "workeronly")
+	commitFile(t, dir, "worker.py", "import time\nwhile True:\n    time.sleep(1)\n")
+	if out, err := s.push(dir, s.key, "workeronly", "main"); err != nil {
+		t.Fatalf("second push: %v\n%s", err, out)
+	}
+	if ds := s.dynos(t, "workeronly"); len(ds) != 0 {
+		t.Errorf("dynos after ps:scale worker=0 and a deploy: %+v", ds)
+	}
+}

@@ -169,3 +169,44 @@ func countEntries(t *testing.T, dir string) int {
 	}
 	return len(found)
 }
+
+// Where the Go pack's GOCACHE is, without isolation: with no shared
+// directory, the app's own layer; with one, a single writable cache (the
+// steps run as the server's user, which can write every app's files),
+// never the cache of older versions, which goes.
+func TestGoCacheWithoutIsolation(t *testing.T) {
+	for _, tt := range []struct {
+		name   string
+		shared bool
+		want   func(shared, cache string) string
+	}{
+		{"NoSharedDirectory", false, func(_, cache string) string { return filepath.Join(cache, goCacheDir, "upper") }},
+		{"SharedDirectory", true, func(shared, _ string) string { return filepath.Join(shared, "go-build-shared") }},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			b, _, _ := newTestBuilder(t)
+			if tt.shared {
+				b.SharedCache = t.TempDir()
+				writeFiles(t, b.SharedCache, map[string]string{"go-build/00/poisoned-a": "v1 ...", "go-mod/x": "x"})
+			}
+			s := &step{ctx: context.Background(), cacheDir: t.TempDir(), out: &lockedBuffer{}}
+			dir, overlays, err := b.goCache(s, buildEnv(os.Environ(), nil))
+			if err != nil || len(overlays) != 0 {
+				t.Fatalf("goCache = %q, %v, %v", dir, overlays, err)
+			}
+			if want := tt.want(b.SharedCache, s.cacheDir); dir != want {
+				t.Errorf("GOCACHE = %s, want %s", dir, want)
+			}
+			if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
+				t.Errorf("GOCACHE is not a directory: %v", err)
+			}
+			if tt.shared {
+				for _, old := range []string{"go-build", "go-mod"} {
+					if _, err := os.Stat(filepath.Join(b.SharedCache, old)); err == nil {
+						t.Errorf("the cache of older versions %s is still there", old)
+					}
+				}
+			}
+		})
+	}
+}

@@ -216,6 +216,8 @@ func (s *Server) Run(ctx context.Context) error {
 		}
 		return nil
 	})
+	// app.json's liveness checks on the up dynos.
+	g.Go(func() error { return s.eng.WatchLiveness(gctx) })
 	g.Go(func() error {
 		<-gctx.Done()
 		fmt.Fprintln(s.out, "Stopping hako: stopping dynos...")

@@ -9,20 +9,26 @@ import (
 	"time"
 )
 
-// pyServer is a web dyno that answers GET /env/NAME with NAME's value,
-// /status/N with status N and "go" anywhere else, for app.json tests.
+// pyServer is a web dyno for app.json tests: GET /env/NAME answers NAME's
+// value; / answers 500 when the app has a file fail_root; /health answers
+// 500 once /sicken was asked; anything else answers "go".
 const pyServer = `import os
 from http.server import BaseHTTPRequestHandler, HTTPServer
 
+sick = False
+
 class H(BaseHTTPRequestHandler):
     def do_GET(self):
-        code, body = 200, os.environ.get("BODY", "go")
+        global sick
+        code, body = 200, "go"
         if self.path.startswith("/env/"):
             body = os.environ.get(self.path[5:], "<unset>")
-        elif self.path == "/health" and os.path.exists("/tmp/sick"):
+        elif self.path == "/" and os.path.exists("fail_root"):
+            code, body = 500, "broken"
+        elif self.path == "/health" and sick:
             code, body = 500, "sick"
         elif self.path == "/sicken":
-            open("/tmp/sick", "w").close()
+            sick = True
         data = body.encode()
         self.send_response(code)
         self.send_header("Content-Length", str(len(data)))

@@ -3,7 +3,6 @@ package buildpacks
 import (
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"strings"
 
@@ -28,8 +27,8 @@ func ReadAppJSON(buildDir string) (*engine.AppJSON, error) {
 
 // appJSONFailure shows an app.json problem the Heroku way and returns it
 // as an EBUILD error.
-func appJSONFailure(out io.Writer, err error) error {
-	return failure(out, engine.ErrorMessage(err), "Fix app.json, commit it and push again.")
+func appJSONFailure(err error) error {
+	return fail(engine.ErrorMessage(err), "Fix app.json, commit it and push again.")
 }
 
 // checkAppJSONPack allows in app.json's buildpacks what .buildpacks

@@ -90,67 +90,134 @@ func (b *Builder) RemoveSlug(slugID string) error {
 	return nil
 }
 
-// failure prints a build failure the Heroku way (" !     " then details
-// indented) and returns it as an EBUILD error carrying the first line.
-func failure(out io.Writer, msg string, details ...string) error {
-	fmt.Fprintf(out, " !     %s\n", msg)
-	for _, d := range details {
-		fmt.Fprintf(out, "       %s\n", d)
-	}
-	return engine.Errorf(engine.EBUILD, "%s", msg)
+// failed is a build failure to show the pusher: a sentence, and lines
+// of details saying what to do.
+type failed struct {
+	msg     string
+	details []string
+}
+
+func (f *failed) Error() string { return f.msg }
+
+// fail returns a failure for Build to show (see build.fail).
+func fail(msg string, details ...string) error { return &failed{msg: msg, details: details} }
+
+// build is one run of Build: what its steps share.
+type build struct {
+	b   *Builder
+	ctx context.Context
+	req engine.BuildRequest
+	out io.Writer
+	tmp string // the build's own directory under workDir, removed at its end
+	s   *step
+
+	packs []*pack
+	names []string // what each of packs detected the app as
+	types map[string]string
+	// appJSON is the app's app.json, read before .slugignore may leave it
+	// out of the slug; nil when it has none.
+	appJSON *engine.AppJSON
+	res     *engine.BuildResult
 }
 
 // Build runs the app's buildpacks over req.SourceDir (which it modifies)
 // and stores the result as a slug. Output goes to req.Out as it happens;
 // every failure is shown there and returned as an EBUILD error, and
 // leaves neither a slug nor a temporary directory behind.
+//
+// A build is a row of steps, each of which stops at its first error; no
+// step starts once the build is canceled, and a canceled build says only
+// that (see build.fail), whatever the step it stopped in returned.
 func (b *Builder) Build(ctx context.Context, req engine.BuildRequest) (*engine.BuildResult, error) {
-	out := io.Writer(io.Discard)
+	bd := &build{b: b, ctx: ctx, req: req, out: io.Discard}
 	if req.Out != nil {
-		out = &syncWriter{w: req.Out}
+		bd.out = &syncWriter{w: req.Out}
 	}
+	defer bd.cleanUp()
+	for _, run := range []func() error{bd.setUp, bd.choosePacks, bd.compile, bd.discoverProcessTypes, bd.writeSlug} {
+		err := ctx.Err() // no step starts once the build is canceled
+		if err == nil {
+			err = run()
+		}
+		if err != nil {
+			return nil, bd.fail(err)
+		}
+	}
+	return bd.res, nil
+}
+
+// fail is where a build's error is shown, once: a build whose context
+// ended failed because it was canceled, whatever its step says; a
+// failure is printed the Heroku way (" !     " then details indented)
+// and returned as an EBUILD error carrying its sentence; any other error
+// is the server's, returned as it is.
+func (bd *build) fail(err error) error {
+	if bd.ctx.Err() != nil {
+		err = fail("Build canceled.")
+	}
+	var f *failed
+	if !errors.As(err, &f) {
+		return err
+	}
+	fmt.Fprintf(bd.out, " !     %s\n", f.msg)
+	for _, d := range f.details {
+		fmt.Fprintf(bd.out, "       %s\n", d)
+	}
+	return engine.Errorf(engine.EBUILD, "%s", f.msg)
+}
+
+// cleanUp removes the build's own directory.
+func (bd *build) cleanUp() {
+	if bd.tmp != "" {
+		removeAll(bd.tmp)
+	}
+}
+
+// setUp checks the source, makes the build's directories (cache, HOME,
+// the config as an env dir), its environment, and applies .slugignore.
+func (bd *build) setUp() error {
+	b, req := bd.b, bd.req
 	fi, err := os.Stat(req.SourceDir)
 	if err != nil || !fi.IsDir() {
-		return nil, engine.Errorf(engine.EINVALID, "The source to build is not a directory.")
+		return engine.Errorf(engine.EINVALID, "The source to build is not a directory.")
 	}
 	buildDir, err := filepath.Abs(req.SourceDir)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	if empty, err := hasNoFiles(buildDir); err != nil {
-		return nil, err
+		return err
 	} else if empty {
-		return nil, failure(out, "Push rejected: the pushed commit has no files.",
+		return fail("Push rejected: the pushed commit has no files.",
 			"Add your app's files (with a Procfile, go.mod or package.json), commit them and push again.")
 	}
 
-	tmp, err := os.MkdirTemp(b.workDir, "build-*")
-	if err != nil {
-		return nil, err
+	if bd.tmp, err = os.MkdirTemp(b.workDir, "build-*"); err != nil {
+		return err
 	}
-	defer removeAll(tmp)
-	home := filepath.Join(tmp, "home")
-	s := &step{ctx: ctx, buildDir: buildDir, cacheDir: req.CacheDir, envDir: filepath.Join(tmp, "env"), home: home, out: out, sandbox: b.Sandbox, uid: req.UID, gid: req.GID}
+	home := filepath.Join(bd.tmp, "home")
+	s := &step{ctx: bd.ctx, buildDir: buildDir, cacheDir: req.CacheDir, envDir: filepath.Join(bd.tmp, "env"), home: home, out: bd.out, sandbox: b.Sandbox, uid: req.UID, gid: req.GID}
+	bd.s = s
 	if s.cacheDir == "" {
-		s.cacheDir = filepath.Join(tmp, "cache")
+		s.cacheDir = filepath.Join(bd.tmp, "cache")
 	}
 	for _, d := range []string{s.cacheDir, home} {
 		if err := os.MkdirAll(d, 0o755); err != nil {
-			return nil, err
+			return err
 		}
 	}
 	// The app's cache is its own: the sandbox gives it to the app's user,
 	// and no other user may look in.
 	if err := os.Chmod(s.cacheDir, 0o700); err != nil {
-		return nil, err
+		return err
 	}
 	s.writable = []string{buildDir, s.cacheDir, home}
 	if err := writeEnvDir(s.envDir, req.Config); err != nil {
-		return nil, err
+		return err
 	}
 	if b.Sandbox != nil {
 		if err := shareEnvDir(s.envDir); err != nil {
-			return nil, fmt.Errorf("let the build steps read the config: %w", err)
+			return fmt.Errorf("let the build steps read the config: %w", err)
 		}
 	}
 	extra := map[string]string{"HOME": home, "STACK": engine.Stack, "REQUEST_ID": requestID()}
@@ -161,77 +228,88 @@ func (b *Builder) Build(ctx context.Context, req engine.BuildRequest) (*engine.B
 	}
 	s.env = buildEnv(b.hostEnv(), extra)
 	// Read before .slugignore may leave it out of the slug.
-	appJSON, err := ReadAppJSON(buildDir)
-	if err != nil {
-		return nil, appJSONFailure(out, err)
+	if bd.appJSON, err = ReadAppJSON(buildDir); err != nil {
+		return appJSONFailure(err)
 	}
 	if err := applySlugIgnore(buildDir); err != nil {
 		if errors.Is(err, errAppFile) {
-			return nil, failure(out, "The app's .slugignore file could not be read: "+refusal(err)+".",
+			return fail("The app's .slugignore file could not be read: "+refusal(err)+".",
 				"Make it a regular file of the app (one pattern per line), commit it and push again.")
 		}
-		return nil, err
+		return err
 	}
+	fmt.Fprintf(bd.out, "-----> Building on the %s stack\n", engine.Stack)
+	return nil
+}
 
-	fmt.Fprintf(out, "-----> Building on the %s stack\n", engine.Stack)
-	packs, names, err := b.selectPacks(s, tmp, req, appJSON)
-	if err != nil {
-		return nil, err
-	}
+// choosePacks picks the buildpacks (see selectPacks).
+func (bd *build) choosePacks() error {
+	var err error
+	bd.packs, bd.names, err = bd.b.selectPacks(bd.s, bd.tmp, bd.req, bd.appJSON)
+	return err
+}
+
+// compile runs each pack's bin/compile in turn, each seeing what the
+// ones before it exported; the built-in Go pack and every step after it
+// see the app's Go build cache.
+func (bd *build) compile() error {
+	b, s := bd.b, bd.s
 	goReady := false
-	for i, p := range packs {
-		fmt.Fprintf(out, "-----> %s app detected\n", names[i])
+	for i, p := range bd.packs {
+		fmt.Fprintf(bd.out, "-----> %s app detected\n", bd.names[i])
 		if b.isBuiltinGo(p) && !goReady {
 			// From here on every step sees the Go build cache.
 			dir, overlays, err := b.goCache(s, buildEnv(b.hostEnv(), nil))
-			if err == errCanceled {
-				return nil, failure(out, "Build canceled.")
-			}
 			if err != nil {
-				return nil, fmt.Errorf("prepare the Go build cache: %w", err)
+				return fmt.Errorf("prepare the Go build cache: %w", err)
 			}
 			env := envMap(s.env)
 			env["HAKO_GOCACHE"] = dir
 			s.env, s.overlays, goReady = envList(env), overlays, true
 		}
 		if err := s.compile(p); err != nil {
-			if err == errCanceled {
-				return nil, failure(out, "Build canceled.")
-			}
-			return nil, failure(out, fmt.Sprintf("Push rejected, failed to compile %s app.", names[i]))
+			return fail(fmt.Sprintf("Push rejected, failed to compile %s app.", bd.names[i]))
 		}
-		if i < len(packs)-1 {
+		if i < len(bd.packs)-1 {
 			if err := s.loadExport(p); err != nil {
-				return nil, failure(out, fmt.Sprintf("Push rejected, the export file of the %s buildpack failed.", names[i]))
+				return fail(fmt.Sprintf("Push rejected, the export file of the %s buildpack failed.", bd.names[i]))
 			}
 		}
 	}
+	return nil
+}
 
-	types, err := b.processTypes(s, packs[len(packs)-1])
-	if err != nil {
-		return nil, err
-	}
+// discoverProcessTypes works out the process types (see processTypes).
+func (bd *build) discoverProcessTypes() error {
+	var err error
+	bd.types, err = bd.b.processTypes(bd.s, bd.packs[len(bd.packs)-1])
+	return err
+}
 
-	lim := b.Limits.WithDefaults()
-	if used, err := treeSize(buildDir); err != nil {
-		return nil, err
+// writeSlug checks the built tree against the server's limits and packs
+// it into a slug.
+func (bd *build) writeSlug() error {
+	lim := bd.b.Limits.WithDefaults()
+	if used, err := treeSize(bd.s.buildDir); err != nil {
+		return err
 	} else if used > lim.BuildBytes {
-		return nil, failure(out, fmt.Sprintf("The build's files take %d MiB, more than this server allows (%d MiB, --build-disk).", used>>20, lim.BuildBytes>>20),
+		return fail(fmt.Sprintf("The build's files take %d MiB, more than this server allows (%d MiB, --build-disk).", used>>20, lim.BuildBytes>>20),
 			"Leave out what the app does not need at run time (.slugignore), or raise the server's limit.")
 	}
-	fmt.Fprintln(out, "-----> Compressing...")
-	id, size, err := writeSlug(buildDir, b.slugDir, lim.SlugBytes)
+	fmt.Fprintln(bd.out, "-----> Compressing...")
+	id, size, err := writeSlug(bd.s.buildDir, bd.b.slugDir, lim.SlugBytes)
 	var big *slugTooLarge
 	if errors.As(err, &big) {
 		// Heroku's words.
-		return nil, failure(out, fmt.Sprintf("Compiled slug size: %s is too large (max is %dM).", formatSize(big.size), lim.SlugBytes>>20),
+		return fail(fmt.Sprintf("Compiled slug size: %s is too large (max is %dM).", formatSize(big.size), lim.SlugBytes>>20),
 			"See: https://devcenter.heroku.com/articles/slug-size")
 	}
 	if err != nil {
-		return nil, err
+		return err
 	}
-	fmt.Fprintf(out, "       Done: %s\n", formatSize(size))
-	return &engine.BuildResult{SlugID: id, Size: size, Buildpack: names[len(names)-1], ProcessTypes: types, AppJSON: appJSON}, nil
+	fmt.Fprintf(bd.out, "       Done: %s\n", formatSize(size))
+	bd.res = &engine.BuildResult{SlugID: id, Size: size, Buildpack: bd.names[len(bd.names)-1], ProcessTypes: bd.types, AppJSON: bd.appJSON}
+	return nil
 }
 
 // selectPacks returns the packs to run with the names they detected as:
@@ -244,7 +322,7 @@ func (b *Builder) selectPacks(s *step, tmp string, req engine.BuildRequest, appJ
 	if len(specs) == 0 {
 		var err error
 		if specs, lines, err = readBuildpacksFile(s.buildDir); err != nil {
-			return nil, nil, failure(s.out, "The app's .buildpacks file could not be read: "+refusal(err)+".",
+			return nil, nil, fail("The app's .buildpacks file could not be read: "+refusal(err)+".",
 				"Make it a regular file of the app (one buildpack per line), commit it and push again.")
 		}
 		fromApp = true
@@ -252,7 +330,7 @@ func (b *Builder) selectPacks(s *step, tmp string, req engine.BuildRequest, appJ
 			specs = appJSON.Buildpacks
 			for i, spec := range specs {
 				if err := b.checkAppJSONPack(spec, i); err != nil {
-					return nil, nil, failure(s.out, err.Error())
+					return nil, nil, fail(err.Error())
 				}
 				lines = append(lines, 0)
 			}
@@ -262,9 +340,6 @@ func (b *Builder) selectPacks(s *step, tmp string, req engine.BuildRequest, appJ
 		for _, name := range builtinOrder {
 			p := &pack{spec: name, dir: filepath.Join(b.packsDir, name)}
 			detected, ok, err := s.detect(p)
-			if err == errCanceled {
-				return nil, nil, failure(s.out, "Build canceled.")
-			}
 			if err != nil {
 				return nil, nil, err
 			}
@@ -272,7 +347,7 @@ func (b *Builder) selectPacks(s *step, tmp string, req engine.BuildRequest, appJ
 				return []*pack{p}, []string{detected}, nil
 			}
 		}
-		return nil, nil, failure(s.out, "No default language could be detected for this app.",
+		return nil, nil, fail("No default language could be detected for this app.",
 			`Add a Procfile (with a line such as "web: ./server"), a go.mod or a package.json,`,
 			"or set a buildpack for the app (its .buildpacks file lists one per line).")
 	}
@@ -281,27 +356,21 @@ func (b *Builder) selectPacks(s *step, tmp string, req engine.BuildRequest, appJ
 	for i, spec := range specs {
 		if fromApp && lines[i] > 0 {
 			if err := b.checkAppPack(spec, lines[i]); err != nil {
-				return nil, nil, failure(s.out, err.Error())
+				return nil, nil, fail(err.Error())
 			}
 		}
 	}
 	for _, spec := range specs {
 		p, err := b.resolvePack(s, spec, tmp, fromApp)
 		if err != nil {
-			if s.ctx.Err() != nil {
-				return nil, nil, failure(s.out, "Build canceled.")
-			}
-			return nil, nil, failure(s.out, err.Error())
+			return nil, nil, fail(err.Error())
 		}
 		name, ok, err := s.detect(p)
-		if err == errCanceled {
-			return nil, nil, failure(s.out, "Build canceled.")
-		}
 		if err != nil {
-			return nil, nil, failure(s.out, fmt.Sprintf("Buildpack %s could not run its bin/detect: %v.", spec, err))
+			return nil, nil, fail(fmt.Sprintf("Buildpack %s could not run its bin/detect: %v.", spec, err))
 		}
 		if !ok {
-			return nil, nil, failure(s.out, fmt.Sprintf("App not compatible with buildpack: %s", spec),
+			return nil, nil, fail(fmt.Sprintf("App not compatible with buildpack: %s", spec),
 				"Its bin/detect does not recognise the app: push the files it needs, or use another buildpack.")
 		}
 		packs = append(packs, p)
@@ -315,15 +384,12 @@ func (b *Builder) selectPacks(s *step, tmp string, req engine.BuildRequest, appJ
 // config_vars become defaults in .profile.d.
 func (b *Builder) processTypes(s *step, last *pack) (map[string]string, error) {
 	rel, err := s.release(last)
-	if err == errCanceled {
-		return nil, failure(s.out, "Build canceled.")
-	}
 	if err != nil {
-		return nil, failure(s.out, fmt.Sprintf("Push rejected, the buildpack's bin/release failed: %v.", err))
+		return nil, fail(fmt.Sprintf("Push rejected, the buildpack's bin/release failed: %v.", err))
 	}
 	if err := writeConfigVarsProfile(s.buildDir, rel.ConfigVars); err != nil {
 		// The build left .profile.d unusable (a link out of the app, say).
-		return nil, failure(s.out, "Push rejected, the release's config vars could not be saved.", err.Error())
+		return nil, fail("Push rejected, the release's config vars could not be saved.", err.Error())
 	}
 	fmt.Fprintln(s.out, "-----> Discovering process types")
 	types := map[string]string{}
@@ -339,7 +405,7 @@ func (b *Builder) processTypes(s *step, last *pack) (map[string]string, error) {
 	case err == nil:
 		declared, err := engine.ParseProcfile(string(data))
 		if err != nil {
-			return nil, failure(s.out, engine.ErrorMessage(err), "Fix the Procfile, commit it and push again.")
+			return nil, fail(engine.ErrorMessage(err), "Fix the Procfile, commit it and push again.")
 		}
 		for k, v := range declared {
 			types[k] = v
@@ -353,10 +419,10 @@ func (b *Builder) processTypes(s *step, last *pack) (map[string]string, error) {
 			fmt.Fprintf(s.out, "       Default types for buildpack -> %s\n", strings.Join(engine.ProcessTypeNames(defaults), ", "))
 		}
 	default:
-		return nil, failure(s.out, "The Procfile could not be read: "+refusal(err)+".", "Make it a regular file of the app, commit it and push again.")
+		return nil, fail("The Procfile could not be read: "+refusal(err)+".", "Make it a regular file of the app, commit it and push again.")
 	}
 	if len(types) == 0 {
-		return nil, failure(s.out, `No process types: add a Procfile with a line such as "web: ./server"`)
+		return nil, fail(`No process types: add a Procfile with a line such as "web: ./server"`)
 	}
 	return types, nil
 }

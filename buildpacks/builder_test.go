@@ -435,6 +435,33 @@ func TestBuildCancel(t *testing.T) {
 	}
 }
 
+// A build canceled before it starts runs no step of a pack and says only
+// that it was canceled.
+func TestBuildCanceledBeforeStart(t *testing.T) {
+	pack := t.TempDir()
+	ran := filepath.Join(t.TempDir(), "ran")
+	writeFiles(t, pack, map[string]string{
+		"bin/detect":  "#!/bin/sh\ntouch " + ran + "\necho Never\n",
+		"bin/compile": "#!/bin/sh\ntouch " + ran + "\n",
+	})
+	b, slugDir, workDir := newTestBuilder(t)
+	src := t.TempDir()
+	writeFiles(t, src, map[string]string{"Procfile": "web: x\n"})
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	var out lockedBuffer
+	_, err := b.Build(ctx, engine.BuildRequest{App: "x", SourceDir: src, Out: &out, Buildpacks: []string{pack}})
+	if engine.ErrorCode(err) != engine.EBUILD || out.String() != " !     Build canceled.\n" {
+		t.Fatalf("err = %v, output:\n%s", err, out.String())
+	}
+	if _, err := os.Stat(ran); err == nil {
+		t.Error("a step of the pack ran after the build was canceled")
+	}
+	if len(listDir(t, slugDir)) > 0 || len(leftovers(t, workDir)) > 0 {
+		t.Error("the canceled build left files behind")
+	}
+}
+
 // The built-in packs are real executable files, written once.
 func TestBuiltinPacksExtracted(t *testing.T) {
 	b, _, workDir := newTestBuilder(t)

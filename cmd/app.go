@@ -93,6 +93,7 @@ func NewApp(env *Env) *cli.App {
 	cmds = append(cmds, maintenanceCommands(env)...)
 	cmds = append(cmds, drainsCommands(env)...)
 	cmds = append(cmds, releasesCommands(env)...)
+	cmds = append(cmds, schedulerCommands(env)...)
 	cmds = append(cmds, psCommands(env)...)
 	cmds = append(cmds, logsCommand(env), runCommand(env), buildsCommand(env), gitRemoteCommand(env), statusCommand(env))
 	if !env.Remote {

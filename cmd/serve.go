@@ -23,6 +23,7 @@ import (
 	"hako/engine/dyno"
 	"hako/engine/logs"
 	"hako/engine/router"
+	"hako/engine/scheduler"
 	"hako/sshgit"
 	"hako/store"
 )
@@ -44,6 +45,7 @@ type Server struct {
 	buf      *logs.Buffer
 	sup      *dyno.Supervisor
 	eng      *engine.Engine
+	sched    *scheduler.Scheduler
 	ssh      *sshgit.Server
 	api      *http.Server
 	router   *http.Server
@@ -131,11 +133,13 @@ func (s *Server) build() error {
 	appURL := func(app string) string { return fmt.Sprintf("http://%s.%s:%s/", app, cfg.Domain, s.httpPort) }
 	sshAddr := s.ls["ssh-addr"].Addr().String()
 	gitURL := func(app string) string { return fmt.Sprintf("ssh://git@%s/%s.git", sshAddr, app) }
+	s.sched = scheduler.New()
 	s.eng = engine.New(engine.Parts{
 		Store: s.store, Builder: builder, Supervisor: s.sup, Routes: rt, Logs: s.buf, Drains: s.buf,
 		Paths: l, ParseKey: sshgit.ParseKey, AppURL: appURL, WaitUp: cfg.Dynos.BootTimeout, Domain: cfg.Domain,
-		Version: serverVersion(), Started: time.Now().UTC(), Limits: cfg.Limits,
+		Version: serverVersion(), Started: time.Now().UTC(), Limits: cfg.Limits, Scheduler: s.sched,
 	})
+	s.sched.SetEngine(s.eng)
 	pg := postgres.New(filepath.Join(l.Addons, "postgres"), postgres.Options{Logf: s.logger.Printf})
 	rd := redis.New(filepath.Join(l.Addons, "redis"), redis.Options{Logf: s.logger.Printf})
 	s.eng.AddonProviders = map[string]engine.AddonProvider{pg.Service(): pg, rd.Service(): rd}
@@ -218,6 +222,8 @@ func (s *Server) Run(ctx context.Context) error {
 	})
 	// app.json's liveness checks on the up dynos.
 	g.Go(func() error { return s.eng.WatchLiveness(gctx) })
+	// The scheduler's jobs; its runs end with it.
+	g.Go(func() error { return s.sched.Run(gctx) })
 	g.Go(func() error {
 		<-gctx.Done()
 		fmt.Fprintln(s.out, "Stopping hako: stopping dynos...")

@@ -44,6 +44,9 @@ type Parts struct {
 	// (main, master) hold in its git repository: at a start, the engine
 	// settles the deploys a kill interrupted against them (see reconcile).
 	RepoHeads func(app string) ([]string, error)
+	// Scheduler runs the scheduler's jobs; without one, jobs are kept but
+	// never run. Set it before the engine serves (it needs the engine).
+	Scheduler JobScheduler
 	// Logf writes to the server's log; by default it is dropped.
 	Logf func(format string, args ...any)
 	// Limits bound each deploy's source, build and slug; zero fields

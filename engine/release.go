@@ -119,6 +119,11 @@ func (e *Engine) stageDeploy(ctx context.Context, req DeployRequest, out io.Writ
 	if res.AppJSON != nil {
 		slug.AppJSON = res.AppJSON.Raw
 	}
+	if err := e.checkCron(res.AppJSON); err != nil {
+		_ = e.Builder.RemoveSlug(res.SlugID)
+		fmt.Fprintf(out, " !     %s\n", ErrorMessage(err))
+		return nil, Errorf(EBUILD, "%s", ErrorMessage(err))
+	}
 	cfg, err := e.setUp(ctx, app, cur, res.AppJSON, req.User, out)
 	if err != nil {
 		_ = e.Builder.RemoveSlug(res.SlugID)
@@ -168,6 +173,9 @@ func (d *StagedDeploy) Release(out io.Writer) (*Release, error) {
 			return
 		}
 		fmt.Fprintf(out, "       Released v%d\n", rel.Version)
+		if err := d.e.declareJobs(d.st.app, slugAppJSON(d.st.slug)); err != nil {
+			d.e.logf("%s: app.json's cron jobs: %v", d.st.app, err)
+		}
 		d.e.afterDeploy(d.st.app, d.st.slug, d.first, d.user, out)
 		if d.e.AppURL != nil {
 			fmt.Fprintf(out, "       %s deployed to hako\n", d.e.AppURL(d.st.app))

@@ -143,6 +143,9 @@ func (s *Store) DeleteApp(name string) ([]string, error) {
 		if err := deleteReleases(tx, name); err != nil {
 			return err
 		}
+		if err := deleteJobs(tx, name); err != nil {
+			return err
+		}
 		var err error
 		ids, err = deleteSlugsOf(tx, name)
 		return err

@@ -96,6 +96,10 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /apps/{app}/log-drains", s.listDrains)
 	mux.HandleFunc("POST /apps/{app}/log-drains", s.addDrain)
 	mux.HandleFunc("DELETE /apps/{app}/log-drains/{drain...}", s.removeDrain)
+	mux.HandleFunc("GET /apps/{app}/scheduler-jobs", s.listJobs)
+	mux.HandleFunc("POST /apps/{app}/scheduler-jobs", s.addJob)
+	mux.HandleFunc("DELETE /apps/{app}/scheduler-jobs/{id}", s.removeJob)
+	mux.HandleFunc("POST /apps/{app}/scheduler-jobs/{id}/actions/run", s.runJob)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, engine.Errorf(engine.ENOTFOUND, "No such API path: %s %s", r.Method, r.URL.Path))
 	})

@@ -45,7 +45,7 @@ type Builder struct {
 	// and PATH directories. The Sandbox gives the directories to write to
 	// the user the steps run as. Nil runs steps on the host as the
 	// server's user.
-	Sandbox engine.Sandbox
+	Sandbox Sandbox
 	// Limits bound the sources extracted, the build directory and the
 	// slugs; zero fields mean engine's defaults.
 	Limits engine.BuildLimits

@@ -28,7 +28,7 @@ const waitDelay = 5 * time.Second
 // pusher. Without one it runs on the host (spec's paths mean nothing
 // then), in a process group of its own so that cancelling ctx, or the
 // step ending, kills everything it started.
-func runCmd(ctx context.Context, sb engine.Sandbox, spec engine.SandboxSpec, stdout, stderr io.Writer) error {
+func runCmd(ctx context.Context, sb Sandbox, spec engine.SandboxSpec, stdout, stderr io.Writer) error {
 	if sb == nil {
 		return runPlain(ctx, spec.Dir, spec.Env, stdout, stderr, spec.Argv[0], spec.Argv[1:]...)
 	}
@@ -113,7 +113,7 @@ type step struct {
 	out      io.Writer
 	// sandbox, when set, runs every step; writable lists what its steps
 	// may write: the build, cache and home directories.
-	sandbox  engine.Sandbox
+	sandbox  Sandbox
 	writable []string
 	// uid and gid are the app's identity, which every isolated step runs
 	// as.

@@ -16,7 +16,6 @@ import (
 
 // The supervisor also runs the steps of builds, with the isolation dynos
 // get: a build runs code the server did not write just as a dyno does.
-var _ engine.Sandbox = (*Supervisor)(nil)
 
 // buildHostname is the hostname every build step sees, as on Heroku
 // where a build runs on a dyno of its own rather than on the app's.
@@ -35,7 +34,7 @@ func (s *Supervisor) Isolated() bool {
 	return s.isolated
 }
 
-// Command returns a command that runs one build step (see engine.Sandbox).
+// Command returns a command that runs one build step (see buildpacks.Sandbox).
 // Isolated, the command is the server binary as a dyno's init ("Exe
 // dyno-init") in new PID, mount, UTS and IPC namespaces: it builds a
 // private root like a dyno's, without /app but with spec's paths bound at

@@ -15,7 +15,7 @@
 // dynos as plain process groups of its own user, or none at all, as its
 // Mode says; a root server that cannot create namespaces runs none. The
 // supervisor runs the steps of builds the same way (see Command), as
-// engine.Sandbox.
+// the builder's Sandbox (package buildpacks).
 package dyno
 
 import (
@@ -446,15 +446,15 @@ func (s *Supervisor) spawn(cfg procConfig) (*process, error) {
 }
 
 // spawnAs starts a process of cfg.spec: an isolated one gets the
-// environment of its private root (HOME=/app) and a sandbox, removed
-// again if the process does not start.
+// environment of its private root (HOME=/app) and a footprint (scratch
+// and cgroup), removed again if the process does not start.
 func (s *Supervisor) spawnAs(cfg procConfig, isolated bool) (*process, error) {
 	cfg.isolated = isolated
 	cfg.dir = cfg.spec.Dir
 	home := cfg.spec.Dir
 	if isolated {
 		home = appDir
-		cfg.box = s.newSandbox(cfg.spec)
+		cfg.box = s.newFootprint(cfg.spec)
 	}
 	cfg.env = dynoEnv(cfg.spec, cfg.port, s.hostPath, home)
 	p, err := startProcess(cfg)

@@ -37,14 +37,14 @@ func (s *Supervisor) isolatedCommand(ctx context.Context, spec engine.SandboxSpe
 			return nil, nil, fmt.Errorf("give %s to uid %d: %w", o.Upper, uid, err)
 		}
 	}
-	unique := scratchName(os.Getpid(), scratchSeq.Add(1))
+	unique := sandboxName(os.Getpid(), sandboxSeq.Add(1))
 	base := s.buildScratchBase()
 	s.sweepScratch(base)
 	dir, err := makeBuildScratch(base, unique)
 	if err != nil {
 		return nil, nil, err
 	}
-	box := &footprint{scratch: dir}
+	box := &sandbox{scratch: dir}
 	cfg := rootConfig{
 		Root: dir, Binds: mountPlan(s.hostPath), Mounts: mounts, Overlays: spec.Overlays, UID: uid, GID: gid,
 		Hostname: buildHostname, Dir: spec.Dir, Required: true, FileLimit: s.opts.BuildFileLimit,

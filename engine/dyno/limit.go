@@ -8,7 +8,7 @@ import (
 // MemoryCgroup holds a process hako starts outside any dyno (an add-on's
 // server) to a memory limit, so that what an app makes it use (a Redis
 // filled by a dyno) is bounded like the dyno itself. It is named and
-// swept like a dyno's cgroup (see scratchName).
+// swept like a dyno's cgroup (see sandboxName).
 type MemoryCgroup struct{ cg *cgroup }
 
 // NewMemoryCgroup makes a cgroup limited to memMax bytes, without swap.
@@ -22,7 +22,7 @@ func NewMemoryCgroup(memMax int64) (*MemoryCgroup, error) {
 	if err != nil {
 		return nil, err
 	}
-	cg, err := h.create(scratchName(os.Getpid(), scratchSeq.Add(1)), memMax, 0)
+	cg, err := h.create(sandboxName(os.Getpid(), sandboxSeq.Add(1)), memMax, 0)
 	if err != nil {
 		return nil, err
 	}

@@ -83,11 +83,11 @@ func TestCgroupPaths(t *testing.T) {
 		t.Errorf("ownCgroupV2 = %q", got)
 	}
 	named := regexp.MustCompile(`^[0-9a-f]{16}\.42\.7$`)
-	if a, b := scratchName(42, 7), scratchName(42, 7); !named.MatchString(a) || a == b {
-		t.Errorf("scratchName = %q then %q, want two random ids with pid 42 and sequence 7", a, b)
+	if a, b := sandboxName(42, 7), sandboxName(42, 7); !named.MatchString(a) || a == b {
+		t.Errorf("sandboxName = %q then %q, want two random ids with pid 42 and sequence 7", a, b)
 	}
-	if pid, ok := scratchOwner(scratchName(42, 7)); !ok || pid != 42 {
-		t.Errorf("scratchOwner = %d, %v", pid, ok)
+	if pid, ok := sandboxOwner(sandboxName(42, 7)); !ok || pid != 42 {
+		t.Errorf("sandboxOwner = %d, %v", pid, ok)
 	}
 }
 

@@ -131,7 +131,7 @@ func startProcess(cfg procConfig) (*process, error) {
 		}
 		p.status = exitStatus(cmd.ProcessState)
 		// The init's death took every process of its namespace with it:
-		// the footprint can go.
+		// the sandbox can go.
 		p.oomKilled = p.box.finish()
 		close(p.exited)
 	})

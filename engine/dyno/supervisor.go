@@ -446,15 +446,15 @@ func (s *Supervisor) spawn(cfg procConfig) (*process, error) {
 }
 
 // spawnAs starts a process of cfg.spec: an isolated one gets the
-// environment of its private root (HOME=/app) and a footprint (scratch
-// and cgroup), removed again if the process does not start.
+// environment of its private root (HOME=/app) and a sandbox, removed
+// again if the process does not start.
 func (s *Supervisor) spawnAs(cfg procConfig, isolated bool) (*process, error) {
 	cfg.isolated = isolated
 	cfg.dir = cfg.spec.Dir
 	home := cfg.spec.Dir
 	if isolated {
 		home = appDir
-		cfg.box = s.newFootprint(cfg.spec)
+		cfg.box = s.newSandbox(cfg.spec)
 	}
 	cfg.env = dynoEnv(cfg.spec, cfg.port, s.hostPath, home)
 	p, err := startProcess(cfg)

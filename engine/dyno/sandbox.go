@@ -16,29 +16,27 @@ import (
 // appDir is where an isolated dyno sees its slug, as on Heroku.
 const appDir = "/app"
 
-// footprint is what one process of an isolated dyno (or one build step)
-// holds on the host besides its processes: a scratch directory for its
-// private root and a cgroup. It is not a sandbox of its own: the
-// isolation is the namespaces and the init; this is what they leave to
-// clean up. Each process gets a fresh one, so a restart starts from the
+// sandbox is what one process of an isolated dyno holds on the host
+// besides its processes: a scratch directory for its private root and a
+// cgroup. Each process gets a fresh one, so a restart starts from the
 // slug as released, and it is removed once the process is gone.
-type footprint struct {
+type sandbox struct {
 	root    rootConfig // root.Root is "" when it gets no private root
 	scratch string     // "" when it has none
 	cg      *cgroup    // nil when it has no limits
 }
 
-// scratchSeq makes scratch names unique within the server.
-var scratchSeq atomic.Int64
+// sandboxSeq makes sandbox names unique within the server.
+var sandboxSeq atomic.Int64
 
-// newFootprint prepares what a new isolated process of spec needs. What
+// newSandbox prepares what a new isolated process of spec needs. What
 // cannot be prepared is recorded for Isolation and left out: the dyno
 // then runs less isolated rather than not at all, unless the mode
 // requires its private root.
-func (s *Supervisor) newFootprint(spec engine.DynoSpec) *footprint {
+func (s *Supervisor) newSandbox(spec engine.DynoSpec) *sandbox {
 	uid, gid := s.identity(spec.UID, spec.GID)
-	b := &footprint{root: rootConfig{App: spec.Dir, UID: uid, GID: gid, Required: s.opts.Isolate == ModeNamespaces}}
-	unique := scratchName(os.Getpid(), scratchSeq.Add(1))
+	b := &sandbox{root: rootConfig{App: spec.Dir, UID: uid, GID: gid, Required: s.opts.Isolate == ModeNamespaces}}
+	unique := sandboxName(os.Getpid(), sandboxSeq.Add(1))
 	if s.rootable {
 		// Dynos and build steps keep their scratch in one base directory,
 		// Options.ScratchDir, given by the server from its layout.
@@ -98,12 +96,12 @@ func (s *Supervisor) makeDisk(dir string) string {
 	return img
 }
 
-// scratchName names a process's scratch directory and cgroup: a random
+// sandboxName names a process's scratch directory and cgroup: a random
 // dyno id, never the app's name (which other host users would read in
 // /sys/fs/cgroup and in /proc/PID/cgroup), unique across the processes
 // of this server and those of any other server running at the same time,
 // with the server's pid for sweepStale.
-func scratchName(pid int, seq int64) string {
+func sandboxName(pid int, seq int64) string {
 	var id [8]byte
 	_, _ = rand.Read(id[:]) // never fails (crypto/rand)
 	return fmt.Sprintf("%x.%d.%d", id, pid, seq)
@@ -132,9 +130,9 @@ func makeScratch(dir string, uid, gid int) (string, error) {
 	return dir, nil
 }
 
-// finish records whether the kernel killed a process of the footprint for
+// finish records whether the kernel killed a process of the sandbox for
 // memory, then removes it. The process must be gone.
-func (b *footprint) finish() (oomKilled bool) {
+func (b *sandbox) finish() (oomKilled bool) {
 	if b == nil {
 		return false
 	}
@@ -145,9 +143,9 @@ func (b *footprint) finish() (oomKilled bool) {
 	return oomKilled
 }
 
-// remove deletes the footprint's cgroup and scratch directory, discarding
-// what the dyno wrote. It is safe on a nil footprint.
-func (b *footprint) remove() {
+// remove deletes the sandbox's cgroup and scratch directory, discarding
+// what the dyno wrote. It is safe on a nil sandbox.
+func (b *sandbox) remove() {
 	if b == nil {
 		return
 	}
@@ -159,16 +157,16 @@ func (b *footprint) remove() {
 	}
 }
 
-// rootConfig is what the init of the footprint's process needs.
-func (b *footprint) rootConfig() rootConfig {
+// rootConfig is what the init of the sandbox's process needs.
+func (b *sandbox) rootConfig() rootConfig {
 	if b == nil {
 		return rootConfig{}
 	}
 	return b.root
 }
 
-// cgroupOf is the footprint's cgroup, or nil.
-func (b *footprint) cgroupOf() *cgroup {
+// cgroupOf is the sandbox's cgroup, or nil.
+func (b *sandbox) cgroupOf() *cgroup {
 	if b == nil {
 		return nil
 	}
@@ -176,7 +174,7 @@ func (b *footprint) cgroupOf() *cgroup {
 }
 
 // sweepStale removes what servers that died without cleaning up (killed
-// with SIGKILL, say) left in dir: the entries named by scratchName whose
+// with SIGKILL, say) left in dir: the entries named by sandboxName whose
 // server process is gone. remove is os.Remove for cgroups (which then go
 // only once empty), os.RemoveAll for scratch directories.
 func sweepStale(dir string, alive func(pid int) bool, remove func(string) error) {
@@ -185,14 +183,14 @@ func sweepStale(dir string, alive func(pid int) bool, remove func(string) error)
 		if !e.IsDir() {
 			continue
 		}
-		if pid, ok := scratchOwner(e.Name()); ok && !alive(pid) {
+		if pid, ok := sandboxOwner(e.Name()); ok && !alive(pid) {
 			_ = remove(filepath.Join(dir, e.Name()))
 		}
 	}
 }
 
-// scratchOwner extracts the server's pid from a scratch name.
-func scratchOwner(name string) (int, bool) {
+// sandboxOwner extracts the server's pid from a sandbox name.
+func sandboxOwner(name string) (int, bool) {
 	f := strings.Split(name, ".")
 	if len(f) < 3 {
 		return 0, false

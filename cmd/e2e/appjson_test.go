@@ -168,3 +168,53 @@ func TestAppJSONFormation(t *testing.T) {
 		t.Errorf("dynos after ps:scale worker=0 and a deploy: %+v", ds)
 	}
 }
+
+// TestAppJSONHostile pushes app.json files an attacker or a slip would:
+// a link out of the app, malformed JSON, a wrong type, a bad schedule;
+// each is refused with its own words and changes nothing. A failing
+// postdeploy script is reported while the release stays live.
+func TestAppJSONHostile(t *testing.T) {
+	need(t, "python3")
+	s := startServer(t)
+	s.hako(t, "apps:create", "hostile")
+	dir := appRepo(t, map[string]string{"Procfile": "web: python3 server.py\n", "server.py": pyServer})
+	for _, tc := range []struct {
+		name, content, want string
+	}{
+		{"link", "", " !     app.json could not be read: it is a link that leads out of the app."},
+		{"malformed", "{\n  \"env\": {\n    \"A\": \"b\",,\n  }\n}\n", ` !     app.json: invalid character ',' looking for beginning of object key string at line 3, column 14`},
+		{"type", `{"formation": {"web": {"quantity": "2"}}}`, " !     app.json: formation.web.quantity must be a number"},
+		{"schedule", `{"cron": [{"command": "true", "schedule": "every ten minutes"}]}`, ` !     app.json: cron[0].schedule: Schedule "every ten minutes" is not valid (the interval is not a duration such as 10m): give a cron line such as "*/10 * * * *", @hourly, @daily or "every 10m".`},
+	} {
+		p := filepath.Join(dir, "app.json")
+		_ = os.Remove(p)
+		if tc.name == "link" {
+			if err := os.Symlink("/etc/passwd", p); err != nil {
+				t.Fatal(err)
+			}
+		} else if err := os.WriteFile(p, []byte(tc.content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		git(t, dir, "add", "-A")
+		git(t, dir, "commit", "-qm", tc.name)
+		out, err := s.push(dir, s.key, "hostile", "main")
+		if err == nil || !hasRemoteLine(out, tc.want) {
+			t.Errorf("%s: push: %v\n%s", tc.name, err, out)
+		}
+		if strings.Contains(out, "root:x:0:0") {
+			t.Errorf("%s: the push shows /etc/passwd", tc.name)
+		}
+	}
+	if rels := s.hako(t, "releases", "-a", "hostile"); !currentRelease(rels, 1) {
+		t.Errorf("refused pushes made releases:\n%s", rels)
+	}
+	commitFile(t, dir, "app.json", `{"scripts": {"postdeploy": "echo seeding; exit 3"}}`)
+	out, err := s.push(dir, s.key, "hostile", "main")
+	if err != nil || !hasRemoteLine(out, " !     The postdeploy script `echo seeding; exit 3` exited with status 3; the release stays live.") {
+		t.Fatalf("push with a failing postdeploy: %v\n%s", err, out)
+	}
+	s.waitBody(t, "hostile", "go")
+	if logs := s.hako(t, "logs", "-a", "hostile", "-n", "500"); !hasLineMatch(logs, "\\S+ app\\[api\\]: The postdeploy script `echo seeding; exit 3` exited with status 3") {
+		t.Errorf("the logs lack the failed postdeploy:\n%s", logs)
+	}
+}

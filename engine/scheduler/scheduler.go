@@ -160,9 +160,9 @@ func (s *Scheduler) RunNow(j *engine.SchedulerJob) (string, error) {
 		e = &entry{spec: j.Schedule, sched: sched, next: sched.Next(s.now())}
 		s.entries[key(j)] = e
 	}
-	if e.running != "" {
+	if running := e.running; running != "" {
 		s.mu.Unlock()
-		return "", engine.Errorf(engine.ECONFLICT, "Job %s is running already (%s).", j.ID, e.running)
+		return "", engine.Errorf(engine.ECONFLICT, "Job %s is running already (%s).", j.ID, running)
 	}
 	named := s.start(j, e)
 	s.mu.Unlock()

@@ -140,8 +140,10 @@ func (s *Server) build() error {
 		Version: serverVersion(), Started: time.Now().UTC(), Limits: cfg.Limits, Scheduler: s.sched,
 	})
 	s.sched.SetEngine(s.eng)
-	pg := postgres.New(filepath.Join(l.Addons, "postgres"), postgres.Options{Logf: s.logger.Printf})
-	rd := redis.New(filepath.Join(l.Addons, "redis"), redis.Options{Logf: s.logger.Printf})
+	// Dynos in network namespaces of their own reach the add-on servers
+	// at the host's address on their network.
+	pg := postgres.New(filepath.Join(l.Addons, "postgres"), postgres.Options{Logf: s.logger.Printf, Host: s.sup.Gateway(), Subnet: s.sup.Subnet()})
+	rd := redis.New(filepath.Join(l.Addons, "redis"), redis.Options{Logf: s.logger.Printf, Host: s.sup.Gateway()})
 	s.eng.AddonProviders = map[string]engine.AddonProvider{pg.Service(): pg, rd.Service(): rd}
 	sweepLeftovers(s.eng, s.logger)
 	token, err := apiToken(l.APIToken)
@@ -288,5 +290,10 @@ func (s *Server) release() {
 	}
 	if s.store != nil {
 		_ = s.store.Close()
+	}
+	// Last, once the dynos and add-on servers are gone: the dynos'
+	// bridge and firewall table.
+	if s.sup != nil {
+		s.sup.Close()
 	}
 }

@@ -40,6 +40,8 @@ func serverCommand(env *Env) *cli.Command {
 			&cli.IntFlag{Name: "max-slug", Value: engine.DefaultSlugBytes >> 20, Usage: "size in MB of a compiled slug, compressed (Heroku: 500)", EnvVars: []string{"HAKO_MAX_SLUG"}},
 			&cli.DurationFlag{Name: "router-idle-timeout", Value: 90 * time.Second, Usage: "the router closes client connections idle this long", EnvVars: []string{"HAKO_ROUTER_IDLE_TIMEOUT"}},
 			&cli.IntFlag{Name: "router-max-conns", Usage: "client connections the router holds at once; more get a 503 (default: a share of the open-files limit)", EnvVars: []string{"HAKO_ROUTER_MAX_CONNS"}},
+			&cli.StringFlag{Name: "dyno-network", Value: "isolated", Usage: "isolated (each dyno and build step in its own network namespace, reaching only its add-ons and the outside) or host (the host's network)", EnvVars: []string{"HAKO_DYNO_NETWORK"}},
+			&cli.StringFlag{Name: "dyno-subnet", Value: dyno.DefaultSubnet.String(), Usage: "private IPv4 subnet of the dynos' network; its first address is the host's", EnvVars: []string{"HAKO_DYNO_SUBNET"}},
 			&cli.StringFlag{Name: "isolation", Value: "auto", Usage: "how dynos and builds are isolated: auto (fully when root, else as the server's user), required (fully or not at all) or none (not root only)", EnvVars: []string{"HAKO_ISOLATION"}},
 		},
 		Action: func(c *cli.Context) error {
@@ -87,6 +89,12 @@ func serverCommand(env *Env) *cli.Command {
 				return engine.Errorf(engine.EINVALID, "--isolation none is only allowed when the server does not run as root: app code would run as root. Use --isolation auto or required.")
 			}
 			cfg.Dynos.Isolate = mode
+			if cfg.Dynos.Network, err = dyno.ParseNetworkMode(c.String("dyno-network")); err != nil {
+				return engine.Errorf(engine.EINVALID, "--dyno-network must be isolated or host.")
+			}
+			if cfg.Dynos.Subnet, err = dyno.ParseSubnet(c.String("dyno-subnet")); err != nil {
+				return engine.Errorf(engine.EINVALID, "--dyno-subnet: %v.", err)
+			}
 			home, err := Home()
 			if err != nil {
 				return err

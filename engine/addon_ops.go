@@ -5,10 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log"
 	"maps"
 	"math/rand/v2"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -80,6 +82,7 @@ func (e *Engine) CreateAddon(ctx context.Context, req AddonRequest) (*Addon, err
 		return nil, err
 	}
 	a.Resource = res
+	e.exposeAddon(res)
 	// Recorded before the release, so that a crash in between leaves a
 	// resource the app still knows of (and can destroy), never an orphan.
 	if _, err := e.Store.UpdateApp(app.Name, func(x *App) error { x.Addons = append(x.Addons, *a); return nil }); err != nil {
@@ -221,8 +224,34 @@ func (e *Engine) StartAddons(ctx context.Context) error {
 		if err := p.Start(ctx, byService[service]); err != nil {
 			errs = errors.Join(errs, fmt.Errorf("start %s: %w", service, err))
 		}
+		for _, res := range byService[service] {
+			e.exposeAddon(res)
+		}
 	}
 	return errs
+}
+
+// addonExposer is a Supervisor whose dynos reach the host only where it
+// lets them: dynos in network namespaces of their own (see dyno.Supervisor).
+type addonExposer interface {
+	Expose(port int) error
+}
+
+// exposeAddon lets dynos reach the port of an add-on's server, named by
+// its resource record's "port"; failures are logged, as the add-on still
+// serves the host.
+func (e *Engine) exposeAddon(res map[string]string) {
+	x, ok := e.Supervisor.(addonExposer)
+	if !ok {
+		return
+	}
+	port, err := strconv.Atoi(res["port"])
+	if err != nil || port <= 0 || port > 65535 {
+		return
+	}
+	if err := x.Expose(port); err != nil {
+		log.Printf("addons: %v", err)
+	}
 }
 
 // StopAddons shuts the add-on servers down, after the dynos.

@@ -84,6 +84,9 @@ type server struct {
 	wrap []string
 	// env is added to the server's environment.
 	env []string
+	// subnet is the server's --dyno-subnet, reserved for it (see
+	// reserveSubnet).
+	subnet string
 }
 
 // syncBuffer collects the server's output from its own goroutine while
@@ -135,6 +138,9 @@ func startServerWith(t *testing.T, s *server) *server {
 	t.Helper()
 	need(t, "git", "ssh", "ssh-keygen")
 	s.t, s.sshPort, s.httpPort, s.apiPort = t, freePort(t), freePort(t), freePort(t)
+	if s.subnet == "" {
+		s.subnet = reserveSubnet(t)
+	}
 	s.out, s.done = &syncBuffer{}, make(chan struct{})
 	s.start()
 	t.Cleanup(s.removeAddonData)
@@ -161,6 +167,9 @@ func (s *server) start() {
 func (s *server) spawn() {
 	s.done = make(chan struct{})
 	args := append([]string{bin, "server", "--ssh-addr", "127.0.0.1:" + s.sshPort, "--http-addr", "127.0.0.1:" + s.httpPort, "--api-addr", "127.0.0.1:" + s.apiPort}, s.flags...)
+	if s.subnet != "" {
+		args = append(args, "--dyno-subnet", s.subnet)
+	}
 	args = append(append([]string(nil), s.wrap...), args...)
 	s.cmd = exec.Command(args[0], args[1:]...)
 	s.cmd.Env = append(append(os.Environ(), "HAKO_HOME="+s.home), s.env...)

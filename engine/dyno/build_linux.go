@@ -45,6 +45,12 @@ func (s *Supervisor) isolatedCommand(ctx context.Context, spec engine.SandboxSpe
 		return nil, nil, err
 	}
 	box := &sandbox{scratch: dir}
+	if s.net != nil {
+		if box.net, err = s.net.lease(); err != nil {
+			box.remove()
+			return nil, nil, err
+		}
+	}
 	cfg := rootConfig{
 		Root: dir, Binds: mountPlan(s.hostPath), Mounts: mounts, Overlays: spec.Overlays, UID: uid, GID: gid,
 		Hostname: buildHostname, Dir: spec.Dir, Required: true, FileLimit: s.opts.BuildFileLimit,
@@ -59,7 +65,12 @@ func (s *Supervisor) isolatedCommand(ctx context.Context, spec engine.SandboxSpe
 	}
 	// The init is root: the step's environment (what buildpacks exported
 	// included) reaches it only through conf, for the step's command.
-	conf, err := initConfigFile(initConfig{Argv: spec.Argv, Env: slices.Clone(spec.Env), Root: cfg, LifelineFD: 4})
+	ic := initConfig{Argv: spec.Argv, Env: slices.Clone(spec.Env), Root: cfg, LifelineFD: 4}
+	if box.net != nil {
+		ic.Net = box.net.config(5)
+		ic.Env = addonURLs(ic.Env, s.net.gateway, s.net.exposed())
+	}
+	conf, err := initConfigFile(ic)
 	if err != nil {
 		box.remove()
 		return nil, nil, err
@@ -74,6 +85,10 @@ func (s *Supervisor) isolatedCommand(ctx context.Context, spec engine.SandboxSpe
 	cmd.Env = initEnviron()
 	cmd.ExtraFiles = []*os.File{conf, lifeR} // fds 3 and 4
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Cloneflags: namespaceFlags}
+	if box.net != nil {
+		cmd.ExtraFiles = append(cmd.ExtraFiles, s.net.hostNS) // fd 5
+		cmd.SysProcAttr.Cloneflags |= syscall.CLONE_NEWNET
+	}
 	// The kernel kills every process of a PID namespace whose init dies.
 	cmd.Cancel = func() error { return cmd.Process.Kill() }
 	var once sync.Once

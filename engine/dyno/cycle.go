@@ -82,14 +82,12 @@ func (d *dyno) preboot(old *process) (outcome, *process) {
 	for {
 		select {
 		case <-poll.C:
-			if !listening(portAddr(port)) {
+			if !listening(hostPort(next.host, port)) {
 				continue
 			}
-			d.mu.Lock()
-			oldPort := d.port
-			d.port = port
-			d.mu.Unlock()
-			d.waitIdle(oldPort, d.sup.opts.StopGrace)
+			oldAddr := d.Addr()
+			d.serve(next, port)
+			d.waitIdle(oldAddr, d.sup.opts.StopGrace)
 			d.sup.stopProcess(old, d.heroku)
 			d.drain(old)
 			d.heroku(fmt.Sprintf("Process exited with status %d", old.status))
@@ -116,9 +114,7 @@ func (d *dyno) preboot(old *process) (outcome, *process) {
 			d.drain(old)
 			d.heroku(fmt.Sprintf("Process exited with status %d", old.status))
 			d.setState(engine.DynoStarting)
-			d.mu.Lock()
-			d.port = port
-			d.mu.Unlock()
+			d.serve(next, port)
 			return replaced, next
 		case <-d.stopCh:
 			d.sup.stopProcess(next, d.heroku)

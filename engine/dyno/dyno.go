@@ -34,9 +34,10 @@ type dyno struct {
 	script string
 
 	mu           sync.Mutex
-	port         int         // where the serving process listens; changes when a web dyno is cycled
-	inflight     map[int]int // requests leased (see Lease) per port
-	draining     bool        // Stop was called: no new leases
+	port         int            // where the serving process listens; changes when a web dyno is cycled
+	host         string         // the serving process's address: its network namespace's, or loopback
+	inflight     map[string]int // requests leased (see Lease) per address
+	draining     bool           // Stop was called: no new leases
 	state        string
 	since        time.Time
 	pid          int
@@ -63,7 +64,7 @@ func newDyno(s *Supervisor, spec engine.DynoSpec) *dyno {
 		state:    engine.DynoStarting,
 		since:    time.Now(),
 		changed:  make(chan struct{}),
-		inflight: map[int]int{},
+		inflight: map[string]int{},
 		stopCh:   make(chan struct{}),
 		done:     make(chan struct{}),
 	}
@@ -86,18 +87,27 @@ func (d *dyno) Status() engine.DynoStatus {
 	}
 }
 
-// Addr is where the router sends requests: 127.0.0.1:PORT for web dynos.
+// Addr is where the router sends requests to a web dyno: the address of
+// its network namespace (127.0.0.1 without one) and its PORT.
 func (d *dyno) Addr() string {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	return portAddr(d.port)
+	return hostPort(d.host, d.port)
 }
 
-func portAddr(port int) string {
+// hostPort joins a process's address and port; "" for no port.
+func hostPort(host string, port int) string {
 	if port == 0 {
 		return ""
 	}
-	return net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
+	return net.JoinHostPort(host, strconv.Itoa(port))
+}
+
+// serve records the address of the process that now serves the dyno.
+func (d *dyno) serve(p *process, port int) {
+	d.mu.Lock()
+	d.host, d.port = p.host, port
+	d.mu.Unlock()
 }
 
 // Lease gives the router the address for one request and counts the
@@ -110,14 +120,14 @@ func (d *dyno) Lease() (string, func(), bool) {
 	if d.draining || d.state != engine.DynoUp || d.port == 0 {
 		return "", nil, false
 	}
-	port := d.port
-	d.inflight[port]++
+	addr := hostPort(d.host, d.port)
+	d.inflight[addr]++
 	var once sync.Once
-	return portAddr(port), func() {
+	return addr, func() {
 		once.Do(func() {
 			d.mu.Lock()
-			if d.inflight[port]--; d.inflight[port] <= 0 {
-				delete(d.inflight, port)
+			if d.inflight[addr]--; d.inflight[addr] <= 0 {
+				delete(d.inflight, addr)
 			}
 			d.mu.Unlock()
 		})
@@ -125,13 +135,13 @@ func (d *dyno) Lease() (string, func(), bool) {
 }
 
 // waitIdle waits, at most limit, until no leased request is left on
-// port: the router no longer sends new ones there, and those it sent are
+// addr: the router no longer sends new ones there, and those it sent are
 // answered before their process is stopped.
-func (d *dyno) waitIdle(port int, limit time.Duration) {
+func (d *dyno) waitIdle(addr string, limit time.Duration) {
 	deadline := time.Now().Add(limit)
 	for {
 		d.mu.Lock()
-		n := d.inflight[port]
+		n := d.inflight[addr]
 		d.mu.Unlock()
 		if n == 0 || time.Now().After(deadline) {
 			return
@@ -302,6 +312,8 @@ func (d *dyno) run(p *process) {
 		if p, err = d.launch(d.currentPort()); err != nil {
 			d.heroku("Error: the process could not be started: " + err.Error())
 			d.setState(engine.DynoCrashed)
+		} else {
+			d.serve(p, d.currentPort())
 		}
 	}
 }
@@ -419,7 +431,7 @@ func (d *dyno) exited(p *process, stopping bool) outcome {
 // the requests it took are answered.
 func (d *dyno) stop(p *process) {
 	d.setState(engine.DynoDown)
-	d.waitIdle(d.currentPort(), d.sup.opts.StopGrace)
+	d.waitIdle(d.Addr(), d.sup.opts.StopGrace)
 	d.sup.stopProcess(p, d.heroku)
 	d.drain(p)
 	d.setPID(0)

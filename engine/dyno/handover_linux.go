@@ -39,6 +39,9 @@ type initConfig struct {
 	ReadyFD    int `json:"ready_fd,omitempty"`
 	GoFD       int `json:"go_fd,omitempty"`
 	LifelineFD int `json:"lifeline_fd,omitempty"`
+	// Net sets up the network namespace of the process, when it has one
+	// (see setupNetwork).
+	Net *netConfig `json:"net,omitempty"`
 }
 
 // initConfigFile returns a memory file holding cfg, positioned at its

@@ -75,6 +75,15 @@ func InitMain(args []string) int {
 	awaitGo(cfg.GoFD)
 	rc, env := cfg.Root, slices.Clone(cfg.Env)
 	enterCgroups(rc.Cgroups)
+	if cfg.Net != nil {
+		// Before the mounts: the host's /proc is needed to reach the
+		// host's network namespace. A dyno whose network the supervisor
+		// meant to give it never runs without.
+		if err := setupNetwork(cfg.Net); err != nil {
+			fmt.Fprintf(os.Stderr, "dyno-init: refusing to run the command without its network: %v\n", err)
+			return 126
+		}
+	}
 	report, private := setupNamespace(cmp.Or(rc.Hostname, envValue(env, "DYNO")), rc)
 	if !private {
 		if rc.Required {

@@ -27,12 +27,24 @@ const readyTimeout = 10 * time.Second
 // (an unprivileged container), and the supervisor must know before the
 // first dyno, as it then runs none.
 func probeNamespaces(exe string) error {
+	return probe(exe, namespaceFlags)
+}
+
+// probeNetworkNamespace reports why the init cannot start in a network
+// namespace of its own as well, if it cannot.
+func probeNetworkNamespace(exe string) error {
+	return probe(exe, namespaceFlags|syscall.CLONE_NEWNET)
+}
+
+// probe starts the init in new namespaces of flags and reports why that
+// failed, if it did.
+func probe(exe string, flags uintptr) error {
 	if exe == "" {
 		return errors.New("the hako binary, the dynos' init, was not found")
 	}
 	cmd := exec.Command(exe, "dyno-init", "probe")
 	cmd.Env = initEnviron()
-	cmd.SysProcAttr = &syscall.SysProcAttr{Cloneflags: namespaceFlags, Pdeathsig: syscall.SIGKILL}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Cloneflags: flags, Pdeathsig: syscall.SIGKILL}
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		if msg := strings.TrimSpace(string(out)); msg != "" {
@@ -73,7 +85,11 @@ func startProcess(cfg procConfig) (*process, error) {
 		if cfg.tty && cfg.stdin != nil {
 			rc.TTY = cfg.stdin.Name()
 		}
-		conf, err := initConfigFile(initConfig{Script: cfg.script, Env: cfg.env, Root: rc, TTY: cfg.tty, ReadyFD: 4, GoFD: 5})
+		ic := initConfig{Script: cfg.script, Env: cfg.env, Root: rc, TTY: cfg.tty, ReadyFD: 4, GoFD: 5}
+		if l := cfg.box.netOf(); l != nil {
+			ic.Net = l.config(6)
+		}
+		conf, err := initConfigFile(ic)
 		if err != nil {
 			return nil, err
 		}
@@ -93,6 +109,9 @@ func startProcess(cfg procConfig) (*process, error) {
 		ready, goW = readyR, w
 		cmd = exec.Command(cfg.exe, "dyno-init")
 		cmd.ExtraFiles = []*os.File{conf, readyW, goR} // fds 3, 4 and 5
+		if l := cfg.box.netOf(); l != nil {
+			cmd.ExtraFiles = append(cmd.ExtraFiles, l.net.hostNS) // fd 6
+		}
 		// The init is root: the app's environment reaches it only through
 		// conf, for its command.
 		cmd.Env = initEnviron()
@@ -106,8 +125,13 @@ func startProcess(cfg procConfig) (*process, error) {
 		cmd.Stdin = cfg.stdin
 	}
 	cmd.SysProcAttr = sysProcAttr(cfg.isolated, cfg.tty)
+	host := "127.0.0.1"
+	if l := cfg.box.netOf(); l != nil {
+		cmd.SysProcAttr.Cloneflags |= syscall.CLONE_NEWNET
+		host = l.addr.String()
+	}
 
-	p := &process{isolated: cfg.isolated, box: cfg.box, exited: make(chan struct{})}
+	p := &process{isolated: cfg.isolated, box: cfg.box, host: host, exited: make(chan struct{})}
 	err := tether.Start(cmd, func(pid int) { p.pid = pid }, func() {
 		// Learn of the exit without reaping, so that the pid (and the
 		// group named after it) cannot be reused while the leftovers of a

@@ -34,6 +34,7 @@ type procConfig struct {
 type process struct {
 	pid      int
 	isolated bool
+	host     string        // the address its PORT is reached at: its network namespace's, or loopback
 	exited   chan struct{} // closed once the process is reaped
 	status   int           // exit status, 128+signal if killed; valid after exited
 	outDone  chan struct{} // closed when its output reached EOF

@@ -24,6 +24,8 @@ type sandbox struct {
 	root    rootConfig // root.Root is "" when it gets no private root
 	scratch string     // "" when it has none
 	cg      *cgroup    // nil when it has no limits
+	net     *netLease  // its network namespace's address; nil when it shares the host's network
+	netErr  error      // why it got no address though it should have
 }
 
 // sandboxSeq makes sandbox names unique within the server.
@@ -56,6 +58,9 @@ func (s *Supervisor) newSandbox(spec engine.DynoSpec) *sandbox {
 			b.root.Binds = mountPlan(s.hostPath)
 			b.root.Disk = s.makeDisk(dir)
 		}
+	}
+	if s.net != nil {
+		b.net, b.netErr = s.net.lease()
 	}
 	if s.cgroups != nil && (s.opts.MemoryLimit > 0 || s.opts.PidsLimit > 0) {
 		cg, err := s.cgroups.create(unique, 2*s.opts.MemoryLimit, s.opts.PidsLimit)
@@ -152,6 +157,8 @@ func (b *sandbox) remove() {
 	if b.cg != nil {
 		b.cg.remove()
 	}
+	b.net.release()
+	b.net = nil
 	if b.scratch != "" {
 		_ = os.RemoveAll(b.scratch)
 	}
@@ -163,6 +170,14 @@ func (b *sandbox) rootConfig() rootConfig {
 		return rootConfig{}
 	}
 	return b.root
+}
+
+// netOf is the sandbox's network lease, or nil.
+func (b *sandbox) netOf() *netLease {
+	if b == nil {
+		return nil
+	}
+	return b.net
 }
 
 // cgroupOf is the sandbox's cgroup, or nil.

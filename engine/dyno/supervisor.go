@@ -21,6 +21,7 @@ package dyno
 import (
 	"fmt"
 	"log"
+	"net/netip"
 	"os"
 	"strings"
 	"sync"
@@ -173,6 +174,14 @@ type Options struct {
 	// Heroku cycles dynos daily. Every process start resets the clock.
 	// Zero means DefaultCycleAfter; negative turns cycling off.
 	CycleAfter time.Duration
+	// Network says whether isolated dynos and build steps get network
+	// namespaces of their own (NetworkIsolated, the default) or share the
+	// host's (NetworkHost).
+	Network NetworkMode
+	// Subnet is where dynos' addresses come from, the first one being the
+	// host's on the bridge; zero means DefaultSubnet. Two servers on one
+	// host need two subnets.
+	Subnet netip.Prefix
 	// CycleJitter is the most that is added, at random, to CycleAfter for
 	// each process. Zero means DefaultCycleJitter when CycleAfter is left
 	// at its default and no jitter otherwise; negative means none.
@@ -197,7 +206,10 @@ type Supervisor struct {
 
 	rootable bool        // isolated dynos can get a private root
 	cgroups  *cgroupHost // nil when cgroups cannot be used
-	swept    sync.Map    // scratch base directories swept of stale sandboxes
+	net      *network    // nil when dynos share the host's network
+	noNet    string      // why isolated dynos get no network namespace, if so
+	closeNet sync.Once
+	swept    sync.Map // scratch base directories swept of stale sandboxes
 	// noAccount holds the app uids the host could not be given an
 	// account for, so that the warning is logged once.
 	noAccount sync.Map
@@ -270,6 +282,7 @@ func New(opts Options) *Supervisor {
 		if !s.rootable && opts.Isolate == ModeNamespaces {
 			s.refusal = refused("--isolation required, but dynos cannot get a private root here: %s", s.noRoot)
 		}
+		s.setupNetwork()
 		if opts.MemoryLimit > 0 || opts.PidsLimit > 0 || opts.BuildMemoryLimit > 0 || opts.BuildPidsLimit > 0 {
 			var err error
 			if s.cgroups, err = detectCgroups(cgroupMount); err != nil {
@@ -335,6 +348,7 @@ func (s *Supervisor) Isolation() string {
 	} else {
 		line += "; no private root (" + s.noRoot + "), dynos run in the host's root as their app's uid"
 	}
+	line += "; " + s.networkText()
 	switch {
 	case s.opts.MemoryLimit <= 0 && s.opts.PidsLimit <= 0:
 	case s.noLimits != "":
@@ -376,11 +390,12 @@ func (s *Supervisor) Start(spec engine.DynoSpec) (engine.Dyno, error) {
 		return nil, err
 	}
 	d := newDyno(s, spec)
-	d.port, d.web = port, port > 0
+	d.web = port > 0
 	p, err := d.launch(port)
 	if err != nil {
 		return nil, fmt.Errorf("start dyno %s of %s: %w", spec.Name, spec.App, err)
 	}
+	d.serve(p, port)
 	s.mu.Lock()
 	s.dynos[d] = struct{}{}
 	s.mu.Unlock()
@@ -457,6 +472,13 @@ func (s *Supervisor) spawnAs(cfg procConfig, isolated bool) (*process, error) {
 		cfg.box = s.newSandbox(cfg.spec)
 	}
 	cfg.env = dynoEnv(cfg.spec, cfg.port, s.hostPath, home)
+	if cfg.box != nil && cfg.box.netErr != nil {
+		cfg.box.remove()
+		return nil, fmt.Errorf("give the dyno a network address: %w", cfg.box.netErr)
+	}
+	if l := cfg.box.netOf(); l != nil {
+		cfg.env = addonURLs(cfg.env, l.net.gateway, l.net.exposed())
+	}
 	p, err := startProcess(cfg)
 	if err != nil {
 		cfg.box.remove()

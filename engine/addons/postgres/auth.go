@@ -177,3 +177,43 @@ func chownTree(dir string, uid, gid int) error {
 		return os.Lchown(path, uid, gid)
 	})
 }
+
+// dynosMark ends the pg_hba.conf lines hako writes for the dynos' subnet.
+const dynosMark = "# hako: dynos"
+
+// allowDynos writes into pg_hba.conf, before the server starts, the lines
+// that let the dynos' subnet in with a password (the superuser never),
+// replacing those of an earlier subnet.
+func (p *Provider) allowDynos() error {
+	hba := filepath.Join(p.lay.data, "pg_hba.conf")
+	old, err := os.ReadFile(hba)
+	if err != nil {
+		return fmt.Errorf("postgres: reading pg_hba.conf: %w", err)
+	}
+	text := hbaForDynos(old, p.opts.Subnet)
+	if bytes.Equal(text, old) {
+		return nil
+	}
+	if err := replaceFile(hba, text); err != nil {
+		return fmt.Errorf("postgres: rewriting pg_hba.conf: %w", err)
+	}
+	return nil
+}
+
+// hbaForDynos returns pg_hba.conf's text without the lines an earlier
+// allowDynos wrote, and with those for subnet ("" for none) at the end,
+// after the loopback lines, which they cannot shadow.
+func hbaForDynos(text []byte, subnet string) []byte {
+	var out [][]byte
+	for _, line := range bytes.Split(bytes.TrimRight(text, "\n"), []byte("\n")) {
+		if !bytes.HasSuffix(bytes.TrimSpace(line), []byte(dynosMark)) {
+			out = append(out, line)
+		}
+	}
+	if subnet != "" {
+		out = append(out,
+			[]byte("host\tall\tpostgres\t"+subnet+"\treject\t"+dynosMark),
+			[]byte("host\tall\tall\t"+subnet+"\t"+authMethod+"\t"+dynosMark))
+	}
+	return append(bytes.Join(out, []byte("\n")), '\n')
+}

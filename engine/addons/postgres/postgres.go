@@ -33,6 +33,13 @@ type Options struct {
 	// processes share. When hako is not root, the programs run as hako's
 	// own user and these are ignored.
 	User, Group int
+	// Host is the address, besides 127.0.0.1, that the server listens on:
+	// the host's address on the dynos' network, which dynos in network
+	// namespaces of their own reach (their supervisor rewrites the
+	// DATABASE_URLs, which name 127.0.0.1, for them). Subnet (their
+	// addresses) may connect with a password, the superuser never. Empty:
+	// loopback only.
+	Host, Subnet string
 	// Port is the TCP port the server listens on, on 127.0.0.1. Zero picks
 	// a free port the first time and keeps it in the provider's directory,
 	// so that the DATABASE_URLs handed to apps stay valid across restarts.

@@ -143,11 +143,11 @@ func (p *Provider) removeData(name string) error {
 // config is the server's configuration. The server reads it from stdin,
 // so that the password shows neither in the process list nor in a file
 // the server's user could read.
-func config(r resource) string {
+func config(r resource, host string) string {
 	var b strings.Builder
 	b.WriteString("# Written by hako at each start and given to redis-server on stdin:\n# edits here are not read.\n")
 	line := func(args ...string) { b.WriteString(strings.Join(args, " ") + "\n") }
-	line("bind", "127.0.0.1")
+	line(append([]string{"bind", "127.0.0.1"}, nonEmpty(host)...)...)
 	line("port", strconv.Itoa(r.port))
 	line("protected-mode", "yes")
 	line("daemonize", "no")
@@ -182,4 +182,12 @@ func quote(s string) string {
 	}
 	b.WriteByte('"')
 	return b.String()
+}
+
+// nonEmpty is s as a list, empty when s is.
+func nonEmpty(s string) []string {
+	if s == "" {
+		return nil
+	}
+	return []string{s}
 }

@@ -46,6 +46,11 @@ type Options struct {
 	// processes share: running Redis as root is not offered. They are ignored when hako is not root, since it cannot
 	// switch users then.
 	User, Group int
+	// Host is the address, besides 127.0.0.1, that the servers listen on:
+	// the host's address on the dynos' network, which dynos in network
+	// namespaces of their own reach (their supervisor rewrites the
+	// REDIS_URLs, which name 127.0.0.1, for them). Empty: loopback only.
+	Host string
 }
 
 // Provider is the engine.AddonProvider of heroku-redis. It is safe for

@@ -51,7 +51,7 @@ func (p *Provider) start(ctx context.Context, bin string, r resource) error {
 	if err := p.prepareDirs(r); err != nil {
 		return err
 	}
-	conf := config(r)
+	conf := config(r, p.opts.Host)
 	if err := p.writeConfig(r, conf); err != nil {
 		return err
 	}

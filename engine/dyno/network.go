@@ -1,0 +1,81 @@
+package dyno
+
+import (
+	"fmt"
+	"log"
+)
+
+// setupNetwork gives isolated dynos their network (see network), or
+// records why they share the host's: the operator's choice, or a host
+// that refuses, which --isolation required turns into a refusal. Called
+// by New once dynos are known to be isolated.
+func (s *Supervisor) setupNetwork() {
+	if s.opts.Network == NetworkHost {
+		s.noNet = "--dyno-network host"
+		return
+	}
+	subnet := s.opts.Subnet
+	if !subnet.IsValid() {
+		subnet = DefaultSubnet
+	}
+	err := probeNetworkNamespace(s.opts.Exe)
+	if err == nil {
+		s.net, err = openNetwork(subnet)
+	}
+	if err == nil {
+		return
+	}
+	s.noNet = err.Error()
+	if s.opts.Isolate == ModeNamespaces {
+		s.refusal = refused("--isolation required, but dynos cannot get a network namespace here: %v", err)
+		return
+	}
+	log.Printf("dynos: warning: no network namespaces, dynos share the host's network: %v", err)
+}
+
+// networkText says, for Isolation, how dynos are networked.
+func (s *Supervisor) networkText() string {
+	if s.net == nil {
+		return "NO network namespace (" + s.noNet + "): dynos share the host's network and reach its loopback services"
+	}
+	return fmt.Sprintf("each in its own network namespace on %s (bridge %s), reaching only its add-ons and, through NAT, the outside", s.net.prefix, s.net.bridge)
+}
+
+// Expose lets dynos and build steps reach port on the host's address in
+// their subnet (Gateway): an add-on server's. It does nothing when they
+// share the host's network.
+func (s *Supervisor) Expose(port int) error {
+	if s.net == nil {
+		return nil
+	}
+	return s.net.expose(port)
+}
+
+// Gateway is the host's address as dynos reach it, where add-on servers
+// listen for them: "" when dynos share the host's network (and reach
+// add-ons on 127.0.0.1).
+func (s *Supervisor) Gateway() string {
+	if s.net == nil {
+		return ""
+	}
+	return s.net.gateway.String()
+}
+
+// Subnet is the dynos' subnet, "" when they share the host's network.
+func (s *Supervisor) Subnet() string {
+	if s.net == nil {
+		return ""
+	}
+	return s.net.prefix.String()
+}
+
+// Close removes what the host holds for the dynos' network (the bridge
+// and the firewall table), once every dyno and build step is gone. It
+// may be called more than once.
+func (s *Supervisor) Close() {
+	s.closeNet.Do(func() {
+		if s.net != nil {
+			s.net.close()
+		}
+	})
+}

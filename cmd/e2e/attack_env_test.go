@@ -3,14 +3,12 @@ package e2e
 import (
 	"errors"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 )
@@ -282,13 +280,13 @@ func TestBuildpackExportStaysInSandbox(t *testing.T) {
 	git(t, pack, "init", "-q", "-b", "main")
 	git(t, pack, "add", "-A")
 	git(t, pack, "commit", "-qm", "evil pack")
-	port := gitDaemon(t, base)
+	daemon := gitDaemon(t, base)
 
 	s := startServer(t)
 	app := "exported"
 	s.hako(t, "apps:create", app)
 	src := repo(t, "procfile-app")
-	if err := os.WriteFile(filepath.Join(src, ".buildpacks"), []byte("git://127.0.0.1:"+port+"/evil\nprocfile\n"), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(src, ".buildpacks"), []byte("git://"+daemon+"/evil\nprocfile\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	git(t, src, "add", "-A")
@@ -303,26 +301,12 @@ func TestBuildpackExportStaysInSandbox(t *testing.T) {
 	m.noHostMarks(t, "running the built app")
 }
 
-// gitDaemon serves the repositories under base over git:// on a loopback
-// port, for the length of the test, and returns the port.
+// gitDaemon serves the repositories under base over git:// from an
+// outside network namespace (see outside), where builds reach it as they
+// would a git host, for the length of the test, and returns its address.
 func gitDaemon(t *testing.T, base string) string {
 	t.Helper()
+	o := newOutside(t)
 	port := freePort(t)
-	d := exec.Command("git", "daemon", "--reuseaddr", "--export-all", "--base-path="+base, "--listen=127.0.0.1", "--port="+port, base)
-	d.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := d.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		_ = syscall.Kill(-d.Process.Pid, syscall.SIGKILL)
-		_ = d.Wait()
-	})
-	waitFor(t, 10*time.Second, "git daemon to listen", func() bool {
-		c, err := net.Dial("tcp", "127.0.0.1:"+port)
-		if err == nil {
-			c.Close()
-		}
-		return err == nil
-	})
-	return port
+	return o.serve(t, port, "git", "daemon", "--reuseaddr", "--export-all", "--base-path="+base, "--listen="+o.addr, "--port="+port, base)
 }

@@ -5,8 +5,13 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 T=$(mktemp -d /tmp/hako-bench.XXXXXX)
 export HAKO_HOME=$T/home
 pid=
-cleanup() {
+# stop_server stops the server started last, and its dynos.
+stop_server() {
   if [ -n "$pid" ]; then kill -INT "$pid" 2>/dev/null; for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done; kill -KILL -- "-$pid" 2>/dev/null; fi
+  pid=
+}
+cleanup() {
+  stop_server
   [ -n "${KEEP:-}" ] || rm -rf "$T"
 }
 trap cleanup EXIT
@@ -23,11 +28,13 @@ start_server() {
     (cd "$ROOT" && go build -o "$T/hako" .) || fail "go build"
     HAKO=$T/hako
   fi
-  setsid "$HAKO" server --ssh-addr "127.0.0.1:$SSHP" --http-addr "127.0.0.1:$HTTPP" --api-addr "127.0.0.1:$APIP" >"$T/server.log" 2>&1 &
+  # SERVER_FLAGS: more flags for the server, split on spaces.
+  # shellcheck disable=SC2086
+  setsid "$HAKO" server --ssh-addr "127.0.0.1:$SSHP" --http-addr "127.0.0.1:$HTTPP" --api-addr "127.0.0.1:$APIP" ${SERVER_FLAGS:-} >"$T/server.log" 2>&1 &
   pid=$!
   for _ in $(seq 1 100); do [ -f "$HAKO_HOME/server.json" ] && break; sleep 0.05; done
   [ -f "$HAKO_HOME/server.json" ] || fail "server did not start"
-  ssh-keygen -q -t ed25519 -N '' -f "$T/key"
+  [ -f "$T/key" ] || ssh-keygen -q -t ed25519 -N '' -f "$T/key"
   "$HAKO" keys:add "$T/key.pub" >/dev/null || fail "keys:add"
   export GIT_SSH_COMMAND="ssh -i $T/key -o IdentitiesOnly=yes -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR"
 }

@@ -332,7 +332,7 @@ func (s *server) waitPath(t *testing.T, app, path, want string) {
 		code, body, err := s.get(app, path)
 		last = fmt.Sprintf("%d %q %v", code, body, err)
 		return code == 200 && body == want
-	}, func() string { return last })
+	}, func() string { return last + "\nserver output:\n" + s.out.String() })
 }
 
 // dynos returns the app's dynos as the API reports them.

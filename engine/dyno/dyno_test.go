@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -38,7 +39,7 @@ func TestWebDynoServes(t *testing.T) {
 			sink := &memSink{}
 			s := newSupervisor(t, sink, Options{Isolate: mode, StopGrace: 5 * time.Second})
 			name := uniqueName("web")
-			sp := spec(t, "web", name, `echo "env PORT=$PORT DYNO=$DYNO HOME=$HOME ORDER=$PROFILE_ORDER SCRIPT=${HAKO_DYNO_SCRIPT-unset}"; echo served > index.html; exec python3 -m http.server "$PORT" --bind 127.0.0.1`)
+			sp := spec(t, "web", name, `echo "env PORT=$PORT DYNO=$DYNO HOME=$HOME ORDER=$PROFILE_ORDER SCRIPT=${HAKO_DYNO_SCRIPT-unset}"; echo served > index.html; exec python3 -m http.server "$PORT" --bind 0.0.0.0`)
 			d := start(t, s, sp)
 
 			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -50,7 +51,9 @@ func TestWebDynoServes(t *testing.T) {
 			if !d.Up() || st.State != engine.DynoUp || st.Port == 0 || st.PID == 0 || st.Release != 3 || st.Type != "web" {
 				t.Fatalf("status after WaitUp = %+v", st)
 			}
-			if d.Addr() != "127.0.0.1:"+strconv.Itoa(st.Port) {
+			// Isolated, the dyno has an address of its own (see
+			// TestWebDynoOwnNetwork); plain, it is on the host's loopback.
+			if host := hostOf(d.Addr()); d.Addr() != net.JoinHostPort(host, strconv.Itoa(st.Port)) || mode == ModeProcessGroup && host != "127.0.0.1" {
 				t.Fatalf("Addr = %q, port %d", d.Addr(), st.Port)
 			}
 			resp, err := http.Get("http://" + d.Addr() + "/index.html")

@@ -31,7 +31,9 @@ func TestMain(m *testing.M) {
 		os.Setenv("GORACE", "atexit_sleep_ms=0")
 	}
 	mounts := hostMounts()
+	releaseSubnet := reserveTestSubnet()
 	code := m.Run()
+	releaseSubnet()
 	if left := processesWithEnv("HAKO_TEST_RUN=" + testRun); len(left) > 0 {
 		fmt.Fprintf(os.Stderr, "processes of test dynos still running: %v\n", left)
 		code = 1
@@ -270,7 +272,7 @@ func serverHelper() int {
 		mode = ModeNamespaces
 	}
 	exe, _ := filepath.Abs(os.Args[0])
-	s := New(Options{Exe: exe, Isolate: mode, ScratchDir: os.Getenv("HAKO_DYNO_TEST_SCRATCH"), plainAsRoot: mode == ModeProcessGroup})
+	s := New(Options{Exe: exe, Isolate: mode, ScratchDir: os.Getenv("HAKO_DYNO_TEST_SCRATCH"), plainAsRoot: mode == ModeProcessGroup, Network: NetworkHost})
 	d, err := s.Start(engine.DynoSpec{
 		App: "hako-test", Type: "worker", Name: "worker.1", Command: os.Getenv("HAKO_DYNO_TEST_COMMAND"),
 		Dir: os.Getenv("HAKO_DYNO_TEST_DIR"),

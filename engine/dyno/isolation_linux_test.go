@@ -80,7 +80,7 @@ echo a > /tmp/a-file && echo "tmp writable"
 touch /usr/x 2>/dev/null && echo "usr writable" || echo "usr read-only"
 echo served > index.html
 echo done
-exec python3 -m http.server "$PORT" --bind 127.0.0.1`)
+exec python3 -m http.server "$PORT" --bind 0.0.0.0`)
 	dA := start(t, s, spA)
 	waitFor(t, 20*time.Second, "dyno A's checks", func() bool { return len(sink.find("app", a, "done")) > 0 })
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)

@@ -1,6 +1,7 @@
 package dyno
 
 import (
+	"net"
 	"net/netip"
 	"slices"
 	"strings"
@@ -110,4 +111,10 @@ func TestParseNetworkMode(t *testing.T) {
 	if _, err := ParseNetworkMode("bridge"); err == nil {
 		t.Error("ParseNetworkMode(bridge) succeeded")
 	}
+}
+
+// hostOf is the host part of addr.
+func hostOf(addr string) string {
+	host, _, _ := net.SplitHostPort(addr)
+	return host
 }

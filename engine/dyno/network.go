@@ -3,7 +3,54 @@ package dyno
 import (
 	"fmt"
 	"log"
+	"net/netip"
+	"sync"
 )
+
+// shared holds the networks of this process by subnet: supervisors of
+// one process on one subnet (tests make many) share its bridge, table
+// and addresses, which the last Close removes.
+var shared = struct {
+	sync.Mutex
+	nets map[netip.Prefix]*sharedNet
+}{nets: map[netip.Prefix]*sharedNet{}}
+
+type sharedNet struct {
+	n    *network
+	refs int
+}
+
+// acquireNetwork returns the process's network on subnet p, set up on
+// first use.
+func acquireNetwork(p netip.Prefix) (*network, error) {
+	shared.Lock()
+	defer shared.Unlock()
+	if sn, ok := shared.nets[p]; ok {
+		sn.refs++
+		return sn.n, nil
+	}
+	n, err := openNetwork(p)
+	if err != nil {
+		return nil, err
+	}
+	shared.nets[p] = &sharedNet{n: n, refs: 1}
+	return n, nil
+}
+
+// releaseNetwork drops one use of the network on p, removing it after
+// the last.
+func releaseNetwork(p netip.Prefix) {
+	shared.Lock()
+	defer shared.Unlock()
+	sn, ok := shared.nets[p]
+	if !ok {
+		return
+	}
+	if sn.refs--; sn.refs == 0 {
+		sn.n.close()
+		delete(shared.nets, p)
+	}
+}
 
 // setupNetwork gives isolated dynos their network (see network), or
 // records why they share the host's: the operator's choice, or a host
@@ -20,7 +67,7 @@ func (s *Supervisor) setupNetwork() {
 	}
 	err := probeNetworkNamespace(s.opts.Exe)
 	if err == nil {
-		s.net, err = openNetwork(subnet)
+		s.net, err = acquireNetwork(subnet)
 	}
 	if err == nil {
 		return
@@ -75,7 +122,7 @@ func (s *Supervisor) Subnet() string {
 func (s *Supervisor) Close() {
 	s.closeNet.Do(func() {
 		if s.net != nil {
-			s.net.close()
+			releaseNetwork(s.net.prefix)
 		}
 	})
 }

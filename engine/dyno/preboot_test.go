@@ -20,7 +20,7 @@ func TestWebCyclingPreboot(t *testing.T) {
 			sink := &memSink{}
 			s := newSupervisor(t, sink, Options{Isolate: mode, CycleAfter: time.Second, StopGrace: 5 * time.Second})
 			name := uniqueName("web")
-			d := start(t, s, spec(t, "web", name, `exec python3 -m http.server "$PORT" --bind 127.0.0.1`))
+			d := start(t, s, spec(t, "web", name, `exec python3 -m http.server "$PORT" --bind 0.0.0.0`))
 			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 			defer cancel()
 			if err := d.WaitUp(ctx); err != nil {

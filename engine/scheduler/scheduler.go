@@ -131,10 +131,15 @@ func (s *Scheduler) Changed() {
 // Next implements engine.JobScheduler.
 func (s *Scheduler) Next(j *engine.SchedulerJob) time.Time {
 	s.mu.Lock()
+	var next time.Time
 	e, ok := s.entries[key(j)]
+	ok = ok && e.spec == j.Schedule
+	if ok {
+		next = e.next
+	}
 	s.mu.Unlock()
-	if ok && e.spec == j.Schedule {
-		return e.next.UTC()
+	if ok {
+		return next.UTC()
 	}
 	sched, err := Parse(j.Schedule)
 	if err != nil {

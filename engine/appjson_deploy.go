@@ -125,6 +125,7 @@ func (e *Engine) declaredAddon(ctx context.Context, app *App, want AppAddon, use
 		return "", "", err
 	}
 	a.Resource = res
+	e.exposeAddon(res)
 	if _, err := e.Store.UpdateApp(app.Name, func(x *App) error { x.Addons = append(x.Addons, *a); return nil }); err != nil {
 		return "", "", errors.Join(err, p.Deprovision(ctx, res))
 	}

@@ -3,7 +3,6 @@ package buildpacks
 import (
 	"archive/tar"
 	"bufio"
-	"compress/gzip"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -13,9 +12,20 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"time"
+
+	"github.com/klauspost/pgzip"
 )
+
+// slugLevel is the gzip level of slugs: klauspost's fastest, which packs
+// several times faster than gzip's default for an archive a few percent
+// larger. Slugs stay gzip (any gunzip reads them, as Heroku's do).
+const slugLevel = pgzip.BestSpeed
+
+// slugBlock is the size of the blocks pgzip compresses in parallel.
+const slugBlock = 1 << 20
 
 // slugIgnore is a parsed .slugignore: the gitignore-like subset Heroku
 // documents. A pattern without "/" (such as "*.psd") matches a base name
@@ -141,12 +151,24 @@ func writeSlug(dir, slugDir string, max int64) (id string, size int64, err error
 		}
 	}()
 	h := sha256.New()
-	gz := gzip.NewWriter(io.MultiWriter(tmp, h))
-	tw := tar.NewWriter(gz)
+	gz, err := pgzip.NewWriterLevel(io.MultiWriter(tmp, h), slugLevel)
+	if err != nil {
+		return "", 0, err
+	}
+	if err = gz.SetConcurrency(slugBlock, 2*runtime.GOMAXPROCS(0)); err != nil {
+		return "", 0, err
+	}
+	// The tar writer's many small writes (a 512-byte header per entry)
+	// reach the compressor in large ones.
+	bw := bufio.NewWriterSize(gz, 256<<10)
+	tw := tar.NewWriter(bw)
 	if err = addTree(tw, dir); err != nil {
 		return "", 0, err
 	}
 	if err = tw.Close(); err != nil {
+		return "", 0, err
+	}
+	if err = bw.Flush(); err != nil {
 		return "", 0, err
 	}
 	if err = gz.Close(); err != nil {

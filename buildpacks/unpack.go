@@ -1,8 +1,6 @@
 package buildpacks
 
 import (
-	"archive/tar"
-	"compress/gzip"
 	"errors"
 	"fmt"
 	"io"
@@ -140,71 +138,6 @@ func unpackInto(r io.Reader, dest string, lim sizeLimit) (err error) {
 	return extract(r, root, lim)
 }
 
-// extract writes the entries of the tar.gz r under root. Every operation
-// goes through root, which refuses to resolve any path outside it, even
-// through a symlink an earlier entry created; the name checks before it
-// give clearer errors for the plain cases.
-func extract(r io.Reader, root *os.Root, lim sizeLimit) error {
-	gz, err := gzip.NewReader(r)
-	if err != nil {
-		return err
-	}
-	defer gz.Close()
-	tr := tar.NewReader(gz)
-	count := counter{lim: lim}
-	for {
-		hdr, err := tr.Next()
-		if err == io.EOF {
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-		size := int64(0)
-		if hdr.Typeflag == tar.TypeReg || hdr.Typeflag == tar.TypeRegA {
-			size = hdr.Size
-		}
-		if err := count.add(size); err != nil {
-			return err
-		}
-		name, err := entryName(hdr.Name)
-		if err != nil {
-			return err
-		}
-		if name == "." {
-			continue // dest itself, created already
-		}
-		mode := fs.FileMode(hdr.Mode) & fs.ModePerm // no setuid, setgid or sticky bits
-		switch hdr.Typeflag {
-		case tar.TypeDir:
-			if err := root.MkdirAll(name, 0o755); err != nil {
-				return err
-			}
-			if err := root.Chmod(name, mode|0o755); err != nil {
-				return err
-			}
-		case tar.TypeReg, tar.TypeRegA:
-			if err := extractFile(root, name, mode, tr); err != nil {
-				return err
-			}
-		case tar.TypeSymlink:
-			if err := makeParent(root, name); err != nil {
-				return err
-			}
-			if err := replaceable(root, name); err != nil {
-				return err
-			}
-			if err := root.Symlink(hdr.Linkname, name); err != nil {
-				return err
-			}
-		case tar.TypeXGlobalHeader:
-			// PAX metadata only.
-		default:
-			return fmt.Errorf("entry %q: unsupported type %q (only directories, regular files and symlinks may be in a slug)", hdr.Name, hdr.Typeflag)
-		}
-	}
-}
-
 // entryName cleans a tar entry name and refuses the ones that would land
 // outside the destination.
 func entryName(raw string) (string, error) {
@@ -223,14 +156,6 @@ func entryName(raw string) (string, error) {
 	return name, nil
 }
 
-// makeParent creates the parent directories of name, readable by all.
-func makeParent(root *os.Root, name string) error {
-	if dir := path.Dir(name); dir != "." {
-		return root.MkdirAll(dir, 0o755)
-	}
-	return nil
-}
-
 // replaceable removes a non-directory already at name, so that a later
 // entry replaces an earlier one instead of writing through it.
 func replaceable(root *os.Root, name string) error {
@@ -245,28 +170,4 @@ func replaceable(root *os.Root, name string) error {
 		return fmt.Errorf("entry %q: a directory is already there", name)
 	}
 	return root.Remove(name)
-}
-
-// extractFile creates name exclusively (so a symlink at its place is never
-// followed) and copies the entry into it with the given mode.
-func extractFile(root *os.Root, name string, mode fs.FileMode, r io.Reader) error {
-	if err := makeParent(root, name); err != nil {
-		return err
-	}
-	if err := replaceable(root, name); err != nil {
-		return err
-	}
-	f, err := root.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-	if err != nil {
-		return err
-	}
-	if _, err := io.Copy(f, r); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Chmod(mode); err != nil {
-		f.Close()
-		return err
-	}
-	return f.Close()
 }

@@ -70,6 +70,21 @@ func TestUnpackRefusesEscapes(t *testing.T) {
 			{name: "abs", typ: tar.TypeSymlink, linkname: "OUTSIDE"},
 			{name: "abs/evil", typ: tar.TypeReg, body: "evil"},
 		}},
+		// A directory written into through a symlink, then the symlink
+		// swapped for one leading out: the next entry must not land where
+		// the old one led nor where the new one leads.
+		{"symlink swapped after use", []tarEntry{
+			{name: "in/", typ: tar.TypeDir},
+			{name: "link", typ: tar.TypeSymlink, linkname: "in"},
+			{name: "link/ok.txt", typ: tar.TypeReg, body: "ok"},
+			{name: "link", typ: tar.TypeSymlink, linkname: "OUTSIDE"},
+			{name: "link/evil", typ: tar.TypeReg, body: "evil"},
+		}},
+		{"symlink in a deep directory", []tarEntry{
+			{name: "a/b/c/ok.txt", typ: tar.TypeReg, body: "ok"},
+			{name: "a/b/c/up", typ: tar.TypeSymlink, linkname: "../../../.."},
+			{name: "a/b/c/up/evil", typ: tar.TypeReg, body: "evil"},
+		}},
 		{"device", []tarEntry{{name: "null", typ: tar.TypeChar}}},
 		{"hard link", []tarEntry{{name: "passwd", typ: tar.TypeLink, linkname: "/etc/passwd"}}},
 	}

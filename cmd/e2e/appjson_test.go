@@ -137,7 +137,8 @@ func TestAppJSONSetUp(t *testing.T) {
 }
 
 // TestAppJSONFormation is Dokku's nodejs-worker: a Procfile with only a
-// worker, scaled to one by app.json, runs it.
+// worker, scaled to one by app.json, runs it. app.json's buildpacks are
+// used when the app names none.
 func TestAppJSONFormation(t *testing.T) {
 	need(t, "python3")
 	s := startServer(t)
@@ -158,6 +159,18 @@ func TestAppJSONFormation(t *testing.T) {
 		}
 		return false
 	})
+	// app.json's buildpacks win over detection: this app's go.mod would
+	// make it a Go app.
+	s.hako(t, "apps:create", "packed")
+	packed := appRepo(t, map[string]string{
+		"Procfile": "web: python3 server.py\n", "server.py": pyServer, "go.mod": "module packed\n\ngo 1.22\n",
+		"app.json": `{"buildpacks": [{"url": "procfile"}]}`,
+	})
+	if out, err := s.push(packed, s.key, "packed", "main"); err != nil || !hasRemoteLine(out, "-----> Procfile app detected") {
+		t.Fatalf("push with app.json buildpacks: %v\n%s", err, out)
+	}
+	s.waitBody(t, "packed", "go")
+
 	// ps:scale stays the user's: the next deploy does not scale it back.
 	s.hako(t, "ps:scale", "worker=0", "-a", "workeronly")
 	commitFile(t, dir, "worker.py", "import time\nwhile True:\n    time.sleep(1)\n")
@@ -184,6 +197,7 @@ func TestAppJSONHostile(t *testing.T) {
 		{"link", "", " !     app.json could not be read: it is a link that leads out of the app."},
 		{"malformed", "{\n  \"env\": {\n    \"A\": \"b\",,\n  }\n}\n", ` !     app.json: invalid character ',' looking for beginning of object key string at line 3, column 14`},
 		{"type", `{"formation": {"web": {"quantity": "2"}}}`, " !     app.json: formation.web.quantity must be a number"},
+		{"buildpack", `{"buildpacks": [{"url": "/tmp"}]}`, ` !     app.json: buildpacks[0].url ("/tmp") is not a buildpack an app may name: a built-in pack (heroku/go, heroku/nodejs, procfile), the name of a pack installed on the server, or a remote git URL (https://..., at most 512 characters, with an optional #ref).`},
 		{"schedule", `{"cron": [{"command": "true", "schedule": "every ten minutes"}]}`, ` !     app.json: cron[0].schedule: Schedule "every ten minutes" is not valid (the interval is not a duration such as 10m): give a cron line such as "*/10 * * * *", @hourly, @daily or "every 10m".`},
 	} {
 		p := filepath.Join(dir, "app.json")

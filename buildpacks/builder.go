@@ -15,6 +15,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"hako/engine"
 )
@@ -297,6 +298,7 @@ func (bd *build) writeSlug() error {
 			"Leave out what the app does not need at run time (.slugignore), or raise the server's limit.")
 	}
 	fmt.Fprintln(bd.out, "-----> Compressing...")
+	t0 := time.Now()
 	id, size, err := writeSlug(bd.s.buildDir, bd.b.slugDir, lim.SlugBytes)
 	var big *slugTooLarge
 	if errors.As(err, &big) {
@@ -308,7 +310,7 @@ func (bd *build) writeSlug() error {
 		return err
 	}
 	fmt.Fprintf(bd.out, "       Done: %s\n", formatSize(size))
-	bd.res = &engine.BuildResult{SlugID: id, Size: size, Buildpack: bd.names[len(bd.names)-1], ProcessTypes: bd.types, AppJSON: bd.appJSON}
+	bd.res = &engine.BuildResult{SlugID: id, Size: size, Buildpack: bd.names[len(bd.names)-1], ProcessTypes: bd.types, AppJSON: bd.appJSON, SlugTime: time.Since(t0)}
 	return nil
 }
 

@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"io"
+	"time"
 )
 
 // BuildRequest is what a build needs: the checked-out source and the
@@ -37,6 +38,9 @@ type BuildResult struct {
 	ProcessTypes map[string]string
 	// AppJSON is the app's app.json, checked; nil when it has none.
 	AppJSON *AppJSON
+	// SlugTime is the part of the build spent packing the slug, for the
+	// push's timing line.
+	SlugTime time.Duration
 }
 
 // Builder turns source into slugs and slugs back into app directories.

@@ -345,4 +345,7 @@ type DeployRequest struct {
 	// the build; its error ends the deploy. A push checks there that its
 	// branch did not move while it waited.
 	Verify func() error
+	// Started is when the push began, for the timing line's "receive";
+	// zero means when StageDeploy is called.
+	Started time.Time
 }

@@ -31,6 +31,9 @@ func (e *Engine) Deploy(ctx context.Context, req DeployRequest) (*Release, error
 // nothing and leaves the current release serving. Returns EINVALID,
 // ENOTFOUND or EBUILD.
 func (e *Engine) StageDeploy(ctx context.Context, req DeployRequest) (*StagedDeploy, error) {
+	if req.Started.IsZero() {
+		req.Started = time.Now()
+	}
 	app, err := e.App(req.App)
 	if err != nil {
 		return nil, err
@@ -92,6 +95,7 @@ func (e *Engine) stageDeploy(ctx context.Context, req DeployRequest, out io.Writ
 			return nil, err
 		}
 	}
+	buildStart := time.Now()
 	res, err := e.Builder.Build(ctx, BuildRequest{
 		App:        app.Name,
 		SourceDir:  req.SourceDir,
@@ -106,6 +110,9 @@ func (e *Engine) stageDeploy(ctx context.Context, req DeployRequest, out io.Writ
 	if err != nil {
 		return nil, err
 	}
+	times := pushTimes{started: req.Started, built: time.Now(), slug: res.SlugTime}
+	times.receive = buildStart.Sub(req.Started)
+	times.build = times.built.Sub(buildStart) - res.SlugTime
 	if err := ValidateProcessTypes(res.ProcessTypes); err != nil {
 		_ = e.Builder.RemoveSlug(res.SlugID)
 		fmt.Fprintf(out, " !     Push rejected: %s\n", ErrorMessage(err))
@@ -138,7 +145,7 @@ func (e *Engine) stageDeploy(ctx context.Context, req DeployRequest, out io.Writ
 	if err != nil {
 		return nil, err
 	}
-	return &StagedDeploy{e: e, st: st, Version: st.rel.Version, Commit: req.Commit, first: firstDeploy(cur), user: req.User}, nil
+	return &StagedDeploy{e: e, st: st, Version: st.rel.Version, Commit: req.Commit, first: firstDeploy(cur), user: req.User, times: times}, nil
 }
 
 // StagedDeploy is a built release whose dynos are up but that does not
@@ -156,6 +163,23 @@ type StagedDeploy struct {
 	// postdeploy runs after it); user is who deploys.
 	first bool
 	user  string
+	times pushTimes
+}
+
+// pushTimes are where a deploy's time went, printed at its end: receive
+// (from the push's start to the build: git, the checkout, the lock),
+// build, slug (packing it) and launch (from the slug to the release
+// serving: add-ons, release phase, dynos up, the switch).
+type pushTimes struct {
+	started, built       time.Time
+	receive, build, slug time.Duration
+}
+
+// line is the timing line, in seconds.
+func (t pushTimes) line(now time.Time) string {
+	s := func(d time.Duration) float64 { return max(d, 0).Seconds() }
+	return fmt.Sprintf("-----> Done in %.2f s (receive %.2f, build %.2f, slug %.2f, launch %.2f)",
+		s(now.Sub(t.started)), s(t.receive), s(t.build), s(t.slug), s(now.Sub(t.built)))
 }
 
 // Release makes the staged release current, switches the router to its
@@ -180,6 +204,7 @@ func (d *StagedDeploy) Release(out io.Writer) (*Release, error) {
 		if d.e.AppURL != nil {
 			fmt.Fprintf(out, "       %s deployed to hako\n", d.e.AppURL(d.st.app))
 		}
+		fmt.Fprintln(out, d.times.line(time.Now()))
 	})
 	return rel, err
 }

@@ -138,7 +138,8 @@ func (s *Server) receive(ctx context.Context, p *push, req hookRequest, out io.W
 	}
 	d, err := s.Engine.StageDeploy(ctx, engine.DeployRequest{
 		App: p.app, Commit: deploy.New, SourceDir: src, User: p.user, Out: out,
-		Verify: func() error { return branchUnmoved(p.repo, *deploy) },
+		Verify:  func() error { return branchUnmoved(p.repo, *deploy) },
+		Started: p.started,
 	})
 	if err != nil {
 		if code := engine.ErrorCode(err); code == engine.EINTERNAL {

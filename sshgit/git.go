@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/gliderlabs/ssh"
 
@@ -66,7 +67,7 @@ func (s *Server) git(sess ssh.Session, args []string) int {
 	if verb == "receive-pack" {
 		token := randomToken()
 		user, _ := sess.Context().Value(userKey{}).(string)
-		p := &push{app: name, user: user, repo: repo}
+		p := &push{app: name, user: user, repo: repo, started: time.Now()}
 		s.mu.Lock()
 		if s.pushes == nil {
 			s.pushes = map[string]*push{}

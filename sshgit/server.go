@@ -57,6 +57,8 @@ type push struct {
 	app  string
 	user string
 	repo string
+	// started is when receive-pack began, for the push's timing line.
+	started time.Time
 
 	mu sync.Mutex
 	// staged is the release pre-receive built, waiting for git to move

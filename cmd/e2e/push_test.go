@@ -3,6 +3,7 @@ package e2e
 import (
 	"os"
 	"os/exec"
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -34,6 +35,20 @@ func TestPushToLive(t *testing.T) {
 			}
 			if !released(out, 2) {
 				t.Errorf("push output lacks Released v2:\n%s", out)
+			}
+			// The timing line follows the URL's.
+			url, done := -1, -1
+			timing := regexp.MustCompile(`^remote: -----> Done in \d+\.\d\d s \(receive \d+\.\d\d, build \d+\.\d\d, slug \d+\.\d\d, launch \d+\.\d\d\)\s*$`)
+			for i, l := range lines(out) {
+				switch {
+				case strings.TrimSpace(l) == "remote:        http://"+c.app+".localhost:"+s.httpPort+"/ deployed to hako":
+					url = i
+				case timing.MatchString(l):
+					done = i
+				}
+			}
+			if url < 0 || done != url+1 {
+				t.Errorf("push output lacks the timing line right after the URL's:\n%s", out)
 			}
 			s.waitBody(t, c.app, c.body)
 			ds := s.dynos(t, c.app)

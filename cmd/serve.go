@@ -137,7 +137,7 @@ func (s *Server) build() error {
 	s.eng = engine.New(engine.Parts{
 		Store: s.store, Builder: builder, Supervisor: s.sup, Routes: rt, Logs: s.buf, Drains: s.buf,
 		Paths: l, ParseKey: sshgit.ParseKey, AppURL: appURL, WaitUp: cfg.Dynos.BootTimeout, Domain: cfg.Domain,
-		Version: serverVersion(), Started: time.Now().UTC(), Limits: cfg.Limits, Scheduler: s.sched,
+		Version: serverVersion(), Started: time.Now().UTC(), Limits: cfg.Limits, Scheduler: s.sched, Probe: router.Probe,
 	})
 	s.sched.SetEngine(s.eng)
 	// Dynos in network namespaces of their own reach the add-on servers

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -44,6 +45,10 @@ type Parts struct {
 	// (main, master) hold in its git repository: at a start, the engine
 	// settles the deploys a kill interrupted against them (see reconcile).
 	RepoHeads func(app string) ([]string, error)
+	// Probe GETs path on the dyno at addr with Host host and returns the
+	// status and at most max bytes of the body, for app.json's health
+	// checks (router.Probe); by default every check fails.
+	Probe func(ctx context.Context, addr, host, path string, max int64) (status int, body []byte, err error)
 	// Scheduler runs the scheduler's jobs; without one, jobs are kept but
 	// never run. Set it before the engine serves (it needs the engine).
 	Scheduler JobScheduler
@@ -87,6 +92,11 @@ func New(p Parts) *Engine {
 	}
 	if p.Drains == nil {
 		p.Drains = noDrains{}
+	}
+	if p.Probe == nil {
+		p.Probe = func(context.Context, string, string, string, int64) (int, []byte, error) {
+			return 0, nil, errors.New("no prober")
+		}
 	}
 	if p.Logf == nil {
 		p.Logf = func(string, ...any) {}

@@ -95,7 +95,7 @@ func (e *Engine) livenessRound(ctx context.Context, lv *liveness, wg *sync.WaitG
 // liveProbe runs one attempt of c on in and replaces in once c failed
 // its attempts in a row.
 func (e *Engine) liveProbe(ctx context.Context, lv *liveness, in *instance, addr string, c *liveCheck) {
-	why := probe(ctx, addr, e.checkHost(in.spec.App), c.h)
+	why := e.probe(ctx, addr, e.checkHost(in.spec.App), c.h)
 	lv.mu.Lock()
 	c.busy = false
 	c.next = time.Now().Add(max(c.h.Wait, time.Second))

@@ -4,7 +4,8 @@
 # router to one web dyno (go-app, C keep-alive connections for D), and
 # the time of `ps:scale web=1 → web=N` until every dyno is up. Each mode
 # runs ROUNDS times, alternating, and the median is kept. Needs root.
-#   bench/netns.sh [N] [C] [D] [ROUNDS]   (defaults: 20 16 5s 3)
+#   bench/netns.sh [N] [C] [D] [ROUNDS]   (defaults: 20 16 5s 3; SUBNET=10.219.0.0/24,
+#   the dynos' subnet, away from the default that a running server may hold)
 . "$(dirname "$0")/lib.sh"
 N=${1:-20}
 C=${2:-16}
@@ -18,7 +19,7 @@ repo "$T/app" go-app
 # prints "RPS SCALE_MS", stops the server.
 one() {
   export HAKO_HOME=$T/home-$1-$2
-  SERVER_FLAGS="--dyno-network $1" start_server
+  SERVER_FLAGS="--dyno-network $1 --dyno-subnet ${SUBNET:-10.219.0.0/24}" start_server
   "$HAKO" apps:create bench >/dev/null || fail "apps:create"
   git -C "$T/app" push -q "ssh://git@127.0.0.1:$SSHP/bench.git" main >"$T/push.log" 2>&1 || fail "push"
   wait_200 bench || fail "no 200"

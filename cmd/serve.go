@@ -124,6 +124,7 @@ func (s *Server) build() error {
 	dopts := cfg.Dynos
 	dopts.Exe, dopts.Logs, dopts.ScratchDir = exe, s.buf, l.Scratch
 	dopts.BuildFileLimit = cfg.Limits.WithDefaults().BuildBytes
+	dopts.UntrackedPorts = []int{s.ls["http-addr"].Addr().(*net.TCPAddr).Port}
 	s.sup = dyno.New(dopts)
 	// Builds run buildpacks, code from the user and third parties: they
 	// get the isolation dynos get.

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -41,6 +42,8 @@ type network struct {
 	hostNS      *os.File // the server's network namespace, handed to each init
 	lock        *os.File
 
+	untracked []int // loopback ports left out of connection tracking
+
 	mu    sync.Mutex
 	ports map[int]bool // add-on ports on the gateway that dynos may reach
 }
@@ -51,8 +54,8 @@ var vethSeq atomic.Uint32
 // openNetwork sets up the host side for dynos on subnet p: the lock,
 // the bridge, forwarding and the nftables table. What a dead server left
 // on the same subnet is replaced.
-func openNetwork(p netip.Prefix) (*network, error) {
-	n := &network{pool: newPool(p), ports: map[int]bool{}}
+func openNetwork(p netip.Prefix, untracked []int) (*network, error) {
+	n := &network{pool: newPool(p), ports: map[int]bool{}, untracked: untracked}
 	n.bridge, n.table = netNames(p)
 	if err := os.MkdirAll(lockDir, 0o700); err != nil {
 		return nil, fmt.Errorf("create %s: %w", lockDir, err)
@@ -111,9 +114,30 @@ func (n *network) setup() error {
 }
 
 // ruleset is the nftables table of the network, replacing any table of
-// the same name in one transaction.
+// the same name in one transaction. NAT needs connection tracking, which
+// then tracks every connection of the host; the untracked ports' loopback
+// connections (the router's) are spared that cost.
 func (n *network) ruleset() string {
 	r := strings.NewReplacer("BR", n.bridge, "TABLE", n.table, "GW", n.gateway.String(), "SUBNET", n.prefix.String())
+	var untracked string
+	if len(n.untracked) > 0 {
+		ports := make([]string, len(n.untracked))
+		for i, p := range n.untracked {
+			ports[i] = strconv.Itoa(p)
+		}
+		set := "{ " + strings.Join(ports, ", ") + " }"
+		untracked = `
+	chain untracked_out {
+		type filter hook output priority raw; policy accept;
+		oifname "lo" tcp dport ` + set + ` notrack
+		oifname "lo" tcp sport ` + set + ` notrack
+	}
+	chain untracked_in {
+		type filter hook prerouting priority raw; policy accept;
+		iifname "lo" tcp dport ` + set + ` notrack
+		iifname "lo" tcp sport ` + set + ` notrack
+	}`
+	}
 	return r.Replace(`table inet TABLE {}
 delete table inet TABLE
 table inet TABLE {
@@ -135,9 +159,7 @@ table inet TABLE {
 	chain postrouting {
 		type nat hook postrouting priority srcnat; policy accept;
 		ip saddr SUBNET oifname != "BR" masquerade
-	}
-}
-`)
+	}`) + untracked + "\n}\n"
 }
 
 // nft runs nft with script on its standard input.

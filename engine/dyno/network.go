@@ -22,14 +22,14 @@ type sharedNet struct {
 
 // acquireNetwork returns the process's network on subnet p, set up on
 // first use.
-func acquireNetwork(p netip.Prefix) (*network, error) {
+func acquireNetwork(p netip.Prefix, untracked []int) (*network, error) {
 	shared.Lock()
 	defer shared.Unlock()
 	if sn, ok := shared.nets[p]; ok {
 		sn.refs++
 		return sn.n, nil
 	}
-	n, err := openNetwork(p)
+	n, err := openNetwork(p, untracked)
 	if err != nil {
 		return nil, err
 	}
@@ -67,7 +67,7 @@ func (s *Supervisor) setupNetwork() {
 	}
 	err := probeNetworkNamespace(s.opts.Exe)
 	if err == nil {
-		s.net, err = acquireNetwork(subnet)
+		s.net, err = acquireNetwork(subnet, s.opts.UntrackedPorts)
 	}
 	if err == nil {
 		return

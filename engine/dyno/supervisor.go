@@ -178,6 +178,11 @@ type Options struct {
 	// namespaces of their own (NetworkIsolated, the default) or share the
 	// host's (NetworkHost).
 	Network NetworkMode
+	// UntrackedPorts are TCP ports whose loopback connections the dynos'
+	// firewall leaves out of connection tracking, which its NAT turns on
+	// for the whole host: the router's, whose every request would
+	// otherwise pay for it.
+	UntrackedPorts []int
 	// Subnet is where dynos' addresses come from, the first one being the
 	// host's on the bridge; zero means DefaultSubnet. Two servers on one
 	// host need two subnets.

@@ -5,7 +5,9 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
+	"sync"
 )
 
 // A dyno's disk. Each process of an isolated dyno writes, in /app (the
@@ -35,11 +37,83 @@ const (
 	diskMount = "disk"
 )
 
-// makeDiskImage creates a sparse file of size bytes at path and formats
+// makeDiskImage creates a sparse file of size bytes at path holding a
+// new ext4 filesystem (see formatDiskImage). The filesystem is formatted
+// once per size and kept in memory as the few extents it wrote (about a
+// megabyte for 2 GiB); each disk is then those extents written into a
+// new sparse file, which takes a millisecond where running mkfs takes
+// tens, on every dyno start and one-off.
+func makeDiskImage(path string, size int64) error {
+	ext, err := formattedDisk(filepath.Dir(path), size)
+	if err != nil {
+		return err
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return fmt.Errorf("create the dyno's disk: %w", err)
+	}
+	err = f.Truncate(size)
+	for _, e := range ext {
+		if err == nil {
+			_, err = f.WriteAt(e.data, e.off)
+		}
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("write the dyno's disk: %w", err)
+	}
+	return nil
+}
+
+// extent is a run of bytes a newly formatted disk holds at off; the rest
+// of it is a hole.
+type extent struct {
+	off  int64
+	data []byte
+}
+
+// formatted holds the extents of a newly formatted disk, by size.
+var formatted struct {
+	mu     sync.Mutex
+	bySize map[int64][]extent
+}
+
+// formattedDisk returns the extents of a new disk of size bytes,
+// formatting one in dir the first time.
+func formattedDisk(dir string, size int64) ([]extent, error) {
+	formatted.mu.Lock()
+	defer formatted.mu.Unlock()
+	if ext, ok := formatted.bySize[size]; ok {
+		return ext, nil
+	}
+	f, err := os.CreateTemp(dir, ".format-*.img")
+	if err != nil {
+		return nil, fmt.Errorf("create the dyno's disk: %w", err)
+	}
+	f.Close()
+	os.Remove(f.Name())
+	defer os.Remove(f.Name())
+	if err := formatDiskImage(f.Name(), size); err != nil {
+		return nil, err
+	}
+	ext, err := readExtents(f.Name())
+	if err != nil {
+		return nil, fmt.Errorf("read the formatted disk: %w", err)
+	}
+	if formatted.bySize == nil {
+		formatted.bySize = make(map[int64][]extent)
+	}
+	formatted.bySize[size] = ext
+	return ext, nil
+}
+
+// formatDiskImage creates a sparse file of size bytes at path and formats
 // it ext4: without a journal (the disk lives as long as the process, and
 // a crash discards it anyway), with no blocks reserved for root, and
 // with lazy inode tables so that formatting writes little.
-func makeDiskImage(path string, size int64) error {
+func formatDiskImage(path string, size int64) error {
 	mkfs, err := exec.LookPath("mkfs.ext4")
 	if err != nil {
 		return fmt.Errorf("mkfs.ext4 is missing (Debian: apt-get install e2fsprogs)")

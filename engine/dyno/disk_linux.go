@@ -83,3 +83,38 @@ func mountLoop(image, dir string) error {
 	}
 	return errors.New("attach the dyno's disk: every free loop device was taken meanwhile")
 }
+
+// readExtents reads the data of the sparse file at path, skipping its
+// holes (SEEK_DATA, SEEK_HOLE).
+func readExtents(path string) ([]extent, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	var ext []extent
+	for off := int64(0); off < fi.Size(); {
+		start, err := unix.Seek(int(f.Fd()), off, unix.SEEK_DATA)
+		if errors.Is(err, unix.ENXIO) {
+			break // only a hole is left
+		}
+		if err != nil {
+			return nil, err
+		}
+		end, err := unix.Seek(int(f.Fd()), start, unix.SEEK_HOLE)
+		if err != nil {
+			return nil, err
+		}
+		data := make([]byte, end-start)
+		if _, err := f.ReadAt(data, start); err != nil {
+			return nil, err
+		}
+		ext = append(ext, extent{off: start, data: data})
+		off = end
+	}
+	return ext, nil
+}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -49,6 +50,66 @@ echo done; exec sleep 1000`))
 	}
 	if _, err := os.Stat(imgs[0]); !os.IsNotExist(err) {
 		t.Errorf("disk image left after Stop: %v", err)
+	}
+}
+
+// TestDiskImageFromFormat checks that disks written from the one format
+// kept in memory are whole, clean ext4 filesystems of their own size,
+// sparse on the host, and that what one disk holds never reaches the
+// next.
+func TestDiskImageFromFormat(t *testing.T) {
+	for _, tool := range []string{"e2fsck", "mkfs.ext4"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			if os.Getenv("CI") == "true" {
+				t.Fatalf("%s is required in CI", tool)
+			}
+			t.Skipf("%s is not installed", tool)
+		}
+	}
+	dir := t.TempDir()
+	check := func(img string, size int64) {
+		t.Helper()
+		out, err := exec.Command("e2fsck", "-n", "-f", img).CombinedOutput()
+		if err != nil {
+			t.Fatalf("e2fsck %s: %v\n%s", img, err, out)
+		}
+		var st syscall.Stat_t
+		if err := syscall.Stat(img, &st); err != nil {
+			t.Fatal(err)
+		}
+		if st.Size != size || st.Blocks*512 > 4<<20 {
+			t.Errorf("%s: size %d, %d bytes on the host; want %d, sparse", img, st.Size, st.Blocks*512, size)
+		}
+	}
+	a, b, c := filepath.Join(dir, "a.img"), filepath.Join(dir, "b.img"), filepath.Join(dir, "c.img")
+	for _, img := range []string{a, b} {
+		if err := makeDiskImage(img, 64<<20); err != nil {
+			t.Fatal(err)
+		}
+		check(img, 64<<20)
+	}
+	// A write to one disk (as a dyno's would be) leaves the next clean.
+	f, err := os.OpenFile(a, os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.WriteAt(bytes.Repeat([]byte{0xff}, 4096), 1024); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	if err := makeDiskImage(c, 96<<20); err != nil {
+		t.Fatal(err)
+	}
+	check(c, 96<<20)
+	if err := os.Remove(b); err != nil {
+		t.Fatal(err)
+	}
+	if err := makeDiskImage(b, 64<<20); err != nil {
+		t.Fatal(err)
+	}
+	check(b, 64<<20)
+	if left, _ := filepath.Glob(filepath.Join(dir, ".format-*")); len(left) > 0 {
+		t.Errorf("left behind: %v", left)
 	}
 }
 

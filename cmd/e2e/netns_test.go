@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -47,7 +48,7 @@ func portOf(t *testing.T, addr string) string {
 // TestDynoNetwork tries, as an app would, what its dynos can reach from
 // their network namespaces: another app's web dyno, hako's API and SSH
 // ports and a service of the host are out of reach of a one-off dyno and
-// of the release phase, while their DATABASE_URL, REDIS_URL and a server
+// of the release phase and a worker, while their DATABASE_URL, REDIS_URL and a server
 // outside the machine (reached through NAT) answer; a web dyno listening
 // on every address is reached by the router only.
 func TestDynoNetwork(t *testing.T) {
@@ -127,6 +128,13 @@ python3 -c 'import urllib.request; print(urllib.request.urlopen("http://` + web 
 	if out, err := s.run("config:set", "-a", "neta", expect); err != nil || !hasLineMatch(out, `Setting NET_EXPECT and restarting ⬢ neta\.\.\. done, v\d+`) {
 		logs, _ := s.run("logs", "-a", "neta", "-n", "200")
 		t.Errorf("release phase with network checks: %v\n%s\nlogs:\n%s", err, out, logs)
+	}
+	// A worker dyno likewise.
+	s.hako(t, "ps:scale", "worker=1", "-a", "neta")
+	for _, want := range []string{dynoB + " closed", net.JoinHostPort(gw, hostPort) + " closed", net.JoinHostPort(gw, s.apiPort) + " closed", web + " open"} {
+		waitFor(t, 30*time.Second, "the worker to log "+want, func() bool {
+			return hasLineMatch(s.hako(t, "logs", "-a", "neta", "--ps", "worker", "-n", "200"), `\S+ app\[worker\.1\]: worker: `+regexp.QuoteMeta(want))
+		}, func() string { return s.hako(t, "logs", "-a", "neta", "-n", "200") })
 	}
 	if n := accepted.Load(); n != 0 {
 		t.Errorf("the host's listener accepted %d connections from dynos", n)

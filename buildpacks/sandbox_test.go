@@ -56,7 +56,9 @@ func sandboxed(t *testing.T) (b *Builder, workDir, scratch string) {
 		t.Fatal(err)
 	}
 	scratch = t.TempDir()
-	sup := dyno.New(dyno.Options{Exe: exe, Isolate: dyno.ModeNamespaces, ScratchDir: scratch})
+	// The host's network: these tests are about the root and the user, and
+	// a server running on the default dyno subnet must not refuse them.
+	sup := dyno.New(dyno.Options{Exe: exe, Isolate: dyno.ModeNamespaces, ScratchDir: scratch, Network: dyno.NetworkHost})
 	if !sup.Isolated() {
 		t.Fatal("the supervisor does not isolate as root")
 	}

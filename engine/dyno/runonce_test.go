@@ -128,6 +128,9 @@ func TestRunOnceTerminal(t *testing.T) {
 			var err error
 			go func() {
 				code, err = s.RunOnce(context.Background(), sp, in, out)
+				// Writes to a dyno that is gone (or never started) fail
+				// at once rather than block the test forever.
+				in.Close()
 				close(done)
 			}()
 			_, _ = io.WriteString(inW, "first\n")

@@ -4,6 +4,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strings"
 	"testing"
 	"time"
 )
@@ -17,6 +18,17 @@ const startupCheck = `{"healthchecks": {"web": [{"type": "startup", "path": "/",
 func TestHealthcheckStartup(t *testing.T) {
 	need(t, "python3")
 	s := startServer(t)
+	t.Cleanup(func() {
+		if t.Failed() {
+			var keep []string
+			for _, l := range lines(s.out.String()) {
+				if !strings.Contains(l, " status=200 ") {
+					keep = append(keep, l)
+				}
+			}
+			t.Logf("server output but the router's 200s:\n%s", strings.Join(keep, "\n"))
+		}
+	})
 	s.hako(t, "apps:create", "checked")
 	dir := appRepo(t, map[string]string{"Procfile": "web: python3 server.py\n", "server.py": pyServer, "app.json": startupCheck})
 	if out, err := s.push(dir, s.key, "checked", "main"); err != nil || !hasRemoteLine(out, "       web.1: check-1 GET / passed") {

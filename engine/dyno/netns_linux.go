@@ -91,6 +91,18 @@ func (n *network) setup() error {
 		}
 	}
 	n.bridgeIndex = br.Attrs().Index
+	// A fixed hardware address: a bridge otherwise takes the lowest of
+	// its ports', which changes as dynos come and go, and the neighbour
+	// entry every dyno keeps for the gateway then goes stale: replies to
+	// the router are lost until the dyno resolves it again (requests
+	// hang, H12), as when a new dyno stops next to one serving.
+	gwMAC, err := net.ParseMAC(macFor(n.gateway))
+	if err != nil {
+		return fmt.Errorf("bridge %s address: %w", n.bridge, err)
+	}
+	if err := netlink.LinkSetHardwareAddr(br, gwMAC); err != nil {
+		return fmt.Errorf("give bridge %s hardware address %s: %w", n.bridge, gwMAC, err)
+	}
 	// No IPv6 on the bridge: dynos have none, and a link-local address
 	// would be one more way to the host.
 	_ = os.WriteFile("/proc/sys/net/ipv6/conf/"+n.bridge+"/disable_ipv6", []byte("1"), 0o644)

@@ -28,9 +28,13 @@ start_server() {
     (cd "$ROOT" && go build -o "$T/hako" .) || fail "go build"
     HAKO=$T/hako
   fi
+  # A dyno subnet of its own, so that dynos get network namespaces even
+  # when another hako server runs on this machine.
+  local subnet=()
+  "$HAKO" server --help 2>/dev/null | grep -q -- '--dyno-subnet' && subnet=(--dyno-subnet "10.$((100 + RANDOM % 100)).0.0/16")
   # SERVER_FLAGS: more flags for the server, split on spaces.
   # shellcheck disable=SC2086
-  setsid "$HAKO" server --ssh-addr "127.0.0.1:$SSHP" --http-addr "127.0.0.1:$HTTPP" --api-addr "127.0.0.1:$APIP" ${SERVER_FLAGS:-} >"$T/server.log" 2>&1 &
+  setsid "$HAKO" server "${subnet[@]}" --ssh-addr "127.0.0.1:$SSHP" --http-addr "127.0.0.1:$HTTPP" --api-addr "127.0.0.1:$APIP" ${SERVER_FLAGS:-} >"$T/server.log" 2>&1 &
   pid=$!
   for _ in $(seq 1 100); do [ -f "$HAKO_HOME/server.json" ] && break; sleep 0.05; done
   [ -f "$HAKO_HOME/server.json" ] || fail "server did not start"

@@ -1,10 +1,12 @@
 package buildpacks
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"os/exec"
@@ -112,6 +114,37 @@ func (b *Builder) goCache(s *step, base []string) (string, []engine.Overlay, err
 	return dir, []engine.Overlay{{Path: dir, Lower: lower, Upper: upper, Work: work}}, nil
 }
 
+// WarmGo fills the shared layer of the Go standard library (see
+// goStdLayer) and tries the overlay over it, as the first Go build of
+// the server would: the server runs it in the background at its start,
+// so that a newcomer's first push of a Go app finds the standard library
+// compiled. A build that needs the layer meanwhile waits for this fill
+// instead of starting its own. It does nothing when builds are not
+// isolated (they share one cache then), when Go is not installed, or
+// when the layer is there; a cancelled ctx stops the fill, which the
+// next Go build then does.
+func (b *Builder) WarmGo(ctx context.Context) error {
+	if b.SharedCache == "" || b.Sandbox == nil || !b.Sandbox.Isolated() {
+		return nil
+	}
+	base := buildEnv(b.hostEnv(), nil)
+	if _, err := b.goToolchainKey(base); err != nil {
+		return nil // no Go here
+	}
+	s := &step{ctx: ctx, sandbox: b.Sandbox, out: io.Discard}
+	lower, err := b.goStdLayer(s, base)
+	if err == nil {
+		b.overlaysRefused(s, lower)
+	}
+	if ctx.Err() != nil {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("compile the Go standard library: %w", err)
+	}
+	return nil
+}
+
 // overlaysRefused says why build steps cannot mount an overlay over
 // lower, or "" when they can: the first Go build of the server tries it
 // with a step that does nothing (a filesystem that cannot hold an
@@ -186,10 +219,15 @@ func (b *Builder) goStdLayer(s *step, base []string) (string, error) {
 	if _, err := os.Stat(layer); err == nil {
 		return layer, nil
 	}
-	b.gocache.mu.Lock()
+	if !b.gocache.mu.TryLock() {
+		// The warm-up at the server's start (WarmGo), or another build,
+		// is filling it: one fill is enough.
+		fmt.Fprintln(s.out, "-----> Waiting for the Go standard library, being compiled once for every app's builds")
+		b.gocache.mu.Lock()
+	}
 	defer b.gocache.mu.Unlock()
 	if _, err := os.Stat(layer); err == nil {
-		return layer, nil // filled by the build this one waited for
+		return layer, nil // filled by the fill this one waited for
 	}
 	// Closed to everyone but root: nobody outside a build's root reaches
 	// the layer while it is being filled, nor afterwards.

@@ -52,6 +52,10 @@ type Server struct {
 	info     ServerInfo
 	httpPort string
 
+	// warmGo, when set, compiles the Go standard library for the builds
+	// (buildpacks.Builder.WarmGo), in Run's group.
+	warmGo func(context.Context) error
+
 	// stop ends Run; done is closed once Run has cleaned up.
 	stop context.CancelFunc
 	ctx  context.Context
@@ -120,6 +124,9 @@ func (s *Server) build() error {
 	}
 	builder.SharedCache, builder.InstalledDir = l.SharedCache, l.Buildpacks
 	builder.Limits = cfg.Limits
+	if cfg.WarmGo {
+		s.warmGo = builder.WarmGo
+	}
 	s.buf = &logs.Buffer{Mirror: s.out}
 	dopts := cfg.Dynos
 	dopts.Exe, dopts.Logs, dopts.ScratchDir = exe, s.buf, l.Scratch
@@ -223,6 +230,14 @@ func (s *Server) Run(ctx context.Context) error {
 		}
 		return nil
 	})
+	if s.warmGo != nil {
+		g.Go(func() error {
+			if err := s.warmGo(gctx); err != nil {
+				s.logger.Printf("builds: %v; the first Go build compiles it", err)
+			}
+			return nil
+		})
+	}
 	// app.json's liveness checks on the up dynos.
 	g.Go(func() error { return s.eng.WatchLiveness(gctx) })
 	// The scheduler's jobs; its runs end with it.

@@ -42,6 +42,7 @@ func serverCommand(env *Env) *cli.Command {
 			&cli.IntFlag{Name: "router-max-conns", Usage: "client connections the router holds at once; more get a 503 (default: a share of the open-files limit)", EnvVars: []string{"HAKO_ROUTER_MAX_CONNS"}},
 			&cli.StringFlag{Name: "dyno-network", Value: "isolated", Usage: "isolated (each dyno and build step in its own network namespace, reaching only its add-ons and the outside) or host (the host's network)", EnvVars: []string{"HAKO_DYNO_NETWORK"}},
 			&cli.StringFlag{Name: "dyno-subnet", Value: dyno.DefaultSubnet.String(), Usage: "private IPv4 subnet of the dynos' network; its first address is the host's", EnvVars: []string{"HAKO_DYNO_SUBNET"}},
+			&cli.BoolFlag{Name: "warm-go", Value: true, Usage: "compile the Go standard library for the builds in the background at start, when Go is installed, so that the first Go build need not (false: the first Go build does it)", EnvVars: []string{"HAKO_WARM_GO"}},
 			&cli.StringFlag{Name: "isolation", Value: "auto", Usage: "how dynos and builds are isolated: auto (fully when root, else as the server's user), required (fully or not at all) or none (not root only)", EnvVars: []string{"HAKO_ISOLATION"}},
 		},
 		Action: func(c *cli.Context) error {
@@ -51,6 +52,7 @@ func serverCommand(env *Env) *cli.Command {
 				Dynos: dyno.Options{BootTimeout: c.Duration("boot-timeout"), StopGrace: c.Duration("stop-grace"),
 					CycleAfter: c.Duration("cycle-after"), MemoryLimit: int64(c.Int("dyno-memory")) << 20},
 				RouterIdle: c.Duration("router-idle-timeout"), RouterMaxConns: c.Int("router-max-conns"),
+				WarmGo: c.Bool("warm-go"),
 			}
 			for _, d := range []struct {
 				flag string
@@ -120,6 +122,8 @@ type serverConfig struct {
 	RouterMaxConns int
 	// Limits bound each deploy's source, build and slug.
 	Limits engine.BuildLimits
+	// WarmGo compiles the Go standard library for the builds at start.
+	WarmGo bool
 }
 
 // listen binds every address before anything else starts, so a busy

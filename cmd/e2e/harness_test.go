@@ -172,7 +172,9 @@ func (s *server) spawn() {
 	}
 	args = append(append([]string(nil), s.wrap...), args...)
 	s.cmd = exec.Command(args[0], args[1:]...)
-	s.cmd.Env = append(append(os.Environ(), "HAKO_HOME="+s.home), s.env...)
+	// No warm-up of the Go standard library (each test has its own home):
+	// the tests that build Go compile it in their first build, as before.
+	s.cmd.Env = append(append(os.Environ(), "HAKO_HOME="+s.home, "HAKO_WARM_GO=false"), s.env...)
 	if s.wrap != nil {
 		s.cmd.Dir = s.home
 	}

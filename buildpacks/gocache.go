@@ -56,7 +56,9 @@ var layerTime = time.Date(2100, 1, 1, 0, 0, 0, 0, time.UTC)
 // goCacheState is the Builder's knowledge of the shared layers.
 type goCacheState struct {
 	mu sync.Mutex // held while a layer is filled
-	// toolchain and key cache goToolchainKey for the go binary it saw.
+	// toolchain and key cache goToolchainKey for the go binary it saw,
+	// under keyMu (not mu: a build waiting for a fill says so).
+	keyMu          sync.Mutex
 	toolchain, key string
 	// probed is set once build steps were seen mounting an overlay, or
 	// failing to, which refused says.
@@ -329,8 +331,8 @@ func (b *Builder) goToolchainKey(env []string) (string, error) {
 		return "", err
 	}
 	id := fmt.Sprintf("%s\x00%d\x00%d\x00%s", real, fi.Size(), fi.ModTime().UnixNano(), strings.Join(env, "\x00"))
-	b.gocache.mu.Lock()
-	defer b.gocache.mu.Unlock()
+	b.gocache.keyMu.Lock()
+	defer b.gocache.keyMu.Unlock()
 	if b.gocache.toolchain != id {
 		sum := sha256.Sum256([]byte(id))
 		b.gocache.toolchain, b.gocache.key = id, hex.EncodeToString(sum[:])[:16]

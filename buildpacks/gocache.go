@@ -133,7 +133,7 @@ func (b *Builder) WarmGo(ctx context.Context) error {
 	if _, err := b.goToolchainKey(base); err != nil {
 		return nil // no Go here
 	}
-	s := &step{ctx: ctx, sandbox: b.Sandbox, out: io.Discard}
+	s := &step{ctx: ctx, sandbox: b.Sandbox, out: io.Discard, background: true}
 	lower, err := b.goStdLayer(s, base)
 	if err == nil {
 		b.overlaysRefused(s, lower)
@@ -256,6 +256,10 @@ func (b *Builder) goStdLayer(s *step, base []string) (string, error) {
 	spec := engine.SandboxSpec{
 		Name: "go-std", Argv: []string{"sh", filepath.Join(pack, "lib", "build-std.sh"), cache},
 		Env: env, Dir: fill, Writable: []string{fill}, ReadOnly: []string{pack},
+	}
+	if s.background {
+		// The warm-up gives way to the builds and dynos of the moment.
+		spec.Argv = append([]string{"nice", "-n", "19"}, spec.Argv...)
 	}
 	var output limitedBuffer
 	output.max = 4096

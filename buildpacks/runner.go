@@ -120,6 +120,9 @@ type step struct {
 	uid, gid int
 	// overlays are mounted in every isolated step (the Go build cache).
 	overlays []engine.Overlay
+	// background is set for work nobody waits on yet (WarmGo), which
+	// runs at the lowest CPU priority.
+	background bool
 }
 
 // run runs a script of pack p (or a shell over one) in the build

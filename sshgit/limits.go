@@ -86,7 +86,13 @@ func splitNUL(data []byte, atEOF bool) (int, []byte, error) {
 // byte limit (receive.maxInputSize): objects are compressed, so a
 // source within the limit always fits, and a giant file is refused while
 // it arrives, before it is stored.
+//
+// It also keeps every pushed pack as it came (receive.unpackLimit 1):
+// git would otherwise explode a push of few objects into loose ones,
+// compressing each again, which for a push carrying a large binary
+// costs more than receiving it.
 func receiveLimitEnv(lim engine.BuildLimits) []string {
 	lim = lim.WithDefaults()
-	return []string{"GIT_CONFIG_COUNT=1", "GIT_CONFIG_KEY_0=receive.maxInputSize", "GIT_CONFIG_VALUE_0=" + strconv.FormatInt(lim.SourceBytes, 10)}
+	return []string{"GIT_CONFIG_COUNT=2", "GIT_CONFIG_KEY_0=receive.maxInputSize", "GIT_CONFIG_VALUE_0=" + strconv.FormatInt(lim.SourceBytes, 10),
+		"GIT_CONFIG_KEY_1=receive.unpackLimit", "GIT_CONFIG_VALUE_1=1"}
 }

@@ -6,6 +6,8 @@ import (
 	"compress/gzip"
 	"crypto/sha256"
 	"encoding/hex"
+	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -182,5 +184,58 @@ func TestSlugIDValidation(t *testing.T) {
 	}
 	if _, err := os.Stat(dest); err == nil {
 		t.Error("a failed Unpack created dest")
+	}
+}
+
+// TestUnpackManyFiles round-trips a tree of many files in many
+// directories, small ones (written by the extraction's workers) and
+// large ones (written as they are read), and finds every file with its
+// contents and mode.
+func TestUnpackManyFiles(t *testing.T) {
+	src, slugDir := t.TempDir(), t.TempDir()
+	want := map[string]string{}
+	for i := range 400 {
+		name := fmt.Sprintf("d%02d/sub%d/f%03d.txt", i%23, i%3, i)
+		body := strings.Repeat(fmt.Sprintf("%d,", i), 1+i*7)
+		if i%97 == 0 {
+			body = strings.Repeat("large ", (smallFile+i)/6+1)
+		}
+		want[name] = body
+	}
+	writeFiles(t, src, want)
+	if err := os.Chmod(filepath.Join(src, "d00/sub0/f000.txt"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	id, _, err := writeSlug(src, slugDir, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Open(filepath.Join(slugDir, id+".tgz"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	dest := filepath.Join(t.TempDir(), "app")
+	if err := unpackInto(f, dest, sizeLimit{}); err != nil {
+		t.Fatal(err)
+	}
+	for name, body := range want {
+		got, err := os.ReadFile(filepath.Join(dest, name))
+		if err != nil || string(got) != body {
+			t.Errorf("%s: %d bytes, %v; want %d bytes", name, len(got), err, len(body))
+		}
+	}
+	if fi, err := os.Stat(filepath.Join(dest, "d00/sub0/f000.txt")); err != nil || fi.Mode().Perm() != 0o755 {
+		t.Errorf("mode of d00/sub0/f000.txt: %v, %v; want 0755", fi.Mode(), err)
+	}
+	n := 0
+	filepath.WalkDir(dest, func(p string, d fs.DirEntry, err error) error {
+		if err == nil && d.Type().IsRegular() {
+			n++
+		}
+		return nil
+	})
+	if n != len(want) {
+		t.Errorf("%d files unpacked, want %d", n, len(want))
 	}
 }

@@ -44,7 +44,7 @@ func (s *Supervisor) isolatedCommand(ctx context.Context, spec engine.SandboxSpe
 	if err != nil {
 		return nil, nil, err
 	}
-	box := &sandbox{scratch: dir}
+	box := &footprint{scratch: dir}
 	if s.net != nil {
 		if box.net, err = s.net.lease(); err != nil {
 			box.remove()

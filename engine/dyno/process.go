@@ -23,10 +23,10 @@ type procConfig struct {
 	script   string // run with sh -c
 	dir      string
 	env      []string
-	stdin    *os.File // nil for /dev/null
-	out      *os.File // stdout and stderr
-	tty      bool     // stdin and out are a pseudo-terminal's slave
-	box      *sandbox // isolated dynos only; may be nil
+	stdin    *os.File   // nil for /dev/null
+	out      *os.File   // stdout and stderr
+	tty      bool       // stdin and out are a pseudo-terminal's slave
+	box      *footprint // isolated dynos only; may be nil
 }
 
 // process is one started process of a dyno: its init when isolated, its
@@ -39,10 +39,10 @@ type process struct {
 	status   int           // exit status, 128+signal if killed; valid after exited
 	outDone  chan struct{} // closed when its output reached EOF
 
-	box       *sandbox // its scratch directory and cgroup, or nil
-	report    string   // what isolation its init could not set up
-	oomKilled bool     // the kernel killed one of its processes for memory; valid after exited
-	r15       bool     // R15 was logged for it (used by the dyno's run goroutine only)
+	box       *footprint // its scratch directory and cgroup, or nil
+	report    string     // what isolation its init could not set up
+	oomKilled bool       // the kernel killed one of its processes for memory; valid after exited
+	r15       bool       // R15 was logged for it (used by the dyno's run goroutine only)
 
 	mu    sync.Mutex
 	ended bool // the process exited: its pid may no longer be signalled

@@ -474,7 +474,7 @@ func (s *Supervisor) spawnAs(cfg procConfig, isolated bool) (*process, error) {
 	home := cfg.spec.Dir
 	if isolated {
 		home = appDir
-		cfg.box = s.newSandbox(cfg.spec)
+		cfg.box = s.newFootprint(cfg.spec)
 	}
 	cfg.env = dynoEnv(cfg.spec, cfg.port, s.hostPath, home)
 	if cfg.box != nil && cfg.box.netErr != nil {

@@ -16,11 +16,12 @@ import (
 // appDir is where an isolated dyno sees its slug, as on Heroku.
 const appDir = "/app"
 
-// sandbox is what one process of an isolated dyno holds on the host
-// besides its processes: a scratch directory for its private root and a
-// cgroup. Each process gets a fresh one, so a restart starts from the
+// footprint is what one process of an isolated dyno or build step holds
+// on the host besides its processes: a scratch directory for its private
+// root, a cgroup and a network address. (engine's SandboxSpec is another
+// thing: the request for a build step.) Each process gets a fresh one, so a restart starts from the
 // slug as released, and it is removed once the process is gone.
-type sandbox struct {
+type footprint struct {
 	root    rootConfig // root.Root is "" when it gets no private root
 	scratch string     // "" when it has none
 	cg      *cgroup    // nil when it has no limits
@@ -31,13 +32,13 @@ type sandbox struct {
 // sandboxSeq makes sandbox names unique within the server.
 var sandboxSeq atomic.Int64
 
-// newSandbox prepares what a new isolated process of spec needs. What
+// newFootprint prepares what a new isolated process of spec needs. What
 // cannot be prepared is recorded for Isolation and left out: the dyno
 // then runs less isolated rather than not at all, unless the mode
 // requires its private root.
-func (s *Supervisor) newSandbox(spec engine.DynoSpec) *sandbox {
+func (s *Supervisor) newFootprint(spec engine.DynoSpec) *footprint {
 	uid, gid := s.identity(spec.UID, spec.GID)
-	b := &sandbox{root: rootConfig{App: spec.Dir, UID: uid, GID: gid, Required: s.opts.Isolate == ModeNamespaces}}
+	b := &footprint{root: rootConfig{App: spec.Dir, UID: uid, GID: gid, Required: s.opts.Isolate == ModeNamespaces}}
 	unique := sandboxName(os.Getpid(), sandboxSeq.Add(1))
 	if s.rootable {
 		// Dynos and build steps keep their scratch in one base directory,
@@ -137,7 +138,7 @@ func makeScratch(dir string, uid, gid int) (string, error) {
 
 // finish records whether the kernel killed a process of the sandbox for
 // memory, then removes it. The process must be gone.
-func (b *sandbox) finish() (oomKilled bool) {
+func (b *footprint) finish() (oomKilled bool) {
 	if b == nil {
 		return false
 	}
@@ -150,7 +151,7 @@ func (b *sandbox) finish() (oomKilled bool) {
 
 // remove deletes the sandbox's cgroup and scratch directory, discarding
 // what the dyno wrote. It is safe on a nil sandbox.
-func (b *sandbox) remove() {
+func (b *footprint) remove() {
 	if b == nil {
 		return
 	}
@@ -165,7 +166,7 @@ func (b *sandbox) remove() {
 }
 
 // rootConfig is what the init of the sandbox's process needs.
-func (b *sandbox) rootConfig() rootConfig {
+func (b *footprint) rootConfig() rootConfig {
 	if b == nil {
 		return rootConfig{}
 	}
@@ -173,7 +174,7 @@ func (b *sandbox) rootConfig() rootConfig {
 }
 
 // netOf is the sandbox's network lease, or nil.
-func (b *sandbox) netOf() *netLease {
+func (b *footprint) netOf() *netLease {
 	if b == nil {
 		return nil
 	}
@@ -181,7 +182,7 @@ func (b *sandbox) netOf() *netLease {
 }
 
 // cgroupOf is the sandbox's cgroup, or nil.
-func (b *sandbox) cgroupOf() *cgroup {
+func (b *footprint) cgroupOf() *cgroup {
 	if b == nil {
 		return nil
 	}

@@ -14,7 +14,7 @@
 RUNS=${1:-5}
 t_start=$(now_ms)
 start_server
-if "$HAKO" server --help 2>/dev/null | grep -q -- '--warm-go'; then
+if "$HAKO" server --help 2>/dev/null | grep -c -- '--warm-go' >/dev/null; then
   for _ in $(seq 1 12000); do
     ls "$HAKO_HOME/cache/_shared/go-std" 2>/dev/null | grep -q . && break
     sleep 0.05

@@ -31,7 +31,8 @@ start_server() {
   # A dyno subnet of its own, so that dynos get network namespaces even
   # when another hako server runs on this machine.
   local subnet=()
-  "$HAKO" server --help 2>/dev/null | grep -q -- '--dyno-subnet' && subnet=(--dyno-subnet "10.$((100 + RANDOM % 100)).0.0/16")
+  # (grep reads all: an early exit would fail the pipe under pipefail)
+  "$HAKO" server --help 2>/dev/null | grep -c -- '--dyno-subnet' >/dev/null && subnet=(--dyno-subnet "10.$((100 + RANDOM % 100)).0.0/16")
   # SERVER_FLAGS: more flags for the server, split on spaces.
   # shellcheck disable=SC2086
   setsid "$HAKO" server "${subnet[@]}" --ssh-addr "127.0.0.1:$SSHP" --http-addr "127.0.0.1:$HTTPP" --api-addr "127.0.0.1:$APIP" ${SERVER_FLAGS:-} >"$T/server.log" 2>&1 &

@@ -56,7 +56,7 @@ http {
   keepalive_timeout 65;
   keepalive_requests 100000;
   access_log $T/nginx/access.log;
-  upstream bench-5000 { server $DYNO; keepalive 32; }
+  upstream bench-5000 { server $DYNO; keepalive 256; }
   server {
     listen 127.0.0.1:$NGP;
     server_name bench.localhost;

@@ -2,10 +2,9 @@ package router
 
 import (
 	"crypto/rand"
-	"fmt"
+	"encoding/hex"
 	"net/http"
 	"strconv"
-	"strings"
 	"time"
 )
 
@@ -20,15 +19,23 @@ func (rt *Router) logRequest(st *reqState, cw *countingWriter) {
 }
 
 // line formats the log line; fields that do not apply are left empty.
+// It appends into one buffer rather than going through fmt: it runs for
+// every request.
 func (st *reqState) line(cw *countingWriter, end time.Time) string {
-	var b strings.Builder
+	b := make([]byte, 0, 256+len(st.path)+len(st.fwd))
 	switch {
 	case st.code == "":
-		b.WriteString("at=info ")
+		b = append(b, "at=info "...)
 	case st.info:
-		fmt.Fprintf(&b, "at=info code=%s desc=%q ", st.code, st.desc)
+		b = append(b, "at=info code="...)
 	default:
-		fmt.Fprintf(&b, "at=error code=%s desc=%q ", st.code, st.desc)
+		b = append(b, "at=error code="...)
+	}
+	if st.code != "" {
+		b = append(b, st.code...)
+		b = append(b, " desc="...)
+		b = strconv.AppendQuote(b, st.desc)
+		b = append(b, ' ')
 	}
 	status := st.status
 	if status == 0 {
@@ -48,9 +55,29 @@ func (st *reqState) line(cw *countingWriter, end time.Time) string {
 			service = ms(end.Sub(at))
 		}
 	}
-	fmt.Fprintf(&b, "method=%s path=%q host=%s request_id=%s fwd=%q dyno=%s connect=%s service=%s status=%d bytes=%d protocol=%s",
-		st.method, st.path, st.host, st.requestID, st.fwd, dyno, connect, service, status, cw.n, st.protocol)
-	return b.String()
+	b = append(b, "method="...)
+	b = append(b, st.method...)
+	b = append(b, " path="...)
+	b = strconv.AppendQuote(b, st.path)
+	b = append(b, " host="...)
+	b = append(b, st.host...)
+	b = append(b, " request_id="...)
+	b = append(b, st.requestID...)
+	b = append(b, " fwd="...)
+	b = strconv.AppendQuote(b, st.fwd)
+	b = append(b, " dyno="...)
+	b = append(b, dyno...)
+	b = append(b, " connect="...)
+	b = append(b, connect...)
+	b = append(b, " service="...)
+	b = append(b, service...)
+	b = append(b, " status="...)
+	b = strconv.AppendInt(b, int64(status), 10)
+	b = append(b, " bytes="...)
+	b = strconv.AppendInt(b, cw.n, 10)
+	b = append(b, " protocol="...)
+	b = append(b, st.protocol...)
+	return string(b)
 }
 
 func ms(d time.Duration) string {
@@ -90,12 +117,22 @@ func newUUID() string {
 	_, _ = rand.Read(u[:]) // never fails on supported platforms
 	u[6] = u[6]&0x0f | 0x40
 	u[8] = u[8]&0x3f | 0x80
-	return fmt.Sprintf("%x-%x-%x-%x-%x", u[0:4], u[4:6], u[6:8], u[8:10], u[10:16])
+	var s [36]byte
+	hex.Encode(s[0:8], u[0:4])
+	s[8] = '-'
+	hex.Encode(s[9:13], u[4:6])
+	s[13] = '-'
+	hex.Encode(s[14:18], u[6:8])
+	s[18] = '-'
+	hex.Encode(s[19:23], u[8:10])
+	s[23] = '-'
+	hex.Encode(s[24:36], u[10:16])
+	return string(s[:])
 }
 
 // countingWriter counts the bytes of the app's response for the bytes=
-// field and remembers its status. Flush and Unwrap keep streaming and
-// protocol upgrades working through it.
+// field and remembers its status. It flushes every write, and Flush and
+// Unwrap keep streaming and protocol upgrades working through it.
 type countingWriter struct {
 	http.ResponseWriter
 	status int
@@ -115,11 +152,18 @@ func (w *countingWriter) Write(p []byte) (int, error) {
 	}
 	n, err := w.ResponseWriter.Write(p)
 	w.n += int64(n)
+	if err == nil {
+		// What the dyno sent goes to the client at once (streaming);
+		// the proxy writes what one read from the dyno returned.
+		w.Flush()
+	}
 	return n, err
 }
 
 func (w *countingWriter) Flush() {
-	_ = http.NewResponseController(w.ResponseWriter).Flush()
+	if f, ok := w.ResponseWriter.(http.Flusher); ok {
+		f.Flush()
+	}
 }
 
 func (w *countingWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }

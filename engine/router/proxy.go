@@ -10,6 +10,7 @@ import (
 	"net/http/httputil"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -146,6 +147,15 @@ func localPort(req *http.Request) string {
 	}
 	return "80"
 }
+
+// copyBuffers are the buffers responses are copied through, reused
+// across requests rather than allocated for each.
+var copyBuffers = &bufferPool{pool: sync.Pool{New: func() any { return new([32 * 1024]byte) }}}
+
+type bufferPool struct{ pool sync.Pool }
+
+func (p *bufferPool) Get() []byte  { return p.pool.Get().(*[32 * 1024]byte)[:] }
+func (p *bufferPool) Put(b []byte) { p.pool.Put((*[32 * 1024]byte)(b)) }
 
 // guardedBody lets a request be sent again to another dyno after a
 // refused connection: the transport closes bodies on failure, so Close is

@@ -204,8 +204,11 @@ func (rt *Router) init() {
 			Timeout:   connect,
 			KeepAlive: 30 * time.Second,
 		}).DialContext,
-		MaxIdleConns:          512,
-		MaxIdleConnsPerHost:   64,
+		// Enough idle connections for every client connection the router
+		// holds to keep one to a busy dyno: fewer, and each request past
+		// them dials anew and leaves a socket in TIME_WAIT.
+		MaxIdleConns:          4096,
+		MaxIdleConnsPerHost:   256,
 		IdleConnTimeout:       90 * time.Second,
 		ResponseHeaderTimeout: response,
 		ExpectContinueTimeout: time.Second,
@@ -213,9 +216,21 @@ func (rt *Router) init() {
 		DisableCompression: true,
 	}
 	rt.proxy = &httputil.ReverseProxy{
-		Rewrite:       rt.rewrite,
-		Transport:     &retryTransport{base: rt.transport},
-		FlushInterval: -1,
+		Rewrite:    rt.rewrite,
+		Transport:  &retryTransport{base: rt.transport},
+		BufferPool: copyBuffers,
+		// An upgrade's 101 is written on the hijacked connection, past
+		// countingWriter: note it for the log line.
+		ModifyResponse: func(resp *http.Response) error {
+			if st := stateOf(resp.Request); st != nil && resp.StatusCode == http.StatusSwitchingProtocols {
+				st.status = resp.StatusCode
+			}
+			return nil
+		},
+		// countingWriter flushes each write to the client (streaming).
+		// Not FlushInterval -1: it flushes the headers from a timer's
+		// goroutine on every request, which costs more than the rest.
+		FlushInterval: 0,
 		ErrorHandler:  rt.proxyError,
 		// Failures are reported in the router log line instead.
 		ErrorLog: log.New(io.Discard, "", 0),

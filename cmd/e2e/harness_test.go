@@ -25,6 +25,7 @@ import (
 	// The binary under test is built from this module by TestMain; the
 	// import ties this package's test cache to the code it builds.
 	_ "hako/cmd"
+	"hako/engine/tether"
 )
 
 // bin is the hako binary built once for every test.
@@ -179,11 +180,14 @@ func (s *server) spawn() {
 		s.cmd.Dir = s.home
 	}
 	s.cmd.Stdout, s.cmd.Stderr = s.out, s.out
-	s.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := s.cmd.Start(); err != nil {
+	// The server dies with the test binary, even when a panic or the
+	// test timeout ends it before any cleanup runs; its dynos and add-on
+	// servers die with it.
+	s.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	cmd, done := s.cmd, s.done
+	if err := tether.Start(cmd, nil, func() { _ = cmd.Wait(); close(done) }); err != nil {
 		s.t.Fatal(err)
 	}
-	go func() { _ = s.cmd.Wait(); close(s.done) }()
 }
 
 // stop sends SIGINT and waits for a clean exit; whatever is left of the

@@ -167,17 +167,6 @@ func replaceFile(path string, data []byte) error {
 	return nil
 }
 
-// chownTree gives dir and everything under it to uid:gid, never
-// following a symbolic link.
-func chownTree(dir string, uid, gid int) error {
-	return filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		return os.Lchown(path, uid, gid)
-	})
-}
-
 // dynosMark ends the pg_hba.conf lines hako writes for the dynos' subnet.
 const dynosMark = "# hako: dynos"
 

@@ -20,6 +20,7 @@ import (
 
 	"hako/engine"
 
+	"hako/engine/addons/localproc"
 	"hako/engine/userfs"
 )
 
@@ -152,7 +153,7 @@ func (l *layout) ownedDir(d string) error {
 	}
 	st, ok := fi.Sys().(*syscall.Stat_t)
 	if ok && fi.IsDir() && l.asUser && int(st.Uid) == legacyUID && l.uid != legacyUID {
-		if err := chownTree(d, l.uid, l.gid); err != nil {
+		if err := localproc.ChownTree(d, l.uid, l.gid); err != nil {
 			return fmt.Errorf("postgres: giving %s to uid %d: %w", d, l.uid, err)
 		}
 		st.Uid = uint32(l.uid)

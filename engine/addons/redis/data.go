@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 
+	"hako/engine/addons/localproc"
 	"hako/engine/userfs"
 )
 
@@ -83,7 +84,7 @@ func (p *Provider) prepareDirs(r resource) error {
 	if p.cred != nil {
 		// The whole tree: the files of a server that ran as another user
 		// (nobody, before add-ons had a uid of their own) become this one's.
-		if err := chownTree(r.data, p.cred.uid, p.cred.gid); err != nil {
+		if err := localproc.ChownTree(r.data, p.cred.uid, p.cred.gid); err != nil {
 			return fmt.Errorf("hand the data directory to uid %d: %w", p.cred.uid, err)
 		}
 		if err := userfs.Searchable(r.data, p.cred.uid, p.cred.gid); err != nil {
@@ -91,17 +92,6 @@ func (p *Provider) prepareDirs(r resource) error {
 		}
 	}
 	return nil
-}
-
-// chownTree gives dir and everything under it to uid:gid, never
-// following a symbolic link.
-func chownTree(dir string, uid, gid int) error {
-	return filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		return os.Lchown(path, uid, gid)
-	})
 }
 
 // mkdirExist makes dir with perm, which os.Mkdir would narrow by the

@@ -44,7 +44,14 @@ HTTPServer(("0.0.0.0", int(os.environ["PORT"])), H).serve_forever()
 // appRepo makes a git repository holding files, with one commit.
 func appRepo(t *testing.T, files map[string]string) string {
 	t.Helper()
-	dir := t.TempDir()
+	return commitFiles(t, t.TempDir(), files, "first")
+}
+
+// commitFiles writes files (executable, in directories made as needed)
+// into dir, makes it a git repository on main and commits them with
+// message: an app or a buildpack to push or serve.
+func commitFiles(t *testing.T, dir string, files map[string]string, message string) string {
+	t.Helper()
 	for name, content := range files {
 		p := filepath.Join(dir, name)
 		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
@@ -56,7 +63,7 @@ func appRepo(t *testing.T, files map[string]string) string {
 	}
 	git(t, dir, "init", "-q", "-b", "main")
 	git(t, dir, "add", "-A")
-	git(t, dir, "commit", "-qm", "first")
+	git(t, dir, "commit", "-qm", message)
 	return dir
 }
 

@@ -153,15 +153,7 @@ func markerApp(t *testing.T, m markers) string {
 		"index.html": "marker app\n",
 		"evil.so":    string(so),
 	}
-	for name, content := range files {
-		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o755); err != nil {
-			t.Fatal(err)
-		}
-	}
-	git(t, dir, "init", "-q", "-b", "main")
-	git(t, dir, "add", "-A")
-	git(t, dir, "commit", "-qm", "first")
-	return dir
+	return commitFiles(t, dir, files, "first")
 }
 
 // TestPreloadConfigVarStaysInDyno replays the attack of an app that sets
@@ -268,18 +260,7 @@ func TestBuildpackExportStaysInSandbox(t *testing.T) {
 		"export":  "export LD_PRELOAD=\"$PWD/evil.so\"\nexport MARK_IN=\"$PWD\"\n",
 		"evil.so": string(so),
 	}
-	for name, content := range files {
-		path := filepath.Join(pack, name)
-		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, []byte(content), 0o755); err != nil {
-			t.Fatal(err)
-		}
-	}
-	git(t, pack, "init", "-q", "-b", "main")
-	git(t, pack, "add", "-A")
-	git(t, pack, "commit", "-qm", "evil pack")
+	commitFiles(t, pack, files, "evil pack")
 	daemon := gitDaemon(t, base)
 
 	s := startServer(t)

@@ -175,18 +175,7 @@ except OSError:
     print("       host service: closed", flush=True)
 PY
 `
-	for name, content := range map[string]string{"bin/detect": "#!/bin/sh\necho fetcher\n", "bin/compile": compile} {
-		path := filepath.Join(pack, name)
-		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, []byte(content), 0o755); err != nil {
-			t.Fatal(err)
-		}
-	}
-	git(t, pack, "init", "-q", "-b", "main")
-	git(t, pack, "add", "-A")
-	git(t, pack, "commit", "-qm", "fetcher pack")
+	commitFiles(t, pack, map[string]string{"bin/detect": "#!/bin/sh\necho fetcher\n", "bin/compile": compile}, "fetcher pack")
 	port := freePort(t)
 	daemon := world.serve(t, port, "git", "daemon", "--reuseaddr", "--export-all", "--base-path="+base, "--listen="+world.addr, "--port="+port, base)
 

@@ -94,6 +94,7 @@ func NewApp(env *Env) *cli.App {
 	cmds = append(cmds, drainsCommands(env)...)
 	cmds = append(cmds, releasesCommands(env)...)
 	cmds = append(cmds, schedulerCommands(env)...)
+	cmds = append(cmds, pipelinesCommands(env)...)
 	cmds = append(cmds, psCommands(env)...)
 	cmds = append(cmds, logsCommand(env), runCommand(env), buildsCommand(env), gitRemoteCommand(env), statusCommand(env))
 	if !env.Remote {

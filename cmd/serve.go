@@ -171,6 +171,7 @@ func (s *Server) build() error {
 		Commands: sshCommands(s.eng, apiURL, token),
 	}
 	s.eng.RepoHeads, s.eng.Logf = s.ssh.Heads, s.logger.Printf
+	s.eng.GitLog = s.ssh.Log
 	s.info = ServerInfo{APIURL: apiURL, Token: token, SSHAddr: sshAddr, HTTPAddr: s.ls["http-addr"].Addr().String(), Domain: cfg.Domain, PID: os.Getpid()}
 	return nil
 }

@@ -45,6 +45,10 @@ type Parts struct {
 	// (main, master) hold in its git repository: at a start, the engine
 	// settles the deploys a kill interrupted against them (see reconcile).
 	RepoHeads func(app string) ([]string, error)
+	// GitLog, when set, returns one line per commit (short hash, author,
+	// subject) that the app's repository holds in to but not in from,
+	// newest first, for pipelines:diff.
+	GitLog func(app, from, to string) ([]string, error)
 	// Probe GETs path on the dyno at addr with Host host and returns the
 	// status and at most max bytes of the body, for app.json's health
 	// checks (router.Probe); by default every check fails.

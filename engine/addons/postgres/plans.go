@@ -22,7 +22,14 @@ type planLimit struct {
 
 const gb = 1 << 30
 
-// plans are Heroku's figures, in the order Plans lists them.
+// plans are Heroku's figures, in the order Plans lists them: the
+// connection and storage limits of the Essential tier's plans and of
+// standard-0 as Heroku's Dev Center gives them ("Choosing the Right
+// Heroku Postgres Plan", devcenter.heroku.com/articles/heroku-postgres-plans,
+// and "Heroku Postgres Essential Tier", .../postgres-essential-tier):
+// essential-0 1 GB and 20 connections, essential-1 10 GB and 20,
+// essential-2 32 GB and 40, standard-0 64 GB and 120. `heroku pg:info`
+// of an essential-0 database shows the same limit ("Connections: 6/20").
 var plans = []struct {
 	name string
 	planLimit

@@ -6,6 +6,7 @@ require (
 	github.com/creack/pty v1.1.24
 	github.com/fsnotify/fsnotify v1.10.1
 	github.com/gliderlabs/ssh v0.3.8
+	github.com/google/nftables v0.3.0
 	github.com/klauspost/pgzip v1.3.0
 	github.com/robfig/cron/v3 v3.0.1
 	github.com/urfave/cli/v2 v2.27.7
@@ -18,7 +19,13 @@ require (
 	golang.org/x/term v0.47.0
 )
 
-require github.com/klauspost/compress v1.20.4 // indirect
+require (
+	github.com/google/go-cmp v0.6.0 // indirect
+	github.com/klauspost/compress v1.20.4 // indirect
+	github.com/mdlayher/netlink v1.7.3-0.20250113171957-fbb4dce95f42 // indirect
+	github.com/mdlayher/socket v0.5.0 // indirect
+	golang.org/x/net v0.60.0 // indirect
+)
 
 require (
 	github.com/anmitsu/go-shlex v0.0.0-20200514113438-38f4b401e2be

@@ -41,6 +41,7 @@ func serverCommand(env *Env) *cli.Command {
 			&cli.DurationFlag{Name: "router-idle-timeout", Value: 90 * time.Second, Usage: "the router closes client connections idle this long", EnvVars: []string{"HAKO_ROUTER_IDLE_TIMEOUT"}},
 			&cli.IntFlag{Name: "router-max-conns", Usage: "client connections the router holds at once; more get a 503 (default: a share of the open-files limit)", EnvVars: []string{"HAKO_ROUTER_MAX_CONNS"}},
 			&cli.StringFlag{Name: "dyno-network", Value: "isolated", Usage: "isolated (each dyno and build step in its own network namespace, reaching only its add-ons and the outside) or host (the host's network)", EnvVars: []string{"HAKO_DYNO_NETWORK"}},
+			&cli.StringFlag{Name: "resolv-conf", Value: dyno.DefaultResolvConf, Usage: "resolver configuration naming the host's nameservers; dynos and builds reach those on its loopback through hako's DNS relays", EnvVars: []string{"HAKO_RESOLV_CONF"}},
 			&cli.StringFlag{Name: "dyno-subnet", Value: dyno.DefaultSubnet.String(), Usage: "private IPv4 subnet of the dynos' network; its first address is the host's", EnvVars: []string{"HAKO_DYNO_SUBNET"}},
 			&cli.BoolFlag{Name: "warm-go", Value: true, Usage: "compile the Go standard library for the builds in the background at start, when Go is installed, so that the first Go build need not (false: the first Go build does it)", EnvVars: []string{"HAKO_WARM_GO"}},
 			&cli.StringFlag{Name: "isolation", Value: "auto", Usage: "how dynos and builds are isolated: auto (fully when root, else as the server's user), required (fully or not at all) or none (not root only)", EnvVars: []string{"HAKO_ISOLATION"}},
@@ -97,6 +98,7 @@ func serverCommand(env *Env) *cli.Command {
 			if cfg.Dynos.Subnet, err = dyno.ParseSubnet(c.String("dyno-subnet")); err != nil {
 				return engine.Errorf(engine.EINVALID, "--dyno-subnet: %v.", err)
 			}
+			cfg.Dynos.ResolvConf = c.String("resolv-conf")
 			home, err := Home()
 			if err != nil {
 				return err

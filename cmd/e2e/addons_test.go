@@ -36,7 +36,7 @@ func TestAddons(t *testing.T) {
 	if !strings.HasPrefix(redisURL, "redis://default:") {
 		t.Fatalf("REDIS_URL = %q, want redis://default:PASSWORD@HOST:PORT", redisURL)
 	}
-	s.waitPath(t, "stateful", "/env/DATABASE_URL", s.dynoURL(t, dbURL))
+	s.waitPath(t, "stateful", "/env/DATABASE_URL", dbURL)
 	rels := s.hako(t, "releases", "-a", "stateful")
 	for _, want := range []string{`Attach DATABASE \(heroku-postgresql\)`, `Attach REDIS \(heroku-redis\)`} {
 		if !hasLineMatch(rels, `v\d+\s+`+want+`\s.*`) {

@@ -3,9 +3,7 @@ package e2e
 import (
 	"fmt"
 	"math/rand/v2"
-	"net"
 	"net/netip"
-	"net/url"
 	"os"
 	"path/filepath"
 	"testing"
@@ -53,20 +51,4 @@ func (s *server) gateway() string {
 	}
 	p := netip.MustParsePrefix(s.subnet)
 	return p.Addr().Next().String()
-}
-
-// dynoURL is an add-on URL as dynos see it: naming the gateway rather
-// than the host's loopback, where dynos have networks of their own.
-func (s *server) dynoURL(t *testing.T, raw string) string {
-	t.Helper()
-	gw := s.gateway()
-	if gw == "" {
-		return raw
-	}
-	u, err := url.Parse(raw)
-	if err != nil {
-		t.Fatalf("parse %q: %v", raw, err)
-	}
-	u.Host = net.JoinHostPort(gw, u.Port())
-	return u.String()
 }

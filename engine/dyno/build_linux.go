@@ -68,7 +68,6 @@ func (s *Supervisor) isolatedCommand(ctx context.Context, spec engine.SandboxSpe
 	ic := initConfig{Argv: spec.Argv, Env: slices.Clone(spec.Env), Root: cfg, LifelineFD: 4}
 	if box.net != nil {
 		ic.Net = box.net.config(5)
-		ic.Env = addonURLs(ic.Env, s.net.gateway, s.net.exposed())
 	}
 	conf, err := initConfigFile(ic)
 	if err != nil {

@@ -5,9 +5,6 @@ import (
 	"fmt"
 	"hash/fnv"
 	"net/netip"
-	"net/url"
-	"strconv"
-	"strings"
 	"sync"
 )
 
@@ -130,33 +127,4 @@ func isBroadcast(p netip.Prefix, a netip.Addr) bool {
 func macFor(a netip.Addr) string {
 	b := a.As4()
 	return fmt.Sprintf("0a:58:%02x:%02x:%02x:%02x", b[0], b[1], b[2], b[3])
-}
-
-// addonURLs rewrites, in a dyno's environment, the URLs that name an
-// add-on server on the host's loopback (kept by apps whose add-ons were
-// made before dynos had networks of their own) to name the same server
-// at the gateway, the host's address dynos reach. Only URLs whose port
-// is an add-on's are touched.
-func addonURLs(env []string, gateway netip.Addr, ports map[int]bool) []string {
-	if len(ports) == 0 {
-		return env
-	}
-	out := make([]string, len(env))
-	for i, kv := range env {
-		out[i] = kv
-		k, v, ok := strings.Cut(kv, "=")
-		if !ok || !strings.Contains(v, "://") {
-			continue
-		}
-		u, err := url.Parse(v)
-		if err != nil || (u.Hostname() != "127.0.0.1" && u.Hostname() != "localhost") {
-			continue
-		}
-		if port, err := strconv.Atoi(u.Port()); err != nil || !ports[port] {
-			continue
-		}
-		u.Host = gateway.String() + ":" + u.Port()
-		out[i] = k + "=" + u.String()
-	}
-	return out
 }

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -44,6 +45,9 @@ type network struct {
 
 	untracked []int // loopback ports left out of connection tracking
 
+	resolvConf string      // the host's resolver configuration
+	relays     []*dnsRelay // to its loopback nameservers
+
 	mu    sync.Mutex
 	ports map[int]bool // add-on ports on the gateway that dynos may reach
 }
@@ -54,8 +58,8 @@ var vethSeq atomic.Uint32
 // openNetwork sets up the host side for dynos on subnet p: the lock,
 // the bridge, forwarding and the nftables table. What a dead server left
 // on the same subnet is replaced.
-func openNetwork(p netip.Prefix, untracked []int) (*network, error) {
-	n := &network{pool: newPool(p), ports: map[int]bool{}, untracked: untracked}
+func openNetwork(p netip.Prefix, untracked []int, resolvConf string) (*network, error) {
+	n := &network{pool: newPool(p), ports: map[int]bool{}, untracked: untracked, resolvConf: resolvConf}
 	n.bridge, n.table = netNames(p)
 	if err := os.MkdirAll(lockDir, 0o700); err != nil {
 		return nil, fmt.Errorf("create %s: %w", lockDir, err)
@@ -116,6 +120,9 @@ func (n *network) setup() error {
 	if err := os.WriteFile("/proc/sys/net/ipv4/ip_forward", []byte("1"), 0o644); err != nil {
 		return fmt.Errorf("turn IPv4 forwarding on, for the dynos' way out: %w", err)
 	}
+	if err := n.startRelays(); err != nil {
+		return err
+	}
 	if err := nft(n.ruleset()); err != nil {
 		return err
 	}
@@ -130,7 +137,15 @@ func (n *network) setup() error {
 // then tracks every connection of the host; the untracked ports' loopback
 // connections (the router's) are spared that cost.
 func (n *network) ruleset() string {
-	r := strings.NewReplacer("BR", n.bridge, "TABLE", n.table, "GW", n.gateway.String(), "SUBNET", n.prefix.String())
+	var relayPorts []string
+	for _, r := range n.relays {
+		relayPorts = append(relayPorts, strconv.Itoa(r.port))
+	}
+	relays := "{ " + strings.Join(relayPorts, ", ") + " }"
+	if len(relayPorts) == 0 {
+		relays = "{ 0 }" // a port nothing listens on: the rule then lets nothing in
+	}
+	r := strings.NewReplacer("BR", n.bridge, "TABLE", n.table, "GW", n.gateway.String(), "SUBNET", n.prefix.String(), "RELAYS", relays)
 	var untracked string
 	if len(n.untracked) > 0 {
 		ports := make([]string, len(n.untracked))
@@ -158,6 +173,7 @@ table inet TABLE {
 		type filter hook input priority filter - 5; policy accept;
 		iifname "BR" ct state established,related accept
 		iifname "BR" ip daddr GW tcp dport @addon_ports accept
+		iifname "BR" ip daddr GW meta l4proto { tcp, udp } th dport RELAYS accept
 		iifname "BR" drop
 	}
 	chain forward {
@@ -216,6 +232,9 @@ func (n *network) exposed() map[int]bool {
 func (n *network) close() {
 	if n.hostNS != nil {
 		n.hostNS.Close()
+	}
+	for _, r := range n.relays {
+		r.close()
 	}
 	_ = nft(fmt.Sprintf("table inet %s {}\ndelete table inet %s\n", n.table, n.table))
 	if br, err := netlink.LinkByName(n.bridge); err == nil {
@@ -282,11 +301,36 @@ func (l *netLease) release() {
 // config is what the init needs to set the process's network up, with
 // the server's namespace at descriptor fd.
 func (l *netLease) config(fd int) *netConfig {
-	return &netConfig{
+	c := &netConfig{
 		HostNSFD: fd, HostIf: l.hostIf, BridgeIndex: l.net.bridgeIndex,
 		Addr:    netip.PrefixFrom(l.addr, l.net.prefix.Bits()).String(),
 		Gateway: l.net.gateway.String(), MAC: macFor(l.addr),
 	}
+	for p := range l.net.exposed() {
+		c.AddonPorts = append(c.AddonPorts, p)
+	}
+	slices.Sort(c.AddonPorts)
+	for _, r := range l.net.relays {
+		c.Resolvers = append(c.Resolvers, loopResolver{Addr: r.upstream.Addr().String(), Port: r.port})
+	}
+	return c
+}
+
+// startRelays starts a DNS relay on the gateway for each loopback
+// nameserver of the host's resolver configuration (see dnsRelay).
+func (n *network) startRelays() error {
+	servers, err := loopbackNameservers(n.resolvConf)
+	if err != nil {
+		return err
+	}
+	for _, ns := range servers {
+		r, err := startRelay(n.gateway, ns)
+		if err != nil {
+			return err
+		}
+		n.relays = append(n.relays, r)
+	}
+	return nil
 }
 
 // netConfig tells an init how to join its network namespace to the
@@ -298,6 +342,10 @@ type netConfig struct {
 	Addr        string `json:"addr"`         // eth0's address, with the subnet's length
 	Gateway     string `json:"gateway"`      // the bridge's address: the default route
 	MAC         string `json:"mac"`
+	// AddonPorts and Resolvers are what of the host's loopback the
+	// process reaches at its own (see loopbackNAT).
+	AddonPorts []int          `json:"addon_ports,omitempty"`
+	Resolvers  []loopResolver `json:"resolvers,omitempty"`
 }
 
 // setupNetwork runs in the init, in its new network namespace: it makes
@@ -371,5 +419,9 @@ func setupNetwork(c *netConfig) error {
 	if err := netlink.RouteAdd(&netlink.Route{LinkIndex: eth0.Attrs().Index, Gw: net.ParseIP(c.Gateway)}); err != nil {
 		return fmt.Errorf("route through %s: %w", c.Gateway, err)
 	}
-	return nil
+	gw, err := netip.ParseAddr(c.Gateway)
+	if err != nil {
+		return fmt.Errorf("gateway %q: %w", c.Gateway, err)
+	}
+	return loopbackNAT(gw, c.AddonPorts, c.Resolvers)
 }

@@ -23,7 +23,7 @@ func probeNetworkNamespace(exe string) error {
 	return errors.New("network namespaces need Linux")
 }
 
-func openNetwork(p netip.Prefix, untracked []int) (*network, error) {
+func openNetwork(p netip.Prefix, untracked []int, resolvConf string) (*network, error) {
 	return nil, errors.New("network namespaces need Linux")
 }
 

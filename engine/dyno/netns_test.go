@@ -3,6 +3,8 @@ package dyno
 import (
 	"net"
 	"net/netip"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -77,28 +79,34 @@ func TestMacForIsLocalUnicast(t *testing.T) {
 	}
 }
 
-func TestAddonURLs(t *testing.T) {
-	gw := netip.MustParseAddr("10.213.0.1")
-	ports := map[int]bool{5432: true, 6380: true}
-	env := []string{
-		"DATABASE_URL=postgres://u:p@127.0.0.1:5432/db",
-		"REDIS_URL=redis://default:pw@localhost:6380",
-		"OTHER_URL=http://127.0.0.1:8080/",            // not an add-on's port
-		"REMOTE_URL=postgres://u:p@db.example:5432/x", // not the host's loopback
-		"PLAIN=127.0.0.1:5432",
+func TestLoopbackNameservers(t *testing.T) {
+	for _, c := range []struct {
+		conf string
+		want []string
+	}{
+		{"nameserver 127.0.0.53\noptions edns0 trust-ad\nsearch .\n", []string{"127.0.0.53"}},
+		{"# dnsmasq\nnameserver 127.0.0.1\nnameserver 10.0.0.2\nnameserver ::1\nnameserver 127.0.0.1\n", []string{"127.0.0.1"}},
+		{"nameserver 192.168.1.1\n", nil},
+		{"nameserver\nnameserver not-an-address\n  nameserver 127.1.2.3  # comment\n", []string{"127.1.2.3"}},
+	} {
+		path := filepath.Join(t.TempDir(), "resolv.conf")
+		if err := os.WriteFile(path, []byte(c.conf), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		got, err := loopbackNameservers(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var s []string
+		for _, a := range got {
+			s = append(s, a.String())
+		}
+		if !slices.Equal(s, c.want) {
+			t.Errorf("loopbackNameservers(%q) = %q, want %q", c.conf, s, c.want)
+		}
 	}
-	want := []string{
-		"DATABASE_URL=postgres://u:p@10.213.0.1:5432/db",
-		"REDIS_URL=redis://default:pw@10.213.0.1:6380",
-		"OTHER_URL=http://127.0.0.1:8080/",
-		"REMOTE_URL=postgres://u:p@db.example:5432/x",
-		"PLAIN=127.0.0.1:5432",
-	}
-	if got := addonURLs(env, gw, ports); !slices.Equal(got, want) {
-		t.Errorf("addonURLs:\n got %q\nwant %q", got, want)
-	}
-	if got := addonURLs(env, gw, nil); !slices.Equal(got, env) {
-		t.Errorf("without add-on ports the environment changed: %q", got)
+	if got, err := loopbackNameservers(filepath.Join(t.TempDir(), "none")); err != nil || got != nil {
+		t.Errorf("a missing file: %v, %v", got, err)
 	}
 }
 

@@ -22,14 +22,14 @@ type sharedNet struct {
 
 // acquireNetwork returns the process's network on subnet p, set up on
 // first use.
-func acquireNetwork(p netip.Prefix, untracked []int) (*network, error) {
+func acquireNetwork(p netip.Prefix, untracked []int, resolvConf string) (*network, error) {
 	shared.Lock()
 	defer shared.Unlock()
 	if sn, ok := shared.nets[p]; ok {
 		sn.refs++
 		return sn.n, nil
 	}
-	n, err := openNetwork(p, untracked)
+	n, err := openNetwork(p, untracked, resolvConf)
 	if err != nil {
 		return nil, err
 	}
@@ -67,7 +67,11 @@ func (s *Supervisor) setupNetwork() {
 	}
 	err := probeNetworkNamespace(s.opts.Exe)
 	if err == nil {
-		s.net, err = acquireNetwork(subnet, s.opts.UntrackedPorts)
+		resolv := s.opts.ResolvConf
+		if resolv == "" {
+			resolv = DefaultResolvConf
+		}
+		s.net, err = acquireNetwork(subnet, s.opts.UntrackedPorts, resolv)
 	}
 	if err == nil {
 		return

@@ -187,6 +187,10 @@ type Options struct {
 	// host's on the bridge; zero means DefaultSubnet. Two servers on one
 	// host need two subnets.
 	Subnet netip.Prefix
+	// ResolvConf is the host's resolver configuration, whose loopback
+	// nameservers dynos reach through the server's relays (see
+	// dnsRelay); "" means DefaultResolvConf.
+	ResolvConf string
 	// CycleJitter is the most that is added, at random, to CycleAfter for
 	// each process. Zero means DefaultCycleJitter when CycleAfter is left
 	// at its default and no jitter otherwise; negative means none.
@@ -480,9 +484,6 @@ func (s *Supervisor) spawnAs(cfg procConfig, isolated bool) (*process, error) {
 	if cfg.box != nil && cfg.box.netErr != nil {
 		cfg.box.remove()
 		return nil, fmt.Errorf("give the dyno a network address: %w", cfg.box.netErr)
-	}
-	if l := cfg.box.netOf(); l != nil {
-		cfg.env = addonURLs(cfg.env, l.net.gateway, l.net.exposed())
 	}
 	p, err := startProcess(cfg)
 	if err != nil {

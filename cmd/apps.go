@@ -90,7 +90,7 @@ func appsCommands(env *Env) []*cli.Command {
 				if c.Bool("json") {
 					return printJSON(env.Stdout, a)
 				}
-				var dynos []engine.DynoStatus
+				var dynos []api.DynoView
 				if err := cl.Do("GET", "/apps/"+url.PathEscape(name)+"/dynos", nil, &dynos); err != nil {
 					return err
 				}
@@ -149,7 +149,7 @@ func appsCommands(env *Env) []*cli.Command {
 	}
 }
 
-func dynoSummary(ds []engine.DynoStatus) string {
+func dynoSummary(ds []api.DynoView) string {
 	if len(ds) == 0 {
 		return "none"
 	}

@@ -9,6 +9,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"hako/engine"
+	"hako/engine/api"
 )
 
 func psCommands(env *Env) []*cli.Command {
@@ -22,7 +23,7 @@ func psCommands(env *Env) []*cli.Command {
 				if err != nil {
 					return err
 				}
-				var dynos []engine.DynoStatus
+				var dynos []api.DynoView
 				if err := cl.Do("GET", appPath(name, "/dynos"), nil, &dynos); err != nil {
 					return err
 				}
@@ -158,8 +159,8 @@ func printFormation(env *Env, formation []engine.FormationEntry) {
 
 // printPS prints `heroku ps`: each process type with its command and
 // quantity, then its dynos with state and since when.
-func printPS(env *Env, name string, formation []engine.FormationEntry, dynos []engine.DynoStatus) {
-	var runs []engine.DynoStatus
+func printPS(env *Env, name string, formation []engine.FormationEntry, dynos []api.DynoView) {
+	var runs []api.DynoView
 	for _, d := range dynos {
 		if d.Type == "run" {
 			runs = append(runs, d)
@@ -168,7 +169,7 @@ func printPS(env *Env, name string, formation []engine.FormationEntry, dynos []e
 	if len(runs) > 0 {
 		fmt.Fprintf(env.Stdout, "=== run: one-off processes (%d)\n", len(runs))
 		for _, d := range runs {
-			fmt.Fprintf(env.Stdout, "%s (Basic): %s %s (~ %s ago): %s\n", d.Name, d.State, d.Since.UTC().Format("2006/01/02 15:04:05 -0700"), ago(time.Since(d.Since)), d.Command)
+			fmt.Fprintf(env.Stdout, "%s (Basic): %s %s (~ %s ago): %s\n", d.Name, d.State, d.UpdatedAt.UTC().Format("2006/01/02 15:04:05 -0700"), ago(time.Since(d.UpdatedAt)), d.Command)
 		}
 		if len(formation) > 0 {
 			fmt.Fprintln(env.Stdout)
@@ -187,7 +188,7 @@ func printPS(env *Env, name string, formation []engine.FormationEntry, dynos []e
 		fmt.Fprintf(env.Stdout, "=== %s (%s): %s (%d)\n", f.Type, f.Size, f.Command, f.Quantity)
 		for _, d := range dynos {
 			if d.Type == f.Type {
-				fmt.Fprintf(env.Stdout, "%s: %s %s (~ %s ago)\n", d.Name, d.State, d.Since.UTC().Format("2006/01/02 15:04:05 -0700"), ago(time.Since(d.Since)))
+				fmt.Fprintf(env.Stdout, "%s: %s %s (~ %s ago)\n", d.Name, d.State, d.UpdatedAt.UTC().Format("2006/01/02 15:04:05 -0700"), ago(time.Since(d.UpdatedAt)))
 			}
 		}
 	}

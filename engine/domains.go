@@ -5,6 +5,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"time"
 )
 
 // MaxDomains bounds an app's custom domains.
@@ -94,6 +95,16 @@ func (e *Engine) updateDomains(name string, change func([]string) ([]string, err
 	app, err := e.Store.UpdateApp(name, func(a *App) error {
 		d, err := change(slices.Clone(a.Domains))
 		a.Domains = d
+		// Each hostname keeps when it was added, as Heroku's domains show.
+		added := map[string]time.Time{}
+		for _, h := range d {
+			if t, ok := a.DomainsAdded[h]; ok {
+				added[h] = t
+			} else {
+				added[h] = time.Now().UTC()
+			}
+		}
+		a.DomainsAdded = added
 		return err
 	})
 	if err != nil {

@@ -332,6 +332,10 @@ func (e *Engine) Shutdown() {
 	e.stopDynos(all)
 }
 
+// NewID returns a random UUID v4, for the records other packages name
+// (the store's releases).
+func NewID() string { return newID() }
+
 // newID returns a random UUID v4, the id format of Heroku's API.
 func newID() string {
 	var b [16]byte

@@ -22,6 +22,9 @@ type App struct {
 	Buildpacks []string `json:"buildpacks,omitempty"`
 	// Domains are custom hostnames routed to the app besides APP.DOMAIN.
 	Domains []string `json:"domains,omitempty"`
+	// DomainsAdded says when each of Domains was added (none for those
+	// of older stores: the app's creation stands in).
+	DomainsAdded map[string]time.Time `json:"domains_added,omitempty"`
 	// Addons are the add-ons attached to the app.
 	Addons []Addon `json:"addons,omitempty"`
 	// Maintenance makes the router answer every request with H80.
@@ -44,6 +47,9 @@ const (
 // Release is an immutable record of what ran at one version: a slug and the
 // config vars, so that a rollback restores both.
 type Release struct {
+	// ID is the release's UUID, by which Heroku's API names it beside
+	// its version. The store gives one to every release, old ones too.
+	ID          string            `json:"id,omitempty"`
 	App         string            `json:"app"`
 	Version     int               `json:"version"`
 	Description string            `json:"description"`
@@ -52,6 +58,8 @@ type Release struct {
 	SlugID      string            `json:"slug_id,omitempty"`
 	Config      map[string]string `json:"config,omitempty"`
 	Status      string            `json:"status"`
+	// UpdatedAt is when the status last changed (zero: CreatedAt).
+	UpdatedAt time.Time `json:"updated_at,omitempty"`
 }
 
 // Slug is the built app: a tar.gz named by its sha256 (ID), with the

@@ -41,6 +41,9 @@ func (s *Store) CreateApp(app *engine.App, first *engine.Release) error {
 		rc := *first
 		rc.App = a.Name
 		rc.Version = 1
+		if rc.ID == "" {
+			rc.ID = engine.NewID()
+		}
 		if err := checkNewStatus(rc.Status); err != nil {
 			return err
 		}

@@ -41,6 +41,9 @@ func (s *Store) CreateRelease(r *engine.Release, slug *engine.Slug) (*engine.Rel
 	if rc.CreatedAt.IsZero() {
 		rc.CreatedAt = now()
 	}
+	if rc.ID == "" {
+		rc.ID = engine.NewID()
+	}
 	var sl *engine.Slug
 	if slug != nil {
 		if slug.ID == "" {
@@ -116,6 +119,7 @@ func (s *Store) SetReleaseStatus(app string, version int, status string) (*engin
 			return engine.Errorf(engine.ECONFLICT, "Release v%d of %s is already %s.", version, app, r.Status)
 		}
 		r.Status = status
+		r.UpdatedAt = now()
 		if err := put(tx.Bucket(bucketReleases).Bucket([]byte(app)), versionKey(version), r); err != nil {
 			return err
 		}
@@ -212,4 +216,45 @@ func getRelease(tx *bolt.Tx, app string, version int) (*engine.Release, error) {
 		return nil, errReleaseNotFound()
 	}
 	return r, nil
+}
+
+// assignReleaseIDs gives a UUID to every release recorded before releases
+// had one, so that each is found by id as Heroku's API names it. Only the
+// releases without one are rewritten, each once.
+func assignReleaseIDs(tx *bolt.Tx) error {
+	root := tx.Bucket(bucketReleases)
+	var apps [][]byte
+	err := root.ForEach(func(k, v []byte) error {
+		if v == nil { // a nested bucket: one app's releases
+			apps = append(apps, append([]byte(nil), k...))
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	for _, app := range apps {
+		b := root.Bucket(app)
+		var fix []*engine.Release
+		err := b.ForEach(func(k, v []byte) error {
+			r := new(engine.Release)
+			if err := decode(k, v, r); err != nil {
+				return err
+			}
+			if r.ID == "" {
+				fix = append(fix, r)
+			}
+			return nil
+		})
+		if err != nil {
+			return fmt.Errorf("release ids of %s: %w", app, err)
+		}
+		for _, r := range fix {
+			r.ID = engine.NewID()
+			if err := put(b, versionKey(r.Version), r); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }

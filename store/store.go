@@ -61,8 +61,12 @@ func Open(path string) (*Store, error) {
 				return fmt.Errorf("create bucket %s: %w", name, err)
 			}
 		}
-		// Apps of older stores have no uid of their own yet.
-		return assignUIDs(tx)
+		// Apps of older stores have no uid of their own yet, nor their
+		// releases an id.
+		if err := assignUIDs(tx); err != nil {
+			return err
+		}
+		return assignReleaseIDs(tx)
 	})
 	if err != nil {
 		db.Close()

@@ -355,7 +355,9 @@ type dynoStatus struct {
 	Name    string `json:"name"`
 	State   string `json:"state"`
 	PID     int    `json:"pid"`
-	Release int    `json:"release"`
+	Release struct {
+		Version int `json:"version"`
+	} `json:"release"`
 }
 
 // waitFor polls cond until it holds or the deadline passes.

@@ -51,7 +51,7 @@ func TestHealthcheckStartup(t *testing.T) {
 	}
 	waitFor(t, 20*time.Second, "only v2's web.1 to run", func() bool {
 		ds := s.dynos(t, "checked")
-		return len(ds) == 1 && ds[0].Release == 2
+		return len(ds) == 1 && ds[0].Release.Version == 2
 	})
 	// The load's router lines overrun the log's buffer: the server's own
 	// output has every line.

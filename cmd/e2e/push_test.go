@@ -52,7 +52,7 @@ func TestPushToLive(t *testing.T) {
 			}
 			s.waitBody(t, c.app, c.body)
 			ds := s.dynos(t, c.app)
-			if len(ds) != 1 || ds[0].Name != "web.1" || ds[0].State != "up" || ds[0].Release != 2 {
+			if len(ds) != 1 || ds[0].Name != "web.1" || ds[0].State != "up" || ds[0].Release.Version != 2 {
 				t.Errorf("dynos = %+v, want one web.1 up on v2", ds)
 			}
 		})
@@ -99,7 +99,7 @@ func TestRedeployReplacesDyno(t *testing.T) {
 		t.Fatalf("git push hako main: %v\n%s", err, out)
 	}
 	after := s.dynos(t, "again")
-	if len(after) != 1 || after[0].Release != 4 {
+	if len(after) != 1 || after[0].Release.Version != 4 {
 		t.Fatalf("after redeploy dynos = %+v, want one on v4", after)
 	}
 	if len(before) == 1 && processAlive(before[0].PID) {

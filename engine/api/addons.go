@@ -10,18 +10,45 @@ import (
 
 // AddonView is an add-on in the Platform API's shape.
 type AddonView struct {
-	ID           string    `json:"id"`
-	Name         string    `json:"name"`
-	AddonService NameRef   `json:"addon_service"`
-	Plan         NameRef   `json:"plan"`
-	App          AppRef    `json:"app"`
-	Attachment   NameRef   `json:"attachment"`
-	ConfigVars   []string  `json:"config_vars"`
-	State        string    `json:"state"`
-	CreatedAt    time.Time `json:"created_at"`
+	ID            string     `json:"id"`
+	Name          string     `json:"name"`
+	AddonService  IDName     `json:"addon_service"`
+	Plan          PlanRef    `json:"plan"`
+	App           AppRef     `json:"app"`
+	BillingEntity BillingRef `json:"billing_entity"`
+	BilledPrice   Price      `json:"billed_price"`
+	Attachment    NameRef    `json:"attachment"`
+	ConfigVars    []string   `json:"config_vars"`
+	State         string     `json:"state"`
+	ProviderID    string     `json:"provider_id"`
+	WebURL        *string    `json:"web_url"`
+	Actions       []struct{} `json:"actions"`
+	CreatedAt     time.Time  `json:"created_at"`
+	UpdatedAt     time.Time  `json:"updated_at"`
 	// Usage, in GET /apps/APP/addons/ADDON only, is how much of its plan
 	// the add-on uses (hako's addition to the Platform API's shape).
 	Usage []engine.UsageField `json:"usage,omitempty"`
+}
+
+// PlanRef is an add-on's plan: "service:plan", free here.
+type PlanRef struct {
+	ID    string `json:"id"`
+	Name  string `json:"name"`
+	Price Price  `json:"price"`
+}
+
+// Price is what a plan costs: nothing, locally.
+type Price struct {
+	Cents    int    `json:"cents"`
+	Unit     string `json:"unit"`
+	Contract bool   `json:"contract"`
+}
+
+// BillingRef is who an add-on is billed to: its app, as Heroku says.
+type BillingRef struct {
+	ID   string `json:"id"`
+	Name string `json:"name"`
+	Type string `json:"type"`
 }
 
 // AppRef names an app by id and name, as the Platform API nests it.
@@ -30,13 +57,19 @@ type AppRef struct {
 	Name string `json:"name"`
 }
 
+var free = Price{Cents: 0, Unit: "month"}
+
 func (s *Server) addonView(a engine.Addon) AddonView {
 	app := AppRef{Name: a.App}
 	if x, err := s.Engine.App(a.App); err == nil {
 		app.ID = x.ID
 	}
-	return AddonView{ID: a.ID, Name: a.Name, AddonService: NameRef{a.Service}, Plan: NameRef{a.Service + ":" + a.Plan},
-		App: app, Attachment: NameRef{a.As}, ConfigVars: []string{a.ConfigVar()}, State: a.State, CreatedAt: a.Created}
+	plan := a.Service + ":" + a.Plan
+	return AddonView{ID: a.ID, Name: a.Name, AddonService: IDName{ID: stableID("addon-service", a.Service), Name: a.Service},
+		Plan: PlanRef{ID: stableID("plan", plan), Name: plan, Price: free}, App: app,
+		BillingEntity: BillingRef{ID: app.ID, Name: app.Name, Type: "app"}, BilledPrice: free,
+		Attachment: NameRef{a.As}, ConfigVars: []string{a.ConfigVar()}, State: a.State, ProviderID: a.ID,
+		Actions: []struct{}{}, CreatedAt: a.Created, UpdatedAt: a.Created}
 }
 
 // addonInfo answers GET /apps/APP/addons/ADDON: one add-on, by name,
@@ -120,7 +153,23 @@ type AttachmentView struct {
 		Name string `json:"name"`
 		App  AppRef `json:"app"`
 	} `json:"addon"`
-	App AppRef `json:"app"`
+	App         AppRef    `json:"app"`
+	Namespace   *string   `json:"namespace"`
+	LogInputURL *string   `json:"log_input_url"`
+	WebURL      *string   `json:"web_url"`
+	ConfigVars  []string  `json:"config_vars"`
+	CreatedAt   time.Time `json:"created_at"`
+	UpdatedAt   time.Time `json:"updated_at"`
+}
+
+func attachmentView(a *engine.App, ad engine.Addon) AttachmentView {
+	var v AttachmentView
+	ref := AppRef{ID: a.ID, Name: a.Name}
+	v.ID, v.Name, v.App = ad.ID, ad.As, ref
+	v.Addon.ID, v.Addon.Name, v.Addon.App = ad.ID, ad.Name, ref
+	v.ConfigVars = []string{ad.ConfigVar()}
+	v.CreatedAt, v.UpdatedAt = ad.Created, ad.Created
+	return v
 }
 
 // listAttachments lists add-on attachments, of one app or of all (the
@@ -144,11 +193,7 @@ func (s *Server) listAttachments(w http.ResponseWriter, r *http.Request) {
 	out := []AttachmentView{}
 	for _, a := range apps {
 		for _, ad := range a.Addons {
-			var v AttachmentView
-			ref := AppRef{ID: a.ID, Name: a.Name}
-			v.ID, v.Name, v.App = ad.ID, ad.As, ref
-			v.Addon.ID, v.Addon.Name, v.Addon.App = ad.ID, ad.Name, ref
-			out = append(out, v)
+			out = append(out, attachmentView(a, ad))
 		}
 	}
 	writeJSON(w, http.StatusOK, out)

@@ -32,6 +32,12 @@ type Server struct {
 	WebURL, GitURL func(app string) string
 
 	sessions logSessions
+	// imports are the slug imports waiting for their archive.
+	imports pending[*slugImport]
+	// sources are the uploads of POST /sources; builds the builds of
+	// their sources.
+	sources pending[*source]
+	builds  builds
 	// Logf receives internal errors that users only see as a generic
 	// message; nil means the standard logger.
 	Logf func(format string, args ...any)
@@ -96,6 +102,7 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /apps/{app}/log-drains", s.listDrains)
 	mux.HandleFunc("POST /apps/{app}/log-drains", s.addDrain)
 	mux.HandleFunc("DELETE /apps/{app}/log-drains/{drain...}", s.removeDrain)
+	s.platformRoutes(mux)
 	mux.HandleFunc("GET /apps/{app}/scheduler-jobs", s.listJobs)
 	mux.HandleFunc("POST /apps/{app}/scheduler-jobs", s.addJob)
 	mux.HandleFunc("DELETE /apps/{app}/scheduler-jobs/{id}", s.removeJob)
@@ -107,7 +114,13 @@ func (s *Server) Handler() http.Handler {
 	// A log session's URL carries its own secret, as Logplex URLs do.
 	open := http.NewServeMux()
 	open.HandleFunc("GET /log-sessions/{id}", s.readLogSession)
-	open.Handle("/", s.auth(s.appIDs(mux)))
+	// So do the blob URLs of slugs and sources (see blobs.go).
+	open.HandleFunc("PUT /slug-blobs/{secret}", s.putSlugBlob)
+	open.HandleFunc("GET /slug-blobs/{secret}", s.getSlugBlob)
+	open.HandleFunc("PUT /source-blobs/{secret}", s.putSourceBlob)
+	open.HandleFunc("GET /source-blobs/{secret}", s.getSourceBlob)
+	open.HandleFunc("GET /build-output/{secret}", s.readBuildOutput)
+	open.Handle("/", s.auth(s.appIDs(s.rawPaths(mux))))
 	return open
 }
 

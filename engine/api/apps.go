@@ -115,19 +115,6 @@ func (s *Server) deleteApp(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, s.view(a))
 }
 
-func (s *Server) listDynos(w http.ResponseWriter, r *http.Request) {
-	a, err := s.Engine.App(r.PathValue("app"))
-	if err != nil {
-		s.fail(w, err)
-		return
-	}
-	out := s.Engine.Dynos(a.Name)
-	if out == nil {
-		out = []engine.DynoStatus{}
-	}
-	writeJSON(w, http.StatusOK, out)
-}
-
 func (s *Server) url(f func(string) string, app string) string {
 	if f == nil {
 		return ""

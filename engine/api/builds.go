@@ -8,11 +8,16 @@ import (
 	"hako/engine/frame"
 )
 
-// createBuild builds and releases an uploaded tar.gz of an app's source
+// createBuild takes Heroku's JSON build (see createSourceBuild) or builds
+// and releases an uploaded tar.gz of an app's source
 // (`hako builds:create`), Heroku's deploy without git. The answer streams
 // frames (package frame): the build output as it happens, then Exit with
 // 0 for a release, 1 for a failed build.
 func (s *Server) createBuild(w http.ResponseWriter, r *http.Request) {
+	if isJSON(r) {
+		s.createSourceBuild(w, r)
+		return
+	}
 	app, err := s.Engine.App(r.PathValue("app"))
 	if err != nil {
 		s.fail(w, err)

@@ -2,35 +2,9 @@ package api
 
 import (
 	"net/http"
-	"net/url"
+
+	"hako/engine"
 )
-
-// DomainView is a custom domain in the Platform API's shape.
-type DomainView struct {
-	Hostname string `json:"hostname"`
-	Kind     string `json:"kind"`
-	// CNAME is where to point the hostname's DNS: the app's own name.
-	CNAME string `json:"cname"`
-}
-
-func (s *Server) domainViews(app string, hosts []string) []DomainView {
-	own := ""
-	if s.WebURL != nil {
-		own = s.WebURL(app)
-	}
-	out := []DomainView{}
-	if s.WebURL != nil {
-		// The app's own hostname comes first, as Heroku lists its
-		// herokuapp.com domain.
-		if u, err := url.Parse(s.WebURL(app)); err == nil {
-			out = append(out, DomainView{Hostname: u.Hostname(), Kind: "heroku"})
-		}
-	}
-	for _, h := range hosts {
-		out = append(out, DomainView{Hostname: h, Kind: "custom", CNAME: own})
-	}
-	return out
-}
 
 func (s *Server) listDomains(w http.ResponseWriter, r *http.Request) {
 	app, err := s.Engine.App(r.PathValue("app"))
@@ -38,10 +12,27 @@ func (s *Server) listDomains(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, s.domainViews(app.Name, app.Domains))
+	writeJSON(w, http.StatusOK, s.domainViews(app))
 }
 
-// addDomain takes {"hostname": "www.example.test"}.
+// getDomain is GET /apps/{app}/domains/{host}: one domain, by hostname
+// or id.
+func (s *Server) getDomain(w http.ResponseWriter, r *http.Request) {
+	app, err := s.Engine.App(r.PathValue("app"))
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	d, err := s.findDomain(app, r.PathValue("host"))
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, d)
+}
+
+// addDomain takes {"hostname": "www.example.test"} and answers the new
+// domain.
 func (s *Server) addDomain(w http.ResponseWriter, r *http.Request) {
 	var body struct {
 		Hostname string `json:"hostname"`
@@ -50,20 +41,61 @@ func (s *Server) addDomain(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, err)
 		return
 	}
-	hosts, err := s.Engine.AddDomain(r.PathValue("app"), body.Hostname)
-	if err != nil {
+	if _, err := s.Engine.AddDomain(r.PathValue("app"), body.Hostname); err != nil {
 		s.fail(w, err)
 		return
 	}
-	writeJSON(w, http.StatusCreated, s.domainViews(r.PathValue("app"), hosts))
+	s.answerDomain(w, r.PathValue("app"), body.Hostname, http.StatusCreated)
 }
 
-// removeDomain removes one hostname, or all of them without one.
-func (s *Server) removeDomain(w http.ResponseWriter, r *http.Request) {
-	hosts, err := s.Engine.RemoveDomain(r.PathValue("app"), r.PathValue("host"))
+// answerDomain writes the app's domain host as it is now.
+func (s *Server) answerDomain(w http.ResponseWriter, name, host string, status int) {
+	app, err := s.Engine.App(name)
 	if err != nil {
 		s.fail(w, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, s.domainViews(r.PathValue("app"), hosts))
+	d, err := s.findDomain(app, host)
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	writeJSON(w, status, d)
+}
+
+// removeDomain removes one hostname (by name or id) and answers it as it
+// was, or removes all of them without one and answers what is left.
+func (s *Server) removeDomain(w http.ResponseWriter, r *http.Request) {
+	app, err := s.Engine.App(r.PathValue("app"))
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	host := r.PathValue("host")
+	if host == "" {
+		if _, err := s.Engine.RemoveDomain(app.Name, ""); err != nil {
+			s.fail(w, err)
+			return
+		}
+		if app, err = s.Engine.App(app.Name); err != nil {
+			s.fail(w, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, s.domainViews(app))
+		return
+	}
+	d, err := s.findDomain(app, host)
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	if d.Kind != "custom" {
+		s.fail(w, engine.Errorf(engine.EINVALID, "%s is the app's own hostname: only custom domains can be removed.", d.Hostname))
+		return
+	}
+	if _, err := s.Engine.RemoveDomain(app.Name, d.Hostname); err != nil {
+		s.fail(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, d)
 }

@@ -14,7 +14,7 @@ func (s *Server) getFormation(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, f)
+	writeJSON(w, http.StatusOK, s.formationViews(r.PathValue("app"), f))
 }
 
 // patchFormation takes {"updates": [{"type": "web", "quantity": 3}]}.
@@ -46,7 +46,7 @@ func (s *Server) patchFormation(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, f)
+	writeJSON(w, http.StatusOK, s.formationViews(r.PathValue("app"), f))
 }
 
 // restartDynos restarts all dynos (no {dyno}) or a type or one dyno.

@@ -2,8 +2,6 @@ package api
 
 import (
 	"net/http"
-
-	"hako/engine"
 )
 
 func (s *Server) listKeys(w http.ResponseWriter, r *http.Request) {
@@ -12,10 +10,11 @@ func (s *Server) listKeys(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, err)
 		return
 	}
-	if keys == nil {
-		keys = []*engine.Key{}
+	out := []KeyView{}
+	for _, k := range keys {
+		out = append(out, s.keyView(k))
 	}
-	writeJSON(w, http.StatusOK, keys)
+	writeJSON(w, http.StatusOK, out)
 }
 
 func (s *Server) createKey(w http.ResponseWriter, r *http.Request) {
@@ -31,7 +30,7 @@ func (s *Server) createKey(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, err)
 		return
 	}
-	writeJSON(w, http.StatusCreated, k)
+	writeJSON(w, http.StatusCreated, s.keyView(k))
 }
 
 func (s *Server) deleteKey(w http.ResponseWriter, r *http.Request) {

@@ -1,0 +1,109 @@
+package api
+
+import (
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"sync"
+	"time"
+)
+
+// Heroku hands out blob URLs (a source's put_url and get_url, a slug's
+// blob) that clients use without their token, as S3 presigned URLs are.
+// hako hosts them itself: each URL carries a secret, and nothing but
+// those paths is open without the token.
+
+// blobTTL is how long a source or a slug import waits for its upload and
+// its use: Heroku's sources expire within the hour too.
+const blobTTL = time.Hour
+
+// maxPending bounds the sources and slug imports waiting at once, so that
+// a client cannot fill the disk with uploads it never uses.
+const maxPending = 16
+
+// secret returns a random token for a blob URL.
+func secret() string {
+	var b [24]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		panic(err)
+	}
+	return hex.EncodeToString(b[:])
+}
+
+// sign is the signature of a slug's export URL: derived from the API
+// token, so it needs no state and dies with the token.
+func (s *Server) sign(what, id string) string {
+	m := hmac.New(sha256.New, []byte(s.Token))
+	m.Write([]byte(what + "\x00" + id))
+	return hex.EncodeToString(m.Sum(nil))
+}
+
+func (s *Server) signed(what, id, sig string) bool {
+	return s.Token != "" && hmac.Equal([]byte(sig), []byte(s.sign(what, id)))
+}
+
+// pending is a table of things waiting for an upload or a use, each
+// dropped (with its cleanup) once it expires.
+type pending[T any] struct {
+	mu sync.Mutex
+	m  map[string]*entry[T]
+}
+
+type entry[T any] struct {
+	v       T
+	expires time.Time
+	drop    func(T)
+}
+
+// add keeps v under key until ttl passes; drop, when set, runs then.
+// It refuses when maxPending entries wait already.
+func (p *pending[T]) add(key string, v T, drop func(T)) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.expire()
+	if p.m == nil {
+		p.m = map[string]*entry[T]{}
+	}
+	if len(p.m) >= maxPending {
+		return false
+	}
+	p.m[key] = &entry[T]{v: v, expires: time.Now().Add(blobTTL), drop: drop}
+	return true
+}
+
+// get returns the entry under key, if it has not expired.
+func (p *pending[T]) get(key string) (T, bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.expire()
+	e, ok := p.m[key]
+	if !ok {
+		var zero T
+		return zero, false
+	}
+	return e.v, true
+}
+
+// each calls fn on every live entry, under the table's lock.
+func (p *pending[T]) each(fn func(key string, v T)) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.expire()
+	for k, e := range p.m {
+		fn(k, e.v)
+	}
+}
+
+// expire drops the entries past their time. The caller holds p.mu.
+func (p *pending[T]) expire() {
+	now := time.Now()
+	for k, e := range p.m {
+		if now.After(e.expires) {
+			delete(p.m, k)
+			if e.drop != nil {
+				go e.drop(e.v)
+			}
+		}
+	}
+}

@@ -1,0 +1,336 @@
+package api
+
+import (
+	"net/http"
+	"net/url"
+	"regexp"
+	"sort"
+	"strings"
+	"time"
+
+	"hako/engine"
+)
+
+// platformRoutes adds the rest of the Platform API that Heroku's clients
+// (the heroku CLI, heroku-go) call: single resources by id, the lists
+// they read before acting, and the slug and source flow.
+func (s *Server) platformRoutes(mux *http.ServeMux) {
+	mux.HandleFunc("GET /apps/{app}/dynos/{dyno}", s.getDyno)
+	mux.HandleFunc("GET /apps/{app}/releases/{version}/config-vars", s.getReleaseConfig)
+	mux.HandleFunc("PATCH /apps/{app}/formation/{type}", s.patchFormationType)
+	mux.HandleFunc("DELETE /apps/{app}/formations/{type}", s.restartType)
+	mux.HandleFunc("POST /apps/{app}/formations/{type}/actions/stop", s.restartType)
+	mux.HandleFunc("GET /apps/{app}/domains/{host}", s.getDomain)
+	mux.HandleFunc("GET /apps/{app}/sni-endpoints", empty)
+	mux.HandleFunc("GET /addons/{addon}", s.getAddonByID)
+	mux.HandleFunc("GET /addons/{addon}/addon-attachments", s.addonAttachments)
+	mux.HandleFunc("GET /apps/{app}/addons/{addon}/addon-attachments", s.addonAttachments)
+	mux.HandleFunc("POST /actions/addon-attachments/resolve", s.resolveAttachment)
+	mux.HandleFunc("GET /addon-services", s.addonServices)
+	mux.HandleFunc("GET /addon-services/{service}", s.addonServices)
+	mux.HandleFunc("GET /addon-services/{service}/plans", s.addonPlans)
+	mux.HandleFunc("GET /apps/{app}/collaborators", s.appEmpty)
+	mux.HandleFunc("GET /apps/{app}/features", s.appEmpty)
+	mux.HandleFunc("GET /account/features", empty)
+	mux.HandleFunc("GET /oauth/authorizations", empty)
+	mux.HandleFunc("GET /stacks", stacks)
+	mux.HandleFunc("GET /regions", regions)
+	mux.HandleFunc("POST /apps/{app}/slugs", s.createSlug)
+	mux.HandleFunc("GET /apps/{app}/slugs/{slug}", s.getSlug)
+	mux.HandleFunc("POST /sources", s.createSource)
+	mux.HandleFunc("GET /apps/{app}/builds", s.listBuilds)
+	mux.HandleFunc("GET /apps/{app}/builds/{id}", s.getBuild)
+}
+
+// empty answers a list hako has nothing in: collaborators (hako has one
+// user), features, SNI endpoints (the router's certificate covers every
+// app), OAuth authorizations (the token is the only one).
+func empty(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, []struct{}{})
+}
+
+// appEmpty is empty for an app that exists.
+func (s *Server) appEmpty(w http.ResponseWriter, r *http.Request) {
+	if _, err := s.Engine.App(r.PathValue("app")); err != nil {
+		s.fail(w, err)
+		return
+	}
+	empty(w, r)
+}
+
+func stacks(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, []map[string]any{{
+		"id": stableID("stack", engine.Stack), "name": engine.Stack, "state": "default", "default": true,
+		"created_at": time.Time{}, "updated_at": time.Time{},
+	}})
+}
+
+func regions(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, []map[string]any{{
+		"id": stableID("region", "local"), "name": "local", "description": "This machine", "country": "", "locale": "",
+		"private_capable": false, "created_at": time.Time{}, "updated_at": time.Time{},
+	}})
+}
+
+// formationSizes are the dyno sizes a formation update may name. hako
+// runs one size, so any of them means it; others are refused.
+var formationSizes = map[string]bool{
+	"eco": true, "basic": true, "free": true, "hobby": true, "standard-1x": true, "standard-2x": true,
+	"performance-m": true, "performance-l": true, "1x": true, "2x": true,
+}
+
+func checkSize(size *string) error {
+	if size == nil || formationSizes[strings.ToLower(*size)] {
+		return nil
+	}
+	return engine.Errorf(engine.EINVALID, "Dyno size %q is unknown: hako runs every dyno at one size (Basic); give basic, standard-1x and the like, or leave size out.", *size)
+}
+
+// patchFormationType is PATCH /apps/{app}/formation/{type}:
+// {"quantity": N, "size": S}. A size alone changes nothing (one size
+// here) but must be one Heroku knows.
+func (s *Server) patchFormationType(w http.ResponseWriter, r *http.Request) {
+	var body struct {
+		Quantity *quantity `json:"quantity"`
+		Size     *string   `json:"size"`
+	}
+	if err := decode(r, &body); err != nil {
+		s.fail(w, err)
+		return
+	}
+	if err := checkSize(body.Size); err != nil {
+		s.fail(w, err)
+		return
+	}
+	name, typ := r.PathValue("app"), r.PathValue("type")
+	var f []engine.FormationEntry
+	var err error
+	if body.Quantity != nil {
+		f, err = s.Engine.Scale(r.Context(), name, s.User, map[string]int{typ: int(*body.Quantity)})
+	} else if body.Size != nil {
+		f, err = s.Engine.Formation(name)
+	} else {
+		err = engine.Errorf(engine.EINVALID, "Formation update for %q has neither quantity nor size.", typ)
+	}
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	for _, v := range s.formationViews(name, f) {
+		if v.Type == typ {
+			writeJSON(w, http.StatusOK, v)
+			return
+		}
+	}
+	s.fail(w, engine.Errorf(engine.ENOTFOUND, "%s has no process type %s.", name, typ))
+}
+
+// restartType restarts (DELETE /apps/{app}/formations/{type}) or stops
+// (POST …/actions/stop, which Heroku's platform follows with a start)
+// every dyno of a process type.
+func (s *Server) restartType(w http.ResponseWriter, r *http.Request) {
+	if err := s.Engine.Restart(r.Context(), r.PathValue("app"), s.User, r.PathValue("type")); err != nil {
+		s.fail(w, err)
+		return
+	}
+	writeJSON(w, http.StatusAccepted, struct{}{})
+}
+
+// findAddon finds an add-on of any app by id or name.
+func (s *Server) findAddon(ref string) (*engine.App, engine.Addon, error) {
+	apps, err := s.Engine.Apps()
+	if err != nil {
+		return nil, engine.Addon{}, err
+	}
+	for _, a := range apps {
+		for _, ad := range a.Addons {
+			if ad.ID == ref || ad.Name == ref {
+				return a, ad, nil
+			}
+		}
+	}
+	return nil, engine.Addon{}, engine.Errorf(engine.ENOTFOUND, "Couldn't find that add-on: %s.", ref)
+}
+
+// getAddonByID is GET /addons/{addon}: an add-on by id or name, whatever
+// its app.
+func (s *Server) getAddonByID(w http.ResponseWriter, r *http.Request) {
+	_, ad, err := s.findAddon(r.PathValue("addon"))
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, s.addonView(ad))
+}
+
+// addonAttachments lists an add-on's attachments: one, to its app.
+func (s *Server) addonAttachments(w http.ResponseWriter, r *http.Request) {
+	a, ad, err := s.findAddon(r.PathValue("addon"))
+	if err == nil && r.PathValue("app") != "" && r.PathValue("app") != a.Name {
+		// By attachment name within the app, as the CLI also asks.
+		err = engine.Errorf(engine.ENOTFOUND, "Couldn't find that add-on: %s.", r.PathValue("addon"))
+	}
+	if err != nil && r.PathValue("app") != "" {
+		if a, err = s.Engine.App(r.PathValue("app")); err == nil {
+			var p *engine.Addon
+			if p, _, err = s.Engine.AddonInfo(r.Context(), a.Name, r.PathValue("addon")); err == nil {
+				ad = *p
+			}
+		}
+	}
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, []AttachmentView{attachmentView(a, ad)})
+}
+
+// resolveAttachment is POST /actions/addon-attachments/resolve:
+// {"app": APP, "addon_attachment": NAME}, as the heroku CLI finds an
+// attachment before it reads its add-on.
+func (s *Server) resolveAttachment(w http.ResponseWriter, r *http.Request) {
+	var body struct {
+		App        string `json:"app"`
+		Attachment string `json:"addon_attachment"`
+		Service    string `json:"addon_service"`
+	}
+	if err := decode(r, &body); err != nil {
+		s.fail(w, err)
+		return
+	}
+	if body.Attachment == "" {
+		s.fail(w, engine.Errorf(engine.EINVALID, `Missing "addon_attachment": give the attachment's name, e.g. DATABASE.`))
+		return
+	}
+	var apps []*engine.App
+	if body.App != "" {
+		a, err := s.Engine.App(body.App)
+		if err != nil {
+			s.fail(w, err)
+			return
+		}
+		apps = []*engine.App{a}
+	} else {
+		var err error
+		if apps, err = s.Engine.Apps(); err != nil {
+			s.fail(w, err)
+			return
+		}
+	}
+	out := []AttachmentView{}
+	for _, a := range apps {
+		for _, ad := range a.Addons {
+			if (ad.As == body.Attachment || ad.ID == body.Attachment || ad.Name == body.Attachment || a.Name+"::"+ad.As == body.Attachment) &&
+				(body.Service == "" || body.Service == ad.Service) {
+				out = append(out, attachmentView(a, ad))
+			}
+		}
+	}
+	if len(out) == 0 {
+		s.fail(w, engine.Errorf(engine.ENOTFOUND, "Couldn't find that add-on attachment: %s.", body.Attachment))
+		return
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+// ServiceView is an add-on service in the Platform API's shape.
+type ServiceView struct {
+	ID                string    `json:"id"`
+	Name              string    `json:"name"`
+	HumanName         string    `json:"human_name"`
+	State             string    `json:"state"`
+	CLIPluginName     *string   `json:"cli_plugin_name"`
+	SupportsMultiple  bool      `json:"supports_multiple_installations"`
+	SupportsSharing   bool      `json:"supports_sharing"`
+	CreatedAt         time.Time `json:"created_at"`
+	UpdatedAt         time.Time `json:"updated_at"`
+	DefaultAttachment string    `json:"default_attachment_name"`
+}
+
+func serviceView(p engine.AddonProvider) ServiceView {
+	human := map[string]string{"heroku-postgresql": "Heroku Postgres", "heroku-redis": "Heroku Key-Value Store"}[p.Service()]
+	if human == "" {
+		human = p.Service()
+	}
+	return ServiceView{ID: stableID("addon-service", p.Service()), Name: p.Service(), HumanName: human, State: "ga",
+		SupportsMultiple: true, DefaultAttachment: p.Attachment()}
+}
+
+// addonServices is GET /addon-services[/{service}]: the services this
+// server provides.
+func (s *Server) addonServices(w http.ResponseWriter, r *http.Request) {
+	if name := r.PathValue("service"); name != "" {
+		p, err := s.provider(name)
+		if err != nil {
+			s.fail(w, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, serviceView(p))
+		return
+	}
+	names := make([]string, 0, len(s.Engine.AddonProviders))
+	for n := range s.Engine.AddonProviders {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	out := []ServiceView{}
+	for _, n := range names {
+		out = append(out, serviceView(s.Engine.AddonProviders[n]))
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+func (s *Server) provider(name string) (engine.AddonProvider, error) {
+	for n, p := range s.Engine.AddonProviders {
+		if n == name || stableID("addon-service", n) == name {
+			return p, nil
+		}
+	}
+	return nil, engine.Errorf(engine.ENOTFOUND, "Couldn't find that add-on service: %s.", name)
+}
+
+// addonPlans is GET /addon-services/{service}/plans, all free.
+func (s *Server) addonPlans(w http.ResponseWriter, r *http.Request) {
+	p, err := s.provider(r.PathValue("service"))
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	out := []map[string]any{}
+	for i, plan := range p.Plans() {
+		name := p.Service() + ":" + plan
+		out = append(out, map[string]any{
+			"id": stableID("plan", name), "name": name, "human_name": plan, "description": plan, "default": i == 0,
+			"price": free, "state": "public", "compliance": nil, "installable_inside_private_network": false,
+			"installable_outside_private_network": true, "addon_service": IDName{ID: stableID("addon-service", p.Service()), Name: p.Service()},
+			"created_at": time.Time{}, "updated_at": time.Time{},
+		})
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+// drainPathRe matches DELETE /apps/{app}/log-drains/{url}, whose URL may
+// come unescaped (syslog://host:514): the mux would clean its "//" and
+// redirect, so it is routed before the mux sees it.
+var drainPathRe = regexp.MustCompile(`^/apps/([^/]+)/log-drains/(.+)$`)
+
+// rawPaths routes the paths the mux would mangle.
+func (s *Server) rawPaths(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodDelete {
+			if m := drainPathRe.FindStringSubmatch(r.URL.EscapedPath()); m != nil {
+				app, err1 := url.PathUnescape(m[1])
+				drain, err2 := url.PathUnescape(m[2])
+				if err1 != nil || err2 != nil {
+					s.fail(w, engine.Errorf(engine.EINVALID, "The log drain's path is not a valid URL path."))
+					return
+				}
+				r.SetPathValue("app", app)
+				r.SetPathValue("drain", drain)
+				s.removeDrain(w, r)
+				return
+			}
+		}
+		next.ServeHTTP(w, r)
+	})
+}

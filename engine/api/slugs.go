@@ -1,0 +1,276 @@
+package api
+
+import (
+	"net/http"
+	"regexp"
+	"strings"
+	"sync"
+	"time"
+
+	"hako/engine"
+)
+
+// SlugView is a slug in the Platform API's shape. Blob is where to PUT an
+// imported slug's archive, or GET a recorded one's.
+type SlugView struct {
+	ID   string `json:"id"`
+	Blob struct {
+		Method string `json:"method"`
+		URL    string `json:"url"`
+	} `json:"blob"`
+	BuildpackProvidedDescription *string           `json:"buildpack_provided_description"`
+	Checksum                     *string           `json:"checksum"`
+	Commit                       *string           `json:"commit"`
+	CommitDescription            *string           `json:"commit_description"`
+	ProcessTypes                 map[string]string `json:"process_types"`
+	Size                         *int64            `json:"size"`
+	Stack                        IDName            `json:"stack"`
+	CreatedAt                    time.Time         `json:"created_at"`
+	UpdatedAt                    time.Time         `json:"updated_at"`
+}
+
+// IDName is the Platform API's nested {"id", "name"} reference.
+type IDName struct {
+	ID   string `json:"id"`
+	Name string `json:"name"`
+}
+
+// slugImport is a slug announced by POST /apps/{app}/slugs, waiting for
+// its archive (PUT to its blob URL) and a release of it.
+type slugImport struct {
+	id, secret, app string
+	created         time.Time
+	desc, ctext     string // buildpack_provided_description, commit_description
+
+	mu   sync.Mutex
+	slug engine.Slug // ID is set once the archive arrived
+}
+
+func optional(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
+}
+
+func stackRef() IDName { return IDName{ID: stableID("stack", engine.Stack), Name: engine.Stack} }
+
+// slugView answers a recorded slug, whose blob can be fetched.
+func (s *Server) slugView(r *http.Request, sl *engine.Slug) SlugView {
+	v := SlugView{ID: sl.ID, BuildpackProvidedDescription: optional(sl.Buildpack), Checksum: optional(sl.Checksum),
+		Commit: optional(sl.Commit), ProcessTypes: sl.ProcessTypes, Size: &sl.Size, Stack: stackRef(),
+		CreatedAt: sl.CreatedAt, UpdatedAt: sl.CreatedAt}
+	v.Blob.Method = "GET"
+	v.Blob.URL = baseURL(r) + "/slug-blobs/" + sl.ID + "?sig=" + s.sign("slug", sl.ID)
+	if v.ProcessTypes == nil {
+		v.ProcessTypes = map[string]string{}
+	}
+	return v
+}
+
+// importView answers a slug import.
+func (s *Server) importView(r *http.Request, im *slugImport) SlugView {
+	im.mu.Lock()
+	defer im.mu.Unlock()
+	v := SlugView{ID: im.id, BuildpackProvidedDescription: optional(im.desc), Commit: optional(im.slug.Commit),
+		CommitDescription: optional(im.ctext), Checksum: optional(im.slug.Checksum),
+		ProcessTypes: im.slug.ProcessTypes, Stack: stackRef(), CreatedAt: im.created, UpdatedAt: im.created}
+	if im.slug.ID != "" {
+		v.Size = &im.slug.Size
+	}
+	v.Blob.Method = "PUT"
+	v.Blob.URL = baseURL(r) + "/slug-blobs/" + im.secret
+	return v
+}
+
+var processTypeRe = regexp.MustCompile(`^[A-Za-z0-9_-]{1,63}$`)
+
+// createSlug is POST /apps/{app}/slugs, Heroku's slug import:
+// {"process_types": {"web": "CMD"}, "commit": …, "stack": …}. The answer's
+// blob is where to PUT the archive, a tar.gz of the app's directory; then
+// POST /apps/{app}/releases {"slug": ID} releases it.
+func (s *Server) createSlug(w http.ResponseWriter, r *http.Request) {
+	var body struct {
+		ProcessTypes                 map[string]string `json:"process_types"`
+		Commit                       string            `json:"commit"`
+		CommitDescription            string            `json:"commit_description"`
+		BuildpackProvidedDescription string            `json:"buildpack_provided_description"`
+		Checksum                     string            `json:"checksum"`
+		Stack                        string            `json:"stack"`
+	}
+	if err := decode(r, &body); err != nil {
+		s.fail(w, err)
+		return
+	}
+	app, err := s.Engine.App(r.PathValue("app"))
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	if err := checkSlugBody(body.ProcessTypes, body.Stack, body.Checksum); err != nil {
+		s.fail(w, err)
+		return
+	}
+	for _, f := range []string{body.Commit, body.CommitDescription, body.BuildpackProvidedDescription} {
+		if len(f) > 256 {
+			s.fail(w, engine.Errorf(engine.EINVALID, "commit, commit_description and buildpack_provided_description are at most 256 characters each."))
+			return
+		}
+	}
+	im := &slugImport{id: engine.NewID(), secret: secret(), app: app.Name, created: time.Now().UTC(),
+		desc: body.BuildpackProvidedDescription, ctext: body.CommitDescription}
+	im.slug = engine.Slug{App: app.Name, Commit: body.Commit, Buildpack: body.BuildpackProvidedDescription,
+		ProcessTypes: body.ProcessTypes, Checksum: body.Checksum, Stack: engine.Stack}
+	forget := func(im *slugImport) {
+		im.mu.Lock()
+		id := im.slug.ID
+		im.mu.Unlock()
+		s.Engine.ForgetImport(id)
+	}
+	if !s.imports.add(im.secret, im, forget) {
+		s.fail(w, engine.Errorf(engine.EINVALID, "Too many slug imports and sources wait for their upload (at most %d, each for an hour): use or let expire the ones made.", maxPending))
+		return
+	}
+	writeJSON(w, http.StatusCreated, s.importView(r, im))
+}
+
+// checkSlugBody checks an imported slug's description.
+func checkSlugBody(types map[string]string, stack, checksum string) error {
+	if len(types) == 0 {
+		return engine.Errorf(engine.EINVALID, `Missing "process_types": give the slug's commands, {"web": "./bin/web"}.`)
+	}
+	if len(types) > 64 {
+		return engine.Errorf(engine.EINVALID, "A slug has at most 64 process types.")
+	}
+	for t, c := range types {
+		if !processTypeRe.MatchString(t) {
+			return engine.Errorf(engine.EINVALID, "Process type %q is invalid: use letters, digits, _ and -.", t)
+		}
+		if strings.TrimSpace(c) == "" {
+			return engine.Errorf(engine.EINVALID, "Process type %q has no command.", t)
+		}
+	}
+	if err := engine.ValidateProcessTypes(types); err != nil {
+		return err
+	}
+	if stack != "" && stack != engine.Stack {
+		return engine.Errorf(engine.EINVALID, "Stack %q is not available here: hako runs %s.", stack, engine.Stack)
+	}
+	if checksum != "" && !regexp.MustCompile(`^SHA256:[0-9a-f]{64}$`).MatchString(checksum) {
+		return engine.Errorf(engine.EINVALID, "Checksum %q is invalid: give SHA256:<64 hex digits>.", checksum)
+	}
+	return nil
+}
+
+// findImport finds a slug import by its id.
+func (s *Server) findImport(id string) *slugImport {
+	var found *slugImport
+	s.imports.each(func(_ string, im *slugImport) {
+		if im.id == id {
+			found = im
+		}
+	})
+	return found
+}
+
+// putSlugBlob is PUT /slug-blobs/{secret}: an imported slug's archive.
+func (s *Server) putSlugBlob(w http.ResponseWriter, r *http.Request) {
+	im, ok := s.imports.get(r.PathValue("secret"))
+	if !ok {
+		s.fail(w, engine.Errorf(engine.ENOTFOUND, "This slug upload URL is unknown or has expired: import the slug again."))
+		return
+	}
+	// One upload at a time per import; a second one replaces the first.
+	im.mu.Lock()
+	defer im.mu.Unlock()
+	got, err := s.Engine.ImportSlug(r.Body)
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	if want := im.slug.Checksum; want != "" && want != "SHA256:"+got.ID {
+		s.Engine.ForgetImport(got.ID)
+		s.fail(w, engine.Errorf(engine.EINVALID, "The archive's checksum is SHA256:%s, not the %s the slug was created with.", got.ID, want))
+		return
+	}
+	if old := im.slug.ID; old != "" && old != got.ID {
+		s.Engine.ForgetImport(old)
+	}
+	im.slug.ID, im.slug.Size, im.slug.Checksum = got.ID, got.Size, "SHA256:"+got.ID
+	w.WriteHeader(http.StatusOK)
+}
+
+// getSlugBlob is GET /slug-blobs/{id}?sig=…: a recorded slug's archive,
+// for export.
+func (s *Server) getSlugBlob(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("secret")
+	if !s.signed("slug", id, r.URL.Query().Get("sig")) {
+		s.fail(w, engine.Errorf(engine.ENOTFOUND, "This slug URL is unknown: ask for the slug's info again."))
+		return
+	}
+	if _, err := s.Engine.Slug(id); err != nil {
+		s.fail(w, err)
+		return
+	}
+	f, err := s.Engine.OpenSlug(id)
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	defer f.Close()
+	w.Header().Set("Content-Type", "application/gzip")
+	http.ServeContent(w, r, id+".tgz", time.Time{}, f)
+}
+
+// getSlug is GET /apps/{app}/slugs/{id}: a recorded slug, or an import.
+func (s *Server) getSlug(w http.ResponseWriter, r *http.Request) {
+	app, err := s.Engine.App(r.PathValue("app"))
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	id := r.PathValue("slug")
+	if im := s.findImport(id); im != nil && im.app == app.Name {
+		im.mu.Lock()
+		done := im.slug.ID
+		im.mu.Unlock()
+		// Once released, the import is the recorded slug.
+		if sl, err := s.Engine.Slug(done); done != "" && err == nil {
+			v := s.slugView(r, sl)
+			v.ID = im.id
+			writeJSON(w, http.StatusOK, v)
+			return
+		}
+		writeJSON(w, http.StatusOK, s.importView(r, im))
+		return
+	}
+	sl, err := s.Engine.Slug(id)
+	if err != nil || !slugFileRe.MatchString(id) {
+		s.fail(w, engine.Errorf(engine.ENOTFOUND, "Couldn't find that slug: %s.", id))
+		return
+	}
+	writeJSON(w, http.StatusOK, s.slugView(r, sl))
+}
+
+var slugFileRe = regexp.MustCompile(`^[0-9a-f]{64}$`)
+
+// releaseSlug releases a slug by its id: a recorded one, or an import
+// whose archive arrived.
+func (s *Server) releaseSlug(r *http.Request, app, id, desc string) (*engine.Release, error) {
+	req := engine.SlugRelease{App: app, User: s.User, SlugID: id, Description: desc}
+	if im := s.findImport(id); im != nil {
+		im.mu.Lock()
+		sl := im.slug
+		im.mu.Unlock()
+		if sl.ID == "" {
+			return nil, engine.Errorf(engine.EINVALID, "Slug %s has no archive yet: PUT it to the slug's blob URL first.", id)
+		}
+		req.SlugID = sl.ID
+		if _, err := s.Engine.Slug(sl.ID); engine.ErrorCode(err) == engine.ENOTFOUND {
+			req.Import = &sl
+		}
+	} else if !slugFileRe.MatchString(id) {
+		return nil, engine.Errorf(engine.ENOTFOUND, "Couldn't find that slug: %s.", id)
+	}
+	return s.Engine.ReleaseSlug(r.Context(), req)
+}

@@ -1,0 +1,200 @@
+package engine
+
+import (
+	"archive/tar"
+	"compress/gzip"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"time"
+)
+
+// slugFileRe is the shape of a stored slug's id: the sha256 of its file.
+var slugFileRe = regexp.MustCompile(`^[0-9a-f]{64}$`)
+
+// ImportedSlug is a slug file a client uploaded (Heroku's slug import):
+// stored under its sha256, not yet recorded, which a release does.
+type ImportedSlug struct {
+	ID   string
+	Size int64
+}
+
+// ImportSlug stores an uploaded slug, a tar.gz of the app's directory as
+// the builder makes them (and as OpenSlug exports them), under its sha256.
+// It takes at most the slug limit, compressed, and checks that the archive
+// reads whole within the build limit, so that a release of it unpacks.
+// Nothing is recorded: ReleaseSlug does that. Returns EINVALID.
+func (e *Engine) ImportSlug(r io.Reader) (*ImportedSlug, error) {
+	if e.Paths.Slugs == "" {
+		return nil, Errorf(EINVALID, "This server keeps no slugs.")
+	}
+	lim := e.Limits.WithDefaults()
+	tmp, err := os.CreateTemp(e.Paths.Slugs, ".import-*.tmp")
+	if err != nil {
+		return nil, fmt.Errorf("import slug: %w", err)
+	}
+	defer func() {
+		tmp.Close()
+		os.Remove(tmp.Name())
+	}()
+	h := sha256.New()
+	n, err := io.Copy(io.MultiWriter(tmp, h), io.LimitReader(r, lim.SlugBytes+1))
+	if err != nil {
+		return nil, Errorf(EINVALID, "The slug upload did not arrive whole: %v", err)
+	}
+	if n > lim.SlugBytes {
+		return nil, Errorf(EINVALID, "The slug is larger than this server allows (%d MB compressed).", lim.SlugBytes>>20)
+	}
+	if _, err := tmp.Seek(0, io.SeekStart); err != nil {
+		return nil, fmt.Errorf("import slug: %w", err)
+	}
+	if err := checkSlugArchive(tmp, lim.BuildBytes, 4*lim.SourceEntries); err != nil {
+		return nil, err
+	}
+	if err := tmp.Sync(); err != nil {
+		return nil, fmt.Errorf("import slug: %w", err)
+	}
+	if err := os.Chmod(tmp.Name(), 0o644); err != nil {
+		return nil, fmt.Errorf("import slug: %w", err)
+	}
+	id := hex.EncodeToString(h.Sum(nil))
+	if err := os.Rename(tmp.Name(), filepath.Join(e.Paths.Slugs, id+".tgz")); err != nil {
+		return nil, fmt.Errorf("import slug: %w", err)
+	}
+	return &ImportedSlug{ID: id, Size: n}, nil
+}
+
+// checkSlugArchive reads a tar.gz through, refusing one that is not, or
+// that expands past maxBytes or maxEntries. Unpacking checks each entry's
+// name and kind again; this only makes sure a release of it can unpack.
+func checkSlugArchive(r io.Reader, maxBytes int64, maxEntries int) error {
+	gz, err := gzip.NewReader(r)
+	if err != nil {
+		return Errorf(EINVALID, "The slug is not a tar.gz: %v", err)
+	}
+	tr := tar.NewReader(gz)
+	var total int64
+	for n := 0; ; n++ {
+		hdr, err := tr.Next()
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return Errorf(EINVALID, "The slug is not a usable tar.gz: %v", err)
+		}
+		if n >= maxEntries {
+			return Errorf(EINVALID, "The slug holds more than %d files.", maxEntries)
+		}
+		total += max(hdr.Size, 0)
+		if total > maxBytes {
+			return Errorf(EINVALID, "The slug expands to more than %d MiB.", maxBytes>>20)
+		}
+		if _, err := io.Copy(io.Discard, tr); err != nil {
+			return Errorf(EINVALID, "The slug is not a usable tar.gz: %v", err)
+		}
+	}
+}
+
+// OpenSlug opens a stored slug's file, for export. The caller closes it.
+// Returns ENOTFOUND.
+func (e *Engine) OpenSlug(id string) (*os.File, error) {
+	if !slugFileRe.MatchString(id) || e.Paths.Slugs == "" {
+		return nil, Errorf(ENOTFOUND, "Couldn't find that slug.")
+	}
+	f, err := os.Open(filepath.Join(e.Paths.Slugs, id+".tgz"))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, Errorf(ENOTFOUND, "Couldn't find that slug.")
+	}
+	if err != nil {
+		return nil, fmt.Errorf("open slug %s: %w", id, err)
+	}
+	return f, nil
+}
+
+// ForgetImport removes an imported slug's file that no release took up.
+func (e *Engine) ForgetImport(id string) {
+	if !slugFileRe.MatchString(id) || e.Paths.Slugs == "" {
+		return
+	}
+	if _, err := e.Store.Slug(id); ErrorCode(err) == ENOTFOUND {
+		_ = os.Remove(filepath.Join(e.Paths.Slugs, id+".tgz"))
+	}
+}
+
+// SlugRelease is a release of a slug (Heroku's POST /apps/APP/releases
+// {"slug": ID}): a stored one, or one imported and described here.
+type SlugRelease struct {
+	App, User string
+	// SlugID names a recorded slug; Import, when set, is an imported
+	// one, recorded with the release.
+	SlugID string
+	Import *Slug
+	// Description, when set, replaces "Deploy COMMIT".
+	Description string
+	Out         io.Writer
+}
+
+// ReleaseSlug makes a release of a slug with the app's current config
+// vars and moves the app onto it, as a deploy does without a build: the
+// release phase, then the formation's dynos. Returns EINVALID or
+// ENOTFOUND.
+func (e *Engine) ReleaseSlug(ctx context.Context, req SlugRelease) (*Release, error) {
+	if _, err := e.App(req.App); err != nil {
+		return nil, err
+	}
+	var newSlug *Slug
+	if req.Import != nil {
+		if err := ValidateProcessTypes(req.Import.ProcessTypes); err != nil {
+			return nil, err
+		}
+		c := *req.Import
+		c.App, c.Stack = req.App, Stack
+		if c.CreatedAt.IsZero() {
+			c.CreatedAt = time.Now().UTC()
+		}
+		newSlug, req.SlugID = &c, c.ID
+	} else if _, err := e.Store.Slug(req.SlugID); err != nil {
+		if ErrorCode(err) == ENOTFOUND {
+			return nil, Errorf(ENOTFOUND, "Couldn't find that slug: %s.", req.SlugID)
+		}
+		return nil, err
+	}
+	unlock, err := e.lockFor(ctx, req.App, "a slug release", req.Out)
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+	out := req.Out
+	if out == nil {
+		out = io.Discard
+	}
+	app, err := e.Store.App(req.App)
+	if err != nil {
+		return nil, err
+	}
+	cur, err := e.Store.Release(app.Name, app.CurrentRelease)
+	if err != nil {
+		return nil, fmt.Errorf("read current release of %s: %w", app.Name, err)
+	}
+	slug := newSlug
+	if slug == nil {
+		if slug, err = e.Store.Slug(req.SlugID); err != nil {
+			return nil, fmt.Errorf("read slug of %s: %w", app.Name, err)
+		}
+	}
+	desc := req.Description
+	if desc == "" {
+		desc = strings.TrimSpace("Deploy " + shortCommit(slug.Commit))
+	}
+	rel := &Release{App: app.Name, Description: desc, User: req.User, CreatedAt: time.Now().UTC(),
+		SlugID: slug.ID, Config: cur.Config}
+	return e.commit(ctx, app, rel, slug, newSlug, out)
+}

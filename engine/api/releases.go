@@ -33,11 +33,6 @@ type ReleaseView struct {
 	AppJSON json.RawMessage `json:"app_json,omitempty"`
 }
 
-// IDRef is the Platform API's nested {"id": …} reference.
-type IDRef struct {
-	ID string `json:"id"`
-}
-
 func (s *Server) releaseView(app *engine.App, rel *engine.Release) ReleaseView {
 	v := ReleaseView{ID: rel.ID, Version: rel.Version, Description: rel.Description,
 		Status: rel.Status, Current: rel.Version == app.CurrentRelease,

@@ -28,8 +28,12 @@ type ServerInfo struct {
 	Token    string `json:"token"`
 	SSHAddr  string `json:"ssh_addr"`
 	HTTPAddr string `json:"http_addr"`
-	Domain   string `json:"domain"`
-	PID      int    `json:"pid"`
+	// HTTPSAddr is the router's HTTPS address, CAFile the certificate of
+	// the local CA its certificates (and the API's) chain to.
+	HTTPSAddr string `json:"https_addr,omitempty"`
+	CAFile    string `json:"ca_file,omitempty"`
+	Domain    string `json:"domain"`
+	PID       int    `json:"pid"`
 }
 
 // Home returns the data directory: HAKO_HOME, or ~/.hako.

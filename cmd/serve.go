@@ -21,6 +21,7 @@ import (
 	"hako/engine/addons/redis"
 	"hako/engine/api"
 	"hako/engine/dyno"
+	"hako/engine/localca"
 	"hako/engine/logs"
 	"hako/engine/router"
 	"hako/engine/scheduler"
@@ -49,6 +50,7 @@ type Server struct {
 	ssh      *sshgit.Server
 	api      *http.Server
 	router   *http.Server
+	ca       *localca.Authority
 	info     ServerInfo
 	httpPort string
 
@@ -87,7 +89,7 @@ func NewServer(env *Env, home string, cfg serverConfig) (_ *Server, err error) {
 		}
 		return nil, err
 	}
-	if s.ls, err = listen(map[string]string{"ssh-addr": cfg.SSHAddr, "http-addr": cfg.HTTPAddr, "api-addr": cfg.APIAddr}); err != nil {
+	if s.ls, err = listen(map[string]string{"ssh-addr": cfg.SSHAddr, "http-addr": cfg.HTTPAddr, "https-addr": cfg.HTTPSAddr, "api-addr": cfg.APIAddr}); err != nil {
 		return nil, err
 	}
 	files, err := raiseFileLimit()
@@ -95,6 +97,9 @@ func NewServer(env *Env, home string, cfg serverConfig) (_ *Server, err error) {
 		return nil, fmt.Errorf("read the open-files limit: %w", err)
 	}
 	limitListeners(s.ls, budgets(files, cfg.RouterMaxConns), s.logger.Printf)
+	if err := s.secure(); err != nil {
+		return nil, err
+	}
 	if err := s.build(); err != nil {
 		return nil, err
 	}
@@ -159,8 +164,8 @@ func (s *Server) build() error {
 		return err
 	}
 	apiURL := "http://" + s.ls["api-addr"].Addr().String()
-	s.api = &http.Server{Handler: (&api.Server{Engine: s.eng, Token: token, User: "admin", Logs: s.buf, WebURL: appURL, GitURL: gitURL, Logf: s.logger.Printf}).Handler(),
-		ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 90 * time.Second}
+	apiHandler := (&api.Server{Engine: s.eng, Token: token, User: "admin", Logs: s.buf, WebURL: appURL, GitURL: gitURL, Logf: s.logger.Printf}).Handler()
+	s.api = &http.Server{ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 90 * time.Second}
 	// Slow headers and idle keep-alive connections are closed, as by
 	// Heroku's router (30 s, 90 s); a connection that never sends a
 	// request is idle too.
@@ -172,7 +177,9 @@ func (s *Server) build() error {
 	}
 	s.eng.RepoHeads, s.eng.Logf = s.ssh.Heads, s.logger.Printf
 	s.eng.GitLog = s.ssh.Log
-	s.info = ServerInfo{APIURL: apiURL, Token: token, SSHAddr: sshAddr, HTTPAddr: s.ls["http-addr"].Addr().String(), Domain: cfg.Domain, PID: os.Getpid()}
+	s.api.Handler = withGitHTTP(apiHandler, s.ssh, token)
+	s.info = ServerInfo{APIURL: apiURL, Token: token, SSHAddr: sshAddr, HTTPAddr: s.ls["http-addr"].Addr().String(),
+		HTTPSAddr: s.ls["https-addr"].Addr().String(), CAFile: s.ca.CAFile(), Domain: cfg.Domain, PID: os.Getpid()}
 	return nil
 }
 
@@ -221,6 +228,7 @@ func (s *Server) Run(ctx context.Context) error {
 	serve("git hooks", func() error { return s.ssh.ServeHooks(s.hookL) })
 	serve("api", func() error { return s.api.Serve(s.ls["api-addr"]) })
 	serve("router", func() error { return s.router.Serve(s.ls["http-addr"]) })
+	serve("router (https)", func() error { return s.router.Serve(s.ls["https-addr"]) })
 	g.Go(func() error {
 		// Add-on servers come up first: dynos connect to them at boot.
 		if err := s.eng.StartAddons(gctx); err != nil {

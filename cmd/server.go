@@ -27,7 +27,8 @@ func serverCommand(env *Env) *cli.Command {
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "ssh-addr", Value: "127.0.0.1:2222", Usage: "address of the SSH server (git push, commands)", EnvVars: []string{"HAKO_SSH_ADDR"}},
 			&cli.StringFlag{Name: "http-addr", Value: "127.0.0.1:8080", Usage: "address of the router that serves the apps", EnvVars: []string{"HAKO_HTTP_ADDR"}},
-			&cli.StringFlag{Name: "api-addr", Value: "127.0.0.1:8081", Usage: "address of the HTTP API", EnvVars: []string{"HAKO_API_ADDR"}},
+			&cli.StringFlag{Name: "https-addr", Value: "127.0.0.1:8443", Usage: "address of the router's HTTPS side (certificates from hako's local CA, see hako ca:path)", EnvVars: []string{"HAKO_HTTPS_ADDR"}},
+			&cli.StringFlag{Name: "api-addr", Value: "127.0.0.1:8081", Usage: "address of the HTTP API, plain HTTP and HTTPS on one port; also git over HTTPS", EnvVars: []string{"HAKO_API_ADDR"}},
 			&cli.StringFlag{Name: "domain", Value: "localhost", Usage: "apps are served at APP.DOMAIN", EnvVars: []string{"HAKO_DOMAIN"}},
 			&cli.DurationFlag{Name: "boot-timeout", Value: dyno.DefaultBootTimeout, Usage: "how long a web dyno has to bind $PORT before R10", EnvVars: []string{"HAKO_BOOT_TIMEOUT"}},
 			&cli.DurationFlag{Name: "stop-grace", Value: dyno.DefaultStopGrace, Usage: "how long a stopping dyno has after SIGTERM before SIGKILL (R12)", EnvVars: []string{"HAKO_STOP_GRACE"}},
@@ -48,7 +49,7 @@ func serverCommand(env *Env) *cli.Command {
 		},
 		Action: func(c *cli.Context) error {
 			cfg := serverConfig{
-				SSHAddr: c.String("ssh-addr"), HTTPAddr: c.String("http-addr"),
+				SSHAddr: c.String("ssh-addr"), HTTPAddr: c.String("http-addr"), HTTPSAddr: c.String("https-addr"),
 				APIAddr: c.String("api-addr"), Domain: strings.ToLower(c.String("domain")),
 				Dynos: dyno.Options{BootTimeout: c.Duration("boot-timeout"), StopGrace: c.Duration("stop-grace"),
 					CycleAfter: c.Duration("cycle-after"), MemoryLimit: int64(c.Int("dyno-memory")) << 20},
@@ -116,6 +117,8 @@ func serverCommand(env *Env) *cli.Command {
 
 type serverConfig struct {
 	SSHAddr, HTTPAddr, APIAddr, Domain string
+	// HTTPSAddr is the router's TLS address.
+	HTTPSAddr string
 	// Dynos holds the dyno timings and limits from the flags.
 	Dynos dyno.Options
 	// RouterIdle closes idle client connections of the router;
@@ -187,7 +190,13 @@ func printBanner(w io.Writer, info ServerInfo, home, isolation, httpPort string)
 	fmt.Fprintf(w, "hako is running (data in %s)\n", home)
 	fmt.Fprintf(w, "  ssh (git push, commands)  %s\n", info.SSHAddr)
 	fmt.Fprintf(w, "  router (your apps)        http://APP.%s:%s/\n", info.Domain, httpPort)
-	fmt.Fprintf(w, "  API                       %s\n", info.APIURL)
+	if _, httpsPort, err := net.SplitHostPort(info.HTTPSAddr); err == nil {
+		fmt.Fprintf(w, "  router over HTTPS         https://APP.%s:%s/\n", info.Domain, httpsPort)
+	}
+	fmt.Fprintf(w, "  API                       %s (and https://, git over HTTPS)\n", info.APIURL)
+	if info.CAFile != "" {
+		fmt.Fprintf(w, "  CA to trust for HTTPS     %s\n", info.CAFile)
+	}
 	fmt.Fprintf(w, "  isolation                 %s\n", isolation)
 	fmt.Fprintln(w, "Next, in another terminal:")
 	fmt.Fprintln(w, "  hako keys:add ~/.ssh/id_ed25519.pub")

@@ -44,60 +44,82 @@ func (s *Server) git(sess ssh.Session, args []string) int {
 		fmt.Fprintf(sess.Stderr(), " !     %s\n", engine.ErrorMessage(err))
 		return 1
 	}
-	if _, err := s.Engine.App(name); err != nil {
-		if engine.ErrorCode(err) == engine.ENOTFOUND {
-			fmt.Fprintf(sess.Stderr(), " !     App %s does not exist: create it first with `hako apps:create %s`.\n", name, name)
-		} else {
-			if engine.ErrorCode(err) == engine.EINTERNAL {
-				s.logf("ssh: read app %s: %v", name, err)
-			}
-			fmt.Fprintf(sess.Stderr(), " !     %s\n", engine.ErrorMessage(err))
-		}
-		return 1
-	}
-	repo := filepath.Join(s.ReposDir, name+".git")
-	if err := s.ensureRepo(repo); err != nil {
-		s.logf("ssh: prepare repository of %s: %v", name, err)
-		fmt.Fprintln(sess.Stderr(), " !     Internal error preparing the repository: the server log has the details.")
+	repo, err := s.openRepo(name)
+	if err != nil {
+		fmt.Fprintf(sess.Stderr(), " !     %s\n", engine.ErrorMessage(err))
 		return 1
 	}
 	verb := strings.TrimPrefix(args[0], "git-")
 	cmd := exec.Command("git", verb, repo)
 	cmd.Env = os.Environ()
 	if verb == "receive-pack" {
-		token := randomToken()
 		user, _ := sess.Context().Value(userKey{}).(string)
-		p := &push{app: name, user: user, repo: repo, started: time.Now()}
-		s.mu.Lock()
-		if s.pushes == nil {
-			s.pushes = map[string]*push{}
-		}
-		s.pushes[token] = p
-		s.mu.Unlock()
-		defer func() {
-			s.mu.Lock()
-			delete(s.pushes, token)
-			s.mu.Unlock()
-		}()
-		cmd.Env = append(cmd.Env, "HAKO_PUSH_TOKEN="+token, "HAKO_HOOK_SOCKET="+s.HookSocket)
-		cmd.Env = append(cmd.Env, receiveLimitEnv(s.Engine.Limits)...)
-		code := runWired(cmd, sess, sess, sess.Stderr())
-		// post-receive settles a staged release; if git never ran it (the
-		// ref update failed, or the client went away) this does.
-		s.settle(p, sess.Stderr())
+		env, end := s.beginPush(name, user, repo)
+		cmd.Env = append(cmd.Env, env...)
+		code := runWired(cmd, sess, sess, sess.Stderr(), nil)
+		end(sess.Stderr())
 		return code
 	}
-	return runWired(cmd, sess, sess, sess.Stderr())
+	return runWired(cmd, sess, sess, sess.Stderr(), nil)
 }
 
-// runWired runs cmd with the session's streams. Standard input is copied
+// openRepo returns the bare repository of the app name, creating it (and
+// its hooks) on first use. Returns ENOTFOUND for an app that does not
+// exist; other failures are logged and reported as internal.
+func (s *Server) openRepo(name string) (string, error) {
+	if _, err := s.Engine.App(name); err != nil {
+		if engine.ErrorCode(err) == engine.ENOTFOUND {
+			return "", engine.Errorf(engine.ENOTFOUND, "App %s does not exist: create it first with `hako apps:create %s`.", name, name)
+		}
+		if engine.ErrorCode(err) == engine.EINTERNAL {
+			s.logf("git: read app %s: %v", name, err)
+		}
+		return "", err
+	}
+	repo := filepath.Join(s.ReposDir, name+".git")
+	if err := s.ensureRepo(repo); err != nil {
+		s.logf("git: prepare repository of %s: %v", name, err)
+		return "", engine.Errorf(engine.EINTERNAL, "Internal error preparing the repository: the server log has the details.")
+	}
+	return repo, nil
+}
+
+// beginPush registers a git-receive-pack of the app into repo by user,
+// over SSH or HTTP alike: env, added to receive-pack's environment, lets
+// its hooks reach the server (which builds and stages the release in
+// pre-receive and makes it live in post-receive) and caps the pack it
+// takes. end, called once receive-pack has exited, settles a release git
+// never ran post-receive for (the ref update failed, or the client went
+// away), writing what it did to out, and forgets the push.
+func (s *Server) beginPush(app, user, repo string) (env []string, end func(out io.Writer)) {
+	token := randomToken()
+	p := &push{app: app, user: user, repo: repo, started: time.Now()}
+	s.mu.Lock()
+	if s.pushes == nil {
+		s.pushes = map[string]*push{}
+	}
+	s.pushes[token] = p
+	s.mu.Unlock()
+	env = append([]string{"HAKO_PUSH_TOKEN=" + token, "HAKO_HOOK_SOCKET=" + s.HookSocket}, receiveLimitEnv(s.Engine.Limits)...)
+	return env, func(out io.Writer) {
+		s.settle(p, out)
+		s.mu.Lock()
+		delete(s.pushes, token)
+		s.mu.Unlock()
+	}
+}
+
+// runWired runs cmd with the given streams. Standard input is copied
 // through a pipe that is not waited for: a client that sends nothing more
-// must not keep the command from finishing.
+// must not keep the command from finishing. When unblock is set, it is
+// called once the command has exited to end a read of in that may still
+// be blocked, and the copy is waited for: an HTTP handler must not read
+// its request body after it returns.
 //
 // git dies with the server (see tether): a receive-pack left running by a
 // killed server could move a branch after the next start has settled the
 // release staged for it, and the two would disagree.
-func runWired(cmd *exec.Cmd, in io.Reader, out, errOut io.Writer) int {
+func runWired(cmd *exec.Cmd, in io.Reader, out, errOut io.Writer, unblock func()) int {
 	cmd.Stdout = out
 	cmd.Stderr = errOut
 	dieWithServer(cmd)
@@ -111,11 +133,17 @@ func runWired(cmd *exec.Cmd, in io.Reader, out, errOut io.Writer) int {
 		fmt.Fprintf(errOut, " !     cannot start git: %v\n", err)
 		return 1
 	}
+	copied := make(chan struct{})
 	go func() {
+		defer close(copied)
 		_, _ = io.Copy(stdin, in)
 		_ = stdin.Close()
 	}()
 	<-done
+	if unblock != nil {
+		unblock()
+		<-copied
+	}
 	if waitErr != nil {
 		if ee, ok := waitErr.(*exec.ExitError); ok {
 			return ee.ExitCode()

@@ -77,6 +77,9 @@ type server struct {
 	out                        *syncBuffer
 	key                        string
 	done                       chan struct{}
+
+	// httpsPort is the router's HTTPS port.
+	httpsPort string
 	// flags are added to `hako server` (timings for tests).
 	flags []string
 	// wrap, when set, runs the server through this command line, which
@@ -139,6 +142,7 @@ func startServerWith(t *testing.T, s *server) *server {
 	t.Helper()
 	need(t, "git", "ssh", "ssh-keygen")
 	s.t, s.sshPort, s.httpPort, s.apiPort = t, freePort(t), freePort(t), freePort(t)
+	s.httpsPort = freePort(t)
 	if s.subnet == "" {
 		s.subnet = reserveSubnet(t)
 	}
@@ -167,7 +171,8 @@ func (s *server) start() {
 // spawn starts the server process and returns without waiting for it.
 func (s *server) spawn() {
 	s.done = make(chan struct{})
-	args := append([]string{bin, "server", "--ssh-addr", "127.0.0.1:" + s.sshPort, "--http-addr", "127.0.0.1:" + s.httpPort, "--api-addr", "127.0.0.1:" + s.apiPort}, s.flags...)
+	args := append([]string{bin, "server", "--ssh-addr", "127.0.0.1:" + s.sshPort, "--http-addr", "127.0.0.1:" + s.httpPort, "--api-addr", "127.0.0.1:" + s.apiPort,
+		"--https-addr", "127.0.0.1:" + s.httpsPort}, s.flags...)
 	if s.subnet != "" {
 		args = append(args, "--dyno-subnet", s.subnet)
 	}

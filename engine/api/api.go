@@ -164,6 +164,11 @@ func (s *Server) appIDs(next http.Handler) http.Handler {
 func (s *Server) auth(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		if !ok {
+			// Basic with the token as the password (any user name), as
+			// heroku-go's Username/Password and git's helpers send it.
+			_, tok, ok = r.BasicAuth()
+		}
 		if !ok || s.Token == "" || subtle.ConstantTimeCompare([]byte(tok), []byte(s.Token)) != 1 {
 			s.fail(w, engine.Errorf(engine.EUNAUTHORIZED, "Invalid credentials provided: use the token the server wrote to HAKO_HOME, or set HAKO_API_TOKEN."))
 			return

@@ -32,18 +32,31 @@ type Listener struct {
 	// refusal, then at most once a minute, with how many so far.
 	Warn func(refused, limit int)
 
+	*counts
+	refusal []byte
+}
+
+// counts are a budget's figures, shared by the listeners that draw on it
+// (see Share).
+type counts struct {
 	lastWarn atomic.Int64 // Unix nanoseconds of the last Warn call
 	max      int64
 	open     atomic.Int64
 	refused  atomic.Int64
-	refusal  []byte
 }
 
 // Listen wraps l so that at most limit connections are open at once; a
 // connection past them is sent refusal (when not empty) and closed. A max
 // below 1 means 1.
 func Listen(l net.Listener, limit int, refusal []byte) *Listener {
-	return &Listener{Listener: l, max: int64(max(1, limit)), refusal: refusal}
+	return &Listener{Listener: l, counts: &counts{max: int64(max(1, limit))}, refusal: refusal}
+}
+
+// Share wraps other in the same budget as l: one port served on two
+// addresses (the router's HTTP and HTTPS) holds at most l's limit in all.
+// Its refusals are told to l's Warn.
+func (l *Listener) Share(other net.Listener) *Listener {
+	return &Listener{Listener: other, counts: l.counts, refusal: l.refusal, Warn: l.Warn}
 }
 
 // Accept waits for the next connection within the limit, refusing the

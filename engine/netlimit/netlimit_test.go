@@ -115,3 +115,47 @@ func TestWarn(t *testing.T) {
 		t.Errorf("%d more warnings within a minute, want none", len(warned))
 	}
 }
+
+// TestShare: two listeners sharing a budget hold at most its limit
+// together; the second refuses once the first holds it all.
+func TestShare(t *testing.T) {
+	a, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	la := Listen(a, 1, []byte("busy\n"))
+	lb := la.Share(b)
+	t.Cleanup(func() { la.Close(); lb.Close() })
+	ca, err := net.Dial("tcp", a.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ca.Close()
+	held, err := la.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer held.Close()
+	cb, err := net.Dial("tcp", b.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cb.Close()
+	go func() {
+		if c, err := lb.Accept(); err == nil {
+			c.Close()
+		}
+	}()
+	_ = cb.SetReadDeadline(time.Now().Add(5 * time.Second))
+	got, _ := io.ReadAll(cb)
+	if string(got) != "busy\n" {
+		t.Fatalf("second address past the shared limit read %q, want the refusal", got)
+	}
+	if lb.Refused() != 1 || la.Open() != 1 {
+		t.Errorf("refused %d, open %d; want 1 and 1", lb.Refused(), la.Open())
+	}
+}

@@ -1,5 +1,6 @@
 # Answers GET /env/NAME with the value of NAME in the dyno's environment,
-# and GET /whoami with the dyno's user id, hostname and pid.
+# GET /header/NAME with the request's header NAME, and GET /whoami with
+# the dyno's user id, hostname and pid.
 import os, socket
 from http.server import BaseHTTPRequestHandler, HTTPServer
 
@@ -8,6 +9,8 @@ class Handler(BaseHTTPRequestHandler):
     def do_GET(self):
         if self.path.startswith("/env/"):
             body = os.environ.get(self.path[5:], "<unset>")
+        elif self.path.startswith("/header/"):
+            body = self.headers.get(self.path[8:], "<unset>")
         elif self.path == "/whoami":
             body = "uid=%d host=%s pid=%d" % (os.getuid(), socket.gethostname(), os.getpid())
         else:

@@ -85,6 +85,9 @@ func NewApp(env *Env) *cli.App {
 	cmds := []*cli.Command{}
 	cmds = append(cmds, appsCommands(env)...)
 	cmds = append(cmds, keysCommands(env)...)
+	cmds = append(cmds, usersCommands(env)...)
+	cmds = append(cmds, accessCommands(env)...)
+	cmds = append(cmds, workshopCommands(env)...)
 	cmds = append(cmds, configCommands(env)...)
 	cmds = append(cmds, buildpacksCommands(env)...)
 	cmds = append(cmds, domainsCommands(env)...)

@@ -32,7 +32,7 @@ func keysCommands(env *Env) []*cli.Command {
 					fmt.Fprintln(env.Stdout, "No keys: add one with `hako keys:add ~/.ssh/id_ed25519.pub`.")
 				}
 				for _, k := range keys {
-					fmt.Fprintf(env.Stdout, "%s %s %s\n", k.Fingerprint, keyType(k.PublicKey), k.Comment)
+					fmt.Fprintf(env.Stdout, "%s %s %s %s\n", k.Fingerprint, keyType(k.PublicKey), k.Comment, k.Email)
 				}
 				return nil
 			},

@@ -164,7 +164,7 @@ func (s *Server) build() error {
 		return err
 	}
 	apiURL := "http://" + s.ls["api-addr"].Addr().String()
-	apiHandler := (&api.Server{Engine: s.eng, Token: token, User: "admin", Logs: s.buf, WebURL: appURL, GitURL: gitURL, Logf: s.logger.Printf}).Handler()
+	apiHandler := (&api.Server{Engine: s.eng, Token: token, Logs: s.buf, WebURL: appURL, GitURL: gitURL, Logf: s.logger.Printf}).Handler()
 	s.api = &http.Server{ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 90 * time.Second}
 	// Slow headers and idle keep-alive connections are closed, as by
 	// Heroku's router (30 s, 90 s); a connection that never sends a
@@ -173,11 +173,11 @@ func (s *Server) build() error {
 	s.ssh = &sshgit.Server{
 		Engine: s.eng, ReposDir: l.Repos, HookSocket: l.HookSocket, Exe: exe,
 		HostKeyPath: l.HostKey, Logf: s.logger.Printf,
-		Commands: sshCommands(s.eng, apiURL, token),
+		Commands: sshCommands(s.eng, apiURL),
 	}
 	s.eng.RepoHeads, s.eng.Logf = s.ssh.Heads, s.logger.Printf
 	s.eng.GitLog = s.ssh.Log
-	s.api.Handler = withGitHTTP(apiHandler, s.ssh, token)
+	s.api.Handler = withGitHTTP(apiHandler, s.ssh, token, s.eng)
 	s.info = ServerInfo{APIURL: apiURL, Token: token, SSHAddr: sshAddr, HTTPAddr: s.ls["http-addr"].Addr().String(),
 		HTTPSAddr: s.ls["https-addr"].Addr().String(), CAFile: s.ca.CAFile(), Domain: cfg.Domain, PID: os.Getpid()}
 	return nil

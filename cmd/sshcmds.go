@@ -12,15 +12,22 @@ import (
 
 // sshCommands runs the command line of an SSH session through the same
 // command tree as the CLI: the commands reach the engine through the
-// server's own API, and `run` attaches a one-off dyno to the session,
-// with its terminal when the client asked for one (ssh -t).
-func sshCommands(eng *engine.Engine, apiURL, token string) func(*sshgit.Session) int {
-	client := func() (*Client, error) {
-		return &Client{URL: apiURL, Token: token, HTTP: &http.Client{Timeout: 10 * time.Minute}}, nil
-	}
+// server's own API, as the key's user (with a token that lives as long as
+// the command), so the API's authorization covers them; `run` attaches a
+// one-off dyno to the session, with its terminal when the client asked
+// for one (ssh -t), after the same check (engine.CheckAccess).
+func sshCommands(eng *engine.Engine, apiURL string) func(*sshgit.Session) int {
 	return func(ss *sshgit.Session) int {
+		token, end := eng.SessionToken(ss.User)
+		defer end()
+		client := func() (*Client, error) {
+			return &Client{URL: apiURL, Token: token, HTTP: &http.Client{Timeout: 10 * time.Minute}}, nil
+		}
 		remote := &Env{Stdin: ss.Stdin, Stdout: ss.Stdout, Stderr: ss.Stderr, Remote: true, Client: client, Logf: eng.Logf,
 			Run: func(_ context.Context, req engine.RunRequest, tty bool) (int, error) {
+				if err := eng.CheckAccess(ss.User, req.App, engine.AccessMember); err != nil {
+					return 1, err
+				}
 				req.User, req.Stdin, req.Out = ss.User, ss.Stdin, ss.Stdout
 				if tty && ss.Terminal != nil {
 					req.Terminal, req.Out = ss.Terminal, ss.Raw

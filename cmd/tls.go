@@ -62,10 +62,18 @@ func caPathCommand(env *Env) *cli.Command {
 }
 
 // withGitHTTP serves git's smart HTTP protocol (/APP.git/…) beside the
-// API on its port, with the API token as the Basic password.
-func withGitHTTP(apiHandler http.Handler, git *sshgit.Server, token string) http.Handler {
+// API on its port, with an API token as the Basic password: the
+// administrator's (token) or a user's.
+func withGitHTTP(apiHandler http.Handler, git *sshgit.Server, token string, eng *engine.Engine) http.Handler {
 	gitHandler := git.GitHTTP(func(password string) (string, bool) {
-		return "admin", token != "" && subtle.ConstantTimeCompare([]byte(password), []byte(token)) == 1
+		if token != "" && subtle.ConstantTimeCompare([]byte(password), []byte(token)) == 1 {
+			return engine.AdminEmail, true
+		}
+		u, err := eng.Authenticate(password)
+		if err != nil {
+			return "", false
+		}
+		return u.Email, true
 	})
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if sshgit.IsGitPath(r.URL.Path) {

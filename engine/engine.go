@@ -80,6 +80,8 @@ type Engine struct {
 	running  map[string][]*instance
 	oneoffs  map[string]map[string]DynoStatus
 	unpacked unpackedDirs
+	// sessions are the tokens of running SSH commands.
+	sessions sessionTokens
 	// addonsReady, once Prepare made it, is closed when StartAddons is
 	// done; dynos wait for it.
 	addonsReady chan struct{}
@@ -217,7 +219,7 @@ func (e *Engine) CreateApp(name, user string) (*App, error) {
 		return nil, err
 	}
 	now := time.Now().UTC()
-	app := &App{ID: newID(), Name: name, Stack: Stack, CreatedAt: now, UpdatedAt: now, Formation: map[string]int{}}
+	app := &App{ID: newID(), Name: name, Stack: Stack, CreatedAt: now, UpdatedAt: now, Formation: map[string]int{}, Owner: user}
 	first := &Release{App: name, Version: 1, Description: "Initial release", User: user, CreatedAt: now, Status: ReleaseSucceeded, Config: map[string]string{}}
 	if err := e.Store.CreateApp(app, first); err != nil {
 		return nil, err
@@ -285,39 +287,62 @@ func (e *Engine) DestroyApp(name string) error {
 	return nil
 }
 
-// AddKey registers an SSH public key given in authorized_keys form.
-// Returns EINVALID or ECONFLICT.
-func (e *Engine) AddKey(text string) (*Key, error) {
+// AddKey registers an SSH public key, given in authorized_keys form, to
+// the user of that email. Returns EINVALID or ECONFLICT.
+func (e *Engine) AddKey(user, text string) (*Key, error) {
 	k, err := e.ParseKey(text)
 	if err != nil {
 		return nil, err
 	}
+	if _, err := e.users().User(user); err != nil {
+		return nil, err
+	}
 	k.ID = newID()
 	k.CreatedAt = time.Now().UTC()
+	k.Email = user
 	if err := e.Store.AddKey(k); err != nil {
 		return nil, err
 	}
 	return k, nil
 }
 
-// Keys lists the registered keys.
-func (e *Engine) Keys() ([]*Key, error) { return e.Store.Keys() }
+// Keys lists the keys u may see: their own, or every key for an
+// administrator.
+func (e *Engine) Keys(u *User) ([]*Key, error) {
+	keys, err := e.Store.Keys()
+	if err != nil || u.Admin {
+		return keys, err
+	}
+	var own []*Key
+	for _, k := range keys {
+		if k.Email == u.Email {
+			own = append(own, k)
+		}
+	}
+	return own, nil
+}
 
-// RemoveKey removes a key by ID, fingerprint or comment. Returns ENOTFOUND.
-func (e *Engine) RemoveKey(idOrName string) error { return e.Store.DeleteKey(idOrName) }
+// RemoveKey removes one of u's keys (any key, for an administrator) by
+// ID, fingerprint or comment. Returns ENOTFOUND.
+func (e *Engine) RemoveKey(u *User, idOrName string) error {
+	owner := u.Email
+	if u.Admin {
+		owner = ""
+	}
+	return e.Store.DeleteKey(owner, idOrName)
+}
 
-// Authorized returns who holds the key with that fingerprint (its
-// comment, usually user@host, else the fingerprint), and whether the key
-// may use SSH at all.
+// Authorized returns the email of the user who holds the key with that
+// fingerprint, and whether the key may use SSH at all.
 func (e *Engine) Authorized(fingerprint string) (user string, ok bool) {
 	k, err := e.Store.KeyByFingerprint(fingerprint)
 	if err != nil {
 		return "", false
 	}
-	if k.Comment != "" {
-		return k.Comment, true
+	if _, err := e.users().User(k.Email); err != nil {
+		return "", false
 	}
-	return k.Fingerprint, true
+	return k.Email, true
 }
 
 // Shutdown stops every dyno the engine started, for a server exit.

@@ -35,6 +35,10 @@ type App struct {
 	// they are isolated: its own for the app's whole life (see
 	// FirstAppUID). The store assigns it; nothing else changes it.
 	UID int `json:"uid,omitempty"`
+	// Owner is the email of the user who created the app; Collaborators
+	// are those it is shared with (see CheckAccess).
+	Owner         string   `json:"owner,omitempty"`
+	Collaborators []string `json:"collaborators,omitempty"`
 }
 
 // Release statuses, as Heroku names them.
@@ -87,6 +91,9 @@ type Key struct {
 	PublicKey   string    `json:"public_key"`  // authorized_keys form
 	Comment     string    `json:"comment"`
 	CreatedAt   time.Time `json:"created_at"`
+	// Email names the user the key belongs to: whoever holds it acts as
+	// them.
+	Email string `json:"email"`
 }
 
 // Stack is the name hako gives its build and run environment. It matches

@@ -43,9 +43,10 @@ type Store interface {
 	Keys() ([]*Key, error)
 	// KeyByFingerprint returns the key with that fingerprint. Returns ENOTFOUND.
 	KeyByFingerprint(fp string) (*Key, error)
-	// DeleteKey removes the key whose ID, fingerprint or comment is idOrName.
-	// Returns ENOTFOUND.
-	DeleteKey(idOrName string) error
+	// DeleteKey removes the key whose ID, fingerprint or comment is
+	// idOrName, among those of the user owner ("": anyone's). Returns
+	// ENOTFOUND.
+	DeleteKey(owner, idOrName string) error
 
 	// Close releases the database.
 	Close() error

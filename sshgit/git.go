@@ -44,7 +44,8 @@ func (s *Server) git(sess ssh.Session, args []string) int {
 		fmt.Fprintf(sess.Stderr(), " !     %s\n", engine.ErrorMessage(err))
 		return 1
 	}
-	repo, err := s.openRepo(name)
+	user, _ := sess.Context().Value(userKey{}).(string)
+	repo, err := s.openRepo(user, name)
 	if err != nil {
 		fmt.Fprintf(sess.Stderr(), " !     %s\n", engine.ErrorMessage(err))
 		return 1
@@ -53,7 +54,6 @@ func (s *Server) git(sess ssh.Session, args []string) int {
 	cmd := exec.Command("git", verb, repo)
 	cmd.Env = os.Environ()
 	if verb == "receive-pack" {
-		user, _ := sess.Context().Value(userKey{}).(string)
 		env, end := s.beginPush(name, user, repo)
 		cmd.Env = append(cmd.Env, env...)
 		code := runWired(cmd, sess, sess, sess.Stderr(), nil)
@@ -63,11 +63,13 @@ func (s *Server) git(sess ssh.Session, args []string) int {
 	return runWired(cmd, sess, sess, sess.Stderr(), nil)
 }
 
-// openRepo returns the bare repository of the app name, creating it (and
-// its hooks) on first use. Returns ENOTFOUND for an app that does not
-// exist; other failures are logged and reported as internal.
-func (s *Server) openRepo(name string) (string, error) {
-	if _, err := s.Engine.App(name); err != nil {
+// openRepo returns the bare repository of the app name for user, creating
+// it (and its hooks) on first use. Push and clone, over SSH and HTTP
+// alike, need access to the app: the one check (engine.CheckAccess) the
+// API makes too. Returns ENOTFOUND for an app that does not exist,
+// EFORBIDDEN; other failures are logged and reported as internal.
+func (s *Server) openRepo(user, name string) (string, error) {
+	if err := s.Engine.CheckAccess(user, name, engine.AccessMember); err != nil {
 		if engine.ErrorCode(err) == engine.ENOTFOUND {
 			return "", engine.Errorf(engine.ENOTFOUND, "App %s does not exist: create it first with `hako apps:create %s`.", name, name)
 		}

@@ -82,11 +82,14 @@ func (s *Server) GitHTTP(authorize func(password string) (user string, ok bool))
 			http.Error(w, "Only git's smart HTTP protocol is served: use git 1.6.6 or later.", http.StatusForbidden)
 			return
 		}
-		repo, err := s.openRepo(name)
+		repo, err := s.openRepo(user, name)
 		if err != nil {
 			status := http.StatusInternalServerError
-			if engine.ErrorCode(err) == engine.ENOTFOUND {
+			switch engine.ErrorCode(err) {
+			case engine.ENOTFOUND:
 				status = http.StatusNotFound
+			case engine.EFORBIDDEN:
+				status = http.StatusForbidden
 			}
 			http.Error(w, engine.ErrorMessage(err), status)
 			return

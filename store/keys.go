@@ -21,28 +21,40 @@ func (s *Store) AddKey(k *engine.Key) error {
 		kc.CreatedAt = now()
 	}
 	err := s.db.Update(func(tx *bolt.Tx) error {
-		b := tx.Bucket(bucketKeys)
-		if b.Get([]byte(kc.Fingerprint)) != nil {
-			return engine.Errorf(engine.ECONFLICT, "Key %s is already registered.", kc.Fingerprint)
+		if kc.Email != "" && tx.Bucket(bucketUsers).Get([]byte(kc.Email)) == nil {
+			return errUserNotFound(kc.Email)
 		}
-		if kc.ID != "" {
-			keys, err := allKeys(tx)
-			if err != nil {
-				return err
-			}
-			for _, o := range keys {
-				if o.ID == kc.ID {
-					return engine.Errorf(engine.ECONFLICT, "Key ID %s is already in use.", kc.ID)
-				}
-			}
-		}
-		return put(b, []byte(kc.Fingerprint), &kc)
+		return addKey(tx, &kc)
 	})
 	if err != nil {
 		return fmt.Errorf("add key %s: %w", kc.Fingerprint, err)
 	}
 	*k = kc
 	return nil
+}
+
+// addKey records k inside tx. Returns ECONFLICT if its fingerprint or ID
+// is registered already.
+func addKey(tx *bolt.Tx, k *engine.Key) error {
+	b := tx.Bucket(bucketKeys)
+	if b.Get([]byte(k.Fingerprint)) != nil {
+		return engine.Errorf(engine.ECONFLICT, "Key %s is already registered.", k.Fingerprint)
+	}
+	if k.ID != "" {
+		keys, err := allKeys(tx)
+		if err != nil {
+			return err
+		}
+		for _, o := range keys {
+			if o.ID == k.ID {
+				return engine.Errorf(engine.ECONFLICT, "Key ID %s is already in use.", k.ID)
+			}
+		}
+	}
+	if k.CreatedAt.IsZero() {
+		k.CreatedAt = now()
+	}
+	return put(b, []byte(k.Fingerprint), k)
 }
 
 // Keys returns every key, oldest first, the order they were added in.
@@ -77,11 +89,12 @@ func (s *Store) KeyByFingerprint(fp string) (*engine.Key, error) {
 }
 
 // DeleteKey removes the key whose ID, fingerprint or comment is idOrName,
-// so that users can name a key the way they remember it. An ID or
+// among the keys of the user owner ("": anyone's), so that users can
+// name a key the way they remember it and never remove another's. An ID or
 // fingerprint match wins over a comment; a comment shared by several keys
 // is refused with ECONFLICT rather than removing an arbitrary one.
 // Returns ENOTFOUND.
-func (s *Store) DeleteKey(idOrName string) error {
+func (s *Store) DeleteKey(owner, idOrName string) error {
 	err := s.db.Update(func(tx *bolt.Tx) error {
 		keys, err := allKeys(tx)
 		if err != nil {
@@ -90,7 +103,7 @@ func (s *Store) DeleteKey(idOrName string) error {
 		var exact, byComment []*engine.Key
 		for _, k := range keys {
 			switch {
-			case idOrName == "":
+			case idOrName == "", owner != "" && k.Email != owner:
 			case k.ID == idOrName || k.Fingerprint == idOrName:
 				exact = append(exact, k)
 			case k.Comment == idOrName:

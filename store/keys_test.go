@@ -125,7 +125,7 @@ func TestDeleteKey(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			s := openTest(t)
 			addKeys(t, s)
-			err := s.DeleteKey(tt.idOrName)
+			err := s.DeleteKey("", tt.idOrName)
 			if c := code(err); c != tt.wantCode {
 				t.Fatalf("code = %q (%v), want %q", c, err, tt.wantCode)
 			}

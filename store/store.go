@@ -56,14 +56,17 @@ func Open(path string) (*Store, error) {
 		return nil, fmt.Errorf("open store %s: %w", path, err)
 	}
 	err = db.Update(func(tx *bolt.Tx) error {
-		for _, name := range [][]byte{bucketApps, bucketReleases, bucketSlugs, bucketKeys, bucketMeta} {
+		for _, name := range [][]byte{bucketApps, bucketReleases, bucketSlugs, bucketKeys, bucketMeta, bucketUsers, bucketTokens} {
 			if _, err := tx.CreateBucketIfNotExists(name); err != nil {
 				return fmt.Errorf("create bucket %s: %w", name, err)
 			}
 		}
-		// Apps of older stores have no uid of their own yet, nor their
-		// releases an id.
+		// Apps of older stores have no uid of their own yet, nor an owner,
+		// nor their releases an id.
 		if err := assignUIDs(tx); err != nil {
+			return err
+		}
+		if err := migrateUsers(tx); err != nil {
 			return err
 		}
 		return assignReleaseIDs(tx)

@@ -126,7 +126,7 @@ func (s *Server) createAddon(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, err)
 		return
 	}
-	a, err := s.Engine.CreateAddon(r.Context(), engine.AddonRequest{App: r.PathValue("app"), Service: string(body.Plan), As: body.Attachment.Name, User: s.User})
+	a, err := s.Engine.CreateAddon(r.Context(), engine.AddonRequest{App: r.PathValue("app"), Service: string(body.Plan), As: body.Attachment.Name, User: s.by(r)})
 	if err != nil {
 		s.fail(w, err)
 		return
@@ -135,7 +135,7 @@ func (s *Server) createAddon(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) deleteAddon(w http.ResponseWriter, r *http.Request) {
-	a, err := s.Engine.DestroyAddon(r.Context(), r.PathValue("app"), r.PathValue("addon"), s.User, nil)
+	a, err := s.Engine.DestroyAddon(r.Context(), r.PathValue("app"), r.PathValue("addon"), s.by(r), nil)
 	if err != nil {
 		s.fail(w, err)
 		return
@@ -192,6 +192,9 @@ func (s *Server) listAttachments(w http.ResponseWriter, r *http.Request) {
 	}
 	out := []AttachmentView{}
 	for _, a := range apps {
+		if !canSee(r, a) {
+			continue
+		}
 		for _, ad := range a.Addons {
 			out = append(out, attachmentView(a, ad))
 		}
@@ -207,6 +210,10 @@ func (s *Server) resolveAddon(w http.ResponseWriter, r *http.Request) {
 		Addon string `json:"addon"`
 	}
 	if err := decode(r, &body); err != nil {
+		s.fail(w, err)
+		return
+	}
+	if err := s.Engine.CheckAccess(s.by(r), body.App, engine.AccessMember); err != nil {
 		s.fail(w, err)
 		return
 	}

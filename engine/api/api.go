@@ -5,7 +5,6 @@ package api
 
 import (
 	"bytes"
-	"crypto/subtle"
 	"encoding/json"
 	"errors"
 	"io"
@@ -19,13 +18,13 @@ import (
 	"hako/engine/logs"
 )
 
-// Server is the HTTP API. Every request needs the admin token.
+// Server is the HTTP API. Every request needs a user's token, and every
+// route checks what that user may do (authz.go).
 type Server struct {
 	Engine *engine.Engine
-	// Token is the bearer token clients must present.
+	// Token is the administrator's token (HAKO_HOME/api-token); users'
+	// tokens are the engine's.
 	Token string
-	// User names who made a change in release descriptions.
-	User string
 	// Logs holds the apps' recent log lines; nil serves none.
 	Logs LogReader
 	// WebURL and GitURL give the URLs shown for an app.
@@ -38,6 +37,8 @@ type Server struct {
 	// their sources.
 	sources pending[*source]
 	builds  builds
+	// patterns are the routes Handler registered.
+	patterns []string
 	// Logf receives internal errors that users only see as a generic
 	// message; nil means the standard logger.
 	Logf func(format string, args ...any)
@@ -57,7 +58,7 @@ var _ LogReader = (*logs.Buffer)(nil)
 
 // Handler returns the API's routes behind token authentication.
 func (s *Server) Handler() http.Handler {
-	mux := http.NewServeMux()
+	mux := &routes{ServeMux: http.NewServeMux(), s: s}
 	mux.HandleFunc("GET /account/keys", s.listKeys)
 	mux.HandleFunc("POST /account/keys", s.createKey)
 	mux.HandleFunc("DELETE /account/keys/{key}", s.deleteKey)
@@ -108,6 +109,7 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("DELETE /apps/{app}/scheduler-jobs/{id}", s.removeJob)
 	mux.HandleFunc("POST /apps/{app}/scheduler-jobs/{id}/actions/run", s.runJob)
 	s.pipelineRoutes(mux)
+	s.accountRoutes(mux)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, engine.Errorf(engine.ENOTFOUND, "No such API path: %s %s", r.Method, r.URL.Path))
 	})
@@ -121,6 +123,7 @@ func (s *Server) Handler() http.Handler {
 	open.HandleFunc("GET /source-blobs/{secret}", s.getSourceBlob)
 	open.HandleFunc("GET /build-output/{secret}", s.readBuildOutput)
 	open.Handle("/", s.auth(s.appIDs(s.rawPaths(mux))))
+	s.patterns = mux.patterns
 	return open
 }
 
@@ -156,22 +159,6 @@ func (s *Server) appIDs(next http.Handler) http.Handler {
 				s.fail(w, engine.Errorf(engine.ENOTFOUND, "Couldn't find that app."))
 				return
 			}
-		}
-		next.ServeHTTP(w, r)
-	})
-}
-
-func (s *Server) auth(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-		if !ok {
-			// Basic with the token as the password (any user name), as
-			// heroku-go's Username/Password and git's helpers send it.
-			_, tok, ok = r.BasicAuth()
-		}
-		if !ok || s.Token == "" || subtle.ConstantTimeCompare([]byte(tok), []byte(s.Token)) != 1 {
-			s.fail(w, engine.Errorf(engine.EUNAUTHORIZED, "Invalid credentials provided: use the token the server wrote to HAKO_HOME, or set HAKO_API_TOKEN."))
-			return
 		}
 		next.ServeHTTP(w, r)
 	})

@@ -22,7 +22,7 @@ func newAPI(t *testing.T) *httptest.Server {
 	}
 	t.Cleanup(func() { st.Close() })
 	e := engine.New(engine.Parts{Store: st})
-	srv := httptest.NewServer((&Server{Engine: e, Token: "secret", User: "admin", Logs: &logs.Buffer{}}).Handler())
+	srv := httptest.NewServer((&Server{Engine: e, Token: "secret", Logs: &logs.Buffer{}}).Handler())
 	t.Cleanup(srv.Close)
 	return srv
 }

@@ -33,7 +33,7 @@ type AppView struct {
 	Limits string `json:"limits,omitempty"`
 }
 
-// Owner is who owns an app: hako's one user.
+// Owner is who owns an app.
 type Owner struct {
 	ID    string `json:"id"`
 	Email string `json:"email"`
@@ -49,7 +49,7 @@ func (s *Server) view(a *engine.App) AppView {
 		ID: a.ID, Name: a.Name, Stack: NameRef{a.Stack}, CreatedAt: a.CreatedAt,
 		UpdatedAt: a.UpdatedAt, ReleasedAt: a.UpdatedAt, WebURL: s.url(s.WebURL, a.Name),
 		GitURL: s.url(s.GitURL, a.Name), Release: a.CurrentRelease,
-		BuildStack: NameRef{a.Stack}, Owner: Owner{ID: accountID, Email: s.User}, Region: NameRef{"local"},
+		BuildStack: NameRef{a.Stack}, Owner: s.owner(a.Owner), Region: NameRef{"local"},
 		Maintenance: a.Maintenance,
 	}
 	if s.Engine.Supervisor != nil {
@@ -72,7 +72,9 @@ func (s *Server) listApps(w http.ResponseWriter, r *http.Request) {
 	}
 	out := []AppView{}
 	for _, a := range apps {
-		out = append(out, s.view(a))
+		if canSee(r, a) {
+			out = append(out, s.view(a))
+		}
 	}
 	writeJSON(w, http.StatusOK, out)
 }
@@ -85,7 +87,7 @@ func (s *Server) createApp(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, err)
 		return
 	}
-	a, err := s.Engine.CreateApp(body.Name, s.User)
+	a, err := s.Engine.CreateApp(body.Name, s.by(r))
 	if err != nil {
 		s.fail(w, err)
 		return

@@ -31,9 +31,11 @@ const keptBuilds = 50
 // build is one build of the flow, kept in memory.
 type build struct {
 	id, secret, app, appID string
-	srcURL, version        string
-	checksum               *string
-	created                time.Time
+	// user is who asked for the build.
+	user            string
+	srcURL, version string
+	checksum        *string
+	created         time.Time
 
 	mu      sync.Mutex
 	status  string
@@ -140,7 +142,7 @@ func (s *Server) buildView(r *http.Request, b *build) BuildView {
 	defer b.mu.Unlock()
 	v := BuildView{ID: b.id, App: IDRef{b.appID}, Buildpacks: []NameURL{}, CreatedAt: b.created, UpdatedAt: b.updated,
 		OutputStreamURL: baseURL(r) + "/build-output/" + b.secret, Release: b.release, Slug: b.slug,
-		Stack: engine.Stack, Status: b.status, User: Owner{ID: accountID, Email: s.User}}
+		Stack: engine.Stack, Status: b.status, User: s.owner(b.user)}
 	v.SourceBlob.Checksum, v.SourceBlob.URL, v.SourceBlob.Version = b.checksum, b.srcURL, optional(b.version)
 	if a, err := s.Engine.App(b.app); err == nil {
 		for _, p := range a.Buildpacks {
@@ -190,7 +192,7 @@ func (s *Server) createSourceBuild(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	now := time.Now().UTC()
-	b := &build{id: engine.NewID(), secret: secret(), app: app.Name, appID: app.ID, srcURL: body.SourceBlob.URL,
+	b := &build{id: engine.NewID(), secret: secret(), app: app.Name, appID: app.ID, user: s.by(r), srcURL: body.SourceBlob.URL,
 		version: body.SourceBlob.Version, checksum: body.SourceBlob.Checksum, created: now,
 		status: "pending", updated: now, changed: make(chan struct{})}
 	s.builds.add(b)
@@ -246,7 +248,7 @@ func (s *Server) openSource(raw string, checksum *string) (*os.File, error) {
 func (s *Server) runBuild(b *build, f *os.File) {
 	defer f.Close()
 	rel, err := s.Engine.Deploy(context.Background(), engine.DeployRequest{
-		App: b.app, Commit: b.version, User: s.User, Out: b, Source: f,
+		App: b.app, Commit: b.version, User: b.user, Out: b, Source: f,
 	})
 	if err != nil && engine.ErrorCode(err) != engine.EBUILD {
 		if engine.ErrorCode(err) == engine.EINTERNAL {

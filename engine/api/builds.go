@@ -35,7 +35,7 @@ func (s *Server) createBuild(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusOK)
 	fw := frame.NewWriter(flushWriter{w})
 	_, err = s.Engine.Deploy(r.Context(), engine.DeployRequest{
-		App: app.Name, Commit: version, User: s.User, Out: fw,
+		App: app.Name, Commit: version, User: s.by(r), Out: fw,
 		// Compressed, the archive is smaller than the source it holds,
 		// which extraction bounds in turn.
 		Source: http.MaxBytesReader(w, r.Body, s.Engine.Limits.WithDefaults().SourceBytes),

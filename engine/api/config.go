@@ -21,7 +21,7 @@ func (s *Server) patchConfig(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, err)
 		return
 	}
-	rel, err := s.Engine.UpdateConfig(r.Context(), r.PathValue("app"), s.User, body, nil)
+	rel, err := s.Engine.UpdateConfig(r.Context(), r.PathValue("app"), s.by(r), body, nil)
 	if err != nil {
 		s.fail(w, err)
 		return

@@ -41,7 +41,7 @@ func (s *Server) patchFormation(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, engine.Errorf(engine.EINVALID, "No formation updates given: use TYPE=QUANTITY, e.g. web=2."))
 		return
 	}
-	f, err := s.Engine.Scale(r.Context(), r.PathValue("app"), s.User, updates)
+	f, err := s.Engine.Scale(r.Context(), r.PathValue("app"), s.by(r), updates)
 	if err != nil {
 		s.fail(w, err)
 		return
@@ -51,7 +51,7 @@ func (s *Server) patchFormation(w http.ResponseWriter, r *http.Request) {
 
 // restartDynos restarts all dynos (no {dyno}) or a type or one dyno.
 func (s *Server) restartDynos(w http.ResponseWriter, r *http.Request) {
-	if err := s.Engine.Restart(r.Context(), r.PathValue("app"), s.User, r.PathValue("dyno")); err != nil {
+	if err := s.Engine.Restart(r.Context(), r.PathValue("app"), s.by(r), r.PathValue("dyno")); err != nil {
 		s.fail(w, err)
 		return
 	}

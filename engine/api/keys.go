@@ -5,7 +5,7 @@ import (
 )
 
 func (s *Server) listKeys(w http.ResponseWriter, r *http.Request) {
-	keys, err := s.Engine.Keys()
+	keys, err := s.Engine.Keys(userOf(r))
 	if err != nil {
 		s.fail(w, err)
 		return
@@ -17,6 +17,7 @@ func (s *Server) listKeys(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, out)
 }
 
+// createKey registers a key to the caller's own account.
 func (s *Server) createKey(w http.ResponseWriter, r *http.Request) {
 	var body struct {
 		PublicKey string `json:"public_key"`
@@ -25,7 +26,7 @@ func (s *Server) createKey(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, err)
 		return
 	}
-	k, err := s.Engine.AddKey(body.PublicKey)
+	k, err := s.Engine.AddKey(s.by(r), body.PublicKey)
 	if err != nil {
 		s.fail(w, err)
 		return
@@ -34,17 +35,18 @@ func (s *Server) createKey(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) deleteKey(w http.ResponseWriter, r *http.Request) {
-	if err := s.Engine.RemoveKey(r.PathValue("key")); err != nil {
+	if err := s.Engine.RemoveKey(userOf(r), r.PathValue("key")); err != nil {
 		s.fail(w, err)
 		return
 	}
 	writeJSON(w, http.StatusOK, struct{}{})
 }
 
-// accountID is the id of hako's one account.
-const accountID = "00000000-0000-4000-8000-000000000000"
-
-// account is the Platform API's account: hako has one user, the admin.
+// account is the Platform API's account: the caller's.
 func (s *Server) account(w http.ResponseWriter, r *http.Request) {
-	writeJSON(w, http.StatusOK, map[string]any{"id": accountID, "email": s.User, "name": s.User, "verified": true})
+	u := userOf(r)
+	writeJSON(w, http.StatusOK, map[string]any{"id": u.ID, "email": u.Email, "name": u.Email, "verified": true, "admin": u.Admin, "created_at": u.CreatedAt})
 }
+
+// accountID is the administrator's id.
+const accountID = "00000000-0000-4000-8000-000000000000"

@@ -74,7 +74,7 @@ type PromotionTargetView struct {
 }
 
 // pipelineRoutes adds the pipeline resources to mux.
-func (s *Server) pipelineRoutes(mux *http.ServeMux) {
+func (s *Server) pipelineRoutes(mux *routes) {
 	mux.HandleFunc("GET /pipelines", s.listPipelines)
 	mux.HandleFunc("POST /pipelines", s.createPipeline)
 	mux.HandleFunc("GET /pipelines/{pipeline}", s.getPipeline)
@@ -367,7 +367,7 @@ func (s *Server) createPromotion(w http.ResponseWriter, r *http.Request) {
 		}
 		targets = append(targets, name)
 	}
-	p, err := s.Engine.Promote(r.Context(), src, targets, s.User, nil)
+	p, err := s.Engine.Promote(r.Context(), src, targets, s.by(r), nil)
 	if err != nil {
 		s.fail(w, err)
 		return

@@ -14,7 +14,7 @@ import (
 // platformRoutes adds the rest of the Platform API that Heroku's clients
 // (the heroku CLI, heroku-go) call: single resources by id, the lists
 // they read before acting, and the slug and source flow.
-func (s *Server) platformRoutes(mux *http.ServeMux) {
+func (s *Server) platformRoutes(mux *routes) {
 	mux.HandleFunc("GET /apps/{app}/dynos/{dyno}", s.getDyno)
 	mux.HandleFunc("GET /apps/{app}/releases/{version}/config-vars", s.getReleaseConfig)
 	mux.HandleFunc("PATCH /apps/{app}/formation/{type}", s.patchFormationType)
@@ -29,10 +29,8 @@ func (s *Server) platformRoutes(mux *http.ServeMux) {
 	mux.HandleFunc("GET /addon-services", s.addonServices)
 	mux.HandleFunc("GET /addon-services/{service}", s.addonServices)
 	mux.HandleFunc("GET /addon-services/{service}/plans", s.addonPlans)
-	mux.HandleFunc("GET /apps/{app}/collaborators", s.appEmpty)
 	mux.HandleFunc("GET /apps/{app}/features", s.appEmpty)
 	mux.HandleFunc("GET /account/features", empty)
-	mux.HandleFunc("GET /oauth/authorizations", empty)
 	mux.HandleFunc("GET /stacks", stacks)
 	mux.HandleFunc("GET /regions", regions)
 	mux.HandleFunc("POST /apps/{app}/slugs", s.createSlug)
@@ -106,7 +104,7 @@ func (s *Server) patchFormationType(w http.ResponseWriter, r *http.Request) {
 	var f []engine.FormationEntry
 	var err error
 	if body.Quantity != nil {
-		f, err = s.Engine.Scale(r.Context(), name, s.User, map[string]int{typ: int(*body.Quantity)})
+		f, err = s.Engine.Scale(r.Context(), name, s.by(r), map[string]int{typ: int(*body.Quantity)})
 	} else if body.Size != nil {
 		f, err = s.Engine.Formation(name)
 	} else {
@@ -129,7 +127,7 @@ func (s *Server) patchFormationType(w http.ResponseWriter, r *http.Request) {
 // (POST …/actions/stop, which Heroku's platform follows with a start)
 // every dyno of a process type.
 func (s *Server) restartType(w http.ResponseWriter, r *http.Request) {
-	if err := s.Engine.Restart(r.Context(), r.PathValue("app"), s.User, r.PathValue("type")); err != nil {
+	if err := s.Engine.Restart(r.Context(), r.PathValue("app"), s.by(r), r.PathValue("type")); err != nil {
 		s.fail(w, err)
 		return
 	}
@@ -137,12 +135,15 @@ func (s *Server) restartType(w http.ResponseWriter, r *http.Request) {
 }
 
 // findAddon finds an add-on of any app by id or name.
-func (s *Server) findAddon(ref string) (*engine.App, engine.Addon, error) {
+func (s *Server) findAddon(r *http.Request, ref string) (*engine.App, engine.Addon, error) {
 	apps, err := s.Engine.Apps()
 	if err != nil {
 		return nil, engine.Addon{}, err
 	}
 	for _, a := range apps {
+		if !canSee(r, a) {
+			continue // an add-on of an app the caller may not see is not found
+		}
 		for _, ad := range a.Addons {
 			if ad.ID == ref || ad.Name == ref {
 				return a, ad, nil
@@ -155,7 +156,7 @@ func (s *Server) findAddon(ref string) (*engine.App, engine.Addon, error) {
 // getAddonByID is GET /addons/{addon}: an add-on by id or name, whatever
 // its app.
 func (s *Server) getAddonByID(w http.ResponseWriter, r *http.Request) {
-	_, ad, err := s.findAddon(r.PathValue("addon"))
+	_, ad, err := s.findAddon(r, r.PathValue("addon"))
 	if err != nil {
 		s.fail(w, err)
 		return
@@ -165,7 +166,7 @@ func (s *Server) getAddonByID(w http.ResponseWriter, r *http.Request) {
 
 // addonAttachments lists an add-on's attachments: one, to its app.
 func (s *Server) addonAttachments(w http.ResponseWriter, r *http.Request) {
-	a, ad, err := s.findAddon(r.PathValue("addon"))
+	a, ad, err := s.findAddon(r, r.PathValue("addon"))
 	if err == nil && r.PathValue("app") != "" && r.PathValue("app") != a.Name {
 		// By attachment name within the app, as the CLI also asks.
 		err = engine.Errorf(engine.ENOTFOUND, "Couldn't find that add-on: %s.", r.PathValue("addon"))
@@ -204,6 +205,10 @@ func (s *Server) resolveAttachment(w http.ResponseWriter, r *http.Request) {
 	}
 	var apps []*engine.App
 	if body.App != "" {
+		if err := s.Engine.CheckAccess(s.by(r), body.App, engine.AccessMember); err != nil {
+			s.fail(w, err)
+			return
+		}
 		a, err := s.Engine.App(body.App)
 		if err != nil {
 			s.fail(w, err)
@@ -219,6 +224,9 @@ func (s *Server) resolveAttachment(w http.ResponseWriter, r *http.Request) {
 	}
 	out := []AttachmentView{}
 	for _, a := range apps {
+		if !canSee(r, a) {
+			continue
+		}
 		for _, ad := range a.Addons {
 			if (ad.As == body.Attachment || ad.ID == body.Attachment || ad.Name == body.Attachment || a.Name+"::"+ad.As == body.Attachment) &&
 				(body.Service == "" || body.Service == ad.Service) {
@@ -327,7 +335,8 @@ func (s *Server) rawPaths(next http.Handler) http.Handler {
 				}
 				r.SetPathValue("app", app)
 				r.SetPathValue("drain", drain)
-				s.removeDrain(w, r)
+				// Past the mux, so through the check its route has.
+				s.guard("DELETE /apps/{app}/log-drains/{drain...}", http.HandlerFunc(s.removeDrain)).ServeHTTP(w, r)
 				return
 			}
 		}

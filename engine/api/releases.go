@@ -37,7 +37,7 @@ func (s *Server) releaseView(app *engine.App, rel *engine.Release) ReleaseView {
 	v := ReleaseView{ID: rel.ID, Version: rel.Version, Description: rel.Description,
 		Status: rel.Status, Current: rel.Version == app.CurrentRelease,
 		App: AppRef{ID: app.ID, Name: app.Name}, CreatedAt: rel.CreatedAt, UpdatedAt: rel.UpdatedAt,
-		User: Owner{ID: accountID, Email: rel.User}, AddonPlanNames: []string{}}
+		User: s.owner(rel.User), AddonPlanNames: []string{}}
 	if v.UpdatedAt.IsZero() {
 		v.UpdatedAt = rel.CreatedAt
 	}
@@ -204,7 +204,7 @@ func (s *Server) createRelease(w http.ResponseWriter, r *http.Request) {
 	case rel_ != "":
 		var target *engine.Release
 		if target, err = s.findRelease(app, rel_); err == nil {
-			rel, err = s.Engine.Rollback(r.Context(), app.Name, s.User, target.Version, nil)
+			rel, err = s.Engine.Rollback(r.Context(), app.Name, s.by(r), target.Version, nil)
 		}
 	default:
 		err = engine.Errorf(engine.EINVALID, `Missing "release" or "slug": give the release to roll back to, {"release": "v3"}, or a slug to release, {"slug": ID}.`)

@@ -73,7 +73,7 @@ func (s *Server) createDyno(w http.ResponseWriter, r *http.Request) {
 		cancel()
 	}()
 	code, err := s.Engine.Run(ctx, engine.RunRequest{
-		App: app.Name, Command: body.Command, User: s.User, Env: body.Env,
+		App: app.Name, Command: body.Command, User: s.by(r), Env: body.Env,
 		Stdin: stdin, Out: fw, Terminal: term,
 		Started: func(name string) { _ = fw.Frame(frame.Name, []byte(name)) },
 	})

@@ -59,7 +59,7 @@ func (s *Server) addJob(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, err)
 		return
 	}
-	j, err := s.Engine.AddSchedulerJob(r.PathValue("app"), body.Schedule, body.Command, s.User)
+	j, err := s.Engine.AddSchedulerJob(r.PathValue("app"), body.Schedule, body.Command, s.by(r))
 	if err != nil {
 		s.fail(w, err)
 		return
@@ -68,7 +68,7 @@ func (s *Server) addJob(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) removeJob(w http.ResponseWriter, r *http.Request) {
-	if err := s.Engine.RemoveSchedulerJob(r.PathValue("app"), r.PathValue("id"), s.User); err != nil {
+	if err := s.Engine.RemoveSchedulerJob(r.PathValue("app"), r.PathValue("id"), s.by(r)); err != nil {
 		s.fail(w, err)
 		return
 	}
@@ -77,7 +77,7 @@ func (s *Server) removeJob(w http.ResponseWriter, r *http.Request) {
 
 // runJob starts a run of a job now and answers with its dyno's name.
 func (s *Server) runJob(w http.ResponseWriter, r *http.Request) {
-	name, err := s.Engine.RunSchedulerJob(r.PathValue("app"), r.PathValue("id"), s.User)
+	name, err := s.Engine.RunSchedulerJob(r.PathValue("app"), r.PathValue("id"), s.by(r))
 	if err != nil {
 		s.fail(w, err)
 		return

@@ -195,5 +195,5 @@ type KeyView struct {
 }
 
 func (s *Server) keyView(k *engine.Key) KeyView {
-	return KeyView{Key: *k, Email: s.User, UpdatedAt: k.CreatedAt}
+	return KeyView{Key: *k, Email: k.Email, UpdatedAt: k.CreatedAt}
 }

@@ -257,7 +257,7 @@ var slugFileRe = regexp.MustCompile(`^[0-9a-f]{64}$`)
 // releaseSlug releases a slug by its id: a recorded one, or an import
 // whose archive arrived.
 func (s *Server) releaseSlug(r *http.Request, app, id, desc string) (*engine.Release, error) {
-	req := engine.SlugRelease{App: app, User: s.User, SlugID: id, Description: desc}
+	req := engine.SlugRelease{App: app, User: s.by(r), SlugID: id, Description: desc}
 	if im := s.findImport(id); im != nil {
 		im.mu.Lock()
 		sl := im.slug

@@ -35,7 +35,7 @@ t0 = time.monotonic()
 import random
 p = subprocess.Popen([hako, "server", "--dyno-subnet", "10.%d.0.0/16" % random.randint(100, 199),
     "--ssh-addr", "127.0.0.1:" + sshp, "--http-addr", "127.0.0.1:" + httpp, "--api-addr", "127.0.0.1:" + apip,
-    "--https-addr", "127.0.0.1:0"],
+    "--https-addr", "127.0.0.1:0", "--rendezvous-addr", "127.0.0.1:0"],
     stdout=open(log, "w"), stderr=subprocess.STDOUT, start_new_session=True)
 open(pidfile, "w").write(str(p.pid))
 todo = [(httpp, get, b"HTTP/"), (apip, get, b"HTTP/"), (sshp, None, b"SSH-")]

@@ -75,8 +75,12 @@ func limitListeners(ls map[string]net.Listener, b connBudget, logf func(string, 
 	ssh := netlimit.Listen(ls["ssh-addr"], b.SSH, nil)
 	ssh.Warn = warn("ssh", "")
 	ls["http-addr"], ls["api-addr"], ls["ssh-addr"] = router, api, ssh
-	// The router's HTTPS side draws on the router's budget.
+	// The router's HTTPS side draws on the router's budget, the heroku
+	// CLI's one-off dynos (rendezvous) on the API's.
 	if l, ok := ls["https-addr"]; ok {
 		ls["https-addr"] = router.Share(l)
+	}
+	if l, ok := ls["rendezvous-addr"]; ok {
+		ls["rendezvous-addr"] = api.Share(l)
 	}
 }

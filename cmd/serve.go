@@ -40,19 +40,21 @@ type Server struct {
 	out    io.Writer
 	logger *log.Logger
 
-	store    *store.Store
-	ls       map[string]net.Listener // by the flag that chose the address
-	hookL    net.Listener
-	buf      *logs.Buffer
-	sup      *dyno.Supervisor
-	eng      *engine.Engine
-	sched    *scheduler.Scheduler
-	ssh      *sshgit.Server
-	api      *http.Server
-	router   *http.Server
-	ca       *localca.Authority
-	info     ServerInfo
-	httpPort string
+	store  *store.Store
+	ls     map[string]net.Listener // by the flag that chose the address
+	hookL  net.Listener
+	buf    *logs.Buffer
+	sup    *dyno.Supervisor
+	eng    *engine.Engine
+	sched  *scheduler.Scheduler
+	ssh    *sshgit.Server
+	api    *http.Server
+	router *http.Server
+	ca     *localca.Authority
+	// rendezvous takes the heroku CLI's attached one-off dynos.
+	rendezvous *api.Rendezvous
+	info       ServerInfo
+	httpPort   string
 
 	// warmGo, when set, compiles the Go standard library for the builds
 	// (buildpacks.Builder.WarmGo), in Run's group.
@@ -89,7 +91,8 @@ func NewServer(env *Env, home string, cfg serverConfig) (_ *Server, err error) {
 		}
 		return nil, err
 	}
-	if s.ls, err = listen(map[string]string{"ssh-addr": cfg.SSHAddr, "http-addr": cfg.HTTPAddr, "https-addr": cfg.HTTPSAddr, "api-addr": cfg.APIAddr}); err != nil {
+	if s.ls, err = listen(map[string]string{"ssh-addr": cfg.SSHAddr, "http-addr": cfg.HTTPAddr, "https-addr": cfg.HTTPSAddr, "api-addr": cfg.APIAddr,
+		"rendezvous-addr": cfg.RendezvousAddr}); err != nil {
 		return nil, err
 	}
 	files, err := raiseFileLimit()
@@ -164,7 +167,10 @@ func (s *Server) build() error {
 		return err
 	}
 	apiURL := "http://" + s.ls["api-addr"].Addr().String()
-	apiHandler := (&api.Server{Engine: s.eng, Token: token, Logs: s.buf, WebURL: appURL, GitURL: gitURL, Logf: s.logger.Printf}).Handler()
+	s.rendezvous = &api.Rendezvous{Engine: s.eng, Logf: s.logger.Printf}
+	s.rendezvous.SetAddr(s.ls["rendezvous-addr"].Addr().String())
+	apiHandler := (&api.Server{Engine: s.eng, Token: token, Logs: s.buf, WebURL: appURL, GitURL: gitURL, Logf: s.logger.Printf,
+		Rendezvous: s.rendezvous, Context: s.ctx}).Handler()
 	s.api = &http.Server{ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 90 * time.Second}
 	// Slow headers and idle keep-alive connections are closed, as by
 	// Heroku's router (30 s, 90 s); a connection that never sends a
@@ -229,6 +235,7 @@ func (s *Server) Run(ctx context.Context) error {
 	serve("api", func() error { return s.api.Serve(s.ls["api-addr"]) })
 	serve("router", func() error { return s.router.Serve(s.ls["http-addr"]) })
 	serve("router (https)", func() error { return s.router.Serve(s.ls["https-addr"]) })
+	serve("rendezvous", func() error { return s.rendezvous.Serve(gctx, s.ls["rendezvous-addr"]) })
 	g.Go(func() error {
 		// Add-on servers come up first: dynos connect to them at boot.
 		if err := s.eng.StartAddons(gctx); err != nil {

@@ -49,7 +49,7 @@ func (l *lockedBuffer) String() string {
 
 func testServerConfig() serverConfig {
 	return serverConfig{
-		SSHAddr: "127.0.0.1:0", HTTPAddr: "127.0.0.1:0", HTTPSAddr: "127.0.0.1:0", APIAddr: "127.0.0.1:0", Domain: "localhost",
+		SSHAddr: "127.0.0.1:0", HTTPAddr: "127.0.0.1:0", HTTPSAddr: "127.0.0.1:0", RendezvousAddr: "127.0.0.1:0", APIAddr: "127.0.0.1:0", Domain: "localhost",
 		Dynos:      dyno.Options{BootTimeout: 10 * time.Second, StopGrace: 2 * time.Second, CycleAfter: time.Hour, MemoryLimit: 256 << 20},
 		RouterIdle: 90 * time.Second,
 	}

@@ -28,6 +28,7 @@ func serverCommand(env *Env) *cli.Command {
 			&cli.StringFlag{Name: "ssh-addr", Value: "127.0.0.1:2222", Usage: "address of the SSH server (git push, commands)", EnvVars: []string{"HAKO_SSH_ADDR"}},
 			&cli.StringFlag{Name: "http-addr", Value: "127.0.0.1:8080", Usage: "address of the router that serves the apps", EnvVars: []string{"HAKO_HTTP_ADDR"}},
 			&cli.StringFlag{Name: "https-addr", Value: "127.0.0.1:8443", Usage: "address of the router's HTTPS side (certificates from hako's local CA, see hako ca:path)", EnvVars: []string{"HAKO_HTTPS_ADDR"}},
+			&cli.StringFlag{Name: "rendezvous-addr", Value: "127.0.0.1:8082", Usage: "address (TLS) where the heroku CLI attaches to the one-off dynos of `heroku run`", EnvVars: []string{"HAKO_RENDEZVOUS_ADDR"}},
 			&cli.StringFlag{Name: "api-addr", Value: "127.0.0.1:8081", Usage: "address of the HTTP API, plain HTTP and HTTPS on one port; also git over HTTPS", EnvVars: []string{"HAKO_API_ADDR"}},
 			&cli.StringFlag{Name: "domain", Value: "localhost", Usage: "apps are served at APP.DOMAIN", EnvVars: []string{"HAKO_DOMAIN"}},
 			&cli.DurationFlag{Name: "boot-timeout", Value: dyno.DefaultBootTimeout, Usage: "how long a web dyno has to bind $PORT before R10", EnvVars: []string{"HAKO_BOOT_TIMEOUT"}},
@@ -50,7 +51,8 @@ func serverCommand(env *Env) *cli.Command {
 		Action: func(c *cli.Context) error {
 			cfg := serverConfig{
 				SSHAddr: c.String("ssh-addr"), HTTPAddr: c.String("http-addr"), HTTPSAddr: c.String("https-addr"),
-				APIAddr: c.String("api-addr"), Domain: strings.ToLower(c.String("domain")),
+				RendezvousAddr: c.String("rendezvous-addr"),
+				APIAddr:        c.String("api-addr"), Domain: strings.ToLower(c.String("domain")),
 				Dynos: dyno.Options{BootTimeout: c.Duration("boot-timeout"), StopGrace: c.Duration("stop-grace"),
 					CycleAfter: c.Duration("cycle-after"), MemoryLimit: int64(c.Int("dyno-memory")) << 20},
 				RouterIdle: c.Duration("router-idle-timeout"), RouterMaxConns: c.Int("router-max-conns"),
@@ -117,8 +119,9 @@ func serverCommand(env *Env) *cli.Command {
 
 type serverConfig struct {
 	SSHAddr, HTTPAddr, APIAddr, Domain string
-	// HTTPSAddr is the router's TLS address.
-	HTTPSAddr string
+	// HTTPSAddr is the router's TLS address; RendezvousAddr where the
+	// heroku CLI attaches to one-off dynos.
+	HTTPSAddr, RendezvousAddr string
 	// Dynos holds the dyno timings and limits from the flags.
 	Dynos dyno.Options
 	// RouterIdle closes idle client connections of the router;

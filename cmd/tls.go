@@ -23,7 +23,8 @@ import (
 const apiSniffTimeout = 10 * time.Second
 
 // secure loads the local CA (made on the first start) and puts TLS on
-// the API's port, beside plain HTTP, and on the router's HTTPS port. It
+// the API's port, beside plain HTTP, on the router's HTTPS port and on
+// the rendezvous. It
 // runs after limitListeners: connections keep counting against their
 // port's budget while they are sniffed and while their handshake runs.
 func (s *Server) secure() error {
@@ -33,8 +34,10 @@ func (s *Server) secure() error {
 	}
 	s.ca = ca
 	s.ls["api-addr"] = tlsmux.Listen(s.ls["api-addr"], ca.TLSConfig(), apiSniffTimeout)
-	if l, ok := s.ls["https-addr"]; ok {
-		s.ls["https-addr"] = tls.NewListener(l, ca.TLSConfig())
+	for _, flag := range []string{"https-addr", "rendezvous-addr"} {
+		if l, ok := s.ls[flag]; ok {
+			s.ls[flag] = tls.NewListener(l, ca.TLSConfig())
+		}
 	}
 	return nil
 }

@@ -24,6 +24,10 @@ type RunRequest struct {
 	// Kind is the one-off's process type, which names it (scheduler.1234,
 	// postdeploy.1234): "run" when empty.
 	Kind string
+	// Name, when set and no running one-off of the app has it, names the
+	// dyno: one handed to a client before it starts (the heroku CLI's
+	// attach URL) keeps its name. Otherwise one is picked.
+	Name string
 }
 
 // Run runs a one-off dyno on the app's current release, with its config
@@ -74,7 +78,10 @@ func (e *Engine) Run(ctx context.Context, req RunRequest) (int, error) {
 	if kind == "" {
 		kind = "run"
 	}
-	name := oneoffName(kind, e.oneoffs[req.App])
+	name := req.Name
+	if _, taken := e.oneoffs[req.App][name]; name == "" || taken {
+		name = oneoffName(kind, e.oneoffs[req.App])
+	}
 	e.oneoffs[req.App][name] = DynoStatus{Name: name, Type: kind, App: req.App, Release: rel.Version, Command: req.Command, State: DynoUp, Since: time.Now().UTC()}
 	e.mu.Unlock()
 	if req.Started != nil {
@@ -89,6 +96,14 @@ func (e *Engine) Run(ctx context.Context, req RunRequest) (int, error) {
 		App: req.App, Type: kind, Name: name, Release: rel.Version, Command: req.Command,
 		Dir: dir, Env: env, Terminal: req.Terminal, UID: uid, GID: gid,
 	}, req.Stdin, req.Out)
+}
+
+// OneoffName picks a name for a one-off dyno of kind ("run") of the app
+// that none running has now, for RunRequest.Name.
+func (e *Engine) OneoffName(app, kind string) string {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return oneoffName(kind, e.oneoffs[app])
 }
 
 // oneoffName picks a name (run.1234, as Heroku's) that no running one-off

@@ -78,8 +78,9 @@ type server struct {
 	key                        string
 	done                       chan struct{}
 
-	// httpsPort is the router's HTTPS port.
-	httpsPort string
+	// httpsPort is the router's HTTPS port, rendezvousPort where the
+	// heroku CLI attaches to one-off dynos.
+	httpsPort, rendezvousPort string
 	// flags are added to `hako server` (timings for tests).
 	flags []string
 	// wrap, when set, runs the server through this command line, which
@@ -142,7 +143,7 @@ func startServerWith(t *testing.T, s *server) *server {
 	t.Helper()
 	need(t, "git", "ssh", "ssh-keygen")
 	s.t, s.sshPort, s.httpPort, s.apiPort = t, freePort(t), freePort(t), freePort(t)
-	s.httpsPort = freePort(t)
+	s.httpsPort, s.rendezvousPort = freePort(t), freePort(t)
 	if s.subnet == "" {
 		s.subnet = reserveSubnet(t)
 	}
@@ -172,7 +173,7 @@ func (s *server) start() {
 func (s *server) spawn() {
 	s.done = make(chan struct{})
 	args := append([]string{bin, "server", "--ssh-addr", "127.0.0.1:" + s.sshPort, "--http-addr", "127.0.0.1:" + s.httpPort, "--api-addr", "127.0.0.1:" + s.apiPort,
-		"--https-addr", "127.0.0.1:" + s.httpsPort}, s.flags...)
+		"--https-addr", "127.0.0.1:" + s.httpsPort, "--rendezvous-addr", "127.0.0.1:" + s.rendezvousPort}, s.flags...)
 	if s.subnet != "" {
 		args = append(args, "--dyno-subnet", s.subnet)
 	}

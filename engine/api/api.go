@@ -5,6 +5,7 @@ package api
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"io"
@@ -29,6 +30,13 @@ type Server struct {
 	Logs LogReader
 	// WebURL and GitURL give the URLs shown for an app.
 	WebURL, GitURL func(app string) string
+
+	// Rendezvous takes the heroku CLI's attached one-off dynos; nil
+	// refuses them.
+	Rendezvous *Rendezvous
+	// Context ends what requests leave running (detached one-off dynos)
+	// when the server stops; nil means none ends them.
+	Context context.Context
 
 	sessions logSessions
 	// imports are the slug imports waiting for their archive.

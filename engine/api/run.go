@@ -2,28 +2,74 @@ package api
 
 import (
 	"bufio"
+	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
+	"strconv"
+	"strings"
+	"time"
 
 	"hako/engine"
 	"hako/engine/frame"
 )
 
-// RunBody is POST /apps/{app}/dynos: a one-off dyno. With Attach, the
-// connection is upgraded ("Upgrade: hako-attach") and carries frames
-// (package frame): Input, EOF and Resize from the client; Name, Output
-// and Exit from the server.
+// RunBody is POST /apps/{app}/dynos: a one-off dyno. hako's own client
+// attaches by upgrading the connection ("Upgrade: hako-attach"), which
+// then carries frames (package frame): Input, EOF and Resize from the
+// client; Name, Output and Exit from the server. Any other client (the
+// heroku CLI, heroku-go) gets 201 and the dyno: with Attach, its
+// attach_url at the rendezvous listener (see Rendezvous); without, the
+// dyno runs detached, its output going to the app's logs.
 type RunBody struct {
-	Command string            `json:"command"`
-	Attach  bool              `json:"attach"`
-	Env     map[string]string `json:"env,omitempty"`
+	Command string `json:"command"`
+	Attach  bool   `json:"attach"`
+	Env     RunEnv `json:"env,omitempty"`
 	// TTY, when set, gives the dyno a terminal of that size.
 	TTY *struct {
 		Cols uint16 `json:"cols"`
 		Rows uint16 `json:"rows"`
 	} `json:"tty,omitempty"`
+	// ForceNoTTY is the heroku CLI's --no-tty.
+	ForceNoTTY bool `json:"force_no_tty,omitempty"`
+	// Size and Type are read and ignored: every dyno is the same size,
+	// and a one-off is of type run.
+	Size string `json:"size,omitempty"`
+	Type string `json:"type,omitempty"`
+}
+
+// RunEnv is a one-off dyno's extra environment. The heroku CLI sends
+// COLUMNS and LINES as numbers: numbers and booleans are taken as their
+// text, null as unset.
+type RunEnv map[string]string
+
+// UnmarshalJSON reads an object of strings, numbers, booleans or nulls.
+func (e *RunEnv) UnmarshalJSON(b []byte) error {
+	var raw map[string]json.RawMessage
+	if err := json.Unmarshal(b, &raw); err != nil {
+		return engine.Errorf(engine.EINVALID, "env must be an object of strings.")
+	}
+	out := RunEnv{}
+	for k, v := range raw {
+		var val any
+		if err := json.Unmarshal(v, &val); err != nil {
+			return engine.Errorf(engine.EINVALID, "env %s: %v", k, err)
+		}
+		switch val := val.(type) {
+		case nil:
+		case string:
+			out[k] = val
+		case float64, bool:
+			out[k] = string(bytes.TrimSpace(v))
+		default:
+			return engine.Errorf(engine.EINVALID, "env %s must be a string.", k)
+		}
+	}
+	*e = out
+	return nil
 }
 
 func (s *Server) createDyno(w http.ResponseWriter, r *http.Request) {
@@ -41,10 +87,15 @@ func (s *Server) createDyno(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, engine.Errorf(engine.EINVALID, "Usage: hako run -a APP COMMAND (e.g. bash)"))
 		return
 	}
-	if !body.Attach {
-		s.fail(w, engine.Errorf(engine.EINVALID, "Only attached one-off dynos are supported: set attach."))
+	if body.Attach && strings.EqualFold(r.Header.Get("Upgrade"), "hako-attach") {
+		s.attachHako(w, r, app, body)
 		return
 	}
+	s.startDyno(w, r, app, body)
+}
+
+// attachHako runs the dyno on the upgraded connection (hako run).
+func (s *Server) attachHako(w http.ResponseWriter, r *http.Request, app *engine.App, body RunBody) {
 	hj, ok := w.(http.Hijacker)
 	if !ok {
 		s.fail(w, fmt.Errorf("attach: connection cannot be hijacked"))
@@ -114,4 +165,78 @@ func readInput(r *bufio.Reader, stdin *io.PipeWriter, resize chan<- [2]uint16) {
 			}
 		}
 	}
+}
+
+// startDyno answers a client other than hako's own (the heroku CLI,
+// heroku-go): 201 and the dyno, which, with attach, waits at the
+// rendezvous for its client and otherwise runs detached now, its output
+// in the app's logs.
+func (s *Server) startDyno(w http.ResponseWriter, r *http.Request, app *engine.App, body RunBody) {
+	for k := range body.Env {
+		if err := engine.ValidateConfigKey(k); err != nil {
+			s.fail(w, err)
+			return
+		}
+	}
+	rel, err := s.Engine.Release(app.Name, app.CurrentRelease)
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	if rel.SlugID == "" {
+		s.fail(w, engine.Errorf(engine.EINVALID, "%s has no release to run yet: deploy it first with git push.", app.Name))
+		return
+	}
+	req := engine.RunRequest{App: app.Name, Command: body.Command, User: s.by(r), Env: body.Env, Kind: "run",
+		Name: s.Engine.OneoffName(app.Name, "run")}
+	st := engine.DynoStatus{Name: req.Name, Type: "run", App: app.Name, Release: rel.Version, Command: body.Command,
+		State: engine.DynoStarting, Since: time.Now().UTC()}
+	view := dynoView(app, st, s.releaseIDs(app.Name))
+	if body.Attach {
+		if s.Rendezvous == nil {
+			s.fail(w, engine.Errorf(engine.EINVALID, "This server has no rendezvous listener for attached one-off dynos."))
+			return
+		}
+		// A terminal when the client has one (it sends TERM), unless it
+		// said --no-tty.
+		tty := !body.ForceNoTTY && (body.TTY != nil || body.Env["TERM"] != "")
+		if tty {
+			req.Terminal = &engine.Terminal{Cols: envSize(body.Env["COLUMNS"], 80), Rows: envSize(body.Env["LINES"], 24)}
+			if body.TTY != nil {
+				req.Terminal.Cols, req.Terminal.Rows = body.TTY.Cols, body.TTY.Rows
+			}
+		}
+		host := r.Host
+		if h, _, err := net.SplitHostPort(r.Host); err == nil {
+			host = h
+		}
+		url, err := s.Rendezvous.offer(req, tty, host)
+		if err != nil {
+			s.fail(w, err)
+			return
+		}
+		view.AttachURL = &url
+		writeJSON(w, http.StatusCreated, view)
+		return
+	}
+	req.Out = io.Discard
+	ctx := s.Context
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	go func() {
+		if _, err := s.Engine.Run(ctx, req); err != nil && engine.ErrorCode(err) == engine.EINTERNAL {
+			s.logf("run:detached on %s: %v", app.Name, err)
+		}
+	}()
+	writeJSON(w, http.StatusCreated, view)
+}
+
+// envSize reads a terminal dimension the client sent (COLUMNS, LINES).
+func envSize(v string, def uint16) uint16 {
+	n, err := strconv.ParseUint(v, 10, 16)
+	if err != nil || n == 0 {
+		return def
+	}
+	return uint16(n)
 }

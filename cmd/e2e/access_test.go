@@ -252,3 +252,62 @@ func TestSSHCommandsAuthorizationTable(t *testing.T) {
 		t.Errorf("admin's apps lack shared:\n%s", out)
 	}
 }
+
+// TestWorkshop: workshop:seed makes students with a sheet each, whose
+// token acts as the student on their own app only; workshop:reset
+// destroys the students' apps and nothing else.
+func TestWorkshop(t *testing.T) {
+	s := startServer(t)
+	s.hako(t, "apps:create", "teachers-app")
+	out := s.hako(t, "workshop:seed", "--users", "3")
+	tokens := map[string]string{}
+	student := ""
+	for _, l := range lines(out) {
+		if v, ok := strings.CutPrefix(l, "=== "); ok {
+			student = v
+		}
+		if v, ok := strings.CutPrefix(l, "Token:    "); ok {
+			tokens[student] = v
+		}
+	}
+	for i, name := range []string{"student1", "student2", "student3"} {
+		email := name + "@hako.local"
+		for _, want := range []string{"=== " + email, "Push URL: ssh://git@127.0.0.1:" + s.sshPort + "/" + name + ".git", "App URL:  http://" + name + ".localhost:" + s.httpPort + "/"} {
+			if !hasLine(out, want) {
+				t.Errorf("sheet %d lacks %q:\n%s", i+1, want, out)
+			}
+		}
+		if len(tokens[email]) != 64 {
+			t.Errorf("sheet of %s has token %q", email, tokens[email])
+		}
+	}
+	as := func(email string, args ...string) (string, error) {
+		g := exec.Command(bin, args...)
+		g.Env = append(os.Environ(), "HAKO_API_URL=http://127.0.0.1:"+s.apiPort, "HAKO_API_TOKEN="+tokens[email], "HAKO_HOME="+t.TempDir())
+		out, err := g.CombinedOutput()
+		return string(out), err
+	}
+	if out, err := as("student1@hako.local", "apps"); err != nil || !hasLine(out, "student1") || strings.Contains(out, "student2") || strings.Contains(out, "teachers-app") {
+		t.Errorf("student1's apps: %v\n%s", err, out)
+	}
+	if out, err := as("student1@hako.local", "config", "-a", "student2"); err == nil || !hasLine(out, " ▸    You do not have access to the app student2.") {
+		t.Errorf("student1 read student2's config: %v\n%s", err, out)
+	}
+	if out, err := as("student1@hako.local", "workshop:reset", "--confirm", "workshop"); err == nil || !hasLine(out, adminOnlyLine) {
+		t.Errorf("student1's workshop:reset: %v\n%s", err, out)
+	}
+	out = s.hako(t, "workshop:reset", "--confirm", "workshop")
+	if !hasLine(out, "Destroyed 3 apps: student1, student2, student3") {
+		t.Errorf("reset:\n%s", out)
+	}
+	if out := s.hako(t, "apps"); !hasLine(out, "teachers-app") || strings.Contains(out, "student") {
+		t.Errorf("apps after reset:\n%s", out)
+	}
+	// The students stay, with their tokens: a new app is theirs again.
+	if out, err := as("student2@hako.local", "apps:create", "student2"); err != nil {
+		t.Errorf("student2 after reset: %v\n%s", err, out)
+	}
+	if out := s.hako(t, "users"); !hasLineMatch(out, `student3@hako\.local\s+student`) || !hasLineMatch(out, `admin\s+administrator`) {
+		t.Errorf("users:\n%s", out)
+	}
+}

@@ -20,10 +20,15 @@ require (
 )
 
 require (
+	github.com/cenkalti/backoff v2.1.1+incompatible // indirect
 	github.com/google/go-cmp v0.6.0 // indirect
+	github.com/google/go-querystring v1.0.0 // indirect
+	github.com/google/uuid v1.0.0 // indirect
+	github.com/heroku/heroku-go/v5 v5.5.0 // indirect
 	github.com/klauspost/compress v1.20.4 // indirect
 	github.com/mdlayher/netlink v1.7.3-0.20250113171957-fbb4dce95f42 // indirect
 	github.com/mdlayher/socket v0.5.0 // indirect
+	github.com/pborman/uuid v1.2.0 // indirect
 	golang.org/x/net v0.60.0 // indirect
 )
 

@@ -248,6 +248,12 @@ func (e *Engine) restoreApp(ctx context.Context, name string) error {
 	if err := e.reconcile(name); err != nil {
 		return err
 	}
+	return e.startCurrent(ctx, name)
+}
+
+// startCurrent starts the formation's dynos on the current release, in
+// place of any running; the caller holds the app's lock.
+func (e *Engine) startCurrent(ctx context.Context, name string) error {
 	app, rel, slug, err := e.current(name)
 	if err != nil || slug == nil {
 		return err

@@ -25,14 +25,19 @@ var slugFileRe = regexp.MustCompile(`^[0-9a-f]{64}$`)
 type ImportedSlug struct {
 	ID   string
 	Size int64
+	// Checksum is the archive's, "SHA256:<hex>".
+	Checksum string
 }
 
 // ImportSlug stores an uploaded slug, a tar.gz of the app's directory as
-// the builder makes them (and as OpenSlug exports them), under its sha256.
+// the builder makes them (and as OpenSlug exports them). Its id is the
+// sha256 of the archive's sha256 and salt (the import's own id), so that
+// each import is a slug of its own, with its own process types, even when
+// its archive is another slug's.
 // It takes at most the slug limit, compressed, and checks that the archive
 // reads whole within the build limit, so that a release of it unpacks.
 // Nothing is recorded: ReleaseSlug does that. Returns EINVALID.
-func (e *Engine) ImportSlug(r io.Reader) (*ImportedSlug, error) {
+func (e *Engine) ImportSlug(r io.Reader, salt string) (*ImportedSlug, error) {
 	if e.Paths.Slugs == "" {
 		return nil, Errorf(EINVALID, "This server keeps no slugs.")
 	}
@@ -65,11 +70,13 @@ func (e *Engine) ImportSlug(r io.Reader) (*ImportedSlug, error) {
 	if err := os.Chmod(tmp.Name(), 0o644); err != nil {
 		return nil, fmt.Errorf("import slug: %w", err)
 	}
-	id := hex.EncodeToString(h.Sum(nil))
+	sum := hex.EncodeToString(h.Sum(nil))
+	idSum := sha256.Sum256([]byte(sum + "\x00" + salt))
+	id := hex.EncodeToString(idSum[:])
 	if err := os.Rename(tmp.Name(), filepath.Join(e.Paths.Slugs, id+".tgz")); err != nil {
 		return nil, fmt.Errorf("import slug: %w", err)
 	}
-	return &ImportedSlug{ID: id, Size: n}, nil
+	return &ImportedSlug{ID: id, Size: n, Checksum: "SHA256:" + sum}, nil
 }
 
 // checkSlugArchive reads a tar.gz through, refusing one that is not, or

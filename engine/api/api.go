@@ -130,9 +130,9 @@ func (s *Server) Handler() http.Handler {
 	open.HandleFunc("PUT /source-blobs/{secret}", s.putSourceBlob)
 	open.HandleFunc("GET /source-blobs/{secret}", s.getSourceBlob)
 	open.HandleFunc("GET /build-output/{secret}", s.readBuildOutput)
-	open.Handle("/", s.auth(s.appIDs(s.rawPaths(mux))))
+	open.Handle("/", s.auth(s.appIDs(mux)))
 	s.patterns = mux.patterns
-	return open
+	return s.rawPaths(open)
 }
 
 // uuidRe matches the ids the API gives apps, which clients may use

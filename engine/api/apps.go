@@ -124,11 +124,15 @@ func (s *Server) url(f func(string) string, app string) string {
 	return f(app)
 }
 
-// patchApp changes an app's settings: {"maintenance": true}, as Heroku's
-// API and CLI do for maintenance mode.
+// patchApp changes an app's settings as Heroku's API does:
+// {"maintenance": true} and {"name": NEW} (a rename: the app's dynos
+// start again under the new name). A build_stack other than hako's one
+// stack is refused. Bad input changes nothing.
 func (s *Server) patchApp(w http.ResponseWriter, r *http.Request) {
 	var body struct {
-		Maintenance *bool `json:"maintenance"`
+		Maintenance *bool   `json:"maintenance"`
+		Name        *string `json:"name"`
+		BuildStack  *string `json:"build_stack"`
 	}
 	if err := decode(r, &body); err != nil {
 		s.fail(w, err)
@@ -139,8 +143,28 @@ func (s *Server) patchApp(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, err)
 		return
 	}
+	if body.BuildStack != nil && *body.BuildStack != engine.Stack {
+		s.fail(w, engine.Errorf(engine.EINVALID, "Stack %q is not available here: hako runs %s.", *body.BuildStack, engine.Stack))
+		return
+	}
+	if body.Name != nil && *body.Name != a.Name {
+		if err := engine.ValidateAppName(*body.Name); err != nil {
+			s.fail(w, err)
+			return
+		}
+		if _, err := s.Engine.App(*body.Name); err == nil {
+			s.fail(w, engine.Errorf(engine.ECONFLICT, "Name %s is already taken", *body.Name))
+			return
+		}
+	}
 	if body.Maintenance != nil {
 		if a, err = s.Engine.SetMaintenance(a.Name, *body.Maintenance); err != nil {
+			s.fail(w, err)
+			return
+		}
+	}
+	if body.Name != nil && *body.Name != a.Name {
+		if a, err = s.Engine.RenameApp(r.Context(), a.Name, *body.Name, s.by(r)); err != nil {
 			s.fail(w, err)
 			return
 		}

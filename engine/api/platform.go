@@ -40,9 +40,8 @@ func (s *Server) platformRoutes(mux *routes) {
 	mux.HandleFunc("GET /apps/{app}/builds/{id}", s.getBuild)
 }
 
-// empty answers a list hako has nothing in: collaborators (hako has one
-// user), features, SNI endpoints (the router's certificate covers every
-// app), OAuth authorizations (the token is the only one).
+// empty answers a list hako has nothing in: features, SNI endpoints (the
+// router's certificate covers every app).
 func empty(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, []struct{}{})
 }
@@ -318,28 +317,54 @@ func (s *Server) addonPlans(w http.ResponseWriter, r *http.Request) {
 }
 
 // drainPathRe matches DELETE /apps/{app}/log-drains/{url}, whose URL may
-// come unescaped (syslog://host:514): the mux would clean its "//" and
-// redirect, so it is routed before the mux sees it.
+// come unescaped (heroku-go sends syslog://host:514 as it is): a mux
+// would clean its "//" and redirect, so it is routed before any mux.
 var drainPathRe = regexp.MustCompile(`^/apps/([^/]+)/log-drains/(.+)$`)
 
-// rawPaths routes the paths the mux would mangle.
+// rawPaths routes the paths a mux would mangle, behind the token and
+// the check their route has like the rest, and hands everything else to
+// next.
 func (s *Server) rawPaths(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Method == http.MethodDelete {
-			if m := drainPathRe.FindStringSubmatch(r.URL.EscapedPath()); m != nil {
-				app, err1 := url.PathUnescape(m[1])
-				drain, err2 := url.PathUnescape(m[2])
-				if err1 != nil || err2 != nil {
-					s.fail(w, engine.Errorf(engine.EINVALID, "The log drain's path is not a valid URL path."))
-					return
-				}
-				r.SetPathValue("app", app)
-				r.SetPathValue("drain", drain)
-				// Past the mux, so through the check its route has.
-				s.guard("DELETE /apps/{app}/log-drains/{drain...}", http.HandlerFunc(s.removeDrain)).ServeHTTP(w, r)
+	remove := s.guard("DELETE /apps/{app}/log-drains/{drain...}", http.HandlerFunc(s.removeDrain))
+	drain := s.auth(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		m := drainPathRe.FindStringSubmatch(r.URL.EscapedPath())
+		app, err1 := url.PathUnescape(m[1])
+		drain, err2 := url.PathUnescape(m[2])
+		if err1 != nil || err2 != nil {
+			s.fail(w, engine.Errorf(engine.EINVALID, "The log drain's path is not a valid URL path."))
+			return
+		}
+		if uuidRe.MatchString(app) {
+			a, err := s.appByID(app)
+			if err != nil {
+				s.fail(w, err)
 				return
 			}
+			app = a.Name
+		}
+		r.SetPathValue("app", app)
+		r.SetPathValue("drain", drain)
+		remove.ServeHTTP(w, r)
+	}))
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodDelete && drainPathRe.MatchString(r.URL.EscapedPath()) {
+			drain.ServeHTTP(w, r)
+			return
 		}
 		next.ServeHTTP(w, r)
 	})
+}
+
+// appByID finds an app by its id. Returns ENOTFOUND.
+func (s *Server) appByID(id string) (*engine.App, error) {
+	apps, err := s.Engine.Apps()
+	if err != nil {
+		return nil, err
+	}
+	for _, a := range apps {
+		if a.ID == id {
+			return a, nil
+		}
+	}
+	return nil, engine.Errorf(engine.ENOTFOUND, "Couldn't find that app.")
 }

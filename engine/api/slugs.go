@@ -1,6 +1,7 @@
 package api
 
 import (
+	"cmp"
 	"net/http"
 	"regexp"
 	"strings"
@@ -41,6 +42,7 @@ type slugImport struct {
 	id, secret, app string
 	created         time.Time
 	desc, ctext     string // buildpack_provided_description, commit_description
+	want            string // the checksum the client announced
 
 	mu   sync.Mutex
 	slug engine.Slug // ID is set once the archive arrived
@@ -73,7 +75,7 @@ func (s *Server) importView(r *http.Request, im *slugImport) SlugView {
 	im.mu.Lock()
 	defer im.mu.Unlock()
 	v := SlugView{ID: im.id, BuildpackProvidedDescription: optional(im.desc), Commit: optional(im.slug.Commit),
-		CommitDescription: optional(im.ctext), Checksum: optional(im.slug.Checksum),
+		CommitDescription: optional(im.ctext), Checksum: optional(cmp.Or(im.slug.Checksum, im.want)),
 		ProcessTypes: im.slug.ProcessTypes, Stack: stackRef(), CreatedAt: im.created, UpdatedAt: im.created}
 	if im.slug.ID != "" {
 		v.Size = &im.slug.Size
@@ -118,9 +120,9 @@ func (s *Server) createSlug(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	im := &slugImport{id: engine.NewID(), secret: secret(), app: app.Name, created: time.Now().UTC(),
-		desc: body.BuildpackProvidedDescription, ctext: body.CommitDescription}
+		desc: body.BuildpackProvidedDescription, ctext: body.CommitDescription, want: body.Checksum}
 	im.slug = engine.Slug{App: app.Name, Commit: body.Commit, Buildpack: body.BuildpackProvidedDescription,
-		ProcessTypes: body.ProcessTypes, Checksum: body.Checksum, Stack: engine.Stack}
+		ProcessTypes: body.ProcessTypes, Stack: engine.Stack}
 	forget := func(im *slugImport) {
 		im.mu.Lock()
 		id := im.slug.ID
@@ -183,20 +185,20 @@ func (s *Server) putSlugBlob(w http.ResponseWriter, r *http.Request) {
 	// One upload at a time per import; a second one replaces the first.
 	im.mu.Lock()
 	defer im.mu.Unlock()
-	got, err := s.Engine.ImportSlug(r.Body)
+	got, err := s.Engine.ImportSlug(r.Body, im.id)
 	if err != nil {
 		s.fail(w, err)
 		return
 	}
-	if want := im.slug.Checksum; want != "" && want != "SHA256:"+got.ID {
+	if want := im.want; want != "" && want != got.Checksum {
 		s.Engine.ForgetImport(got.ID)
-		s.fail(w, engine.Errorf(engine.EINVALID, "The archive's checksum is SHA256:%s, not the %s the slug was created with.", got.ID, want))
+		s.fail(w, engine.Errorf(engine.EINVALID, "The archive's checksum is %s, not the %s the slug was created with.", got.Checksum, want))
 		return
 	}
 	if old := im.slug.ID; old != "" && old != got.ID {
 		s.Engine.ForgetImport(old)
 	}
-	im.slug.ID, im.slug.Size, im.slug.Checksum = got.ID, got.Size, "SHA256:"+got.ID
+	im.slug.ID, im.slug.Size, im.slug.Checksum = got.ID, got.Size, got.Checksum
 	w.WriteHeader(http.StatusOK)
 }
 

@@ -88,6 +88,21 @@ func (t *builds) add(b *build) {
 	t.byApp[b.app] = list
 }
 
+// running counts the builds not yet ended.
+func (t *builds) running() int {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	n := 0
+	for _, b := range t.byID {
+		b.mu.Lock()
+		if b.status == "pending" {
+			n++
+		}
+		b.mu.Unlock()
+	}
+	return n
+}
+
 func (t *builds) get(id string) *build {
 	t.mu.Lock()
 	defer t.mu.Unlock()
@@ -184,6 +199,12 @@ func (s *Server) createSourceBuild(w http.ResponseWriter, r *http.Request) {
 	}
 	if len(body.Buildpacks) > 0 {
 		s.fail(w, engine.Errorf(engine.EINVALID, "A build takes the app's buildpacks: set them with PUT /apps/%s/buildpack-installations (`buildpacks:set`), not in the build.", app.Name))
+		return
+	}
+	// Each build waits for its app's lock in a goroutine of its own:
+	// their number is bounded as the sources are.
+	if s.builds.running() >= maxPending {
+		s.fail(w, engine.Errorf(engine.EINVALID, "%d builds are running or waiting already: wait for one to end.", maxPending))
 		return
 	}
 	f, err := s.openSource(body.SourceBlob.URL, body.SourceBlob.Checksum)

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
@@ -182,6 +183,30 @@ func TestHerokuGo(t *testing.T) {
 	h.check("DynoRestartAll", err)
 	waitDynos(t, h, "hgo", 1)
 	s.waitBody(t, "hgo", "hello from procfile")
+
+	// One-off dynos: attached through the rendezvous (as `heroku run`),
+	// and detached with the output in the logs.
+	pem, err := os.ReadFile(s.caFile(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	roots := x509.NewCertPool()
+	roots.AppendCertsFromPEM(pem)
+	run, err := h.DynoCreate(ctx, "hgo", heroku.DynoCreateOpts{Command: "echo attached-$((6*7))", Attach: heroku.Bool(true), ForceNoTty: heroku.Bool(true)})
+	if h.check("DynoCreate", err, when(err == nil && run.AttachURL != nil && run.Type == "run" && run.App.Name == "hgo" && run.Release.Version == 3, "attached dyno")) {
+		first, rest := rendezvous(t, roots, *run.AttachURL, "\x04")
+		h.check("DynoCreate", nil, when(first == "rendezvous\r\n" && rest == "attached-42\n", "attached output", first, rest))
+	}
+	det, err := h.DynoCreate(ctx, "hgo", heroku.DynoCreateOpts{Command: "echo detached-$((6*7))"})
+	if h.check("DynoCreate", err, when(err == nil && det.AttachURL == nil && strings.HasPrefix(det.Name, "run."), "detached dyno")) {
+		var logs string
+		waitFor(t, 30*time.Second, "the detached dyno's output in the logs", func() bool {
+			logs = s.hako(t, "logs", "-a", "hgo")
+			return hasLineMatch(logs, `\S+ app\[`+regexp.QuoteMeta(det.Name)+`\]: detached-42`)
+		}, func() string { return logs })
+	}
+	_, err = h.DynoCreate(ctx, "hgo", heroku.DynoCreateOpts{Command: ""})
+	h.refused("DynoCreate", err, 422, "invalid_params")
 
 	// Domains.
 	dom, err := h.DomainCreate(ctx, "hgo", heroku.DomainCreateOpts{Hostname: "www.hgo.test"})

@@ -23,7 +23,7 @@ func TestSourcesBounded(t *testing.T) {
 	}
 	t.Cleanup(func() { st.Close() })
 	e := engine.New(engine.Parts{Store: st, Limits: engine.BuildLimits{SourceBytes: 16}})
-	srv := httptest.NewServer((&Server{Engine: e, Token: "secret", User: "admin", Logs: &logs.Buffer{}}).Handler())
+	srv := httptest.NewServer((&Server{Engine: e, Token: "secret", Logs: &logs.Buffer{}}).Handler())
 	t.Cleanup(srv.Close)
 	if status, body := call(t, srv, "POST", "/apps", "secret", `{"name":"web"}`); status != 201 {
 		t.Fatalf("create app: %d %s", status, body)

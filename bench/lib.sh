@@ -16,7 +16,30 @@ cleanup() {
 }
 trap cleanup EXIT
 fail() { echo "bench: FAILED: $*"; tail -20 "$T/server.log" 2>/dev/null; exit 1; }
-port() { python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])'; }
+# port: a free port; BENCH_PORTS=LO-HI takes it from that range instead,
+# each call the next free one after the last given.
+port() {
+  python3 - "$T/.lastport" <<'PY'
+import os, socket, sys
+rng = os.environ.get("BENCH_PORTS", "")
+if not rng:
+    s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); sys.exit(0)
+lo, _, hi = rng.partition("-"); lo, hi = int(lo), int(hi or lo)
+try:
+    last = int(open(sys.argv[1]).read())
+except (OSError, ValueError):
+    last = lo - 1
+for i in range(hi - lo + 1):
+    p = lo + (last + 1 - lo + i) % (hi - lo + 1)
+    s = socket.socket()
+    try:
+        s.bind(("127.0.0.1", p))
+    except OSError:
+        continue
+    open(sys.argv[1], "w").write(str(p)); print(p); sys.exit(0)
+sys.exit("no free port in " + rng)
+PY
+}
 now_ms() { date +%s%3N; }
 
 start_server() {

@@ -49,7 +49,7 @@ type Server struct {
 	sched  *scheduler.Scheduler
 	ssh    *sshgit.Server
 	api    *http.Server
-	router *http.Server
+	router *router.Router
 	ca     *localca.Authority
 	// rendezvous takes the heroku CLI's attached one-off dynos.
 	rendezvous *api.Rendezvous
@@ -175,7 +175,8 @@ func (s *Server) build() error {
 	// Slow headers and idle keep-alive connections are closed, as by
 	// Heroku's router (30 s, 90 s); a connection that never sends a
 	// request is idle too.
-	s.router = &http.Server{Handler: rt, ReadHeaderTimeout: min(30*time.Second, cfg.RouterIdle), IdleTimeout: cfg.RouterIdle}
+	rt.ReadHeaderTimeout, rt.IdleTimeout = min(30*time.Second, cfg.RouterIdle), cfg.RouterIdle
+	s.router = rt
 	s.ssh = &sshgit.Server{
 		Engine: s.eng, ReposDir: l.Repos, HookSocket: l.HookSocket, Exe: exe,
 		HostKeyPath: l.HostKey, Logf: s.logger.Printf,

@@ -112,3 +112,7 @@ func (c *conn) Close() error {
 	c.once.Do(func() { c.l.open.Add(-1) })
 	return err
 }
+
+// Unwrap returns the connection accepted, so that a server can reach its
+// descriptor (a non-blocking peek for a client that went away).
+func (c *conn) Unwrap() net.Conn { return c.Conn }

@@ -1,6 +1,7 @@
 package router
 
 import (
+	"context"
 	"encoding/json"
 	"io"
 	"net"
@@ -122,8 +123,14 @@ func refusedBackend(t *testing.T, name string) *fakeBackend {
 type harness struct {
 	router *Router
 	sink   *fakeSink
-	front  *httptest.Server
+	front  *front
 	client *http.Client
+}
+
+// front is where the router under test listens.
+type front struct {
+	URL      string
+	Listener net.Listener
 }
 
 // newHarness serves a Router over real TCP. configure runs before the
@@ -135,12 +142,25 @@ func newHarness(t *testing.T, domain string, configure func(*Router)) *harness {
 	if configure != nil {
 		configure(rt)
 	}
-	front := httptest.NewServer(rt)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	served := make(chan error, 1)
+	go func() { served <- rt.Serve(ln) }()
+	tr := &http.Transport{Proxy: nil}
 	t.Cleanup(func() {
-		front.Close()
-		rt.CloseIdleConnections()
+		tr.CloseIdleConnections()
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := rt.Shutdown(ctx); err != nil {
+			t.Errorf("shutdown: %v", err)
+		}
+		if err := <-served; err != http.ErrServerClosed {
+			t.Errorf("Serve returned %v", err)
+		}
 	})
-	return &harness{router: rt, sink: sink, front: front, client: front.Client()}
+	return &harness{router: rt, sink: sink, front: &front{URL: "http://" + ln.Addr().String(), Listener: ln}, client: &http.Client{Transport: tr}}
 }
 
 // get sends GET path to the router with the given Host and headers and

@@ -15,13 +15,22 @@ func (rt *Router) logRequest(st *reqState, cw *countingWriter) {
 	if rt.logs == nil {
 		return
 	}
-	rt.logs.Log(st.app, "heroku", "router", st.line(cw, time.Now()))
+	rt.logs.Log(st.app, "heroku", "router", st.line(cw.status, cw.n, time.Now()))
+}
+
+// logFast writes the router line of a request the forwarding loop
+// served: status is the dyno's (0 when none came), n the body bytes.
+func (rt *Router) logFast(st *reqState, status int, n int64) {
+	if rt.logs == nil {
+		return
+	}
+	rt.logs.Log(st.app, "heroku", "router", st.line(status, n, time.Now()))
 }
 
 // line formats the log line; fields that do not apply are left empty.
 // It appends into one buffer rather than going through fmt: it runs for
 // every request.
-func (st *reqState) line(cw *countingWriter, end time.Time) string {
+func (st *reqState) line(written int, n int64, end time.Time) string {
 	b := make([]byte, 0, 256+len(st.path)+len(st.fwd))
 	switch {
 	case st.code == "":
@@ -39,7 +48,7 @@ func (st *reqState) line(cw *countingWriter, end time.Time) string {
 	}
 	status := st.status
 	if status == 0 {
-		status = cw.status
+		status = written
 	}
 	if status == 0 {
 		status = http.StatusOK
@@ -74,7 +83,7 @@ func (st *reqState) line(cw *countingWriter, end time.Time) string {
 	b = append(b, " status="...)
 	b = strconv.AppendInt(b, int64(status), 10)
 	b = append(b, " bytes="...)
-	b = strconv.AppendInt(b, cw.n, 10)
+	b = strconv.AppendInt(b, n, 10)
 	b = append(b, " protocol="...)
 	b = append(b, st.protocol...)
 	return string(b)

@@ -22,6 +22,10 @@ import (
 const (
 	DefaultConnectTimeout  = 5 * time.Second
 	DefaultResponseTimeout = 30 * time.Second
+	// Heroku's router closes a connection whose request head takes
+	// longer than 30 s, and a kept-alive one idle for 90 s.
+	DefaultReadHeaderTimeout = 30 * time.Second
+	DefaultIdleTimeout       = 90 * time.Second
 )
 
 // DefaultDomain is used when New is given an empty domain, so that apps
@@ -42,6 +46,12 @@ type Router struct {
 	// request fails with H12. Default DefaultResponseTimeout (30s). It is
 	// read when the first request is served; later changes have no effect.
 	ResponseTimeout time.Duration
+	// ReadHeaderTimeout bounds how long Serve waits for a connection's
+	// first request head; IdleTimeout how long a kept-alive connection
+	// may wait for its next request. Defaults DefaultReadHeaderTimeout
+	// and DefaultIdleTimeout; read when the first request is served.
+	ReadHeaderTimeout time.Duration
+	IdleTimeout       time.Duration
 
 	domain string
 	logs   engine.LogSink
@@ -54,6 +64,14 @@ type Router struct {
 	once      sync.Once
 	transport *http.Transport
 	proxy     *httputil.ReverseProxy
+	up        *upstream    // the forwarding loop's dyno connections
+	slow      *http.Server // what the loop hands over (see Serve)
+
+	srvMu     sync.Mutex
+	closing   bool
+	listeners []net.Listener
+	handoffs  []*handoff
+	conns     map[*clientConn]struct{}
 }
 
 var (
@@ -141,6 +159,7 @@ func (rt *Router) SetDomains(app string, hosts []string) {
 func (rt *Router) CloseIdleConnections() {
 	rt.once.Do(rt.init)
 	rt.transport.CloseIdleConnections()
+	rt.up.closeIdle()
 }
 
 // route looks a request's host (already lowercased, without port) up in
@@ -197,13 +216,25 @@ func (rt *Router) init() {
 	if response <= 0 {
 		response = DefaultResponseTimeout
 	}
+	rt.ResponseTimeout = response
+	if rt.ReadHeaderTimeout <= 0 {
+		rt.ReadHeaderTimeout = DefaultReadHeaderTimeout
+	}
+	if rt.IdleTimeout <= 0 {
+		rt.IdleTimeout = DefaultIdleTimeout
+	}
+	dial := (&net.Dialer{Timeout: connect, KeepAlive: 30 * time.Second}).DialContext
+	rt.up = &upstream{
+		dial: dial,
+		// As many idle connections to a dyno as clients may keep busy.
+		maxIdle:     256,
+		idleTimeout: 90 * time.Second,
+	}
+	rt.slow = rt.slowServer()
 	rt.transport = &http.Transport{
 		// Dynos are local; an environment proxy must never be used.
-		Proxy: nil,
-		DialContext: (&net.Dialer{
-			Timeout:   connect,
-			KeepAlive: 30 * time.Second,
-		}).DialContext,
+		Proxy:       nil,
+		DialContext: dial,
 		// Enough idle connections for every client connection the router
 		// holds to keep one to a busy dyno: fewer, and each request past
 		// them dials anew and leaves a socket in TIME_WAIT.

@@ -1,0 +1,163 @@
+package router
+
+import (
+	"bufio"
+	"context"
+	"net"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// upstream keeps idle keep-alive connections to dynos, by address, for
+// the router's own forwarding loop (see serveFast). net/http's Transport
+// hands each request to two goroutines of the connection over channels
+// and watches idle ones with a blocked read; on a 2-core machine those
+// hand-offs cost more than the proxying. Here the goroutine serving the
+// client writes the request and reads the answer itself, and an idle
+// connection the dyno closed is noticed by a non-blocking peek when it
+// is taken (alive), not by a goroutine per connection.
+type upstream struct {
+	dial        func(ctx context.Context, network, addr string) (net.Conn, error)
+	idleTimeout time.Duration // idle connections older than this are closed
+	maxIdle     int           // per address
+
+	mu      sync.Mutex
+	idle    map[string][]*upConn // by address, most recently used last
+	janitor bool                 // a goroutine closes expired idle connections
+}
+
+// upConn is one connection to a dyno.
+type upConn struct {
+	net.Conn
+	raw  syscall.RawConn // for alive; nil when the connection has none
+	br   *bufio.Reader
+	bw   *bufio.Writer
+	addr string
+	used time.Time // when it was last put back idle
+}
+
+// upstreamBuffer is the size of the buffers of a dyno connection: the
+// response head must fit in the reader's (see readResponseHead).
+const upstreamBuffer = 16 << 10
+
+// get returns an idle connection to addr (reused true) or dials one.
+func (u *upstream) get(ctx context.Context, addr string) (uc *upConn, reused bool, err error) {
+	for {
+		u.mu.Lock()
+		list := u.idle[addr]
+		if len(list) == 0 {
+			u.mu.Unlock()
+			break
+		}
+		uc = list[len(list)-1]
+		list[len(list)-1] = nil
+		u.idle[addr] = list[:len(list)-1]
+		u.mu.Unlock()
+		if time.Since(uc.used) > u.idleTimeout || !uc.alive() {
+			uc.Close()
+			continue
+		}
+		return uc, true, nil
+	}
+	uc, err = u.dialConn(ctx, addr)
+	return uc, false, err
+}
+
+// dialConn opens a new connection to addr.
+func (u *upstream) dialConn(ctx context.Context, addr string) (*upConn, error) {
+	c, err := u.dial(ctx, "tcp", addr)
+	if err != nil {
+		return nil, err
+	}
+	uc := &upConn{Conn: c, br: bufio.NewReaderSize(c, upstreamBuffer), bw: bufio.NewWriterSize(c, 4096), addr: addr}
+	if sc, ok := c.(syscall.Conn); ok {
+		uc.raw, _ = sc.SyscallConn()
+	}
+	return uc, nil
+}
+
+// alive reports whether an idle connection is still open and quiet: a
+// non-blocking peek finds nothing to read. A close by the dyno (EOF, a
+// reset) or bytes it should never have sent make it unusable.
+func (uc *upConn) alive() bool {
+	if uc.br.Buffered() > 0 {
+		return false
+	}
+	if uc.raw == nil {
+		return true
+	}
+	open := false
+	_ = uc.raw.Read(func(fd uintptr) bool {
+		var b [1]byte
+		_, _, errno := syscall.Recvfrom(int(fd), b[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
+		open = errno == syscall.EAGAIN || errno == syscall.EWOULDBLOCK
+		return true
+	})
+	return open
+}
+
+// put keeps uc for the next request to its dyno, up to maxIdle per dyno.
+func (u *upstream) put(uc *upConn) {
+	uc.used = time.Now()
+	u.mu.Lock()
+	if u.idle == nil {
+		u.idle = map[string][]*upConn{}
+	}
+	list := u.idle[uc.addr]
+	if len(list) >= u.maxIdle {
+		u.mu.Unlock()
+		uc.Close()
+		return
+	}
+	u.idle[uc.addr] = append(list, uc)
+	if !u.janitor {
+		u.janitor = true
+		go u.sweep()
+	}
+	u.mu.Unlock()
+}
+
+// sweep closes connections idle past idleTimeout (those to dynos gone
+// among them) until none is left idle.
+func (u *upstream) sweep() {
+	for {
+		time.Sleep(u.idleTimeout / 4)
+		now := time.Now()
+		u.mu.Lock()
+		for addr, list := range u.idle {
+			keep := list[:0]
+			for _, uc := range list {
+				if now.Sub(uc.used) > u.idleTimeout {
+					uc.Close()
+				} else {
+					keep = append(keep, uc)
+				}
+			}
+			clear(list[len(keep):])
+			if len(keep) == 0 {
+				delete(u.idle, addr)
+			} else {
+				u.idle[addr] = keep
+			}
+		}
+		if len(u.idle) == 0 {
+			u.janitor = false
+			u.mu.Unlock()
+			return
+		}
+		u.mu.Unlock()
+	}
+}
+
+// closeIdle closes every pooled connection.
+func (u *upstream) closeIdle() {
+	u.mu.Lock()
+	for _, list := range u.idle {
+		for _, uc := range list {
+			uc.Close()
+		}
+	}
+	u.idle = nil
+	u.mu.Unlock()
+}

@@ -25,7 +25,19 @@ type Line struct {
 // String formats the line as Heroku does:
 // 2026-11-21T23:43:09.123456+00:00 app[web.1]: message
 func (l Line) String() string {
-	return fmt.Sprintf("%s %s[%s]: %s", l.Time.UTC().Format("2006-01-02T15:04:05.000000-07:00"), l.Source, l.Proc, l.Text)
+	return string(l.appendTo(make([]byte, 0, 48+len(l.Source)+len(l.Proc)+len(l.Text))))
+}
+
+// appendTo appends the line as String formats it; without fmt, as the
+// router logs a line per request.
+func (l Line) appendTo(b []byte) []byte {
+	b = l.Time.UTC().AppendFormat(b, "2006-01-02T15:04:05.000000-07:00")
+	b = append(b, ' ')
+	b = append(b, l.Source...)
+	b = append(b, '[')
+	b = append(b, l.Proc...)
+	b = append(b, "]: "...)
+	return append(b, l.Text...)
 }
 
 // Buffer keeps the last Capacity lines of each app. Log never blocks on
@@ -74,7 +86,10 @@ func (b *Buffer) Log(app, source, proc, text string) {
 	if m != nil {
 		// The server's output is often a terminal: escape what the app
 		// wrote.
-		fmt.Fprintf(m, "%s %s\n", app, Escape(l.String()))
+		line := Escape(l.String())
+		b := make([]byte, 0, len(app)+len(line)+2)
+		b = append(append(append(b, app...), ' '), line...)
+		_, _ = m.Write(append(b, '\n'))
 	}
 }
 

@@ -145,6 +145,7 @@ func (s *Server) build() error {
 	// get the isolation dynos get.
 	builder.Sandbox = s.sup
 	rt := router.New(cfg.Domain, s.buf)
+	s.ca.Extra = rt.CustomDomain
 	s.httpPort = portOf(s.ls["http-addr"].Addr())
 	appURL := func(app string) string { return fmt.Sprintf("http://%s.%s:%s/", app, cfg.Domain, s.httpPort) }
 	sshAddr := s.ls["ssh-addr"].Addr().String()

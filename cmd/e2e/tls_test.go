@@ -118,7 +118,8 @@ func TestLocalCA(t *testing.T) {
 // TestRouterHTTPS: the router serves https://APP.localhost on its HTTPS
 // port with a certificate from the local CA that Go and curl (which
 // refuse *.localhost) accept, telling the app X-Forwarded-Proto: https
-// and the port; the HTTP port keeps saying http.
+// and the port; the HTTP port keeps saying http. A custom domain gets a
+// certificate; a host no app has does not.
 func TestRouterHTTPS(t *testing.T) {
 	need(t, "curl")
 	s := startServer(t)
@@ -141,6 +142,16 @@ func TestRouterHTTPS(t *testing.T) {
 	out, err := exec.Command("curl", "-sS", "--cacert", s.caFile(t), "--resolve", "secure.localhost:"+s.httpsPort+":127.0.0.1", base+"/header/X-Forwarded-Proto").CombinedOutput()
 	if err != nil || string(out) != "https" {
 		t.Errorf("curl https://secure.localhost: %v: %s", err, out)
+	}
+	// A custom domain gets a certificate of its own, as from Heroku's ACM.
+	s.hako(t, "domains:add", "-a", "secure", "www.secure.test")
+	out, err = exec.Command("curl", "-sS", "--cacert", s.caFile(t), "--resolve", "www.secure.test:"+s.httpsPort+":127.0.0.1", "https://www.secure.test:"+s.httpsPort+"/").CombinedOutput()
+	if err != nil || string(out) != "env-app" {
+		t.Errorf("curl https://www.secure.test: %v: %s", err, out)
+	}
+	out, err = exec.Command("curl", "-sS", "--cacert", s.caFile(t), "--resolve", "www.other.test:"+s.httpsPort+":127.0.0.1", "https://www.other.test:"+s.httpsPort+"/").CombinedOutput()
+	if err == nil {
+		t.Errorf("curl accepted a certificate for a host no app has: %s", out)
 	}
 	if !hasLineMatch(s.hako(t, "logs", "-a", "secure", "-n", "200"), `^\S+ heroku\[router\]: at=info method=GET path="/header/X-Forwarded-Proto" host=secure\.localhost .* status=200 .* protocol=https$`) {
 		t.Errorf("no router line with protocol=https:\n%s", s.hako(t, "logs", "-a", "secure", "-n", "200"))

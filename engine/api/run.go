@@ -225,7 +225,7 @@ func (s *Server) startDyno(w http.ResponseWriter, r *http.Request, app *engine.A
 		ctx = context.Background()
 	}
 	go func() {
-		if _, err := s.Engine.Run(ctx, req); err != nil && engine.ErrorCode(err) == engine.EINTERNAL {
+		if _, err := s.Engine.Run(ctx, req); err != nil && engine.ErrorCode(err) == engine.EINTERNAL && ctx.Err() == nil {
 			s.logf("run:detached on %s: %v", app.Name, err)
 		}
 	}()

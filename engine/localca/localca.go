@@ -12,7 +12,7 @@
 // DOMAIN (APP.localhost) also get a certificate of their own, minted in
 // memory when a client asks for one by SNI: OpenSSL and Node.js refuse a
 // wildcard right under a top-level name such as *.localhost, which Go
-// accepts.
+// accepts. So do the apps' custom domains (Extra), as Heroku's ACM.
 package localca
 
 import (
@@ -74,6 +74,10 @@ type Authority struct {
 	caKey  *ecdsa.PrivateKey
 	leaf   tls.Certificate
 
+	// Extra, when set, names hosts besides those under the domain that
+	// get a certificate of their own by SNI: the apps' custom domains.
+	Extra func(host string) bool
+
 	mu     sync.Mutex
 	minted map[string]*tls.Certificate
 }
@@ -117,8 +121,8 @@ func (a *Authority) TLSConfig() *tls.Config {
 
 func (a *Authority) certificate(hello *tls.ClientHelloInfo) (*tls.Certificate, error) {
 	name := strings.ToLower(strings.TrimSuffix(hello.ServerName, "."))
-	label, ok := strings.CutSuffix(name, "."+a.domain)
-	if !ok || !isLabel(label) {
+	label, under := strings.CutSuffix(name, "."+a.domain)
+	if !(under && isLabel(label) || a.Extra != nil && a.Extra(name)) {
 		return &a.leaf, nil
 	}
 	a.mu.Lock()

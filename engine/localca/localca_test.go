@@ -75,6 +75,14 @@ func TestFirstStart(t *testing.T) {
 			t.Errorf("sni %q, name %q: err %v, want ok=%v", tc.sni, tc.name, err, tc.ok)
 		}
 	}
+	// A custom domain gets one when Extra knows it.
+	a.Extra = func(host string) bool { return host == "www.example.test" }
+	if err := verify(a, "www.example.test", "www.example.test"); err != nil {
+		t.Errorf("custom domain: %v", err)
+	}
+	if err := verify(a, "other.example.test", "other.example.test"); err == nil {
+		t.Error("minted for a host Extra does not know")
+	}
 	minted, _ := a.certificate(&tls.ClientHelloInfo{ServerName: "myapp.localhost"})
 	if got := minted.Leaf.DNSNames; len(got) != 1 || got[0] != "myapp.localhost" {
 		t.Errorf("minted names %v, want exactly myapp.localhost", got)

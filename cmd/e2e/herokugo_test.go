@@ -170,6 +170,9 @@ func TestHerokuGo(t *testing.T) {
 	one, err := h.FormationUpdate(ctx, "hgo", "web", heroku.FormationUpdateOpts{Quantity: num(1), Size: str("standard-1X")})
 	h.check("FormationUpdate", err, when(err == nil && one.Quantity == 1 && one.Type == "web", "web not at 1"))
 	dynos := waitDynos(t, h, "hgo", 1)
+	batch.Updates[0].Quantity, batch.Updates[0].Size = nil, str("standard-2X")
+	upd, err = h.FormationBatchUpdate(ctx, "hgo", batch)
+	h.check("FormationBatchUpdate", err, when(len(upd) == 1 && upd[0].Quantity == 1, "a size alone changed the quantity", upd))
 
 	d, err := h.DynoInfo(ctx, "hgo", "web.1")
 	h.check("DynoInfo", err, when(err == nil && d.ID == dynos[0].ID && d.Release.Version == 3 && d.Release.ID == rels[2].ID && d.App.Name == "hgo" && d.Size != "", "dyno shape"))

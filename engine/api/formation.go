@@ -3,6 +3,7 @@ package api
 import (
 	"encoding/json"
 	"net/http"
+	"slices"
 	"strconv"
 
 	"hako/engine"
@@ -17,36 +18,61 @@ func (s *Server) getFormation(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, s.formationViews(r.PathValue("app"), f))
 }
 
-// patchFormation takes {"updates": [{"type": "web", "quantity": 3}]}.
+// patchFormation takes {"updates": [{"type": "web", "quantity": 3}]}. An
+// update with only a size changes nothing (hako runs one size) but must
+// name a size Heroku knows and a process type the app has.
 func (s *Server) patchFormation(w http.ResponseWriter, r *http.Request) {
 	var body struct {
 		Updates []struct {
 			Type     string    `json:"type"`
 			Quantity *quantity `json:"quantity"`
+			Size     *string   `json:"size"`
 		} `json:"updates"`
 	}
 	if err := decode(r, &body); err != nil {
 		s.fail(w, err)
 		return
 	}
+	name := r.PathValue("app")
 	updates := map[string]int{}
+	var sized []string
 	for _, u := range body.Updates {
-		if u.Quantity == nil {
-			s.fail(w, engine.Errorf(engine.EINVALID, "Formation update for %q has no quantity.", u.Type))
+		if err := checkSize(u.Size); err != nil {
+			s.fail(w, err)
 			return
 		}
-		updates[u.Type] = int(*u.Quantity)
+		switch {
+		case u.Quantity != nil:
+			updates[u.Type] = int(*u.Quantity)
+		case u.Size != nil:
+			sized = append(sized, u.Type)
+		default:
+			s.fail(w, engine.Errorf(engine.EINVALID, "Formation update for %q has neither quantity nor size.", u.Type))
+			return
+		}
 	}
-	if len(updates) == 0 {
+	if len(updates) == 0 && len(sized) == 0 {
 		s.fail(w, engine.Errorf(engine.EINVALID, "No formation updates given: use TYPE=QUANTITY, e.g. web=2."))
 		return
 	}
-	f, err := s.Engine.Scale(r.Context(), r.PathValue("app"), s.by(r), updates)
+	f, err := s.Engine.Formation(name)
 	if err != nil {
 		s.fail(w, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, s.formationViews(r.PathValue("app"), f))
+	for _, t := range sized {
+		if !slices.ContainsFunc(f, func(e engine.FormationEntry) bool { return e.Type == t }) {
+			s.fail(w, engine.Errorf(engine.ENOTFOUND, "%s has no process type %s.", name, t))
+			return
+		}
+	}
+	if len(updates) > 0 {
+		if f, err = s.Engine.Scale(r.Context(), name, s.by(r), updates); err != nil {
+			s.fail(w, err)
+			return
+		}
+	}
+	writeJSON(w, http.StatusOK, s.formationViews(name, f))
 }
 
 // restartDynos restarts all dynos (no {dyno}) or a type or one dyno.

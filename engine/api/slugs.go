@@ -247,11 +247,43 @@ func (s *Server) getSlug(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	sl, err := s.Engine.Slug(id)
-	if err != nil || !slugFileRe.MatchString(id) {
+	if err != nil || !slugFileRe.MatchString(id) || !s.slugOf(app.Name, sl) {
 		s.fail(w, engine.Errorf(engine.ENOTFOUND, "Couldn't find that slug: %s.", id))
 		return
 	}
 	writeJSON(w, http.StatusOK, s.slugView(r, sl))
+}
+
+// slugOf reports whether a recorded slug is the app's: built or imported
+// for it, or run by one of its releases (a pipeline's promotion). Another
+// app's slug is not found through this one: its blob is that app's code.
+func (s *Server) slugOf(app string, sl *engine.Slug) bool {
+	if sl.App == app {
+		return true
+	}
+	rels, err := s.Engine.Releases(app)
+	if err != nil {
+		return false
+	}
+	for _, r := range rels {
+		if r.SlugID == sl.ID {
+			return true
+		}
+	}
+	return false
+}
+
+// mayUseSlug checks that the caller may release a slug made for from in
+// the app to: its own, or one of an app the caller has access to (as
+// Heroku releases a slug of one app in another).
+func (s *Server) mayUseSlug(r *http.Request, to, from string) error {
+	if from == to {
+		return nil
+	}
+	if err := s.Engine.CheckAccess(s.by(r), from, engine.AccessMember); err != nil {
+		return engine.Errorf(engine.ENOTFOUND, "Couldn't find that slug.")
+	}
+	return nil
 }
 
 var slugFileRe = regexp.MustCompile(`^[0-9a-f]{64}$`)
@@ -261,6 +293,9 @@ var slugFileRe = regexp.MustCompile(`^[0-9a-f]{64}$`)
 func (s *Server) releaseSlug(r *http.Request, app, id, desc string) (*engine.Release, error) {
 	req := engine.SlugRelease{App: app, User: s.by(r), SlugID: id, Description: desc}
 	if im := s.findImport(id); im != nil {
+		if err := s.mayUseSlug(r, app, im.app); err != nil {
+			return nil, err
+		}
 		im.mu.Lock()
 		sl := im.slug
 		im.mu.Unlock()
@@ -271,8 +306,12 @@ func (s *Server) releaseSlug(r *http.Request, app, id, desc string) (*engine.Rel
 		if _, err := s.Engine.Slug(sl.ID); engine.ErrorCode(err) == engine.ENOTFOUND {
 			req.Import = &sl
 		}
-	} else if !slugFileRe.MatchString(id) {
+	} else if sl, err := s.Engine.Slug(id); err != nil || !slugFileRe.MatchString(id) {
 		return nil, engine.Errorf(engine.ENOTFOUND, "Couldn't find that slug: %s.", id)
+	} else if !s.slugOf(app, sl) {
+		if err := s.mayUseSlug(r, app, sl.App); err != nil {
+			return nil, err
+		}
 	}
 	return s.Engine.ReleaseSlug(r.Context(), req)
 }

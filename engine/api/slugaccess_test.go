@@ -1,0 +1,75 @@
+package api
+
+import (
+	"archive/tar"
+	"bytes"
+	"compress/gzip"
+	"encoding/json"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"hako/engine"
+)
+
+// TestSlugsOfOtherAppsNotFound: a slug is another app's code, so a user
+// without access to its app can neither read it (its info and export
+// URL) nor release it in an app of theirs, whether it was built or
+// imported; its own app finds it.
+func TestSlugsOfOtherAppsNotFound(t *testing.T) {
+	w := newAuthzWorld(t)
+	w.s.Engine.Paths.Slugs = t.TempDir()
+	w.must(t, roleStranger, "POST", "/apps", `{"name":"strangers-own"}`)
+
+	// A slug built for shared, recorded with a release of it.
+	built := strings.Repeat("ab", 32)
+	if _, err := w.s.Engine.Store.CreateRelease(&engine.Release{App: "shared", Description: "Deploy", Status: engine.ReleaseSucceeded},
+		&engine.Slug{ID: built, ProcessTypes: map[string]string{"web": "./web"}}); err != nil {
+		t.Fatal(err)
+	}
+	// And one imported for shared, its archive uploaded.
+	var imp struct {
+		ID   string `json:"id"`
+		Blob struct {
+			URL string `json:"url"`
+		} `json:"blob"`
+	}
+	if err := json.Unmarshal([]byte(w.must(t, roleOwner, "POST", "/apps/shared/slugs", `{"process_types":{"web":"./web"}}`)), &imp); err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	gz := gzip.NewWriter(&buf)
+	tw := tar.NewWriter(gz)
+	_ = tw.WriteHeader(&tar.Header{Name: "web", Mode: 0o755, Size: 2, Typeflag: tar.TypeReg})
+	_, _ = tw.Write([]byte("x\n"))
+	_ = tw.Close()
+	_ = gz.Close()
+	req := httptest.NewRequest("PUT", imp.Blob.URL, &buf)
+	rec := httptest.NewRecorder()
+	w.h.ServeHTTP(rec, req)
+	if rec.Code != 200 {
+		t.Fatalf("PUT blob = %d %s", rec.Code, rec.Body)
+	}
+
+	for _, c := range []struct {
+		role, method, path, body string
+		status                   int
+	}{
+		{roleOwner, "GET", "/apps/shared/slugs/" + built, "", 200},
+		{roleOwner, "GET", "/apps/shared/slugs/" + imp.ID, "", 200},
+		{roleStranger, "GET", "/apps/strangers-own/slugs/" + built, "", 404},
+		{roleStranger, "GET", "/apps/strangers-own/slugs/" + imp.ID, "", 404},
+		{roleStranger, "POST", "/apps/strangers-own/releases", `{"slug":"` + built + `"}`, 404},
+		{roleStranger, "POST", "/apps/strangers-own/releases", `{"slug":"` + imp.ID + `"}`, 404},
+		{roleStranger, "GET", "/apps/shared/slugs/" + built, "", 403},
+	} {
+		status, out := w.call(c.role, c.method, c.path, c.body)
+		if status != c.status {
+			t.Errorf("%s %s %s = %d %s, want %d", c.role, c.method, c.path, status, out, c.status)
+		}
+	}
+	rels := w.must(t, roleStranger, "GET", "/apps/strangers-own/releases", "")
+	if strings.Count(rels, `"version"`) != 1 {
+		t.Errorf("a refused release changed strangers-own's history:\n%s", rels)
+	}
+}

@@ -119,6 +119,8 @@ type build struct {
 	// out of the slug; nil when it has none.
 	appJSON *engine.AppJSON
 	res     *engine.BuildResult
+	// testPacks are where a test build copied the packs with a bin/test.
+	testPacks []string
 }
 
 // Build runs the app's buildpacks over req.SourceDir (which it modifies)
@@ -135,7 +137,7 @@ func (b *Builder) Build(ctx context.Context, req engine.BuildRequest) (*engine.B
 		bd.out = &syncWriter{w: req.Out}
 	}
 	defer bd.cleanUp()
-	for _, run := range []func() error{bd.setUp, bd.choosePacks, bd.compile, bd.discoverProcessTypes, bd.writeSlug} {
+	for _, run := range []func() error{bd.setUp, bd.choosePacks, bd.compile, bd.discoverProcessTypes, bd.keepTestPacks, bd.writeSlug} {
 		err := ctx.Err() // no step starts once the build is canceled
 		if err == nil {
 			err = run()
@@ -213,7 +215,15 @@ func (bd *build) setUp() error {
 		return err
 	}
 	s.writable = []string{buildDir, s.cacheDir, home}
-	if err := writeEnvDir(s.envDir, req.Config); err != nil {
+	// Read before .slugignore may leave it out of the slug.
+	if bd.appJSON, err = ReadAppJSON(buildDir); err != nil {
+		return appJSONFailure(err)
+	}
+	config := req.Config
+	if req.Test {
+		config = testConfig(req.Config, bd.appJSON)
+	}
+	if err := writeEnvDir(s.envDir, config); err != nil {
 		return err
 	}
 	if b.Sandbox != nil {
@@ -228,10 +238,6 @@ func (bd *build) setUp() error {
 		extra["SOURCE_VERSION"] = req.Commit
 	}
 	s.env = buildEnv(b.hostEnv(), extra)
-	// Read before .slugignore may leave it out of the slug.
-	if bd.appJSON, err = ReadAppJSON(buildDir); err != nil {
-		return appJSONFailure(err)
-	}
 	if err := applySlugIgnore(buildDir); err != nil {
 		if errors.Is(err, errAppFile) {
 			return fail("The app's .slugignore file could not be read: "+refusal(err)+".",
@@ -268,7 +274,10 @@ func (bd *build) compile() error {
 			env["HAKO_GOCACHE"] = dir
 			s.env, s.overlays, goReady = envList(env), overlays, true
 		}
-		if err := s.compile(p); err != nil {
+		if err := s.compile(p, bd.req.Test); err != nil {
+			if bd.req.Test {
+				return fail(fmt.Sprintf("Test run errored: failed to compile %s app for testing.", bd.names[i]))
+			}
 			return fail(fmt.Sprintf("Push rejected, failed to compile %s app.", bd.names[i]))
 		}
 		if i < len(bd.packs)-1 {
@@ -283,7 +292,7 @@ func (bd *build) compile() error {
 // discoverProcessTypes works out the process types (see processTypes).
 func (bd *build) discoverProcessTypes() error {
 	var err error
-	bd.types, err = bd.b.processTypes(bd.s, bd.packs[len(bd.packs)-1])
+	bd.types, err = bd.b.processTypes(bd.s, bd.packs[len(bd.packs)-1], bd.req.Test)
 	return err
 }
 
@@ -310,7 +319,7 @@ func (bd *build) writeSlug() error {
 		return err
 	}
 	fmt.Fprintf(bd.out, "       Done: %s\n", formatSize(size))
-	bd.res = &engine.BuildResult{SlugID: id, Size: size, Buildpack: bd.names[len(bd.names)-1], ProcessTypes: bd.types, AppJSON: bd.appJSON, SlugTime: time.Since(t0)}
+	bd.res = &engine.BuildResult{SlugID: id, Size: size, Buildpack: bd.names[len(bd.names)-1], ProcessTypes: bd.types, AppJSON: bd.appJSON, SlugTime: time.Since(t0), TestPacks: bd.testPacks}
 	return nil
 }
 
@@ -328,8 +337,15 @@ func (b *Builder) selectPacks(s *step, tmp string, req engine.BuildRequest, appJ
 				"Make it a regular file of the app (one buildpack per line), commit it and push again.")
 		}
 		fromApp = true
-		if len(specs) == 0 && appJSON != nil && len(appJSON.Buildpacks) > 0 {
-			specs = appJSON.Buildpacks
+		declared := []string(nil)
+		if appJSON != nil {
+			declared = appJSON.Buildpacks
+			if req.Test && appJSON.Test != nil && len(appJSON.Test.Buildpacks) > 0 {
+				declared = appJSON.Test.Buildpacks
+			}
+		}
+		if len(specs) == 0 && len(declared) > 0 {
+			specs = declared
 			for i, spec := range specs {
 				if err := b.checkAppJSONPack(spec, i); err != nil {
 					return nil, nil, fail(err.Error())
@@ -384,7 +400,7 @@ func (b *Builder) selectPacks(s *step, tmp string, req engine.BuildRequest, appJ
 // processTypes runs the last pack's release and works out the process
 // types: the defaults it declares, overridden by the app's Procfile. Its
 // config_vars become defaults in .profile.d.
-func (b *Builder) processTypes(s *step, last *pack) (map[string]string, error) {
+func (b *Builder) processTypes(s *step, last *pack, test bool) (map[string]string, error) {
 	rel, err := s.release(last)
 	if err != nil {
 		return nil, fail(fmt.Sprintf("Push rejected, the buildpack's bin/release failed: %v.", err))
@@ -423,7 +439,7 @@ func (b *Builder) processTypes(s *step, last *pack) (map[string]string, error) {
 	default:
 		return nil, fail("The Procfile could not be read: "+refusal(err)+".", "Make it a regular file of the app, commit it and push again.")
 	}
-	if len(types) == 0 {
+	if len(types) == 0 && !test {
 		return nil, fail(`No process types: add a Procfile with a line such as "web: ./server"`)
 	}
 	return types, nil

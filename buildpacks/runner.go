@@ -162,9 +162,14 @@ func (s *step) detect(p *pack) (name string, ok bool, err error) {
 }
 
 // compile runs bin/compile BUILD_DIR CACHE_DIR ENV_DIR in BUILD_DIR with
-// its output streamed to the pusher.
-func (s *step) compile(p *pack) error {
-	err := s.run("compile", p, s.out, s.out, filepath.Join(p.dir, "bin", "compile"), s.buildDir, s.cacheDir, s.envDir)
+// its output streamed to the pusher; for a test build, bin/test-compile
+// instead when the pack has one, as Heroku CI does.
+func (s *step) compile(p *pack, test bool) error {
+	script := filepath.Join(p.dir, "bin", "compile")
+	if test && p.has("test-compile") {
+		script = filepath.Join(p.dir, "bin", "test-compile")
+	}
+	err := s.run("compile", p, s.out, s.out, script, s.buildDir, s.cacheDir, s.envDir)
 	return s.stepError(err)
 }
 

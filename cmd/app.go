@@ -101,7 +101,7 @@ func NewApp(env *Env) *cli.App {
 	cmds = append(cmds, psCommands(env)...)
 	cmds = append(cmds, logsCommand(env), runCommand(env), buildsCommand(env), gitRemoteCommand(env), statusCommand(env))
 	if !env.Remote {
-		cmds = append(cmds, serverCommand(env), hookCommand(env), caPathCommand(env))
+		cmds = append(cmds, serverCommand(env), hookCommand(env), caPathCommand(env), ciCommand(env))
 	}
 	return &cli.App{
 		Name:      "hako",

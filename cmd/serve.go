@@ -75,6 +75,9 @@ type Server struct {
 // until Run. On error, what was opened is closed again.
 func NewServer(env *Env, home string, cfg serverConfig) (_ *Server, err error) {
 	layout := engine.NewLayout(home)
+	if cfg.CacheDir != "" {
+		layout.Cache, layout.SharedCache = filepath.Join(cfg.CacheDir, "cache"), filepath.Join(cfg.CacheDir, "cache", "_shared")
+	}
 	if err := layout.Create(); err != nil {
 		return nil, err
 	}

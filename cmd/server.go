@@ -132,6 +132,9 @@ type serverConfig struct {
 	Limits engine.BuildLimits
 	// WarmGo compiles the Go standard library for the builds at start.
 	WarmGo bool
+	// CacheDir, when set, holds the build caches instead of HAKO_HOME
+	// (an ephemeral server's, which outlive it).
+	CacheDir string
 }
 
 // listen binds every address before anything else starts, so a busy

@@ -23,6 +23,9 @@ type AppJSON struct {
 	Scripts      AppScripts
 	Healthchecks map[string][]Healthcheck
 	Cron         []CronSpec
+	// Test is environments.test, how Heroku CI (`hako ci`) runs the
+	// app's tests; nil when the file has none.
+	Test *AppTest
 	// Raw is the file as pushed, compacted.
 	Raw json.RawMessage
 }
@@ -123,6 +126,7 @@ func ParseAppJSON(data []byte) (*AppJSON, error) {
 	a.Scripts = p.scripts(top["scripts"])
 	a.Healthchecks = p.healthchecks(top["healthchecks"])
 	a.Cron = p.cron(top["cron"])
+	a.Test = p.test(top["environments"])
 	if p.err != nil {
 		return nil, p.err
 	}

@@ -28,6 +28,11 @@ type BuildRequest struct {
 	// UID and GID are the app's identity (App.UID), which every isolated
 	// step of the build runs as.
 	UID, GID int
+	// Test builds for a test run (Heroku CI): each pack's bin/test-compile
+	// runs instead of its bin/compile when it has one, app.json's
+	// environments.test (env, buildpacks) applies, and the packs with a
+	// bin/test are copied into the slug (BuildResult.TestPacks).
+	Test bool
 }
 
 // BuildResult describes a slug the builder stored.
@@ -41,6 +46,9 @@ type BuildResult struct {
 	// SlugTime is the part of the build spent packing the slug, for the
 	// push's timing line.
 	SlugTime time.Duration
+	// TestPacks, for a test build, are the directories in the slug,
+	// relative to its root, of the packs that have a bin/test.
+	TestPacks []string
 }
 
 // Builder turns source into slugs and slugs back into app directories.

@@ -91,6 +91,7 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("POST /apps/{app}/releases", s.createRelease)
 	mux.HandleFunc("GET /apps/{app}/releases/{version}", s.getRelease)
 	mux.HandleFunc("POST /apps/{app}/builds", s.createBuild)
+	mux.HandleFunc("POST /apps/{app}/test-runs", s.createTestRun)
 	mux.HandleFunc("GET /apps/{app}/buildpack-installations", s.listBuildpacks)
 	mux.HandleFunc("PUT /apps/{app}/buildpack-installations", s.putBuildpacks)
 	mux.HandleFunc("GET /apps/{app}/addons", s.listAddons)

@@ -19,6 +19,7 @@ const (
 	Resize = 'r' // a terminal size: columns and rows, 2 bytes each
 	Name   = 'n' // the name of the dyno that started (run.1234)
 	Exit   = 'x' // the exit status, one byte; the last frame
+	Result = 'j' // a JSON document describing the outcome (a test run's)
 )
 
 // MaxPayload bounds a frame so a broken peer cannot make the reader

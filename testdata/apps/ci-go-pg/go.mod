@@ -1,0 +1,3 @@
+module example.test/cigopg
+
+go 1.22

@@ -39,6 +39,10 @@ func ciCommand(env *Env) *cli.Command {
 			defer stop()
 			run := &ciRun{env: env, keep: c.Bool("keep"), json: c.Bool("json"), dirty: c.Bool("dirty")}
 			code, err := run.do(ctx, c.String("dir"))
+			var exit cli.ExitCoder
+			if errors.As(err, &exit) {
+				return err
+			}
 			if err == nil && code != 0 {
 				return cli.Exit("", code)
 			}
@@ -111,10 +115,12 @@ func (r *ciRun) do(ctx context.Context, dir string) (int, error) {
 		r.out = io.MultiWriter(r.env.Stderr, logFile)
 	}
 
+	t0 := time.Now()
 	cl, srv, err := r.server()
 	if err != nil {
 		return -1, err
 	}
+	timings := map[string]int{"server_start": int(time.Since(t0).Milliseconds())}
 	serverKind := "running"
 	if srv != nil {
 		serverKind = "embedded"
@@ -125,28 +131,41 @@ func (r *ciRun) do(ctx context.Context, dir string) (int, error) {
 		}
 		return srv.Close()
 	}
-	// Whatever happens from here, the app and the server go (unless kept).
+	// From here on, the app and the server go, whatever happens, unless
+	// kept.
+	t0 = time.Now()
 	app, err := r.createApp(cl)
 	if err != nil {
 		return -1, errors.Join(err, closeServer())
 	}
+	timings["app_create"] = int(time.Since(t0).Milliseconds())
 	fmt.Fprintf(r.out, "-----> Test run %s of %s on %s\n", r.id, describeRun(r.branch, r.commit, r.dirty), app)
 	res, runErr := r.upload(ctx, cl, app)
 	interrupted := ctx.Err() != nil
 	if interrupted {
 		fmt.Fprintln(r.out, " !     Interrupted: removing the test app and its add-ons.")
 	}
-	kept := r.keep && !interrupted
-	var cleanErr error
-	if !kept {
-		cleanErr = cl.Do("DELETE", appPath(app, ""), nil, nil)
-	}
-	if runErr != nil || interrupted {
-		err := runErr
-		if interrupted {
-			err = engine.Errorf(engine.EINVALID, "The test run was interrupted.")
+	kept := r.keep && !interrupted && runErr == nil
+	teardown := func() error {
+		t0 := time.Now()
+		var err error
+		if !kept {
+			err = cl.Do("DELETE", appPath(app, ""), nil, nil)
 		}
-		return 130, errors.Join(err, cleanErr, closeServer())
+		if !kept || srv == nil {
+			err = errors.Join(err, closeServer())
+		}
+		timings["teardown"] = int(time.Since(t0).Milliseconds())
+		return err
+	}
+	if interrupted {
+		if err := teardown(); err != nil {
+			fmt.Fprintf(r.env.Stderr, " ▸    %s\n", engine.ErrorMessage(err))
+		}
+		return 130, cli.Exit("The test run was interrupted.", 130)
+	}
+	if runErr != nil {
+		return -1, errors.Join(runErr, teardown())
 	}
 	code := 0
 	switch res.Status {
@@ -162,13 +181,19 @@ func (r *ciRun) do(ctx context.Context, dir string) (int, error) {
 		code = 1
 	}
 	summarise(r.out, res)
+	if err := teardown(); err != nil {
+		return -1, err
+	}
 	if kept {
 		r.printKept(app, srv)
 	}
 	if r.json {
+		for k, v := range res.Timings {
+			timings[k] = v
+		}
 		rep := ciReport{ID: r.id, App: app, Kept: kept, Status: res.Status, ExitCode: code, Message: res.Message,
 			DurationMS: time.Since(started).Milliseconds(), Branch: r.branch, Commit: r.commit, Nodes: res.Nodes, TAP: res.TAP,
-			OutputURL: (&url.URL{Scheme: "file", Path: r.logPath}).String(), TimingsMS: res.Timings, Server: serverKind}
+			OutputURL: (&url.URL{Scheme: "file", Path: r.logPath}).String(), TimingsMS: timings, Server: serverKind}
 		enc := json.NewEncoder(r.env.Stdout)
 		enc.SetIndent("", "  ")
 		if err := enc.Encode(rep); err != nil {
@@ -176,11 +201,11 @@ func (r *ciRun) do(ctx context.Context, dir string) (int, error) {
 		}
 	}
 	if kept && srv != nil {
-		// The server holds the kept app: it stays until Ctrl-C.
+		// The embedded server holds the kept app: it stays until Ctrl-C.
 		<-ctx.Done()
-	}
-	if err := errors.Join(cleanErr, closeServer()); err != nil {
-		return -1, err
+		if err := errors.Join(cl.Do("DELETE", appPath(app, ""), nil, nil), closeServer()); err != nil {
+			return -1, err
+		}
 	}
 	return code, nil
 }
@@ -207,13 +232,19 @@ func (r *ciRun) server() (*Client, *ephemeral, error) {
 	if err != nil {
 		return nil, nil, err
 	}
+	if os.Getenv("HAKO_WARM_GO") == "" {
+		// A test run that builds Go fills the shared standard library
+		// itself, once per machine; one that does not should not pay for
+		// compiling it in the background.
+		cfg.WarmGo = false
+	}
 	t0 := time.Now()
 	srv, err := startEphemeral(io.Discard, cfg)
 	if err != nil {
 		return nil, nil, err
 	}
 	info := srv.srv.Info()
-	fmt.Fprintf(r.out, "-----> Started an embedded hako server in %.2f s (caches in %s)\n", time.Since(t0).Seconds(), cfg.CacheDir)
+	fmt.Fprintf(r.out, "-----> Started an embedded hako server in %.2f s (HAKO_HOME %s, caches in %s)\n", time.Since(t0).Seconds(), srv.home, cfg.CacheDir)
 	return &Client{URL: info.APIURL, Token: info.Token, HTTP: &http.Client{Timeout: 10 * time.Minute}}, srv, nil
 }
 

@@ -186,3 +186,30 @@ func removeHome(home string) error {
 	}
 	return nil
 }
+
+// serveEphemeral is `hako server --ephemeral`: an ephemeral server that
+// serves until ctx ends (Ctrl-C) or it fails, for suites that drive hako
+// themselves. Clients reach it with the HAKO_HOME it prints.
+func serveEphemeral(ctx context.Context, env *Env, cfg serverConfig) error {
+	var err error
+	if cfg.CacheDir, err = cacheRoot(); err != nil {
+		return err
+	}
+	e, err := startEphemeral(env.Stdout, cfg)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(env.Stdout, "Ephemeral: HAKO_HOME=%s is removed, with every trace of the server, when it stops (build caches stay in %s)\n", e.home, cfg.CacheDir)
+	select {
+	case <-ctx.Done():
+		err = e.Close()
+	case err = <-e.done:
+		// The server failed on its own: its home goes all the same.
+		e.done <- err
+		err = e.Close()
+	}
+	if err == nil {
+		fmt.Fprintf(env.Stdout, "Removed %s\n", e.home)
+	}
+	return err
+}

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/netip"
 	"os"
 	"os/signal"
 	"strings"
@@ -46,6 +47,7 @@ func serverCommand(env *Env) *cli.Command {
 			&cli.StringFlag{Name: "resolv-conf", Value: dyno.DefaultResolvConf, Usage: "resolver configuration naming the host's nameservers; dynos and builds reach those on its loopback through hako's DNS relays", EnvVars: []string{"HAKO_RESOLV_CONF"}},
 			&cli.StringFlag{Name: "dyno-subnet", Value: dyno.DefaultSubnet.String(), Usage: "private IPv4 subnet of the dynos' network; its first address is the host's", EnvVars: []string{"HAKO_DYNO_SUBNET"}},
 			&cli.BoolFlag{Name: "warm-go", Value: true, Usage: "compile the Go standard library for the builds in the background at start, when Go is installed, so that the first Go build need not (false: the first Go build does it)", EnvVars: []string{"HAKO_WARM_GO"}},
+			&cli.BoolFlag{Name: "ephemeral", Usage: "run on a new temporary HAKO_HOME and free ports (unless given), removing every trace when stopped; build caches stay in ~/.cache/hako", EnvVars: []string{"HAKO_EPHEMERAL"}},
 			&cli.StringFlag{Name: "isolation", Value: "auto", Usage: "how dynos and builds are isolated: auto (fully when root, else as the server's user), required (fully or not at all) or none (not root only)", EnvVars: []string{"HAKO_ISOLATION"}},
 		},
 		Action: func(c *cli.Context) error {
@@ -102,12 +104,23 @@ func serverCommand(env *Env) *cli.Command {
 				return engine.Errorf(engine.EINVALID, "--dyno-subnet: %v.", err)
 			}
 			cfg.Dynos.ResolvConf = c.String("resolv-conf")
+			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			if c.Bool("ephemeral") {
+				for flag, addr := range map[string]*string{"ssh-addr": &cfg.SSHAddr, "http-addr": &cfg.HTTPAddr, "api-addr": &cfg.APIAddr} {
+					if !c.IsSet(flag) {
+						*addr = "127.0.0.1:0"
+					}
+				}
+				if !c.IsSet("dyno-subnet") {
+					cfg.Dynos.Subnet = netip.Prefix{} // one no other server holds
+				}
+				return serveEphemeral(ctx, env, cfg)
+			}
 			home, err := Home()
 			if err != nil {
 				return err
 			}
-			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-			defer stop()
 			srv, err := NewServer(env, home, cfg)
 			if err != nil {
 				return err

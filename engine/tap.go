@@ -24,11 +24,11 @@ var (
 // tapCounter reads a dyno's output line by line and counts what looks
 // like TAP. Lines are bounded, so output without newlines cannot grow it.
 type tapCounter struct {
-	mu      sync.Mutex
-	line    []byte
-	long    bool // the current line passed the bound: ignored
-	plan    bool
-	sum     TAPSummary
+	mu   sync.Mutex
+	line []byte
+	long bool // the current line passed the bound: ignored
+	plan bool
+	sum  TAPSummary
 }
 
 const maxTAPLine = 4096

@@ -1,0 +1,275 @@
+package e2e
+
+import (
+	"bufio"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// ciRun is one `hako ci` run with no server running: a HAKO_HOME with
+// no server.json, a TMPDIR of its own (so that every temporary file the
+// run makes is seen), and the build caches every run of the package
+// shares (HAKO_CACHE_DIR), as a CI runner's second run would.
+type ciRun struct {
+	t      *testing.T
+	tmp    string // the run's TMPDIR
+	subnet string
+	cmd    *exec.Cmd
+	out    *syncBuffer
+	done   chan struct{}
+}
+
+// ciCache is the build cache shared by the package's ci runs, removed
+// with the test binary's directory.
+func ciCache() string { return filepath.Join(filepath.Dir(bin), "ci-cache") }
+
+// startCI starts `hako ci ARGS` in dir with env added.
+func startCI(t *testing.T, dir string, env []string, args ...string) *ciRun {
+	t.Helper()
+	need(t, "git")
+	r := &ciRun{t: t, tmp: t.TempDir(), subnet: reserveSubnet(t), out: &syncBuffer{}, done: make(chan struct{})}
+	r.cmd = exec.Command(bin, append([]string{"ci", "--dir", dir}, args...)...)
+	base := slices.DeleteFunc(os.Environ(), func(kv string) bool {
+		return strings.HasPrefix(kv, "HAKO_") || strings.HasPrefix(kv, "TMPDIR=")
+	})
+	r.cmd.Env = append(append(base, "HAKO_HOME="+t.TempDir(), "TMPDIR="+r.tmp, "HAKO_CACHE_DIR="+ciCache()), env...)
+	if r.subnet != "" {
+		r.cmd.Env = append(r.cmd.Env, "HAKO_DYNO_SUBNET="+r.subnet)
+	}
+	r.cmd.Stdout, r.cmd.Stderr = r.out, r.out
+	r.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := r.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { _ = r.cmd.Wait(); close(r.done) }()
+	t.Cleanup(func() {
+		_ = r.cmd.Process.Kill()
+		<-r.done
+	})
+	return r
+}
+
+// wait waits for the run to end and returns its exit status and output.
+func (r *ciRun) wait(d time.Duration) (int, string) {
+	r.t.Helper()
+	select {
+	case <-r.done:
+	case <-time.After(d):
+		r.t.Fatalf("hako ci did not end within %v; output:\n%s", d, r.out.String())
+	}
+	return r.cmd.ProcessState.ExitCode(), r.out.String()
+}
+
+// home is the embedded server's HAKO_HOME, as the run printed it.
+func (r *ciRun) home() string {
+	r.t.Helper()
+	for _, line := range strings.Split(r.out.String(), "\n") {
+		if _, rest, ok := strings.Cut(line, "(HAKO_HOME "); ok {
+			home, _, _ := strings.Cut(rest, ",")
+			return home
+		}
+	}
+	r.t.Fatalf("hako ci did not say where its server's home is:\n%s", r.out.String())
+	return ""
+}
+
+// assertNoTrace checks that the run left nothing behind: no file in its
+// TMPDIR (its server's home included), no process, mount or add-on data
+// of that home, and no network of its dyno subnet.
+func (r *ciRun) assertNoTrace() {
+	t := r.t
+	t.Helper()
+	home := r.home()
+	if !strings.HasPrefix(home, r.tmp+"/") {
+		t.Fatalf("the server's home %s is not in the run's TMPDIR %s", home, r.tmp)
+	}
+	if left, _ := os.ReadDir(r.tmp); len(left) > 0 {
+		var names []string
+		for _, e := range left {
+			names = append(names, e.Name())
+		}
+		t.Errorf("temporary files left in TMPDIR: %v", names)
+	}
+	for service, base := range map[string]string{"postgres": "/var/lib/hako-postgres", "redis": "/var/lib/hako-redis"} {
+		sum := sha256.Sum256([]byte(filepath.Join(home, "addons", service)))
+		if _, err := os.Stat(filepath.Join(base, hex.EncodeToString(sum[:8]))); err == nil {
+			t.Errorf("add-on data of %s left in %s", service, base)
+		}
+	}
+	procs, _ := filepath.Glob("/proc/[0-9]*/cmdline")
+	for _, p := range procs {
+		if b, err := os.ReadFile(p); err == nil && strings.Contains(string(b), home) {
+			t.Errorf("a process of the run is left: %s: %q", p, strings.ReplaceAll(string(b), "\x00", " "))
+		}
+	}
+	if f, err := os.Open("/proc/self/mountinfo"); err == nil {
+		sc := bufio.NewScanner(f)
+		for sc.Scan() {
+			if strings.Contains(sc.Text(), home) {
+				t.Errorf("a mount of the run is left: %s", sc.Text())
+			}
+		}
+		f.Close()
+	}
+	if r.subnet != "" {
+		gw := netip.MustParsePrefix(r.subnet).Addr().Next().String()
+		if out, err := exec.Command("ip", "-o", "-4", "addr", "show").Output(); err == nil {
+			for _, line := range strings.Split(string(out), "\n") {
+				if strings.Contains(line, " "+gw+"/") {
+					t.Errorf("the dyno network of the run is left: %s", line)
+				}
+			}
+		}
+	}
+}
+
+// ciApp copies a testdata app into a git repository with one commit,
+// after writing extra files into it.
+func ciApp(t *testing.T, app string, extra map[string]string) string {
+	t.Helper()
+	dir := t.TempDir()
+	if err := os.CopyFS(dir, os.DirFS(filepath.Join(testdataDir(), "apps", app))); err != nil {
+		t.Fatal(err)
+	}
+	for name, content := range extra {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	git(t, dir, "init", "-q", "-b", "main")
+	git(t, dir, "add", "-A")
+	git(t, dir, "commit", "-qm", "first")
+	return dir
+}
+
+// A Go app whose test needs PostgreSQL passes under `hako ci` with no
+// server running, and nothing of the run is left; the same app with a
+// failing test fails the run.
+func TestCIGoPostgres(t *testing.T) {
+	need(t, "go", "psql", "postgres")
+	dir := ciApp(t, "ci-go-pg", nil)
+	r := startCI(t, dir, nil)
+	code, out := r.wait(10 * time.Minute)
+	if code != 0 {
+		t.Fatalf("hako ci exited with %d, want 0:\n%s", code, out)
+	}
+	for _, want := range []string{"-----> Tests passed", "PASS"} {
+		if !hasLine(out, want) {
+			t.Errorf("output lacks the line %q:\n%s", want, out)
+		}
+	}
+	if !slices.ContainsFunc(strings.Split(out, "\n"), func(l string) bool { return strings.HasPrefix(l, "ok  \texample.test/cigopg\t") }) {
+		t.Errorf("output lacks go test's ok line for the package:\n%s", out)
+	}
+	r.assertNoTrace()
+
+	t.Run("failing test", func(t *testing.T) {
+		dir := ciApp(t, "ci-go-pg", map[string]string{"fail_test.go": "package main\n\nimport \"testing\"\n\nfunc TestFails(t *testing.T) { t.Fatal(\"deliberately\") }\n"})
+		r := startCI(t, dir, nil)
+		code, out := r.wait(10 * time.Minute)
+		if code != 1 {
+			t.Fatalf("hako ci exited with %d, want 1:\n%s", code, out)
+		}
+		if !hasLine(out, "-----> Tests failed") || !slices.ContainsFunc(strings.Split(out, "\n"), func(l string) bool { return strings.HasPrefix(l, "FAIL\texample.test/cigopg\t") }) {
+			t.Errorf("output lacks the failure:\n%s", out)
+		}
+		r.assertNoTrace()
+	})
+}
+
+// Three test dynos run at once, each told its index, each isolated as a
+// dyno is (its own hostname, the app's uid, not root); one failing fails
+// the run with its status, and --json reports every node and the TAP
+// counts.
+func TestCIParallel(t *testing.T) {
+	appJSON := `{"environments": {"test": {
+	  "formation": {"test": {"quantity": 3}},
+	  "env": {"GREETING": "hi"},
+	  "scripts": {
+	    "test-setup": "echo setup-$CI_NODE_INDEX > /tmp/setup",
+	    "test": "echo \"node=$CI_NODE_INDEX total=$CI_NODE_TOTAL dyno=$DYNO setup=$(cat /tmp/setup) greeting=$GREETING ci=$CI root=$([ $(id -u) = 0 ] && echo yes || echo no)\"; echo host=$(cat /proc/sys/kernel/hostname); printf '1..2\\nok 1 - first\\nnot ok 2 - second\\n'; [ $CI_NODE_INDEX != 2 ] || exit 3"
+	  }}}}`
+	dir := ciApp(t, "procfile-app", map[string]string{"app.json": appJSON})
+	r := startCI(t, dir, []string{"HAKO_WARM_GO=false"}, "--json")
+	code, out := r.wait(5 * time.Minute)
+	if code != 3 {
+		t.Fatalf("hako ci exited with %d, want 3 (the failing node's):\n%s", code, out)
+	}
+	for i, dyno := range []string{"test.1", "test.2", "test.3"} {
+		want := dyno + " | node=" + string(rune('0'+i)) + " total=3 dyno=" + dyno + " setup=setup-" + string(rune('0'+i)) + " greeting=hi ci=true root=no"
+		if !hasLine(out, want) {
+			t.Errorf("output lacks the line %q:\n%s", want, out)
+		}
+		if os.Geteuid() == 0 && !hasLine(out, dyno+" | host="+dyno) {
+			t.Errorf("output lacks the line %q: the test dyno has no hostname of its own:\n%s", dyno+" | host="+dyno, out)
+		}
+	}
+	start := strings.Index(out, "{\n")
+	end := strings.LastIndex(out, "\n}")
+	if start < 0 || end < start {
+		t.Fatalf("no JSON result in the output:\n%s", out)
+	}
+	var rep struct {
+		Status   string `json:"status"`
+		ExitCode int    `json:"exit_code"`
+		Nodes    []struct {
+			Index    int    `json:"index"`
+			Dyno     string `json:"dyno"`
+			ExitCode int    `json:"exit_code"`
+		} `json:"nodes"`
+		TAP struct {
+			Planned int `json:"planned"`
+			OK      int `json:"ok"`
+			NotOK   int `json:"not_ok"`
+		} `json:"tap"`
+		OutputURL string `json:"output_url"`
+	}
+	if err := json.Unmarshal([]byte(out[start:end+2]), &rep); err != nil {
+		t.Fatalf("result: %v\n%s", err, out[start:end+2])
+	}
+	if rep.Status != "failed" || rep.ExitCode != 3 || len(rep.Nodes) != 3 || rep.Nodes[0].ExitCode != 0 || rep.Nodes[1].ExitCode != 0 || rep.Nodes[2].ExitCode != 3 || rep.Nodes[2].Index != 2 || rep.Nodes[2].Dyno != "test.3" {
+		t.Errorf("result = %+v", rep)
+	}
+	if rep.TAP.Planned != 6 || rep.TAP.OK != 3 || rep.TAP.NotOK != 3 {
+		t.Errorf("TAP = %+v, want 6 planned, 3 ok, 3 not ok", rep.TAP)
+	}
+	log, err := os.ReadFile(strings.TrimPrefix(rep.OutputURL, "file://"))
+	if err != nil || !hasLine(string(log), "test.3 | not ok 2 - second") {
+		t.Errorf("the output file %s lacks the run's output (%v):\n%s", rep.OutputURL, err, log)
+	}
+	r.assertNoTrace()
+}
+
+// Ctrl-C in the middle of the tests stops them and removes everything:
+// the test dyno's processes, the server, its home and add-ons.
+func TestCIInterrupt(t *testing.T) {
+	need(t, "psql", "postgres")
+	appJSON := `{"environments": {"test": {"addons": ["heroku-postgresql"], "scripts": {"test": "echo started; exec sleep 3171"}}}}`
+	dir := ciApp(t, "procfile-app", map[string]string{"app.json": appJSON})
+	r := startCI(t, dir, []string{"HAKO_WARM_GO=false"})
+	waitFor(t, 2*time.Minute, "the test to start", func() bool { return hasLine(r.out.String(), "started") }, func() string { return r.out.String() })
+	if err := r.cmd.Process.Signal(os.Interrupt); err != nil {
+		t.Fatal(err)
+	}
+	code, out := r.wait(time.Minute)
+	if code != 130 {
+		t.Errorf("hako ci exited with %d after SIGINT, want 130:\n%s", code, out)
+	}
+	procs, _ := filepath.Glob("/proc/[0-9]*/cmdline")
+	for _, p := range procs {
+		if b, err := os.ReadFile(p); err == nil && string(b) == "sleep\x003171\x00" {
+			t.Errorf("the test dyno's process is left: %s", p)
+		}
+	}
+	r.assertNoTrace()
+}

@@ -28,7 +28,7 @@ func (s *Server) createTestRun(w http.ResponseWriter, r *http.Request) {
 	fw := frame.NewWriter(flushWriter{w})
 	res, err := s.Engine.TestRun(r.Context(), engine.TestRunRequest{
 		App: app.Name, ID: q.Get("id"), Branch: q.Get("branch"), Commit: q.Get("commit"), CacheKey: q.Get("cache_key"),
-		User: s.User, Out: fw,
+		User: s.by(r), Out: fw,
 		Source: http.MaxBytesReader(w, r.Body, s.Engine.Limits.WithDefaults().SourceBytes),
 	})
 	if err != nil {

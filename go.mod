@@ -8,6 +8,7 @@ require (
 	github.com/gliderlabs/ssh v0.3.8
 	github.com/google/nftables v0.3.0
 	github.com/klauspost/pgzip v1.3.0
+	github.com/miekg/dns v1.1.73
 	github.com/robfig/cron/v3 v3.0.1
 	github.com/urfave/cli/v2 v2.27.7
 	github.com/vishvananda/netlink v1.3.1

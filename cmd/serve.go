@@ -20,6 +20,7 @@ import (
 	"hako/engine/addons/postgres"
 	"hako/engine/addons/redis"
 	"hako/engine/api"
+	"hako/engine/dnsd"
 	"hako/engine/dyno"
 	"hako/engine/localca"
 	"hako/engine/logs"
@@ -51,6 +52,9 @@ type Server struct {
 	api    *http.Server
 	router *router.Router
 	ca     *localca.Authority
+	// dns answers for the domain (--dns-addr) on dnsPC; nil without it.
+	dns   *dnsd.Server
+	dnsPC net.PacketConn
 	// rendezvous takes the heroku CLI's attached one-off dynos.
 	rendezvous *api.Rendezvous
 	info       ServerInfo
@@ -103,6 +107,9 @@ func NewServer(env *Env, home string, cfg serverConfig) (_ *Server, err error) {
 		return nil, fmt.Errorf("read the open-files limit: %w", err)
 	}
 	limitListeners(s.ls, budgets(files, cfg.RouterMaxConns), s.logger.Printf)
+	if err := s.startDNS(); err != nil {
+		return nil, err
+	}
 	if err := s.secure(); err != nil {
 		return nil, err
 	}
@@ -151,7 +158,10 @@ func (s *Server) build() error {
 	s.ca.Extra = rt.CustomDomain
 	s.httpPort = portOf(s.ls["http-addr"].Addr())
 	appURL := func(app string) string { return fmt.Sprintf("http://%s.%s:%s/", app, cfg.Domain, s.httpPort) }
-	sshAddr := s.ls["ssh-addr"].Addr().String()
+	// Remotes and sheets name a public server by the name other machines
+	// reach it at; this machine's own clients use loopback.
+	public := publicHost(cfg.Domain)
+	sshAddr := shownAddr(s.ls["ssh-addr"].Addr(), public)
 	gitURL := func(app string) string { return fmt.Sprintf("ssh://git@%s/%s.git", sshAddr, app) }
 	s.sched = scheduler.New()
 	s.eng = engine.New(engine.Parts{
@@ -170,11 +180,11 @@ func (s *Server) build() error {
 	if err != nil {
 		return err
 	}
-	apiURL := "http://" + s.ls["api-addr"].Addr().String()
+	apiURL := "http://" + shownAddr(s.ls["api-addr"].Addr(), "127.0.0.1")
 	s.rendezvous = &api.Rendezvous{Engine: s.eng, Logf: s.logger.Printf}
 	s.rendezvous.SetAddr(s.ls["rendezvous-addr"].Addr().String())
 	apiHandler := (&api.Server{Engine: s.eng, Token: token, Logs: s.buf, WebURL: appURL, GitURL: gitURL, Logf: s.logger.Printf,
-		Rendezvous: s.rendezvous, Context: s.ctx}).Handler()
+		Rendezvous: s.rendezvous, Context: s.ctx, APIURL: "http://" + shownAddr(s.ls["api-addr"].Addr(), public)}).Handler()
 	s.api = &http.Server{ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 90 * time.Second}
 	// Slow headers and idle keep-alive connections are closed, as by
 	// Heroku's router (30 s, 90 s); a connection that never sends a
@@ -220,6 +230,9 @@ func (s *Server) Run(ctx context.Context) error {
 	}
 	defer os.Remove(s.layout.ServerInfo)
 	printBanner(s.out, s.info, s.layout.Home, s.sup.Isolation(), s.httpPort)
+	if s.dns != nil {
+		fmt.Fprintf(s.out, "  DNS for *.%s            %s (UDP)\n", s.cfg.Domain, s.dnsPC.LocalAddr())
+	}
 
 	g, gctx := errgroup.WithContext(s.ctx)
 	// A part that stops serving while nothing asked it to fails the server.
@@ -239,6 +252,9 @@ func (s *Server) Run(ctx context.Context) error {
 	serve("git hooks", func() error { return s.ssh.ServeHooks(s.hookL) })
 	serve("api", func() error { return s.api.Serve(s.ls["api-addr"]) })
 	serve("router", func() error { return s.router.Serve(s.ls["http-addr"]) })
+	if s.dns != nil {
+		serve("dns", func() error { return s.dns.Serve(s.dnsPC) })
+	}
 	serve("router (https)", func() error { return s.router.Serve(s.ls["https-addr"]) })
 	serve("rendezvous", func() error { return s.rendezvous.Serve(gctx, s.ls["rendezvous-addr"]) })
 	g.Go(func() error {
@@ -287,6 +303,10 @@ func (s *Server) stopServing() {
 		_ = l.Close()
 	}
 	_ = s.hookL.Close()
+	if s.dns != nil {
+		_ = s.dns.Close()
+		_ = s.dnsPC.Close()
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	_ = s.api.Shutdown(ctx)
@@ -324,6 +344,9 @@ func (s *Server) release() {
 	}
 	if s.hookL != nil {
 		_ = s.hookL.Close()
+	}
+	if s.dnsPC != nil {
+		_ = s.dnsPC.Close()
 	}
 	if s.store != nil {
 		_ = s.store.Close()

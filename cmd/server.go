@@ -25,7 +25,7 @@ func serverCommand(env *Env) *cli.Command {
 	return &cli.Command{
 		Name:  "server",
 		Usage: "run hako: the SSH git server, builds, dynos, the router and the API",
-		Flags: []cli.Flag{
+		Flags: append([]cli.Flag{
 			&cli.StringFlag{Name: "ssh-addr", Value: "127.0.0.1:2222", Usage: "address of the SSH server (git push, commands)", EnvVars: []string{"HAKO_SSH_ADDR"}},
 			&cli.StringFlag{Name: "http-addr", Value: "127.0.0.1:8080", Usage: "address of the router that serves the apps", EnvVars: []string{"HAKO_HTTP_ADDR"}},
 			&cli.StringFlag{Name: "https-addr", Value: "127.0.0.1:8443", Usage: "address of the router's HTTPS side (certificates from hako's local CA, see hako ca:path)", EnvVars: []string{"HAKO_HTTPS_ADDR"}},
@@ -49,7 +49,7 @@ func serverCommand(env *Env) *cli.Command {
 			&cli.BoolFlag{Name: "warm-go", Value: true, Usage: "compile the Go standard library for the builds in the background at start, when Go is installed, so that the first Go build need not (false: the first Go build does it)", EnvVars: []string{"HAKO_WARM_GO"}},
 			&cli.BoolFlag{Name: "ephemeral", Usage: "run on a new temporary HAKO_HOME and free ports (unless given), removing every trace when stopped; build caches stay in ~/.cache/hako", EnvVars: []string{"HAKO_EPHEMERAL"}},
 			&cli.StringFlag{Name: "isolation", Value: "auto", Usage: "how dynos and builds are isolated: auto (fully when root, else as the server's user), required (fully or not at all) or none (not root only)", EnvVars: []string{"HAKO_ISOLATION"}},
-		},
+		}, classroomFlags...),
 		Action: func(c *cli.Context) error {
 			cfg := serverConfig{
 				SSHAddr: c.String("ssh-addr"), HTTPAddr: c.String("http-addr"), HTTPSAddr: c.String("https-addr"),
@@ -97,6 +97,9 @@ func serverCommand(env *Env) *cli.Command {
 				return engine.Errorf(engine.EINVALID, "--isolation none is only allowed when the server does not run as root: app code would run as root. Use --isolation auto or required.")
 			}
 			cfg.Dynos.Isolate = mode
+			if err := applyClassroom(c, &cfg, mode); err != nil {
+				return err
+			}
 			if cfg.Dynos.Network, err = dyno.ParseNetworkMode(c.String("dyno-network")); err != nil {
 				return engine.Errorf(engine.EINVALID, "--dyno-network must be isolated or host.")
 			}
@@ -148,6 +151,9 @@ type serverConfig struct {
 	// CacheDir, when set, holds the build caches instead of HAKO_HOME
 	// (an ephemeral server's, which outlive it).
 	CacheDir string
+	// DNSAddr, when set, is where the DNS responder for the classroom
+	// answers (see classroom.go).
+	DNSAddr string
 }
 
 // listen binds every address before anything else starts, so a busy

@@ -291,6 +291,7 @@ func workshopCommands(env *Env) []*cli.Command {
 					engine.Student
 					WebURL string `json:"web_url"`
 					GitURL string `json:"git_url"`
+					APIURL string `json:"api_url"`
 				}
 				if err := cl.Do("POST", "/workshop/seed", map[string]int{"users": c.Int("users")}, &seats); err != nil {
 					return err
@@ -299,13 +300,16 @@ func workshopCommands(env *Env) []*cli.Command {
 					return printJSON(env.Stdout, seats)
 				}
 				for i, st := range seats {
+					if st.APIURL == "" {
+						st.APIURL = cl.URL
+					}
 					if i > 0 {
 						fmt.Fprintln(env.Stdout)
 					}
 					fmt.Fprintf(env.Stdout, "=== %s\n", st.Email)
 					printFields(env.Stdout, [][2]string{
 						{"Token", st.Token}, {"Push URL", st.GitURL}, {"App URL", st.WebURL},
-						{"Set-up", fmt.Sprintf("export HAKO_API_URL=%s HAKO_API_TOKEN=%s; hako keys:add; git remote add hako %s", cl.URL, st.Token, st.GitURL)},
+						{"Set-up", fmt.Sprintf("export HAKO_API_URL=%s HAKO_API_TOKEN=%s; hako keys:add; git remote add hako %s", st.APIURL, st.Token, st.GitURL)},
 					})
 				}
 				return nil

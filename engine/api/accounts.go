@@ -257,10 +257,11 @@ func (s *Server) seedWorkshop(w http.ResponseWriter, r *http.Request) {
 		engine.Student
 		WebURL string `json:"web_url"`
 		GitURL string `json:"git_url"`
+		APIURL string `json:"api_url,omitempty"`
 	}
 	out := []seat{}
 	for _, st := range students {
-		out = append(out, seat{Student: st, WebURL: s.url(s.WebURL, st.App), GitURL: s.url(s.GitURL, st.App)})
+		out = append(out, seat{Student: st, WebURL: s.url(s.WebURL, st.App), GitURL: s.url(s.GitURL, st.App), APIURL: s.APIURL})
 	}
 	writeJSON(w, http.StatusCreated, out)
 }

@@ -28,8 +28,10 @@ type Server struct {
 	Token string
 	// Logs holds the apps' recent log lines; nil serves none.
 	Logs LogReader
-	// WebURL and GitURL give the URLs shown for an app.
+	// WebURL and GitURL give the URLs shown for an app; APIURL is where
+	// other machines reach this API (for the workshop's sheets).
 	WebURL, GitURL func(app string) string
+	APIURL         string
 
 	// Rendezvous takes the heroku CLI's attached one-off dynos; nil
 	// refuses them.

@@ -80,6 +80,8 @@ type Engine struct {
 	running  map[string][]*instance
 	oneoffs  map[string]map[string]DynoStatus
 	unpacked unpackedDirs
+	// phaseLogs keep the release phases' output (see PhaseLog).
+	phaseLogs phaseLogs
 	// sessions are the tokens of running SSH commands.
 	sessions sessionTokens
 	// addonsReady, once Prepare made it, is closed when StartAddons is

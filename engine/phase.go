@@ -14,6 +14,10 @@ import (
 // EBUILD error: the release is marked failed and the current one keeps
 // serving.
 func (e *Engine) releasePhase(ctx context.Context, app string, rel *Release, slug *Slug, command string, out io.Writer) error {
+	// Kept for the release's output_stream_url too.
+	kept := e.phaseLogs.start(rel.ID)
+	defer kept.finish()
+	out = io.MultiWriter(out, kept)
 	dir, done, err := e.unpack(app, slug.ID)
 	if err != nil {
 		return err

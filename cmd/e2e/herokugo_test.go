@@ -299,6 +299,7 @@ func TestHerokuGo(t *testing.T) {
 		t.Fatal(err)
 	}
 	writeFile(t, dir, "index.html", "built from a source\n")
+	writeFile(t, dir, "Procfile", "web: python3 -m http.server $PORT\nrelease: echo release-phase-$((6*7))\n")
 	putBlob(t, src.SourceBlob.PutURL, tarGz(t, dir))
 	_, err = h.BuildCreate(ctx, "hgo", heroku.BuildCreateOpts{SourceBlob: struct {
 		Checksum *string `json:"checksum,omitempty" url:"checksum,omitempty,key"`
@@ -322,6 +323,18 @@ func TestHerokuGo(t *testing.T) {
 	})
 	h.check("BuildInfo", err, when(err == nil && done.Status == "succeeded" && done.Release != nil && done.Slug != nil, "build end"))
 	s.waitBody(t, "hgo", "built from a source")
+	// The build's release ran a release phase, whose output it streams.
+	if done != nil && done.Release != nil {
+		rel, err := h.ReleaseInfo(ctx, "hgo", done.Release.ID)
+		if h.check("ReleaseInfo", err, when(err == nil && rel.Version == 5 && rel.OutputStreamURL != nil, "release output URL")) {
+			if out := fetchURL(t, *rel.OutputStreamURL); !hasLine(out, "       release-phase-42") {
+				t.Errorf("release output:\n%s", out)
+			}
+		}
+		if v2.OutputStreamURL != nil {
+			t.Errorf("v2 had no release phase, yet an output URL %s", *v2.OutputStreamURL)
+		}
+	}
 	_, err = h.BuildInfo(ctx, "hgo", "0b7a3bb4-6d4d-4e83-9d23-000000000000")
 	h.refused("BuildInfo", err, 404, "not_found")
 	builds, err := h.BuildList(ctx, "hgo", nil)

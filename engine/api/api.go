@@ -133,6 +133,7 @@ func (s *Server) Handler() http.Handler {
 	open.HandleFunc("PUT /source-blobs/{secret}", s.putSourceBlob)
 	open.HandleFunc("GET /source-blobs/{secret}", s.getSourceBlob)
 	open.HandleFunc("GET /build-output/{secret}", s.readBuildOutput)
+	open.HandleFunc("GET /release-output/{id}", s.readReleaseOutput)
 	open.Handle("/", s.auth(s.appIDs(mux)))
 	s.patterns = mux.patterns
 	return s.rawPaths(open)

@@ -25,15 +25,15 @@ type ReleaseView struct {
 	User                Owner     `json:"user"`
 	Slug                *IDRef    `json:"slug"`
 	AddonPlanNames      []string  `json:"addon_plan_names"`
-	// OutputStreamURL would stream the release phase's output; hako keeps
-	// none once it ran, so it is always null.
+	// OutputStreamURL streams the output of the release's release phase
+	// (null when its slug declares none), kept for the server's life.
 	OutputStreamURL *string `json:"output_stream_url"`
 	Commit          string  `json:"commit,omitempty"`
 	// AppJSON is the app.json the release's slug was built with.
 	AppJSON json.RawMessage `json:"app_json,omitempty"`
 }
 
-func (s *Server) releaseView(app *engine.App, rel *engine.Release) ReleaseView {
+func (s *Server) releaseView(r *http.Request, app *engine.App, rel *engine.Release) ReleaseView {
 	v := ReleaseView{ID: rel.ID, Version: rel.Version, Description: rel.Description,
 		Status: rel.Status, Current: rel.Version == app.CurrentRelease,
 		App: AppRef{ID: app.ID, Name: app.Name}, CreatedAt: rel.CreatedAt, UpdatedAt: rel.UpdatedAt,
@@ -51,6 +51,10 @@ func (s *Server) releaseView(app *engine.App, rel *engine.Release) ReleaseView {
 		if slug, err := s.Engine.Slug(rel.SlugID); err == nil {
 			v.Commit = slug.Commit
 			v.AppJSON = slug.AppJSON
+			if slug.ProcessTypes[engine.ReleasePhaseType] != "" {
+				u := baseURL(r) + "/release-output/" + rel.ID + "?sig=" + s.sign("release", rel.ID)
+				v.OutputStreamURL = &u
+			}
 		}
 	}
 	return v
@@ -77,7 +81,7 @@ func (s *Server) listReleases(w http.ResponseWriter, r *http.Request) {
 		if desc {
 			rel = rels[i]
 		}
-		out = append(out, s.releaseView(app, rel))
+		out = append(out, s.releaseView(r, app, rel))
 		if max > 0 && len(out) == max {
 			break
 		}
@@ -143,7 +147,7 @@ func (s *Server) getRelease(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, s.releaseView(app, rel))
+	writeJSON(w, http.StatusOK, s.releaseView(r, app, rel))
 }
 
 // getReleaseConfig is GET /apps/{app}/releases/{version}/config-vars:
@@ -217,5 +221,40 @@ func (s *Server) createRelease(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, err)
 		return
 	}
-	writeJSON(w, http.StatusCreated, s.releaseView(app, rel))
+	writeJSON(w, http.StatusCreated, s.releaseView(r, app, rel))
+}
+
+// readReleaseOutput is GET /release-output/{id}?sig=…: the release
+// phase's output as it happens, in plain text, until it ends.
+func (s *Server) readReleaseOutput(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	var out *engine.PhaseLog
+	if s.signed("release", id, r.URL.Query().Get("sig")) {
+		out = s.Engine.ReleaseOutput(id)
+	}
+	if out == nil {
+		s.fail(w, engine.Errorf(engine.ENOTFOUND, "No output is kept for this release: it had no release phase, or ran it before the server last started."))
+		return
+	}
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.WriteHeader(http.StatusOK)
+	sent := 0
+	for {
+		chunk, done, changed := out.Read(sent)
+		if len(chunk) > 0 {
+			if _, err := w.Write(chunk); err != nil {
+				return
+			}
+			sent += len(chunk)
+			flush(w)
+		}
+		if done {
+			return
+		}
+		select {
+		case <-changed:
+		case <-r.Context().Done():
+			return
+		}
+	}
 }

@@ -37,6 +37,7 @@ func TestPlatformShapes(t *testing.T) {
 		{name: "DrainUnescapedURL", setup: app, method: "DELETE", path: "/apps/web/log-drains/syslog://logs.example.test:514", token: "secret", status: 404, want: `"id": "not_found"`},
 		{name: "SlugWithoutProcessTypes", setup: app, method: "POST", path: "/apps/web/slugs", body: `{"commit":"abc"}`, token: "secret", status: 422, want: `give the slug's commands`},
 		{name: "SlugBlobUnknown", method: "PUT", path: "/slug-blobs/0000", body: `x`, status: 404, want: `"id": "not_found"`},
+		{name: "ReleaseOutputUnsigned", method: "GET", path: "/release-output/0b7a3bb4-6d4d-4e83-9d23-000000000000?sig=bad", status: 404, want: `"id": "not_found"`},
 		{name: "SlugExportUnsigned", method: "GET", path: "/slug-blobs/" + "aa" + "?sig=bad", status: 404, want: `"id": "not_found"`},
 	})
 }

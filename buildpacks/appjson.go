@@ -44,3 +44,8 @@ func (b *Builder) checkAppJSONPack(spec string, i int) error {
 	}
 	return nil
 }
+
+// ReadAppJSON implements engine.AppJSONReader with the package's
+// ReadAppJSON, for the engine to read a review app's app.json before it
+// makes the app.
+func (b *Builder) ReadAppJSON(dir string) (*engine.AppJSON, error) { return ReadAppJSON(dir) }

@@ -98,6 +98,8 @@ func NewApp(env *Env) *cli.App {
 	cmds = append(cmds, releasesCommands(env)...)
 	cmds = append(cmds, schedulerCommands(env)...)
 	cmds = append(cmds, pipelinesCommands(env)...)
+	cmds = append(cmds, reviewAppsCommands(env)...)
+	cmds = append(cmds, pgBackupsCommands(env)...)
 	cmds = append(cmds, psCommands(env)...)
 	cmds = append(cmds, logsCommand(env), runCommand(env), buildsCommand(env), gitRemoteCommand(env), statusCommand(env))
 	if !env.Remote {

@@ -45,6 +45,9 @@ type AppEnv struct {
 type AppAddon struct {
 	Plan string
 	As   string
+	// Fork, from {"options": {"fork": "PARENT"}}, gives a review app a
+	// copy of its parent's database rather than an empty one.
+	Fork string
 }
 
 // AppFormation is a process type's declared size.
@@ -294,6 +297,9 @@ func (p *ajParser) addons(v any) []AppAddon {
 		case map[string]any:
 			a.Plan = p.str(path+".plan", y["plan"])
 			a.As = p.str(path+".as", y["as"])
+			if o := p.object(path+".options", y["options"]); o != nil {
+				a.Fork = p.str(path+".options.fork", o["fork"])
+			}
 		default:
 			p.fail(path, "a string or an object")
 		}

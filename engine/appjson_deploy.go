@@ -116,6 +116,16 @@ func (e *Engine) declaredAddon(ctx context.Context, app *App, want AppAddon, use
 		}
 		return "", "", nil
 	}
+	if want.Fork != "" && p.Service() == pgService {
+		parent, parentAs, err := e.forkFor(app.Name, want.Fork)
+		if err != nil {
+			return "", "", err
+		}
+		if parent != "" {
+			url, err := e.forkAddon(ctx, app, parent, parentAs, plan, as, user, out)
+			return as, url, err
+		}
+	}
 	short := strings.TrimPrefix(p.Service(), "heroku-")
 	a := &Addon{ID: newID(), Name: fmt.Sprintf("%s-%s-%05d", short, nameAdjectives[rand.IntN(len(nameAdjectives))], rand.IntN(100000)),
 		App: app.Name, Service: p.Service(), Plan: plan, As: as, State: "provisioned", Created: time.Now().UTC()}

@@ -89,9 +89,13 @@ func (s *Server) serveHook(conn net.Conn) {
 	status = s.receive(ctx, p, req, fw)
 }
 
-// receive decides what each pushed ref means and deploys main or master.
+// receive decides what each pushed ref means and deploys main or master,
+// and, when the app makes review apps, each other branch into its review
+// app. Any failure rejects the whole push (git's pre-receive is all or
+// nothing) and abandons what was staged for it.
 func (s *Server) receive(ctx context.Context, p *push, req hookRequest, out io.Writer) int {
 	var deploy *refArg
+	var reviews []refArg
 	for i, r := range req.Refs {
 		branch, isBranch := strings.CutPrefix(r.Name, "refs/heads/")
 		switch {
@@ -101,19 +105,61 @@ func (s *Server) receive(ctx context.Context, p *push, req hookRequest, out io.W
 			fmt.Fprintf(out, " !     Deleting %s would leave %s with nothing to deploy: push a commit instead, or remove the app with `hako apps:destroy -a %s --confirm %s`.\n", branch, p.app, p.app, p.app)
 			return 1
 		case r.New == zeroSHA:
-			fmt.Fprintf(out, "-----> Branch %s deleted.\n", branch)
+			s.branchDeleted(p, branch, r.Name, out)
 		case branch != "main" && branch != "master":
-			fmt.Fprintf(out, "-----> Branch %s stored, not deployed: push to main or master to deploy (git push REMOTE %s:main).\n", branch, branch)
+			if on, err := s.Engine.ReviewSettingsOf(p.app); err == nil && on.Enabled {
+				reviews = append(reviews, r)
+				continue
+			}
+			fmt.Fprintf(out, "-----> Branch %s stored, not deployed: push to main or master to deploy (git push REMOTE %s:main), or make review apps with `hako reviewapps:enable -a %s`.\n", branch, branch, p.app)
 		case deploy == nil || branch == "main":
 			deploy = &req.Refs[i]
 		}
 	}
-	if deploy == nil {
-		return 0
+	var todo []refArg
+	if deploy != nil {
+		todo = append(todo, *deploy)
 	}
+	todo = append(todo, reviews...)
+	for _, r := range todo {
+		if code := s.stageRef(ctx, p, req, r, out); code != 0 {
+			p.mu.Lock()
+			staged := p.staged
+			p.staged, p.reviewGone = nil, nil
+			p.mu.Unlock()
+			for _, st := range staged {
+				st.d.Abort("another branch of the same push failed")
+			}
+			return code
+		}
+	}
+	return 0
+}
+
+// branchDeleted notes the review app of a deleted branch, if any, for
+// settle to destroy once git has removed the branch.
+func (s *Server) branchDeleted(p *push, branch, ref string, out io.Writer) {
+	ra, err := s.Engine.ReviewAppFor(p.app, branch)
+	if err != nil || ra == "" {
+		fmt.Fprintf(out, "-----> Branch %s deleted.\n", branch)
+		return
+	}
+	fmt.Fprintf(out, "-----> Branch %s deleted: its review app %s goes with it.\n", branch, ra)
+	p.mu.Lock()
+	p.reviewGone = append(p.reviewGone, stagedRef{ref: ref, app: ra})
+	p.mu.Unlock()
+}
+
+// stageRef builds one pushed ref and stages its release: main's on the
+// app, another branch's on its review app (made if new).
+func (s *Server) stageRef(ctx context.Context, p *push, req hookRequest, r refArg, out io.Writer) int {
+	branch := strings.TrimPrefix(r.Name, "refs/heads/")
 	env := s.gitEnv(p.repo, req.Env)
-	if deploy.Old != zeroSHA && !isAncestor(env, deploy.Old, deploy.New) {
-		fmt.Fprintf(out, "-----> Force push: %s replaces %s, which it does not contain. Deploying it; the earlier release stays available with `hako releases:rollback -a %s`.\n", short(deploy.New), short(deploy.Old), p.app)
+	target := p.app
+	if branch != "main" && branch != "master" {
+		fmt.Fprintf(out, "-----> Review app for branch %s\n", branch)
+	} else if r.Old != zeroSHA && !isAncestor(env, r.Old, r.New) {
+		fmt.Fprintf(out, "-----> Force push: %s replaces %s, which it does not contain. Deploying it; the earlier release stays available with `hako releases:rollback -a %s`.\n", short(r.New), short(r.Old), p.app)
 	}
 	tmp, err := s.Engine.MkdirTemp("src")
 	if err != nil {
@@ -123,27 +169,38 @@ func (s *Server) receive(ctx context.Context, p *push, req hookRequest, out io.W
 	}
 	defer os.RemoveAll(tmp)
 	src := filepath.Join(tmp, "src")
-	if err := checkTree(env, deploy.New, s.Engine.Limits); errors.Is(err, errTooLarge) {
+	if err := checkTree(env, r.New, s.Engine.Limits); errors.Is(err, errTooLarge) {
 		fmt.Fprintf(out, " !     Push rejected: %v. Leave out what the build does not need, or raise the server's --max-source.\n", err)
 		return 1
 	} else if err != nil {
-		s.logf("hook: measure %s of %s: %v", deploy.New, p.app, err)
+		s.logf("hook: measure %s of %s: %v", r.New, p.app, err)
 		fmt.Fprintln(out, " !     Could not read the pushed commit: the server log has the details.")
 		return 1
 	}
-	if err := checkout(env, tmp, src, deploy.New); err != nil {
-		s.logf("hook: checkout %s of %s: %v", deploy.New, p.app, err)
+	if err := checkout(env, tmp, src, r.New); err != nil {
+		s.logf("hook: checkout %s of %s: %v", r.New, p.app, err)
 		fmt.Fprintln(out, " !     Could not read the pushed commit: the server log has the details.")
 		return 1
+	}
+	if branch != "main" && branch != "master" {
+		if target, err = s.Engine.ReviewTarget(ctx, p.app, branch, src, p.user, out); err != nil || target == "" {
+			if engine.ErrorCode(err) == engine.EINTERNAL {
+				s.logf("hook: review app of %s for %s: %v", p.app, branch, err)
+			}
+			if err != nil {
+				fmt.Fprintf(out, " !     %s\n", engine.ErrorMessage(err))
+			}
+			return 1
+		}
 	}
 	d, err := s.Engine.StageDeploy(ctx, engine.DeployRequest{
-		App: p.app, Commit: deploy.New, SourceDir: src, User: p.user, Out: out,
-		Verify:  func() error { return branchUnmoved(p.repo, *deploy) },
+		App: target, Commit: r.New, SourceDir: src, User: p.user, Out: out,
+		Verify:  func() error { return branchUnmoved(p.repo, r) },
 		Started: p.started,
 	})
 	if err != nil {
 		if code := engine.ErrorCode(err); code == engine.EINTERNAL {
-			s.logf("hook: deploy %s: %v", p.app, err)
+			s.logf("hook: deploy %s: %v", target, err)
 		}
 		if engine.ErrorCode(err) != engine.EBUILD {
 			fmt.Fprintf(out, " !     %s\n", engine.ErrorMessage(err))
@@ -151,35 +208,45 @@ func (s *Server) receive(ctx context.Context, p *push, req hookRequest, out io.W
 		return 1
 	}
 	p.mu.Lock()
-	p.staged, p.ref = d, deploy.Name
+	p.staged = append(p.staged, stagedRef{d: d, ref: r.Name, app: target})
 	p.mu.Unlock()
 	return 0
 }
 
-// settle makes the push's staged release live if git moved its branch to
-// the staged commit, and abandons it otherwise (see the top of this file).
-// It does nothing when no release is staged.
+// settle makes each of the push's staged releases live if git moved its
+// branch to the staged commit, and abandons it otherwise (see the top of
+// this file); then destroys the review apps of the branches git removed.
+// It does nothing when nothing is staged.
 func (s *Server) settle(p *push, out io.Writer) {
 	p.mu.Lock()
-	d, ref := p.staged, p.ref
-	p.staged = nil
+	staged, gone := p.staged, p.reviewGone
+	p.staged, p.reviewGone = nil, nil
 	p.mu.Unlock()
-	if d == nil {
-		return
+	for _, st := range staged {
+		d, ref := st.d, st.ref
+		branch := strings.TrimPrefix(ref, "refs/heads/")
+		head, err := refValue(p.repo, ref)
+		if err != nil {
+			s.logf("hook: read %s of %s: %v", ref, p.app, err)
+		}
+		if head != d.Commit {
+			d.Abort(fmt.Sprintf("git did not move %s to %s", branch, short(d.Commit)))
+			fmt.Fprintf(out, " !     git did not move %s to %s, so v%d does not go live; the current release keeps serving.\n", branch, short(d.Commit), d.Version)
+			continue
+		}
+		if _, err := d.Release(out); err != nil {
+			s.logf("hook: release v%d of %s: %v", d.Version, st.app, err)
+			fmt.Fprintf(out, " !     %s\n", engine.ErrorMessage(err))
+		}
 	}
-	branch := strings.TrimPrefix(ref, "refs/heads/")
-	head, err := refValue(p.repo, ref)
-	if err != nil {
-		s.logf("hook: read %s of %s: %v", ref, p.app, err)
-	}
-	if head != d.Commit {
-		d.Abort(fmt.Sprintf("git did not move %s to %s", branch, short(d.Commit)))
-		fmt.Fprintf(out, " !     git did not move %s to %s, so v%d does not go live; the current release keeps serving.\n", branch, short(d.Commit), d.Version)
-		return
-	}
-	if _, err := d.Release(out); err != nil {
-		s.logf("hook: release v%d of %s: %v", d.Version, p.app, err)
-		fmt.Fprintf(out, " !     %s\n", engine.ErrorMessage(err))
+	for _, g := range gone {
+		if head, err := refValue(p.repo, g.ref); err != nil || head != "" {
+			continue // git kept the branch: so does its review app
+		}
+		if err := s.Engine.DestroyReviewApp(context.Background(), g.app, p.user, out); err != nil {
+			s.logf("hook: destroy review app %s: %v", g.app, err)
+			fmt.Fprintf(out, " !     The review app %s could not be destroyed: %s\n", g.app, engine.ErrorMessage(err))
+		}
 	}
 }
 
@@ -220,6 +287,16 @@ func refValue(repo, ref string) (string, error) {
 // Heads returns the commits an app's deploy branches (main, master) hold,
 // for the engine to settle, at a start, what a kill interrupted.
 func (s *Server) Heads(app string) ([]string, error) {
+	if ra, err := s.Engine.ReviewAppOf(app); err != nil {
+		return nil, err
+	} else if ra != nil {
+		// A review app deploys its branch of the parent's repository.
+		h, err := refValue(filepath.Join(s.ReposDir, ra.Parent+".git"), "refs/heads/"+ra.Branch)
+		if err != nil || h == "" {
+			return nil, err
+		}
+		return []string{h}, nil
+	}
 	repo := filepath.Join(s.ReposDir, app+".git")
 	if _, err := os.Stat(repo); os.IsNotExist(err) {
 		return nil, nil

@@ -61,10 +61,13 @@ type push struct {
 	started time.Time
 
 	mu sync.Mutex
-	// staged is the release pre-receive built, waiting for git to move
-	// ref before it goes live; nil before and after.
-	staged *engine.StagedDeploy
-	ref    string
+	// staged are the releases pre-receive built (main's, review apps'),
+	// each waiting for git to move its ref before it goes live; none
+	// before and after.
+	staged []stagedRef
+	// reviewGone are the review apps whose branch the push deletes,
+	// destroyed once git has removed it.
+	reviewGone []stagedRef
 }
 
 func (s *Server) logf(format string, args ...any) {
@@ -73,6 +76,14 @@ func (s *Server) logf(format string, args ...any) {
 		return
 	}
 	log.Printf(format, args...)
+}
+
+// stagedRef is a release staged for a pushed ref, or (without d) the
+// review app of a deleted ref.
+type stagedRef struct {
+	d   *engine.StagedDeploy
+	ref string
+	app string
 }
 
 // Serve accepts SSH connections on l until Close.

@@ -152,6 +152,9 @@ func (s *Store) DeleteApp(name string) ([]string, error) {
 		if err := deleteCouplingOf(tx, name); err != nil {
 			return err
 		}
+		if err := deleteReviewOf(tx, name); err != nil {
+			return err
+		}
 		var err error
 		ids, err = deleteSlugsOf(tx, name)
 		return err

@@ -119,7 +119,7 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("POST /apps/{app}/scheduler-jobs", s.addJob)
 	mux.HandleFunc("DELETE /apps/{app}/scheduler-jobs/{id}", s.removeJob)
 	mux.HandleFunc("POST /apps/{app}/scheduler-jobs/{id}/actions/run", s.runJob)
-	s.pipelineRoutes(mux)
+	s.stagingRoutes(mux)
 	s.accountRoutes(mux)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, engine.Errorf(engine.ENOTFOUND, "No such API path: %s %s", r.Method, r.URL.Path))

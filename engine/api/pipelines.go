@@ -73,6 +73,14 @@ type PromotionTargetView struct {
 	Version int `json:"version,omitempty"`
 }
 
+// stagingRoutes adds the resources of staging flows to mux: pipelines,
+// review apps and PostgreSQL backups.
+func (s *Server) stagingRoutes(mux *routes) {
+	s.pipelineRoutes(mux)
+	s.reviewRoutes(mux)
+	s.pgRoutes(mux)
+}
+
 // pipelineRoutes adds the pipeline resources to mux.
 func (s *Server) pipelineRoutes(mux *routes) {
 	mux.HandleFunc("GET /pipelines", s.listPipelines)

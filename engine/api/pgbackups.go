@@ -1,0 +1,148 @@
+package api
+
+import (
+	"net/http"
+	"os"
+	"strconv"
+	"time"
+
+	"hako/engine"
+)
+
+// PGBackupView is a backup of a PostgreSQL add-on (hako's own resource,
+// after the heroku CLI's pg:backups).
+type PGBackupView struct {
+	ID        string    `json:"id"`
+	App       string    `json:"app"`
+	Addon     string    `json:"addon"`
+	Size      int64     `json:"size"`
+	CreatedAt time.Time `json:"created_at"`
+	// Dropped lists, for a capture, the oldest backups removed to keep
+	// within the limit.
+	Dropped []string `json:"dropped,omitempty"`
+}
+
+func (s *Server) pgRoutes(mux *routes) {
+	mux.HandleFunc("GET /apps/{app}/pg-backups", s.listBackups)
+	mux.HandleFunc("POST /apps/{app}/pg-backups", s.captureBackup)
+	mux.HandleFunc("GET /apps/{app}/pg-backups/{id}/download", s.downloadBackup)
+	mux.HandleFunc("POST /apps/{app}/pg-backups/actions/restore", s.restoreBackup)
+	mux.HandleFunc("POST /apps/{app}/pg-actions/pull", s.pullDatabase)
+	mux.HandleFunc("POST /apps/{app}/pg-actions/push", s.pushDatabase)
+}
+
+func backupView(b engine.PGBackup) PGBackupView {
+	return PGBackupView{ID: b.ID, App: b.App, Addon: b.Addon, Size: b.Size, CreatedAt: b.CreatedAt}
+}
+
+func (s *Server) listBackups(w http.ResponseWriter, r *http.Request) {
+	list, err := s.Engine.Backups(r.PathValue("app"))
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	out := []PGBackupView{}
+	for _, b := range list {
+		out = append(out, backupView(b))
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+// captureBackup takes {"attachment": "DATABASE"} (optional).
+func (s *Server) captureBackup(w http.ResponseWriter, r *http.Request) {
+	var body struct {
+		Attachment string `json:"attachment"`
+	}
+	if err := decode(r, &body); err != nil {
+		s.fail(w, err)
+		return
+	}
+	b, dropped, err := s.Engine.CaptureBackup(r.Context(), r.PathValue("app"), body.Attachment, s.by(r))
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	v := backupView(*b)
+	v.Dropped = dropped
+	writeJSON(w, http.StatusCreated, v)
+}
+
+// downloadBackup sends a backup's pg_dump file ("latest" for the
+// newest).
+func (s *Server) downloadBackup(w http.ResponseWriter, r *http.Request) {
+	ref := r.PathValue("id")
+	if ref == "latest" {
+		ref = ""
+	}
+	b, err := s.Engine.Backup(r.PathValue("app"), ref, s.by(r))
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	f, err := os.Open(b.Path)
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	defer f.Close()
+	w.Header().Set("Content-Type", "application/octet-stream")
+	w.Header().Set("Content-Length", strconv.FormatInt(b.Size, 10))
+	w.Header().Set("Content-Disposition", "attachment; filename="+b.ID+".dump")
+	http.ServeContent(w, r, b.ID+".dump", b.CreatedAt, f)
+}
+
+// restoreBackup takes {"backup": "b001" | "APP::b001" | "", "attachment":
+// "DATABASE", "confirm": APP}: without confirm naming the app, nothing
+// happens.
+func (s *Server) restoreBackup(w http.ResponseWriter, r *http.Request) {
+	var body struct {
+		Backup     string `json:"backup"`
+		Attachment string `json:"attachment"`
+		Confirm    string `json:"confirm"`
+	}
+	if err := decode(r, &body); err != nil {
+		s.fail(w, err)
+		return
+	}
+	b, err := s.Engine.RestoreBackup(r.Context(), r.PathValue("app"), body.Backup, body.Attachment, body.Confirm, s.by(r))
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, backupView(*b))
+}
+
+// pullDatabase takes {"url": SOURCE, "attachment", "confirm": APP}.
+func (s *Server) pullDatabase(w http.ResponseWriter, r *http.Request) {
+	var body struct {
+		URL        string `json:"url"`
+		Attachment string `json:"attachment"`
+		Confirm    string `json:"confirm"`
+	}
+	if err := decode(r, &body); err != nil {
+		s.fail(w, err)
+		return
+	}
+	if err := s.Engine.PullDatabase(r.Context(), r.PathValue("app"), body.URL, body.Attachment, body.Confirm, s.by(r)); err != nil {
+		s.fail(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"app": r.PathValue("app")})
+}
+
+// pushDatabase takes {"url": TARGET, "attachment"}.
+func (s *Server) pushDatabase(w http.ResponseWriter, r *http.Request) {
+	var body struct {
+		URL        string `json:"url"`
+		Attachment string `json:"attachment"`
+	}
+	if err := decode(r, &body); err != nil {
+		s.fail(w, err)
+		return
+	}
+	if err := s.Engine.PushDatabase(r.Context(), r.PathValue("app"), body.URL, body.Attachment, s.by(r)); err != nil {
+		s.fail(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"app": r.PathValue("app")})
+}

@@ -1,0 +1,293 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"regexp"
+	"slices"
+	"strings"
+	"time"
+)
+
+// PGBackup is one backup of a PostgreSQL add-on: a pg_dump -Fc file.
+type PGBackup struct {
+	ID        string    `json:"id"` // b001
+	Num       int       `json:"num"`
+	App       string    `json:"app"`
+	Addon     string    `json:"addon"`
+	Size      int64     `json:"size"`
+	CreatedAt time.Time `json:"created_at"`
+	// Path is the file on the server; it is not shown.
+	Path string `json:"-"`
+}
+
+// PGBackuper is an AddonProvider whose databases can be dumped, restored
+// and copied to and from other PostgreSQL servers (heroku-postgresql).
+type PGBackuper interface {
+	// Backups lists an add-on's backups, oldest first.
+	Backups(resource map[string]string) ([]PGBackup, error)
+	// Capture dumps the add-on's database into a new backup and returns
+	// it with the ids of the backups dropped to make room.
+	Capture(ctx context.Context, resource map[string]string) (*PGBackup, []string, error)
+	// Restore replaces the add-on's database with the dump at path;
+	// nothing changes when it fails.
+	Restore(ctx context.Context, resource map[string]string, path string) error
+	// Pull replaces the add-on's database with the one at url, reached
+	// with url's own credentials only.
+	Pull(ctx context.Context, resource map[string]string, url string) error
+	// Push copies the add-on's database into the empty one at url,
+	// reached with url's own credentials only.
+	Push(ctx context.Context, resource map[string]string, url string) error
+}
+
+// AddonForker is an AddonProvider that can make a new resource holding a
+// copy of another's data (a database fork).
+type AddonForker interface {
+	// Fork makes a resource named name on plan holding a copy of
+	// parent's data; how says which way it was copied.
+	Fork(ctx context.Context, name, plan string, parent map[string]string) (url string, resource map[string]string, how string, err error)
+}
+
+const pgService = "heroku-postgresql"
+
+// pgAddon returns the app's PostgreSQL add-on by attachment, name or id
+// ("" for DATABASE, else the first), and its provider. Returns ENOTFOUND
+// or EINVALID.
+func (e *Engine) pgAddon(app *App, which string) (*Addon, PGBackuper, error) {
+	var pgs []Addon
+	for _, a := range app.Addons {
+		if a.Service == pgService {
+			pgs = append(pgs, a)
+		}
+	}
+	if len(pgs) == 0 {
+		return nil, nil, Errorf(ENOTFOUND, "%s has no heroku-postgresql add-on: `hako addons:create heroku-postgresql -a %s` adds one.", app.Name, app.Name)
+	}
+	which = strings.TrimSuffix(which, "_URL")
+	i := 0
+	if which != "" {
+		i = slices.IndexFunc(pgs, func(a Addon) bool { return a.As == which || a.Name == which || a.ID == which })
+	} else if j := slices.IndexFunc(pgs, func(a Addon) bool { return a.As == "DATABASE" }); j >= 0 {
+		i = j
+	}
+	if i < 0 {
+		return nil, nil, Errorf(ENOTFOUND, "%s has no heroku-postgresql add-on %s: `hako addons -a %s` lists them.", app.Name, which, app.Name)
+	}
+	b, ok := e.AddonProviders[pgService].(PGBackuper)
+	if !ok {
+		return nil, nil, Errorf(EINVALID, "This server cannot back up heroku-postgresql.")
+	}
+	a := pgs[i]
+	return &a, b, nil
+}
+
+// CaptureBackup dumps the app's database (DATABASE or the attachment
+// named) into a new backup. Returns ENOTFOUND or EINVALID.
+func (e *Engine) CaptureBackup(ctx context.Context, name, attachment, user string) (*PGBackup, []string, error) {
+	app, err := e.App(name)
+	if err != nil {
+		return nil, nil, err
+	}
+	a, b, err := e.pgAddon(app, attachment)
+	if err != nil {
+		return nil, nil, err
+	}
+	bk, dropped, err := b.Capture(ctx, a.Resource)
+	if err != nil {
+		return nil, nil, err
+	}
+	bk.App, bk.Addon = app.Name, a.Name
+	e.log(app.Name, "api", "Backup %s of %s captured by user %s", bk.ID, a.Name, user)
+	return bk, dropped, nil
+}
+
+// Backups lists the backups of the app's PostgreSQL add-ons, oldest first.
+// Returns ENOTFOUND.
+func (e *Engine) Backups(name string) ([]PGBackup, error) {
+	app, err := e.App(name)
+	if err != nil {
+		return nil, err
+	}
+	b, ok := e.AddonProviders[pgService].(PGBackuper)
+	if !ok {
+		return nil, nil
+	}
+	var out []PGBackup
+	for _, a := range app.Addons {
+		if a.Service != pgService {
+			continue
+		}
+		list, err := b.Backups(a.Resource)
+		if err != nil {
+			return nil, err
+		}
+		for _, bk := range list {
+			bk.App, bk.Addon = app.Name, a.Name
+			out = append(out, bk)
+		}
+	}
+	slices.SortStableFunc(out, func(x, y PGBackup) int { return x.CreatedAt.Compare(y.CreatedAt) })
+	return out, nil
+}
+
+var backupRefRe = regexp.MustCompile(`^(?:([a-z][a-z0-9-]{1,28}[a-z0-9])::)?(b\d{3,})$`)
+
+// Backup finds a backup: "b001" of the app, "OTHER::b001" of another
+// app (Heroku's form), which user must have access to, or "" for the
+// app's latest. Returns ENOTFOUND, EFORBIDDEN or EINVALID.
+func (e *Engine) Backup(name, ref, user string) (*PGBackup, error) {
+	app := name
+	id := ""
+	if ref != "" {
+		m := backupRefRe.FindStringSubmatch(ref)
+		if m == nil {
+			return nil, Errorf(EINVALID, "Backup %q is invalid: name one as b001, or APP::b001 for another app's.", ref)
+		}
+		if m[1] != "" && m[1] != name {
+			// Another app's data: the caller's access to this app says
+			// nothing of that one.
+			if err := e.CheckAccess(user, m[1], AccessMember); err != nil {
+				return nil, err
+			}
+			app = m[1]
+		}
+		id = m[2]
+	}
+	list, err := e.Backups(app)
+	if err != nil {
+		return nil, err
+	}
+	if len(list) == 0 {
+		return nil, Errorf(ENOTFOUND, "%s has no backups: `hako pg:backups:capture -a %s` takes one.", app, app)
+	}
+	if id == "" {
+		bk := list[len(list)-1]
+		return &bk, nil
+	}
+	for i := len(list) - 1; i >= 0; i-- {
+		if list[i].ID == id {
+			return &list[i], nil
+		}
+	}
+	return nil, Errorf(ENOTFOUND, "%s has no backup %s: `hako pg:backups -a %s` lists them.", app, id, app)
+}
+
+// confirmed refuses a destructive operation unless confirm names the app.
+func confirmed(app, confirm, what string) error {
+	if confirm != app {
+		return Errorf(EINVALID, "This replaces the data of %s's database with %s. To proceed, re-run this command with --confirm %s", app, what, app)
+	}
+	return nil
+}
+
+// RestoreBackup replaces the app's database (DATABASE or the attachment
+// named) with a backup (see Backup), if confirm names the app. Returns
+// ENOTFOUND or EINVALID; a refusal changes nothing.
+func (e *Engine) RestoreBackup(ctx context.Context, name, ref, attachment, confirm, user string) (*PGBackup, error) {
+	app, err := e.App(name)
+	if err != nil {
+		return nil, err
+	}
+	bk, err := e.Backup(app.Name, ref, user)
+	if err != nil {
+		return nil, err
+	}
+	if err := confirmed(app.Name, confirm, "backup "+bk.App+"::"+bk.ID); err != nil {
+		return nil, err
+	}
+	a, b, err := e.pgAddon(app, attachment)
+	if err != nil {
+		return nil, err
+	}
+	if err := b.Restore(ctx, a.Resource, bk.Path); err != nil {
+		return nil, err
+	}
+	e.log(app.Name, "api", "Backup %s::%s restored into %s by user %s", bk.App, bk.ID, a.Name, user)
+	return bk, nil
+}
+
+// PullDatabase replaces the app's database with the one at url, if
+// confirm names the app. Returns ENOTFOUND or EINVALID.
+func (e *Engine) PullDatabase(ctx context.Context, name, url, attachment, confirm, user string) error {
+	app, err := e.App(name)
+	if err != nil {
+		return err
+	}
+	if err := confirmed(app.Name, confirm, "the source database"); err != nil {
+		return err
+	}
+	a, b, err := e.pgAddon(app, attachment)
+	if err != nil {
+		return err
+	}
+	if err := b.Pull(ctx, a.Resource, url); err != nil {
+		return err
+	}
+	e.log(app.Name, "api", "Database pulled into %s by user %s", a.Name, user)
+	return nil
+}
+
+// PushDatabase copies the app's database into the empty one at url.
+// Returns ENOTFOUND or EINVALID.
+func (e *Engine) PushDatabase(ctx context.Context, name, url, attachment, user string) error {
+	app, err := e.App(name)
+	if err != nil {
+		return err
+	}
+	a, b, err := e.pgAddon(app, attachment)
+	if err != nil {
+		return err
+	}
+	if err := b.Push(ctx, a.Resource, url); err != nil {
+		return err
+	}
+	e.log(app.Name, "api", "Database %s pushed by user %s", a.Name, user)
+	return nil
+}
+
+// forkAddon provisions, for app, a heroku-postgresql add-on holding a
+// copy of the database of parent's add-on attached as parentAs
+// (DATABASE by default) and attaches it as as. It returns the URL. The
+// caller holds app's lock.
+func (e *Engine) forkAddon(ctx context.Context, app *App, parent, parentAs, plan, as, user string, out io.Writer) (string, error) {
+	p, ok := e.AddonProviders[pgService]
+	if !ok {
+		return "", Errorf(EINVALID, "This server does not offer heroku-postgresql.")
+	}
+	f, ok := p.(AddonForker)
+	if !ok {
+		return "", Errorf(EINVALID, "This server cannot fork heroku-postgresql databases.")
+	}
+	if plan == "" {
+		plan = p.Plans()[0]
+	}
+	if !slices.Contains(p.Plans(), plan) {
+		return "", Errorf(EINVALID, "Unknown plan %q for heroku-postgresql.", plan)
+	}
+	pa, err := e.App(parent)
+	if err != nil {
+		return "", Errorf(ENOTFOUND, "The app %s to fork the database of does not exist.", parent)
+	}
+	if parentAs == "" {
+		parentAs = "DATABASE"
+	}
+	src, _, err := e.pgAddon(pa, parentAs)
+	if err != nil {
+		return "", err
+	}
+	a := newAddon(app.Name, p, plan, as)
+	start := time.Now()
+	url, res, how, err := f.Fork(ctx, a.Name, plan, src.Resource)
+	if err != nil {
+		return "", err
+	}
+	fmt.Fprintf(out, "-----> Forked %s's %s into %s as %s in %.1f s (%s)\n", parent, src.Name, a.Name, as, time.Since(start).Seconds(), how)
+	a.Resource = res
+	e.exposeAddon(res)
+	if _, err := e.Store.UpdateApp(app.Name, func(x *App) error { x.Addons = append(x.Addons, *a); return nil }); err != nil {
+		return "", err
+	}
+	e.log(app.Name, "api", "Attach %s (%s, a fork of %s's %s) by user %s", as, a.Name, parent, src.Name, user)
+	return url, nil
+}

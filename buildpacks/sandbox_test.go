@@ -11,6 +11,7 @@ import (
 
 	"hako/engine"
 	"hako/engine/dyno"
+	"hako/engine/dyno/hosttest"
 )
 
 // TestMain lets the test binary be the init of sandboxed build steps, as
@@ -19,13 +20,17 @@ func TestMain(m *testing.M) {
 	if len(os.Args) > 1 && os.Args[1] == "dyno-init" {
 		os.Exit(dyno.InitMain(os.Args[2:]))
 	}
-	mounts, _ := os.ReadFile("/proc/self/mountinfo")
+	tmp, err := hosttest.NewTemp("hako-buildpacks-test-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
 	code := m.Run()
 	if sharedCache.dir != "" {
 		os.RemoveAll(sharedCache.dir)
 	}
-	if now, _ := os.ReadFile("/proc/self/mountinfo"); string(now) != string(mounts) {
-		fmt.Fprintf(os.Stderr, "the host's mounts changed:\nbefore:\n%s\nafter:\n%s\n", mounts, now)
+	if err := tmp.Close(); err != nil {
+		fmt.Fprintln(os.Stderr, err)
 		code = 1
 	}
 	for _, pattern := range []string{"/sys/fs/cgroup/*/hako/*", "/sys/fs/cgroup/hako/*"} {

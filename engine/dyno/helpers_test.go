@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"hako/engine"
+	"hako/engine/dyno/hosttest"
 )
 
 // testRun marks every dyno these tests start, so that TestMain can check
@@ -30,7 +31,11 @@ func TestMain(m *testing.M) {
 	if _, ok := os.LookupEnv("GORACE"); !ok {
 		os.Setenv("GORACE", "atexit_sleep_ms=0")
 	}
-	mounts := hostMounts()
+	tmp, err := hosttest.NewTemp("hako-dyno-test-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
 	releaseSubnet := reserveTestSubnet()
 	code := m.Run()
 	releaseSubnet()
@@ -38,8 +43,8 @@ func TestMain(m *testing.M) {
 		fmt.Fprintf(os.Stderr, "processes of test dynos still running: %v\n", left)
 		code = 1
 	}
-	if now := hostMounts(); now != mounts {
-		fmt.Fprintf(os.Stderr, "the host's mounts changed:\nbefore:\n%s\nafter:\n%s\n", mounts, now)
+	if err := tmp.Close(); err != nil {
+		fmt.Fprintln(os.Stderr, err)
 		code = 1
 	}
 	if left := leftCgroups(os.Getpid()); len(left) > 0 {
@@ -47,21 +52,6 @@ func TestMain(m *testing.M) {
 		code = 1
 	}
 	os.Exit(code)
-}
-
-// hostMounts lists the mount points of the host, as this process sees
-// them.
-func hostMounts() string {
-	b, _ := os.ReadFile("/proc/self/mountinfo")
-	var points []string
-	for line := range strings.SplitSeq(string(b), "\n") {
-		// Named network namespaces (/run/netns/NAME) come and go with
-		// other packages' tests running at the same time: not ours.
-		if f := strings.Fields(line); len(f) > 4 && !strings.HasPrefix(f[4], "/run/netns/") {
-			points = append(points, f[4])
-		}
-	}
-	return strings.Join(points, "\n")
 }
 
 // leftCgroups lists the dyno cgroups made by the server with process id

@@ -50,8 +50,8 @@ manual_run() {
   HAKO_HOME=$home setsid "$HAKO" server --dyno-subnet "10.$((100 + RANDOM % 100)).0.0/16" --ssh-addr "127.0.0.1:$sshp" \
     --http-addr "127.0.0.1:$httpp" --https-addr "127.0.0.1:$httpsp" --api-addr "127.0.0.1:$apip" >"$T/manual.log" 2>&1 &
   mpid=$!
-  for _ in $(seq 1 400); do [ -f "$home/server.json" ] && break; sleep 0.01; done
-  [ -f "$home/server.json" ] || fail "manual: server did not start"
+  for _ in $(seq 1 3000); do [ -f "$home/server.json" ] && break; sleep 0.01; done
+  [ -f "$home/server.json" ] || { cat "$T/manual.log" >&2; fail "manual: server did not start" >&2; }
   rm -f "$key" "$key.pub" && ssh-keygen -q -t ed25519 -N '' -f "$key" || fail "manual: ssh-keygen"
   HAKO_HOME=$home "$HAKO" keys:add "$key.pub" >/dev/null || fail "manual: keys:add"
   HAKO_HOME=$home "$HAKO" apps:create "$name" >/dev/null || fail "manual: apps:create"
@@ -69,17 +69,17 @@ manual_run() {
 
 median() { sort -n | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : int((a[NR/2] + a[NR/2+1]) / 2)}'; }
 
-: >"$T/cold"; : >"$T/warm"; : >"$T/hako"; : >"$T/parts"; : >"$T/manual"
+: >"$T/cold"; : >"$T/warm"; : >"$T/own"; : >"$T/parts"; : >"$T/manual"
 ci_run "$T/cache-warm" >/dev/null # the warm runs' first run
 for i in $(seq 1 "$RUNS"); do
   read -r wall _ < <(ci_run "$T/cache-cold-$i") && echo "$wall" >>"$T/cold"
   rm -rf "$T/cache-cold-$i"
   read -r wall own start setup down < <(ci_run "$T/cache-warm")
-  echo "$wall" >>"$T/warm"; echo "$own" >>"$T/hako"; echo "$start $setup $down" >>"$T/parts"
+  echo "$wall" >>"$T/warm"; echo "$own" >>"$T/own"; echo "$start $setup $down" >>"$T/parts"
   manual_run "$i" >>"$T/manual"
 done
 
-cold=$(median <"$T/cold"); warm=$(median <"$T/warm"); own=$(median <"$T/hako"); manual=$(median <"$T/manual")
+cold=$(median <"$T/cold"); warm=$(median <"$T/warm"); own=$(median <"$T/own"); manual=$(median <"$T/manual")
 echo "hako ci, cold:          ${cold} ms (median of $RUNS)"
 echo "hako ci, warm:          ${warm} ms"
 echo "  hako's own part:      ${own} ms (server start, app set-up, teardown; limit 2000 ms)"

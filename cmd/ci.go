@@ -238,6 +238,7 @@ func (r *ciRun) server() (*Client, *ephemeral, error) {
 		// compiling it in the background.
 		cfg.WarmGo = false
 	}
+	sweptEphemeral(r.out)
 	t0 := time.Now()
 	srv, err := startEphemeral(io.Discard, cfg)
 	if err != nil {

@@ -195,6 +195,7 @@ func serveEphemeral(ctx context.Context, env *Env, cfg serverConfig) error {
 	if cfg.CacheDir, err = cacheRoot(); err != nil {
 		return err
 	}
+	sweptEphemeral(env.Stdout)
 	e, err := startEphemeral(env.Stdout, cfg)
 	if err != nil {
 		return err
@@ -212,4 +213,12 @@ func serveEphemeral(ctx context.Context, env *Env, cfg serverConfig) error {
 		fmt.Fprintf(env.Stdout, "Removed %s\n", e.home)
 	}
 	return err
+}
+
+// sweptEphemeral removes the homes killed ephemeral servers left in the
+// temporary directory, saying so on out.
+func sweptEphemeral(out io.Writer) {
+	for _, home := range sweepEphemeral(os.TempDir()) {
+		fmt.Fprintf(out, "Removed %s, left by an ephemeral server that was killed\n", home)
+	}
 }

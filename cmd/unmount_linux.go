@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -65,4 +66,33 @@ func unescapeMount(s string) string {
 		b.WriteByte(s[i])
 	}
 	return b.String()
+}
+
+// sweepEphemeral removes the homes of ephemeral servers that were killed
+// before they could remove them (SIGKILL, a power cut): a home whose
+// store no process holds locked (a server holds it for its whole life),
+// or that never got a store and is older than ten minutes. It returns
+// the homes removed.
+func sweepEphemeral(tmp string) []string {
+	homes, _ := filepath.Glob(filepath.Join(tmp, "hako-ephemeral-*"))
+	var removed []string
+	for _, home := range homes {
+		f, err := os.OpenFile(filepath.Join(home, "hako.db"), os.O_RDWR, 0)
+		if err != nil {
+			fi, serr := os.Stat(home)
+			if !os.IsNotExist(err) || serr != nil || time.Since(fi.ModTime()) < 10*time.Minute {
+				continue
+			}
+		} else {
+			held := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB) != nil
+			f.Close()
+			if held {
+				continue
+			}
+		}
+		if removeHome(home) == nil {
+			removed = append(removed, home)
+		}
+	}
+	return removed
 }

@@ -5,6 +5,8 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"io"
+	"net/http"
 	"net/netip"
 	"os"
 	"os/exec"
@@ -272,4 +274,73 @@ func TestCIInterrupt(t *testing.T) {
 		}
 	}
 	r.assertNoTrace()
+}
+
+// With a server running, `hako ci` uses it rather than starting one, and
+// removes its test app afterwards, or keeps it with --keep; a test run is
+// refused on an app that serves a release, which it would replace.
+func TestCIRunningServer(t *testing.T) {
+	s := startServer(t)
+	appJSON := `{"environments": {"test": {"scripts": {"test": "echo \"tested on $HEROKU_APP_NAME\""}}}}`
+	dir := ciApp(t, "procfile-app", map[string]string{"app.json": appJSON})
+	ci := func(args ...string) (int, string) {
+		c := exec.Command(bin, append([]string{"ci", "--dir", dir}, args...)...)
+		c.Env = append(slices.DeleteFunc(os.Environ(), func(kv string) bool { return strings.HasPrefix(kv, "HAKO_") }), "HAKO_HOME="+s.home)
+		out, _ := c.CombinedOutput()
+		return c.ProcessState.ExitCode(), string(out)
+	}
+	code, out := ci()
+	if code != 0 || !hasLine(out, "-----> Using the hako server of "+s.home) || strings.Contains(out, "embedded") {
+		t.Fatalf("hako ci exited with %d, not on the running server:\n%s", code, out)
+	}
+	if apps := s.hako(t, "apps"); strings.Contains(apps, "ci-") {
+		t.Errorf("the test app is left on the server:\n%s", apps)
+	}
+
+	code, out = ci("--keep")
+	if code != 0 {
+		t.Fatalf("hako ci --keep exited with %d:\n%s", code, out)
+	}
+	var kept string
+	for _, l := range strings.Split(out, "\n") {
+		if rest, ok := strings.CutPrefix(l, "-----> Kept the test app "); ok {
+			kept, _, _ = strings.Cut(rest, " ")
+		}
+	}
+	if kept == "" || !hasLine(out, "tested on "+kept) {
+		t.Fatalf("hako ci --keep did not name the app it kept:\n%s", out)
+	}
+	if got := s.hako(t, "run", "-a", kept, "--no-tty", "--", "sh", "-c", "echo $CI"); !hasLine(got, "true") {
+		t.Errorf("the kept app does not run with the test run's config: %q", got)
+	}
+
+	// Hostile: a test run uploaded to a deployed app would replace what it
+	// serves.
+	s.hako(t, "apps:create", "served")
+	if out, err := s.push(repo(t, "procfile-app"), s.key, "served", "main"); err != nil {
+		t.Fatalf("push: %v\n%s", err, out)
+	}
+	var info struct {
+		APIURL string `json:"api_url"`
+		Token  string `json:"token"`
+	}
+	data, err := os.ReadFile(filepath.Join(s.home, "server.json"))
+	if err != nil || json.Unmarshal(data, &info) != nil {
+		t.Fatalf("server.json: %v", err)
+	}
+	req, _ := http.NewRequest("POST", info.APIURL+"/apps/served/test-runs", strings.NewReader("not a tarball"))
+	req.Header.Set("Authorization", "Bearer "+info.Token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !strings.Contains(string(body), "served has been deployed: a test run needs an app of its own") {
+		t.Errorf("a test run on a deployed app was not refused: %q", body)
+	}
+	s.waitBody(t, "served", "")
+	if rels := s.hako(t, "releases", "-a", "served"); strings.Contains(rels, "Test run") {
+		t.Errorf("the refused test run made a release:\n%s", rels)
+	}
 }

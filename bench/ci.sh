@@ -43,12 +43,18 @@ print(wall, wall - t["build"] - t["test"], t["server_start"], t["app_create"] + 
 
 # manual_run N: the script of a CI job without `hako ci`; prints WALL_MS.
 manual_run() {
-  local n=$1 t0 t1 home=$T/manual-home sshp httpp httpsp apip mpid key=$T/manual-key name
+  local n=$1 t0 t1 home=$T/manual-home sshp httpp apip mpid key=$T/manual-key name
   name=bench-ci-$n
   t0=$(now_ms)
-  sshp=$(port); httpp=$(port); httpsp=$(port); apip=$(port)
+  sshp=$(port); httpp=$(port); apip=$(port)
+  # Every other port of the server on a free one too (those of this
+  # version: --https-addr, --rendezvous-addr, ...).
+  local more=()
+  for flag in $("$HAKO" server --help 2>/dev/null | grep -o -- '--[a-z-]*-addr' | sort -u); do
+    case $flag in --ssh-addr | --http-addr | --api-addr | --dns-addr) ;; *) more+=("$flag" "127.0.0.1:$(port)") ;; esac
+  done
   HAKO_HOME=$home setsid "$HAKO" server --dyno-subnet "10.$((100 + RANDOM % 100)).0.0/16" --ssh-addr "127.0.0.1:$sshp" \
-    --http-addr "127.0.0.1:$httpp" --https-addr "127.0.0.1:$httpsp" --api-addr "127.0.0.1:$apip" >"$T/manual.log" 2>&1 &
+    --http-addr "127.0.0.1:$httpp" --api-addr "127.0.0.1:$apip" "${more[@]}" >"$T/manual.log" 2>&1 &
   mpid=$!
   for _ in $(seq 1 3000); do [ -f "$home/server.json" ] && break; sleep 0.01; done
   [ -f "$home/server.json" ] || { cat "$T/manual.log" >&2; fail "manual: server did not start" >&2; }

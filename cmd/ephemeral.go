@@ -51,7 +51,8 @@ func cacheRoot() (string, error) {
 // HAKO_DYNO_NETWORK, HAKO_DYNO_SUBNET, HAKO_WARM_GO, HAKO_DYNO_MEMORY).
 func ephemeralConfig() (serverConfig, error) {
 	cfg := serverConfig{
-		SSHAddr: "127.0.0.1:0", HTTPAddr: "127.0.0.1:0", HTTPSAddr: "127.0.0.1:0", APIAddr: "127.0.0.1:0", Domain: "localhost",
+		SSHAddr: "127.0.0.1:0", HTTPAddr: "127.0.0.1:0", HTTPSAddr: "127.0.0.1:0", RendezvousAddr: "127.0.0.1:0",
+		APIAddr: "127.0.0.1:0", Domain: "localhost",
 		Dynos: dyno.Options{BootTimeout: dyno.DefaultBootTimeout, StopGrace: dyno.DefaultStopGrace,
 			CycleAfter: 24 * time.Hour, MemoryLimit: 512 << 20},
 		RouterIdle: 90 * time.Second, WarmGo: true,

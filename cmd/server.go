@@ -110,7 +110,8 @@ func serverCommand(env *Env) *cli.Command {
 			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
 			if c.Bool("ephemeral") {
-				for flag, addr := range map[string]*string{"ssh-addr": &cfg.SSHAddr, "http-addr": &cfg.HTTPAddr, "https-addr": &cfg.HTTPSAddr, "api-addr": &cfg.APIAddr} {
+				for flag, addr := range map[string]*string{"ssh-addr": &cfg.SSHAddr, "http-addr": &cfg.HTTPAddr, "https-addr": &cfg.HTTPSAddr,
+					"rendezvous-addr": &cfg.RendezvousAddr, "api-addr": &cfg.APIAddr} {
 					if !c.IsSet(flag) {
 						*addr = "127.0.0.1:0"
 					}

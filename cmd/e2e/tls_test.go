@@ -3,6 +3,7 @@ package e2e
 import (
 	"bufio"
 	"context"
+	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
 	"fmt"
@@ -12,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -302,5 +304,59 @@ func TestGitHTTPS(t *testing.T) {
 	rel := s.hako(t, "releases", "-a", "overhttps")
 	if got := strings.Count(rel, "Deploy"); got != 2 {
 		t.Errorf("%d deploys, want 2:\n%s", got, rel)
+	}
+}
+
+// TestGitHTTPSLimits: a push over HTTPS is bounded as one over SSH: a
+// tree expanding past --max-source is refused by the hook with the same
+// sentence, a pack past it by git as it arrives; neither moves the
+// branch nor makes a release, and a good push then goes through.
+func TestGitHTTPSLimits(t *testing.T) {
+	s := startServer(t, "--max-source", "8")
+	s.hako(t, "apps:create", "bounded")
+	ca, good := s.caFile(t), credentialHelper(t, s.token(t))
+	url := "https://127.0.0.1:" + s.apiPort + "/bounded.git"
+	mainRef := func() string {
+		out, _ := exec.Command("git", "--git-dir", filepath.Join(s.home, "repos", "bounded.git"), "rev-parse", "--verify", "-q", "refs/heads/main").CombinedOutput()
+		return strings.TrimSpace(string(out))
+	}
+
+	// 32 MiB of zeros: a tiny pack, a tree past the limit.
+	dir := repo(t, "procfile-app")
+	if err := os.WriteFile(filepath.Join(dir, "zeros"), make([]byte, 32<<20), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	git(t, dir, "add", "zeros")
+	git(t, dir, "commit", "-qm", "zeros")
+	out, err := gitHTTP(dir, ca, good, "push", url, "main")
+	want := "remote:  !     Push rejected: the pushed source is too large: it expands to more than 8 MiB (the limit is 8 MiB). Leave out what the build does not need, or raise the server's --max-source."
+	if err == nil || !hasLineMatch(out, regexp.QuoteMeta(want)+`\s*`) {
+		t.Errorf("push of 32 MiB of zeros: %v\n%s\nwant the line %q", err, out, want)
+	}
+
+	// 12 MiB that do not compress: a pack past the limit, refused by git
+	// as it arrives.
+	dir = repo(t, "procfile-app")
+	noise := make([]byte, 12<<20)
+	_, _ = rand.Read(noise)
+	if err := os.WriteFile(filepath.Join(dir, "noise"), noise, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	git(t, dir, "add", "noise")
+	git(t, dir, "commit", "-qm", "noise")
+	out, err = gitHTTP(dir, ca, good, "push", url, "main")
+	if err == nil || !hasLineMatch(out, `remote: fatal: pack exceeds maximum allowed size \(8\.00 MiB\)\s*`) {
+		t.Errorf("push of a 12 MiB pack past an 8 MiB limit: %v\n%s", err, out)
+	}
+	if ref := mainRef(); ref != "" {
+		t.Errorf("refused pushes moved main to %s", ref)
+	}
+	if out := s.hako(t, "releases", "-a", "bounded"); strings.Contains(out, "Deploy") {
+		t.Errorf("a release was made:\n%s", out)
+	}
+
+	out, err = gitHTTP(repo(t, "procfile-app"), ca, good, "push", url, "main")
+	if err != nil || !released(out, 2) {
+		t.Errorf("a push within the limits after the refusals: %v\n%s", err, out)
 	}
 }

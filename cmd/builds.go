@@ -85,7 +85,7 @@ func uploadBuild(env *Env, cl *Client, app, dir, version string) (int, error) {
 	req.Header.Set("Authorization", "Bearer "+cl.Token)
 	req.Header.Set("Content-Type", "application/gzip")
 	fmt.Fprintf(env.Stdout, "-----> Uploading %d files from %s\n", len(files), dir)
-	resp, err := (&http.Client{}).Do(req)
+	resp, err := cl.streaming().Do(req)
 	if err != nil {
 		return -1, engine.Errorf(engine.EINTERNAL, "Cannot reach the hako server at %s: is `hako server` running? (%v)", cl.URL, err)
 	}

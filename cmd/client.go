@@ -2,6 +2,8 @@ package cmd
 
 import (
 	"bytes"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -12,6 +14,7 @@ import (
 	"time"
 
 	"hako/engine"
+	"hako/engine/localca"
 )
 
 // Client speaks HTTP+JSON to a running server's API.
@@ -19,6 +22,35 @@ type Client struct {
 	URL   string
 	Token string
 	HTTP  *http.Client
+	// TLS, for an https:// URL, trusts the system's roots and the local
+	// CA of HAKO_HOME (hako ca:path).
+	TLS *tls.Config
+}
+
+// streaming is an HTTP client without a timeout, for answers that last
+// (log tails, builds), with the client's TLS settings.
+func (c *Client) streaming() *http.Client {
+	return &http.Client{Transport: c.transport()}
+}
+
+// transport is net/http's default one with the client's TLS settings.
+func (c *Client) transport() *http.Transport {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.TLSClientConfig = c.TLS
+	return t
+}
+
+// trustLocalCA returns a TLS configuration trusting the system's roots
+// and the CA in home, when there is one.
+func trustLocalCA(home string) *tls.Config {
+	roots, err := x509.SystemCertPool()
+	if err != nil {
+		roots = x509.NewCertPool()
+	}
+	if pem, err := os.ReadFile(localca.FilesIn(home).CACert); err == nil {
+		roots.AppendCertsFromPEM(pem)
+	}
+	return &tls.Config{RootCAs: roots}
 }
 
 // ServerInfo is what the server writes to HAKO_HOME/server.json (mode
@@ -67,14 +99,19 @@ func readServerInfo(home string) (*ServerInfo, error) {
 // NewClientFromEnv finds the server through HAKO_API_URL and
 // HAKO_API_TOKEN, or through the file the server wrote in HAKO_HOME.
 func NewClientFromEnv() (*Client, error) {
-	c := &Client{URL: os.Getenv("HAKO_API_URL"), Token: os.Getenv("HAKO_API_TOKEN"), HTTP: &http.Client{Timeout: 10 * time.Minute}}
+	c := &Client{URL: os.Getenv("HAKO_API_URL"), Token: os.Getenv("HAKO_API_TOKEN")}
+	home, err := Home()
+	c.TLS = &tls.Config{}
+	if err == nil {
+		c.TLS = trustLocalCA(home)
+	}
+	c.HTTP = &http.Client{Timeout: 10 * time.Minute, Transport: c.transport()}
 	if c.URL != "" {
 		if c.Token == "" {
 			return nil, engine.Errorf(engine.EUNAUTHORIZED, "HAKO_API_URL is set but HAKO_API_TOKEN is not: set both.")
 		}
 		return c, nil
 	}
-	home, err := Home()
 	if err != nil {
 		return nil, err
 	}

@@ -63,7 +63,7 @@ func (c *Client) Stream(path string, w io.Writer) error {
 		return fmt.Errorf("build request: %w", err)
 	}
 	req.Header.Set("Authorization", "Bearer "+c.Token)
-	resp, err := (&http.Client{}).Do(req)
+	resp, err := c.streaming().Do(req)
 	if err != nil {
 		return engine.Errorf(engine.EINTERNAL, "Cannot reach the hako server at %s: is `hako server` running? (%v)", c.URL, err)
 	}

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -173,7 +174,12 @@ func upgrade(cl *Client, path string, body any) (net.Conn, *bufio.Reader, error)
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Connection", "Upgrade")
 	req.Header.Set("Upgrade", "hako-attach")
-	conn, err := net.Dial("tcp", u.Host)
+	var conn net.Conn
+	if u.Scheme == "https" {
+		conn, err = tls.Dial("tcp", u.Host, cl.TLS)
+	} else {
+		conn, err = net.Dial("tcp", u.Host)
+	}
 	if err != nil {
 		return nil, nil, engine.Errorf(engine.EINTERNAL, "Cannot reach the hako server at %s: is `hako server` running? (%v)", cl.URL, err)
 	}

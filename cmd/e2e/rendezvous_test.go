@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"os/exec"
 	"regexp"
 	"strings"
 	"testing"
@@ -160,6 +161,14 @@ func TestHerokuRun(t *testing.T) {
 		logs = s.hako(t, "logs", "-a", "rdv")
 		return hasLineMatch(logs, `\S+ app\[`+regexp.QuoteMeta(d.Name)+`\]: detached-42`)
 	}, func() string { return logs })
+
+	// hako's own client over HTTPS: HAKO_API_URL=https://…, trusting the
+	// CA of its HAKO_HOME, and `hako run` upgrading through TLS.
+	run := exec.Command(bin, "run", "-a", "rdv", "--no-tty", "--", "echo", "via-tls")
+	run.Env = append(os.Environ(), "HAKO_HOME="+s.home, "HAKO_API_URL=https://127.0.0.1:"+s.apiPort, "HAKO_API_TOKEN="+s.token(t))
+	if out, err := run.CombinedOutput(); err != nil || !hasLine(string(out), "via-tls") {
+		t.Errorf("hako run over HTTPS: %v\n%s", err, out)
+	}
 
 	// An app without a release has nothing to run.
 	s.hako(t, "apps:create", "empty")

@@ -107,6 +107,12 @@ func TestLocalCA(t *testing.T) {
 			t.Errorf("%s GET /apps with a wrong Basic password: %d, want 401", scheme, code)
 		}
 	}
+	// hako's own client, given an https:// URL, trusts its home's CA.
+	list := exec.Command(bin, "apps")
+	list.Env = append(os.Environ(), "HAKO_HOME="+s.home, "HAKO_API_URL=https://127.0.0.1:"+s.apiPort, "HAKO_API_TOKEN="+tok)
+	if out, err := list.CombinedOutput(); err != nil {
+		t.Errorf("hako apps over HTTPS: %v\n%s", err, out)
+	}
 	out, err := exec.Command("curl", "-sS", "--cacert", ca, "-H", "Authorization: Bearer "+tok, "https://127.0.0.1:"+s.apiPort+"/apps").CombinedOutput()
 	if err != nil || strings.TrimSpace(string(out)) != "[]" {
 		t.Errorf("curl over HTTPS: %v: %s", err, out)

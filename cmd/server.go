@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -162,7 +163,12 @@ type serverConfig struct {
 func listen(addrs map[string]string) (map[string]net.Listener, error) {
 	ls := map[string]net.Listener{}
 	for flag, addr := range addrs {
-		l, err := net.Listen("tcp", addr)
+		var l net.Listener
+		err := errors.New("no address given")
+		// An empty address would listen on every interface.
+		if addr != "" {
+			l, err = net.Listen("tcp", addr)
+		}
 		if err != nil {
 			for _, o := range ls {
 				o.Close()

@@ -56,9 +56,15 @@ start_server() {
   local subnet=()
   # (grep reads all: an early exit would fail the pipe under pipefail)
   "$HAKO" server --help 2>/dev/null | grep -c -- '--dyno-subnet' >/dev/null && subnet=(--dyno-subnet "10.$((100 + RANDOM % 100)).0.0/16")
+  # The router's HTTPS side and the rendezvous on free ports too, for
+  # revisions that have them.
+  local help tlsports=()
+  help=$("$HAKO" server --help 2>/dev/null || true)
+  case $help in *--https-addr*) tlsports+=(--https-addr "127.0.0.1:$(port)") ;; esac
+  case $help in *--rendezvous-addr*) tlsports+=(--rendezvous-addr "127.0.0.1:$(port)") ;; esac
   # SERVER_FLAGS: more flags for the server, split on spaces.
   # shellcheck disable=SC2086
-  setsid "$HAKO" server "${subnet[@]}" --ssh-addr "127.0.0.1:$SSHP" --http-addr "127.0.0.1:$HTTPP" --api-addr "127.0.0.1:$APIP" ${SERVER_FLAGS:-} >"$T/server.log" 2>&1 &
+  setsid "$HAKO" server "${subnet[@]}" "${tlsports[@]}" --ssh-addr "127.0.0.1:$SSHP" --http-addr "127.0.0.1:$HTTPP" --api-addr "127.0.0.1:$APIP" ${SERVER_FLAGS:-} >"$T/server.log" 2>&1 &
   pid=$!
   for _ in $(seq 1 100); do [ -f "$HAKO_HOME/server.json" ] && break; sleep 0.05; done
   [ -f "$HAKO_HOME/server.json" ] || fail "server did not start"

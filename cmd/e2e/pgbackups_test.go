@@ -67,6 +67,22 @@ func TestPGBackups(t *testing.T) {
 		t.Errorf("a refused restore changed pgdst: %q", got)
 	}
 
+	// Another user may not restore pgsrc's backup into an app of theirs:
+	// access to the target says nothing of the source.
+	stranger := s.keygen("stranger")
+	s.hako(t, "users:add", "stranger@example.test", "--key", stranger+".pub")
+	for _, args := range [][]string{{"apps:create", "strapp"}, {"addons:create", "heroku-postgresql", "-a", "strapp"}} {
+		if out, err := s.ssh(stranger, nil, args...); err != nil {
+			t.Fatalf("stranger: %s: %v\n%s", strings.Join(args, " "), err, out)
+		}
+	}
+	if out, err := s.ssh(stranger, nil, "pg:backups:restore", "pgsrc::b001", "-a", "strapp", "--confirm", "strapp"); err == nil || !hasLine(out, " ▸    You do not have access to the app pgsrc.") {
+		t.Errorf("a stranger restored another app's backup: %v\n%s", err, out)
+	}
+	if got := s.psqlValue(t, "strapp", "select count(*) from pg_tables where schemaname = 'public'"); got != "0" {
+		t.Errorf("the refused restore changed strapp: %s tables", got)
+	}
+
 	out = s.hako(t, "pg:backups:restore", "pgsrc::b001", "-a", "pgdst", "--confirm", "pgdst")
 	if !hasLine(out, "Restoring into DATABASE of ⬢ pgdst... done, from pgsrc::b001") {
 		t.Fatalf("restore:\n%s", out)

@@ -153,6 +153,18 @@ func TestReviewApps(t *testing.T) {
 		t.Errorf("apps:\n%s", s.hako(t, "apps"))
 	}
 
+	// A review app forks its parent's database and no other app's, whatever
+	// the pushed app.json says.
+	s.hako(t, "apps:create", "victim")
+	s.hako(t, "addons:create", "heroku-postgresql", "-a", "victim")
+	git(t, dir, "checkout", "-q", "-b", "steal")
+	commitFile(t, dir, "app.json", strings.Replace(reviewAppJSON, `"fork": "PARENT"`, `"fork": "victim"`, 1))
+	out, err = s.push(dir, s.key, "shop", "steal")
+	if err == nil || !hasRemoteLine(out, " !     app.json: add-on heroku-postgresql could not be provisioned: a review app may fork only its parent's database (shop), not victim's") {
+		t.Errorf("a review app forking another app's database: %v\n%s", err, out)
+	}
+	git(t, dir, "checkout", "-q", "feature-x")
+
 	// Deleting the branch runs pr-predestroy and destroys the app and its database.
 	out, err = s.push(dir, s.key, "shop", ":feature-x")
 	if err != nil || !hasRemoteLine(out, "-----> Branch feature-x deleted: its review app shop-feature-x goes with it.") ||

@@ -76,11 +76,12 @@ var routeRules = map[string]rule{
 	"POST /pipeline-promotions":                       adminOnly,
 	"GET /pipeline-promotions/{id}":                   adminOnly,
 	"GET /pipeline-promotions/{id}/promotion-targets": adminOnly,
-	"GET /users":           adminOnly,
-	"POST /users":          adminOnly,
-	"DELETE /users/{user}": adminOnly,
-	"POST /workshop/seed":  adminOnly,
-	"POST /workshop/reset": adminOnly,
+	"POST /filters/apps":                              anyUser, // the handler lists only apps the caller may see
+	"GET /users":                                      adminOnly,
+	"POST /users":                                     adminOnly,
+	"DELETE /users/{user}":                            adminOnly,
+	"POST /workshop/seed":                             adminOnly,
+	"POST /workshop/reset":                            adminOnly,
 }
 
 // ownerRoutes are the app routes only the app's owner (or an

@@ -2,6 +2,7 @@ package api
 
 import (
 	"net/http"
+	"slices"
 	"strconv"
 	"time"
 
@@ -33,16 +34,23 @@ type PipelineView struct {
 // CouplingView is a pipeline coupling. App carries the app's name too
 // (hako's addition), so that a client needs no second request.
 type CouplingView struct {
-	ID        string    `json:"id"`
-	App       AppRef    `json:"app"`
-	Pipeline  IDRef     `json:"pipeline"`
-	Stage     string    `json:"stage"`
-	CreatedAt time.Time `json:"created_at"`
-	UpdatedAt time.Time `json:"updated_at"`
+	ID        string      `json:"id"`
+	App       AppRef      `json:"app"`
+	Pipeline  PipelineRef `json:"pipeline"`
+	Stage     string      `json:"stage"`
+	CreatedAt time.Time   `json:"created_at"`
+	UpdatedAt time.Time   `json:"updated_at"`
 	// Release and Commit are the app's current release and the commit it
 	// was built from (hako's addition, for pipelines:info).
 	Release int    `json:"current_release,omitempty"`
 	Commit  string `json:"commit,omitempty"`
+}
+
+// PipelineRef names a pipeline by id and name, as the heroku CLI reads a
+// coupling's pipeline.
+type PipelineRef struct {
+	ID   string `json:"id"`
+	Name string `json:"name,omitempty"`
 }
 
 // PromotionView is a pipeline promotion.
@@ -99,6 +107,34 @@ func (s *Server) pipelineRoutes(mux *routes) {
 	mux.HandleFunc("GET /pipeline-promotions/{id}", s.getPromotion)
 	mux.HandleFunc("GET /pipeline-promotions/{id}/promotion-targets", s.listPromotionTargets)
 	mux.HandleFunc("GET /apps/{app}/pipeline-diff", s.pipelineDiff)
+	mux.HandleFunc("POST /filters/apps", s.filterApps)
+}
+
+// filterApps answers POST /filters/apps {"in": {"id": [ID, …]}}: the
+// apps of those ids (or names) the caller may see, which the heroku CLI
+// asks for a pipeline's apps.
+func (s *Server) filterApps(w http.ResponseWriter, r *http.Request) {
+	var body struct {
+		In struct {
+			ID []string `json:"id"`
+		} `json:"in"`
+	}
+	if err := decode(r, &body); err != nil {
+		s.fail(w, err)
+		return
+	}
+	apps, err := s.Engine.Apps()
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	out := []AppView{}
+	for _, a := range apps {
+		if canSee(r, a) && slices.ContainsFunc(body.In.ID, func(id string) bool { return id == a.ID || id == a.Name }) {
+			out = append(out, s.view(a))
+		}
+	}
+	writeJSON(w, http.StatusOK, out)
 }
 
 func pipelineView(p *engine.Pipeline) PipelineView {
@@ -108,7 +144,10 @@ func pipelineView(p *engine.Pipeline) PipelineView {
 }
 
 func (s *Server) couplingView(c *engine.PipelineCoupling) CouplingView {
-	v := CouplingView{ID: c.ID, App: AppRef{Name: c.App}, Pipeline: IDRef{c.Pipeline}, Stage: c.Stage, CreatedAt: c.CreatedAt, UpdatedAt: c.UpdatedAt}
+	v := CouplingView{ID: c.ID, App: AppRef{Name: c.App}, Pipeline: PipelineRef{ID: c.Pipeline}, Stage: c.Stage, CreatedAt: c.CreatedAt, UpdatedAt: c.UpdatedAt}
+	if p, _, err := s.Engine.Pipeline(c.Pipeline); err == nil {
+		v.Pipeline.Name = p.Name
+	}
 	if a, err := s.Engine.App(c.App); err == nil {
 		v.App.ID, v.Release = a.ID, a.CurrentRelease
 		if rel, err := s.Engine.Release(a.Name, 0); err == nil && rel.SlugID != "" {

@@ -64,8 +64,10 @@ type ServerInfo struct {
 	// the local CA its certificates (and the API's) chain to.
 	HTTPSAddr string `json:"https_addr,omitempty"`
 	CAFile    string `json:"ca_file,omitempty"`
-	Domain    string `json:"domain"`
-	PID       int    `json:"pid"`
+	// RendezvousAddr is where `heroku run` attaches to one-off dynos.
+	RendezvousAddr string `json:"rendezvous_addr,omitempty"`
+	Domain         string `json:"domain"`
+	PID            int    `json:"pid"`
 }
 
 // Home returns the data directory: HAKO_HOME, or ~/.hako.

@@ -200,7 +200,8 @@ func (s *Server) build() error {
 	s.eng.GitLog = s.ssh.Log
 	s.api.Handler = withGitHTTP(apiHandler, s.ssh, token, s.eng)
 	s.info = ServerInfo{APIURL: apiURL, Token: token, SSHAddr: sshAddr, HTTPAddr: s.ls["http-addr"].Addr().String(),
-		HTTPSAddr: s.ls["https-addr"].Addr().String(), CAFile: s.ca.CAFile(), Domain: cfg.Domain, PID: os.Getpid()}
+		HTTPSAddr: s.ls["https-addr"].Addr().String(), CAFile: s.ca.CAFile(),
+		RendezvousAddr: s.ls["rendezvous-addr"].Addr().String(), Domain: cfg.Domain, PID: os.Getpid()}
 	return nil
 }
 

@@ -226,6 +226,9 @@ func printBanner(w io.Writer, info ServerInfo, home, isolation, httpPort string)
 		fmt.Fprintf(w, "  router over HTTPS         https://APP.%s:%s/\n", info.Domain, httpsPort)
 	}
 	fmt.Fprintf(w, "  API                       %s (and https://, git over HTTPS)\n", info.APIURL)
+	if info.RendezvousAddr != "" {
+		fmt.Fprintf(w, "  heroku run (rendezvous)   %s\n", info.RendezvousAddr)
+	}
 	if info.CAFile != "" {
 		fmt.Fprintf(w, "  CA to trust for HTTPS     %s\n", info.CAFile)
 	}

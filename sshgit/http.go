@@ -31,11 +31,19 @@ var gitPathRe = regexp.MustCompile(`^/([^/]+)\.git/(info/refs|git-upload-pack|gi
 
 // IsGitPath reports whether an API request is for git, to be sent to
 // GitHTTP rather than the API: a path whose first element ends in .git,
-// or one that names a .git further down outside the API's /apps tree
-// (/../x.git/info/refs), which GitHTTP then refuses.
+// or one ending as git's requests do (/../x.git/info/refs), which GitHTTP
+// then refuses.
 func IsGitPath(path string) bool {
 	first, _, _ := strings.Cut(strings.TrimPrefix(path, "/"), "/")
-	return strings.HasSuffix(first, ".git") || first != "apps" && strings.Contains(path, ".git/")
+	if strings.HasSuffix(first, ".git") {
+		return true
+	}
+	for _, end := range []string{"/info/refs", "/git-upload-pack", "/git-receive-pack"} {
+		if strings.HasSuffix(path, end) {
+			return true
+		}
+	}
+	return false
 }
 
 const (

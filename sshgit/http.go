@@ -137,7 +137,7 @@ func (s *Server) rpc(w http.ResponseWriter, r *http.Request, app, user, repo, se
 		return
 	}
 	rc := http.NewResponseController(w)
-	var body io.Reader = &idleReader{r: r.Body, rc: rc}
+	var body io.Reader = &idleReader{r: r.Body, rc: rc, idle: gitIdleTimeout}
 	if r.Header.Get("Content-Encoding") == "gzip" {
 		gz, err := gzip.NewReader(body)
 		if err != nil {
@@ -187,14 +187,15 @@ func gitProtocol(r *http.Request) string {
 	return ""
 }
 
-// idleReader gives each read of the body gitIdleTimeout to make progress.
+// idleReader gives each read of the body idle to make progress.
 type idleReader struct {
-	r  io.Reader
-	rc *http.ResponseController
+	r    io.Reader
+	rc   *http.ResponseController
+	idle time.Duration
 }
 
 func (i *idleReader) Read(p []byte) (int, error) {
-	_ = i.rc.SetReadDeadline(time.Now().Add(gitIdleTimeout))
+	_ = i.rc.SetReadDeadline(time.Now().Add(i.idle))
 	n, err := i.r.Read(p)
 	if err != nil && !errors.Is(err, io.EOF) {
 		// A deadline or a broken connection: git sees the body end.

@@ -121,6 +121,23 @@ func TestLocalCA(t *testing.T) {
 	if out, err := exec.Command("curl", "-sS", "https://127.0.0.1:"+s.apiPort+"/apps").CombinedOutput(); err == nil {
 		t.Errorf("curl without the CA accepted the certificate: %s", out)
 	}
+
+	// A restart keeps the CA the user trusts, and its certificate.
+	before, err := os.ReadFile(ca)
+	if err != nil {
+		t.Fatal(err)
+	}
+	leaf, _ := os.ReadFile(filepath.Join(s.home, "tls-cert.pem"))
+	s.stop()
+	s.start()
+	after, _ := os.ReadFile(ca)
+	leafAfter, _ := os.ReadFile(filepath.Join(s.home, "tls-cert.pem"))
+	if string(after) != string(before) || string(leafAfter) != string(leaf) {
+		t.Error("a restart made a new CA or certificate")
+	}
+	if out, err := exec.Command("curl", "-sS", "--cacert", ca, "-H", "Authorization: Bearer "+tok, "https://127.0.0.1:"+s.apiPort+"/apps").CombinedOutput(); err != nil {
+		t.Errorf("curl over HTTPS after a restart: %v: %s", err, out)
+	}
 }
 
 // TestRouterHTTPS: the router serves https://APP.localhost on its HTTPS

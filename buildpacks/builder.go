@@ -111,6 +111,12 @@ type build struct {
 	out io.Writer
 	tmp string // the build's own directory under workDir, removed at its end
 	s   *step
+	// disk is the build's own disk, when the sandbox gives one (see
+	// mountDisk); scratch is where remote buildpacks are fetched to, on
+	// it, or else tmp. diskFull is set once the build filled it.
+	disk     *buildDisk
+	scratch  string
+	diskFull bool
 
 	packs []*pack
 	names []string // what each of packs detected the app as
@@ -142,6 +148,10 @@ func (b *Builder) Build(ctx context.Context, req engine.BuildRequest) (*engine.B
 		if err == nil {
 			err = run()
 		}
+		if bd.disk != nil && (errors.Is(err, errDiskFull) || bd.disk.full()) {
+			bd.diskFull = true
+			err = bd.disk.diskFailure()
+		}
 		if err != nil {
 			return nil, bd.fail(err)
 		}
@@ -169,8 +179,14 @@ func (bd *build) fail(err error) error {
 	return engine.Errorf(engine.EBUILD, "%s", f.msg)
 }
 
-// cleanUp removes the build's own directory.
+// cleanUp removes the build's own directory, once its disk (if any) is
+// emptied of all but the cache and unmounted.
 func (bd *build) cleanUp() {
+	if bd.disk != nil {
+		if err := bd.disk.release(bd.diskFull); err != nil {
+			fmt.Fprintf(bd.out, " !     %v\n", err)
+		}
+	}
 	if bd.tmp != "" {
 		removeAll(bd.tmp)
 	}
@@ -198,12 +214,15 @@ func (bd *build) setUp() error {
 	if bd.tmp, err = os.MkdirTemp(b.workDir, "build-*"); err != nil {
 		return err
 	}
-	home := filepath.Join(bd.tmp, "home")
-	s := &step{ctx: bd.ctx, buildDir: buildDir, cacheDir: req.CacheDir, envDir: filepath.Join(bd.tmp, "env"), home: home, out: bd.out, sandbox: b.Sandbox, uid: req.UID, gid: req.GID}
-	bd.s = s
+	s := &step{ctx: bd.ctx, buildDir: buildDir, cacheDir: req.CacheDir, envDir: filepath.Join(bd.tmp, "env"), home: filepath.Join(bd.tmp, "home"), out: bd.out, sandbox: b.Sandbox, uid: req.UID, gid: req.GID}
+	bd.s, bd.scratch = s, bd.tmp
 	if s.cacheDir == "" {
 		s.cacheDir = filepath.Join(bd.tmp, "cache")
 	}
+	if err := bd.mountDisk(); err != nil {
+		return err
+	}
+	buildDir, home := s.buildDir, s.home
 	for _, d := range []string{s.cacheDir, home} {
 		if err := os.MkdirAll(d, 0o755); err != nil {
 			return err
@@ -252,7 +271,7 @@ func (bd *build) setUp() error {
 // choosePacks picks the buildpacks (see selectPacks).
 func (bd *build) choosePacks() error {
 	var err error
-	bd.packs, bd.names, err = bd.b.selectPacks(bd.s, bd.tmp, bd.req, bd.appJSON)
+	bd.packs, bd.names, err = bd.b.selectPacks(bd.s, bd.scratch, bd.req, bd.appJSON)
 	return err
 }
 

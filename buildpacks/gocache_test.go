@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"syscall"
@@ -85,9 +86,10 @@ func TestGoCacheLayers(t *testing.T) {
 	targets := strings.Join([]string{b.SharedCache, filepath.Join(caches, "victim"), filepath.Join(caches, "newcomer")}, "\n")
 	writeFiles(t, src, map[string]string{"targets.txt": targets + "\n"})
 	out, _ := build(t, "poisoner", src)
-	own := filepath.Join(caches, "poisoner", goCacheDir)
-	if !strings.Contains(out, "       poisoned: "+own+"\n") {
-		t.Fatalf("the attack did not even reach its own cache %s:\n%s", own, out)
+	// Its own cache is on its build disk, mounted where the build runs.
+	own := regexp.MustCompile(`(?m)^       poisoned: /\S+/disk/cache/` + goCacheDir + `$`)
+	if !own.MatchString(out) {
+		t.Fatalf("the attack did not even reach its own cache (on its build disk):\n%s", out)
 	}
 	if strings.Count(out, "poisoned: ") != 1 {
 		t.Errorf("the attack poisoned another cache than its own:\n%s", out)
@@ -113,8 +115,11 @@ func TestGoCacheLayers(t *testing.T) {
 	// Timing-free evidence that the standard library came from the shared
 	// layer: the new app's own layer holds a handful of entries (its main
 	// package), the shared one hundreds.
-	own = filepath.Join(caches, "newcomer", goCacheDir, "upper")
-	if mine, shared := countEntries(t, own), countEntries(t, layer); mine > 20 || shared < 200 {
+	var mine int
+	onBuildDisk(t, b, filepath.Join(caches, "newcomer"), func(dir string) {
+		mine = countEntries(t, filepath.Join(dir, diskCache, goCacheDir, "upper"))
+	})
+	if shared := countEntries(t, layer); mine > 20 || shared < 200 {
 		t.Errorf("the new app's own layer has %d cache entries and the shared one %d: want at most 20 and at least 200", mine, shared)
 	}
 }
@@ -209,4 +214,17 @@ func TestGoCacheWithoutIsolation(t *testing.T) {
 			}
 		})
 	}
+}
+
+// onBuildDisk mounts the build disk of the app whose cache directory is
+// cache, for f to look into.
+func onBuildDisk(t *testing.T, b *Builder, cache string, f func(dir string)) {
+	t.Helper()
+	dir := t.TempDir()
+	unmount, err := b.Sandbox.(DiskMounter).MountBuildDisk(filepath.Join(cache, buildDiskImage), b.Limits.WithDefaults().BuildBytes, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unmount()
+	f(dir)
 }

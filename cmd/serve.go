@@ -136,6 +136,11 @@ func (s *Server) build() error {
 	if err != nil {
 		return fmt.Errorf("find the hako binary: %w", err)
 	}
+	// The disks of builds a killed server left mounted go before
+	// anything removes their directories.
+	if err := dyno.UnmountUnder(l.Tmp); err != nil {
+		s.logger.Printf("start: unmounting leftover build disks: %v", err)
+	}
 	builder, err := buildpacks.New(l.Slugs, l.Tmp)
 	if err != nil {
 		return err

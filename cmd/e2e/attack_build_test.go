@@ -4,7 +4,9 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -147,14 +149,19 @@ func TestBuildCachePoisoning(t *testing.T) {
 	if err != nil {
 		t.Fatalf("push poisoner: %v\n%s", err, out)
 	}
-	own := filepath.Join(cache, "poisoner", "go-build")
-	if !hasRemoteLine(out, "       poisoned: "+own) {
-		t.Fatalf("the attack did not reach its own cache %s:\n%s", own, out)
-	}
+	// Its own cache is on its build disk, mounted where the build runs.
+	own := regexp.MustCompile(`^remote:        poisoned: /\S+/disk/cache/go-build\s*$`)
+	reached := false
 	for _, l := range lines(out) {
-		if strings.Contains(l, "poisoned: ") && strings.TrimRight(l, " ") != "remote:        poisoned: "+own {
+		if !strings.Contains(l, "poisoned: ") {
+			continue
+		}
+		if reached = own.MatchString(l); !reached {
 			t.Errorf("the attack poisoned another cache: %q", l)
 		}
+	}
+	if !reached {
+		t.Fatalf("the attack did not reach its own cache:\n%s", out)
 	}
 	// The attack works where it may: the poisoner's next build links it.
 	writeFile(t, poisoner, "again.txt", "again\n")
@@ -181,9 +188,22 @@ func TestBuildCachePoisoning(t *testing.T) {
 	if hasRemoteLine(out, "-----> Compiling the Go standard library, once for every app's builds to share") {
 		t.Errorf("the new app's build compiled the standard library again:\n%s", out)
 	}
-	mine, _ := filepath.Glob(filepath.Join(cache, "newcomer", "go-build", "upper", "*", "*-a"))
+	disk := mountReadOnly(t, filepath.Join(cache, "newcomer", "build-disk.img"))
+	mine, _ := filepath.Glob(filepath.Join(disk, "cache", "go-build", "upper", "*", "*-a"))
 	shared, _ := filepath.Glob(filepath.Join(cache, "_shared", "go-std", "*", "*", "*-a"))
 	if len(mine) > 20 || len(shared) < 200 {
 		t.Errorf("the new app's own cache layer has %d entries and the shared one %d: want at most 20 and at least 200", len(mine), len(shared))
 	}
+}
+
+// mountReadOnly mounts the disk image read-only (a build disk the server
+// has unmounted) for the test to look into, until it ends.
+func mountReadOnly(t *testing.T, image string) string {
+	t.Helper()
+	dir := t.TempDir()
+	if out, err := exec.Command("mount", "-o", "loop,ro", image, dir).CombinedOutput(); err != nil {
+		t.Fatalf("mount %s: %v\n%s", image, err, out)
+	}
+	t.Cleanup(func() { exec.Command("umount", dir).Run() })
+	return dir
 }

@@ -306,8 +306,17 @@ func TestSweepAfterKill(t *testing.T) {
 		}
 	}
 
-	// The other server's build goes on and succeeds.
+	// The killed build's disk was unmounted before its directory went.
+	if m := mountsUnder(t, filepath.Join(a.home, "tmp")); len(m) > 0 {
+		t.Errorf("the killed build's disk is still mounted after the restart: %v", m)
+	}
+
+	// The other server's build goes on and succeeds. It builds the copy
+	// of its source on its own disk, where it has one.
 	srcB := filepath.Join(leftB[0], "src")
+	if fi, err := os.Stat(filepath.Join(leftB[1], "disk", "src")); err == nil && fi.IsDir() {
+		srcB = filepath.Join(leftB[1], "disk", "src")
+	}
 	if err := os.WriteFile(filepath.Join(srcB, "go-on"), nil, 0o644); err != nil {
 		t.Fatal(err)
 	}

@@ -176,8 +176,20 @@ func TestAppIdentities(t *testing.T) {
 	if len(releases) == 0 {
 		t.Fatal("no unpacked release of ids-b")
 	}
-	private := append(releases, filepath.Join(s.home, "cache", "ids-b"))
-	for _, dir := range private {
+	// The build cache is on a disk image in cache/ids-b, the server's
+	// alone: neither app's uid may enter.
+	cacheB := filepath.Join(s.home, "cache", "ids-b")
+	if fi, err := os.Stat(cacheB); err != nil {
+		t.Error(err)
+	} else if fi.Mode().Perm() != 0o700 || fi.Sys().(*syscall.Stat_t).Uid != 0 {
+		t.Errorf("%s is uid %d's, mode %v; want root's, 0700", cacheB, fi.Sys().(*syscall.Stat_t).Uid, fi.Mode())
+	}
+	for _, uid := range []int{uidA, uidB} {
+		if out, err := asUser(uid, "ls", cacheB); err == nil {
+			t.Errorf("uid %d lists %s:\n%s", uid, cacheB, out)
+		}
+	}
+	for _, dir := range releases {
 		var st syscall.Stat_t
 		if err := syscall.Stat(dir, &st); err != nil || int(st.Uid) != uidB {
 			t.Errorf("%s belongs to uid %d (%v), want ids-b's %d", dir, st.Uid, err, uidB)

@@ -39,7 +39,10 @@ func mountDisk(image, at string, uid, gid int) (upper, work, tmp string, err err
 }
 
 // mountLoop attaches image to a free loop device and mounts it at dir.
-func mountLoop(image, dir string) error {
+func mountLoop(image, dir string) error { return mountLoopWith(image, dir, "") }
+
+// mountLoopWith is mountLoop with ext4 mount options (data).
+func mountLoopWith(image, dir, data string) error {
 	img, err := os.OpenFile(image, os.O_RDWR|unix.O_CLOEXEC|unix.O_NOFOLLOW, 0)
 	if err != nil {
 		return fmt.Errorf("open the dyno's disk: %w", err)
@@ -74,7 +77,7 @@ func mountLoop(image, dir string) error {
 		}
 		// The mount holds the device from here; closing ours lets it
 		// detach itself when the mount goes.
-		err = unix.Mount(dev, dir, "ext4", unix.MS_NOSUID|unix.MS_NODEV, "")
+		err = unix.Mount(dev, dir, "ext4", unix.MS_NOSUID|unix.MS_NODEV, data)
 		loop.Close()
 		if err != nil {
 			return fmt.Errorf("mount the dyno's disk: %w", err)

@@ -118,7 +118,7 @@ func ownCacheDir(dir string) error {
 		return err
 	}
 	for _, e := range entries {
-		if e.Name() != buildDiskImage {
+		if e.Name() != buildDiskImage && e.Name() != buildDiskImage+".lock" {
 			if err := os.RemoveAll(filepath.Join(dir, e.Name())); err != nil {
 				return err
 			}

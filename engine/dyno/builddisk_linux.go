@@ -28,10 +28,39 @@ import (
 // large first where it is missing, of another size, or unreadable (a
 // crash left it so: only a cache is lost). It returns a function that
 // unmounts it. It needs the isolation builds get (root).
+//
+// An image is mounted once at a time (IMAGE.lock is held meanwhile): two
+// servers sharing build caches (ephemeral ones do) may build the same app
+// at once, and an ext4 mounted twice is soon a broken one. The build that
+// finds it taken gets a new disk beside dir instead, without the cache.
 func (s *Supervisor) MountBuildDisk(image string, size int64, dir string) (unmount func() error, err error) {
 	if !s.Isolated() {
 		return nil, errors.New("build disks need isolated builds")
 	}
+	lock, err := os.OpenFile(image+".lock", os.O_RDWR|os.O_CREATE|unix.O_CLOEXEC|unix.O_NOFOLLOW, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("lock the build disk: %w", err)
+	}
+	if err := unix.Flock(int(lock.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
+		lock.Close()
+		lock = nil
+		image = filepath.Join(filepath.Dir(dir), filepath.Base(image))
+	}
+	unlock := func() {
+		if lock != nil {
+			lock.Close()
+		}
+	}
+	umount, err := mountBuildDisk(image, size, dir)
+	if err != nil {
+		unlock()
+		return nil, err
+	}
+	return func() error { defer unlock(); return umount() }, nil
+}
+
+// mountBuildDisk is MountBuildDisk once the image is this build's.
+func mountBuildDisk(image string, size int64, dir string) (unmount func() error, err error) {
 	fresh := false
 	if fi, err := os.Lstat(image); err != nil || !fi.Mode().IsRegular() || fi.Size() != size {
 		if err := os.RemoveAll(image); err != nil {

@@ -180,6 +180,17 @@ func TestReviewApps(t *testing.T) {
 	if got := s.psqlValue(t, "shop", q); got != "alpha,beta" {
 		t.Errorf("parent database after the review app went = %q", got)
 	}
+
+	// Disabled, review apps are no longer made; those there stay.
+	s.hako(t, "reviewapps:disable", "-a", "shop")
+	git(t, dir, "branch", "-f", "after-off", "HEAD")
+	out, err = s.push(dir, s.key, "shop", "after-off")
+	if err != nil || !hasRemoteLine(out, "-----> Branch after-off stored, not deployed: push to main or master to deploy (git push REMOTE after-off:main), or make review apps with `hako reviewapps:enable -a shop`.") {
+		t.Errorf("a push with review apps disabled: %v\n%s", err, out)
+	}
+	if out := s.hako(t, "reviewapps", "-a", "shop"); !hasLine(out, "=== ⬢ shop Review apps (disabled)") || !hasLineMatch(out, `shop-held\s+held\s+v2\s+.*`) {
+		t.Errorf("reviewapps after disable:\n%s", out)
+	}
 }
 
 // hasRemoteLineMatch reports whether a line of git's output, without its

@@ -162,15 +162,17 @@ func firstLines(s string) string {
 
 // limitedFile is a file that refuses writes past max bytes.
 type limitedFile struct {
-	f   *os.File
-	n   int64
-	max int64
+	f    *os.File
+	n    int64
+	max  int64
+	over bool
 }
 
 var errTooBig = errors.New("backup too large")
 
 func (l *limitedFile) Write(b []byte) (int, error) {
 	if l.n+int64(len(b)) > l.max {
+		l.over = true
 		return 0, errTooBig
 	}
 	n, err := l.f.Write(b)
@@ -190,7 +192,7 @@ func dumpTo(cmd *exec.Cmd, path string, max int64, what string) (int64, error) {
 	if cerr := f.Close(); err == nil && cerr != nil {
 		err = fmt.Errorf("postgres: %w", cerr)
 	}
-	if lf.n+1 > max && err != nil {
+	if lf.over {
 		err = engine.Errorf(engine.EINVALID, "%s stopped: the dump passed the limit of %d MiB.", what, max>>20)
 	}
 	if err != nil {

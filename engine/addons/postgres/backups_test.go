@@ -1,0 +1,59 @@
+package postgres
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"hako/engine"
+)
+
+// TestDumpToLimit: a dump past its limit is stopped, says so and leaves
+// no file; one within it is kept whole.
+func TestDumpToLimit(t *testing.T) {
+	dir := t.TempDir()
+	big := filepath.Join(dir, "big")
+	_, err := dumpTo(exec.Command("head", "-c", "1048577", "/dev/zero"), big, 1<<20, "pg_dump of x")
+	if err == nil || engine.ErrorMessage(err) != "pg_dump of x stopped: the dump passed the limit of 1 MiB." {
+		t.Errorf("a dump over the limit: %v", err)
+	}
+	if _, err := os.Stat(big); !os.IsNotExist(err) {
+		t.Errorf("the stopped dump's file is left: %v", err)
+	}
+	small := filepath.Join(dir, "small")
+	n, err := dumpTo(exec.Command("head", "-c", "1048576", "/dev/zero"), small, 1<<20, "pg_dump of x")
+	if fi, serr := os.Stat(small); err != nil || n != 1<<20 || serr != nil || fi.Size() != 1<<20 {
+		t.Errorf("a dump at the limit: %d bytes, %v, %v", n, err, serr)
+	}
+}
+
+// TestCheckURL: a URL reaches a database with what it says and nothing
+// of hako's: no socket directory, no file named by a parameter.
+func TestCheckURL(t *testing.T) {
+	for _, c := range []struct {
+		url string
+		ok  bool
+	}{
+		{"postgres://u:p@127.0.0.1:5432/db", true},
+		{"postgresql://u:p@db.example.test/db?sslmode=require", true},
+		{"postgres://u:p@127.0.0.1/db?host=/var/run/postgresql", false},
+		{"postgres://u:p@127.0.0.1/db?passfile=/root/.pgpass", false},
+		{"postgres://u:p@127.0.0.1/db?sslkey=/etc/shadow", false},
+		{"postgres://u:p@127.0.0.1/db?service=prod", false},
+		{"postgres:///db", false},
+		{"postgres://%2Fvar%2Frun/db", false},
+		{"mysql://u:p@127.0.0.1/db", false},
+		{"host=127.0.0.1 dbname=db", false},
+		{"-d postgres", false},
+	} {
+		_, err := checkURL(c.url)
+		if (err == nil) != c.ok {
+			t.Errorf("checkURL(%q) = %v, want ok %v", c.url, err, c.ok)
+		}
+		if err != nil && strings.Contains(engine.ErrorMessage(err), ":p@") {
+			t.Errorf("checkURL(%q) shows the password: %v", c.url, err)
+		}
+	}
+}

@@ -102,6 +102,14 @@ func (r *ciRun) assertNoTrace() {
 		}
 		t.Errorf("temporary files left in TMPDIR: %v", names)
 	}
+	r.assertHomeGone(home)
+}
+
+// assertHomeGone checks that nothing of a server's home is left outside
+// it: add-on data, processes, mounts, its dyno network.
+func (r *ciRun) assertHomeGone(home string) {
+	t := r.t
+	t.Helper()
 	for service, base := range map[string]string{"postgres": "/var/lib/hako-postgres", "redis": "/var/lib/hako-redis"} {
 		sum := sha256.Sum256([]byte(filepath.Join(home, "addons", service)))
 		if _, err := os.Stat(filepath.Join(base, hex.EncodeToString(sum[:8]))); err == nil {
@@ -158,7 +166,7 @@ func ciApp(t *testing.T, app string, extra map[string]string) string {
 // server running, and nothing of the run is left; the same app with a
 // failing test fails the run.
 func TestCIGoPostgres(t *testing.T) {
-	need(t, "go", "psql", "postgres")
+	need(t, "go", "psql")
 	dir := ciApp(t, "ci-go-pg", nil)
 	r := startCI(t, dir, nil)
 	code, out := r.wait(10 * time.Minute)
@@ -255,7 +263,7 @@ func TestCIParallel(t *testing.T) {
 // Ctrl-C in the middle of the tests stops them and removes everything:
 // the test dyno's processes, the server, its home and add-ons.
 func TestCIInterrupt(t *testing.T) {
-	need(t, "psql", "postgres")
+	need(t, "psql")
 	appJSON := `{"environments": {"test": {"addons": ["heroku-postgresql"], "scripts": {"test": "echo started; exec sleep 3171"}}}}`
 	dir := ciApp(t, "procfile-app", map[string]string{"app.json": appJSON})
 	r := startCI(t, dir, []string{"HAKO_WARM_GO=false"})
@@ -343,4 +351,67 @@ func TestCIRunningServer(t *testing.T) {
 	if rels := s.hako(t, "releases", "-a", "served"); strings.Contains(rels, "Test run") {
 		t.Errorf("the refused test run made a release:\n%s", rels)
 	}
+}
+
+// `hako server --ephemeral` serves on a temporary home it names, which
+// clients use, and removes it, with its add-ons' data, when stopped.
+func TestServerEphemeral(t *testing.T) {
+	need(t, "psql")
+	tmp := t.TempDir()
+	out := &syncBuffer{}
+	env := append(slices.DeleteFunc(os.Environ(), func(kv string) bool {
+		return strings.HasPrefix(kv, "HAKO_") || strings.HasPrefix(kv, "TMPDIR=")
+	}), "TMPDIR="+tmp, "HAKO_CACHE_DIR="+ciCache(), "HAKO_WARM_GO=false")
+	cmd := exec.Command(bin, "server", "--ephemeral")
+	subnet := reserveSubnet(t)
+	if subnet != "" {
+		cmd.Args = append(cmd.Args, "--dyno-subnet", subnet)
+	}
+	cmd.Env, cmd.Stdout, cmd.Stderr = env, out, out
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(done) }()
+	t.Cleanup(func() { _ = cmd.Process.Kill(); <-done })
+	var home string
+	waitFor(t, 30*time.Second, "the ephemeral server's home", func() bool {
+		for _, l := range strings.Split(out.String(), "\n") {
+			if rest, ok := strings.CutPrefix(l, "Ephemeral: HAKO_HOME="); ok {
+				home, _, _ = strings.Cut(rest, " ")
+			}
+		}
+		_, err := os.Stat(filepath.Join(home, "server.json"))
+		return home != "" && err == nil
+	}, out.String)
+	hako := func(args ...string) string {
+		c := exec.Command(bin, args...)
+		c.Env = append(env, "HAKO_HOME="+home)
+		b, err := c.CombinedOutput()
+		if err != nil {
+			t.Fatalf("hako %v: %v\n%s", args, err, b)
+		}
+		return string(b)
+	}
+	hako("apps:create", "eph")
+	hako("addons:create", "-a", "eph", "heroku-postgresql")
+	if got := hako("pg:psql", "-a", "eph", "-c", "SELECT 40+2"); !strings.Contains(got, "42") {
+		t.Fatalf("the add-on does not answer: %s", got)
+	}
+	if err := cmd.Process.Signal(os.Interrupt); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-done:
+	case <-time.After(time.Minute):
+		t.Fatalf("the ephemeral server did not stop:\n%s", out.String())
+	}
+	if code := cmd.ProcessState.ExitCode(); code != 0 || !hasLine(out.String(), "Removed "+home) {
+		t.Errorf("exit status %d:\n%s", code, out.String())
+	}
+	if left, _ := os.ReadDir(tmp); len(left) > 0 {
+		t.Errorf("files left in TMPDIR: %v", left)
+	}
+	(&ciRun{t: t, tmp: tmp, subnet: subnet}).assertHomeGone(home)
 }

@@ -322,6 +322,15 @@ func TestCIRunningServer(t *testing.T) {
 		t.Errorf("the kept app does not run with the test run's config: %q", got)
 	}
 
+	// No test to run errors the run, and says what to add.
+	noTest := ciApp(t, "procfile-app", nil)
+	c := exec.Command(bin, "ci", "--dir", noTest)
+	c.Env = append(slices.DeleteFunc(os.Environ(), func(kv string) bool { return strings.HasPrefix(kv, "HAKO_") }), "HAKO_HOME="+s.home)
+	b, _ := c.CombinedOutput()
+	if c.ProcessState.ExitCode() != 1 || !hasLine(string(b), "-----> Test run errored: No test command: give one in app.json (environments.test.scripts.test), or use a buildpack with a bin/test script (Go, Node.js).") {
+		t.Errorf("a run without a test exited with %d:\n%s", c.ProcessState.ExitCode(), b)
+	}
+
 	// Hostile: a test run uploaded to a deployed app would replace what it
 	// serves.
 	s.hako(t, "apps:create", "served")
@@ -414,4 +423,59 @@ func TestServerEphemeral(t *testing.T) {
 		t.Errorf("files left in TMPDIR: %v", left)
 	}
 	(&ciRun{t: t, tmp: tmp, subnet: subnet}).assertHomeGone(home)
+}
+
+// Each repository's test runs have a build cache of their own, under the
+// cache directory every run on the machine shares: a repository whose
+// build poisons every Go build cache it can write (testdata/apps/
+// cache-poisoner, told where the caches are) poisons only its own (its
+// next run links the injected fmt: the attack is real), and another
+// repository's tests, run before and after, stay clean.
+func TestCICachePoisoning(t *testing.T) {
+	need(t, "go", "node", "npm")
+	needRootE2E(t) // without isolation, every build writes every cache
+	const victimLine = "hello from the victim's test"
+	victim := ciApp(t, "go-app", map[string]string{"hello_test.go": "package main\n\nimport (\n\t\"fmt\"\n\t\"os\"\n\t\"testing\"\n)\n\nfunc TestHello(t *testing.T) { fmt.Fprint(os.Stdout, \"" + victimLine + "\\n\") }\n"})
+	runVictim := func() {
+		t.Helper()
+		code, out := startCI(t, victim, nil).wait(10 * time.Minute)
+		if code != 0 || !hasLine(out, victimLine) {
+			t.Fatalf("the victim's run exited with %d, without its line:\n%s", code, out)
+		}
+		if strings.Contains(out, "INJECTED") {
+			t.Fatalf("the victim's test linked the poisoned fmt:\n%s", out)
+		}
+	}
+	runVictim()
+
+	caches := filepath.Join(ciCache(), "cache")
+	poisoner := ciApp(t, "cache-poisoner", map[string]string{
+		"targets.txt":      strings.Join([]string{caches, filepath.Join(caches, "_shared"), filepath.Join(caches, "_ci")}, "\n") + "\n",
+		"package.json":     `{"name": "cache-poisoner", "version": "1.0.0", "private": true, "scripts": {"build": "sh poison.sh", "test": "true"}}`,
+		"poisoner_test.go": "package main\n\nimport (\n\t\"fmt\"\n\t\"os\"\n\t\"testing\"\n)\n\nfunc TestHello(t *testing.T) { fmt.Fprint(os.Stdout, \"hello from the poisoner's test\\n\") }\n",
+	})
+	var own string
+	for run := 1; run <= 2; run++ {
+		code, out := startCI(t, poisoner, nil).wait(10 * time.Minute)
+		if code != 0 {
+			t.Fatalf("the poisoner's run %d exited with %d:\n%s", run, code, out)
+		}
+		for _, l := range strings.Split(out, "\n") {
+			dir, ok := strings.CutPrefix(l, "       poisoned: ")
+			if !ok {
+				continue
+			}
+			if !strings.HasPrefix(dir, filepath.Join(caches, "_ci")+"/") || own != "" && dir != own {
+				t.Errorf("the attack poisoned a cache not its own: %q", l)
+			}
+			own = dir
+		}
+		if run == 2 && !hasLine(out, strings.TrimSuffix(injectedLine, "\n")) {
+			t.Errorf("the poisoner's second run did not link its poisoned fmt (the attack is not real):\n%s", out)
+		}
+	}
+	if own == "" {
+		t.Fatal("the attack reached no cache, not even its own")
+	}
+	runVictim()
 }

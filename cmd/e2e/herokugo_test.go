@@ -385,8 +385,9 @@ func TestHerokuGo(t *testing.T) {
 		}
 		rels, _ := h.ReleaseList(ctx, "hgo-renamed", nil)
 		ads, _ := h.AddOnListByApp(ctx, "hgo-renamed", nil)
-		if len(rels) != 6 || len(ads) != 1 || ads[0].App.Name != "hgo-renamed" {
-			t.Errorf("after the rename: %d releases, add-ons %v", len(rels), ads)
+		builds, _ := h.BuildList(ctx, "hgo-renamed", nil)
+		if len(rels) != 6 || len(ads) != 1 || ads[0].App.Name != "hgo-renamed" || len(builds) != 1 {
+			t.Errorf("after the rename: %d releases, add-ons %v, builds %v", len(rels), ads, builds)
 		}
 		if _, err := h.AppInfo(ctx, "hgo"); err == nil {
 			t.Errorf("the old name is still an app")

@@ -66,6 +66,13 @@ func (b *build) wake() {
 	b.changed = make(chan struct{})
 }
 
+// appName is the build's app's name, which a rename changes.
+func (b *build) appName() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.app
+}
+
 // builds is the server's table of builds.
 type builds struct {
 	mu    sync.Mutex
@@ -101,6 +108,22 @@ func (t *builds) running() int {
 		b.mu.Unlock()
 	}
 	return n
+}
+
+// rename moves an app's builds to its new name.
+func (t *builds) rename(old, new string) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	list := t.byApp[old]
+	delete(t.byApp, old)
+	for _, b := range list {
+		b.mu.Lock()
+		b.app = new
+		b.mu.Unlock()
+	}
+	if len(list) > 0 {
+		t.byApp[new] = list
+	}
 }
 
 func (t *builds) get(id string) *build {
@@ -217,7 +240,7 @@ func (s *Server) createSourceBuild(w http.ResponseWriter, r *http.Request) {
 		version: body.SourceBlob.Version, checksum: body.SourceBlob.Checksum, created: now,
 		status: "pending", updated: now, changed: make(chan struct{})}
 	s.builds.add(b)
-	go s.runBuild(b, f)
+	go s.runBuild(b, f, app.Name)
 	writeJSON(w, http.StatusCreated, s.buildView(r, b))
 }
 
@@ -266,14 +289,14 @@ func (s *Server) openSource(raw string, checksum *string) (*os.File, error) {
 
 // runBuild builds and releases a source, as a push does, and records how
 // it ended.
-func (s *Server) runBuild(b *build, f *os.File) {
+func (s *Server) runBuild(b *build, f *os.File, app string) {
 	defer f.Close()
 	rel, err := s.Engine.Deploy(context.Background(), engine.DeployRequest{
-		App: b.app, Commit: b.version, User: b.user, Out: b, Source: f,
+		App: app, Commit: b.version, User: b.user, Out: b, Source: f,
 	})
 	if err != nil && engine.ErrorCode(err) != engine.EBUILD {
 		if engine.ErrorCode(err) == engine.EINTERNAL {
-			s.logf("build of %s: %v", b.app, err)
+			s.logf("build of %s: %v", app, err)
 		}
 		fmt.Fprintf(b, " !     %s\n", engine.ErrorMessage(err))
 	}
@@ -347,7 +370,7 @@ func (s *Server) getBuild(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	b := s.builds.get(r.PathValue("id"))
-	if b == nil || b.app != app.Name {
+	if b == nil || b.appName() != app.Name {
 		s.fail(w, engine.Errorf(engine.ENOTFOUND, "Couldn't find that build: %s.", r.PathValue("id")))
 		return
 	}

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 )
 
@@ -115,6 +114,24 @@ func TestPipelinePromote(t *testing.T) {
 	if out := s.hako(t, "pipelines:diff", "-a", "shop-staging"); !hasLine(out, "⬢ shop-staging is ahead of ⬢ shop-prod by 1 commit:") || !hasLineMatch(out, `  [0-9a-f]{7}  \d{4}-\d\d-\d\d  change NOTES  \(e2e\)`) {
 		t.Errorf("pipelines:diff one commit ahead:\n%s", out)
 	}
+	// A target whose release phase fails keeps its release; the others
+	// get the promotion, and the command says which failed.
+	s.hako(t, "apps:create", "shop-prod2")
+	s.hako(t, "config:set", "-a", "shop-prod2", "FAIL_RELEASE=1")
+	s.hako(t, "pipelines:add", "shop", "-a", "shop-prod2", "--stage", "production")
+	out, err := s.run("pipelines:promote", "-a", "shop-staging")
+	if err == nil || !hasLine(out, "Promoting ⬢ shop-staging to ⬢ shop-prod... done, v4") ||
+		!hasLine(out, "Promoting ⬢ shop-staging to ⬢ shop-prod2... failed: Release v3 failed: its release command exited with status 7.") ||
+		!hasLine(out, " ▸    The promotion failed on 1 of 2 apps.") {
+		t.Errorf("a promotion with a failing release phase: %v\n%s", err, out)
+	}
+	if slug, _ := s.releaseSlug(t, "shop-prod2", ""); slug != "" {
+		t.Errorf("shop-prod2 runs slug %s after its release phase failed", slug)
+	}
+	if slug, _ := s.releaseSlug(t, "shop-prod", ""); slug == prodSlug {
+		t.Errorf("shop-prod still runs the first slug after the second promotion")
+	}
+
 	// Production is the last stage: nothing is downstream of it.
 	if out, err := s.run("pipelines:promote", "-a", "shop-prod"); err == nil || !hasLine(out, " ▸    shop-prod is in the last stage of its pipeline (production): there is nothing downstream to promote to.") {
 		t.Errorf("promote from production: %v\n%s", err, out)
@@ -129,7 +146,7 @@ func TestPipelinePromote(t *testing.T) {
 	}
 	// A destroyed app leaves its pipeline.
 	s.hako(t, "apps:destroy", "-a", "shop-prod", "--confirm", "shop-prod")
-	if info := s.hako(t, "pipelines", "shop"); strings.Contains(info, "shop-prod") {
+	if info := s.hako(t, "pipelines", "shop"); hasLineMatch(info, `production\s+shop-prod\s+.*`) {
 		t.Errorf("a destroyed app is still in the pipeline:\n%s", info)
 	}
 }

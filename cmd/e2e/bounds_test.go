@@ -2,10 +2,15 @@ package e2e
 
 import (
 	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -71,9 +76,18 @@ func TestDomainsRefuseIPs(t *testing.T) {
 
 // TestLogsEscapeControls checks that terminal control sequences a dyno
 // prints reach `hako logs` and the server's own output escaped, and
-// `hako logs --json` as written.
+// `hako logs --json` and the app's drains as written.
 func TestLogsEscapeControls(t *testing.T) {
 	need(t, "python3")
+	var mu sync.Mutex
+	var drained strings.Builder
+	sink := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		mu.Lock()
+		drained.Write(b)
+		mu.Unlock()
+	}))
+	t.Cleanup(sink.Close)
 	s := startServer(t)
 	dir := repo(t, "procfile-app")
 	procfile := `web: printf 'ctl \033[2J\033]0;owned\007 \302\233 end\n'; exec python3 -m http.server $PORT` + "\n"
@@ -82,6 +96,7 @@ func TestLogsEscapeControls(t *testing.T) {
 	}
 	git(t, dir, "commit", "-qam", "controls")
 	s.hako(t, "apps:create", "ctl")
+	s.hako(t, "drains:add", sink.URL+"/logs", "-a", "ctl")
 	if out, err := s.push(dir, s.key, "ctl", "main"); err != nil {
 		t.Fatalf("push: %v\n%s", err, out)
 	}
@@ -109,6 +124,15 @@ func TestLogsEscapeControls(t *testing.T) {
 	if !found {
 		t.Errorf("logs --json lacks the raw line:\n%s", s.hako(t, "logs", "-a", "ctl", "--json"))
 	}
+	received := func() string {
+		mu.Lock()
+		defer mu.Unlock()
+		return drained.String()
+	}
+	waitFor(t, 20*time.Second, "the raw line at the drain", func() bool {
+		// Octet-counted frames (RFC 6587): the next frame's length follows.
+		return regexp.MustCompile(` web\.1 - ctl \x1b\[2J\x1b\]0;owned\x07 \x{009b} end(\d+ <|$)`).MatchString(received())
+	}, func() string { return fmt.Sprintf("%q", received()) })
 }
 
 // TestDynoDiskQuota checks that a dyno writing past --dyno-disk in /app

@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -136,6 +137,20 @@ func TestPGBackups(t *testing.T) {
 	}
 	if got := s.psqlValue(t, "pgempty", query); got != rows {
 		t.Errorf("pgempty after the pull = %q, want %q", got, rows)
+	}
+
+	// An add-on keeps 10 backups: the eleventh capture drops the oldest.
+	for i := 2; i <= 10; i++ {
+		s.hako(t, "pg:backups:capture", "-a", "pgsrc")
+	}
+	if out := s.hako(t, "pg:backups:capture", "-a", "pgsrc"); !hasLineMatch(out, `Backing up DATABASE of ⬢ pgsrc\.\.\. done, b011 \(.*\)`) || !hasLine(out, "Removed b001 to keep within the limits (10 backups, 4 GiB).") {
+		t.Errorf("the eleventh capture:\n%s", out)
+	}
+	if list := s.hako(t, "pg:backups", "-a", "pgsrc"); hasLineMatch(list, `b001\s.*`) || !hasLineMatch(list, `b002\s.*`) || len(regexp.MustCompile(`(?m)^b0\d\d\s`).FindAllString(list, -1)) != 10 {
+		t.Errorf("pg:backups after eleven captures:\n%s", list)
+	}
+	if out, err := s.run("pg:backups:restore", "b001", "-a", "pgsrc", "--confirm", "pgsrc"); err == nil || !hasLine(out, " ▸    pgsrc has no backup b001: `hako pg:backups -a pgsrc` lists them.") {
+		t.Errorf("restore of a dropped backup: %v\n%s", err, out)
 	}
 
 	// pg:push goes only into an empty database.

@@ -83,6 +83,11 @@ func TestReviewApps(t *testing.T) {
 		t.Errorf("the review app's role reads the parent's database:\n%s", out)
 	}
 
+	// A restarted server serves the review app again, as any app.
+	s.stop()
+	s.start()
+	s.waitPath(t, "shop-feature-x", "/env/GREETING", "from app.json")
+
 	// A second push updates it; postdeploy does not run again.
 	commitFile(t, dir, "index.txt", "second\n")
 	out, err = s.push(dir, s.key, "shop", "feature-x")

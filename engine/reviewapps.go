@@ -231,8 +231,9 @@ func (e *Engine) ReviewTarget(ctx context.Context, parent, branch, srcDir, user 
 
 // createReviewApp makes the review app with its v1 holding the parent's
 // config vars, less those of the parent's add-ons and those app.json
-// gives a value or a generator, and with a fork of the parent's
-// database when forkDB is set.
+// gives a value or a generator, plus HEROKU_PARENT_APP_NAME and
+// HEROKU_BRANCH, and with a fork of the
+// parent's database when forkDB is set.
 func (e *Engine) createReviewApp(ctx context.Context, name, parent, branch string, aj *AppJSON, forkDB bool, user string, out io.Writer) error {
 	pa, err := e.App(parent)
 	if err != nil {
@@ -253,6 +254,9 @@ func (e *Engine) createReviewApp(ctx context.Context, name, parent, branch strin
 			}
 		}
 	}
+	// As Heroku's review apps: who they are and where they come from.
+	// (HEROKU_APP_NAME every dyno has.)
+	cfg["HEROKU_PARENT_APP_NAME"], cfg["HEROKU_BRANCH"] = parent, branch
 	now := time.Now().UTC()
 	app := &App{ID: newID(), Name: name, Stack: Stack, CreatedAt: now, UpdatedAt: now, Formation: map[string]int{}, Buildpacks: pa.Buildpacks,
 		Owner: pa.Owner, Collaborators: slices.Clone(pa.Collaborators)}

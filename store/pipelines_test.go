@@ -47,11 +47,23 @@ func TestPipelinesAndReviewsFollowApps(t *testing.T) {
 	if ras, _ := s.ReviewApps("stag"); len(ras) != 0 {
 		t.Errorf("review apps after theirs went: %+v", ras)
 	}
+	// A parent deleted drops its review apps' records (the apps stay), so
+	// that a new app of its name does not take them over.
+	mustCreateApp(t, s, "stag-other", engine.ReleaseSucceeded)
+	if err := s.PutReviewApp(&engine.ReviewApp{Name: "stag-other", Parent: "stag", Branch: "other"}); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := s.DeleteApp("stag"); err != nil {
 		t.Fatal(err)
 	}
 	if rs, _ := s.ReviewSettings("stag"); rs != nil {
 		t.Errorf("review settings of a deleted parent: %+v", rs)
+	}
+	if ras, _ := s.ReviewApps(""); len(ras) != 0 {
+		t.Errorf("review app records of a deleted parent: %+v", ras)
+	}
+	if _, err := s.App("stag-other"); err != nil {
+		t.Errorf("the review app of a deleted parent: %v", err)
 	}
 	if err := s.DeletePipeline("p1"); err != nil {
 		t.Fatal(err)

@@ -89,13 +89,36 @@ func (s *Store) PutReviewApp(ra *engine.ReviewApp) error {
 }
 
 // deleteReviewOf drops what is recorded of an app deleted: its settings
-// as a parent and its record as a review app.
+// as a parent, its record as a review app, and the records of its own
+// review apps, which stay as ordinary apps: a new app of the parent's
+// name must not take them over.
 func deleteReviewOf(tx *bolt.Tx, app string) error {
-	for _, name := range [][]byte{bucketReviewSettings, bucketReviewApps} {
-		if b := tx.Bucket(name); b != nil {
-			if err := b.Delete([]byte(app)); err != nil {
-				return err
-			}
+	if b := tx.Bucket(bucketReviewSettings); b != nil {
+		if err := b.Delete([]byte(app)); err != nil {
+			return err
+		}
+	}
+	b := tx.Bucket(bucketReviewApps)
+	if b == nil {
+		return nil
+	}
+	var drop [][]byte
+	err := b.ForEach(func(k, v []byte) error {
+		ra := new(engine.ReviewApp)
+		if err := decode(k, v, ra); err != nil {
+			return err
+		}
+		if ra.Name == app || ra.Parent == app {
+			drop = append(drop, append([]byte(nil), k...))
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	for _, k := range drop {
+		if err := b.Delete(k); err != nil {
+			return err
 		}
 	}
 	return nil

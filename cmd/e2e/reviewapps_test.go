@@ -62,6 +62,8 @@ func TestReviewApps(t *testing.T) {
 	s.waitBody(t, "shop-feature-x", "env-app")
 	s.waitPath(t, "shop-feature-x", "/env/GREETING", "from app.json")
 	s.waitPath(t, "shop-feature-x", "/env/FROM_PARENT", "inherited")
+	s.waitPath(t, "shop-feature-x", "/env/HEROKU_PARENT_APP_NAME", "shop")
+	s.waitPath(t, "shop-feature-x", "/env/HEROKU_BRANCH", "feature-x")
 	s.waitPath(t, "shop", "/env/GREETING", "parent greeting")
 	reviewURL := strings.TrimSpace(s.hako(t, "config:get", "DATABASE_URL", "-a", "shop-feature-x"))
 	if reviewURL == parentURL || !strings.HasPrefix(reviewURL, "postgres://") {

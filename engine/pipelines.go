@@ -379,7 +379,16 @@ func (e *Engine) PipelineDiff(app string) ([]StageDiff, error) {
 		case e.GitLog == nil:
 			d.Unknown = "this server cannot read git history"
 		default:
-			if d.Commits, err = e.GitLog(src.Name, d.TargetCommit, srcCommit); err != nil {
+			// The repository that holds the commits is the one the
+			// slug was built from: an app that got its slug by a
+			// promotion has no history of its own.
+			repo := src.Name
+			if r, err := e.Store.Release(src.Name, src.CurrentRelease); err == nil && r.SlugID != "" {
+				if sl, err := e.Store.Slug(r.SlugID); err == nil && sl.App != "" {
+					repo = sl.App
+				}
+			}
+			if d.Commits, err = e.GitLog(repo, d.TargetCommit, srcCommit); err != nil {
 				e.logf("pipelines:diff %s %s: %v", src.Name, t, err)
 				d.Unknown = "the repository of " + src.Name + " does not hold both commits"
 			}

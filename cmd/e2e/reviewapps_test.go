@@ -211,3 +211,38 @@ func hasRemoteLineMatch(out, re string) bool {
 	}
 	return false
 }
+
+// TestReviewAppsForkDB: with `reviewapps:enable --fork-db` every review
+// app gets a copy of the parent's DATABASE, even without app.json; a
+// parent without one is refused the option.
+func TestReviewAppsForkDB(t *testing.T) {
+	need(t, "python3", "psql")
+	s := startServer(t)
+	s.hako(t, "apps:create", "blog")
+	if out, err := s.run("reviewapps:enable", "-a", "blog", "--fork-db"); err == nil || !hasLine(out, " ▸    --fork-db copies blog's DATABASE, which it does not have: `hako addons:create heroku-postgresql -a blog` adds one.") {
+		t.Errorf("--fork-db without a database: %v\n%s", err, out)
+	}
+	s.hako(t, "addons:create", "heroku-postgresql", "-a", "blog")
+	s.psqlValue(t, "blog", "create table posts (title text); insert into posts values ('hello')")
+	if out := s.hako(t, "reviewapps:enable", "-a", "blog", "--fork-db"); !hasLine(out, "Review apps enabled on ⬢ blog, each with a fork of its database: `git push hako BRANCH` deploys BRANCH to its own app.") {
+		t.Errorf("reviewapps:enable --fork-db:\n%s", out)
+	}
+	dir := repo(t, "env-app")
+	git(t, dir, "checkout", "-q", "-b", "draft")
+	out, err := s.push(dir, s.key, "blog", "draft")
+	if err != nil || !hasRemoteLineMatch(out, `-----> Forked blog's postgresql-[a-z]+-\d{5} into postgresql-[a-z]+-\d{5} as DATABASE in \d+\.\d s \(CREATE DATABASE … TEMPLATE\)`) || !released(out, 3) {
+		t.Fatalf("push of a branch: %v\n%s", err, out)
+	}
+	s.waitBody(t, "blog-draft", "env-app")
+	if got := s.psqlValue(t, "blog-draft", "select title from posts"); got != "hello" {
+		t.Errorf("the fork holds %q, want hello", got)
+	}
+	s.psqlValue(t, "blog-draft", "update posts set title = 'draft'")
+	if got := s.psqlValue(t, "blog", "select title from posts"); got != "hello" {
+		t.Errorf("a write to the fork reached the parent: %q", got)
+	}
+	// The dyno uses the fork too.
+	if out, err := s.run("run", "-a", "blog-draft", "--no-tty", `psql "$DATABASE_URL" -tAc 'select title from posts'`); err != nil || !hasLine(out, "draft") {
+		t.Errorf("the review app's dyno reads: %v\n%s", err, out)
+	}
+}

@@ -35,6 +35,10 @@ type Listener struct {
 	conns chan net.Conn
 	done  chan struct{}
 	once  sync.Once
+	// sniffing are the connections whose first byte is awaited, closed
+	// by Close rather than left to their deadline.
+	mu       sync.Mutex
+	sniffing map[net.Conn]struct{}
 	// failed is closed when the inner listener fails for good, err
 	// holding why.
 	failed chan struct{}
@@ -45,7 +49,8 @@ type Listener struct {
 // that start a handshake. A connection whose first byte does not arrive
 // within timeout is closed.
 func Listen(inner net.Listener, cfg *tls.Config, timeout time.Duration) *Listener {
-	l := &Listener{inner: inner, cfg: cfg, timeout: timeout, conns: make(chan net.Conn), done: make(chan struct{}), failed: make(chan struct{})}
+	l := &Listener{inner: inner, cfg: cfg, timeout: timeout, conns: make(chan net.Conn), done: make(chan struct{}), failed: make(chan struct{}),
+		sniffing: map[net.Conn]struct{}{}}
 	go l.acceptLoop()
 	return l
 }
@@ -85,9 +90,23 @@ func isTemporary(err error) bool {
 
 // sniff reads c's first byte and hands c on, as TLS or plain.
 func (l *Listener) sniff(c net.Conn) {
+	l.mu.Lock()
+	select {
+	case <-l.done:
+		l.mu.Unlock()
+		_ = c.Close()
+		return
+	default:
+	}
+	l.sniffing[c] = struct{}{}
+	l.mu.Unlock()
 	var first [1]byte
 	_ = c.SetReadDeadline(time.Now().Add(l.timeout))
-	if n, err := c.Read(first[:]); n != 1 || err != nil {
+	n, err := c.Read(first[:])
+	l.mu.Lock()
+	delete(l.sniffing, c)
+	l.mu.Unlock()
+	if n != 1 || err != nil {
 		_ = c.Close()
 		return
 	}
@@ -115,11 +134,16 @@ func (l *Listener) Accept() (net.Conn, error) {
 	}
 }
 
-// Close stops accepting; connections being sniffed are closed.
+// Close stops accepting and closes the connections being sniffed.
 func (l *Listener) Close() error {
 	err := net.ErrClosed
 	l.once.Do(func() {
+		l.mu.Lock()
 		close(l.done)
+		for c := range l.sniffing {
+			_ = c.Close()
+		}
+		l.mu.Unlock()
 		err = l.inner.Close()
 	})
 	return err

@@ -132,3 +132,37 @@ func TestBudget(t *testing.T) {
 		}
 	}
 }
+
+// TestCloseEndsSniffing: closing the listener closes the connections
+// still waiting for their first byte at once, not at their deadline.
+func TestCloseEndsSniffing(t *testing.T) {
+	inner, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	budget := netlimit.Listen(inner, 4, nil)
+	l := Listen(budget, &tls.Config{}, time.Hour)
+	c, err := net.Dial("tcp", inner.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	deadline := time.Now().Add(5 * time.Second)
+	for budget.Open() != 1 {
+		if time.Now().After(deadline) {
+			t.Fatal("the connection was never accepted")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	l.Close()
+	_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if n, err := c.Read(make([]byte, 1)); n != 0 || err == nil {
+		t.Fatalf("read %d, %v; want the connection closed", n, err)
+	}
+	for budget.Open() != 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d connections still counted", budget.Open())
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}

@@ -138,6 +138,13 @@ func TestHerokuRun(t *testing.T) {
 		t.Errorf("a wrong secret got %q %q", first, rest)
 	}
 
+	// Through the terminal, what the user types reaches the command (and
+	// is echoed back, as a terminal does).
+	d = s.createDyno(t, c, "rdv", map[string]any{"command": "read x; echo got-$x", "attach": true, "env": map[string]any{"TERM": "xterm"}})
+	if first, rest := rendezvous(t, roots, *d.AttachURL, "typed\r"); first != "rendezvous\r\n" || !hasLine(rest, "typed") || !hasLine(rest, "got-typed") {
+		t.Errorf("typing through the terminal: first %q, then %q", first, rest)
+	}
+
 	// heroku run --exit-code, no terminal: the CLI's suffix, then ^D.
 	cmd := "bash -c 'exit 3' ; echo \"\uFFFF heroku-command-exit-status: $?\""
 	d = s.createDyno(t, c, "rdv", map[string]any{"command": cmd, "attach": true, "env": map[string]any{}})

@@ -82,8 +82,10 @@ func (b *Buffer) startDrain(app string, d engine.Drain) *drain {
 	return dr
 }
 
-// CloseDrains stops every drain, for a server exit.
+// CloseDrains stops every drain, for a server exit, and writes out the
+// mirrored lines held back.
 func (b *Buffer) CloseDrains() {
+	b.Flush()
 	b.mu.Lock()
 	var all []*drain
 	for _, ds := range b.drains {

@@ -47,6 +47,8 @@ type Buffer struct {
 	// so the server's own output shows what its dynos do.
 	Mirror io.Writer
 
+	mirror mirror
+
 	mu     sync.Mutex
 	apps   map[string]*ring
 	subs   map[string]map[*Tail]struct{}
@@ -87,9 +89,9 @@ func (b *Buffer) Log(app, source, proc, text string) {
 		// The server's output is often a terminal: escape what the app
 		// wrote.
 		line := Escape(l.String())
-		b := make([]byte, 0, len(app)+len(line)+2)
-		b = append(append(append(b, app...), ' '), line...)
-		_, _ = m.Write(append(b, '\n'))
+		buf := make([]byte, 0, len(app)+len(line)+2)
+		buf = append(append(append(buf, app...), ' '), line...)
+		b.mirror.write(m, append(buf, '\n'))
 	}
 }
 
@@ -179,5 +181,62 @@ func (b *Buffer) Subscribe(app string) (*Tail, func()) {
 		b.mu.Lock()
 		delete(b.subs[app], t)
 		b.mu.Unlock()
+	}
+}
+
+// Flush writes out the mirrored lines still held back (see mirror).
+func (b *Buffer) Flush() { b.mirror.flush() }
+
+// mirrorBatch is how long mirrored lines may wait to be written together
+// when they come faster than one per mirrorBatch: a busy app's router
+// lines then cost the server one write per batch rather than one each.
+// A line after a quiet spell is written at once.
+const mirrorBatch = 5 * time.Millisecond
+
+// mirror writes lines to the Mirror in order, in batches under load.
+type mirror struct {
+	mu    sync.Mutex
+	w     io.Writer
+	buf   []byte
+	last  time.Time // when the last write went out
+	armed bool      // a flush is due
+}
+
+func (m *mirror) write(w io.Writer, line []byte) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.w = w
+	now := time.Now()
+	if !m.armed && now.Sub(m.last) >= mirrorBatch {
+		m.last = now
+		_, _ = w.Write(line)
+		return
+	}
+	m.buf = append(m.buf, line...)
+	if len(m.buf) >= 32<<10 {
+		m.flushLocked()
+		return
+	}
+	if !m.armed {
+		m.armed = true
+		time.AfterFunc(mirrorBatch, m.flush)
+	}
+}
+
+func (m *mirror) flush() {
+	m.mu.Lock()
+	m.flushLocked()
+	m.mu.Unlock()
+}
+
+func (m *mirror) flushLocked() {
+	m.armed = false
+	if len(m.buf) > 0 && m.w != nil {
+		_, _ = m.w.Write(m.buf)
+		m.last = time.Now()
+	}
+	m.buf = m.buf[:0]
+	if cap(m.buf) > 256<<10 {
+		m.buf = nil
 	}
 }

@@ -16,7 +16,7 @@ import (
 // hand-offs cost more than the proxying. Here the goroutine serving the
 // client writes the request and reads the answer itself, and an idle
 // connection the dyno closed is noticed by a non-blocking peek when it
-// is taken (alive), not by a goroutine per connection.
+// is taken after peekAfter (alive), not by a goroutine per connection.
 type upstream struct {
 	dial        func(ctx context.Context, network, addr string) (net.Conn, error)
 	idleTimeout time.Duration // idle connections older than this are closed
@@ -37,6 +37,14 @@ type upConn struct {
 	used time.Time // when it was last put back idle
 }
 
+// peekAfter is how long a connection may sit idle before it is checked
+// for a close by the dyno before reuse: apps close idle keep-alive
+// connections after a second or more (gunicorn 2 s, Node 5 s), and under
+// load connections are reused within microseconds, where the check would
+// be a system call per request. A close within it is still met by
+// sending a request without a body again on a new connection.
+const peekAfter = 250 * time.Millisecond
+
 // upstreamBuffer is the size of the buffers of a dyno connection: the
 // response head must fit in the reader's (see readResponseHead).
 const upstreamBuffer = 16 << 10
@@ -54,7 +62,7 @@ func (u *upstream) get(ctx context.Context, addr string) (uc *upConn, reused boo
 		list[len(list)-1] = nil
 		u.idle[addr] = list[:len(list)-1]
 		u.mu.Unlock()
-		if time.Since(uc.used) > u.idleTimeout || !uc.alive() {
+		if idle := time.Since(uc.used); idle > u.idleTimeout || idle > peekAfter && !uc.alive() {
 			uc.Close()
 			continue
 		}

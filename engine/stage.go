@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -179,6 +180,40 @@ func (e *Engine) specs(app string, rel *Release, slug *Slug, formation map[strin
 	return specs, done, nil
 }
 
+// startsAtOnce is how many dynos startEach starts at a time: a start
+// waits on the kernel (a network namespace, a cgroup, a fork and exec)
+// more than it computes, so starting 50 one after the other took 50
+// times that wait.
+const startsAtOnce = 16
+
+type startResult struct {
+	dyno Dyno
+	err  error
+}
+
+// startEach starts every spec, up to startsAtOnce at a time, and returns
+// the results in the specs' order.
+func startEach(sup Supervisor, specs []DynoSpec) []startResult {
+	out := make([]startResult, len(specs))
+	if len(specs) == 1 {
+		out[0].dyno, out[0].err = sup.Start(specs[0])
+		return out
+	}
+	sem := make(chan struct{}, startsAtOnce)
+	var wg sync.WaitGroup
+	for i := range specs {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			out[i].dyno, out[i].err = sup.Start(specs[i])
+		}()
+	}
+	wg.Wait()
+	return out
+}
+
 // startAll starts specs and waits for the web ones to come up, so that a
 // release takes traffic only once it can answer. It returns the dynos it
 // started even on error, for the caller to stop; the error says in the
@@ -190,14 +225,13 @@ func (e *Engine) startAll(ctx context.Context, specs []DynoSpec) ([]*instance, e
 	}
 	var started []*instance
 	var failed []string
-	for _, spec := range specs {
-		d, err := e.Supervisor.Start(spec)
-		if err != nil {
-			e.log(spec.App, "api", "Error: %s could not be started: %v", spec.Name, err)
-			failed = append(failed, spec.Name+" could not be started")
+	for i, d := range startEach(e.Supervisor, specs) {
+		if d.err != nil {
+			e.log(specs[i].App, "api", "Error: %s could not be started: %v", specs[i].Name, d.err)
+			failed = append(failed, specs[i].Name+" could not be started")
 			continue
 		}
-		started = append(started, &instance{spec: spec, Dyno: d})
+		started = append(started, &instance{spec: specs[i], Dyno: d.dyno})
 	}
 	wait := e.WaitUp
 	if wait == 0 {

@@ -104,9 +104,10 @@ func extractPacks(workDir string) (string, error) {
 }
 
 // builtinName maps the names users give built-in packs (including
-// Heroku's "heroku/go" style) to ours; "" when spec is not one.
+// Heroku's "heroku/go" style and its urn:buildpack:heroku/go) to ours;
+// "" when spec is not one.
 func builtinName(spec string) string {
-	name := strings.TrimPrefix(strings.ToLower(spec), "heroku/")
+	name := strings.TrimPrefix(strings.TrimPrefix(strings.ToLower(spec), "urn:buildpack:"), "heroku/")
 	for _, b := range builtinOrder {
 		if name == b {
 			return b
@@ -143,7 +144,9 @@ func isRemoteURL(spec string) bool {
 // error is a sentence for the pusher.
 func (b *Builder) resolvePack(s *step, spec, tmp string, fromApp bool) (*pack, error) {
 	ctx, out := s.ctx, s.out
-	spec = strings.TrimSpace(spec)
+	// A registry name given as Heroku's urn (urn:buildpack:heroku/go) is
+	// that name: the checks below see what it names.
+	spec = strings.TrimPrefix(strings.TrimSpace(spec), engine.BuildpackURN)
 	if name := builtinName(spec); name != "" {
 		return &pack{spec: name, dir: filepath.Join(b.packsDir, name)}, nil
 	}

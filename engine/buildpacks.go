@@ -10,14 +10,20 @@ const MaxBuildpacks = 6
 
 var buildpackNameRe = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)?$`)
 
+// BuildpackURN prefixes a registry name where Heroku's API takes a
+// buildpack URL (urn:buildpack:heroku/go): what the heroku CLI installs
+// for a name that hako's buildpack registry knows.
+const BuildpackURN = "urn:buildpack:"
+
 // ValidateBuildpack accepts what an app may name as a buildpack: a
-// built-in or installed pack's name (go, heroku/nodejs, my-pack) or a
+// built-in or installed pack's name (go, heroku/nodejs, my-pack, also as
+// urn:buildpack:heroku/go) or a
 // remote git URL. Paths on the server are refused: which files the server
 // runs is not the app's choice.
 func ValidateBuildpack(spec string) error {
 	switch {
 	case len(spec) > 512 || strings.ContainsAny(spec, " \t\r\n"):
-	case buildpackNameRe.MatchString(spec):
+	case buildpackNameRe.MatchString(strings.TrimPrefix(spec, BuildpackURN)):
 		return nil
 	default:
 		for _, p := range []string{"https://", "http://", "ssh://", "git://", "git@"} {

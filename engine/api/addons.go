@@ -152,6 +152,9 @@ type AttachmentView struct {
 		ID   string `json:"id"`
 		Name string `json:"name"`
 		App  AppRef `json:"app"`
+		// Plan is what the heroku CLI's pg commands ask to include
+		// (Accept-Inclusion: addon:plan) to tell databases apart.
+		Plan NameRef `json:"plan"`
 	} `json:"addon"`
 	App         AppRef    `json:"app"`
 	Namespace   *string   `json:"namespace"`
@@ -166,7 +169,7 @@ func attachmentView(a *engine.App, ad engine.Addon) AttachmentView {
 	var v AttachmentView
 	ref := AppRef{ID: a.ID, Name: a.Name}
 	v.ID, v.Name, v.App = ad.ID, ad.As, ref
-	v.Addon.ID, v.Addon.Name, v.Addon.App = ad.ID, ad.Name, ref
+	v.Addon.ID, v.Addon.Name, v.Addon.App, v.Addon.Plan = ad.ID, ad.Name, ref, NameRef{ad.Service + ":" + ad.Plan}
 	v.ConfigVars = []string{ad.ConfigVar()}
 	v.CreatedAt, v.UpdatedAt = ad.Created, ad.Created
 	return v

@@ -135,6 +135,7 @@ func (s *Server) Handler() http.Handler {
 	open.HandleFunc("GET /build-output/{secret}", s.readBuildOutput)
 	open.HandleFunc("GET /release-output/{id}", s.readReleaseOutput)
 	open.Handle("/", s.auth(s.appIDs(mux)))
+	s.compatRoutes(mux, open)
 	s.patterns = mux.patterns
 	return s.rawPaths(open)
 }

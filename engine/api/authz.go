@@ -60,7 +60,12 @@ var routeRules = map[string]rule{
 	"GET /stacks":                             anyUser,
 	"GET /regions":                            anyUser,
 	"POST /sources":                           anyUser, // an upload URL, tied to no app
-	"GET /status":                             adminOnly,
+	// The Data API's handlers find only add-ons of apps the caller may see.
+	"GET /client/v11/databases/{addon}":                     anyUser,
+	"GET /postgres/v0/databases/{addon}/credentials":        anyUser,
+	"GET /postgres/v0/databases/{addon}/credentials/{name}": anyUser,
+	"GET /redis/v0/databases/{addon}":                       anyUser,
+	"GET /status":                                           adminOnly,
 	// Pipelines span apps and have no owner yet: administrators only.
 	"GET /pipelines":                                  adminOnly,
 	"POST /pipelines":                                 adminOnly,

@@ -111,9 +111,12 @@ func (s *Server) streamLogs(w http.ResponseWriter, r *http.Request, app string, 
 	}
 }
 
+// filter keeps the lines of a dyno, a process type and a source. A dyno
+// without a number (web) means all of that type (web.1, web.2), as in
+// Logplex: the heroku CLI sends its --process-type as such a dyno.
 func filter(dyno, ps, source string) func(logs.Line) bool {
 	return func(l logs.Line) bool {
-		if dyno != "" && l.Proc != dyno {
+		if dyno != "" && l.Proc != dyno && (strings.Contains(dyno, ".") || !strings.HasPrefix(l.Proc, dyno+".")) {
 			return false
 		}
 		if ps != "" && !strings.HasPrefix(l.Proc, ps+".") {

@@ -4,6 +4,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
 
@@ -79,17 +80,20 @@ func (s *Server) createLogSession(w http.ResponseWriter, r *http.Request) {
 	if body.Lines == 0 {
 		body.Lines = 100
 	}
-	q := logQuery{num: body.Lines, tail: body.Tail, dyno: body.Dyno, ps: body.Type, source: body.Source, serverSentEvents: true}
+	q := logQuery{num: body.Lines, tail: body.Tail, dyno: body.Dyno, ps: body.Type, source: body.Source}
 	id := s.sessions.add(logSession{app: app.Name, q: q, expires: time.Now().Add(logSessionTTL)})
 	writeJSON(w, http.StatusCreated, map[string]any{"id": id, "logplex_url": "http://" + r.Host + "/log-sessions/" + id, "created_at": time.Now().UTC()})
 }
 
-// readLogSession serves a log session's URL, which needs no token.
+// readLogSession serves a log session's URL, which needs no token: as
+// server-sent events to a client that asks for them (the heroku CLI),
+// else as plain lines (curl, heroku-go users reading the body).
 func (s *Server) readLogSession(w http.ResponseWriter, r *http.Request) {
 	ls, ok := s.sessions.take(r.PathValue("id"))
 	if !ok {
 		s.fail(w, engine.Errorf(engine.ENOTFOUND, "This log session has expired: ask for the logs again."))
 		return
 	}
+	ls.q.serverSentEvents = strings.Contains(r.Header.Get("Accept"), "text/event-stream")
 	s.streamLogs(w, r, ls.app, ls.q)
 }

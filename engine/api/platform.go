@@ -29,7 +29,7 @@ func (s *Server) platformRoutes(mux *routes) {
 	mux.HandleFunc("GET /addon-services", s.addonServices)
 	mux.HandleFunc("GET /addon-services/{service}", s.addonServices)
 	mux.HandleFunc("GET /addon-services/{service}/plans", s.addonPlans)
-	mux.HandleFunc("GET /apps/{app}/features", s.appEmpty)
+	mux.HandleFunc("GET /apps/{app}/features", s.appFeatures)
 	mux.HandleFunc("GET /account/features", empty)
 	mux.HandleFunc("GET /stacks", stacks)
 	mux.HandleFunc("GET /regions", regions)
@@ -44,15 +44,6 @@ func (s *Server) platformRoutes(mux *routes) {
 // router's certificate covers every app).
 func empty(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, []struct{}{})
-}
-
-// appEmpty is empty for an app that exists.
-func (s *Server) appEmpty(w http.ResponseWriter, r *http.Request) {
-	if _, err := s.Engine.App(r.PathValue("app")); err != nil {
-		s.fail(w, err)
-		return
-	}
-	empty(w, r)
 }
 
 func stacks(w http.ResponseWriter, r *http.Request) {

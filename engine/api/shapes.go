@@ -194,6 +194,12 @@ type KeyView struct {
 	UpdatedAt time.Time `json:"updated_at"`
 }
 
+// keyView gives the key's public_key with its comment, as Heroku's API
+// does (the heroku CLI's keys prints it).
 func (s *Server) keyView(k *engine.Key) KeyView {
-	return KeyView{Key: *k, Email: k.Email, UpdatedAt: k.CreatedAt}
+	v := KeyView{Key: *k, Email: k.Email, UpdatedAt: k.CreatedAt}
+	if k.Comment != "" {
+		v.PublicKey = k.PublicKey + " " + k.Comment
+	}
+	return v
 }

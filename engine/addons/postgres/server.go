@@ -55,6 +55,9 @@ func (p *Provider) ensure(ctx context.Context, portHint int) error {
 	if err := p.allowDynos(); err != nil {
 		return err
 	}
+	if err := p.ensureTLS(); err != nil {
+		return err
+	}
 	srv, err := p.start(ctx)
 	if err != nil {
 		return err
@@ -81,6 +84,7 @@ func (p *Provider) start(ctx context.Context) (*localproc.Proc, error) {
 	defer logf.Close()
 	cmd := exec.Command(p.progs.postgres, "-D", p.lay.data, "-p", strconv.Itoa(p.lay.port), "-k", p.lay.sock,
 		"-c", "listen_addresses="+strings.Join(append([]string{"127.0.0.1"}, nonEmpty(p.opts.Host)...), ","), "-c", "unix_socket_permissions=0700")
+	cmd.Args = append(cmd.Args, tlsSettings...)
 	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + p.lay.sock}
 	cmd.Dir = p.lay.sock
 	cmd.Stdout, cmd.Stderr = logf, logf

@@ -134,6 +134,35 @@ func TestDataAPI(t *testing.T) {
 			t.Errorf("GET %s (user %q): %d %s, want %d without the password", c.path, c.user, code, body, c.code)
 		}
 	}
+
+	// A user who may not see the app learns nothing of its databases,
+	// not even that they exist; a collaborator gets their credential.
+	for _, who := range []string{"stranger", "collab"} {
+		key := s.keygen(who)
+		s.hako(t, "users:add", who+"@example.test", "--key", key+".pub")
+		if who == "collab" {
+			s.hako(t, "access:add", "collab@example.test", "-a", "data")
+		}
+		out, err := s.ssh(key, nil, "auth:tokens:create", "-s")
+		if err != nil {
+			t.Fatalf("%s's token: %v\n%s", who, err, out)
+		}
+		userTok := strings.TrimSpace(out)
+		for _, path := range []string{
+			"/client/v11/databases/" + ids["heroku-postgresql"],
+			"/postgres/v0/databases/" + names["heroku-postgresql"] + "/credentials/default",
+			"/postgres/v0/databases/" + ids["heroku-postgresql"] + "/credentials",
+			"/redis/v0/databases/" + names["heroku-redis"],
+		} {
+			code, body := get(path, "", userTok)
+			if who == "stranger" && (code != 404 || strings.Contains(body, pw) || strings.Contains(body, names["heroku-postgresql"])) {
+				t.Errorf("stranger: GET %s: %d %s, want 404 naming nothing", path, code, body)
+			}
+			if who == "collab" && code != 200 {
+				t.Errorf("collaborator: GET %s: %d %s, want 200", path, code, body)
+			}
+		}
+	}
 }
 
 // TestLogSessionPlain checks that a log session's URL gives plain lines

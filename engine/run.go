@@ -79,7 +79,8 @@ func (e *Engine) Run(ctx context.Context, req RunRequest) (int, error) {
 		kind = "run"
 	}
 	name := req.Name
-	if _, taken := e.oneoffs[req.App][name]; name == "" || taken {
+	// A name reserved for this run (ReserveOneoff) is listed as starting.
+	if st, taken := e.oneoffs[req.App][name]; name == "" || taken && st.State != DynoStarting {
 		name = oneoffName(kind, e.oneoffs[req.App])
 	}
 	e.oneoffs[req.App][name] = DynoStatus{Name: name, Type: kind, App: req.App, Release: rel.Version, Command: req.Command, State: DynoUp, Since: time.Now().UTC()}
@@ -104,6 +105,28 @@ func (e *Engine) OneoffName(app, kind string) string {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	return oneoffName(kind, e.oneoffs[app])
+}
+
+// ReserveOneoff lists a one-off dyno of the app that starts later, once
+// its client comes (the heroku CLI's attach URL), as starting, under a
+// name no one-off of the app has: `ps` shows it, and the Run given that
+// name (RunRequest.Name) takes it over. cancel drops it unless a Run has
+// taken it; call it once the client is done or will not come.
+func (e *Engine) ReserveOneoff(app, kind, command string, release int) (name string, cancel func()) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.oneoffs[app] == nil {
+		e.oneoffs[app] = map[string]DynoStatus{}
+	}
+	name = oneoffName(kind, e.oneoffs[app])
+	e.oneoffs[app][name] = DynoStatus{Name: name, Type: kind, App: app, Release: release, Command: command, State: DynoStarting, Since: time.Now().UTC()}
+	return name, func() {
+		e.mu.Lock()
+		defer e.mu.Unlock()
+		if st, ok := e.oneoffs[app][name]; ok && st.State == DynoStarting {
+			delete(e.oneoffs[app], name)
+		}
+	}
 }
 
 // oneoffName picks a name (run.1234, as Heroku's) that no running one-off

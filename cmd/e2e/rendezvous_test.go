@@ -120,7 +120,22 @@ func TestHerokuRun(t *testing.T) {
 		d.App.Name != "rdv" || d.App.ID == "" || d.Release.Version != 2 || d.Release.ID == "" || d.ID == "" || d.Size == "" || d.CreatedAt.IsZero() || d.AttachURL == nil {
 		t.Fatalf("dyno: %+v", d)
 	}
+	// Until its client comes, ps lists the dyno as starting.
+	listed := func(name string) string {
+		for _, x := range s.dynos(t, "rdv") {
+			if x.Name == name {
+				return x.State
+			}
+		}
+		return ""
+	}
+	if st := listed(d.Name); st != "starting" {
+		t.Errorf("%s before its client came: %q, want starting", d.Name, st)
+	}
 	first, rest := rendezvous(t, roots, *d.AttachURL, "")
+	if st := listed(d.Name); st != "" {
+		t.Errorf("%s after it ran: still listed, %q", d.Name, st)
+	}
 	if first != "rendezvous\r\n" || rest != "hi\r\n" {
 		t.Errorf("echo hi through a terminal: first %q, then %q", first, rest)
 	}

@@ -44,6 +44,15 @@ type attachment struct {
 	req     engine.RunRequest
 	tty     bool
 	expires time.Time
+	// cancel drops the dyno's listing as starting (nil: none).
+	cancel func()
+}
+
+// drop forgets the attachment's listing once it will not run (or ran).
+func (a *attachment) drop() {
+	if a.cancel != nil {
+		a.cancel()
+	}
 }
 
 const (
@@ -68,8 +77,10 @@ func (rv *Rendezvous) SetAddr(addr string) {
 
 // offer keeps req for the client that comes with the returned URL's
 // secret. host names the server as the client reached the API, for a
-// listener on every address. Returns EINTERNAL past maxRendezvous.
-func (rv *Rendezvous) offer(req engine.RunRequest, tty bool, host string) (string, error) {
+// listener on every address. cancel, when set, is called once the dyno
+// will not run (its secret expired) or has run. Returns ECONFLICT past
+// maxRendezvous.
+func (rv *Rendezvous) offer(req engine.RunRequest, tty bool, host string, cancel func()) (string, error) {
 	var b [32]byte
 	if _, err := rand.Read(b[:]); err != nil {
 		return "", fmt.Errorf("rendezvous secret: %w", err)
@@ -88,6 +99,7 @@ func (rv *Rendezvous) offer(req engine.RunRequest, tty bool, host string) (strin
 	for k, a := range rv.pending {
 		if now.After(a.expires) {
 			delete(rv.pending, k)
+			a.drop()
 		}
 	}
 	if len(rv.pending) >= maxRendezvous {
@@ -96,7 +108,20 @@ func (rv *Rendezvous) offer(req engine.RunRequest, tty bool, host string) (strin
 	if rv.pending == nil {
 		rv.pending = map[string]*attachment{}
 	}
-	rv.pending[secret] = &attachment{req: req, tty: tty, expires: now.Add(ttl)}
+	a := &attachment{req: req, tty: tty, expires: now.Add(ttl), cancel: cancel}
+	rv.pending[secret] = a
+	// An unclaimed secret stops listing its dyno when it expires.
+	time.AfterFunc(ttl, func() {
+		rv.mu.Lock()
+		mine := rv.pending[secret] == a
+		if mine {
+			delete(rv.pending, secret)
+		}
+		rv.mu.Unlock()
+		if mine {
+			a.drop()
+		}
+	})
 	addr := rv.addr
 	if h, port, err := net.SplitHostPort(addr); err == nil && (h == "" || net.ParseIP(h).IsUnspecified()) {
 		addr = net.JoinHostPort(host, port)
@@ -114,6 +139,7 @@ func (rv *Rendezvous) claim(secret string) *attachment {
 	}
 	delete(rv.pending, secret)
 	if time.Now().After(a.expires) {
+		a.drop()
 		return nil
 	}
 	return a
@@ -163,6 +189,7 @@ func (rv *Rendezvous) handle(ctx context.Context, c net.Conn) {
 	if a == nil {
 		return
 	}
+	defer a.drop()
 	_ = c.SetDeadline(time.Time{})
 	// One write of its own: the CLI drops the first chunk it reads.
 	if _, err := io.WriteString(c, "rendezvous\r\n"); err != nil {

@@ -20,11 +20,11 @@ import (
 // reached the API at.
 func TestRendezvousSecrets(t *testing.T) {
 	rv := &Rendezvous{TTL: time.Hour}
-	if _, err := rv.offer(engine.RunRequest{App: "a"}, false, "127.0.0.1"); err == nil {
+	if _, err := rv.offer(engine.RunRequest{App: "a"}, false, "127.0.0.1", nil); err == nil {
 		t.Fatal("offered before the listener serves")
 	}
 	rv.SetAddr("127.0.0.1:5000")
-	url, err := rv.offer(engine.RunRequest{App: "a", Command: "bash"}, true, "ignored")
+	url, err := rv.offer(engine.RunRequest{App: "a", Command: "bash"}, true, "ignored", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -32,7 +32,7 @@ func TestRendezvousSecrets(t *testing.T) {
 	if m == nil {
 		t.Fatalf("url %q", url)
 	}
-	other, _ := rv.offer(engine.RunRequest{App: "a"}, false, "")
+	other, _ := rv.offer(engine.RunRequest{App: "a"}, false, "", nil)
 	if strings.HasSuffix(other, m[1]) {
 		t.Fatal("two offers got the same secret")
 	}
@@ -48,14 +48,19 @@ func TestRendezvousSecrets(t *testing.T) {
 	}
 
 	rv.TTL = time.Millisecond
-	url, _ = rv.offer(engine.RunRequest{App: "a"}, false, "")
-	time.Sleep(5 * time.Millisecond)
+	dropped := make(chan struct{})
+	url, _ = rv.offer(engine.RunRequest{App: "a"}, false, "", func() { close(dropped) })
+	select {
+	case <-dropped:
+	case <-time.After(5 * time.Second):
+		t.Fatal("an expired secret's dyno is still listed")
+	}
 	if rv.claim(url[strings.LastIndex(url, "/")+1:]) != nil {
 		t.Error("an expired secret was taken")
 	}
 
 	rv.SetAddr("0.0.0.0:5000")
-	if url, _ := rv.offer(engine.RunRequest{App: "a"}, false, "localhost"); !strings.HasPrefix(url, "rendezvous://localhost:5000/") {
+	if url, _ := rv.offer(engine.RunRequest{App: "a"}, false, "localhost", nil); !strings.HasPrefix(url, "rendezvous://localhost:5000/") {
 		t.Errorf("on every address: %q", url)
 	}
 }

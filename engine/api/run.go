@@ -187,13 +187,20 @@ func (s *Server) startDyno(w http.ResponseWriter, r *http.Request, app *engine.A
 		s.fail(w, engine.Errorf(engine.EINVALID, "%s has no release to run yet: deploy it first with git push.", app.Name))
 		return
 	}
-	req := engine.RunRequest{App: app.Name, Command: body.Command, User: s.by(r), Env: body.Env, Kind: "run",
-		Name: s.Engine.OneoffName(app.Name, "run")}
+	req := engine.RunRequest{App: app.Name, Command: body.Command, User: s.by(r), Env: body.Env, Kind: "run"}
+	var cancel func()
+	if body.Attach {
+		// Listed as starting until its client comes.
+		req.Name, cancel = s.Engine.ReserveOneoff(app.Name, "run", body.Command, rel.Version)
+	} else {
+		req.Name = s.Engine.OneoffName(app.Name, "run")
+	}
 	st := engine.DynoStatus{Name: req.Name, Type: "run", App: app.Name, Release: rel.Version, Command: body.Command,
 		State: engine.DynoStarting, Since: time.Now().UTC()}
 	view := dynoView(app, st, s.releaseIDs(app.Name))
 	if body.Attach {
 		if s.Rendezvous == nil {
+			cancel()
 			s.fail(w, engine.Errorf(engine.EINVALID, "This server has no rendezvous listener for attached one-off dynos."))
 			return
 		}
@@ -210,8 +217,9 @@ func (s *Server) startDyno(w http.ResponseWriter, r *http.Request, app *engine.A
 		if h, _, err := net.SplitHostPort(r.Host); err == nil {
 			host = h
 		}
-		url, err := s.Rendezvous.offer(req, tty, host)
+		url, err := s.Rendezvous.offer(req, tty, host, cancel)
 		if err != nil {
+			cancel()
 			s.fail(w, err)
 			return
 		}

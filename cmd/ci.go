@@ -102,7 +102,9 @@ func (r *ciRun) do(ctx context.Context, dir string) (int, error) {
 	}
 	r.commit = gitOutput(r.dir, "rev-parse", "HEAD")
 	if r.branch = gitOutput(r.dir, "rev-parse", "--abbrev-ref", "HEAD"); r.branch == "HEAD" {
-		r.branch = "" // a detached HEAD
+		// A detached HEAD, as CI systems check commits out: the branch
+		// they say they test.
+		r.branch = ciBranch()
 	}
 	r.id = newUUID()
 	r.out = r.env.Stdout
@@ -445,4 +447,17 @@ func randomSuffix(n int) string {
 		b[i] = chars[int(b[i])%len(chars)]
 	}
 	return string(b)
+}
+
+// ciBranch is the branch a CI system says it tests, for a detached HEAD:
+// HEROKU_TEST_RUN_BRANCH, GitHub Actions' GITHUB_HEAD_REF (a pull
+// request's) or GITHUB_REF_NAME, GitLab's CI_COMMIT_REF_NAME, or
+// BRANCH_NAME (Jenkins, Buildkite's BUILDKITE_BRANCH); "" for none.
+func ciBranch() string {
+	for _, k := range []string{"HEROKU_TEST_RUN_BRANCH", "GITHUB_HEAD_REF", "GITHUB_REF_NAME", "CI_COMMIT_REF_NAME", "BUILDKITE_BRANCH", "BRANCH_NAME"} {
+		if v := os.Getenv(k); v != "" {
+			return v
+		}
+	}
+	return ""
 }

@@ -13,6 +13,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode"
+	"unicode/utf8"
 )
 
 // TestRunRequest is one run of an app's tests, as Heroku CI runs them
@@ -66,8 +68,6 @@ const (
 // cacheKeyRe is what a test run's cache key may be: a path element.
 var cacheKeyRe = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,63}$`)
 
-// testRunValueRe bounds the test run's own variables.
-var testRunValueRe = regexp.MustCompile(`^[\x20-\x7e]{0,200}$`)
 
 // TestRun builds req's source for testing, sets up environments.test of
 // its app.json (config vars, fresh add-ons), and runs the suite in
@@ -86,8 +86,8 @@ func (e *Engine) TestRun(ctx context.Context, req TestRunRequest) (*TestRunResul
 		return nil, Errorf(EINVALID, "The cache key must be lowercase letters, digits and dashes (at most 64).")
 	}
 	for name, v := range map[string]string{"id": req.ID, "branch": req.Branch, "commit": req.Commit} {
-		if !testRunValueRe.MatchString(v) {
-			return nil, Errorf(EINVALID, "The test run's %s must be printable ASCII of at most 200 characters.", name)
+		if len(v) > 255 || !utf8.ValidString(v) || strings.ContainsFunc(v, unicode.IsControl) {
+			return nil, Errorf(EINVALID, "The test run's %s must be text of at most 255 bytes without control characters.", name)
 		}
 	}
 	app, err := e.App(req.App)
@@ -300,9 +300,21 @@ func (e *Engine) runTestNodes(ctx context.Context, app string, rel *Release, slu
 		}
 		w = io.MultiWriter(w, tap)
 		spec := DynoSpec{App: app, Type: "test", Name: name, Release: rel.Version, Command: command, Dir: dir, Env: env, UID: uid, GID: gid}
+		// `ps` lists the test dynos while they run, as one-off dynos.
+		e.mu.Lock()
+		if e.oneoffs[app] == nil {
+			e.oneoffs[app] = map[string]DynoStatus{}
+		}
+		e.oneoffs[app][name] = DynoStatus{Name: name, Type: "test", App: app, Release: rel.Version, Command: command, State: DynoUp, Since: time.Now().UTC()}
+		e.mu.Unlock()
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			defer func() {
+				e.mu.Lock()
+				delete(e.oneoffs[app], name)
+				e.mu.Unlock()
+			}()
 			code, err := e.Supervisor.RunOnce(ctx, spec, nil, w)
 			if pw != nil {
 				pw.Flush()

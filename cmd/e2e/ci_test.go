@@ -268,6 +268,20 @@ func TestCIInterrupt(t *testing.T) {
 	dir := ciApp(t, "procfile-app", map[string]string{"app.json": appJSON})
 	r := startCI(t, dir, []string{"HAKO_WARM_GO=false"})
 	waitFor(t, 2*time.Minute, "the test to start", func() bool { return hasLine(r.out.String(), "started") }, func() string { return r.out.String() })
+	// Meanwhile the embedded server answers clients of its home: `ps`
+	// lists the test dyno.
+	var app string
+	for _, l := range strings.Split(r.out.String(), "\n") {
+		if _, rest, ok := strings.Cut(l, "-----> Test run "); ok {
+			_, app, _ = strings.Cut(rest, " on ")
+		}
+	}
+	ps := exec.Command(bin, "ps", "-a", app, "--json")
+	ps.Env = append(slices.DeleteFunc(os.Environ(), func(kv string) bool { return strings.HasPrefix(kv, "HAKO_") }), "HAKO_HOME="+r.home())
+	var dynos []dynoStatus
+	if b, err := ps.CombinedOutput(); err != nil || json.Unmarshal(b, &dynos) != nil || len(dynos) != 1 || dynos[0].Name != "test.1" || dynos[0].State != "up" {
+		t.Errorf("ps of %s while its test runs: %v %s", app, err, b)
+	}
 	if err := r.cmd.Process.Signal(os.Interrupt); err != nil {
 		t.Fatal(err)
 	}
@@ -454,9 +468,15 @@ func TestCICachePoisoning(t *testing.T) {
 		"package.json":     `{"name": "cache-poisoner", "version": "1.0.0", "private": true, "scripts": {"build": "sh poison.sh", "test": "true"}}`,
 		"poisoner_test.go": "package main\n\nimport (\n\t\"fmt\"\n\t\"os\"\n\t\"testing\"\n)\n\nfunc TestHello(t *testing.T) { fmt.Fprint(os.Stdout, \"hello from the poisoner's test\\n\") }\n",
 	})
-	var own string
+	// Its own cache: the repository's under the shared directory, or, on
+	// a host where builds write on a disk of their own, that cache as the
+	// build's disk (under the run's own TMPDIR) shows it.
+	sum := sha256.Sum256([]byte(strings.TrimSpace(git(t, poisoner, "rev-parse", "--show-toplevel"))))
+	ownCache := filepath.Join(caches, "_ci", "repo-"+hex.EncodeToString(sum[:8])) + "/"
+	own := false
 	for run := 1; run <= 2; run++ {
-		code, out := startCI(t, poisoner, nil).wait(10 * time.Minute)
+		r := startCI(t, poisoner, nil)
+		code, out := r.wait(10 * time.Minute)
 		if code != 0 {
 			t.Fatalf("the poisoner's run %d exited with %d:\n%s", run, code, out)
 		}
@@ -465,16 +485,16 @@ func TestCICachePoisoning(t *testing.T) {
 			if !ok {
 				continue
 			}
-			if !strings.HasPrefix(dir, filepath.Join(caches, "_ci")+"/") || own != "" && dir != own {
+			if !strings.HasPrefix(dir, ownCache) && !strings.HasPrefix(dir, r.tmp+"/") {
 				t.Errorf("the attack poisoned a cache not its own: %q", l)
 			}
-			own = dir
+			own = true
 		}
 		if run == 2 && !hasLine(out, strings.TrimSuffix(injectedLine, "\n")) {
 			t.Errorf("the poisoner's second run did not link its poisoned fmt (the attack is not real):\n%s", out)
 		}
 	}
-	if own == "" {
+	if !own {
 		t.Fatal("the attack reached no cache, not even its own")
 	}
 	runVictim()

@@ -68,7 +68,6 @@ const (
 // cacheKeyRe is what a test run's cache key may be: a path element.
 var cacheKeyRe = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,63}$`)
 
-
 // TestRun builds req's source for testing, sets up environments.test of
 // its app.json (config vars, fresh add-ons), and runs the suite in
 // environments.test's number of test dynos at once, each isolated like

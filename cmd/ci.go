@@ -86,31 +86,14 @@ func (r *ciRun) do(ctx context.Context, dir string) (int, error) {
 	if r.env.Remote {
 		return -1, engine.Errorf(engine.EINVALID, "ci tests a local directory: run it with the hako CLI, not over SSH.")
 	}
-	var err error
-	if r.dir, err = filepath.Abs(dir); err != nil {
+	if err := r.inspect(dir); err != nil {
 		return -1, err
-	}
-	if st, err := os.Stat(r.dir); err != nil || !st.IsDir() {
-		return -1, engine.Errorf(engine.EINVALID, "%s is not a directory.", dir)
-	}
-	top := gitOutput(r.dir, "rev-parse", "--show-toplevel")
-	if top == "" && !r.dirty {
-		return -1, engine.Errorf(engine.EINVALID, "%s is not in a git work tree: commit the app, or test its files as they are with --dirty.", dir)
-	}
-	if top != "" && !r.dirty && gitOutput(r.dir, "rev-parse", "--verify", "-q", "HEAD") == "" {
-		return -1, engine.Errorf(engine.EINVALID, "The repository has no commit yet: commit the app, or test its files as they are with --dirty.")
-	}
-	r.commit = gitOutput(r.dir, "rev-parse", "HEAD")
-	if r.branch = gitOutput(r.dir, "rev-parse", "--abbrev-ref", "HEAD"); r.branch == "HEAD" {
-		// A detached HEAD, as CI systems check commits out: the branch
-		// they say they test.
-		r.branch = ciBranch()
 	}
 	r.id = newUUID()
 	r.out = r.env.Stdout
-	var logFile *os.File
 	if r.json {
-		if logFile, err = r.openLog(); err != nil {
+		logFile, err := r.openLog()
+		if err != nil {
 			return -1, err
 		}
 		defer logFile.Close()
@@ -167,21 +150,15 @@ func (r *ciRun) do(ctx context.Context, dir string) (int, error) {
 		return 130, cli.Exit("The test run was interrupted.", 130)
 	}
 	if runErr != nil {
-		return -1, errors.Join(runErr, teardown())
-	}
-	code := 0
-	switch res.Status {
-	case engine.TestFailed:
-		code = 1
-		for _, n := range res.Nodes {
-			if n.ExitCode != 0 {
-				code = n.ExitCode
-				break
-			}
+		runErr = errors.Join(runErr, teardown())
+		if r.json {
+			// The CI system gets its result object all the same.
+			res = &engine.TestRunResult{Status: engine.TestErrored, Message: engine.ErrorMessage(runErr), Nodes: []engine.TestNode{}}
+			_ = r.report(res, app, false, 1, started, timings, serverKind)
 		}
-	case engine.TestErrored:
-		code = 1
+		return -1, runErr
 	}
+	code := exitCode(res)
 	summarise(r.out, res)
 	if err := teardown(); err != nil {
 		return -1, err
@@ -190,15 +167,7 @@ func (r *ciRun) do(ctx context.Context, dir string) (int, error) {
 		r.printKept(app, srv)
 	}
 	if r.json {
-		for k, v := range res.Timings {
-			timings[k] = v
-		}
-		rep := ciReport{ID: r.id, App: app, Kept: kept, Status: res.Status, ExitCode: code, Message: res.Message,
-			DurationMS: time.Since(started).Milliseconds(), Branch: r.branch, Commit: r.commit, Nodes: res.Nodes, TAP: res.TAP,
-			OutputURL: (&url.URL{Scheme: "file", Path: r.logPath}).String(), TimingsMS: timings, Server: serverKind}
-		enc := json.NewEncoder(r.env.Stdout)
-		enc.SetIndent("", "  ")
-		if err := enc.Encode(rep); err != nil {
+		if err := r.report(res, app, kept, code, started, timings, serverKind); err != nil {
 			return -1, err
 		}
 	}
@@ -210,6 +179,60 @@ func (r *ciRun) do(ctx context.Context, dir string) (int, error) {
 		}
 	}
 	return code, nil
+}
+
+// inspect checks the directory to test and reads its commit and branch.
+func (r *ciRun) inspect(dir string) error {
+	var err error
+	if r.dir, err = filepath.Abs(dir); err != nil {
+		return err
+	}
+	if st, err := os.Stat(r.dir); err != nil || !st.IsDir() {
+		return engine.Errorf(engine.EINVALID, "%s is not a directory.", dir)
+	}
+	top := gitOutput(r.dir, "rev-parse", "--show-toplevel")
+	if top == "" && !r.dirty {
+		return engine.Errorf(engine.EINVALID, "%s is not in a git work tree: commit the app, or test its files as they are with --dirty.", dir)
+	}
+	if top != "" && !r.dirty && gitOutput(r.dir, "rev-parse", "--verify", "-q", "HEAD") == "" {
+		return engine.Errorf(engine.EINVALID, "The repository has no commit yet: commit the app, or test its files as they are with --dirty.")
+	}
+	r.commit = gitOutput(r.dir, "rev-parse", "HEAD")
+	if r.branch = gitOutput(r.dir, "rev-parse", "--abbrev-ref", "HEAD"); r.branch == "HEAD" {
+		// A detached HEAD, as CI systems check commits out: the branch
+		// they say they test.
+		r.branch = ciBranch()
+	}
+	return nil
+}
+
+// exitCode is `hako ci`'s status for a result: 0 when the tests passed,
+// the first failing test dyno's status, or 1 when the run errored.
+func exitCode(res *engine.TestRunResult) int {
+	switch res.Status {
+	case engine.TestSucceeded:
+		return 0
+	case engine.TestFailed:
+		for _, n := range res.Nodes {
+			if n.ExitCode != 0 {
+				return n.ExitCode
+			}
+		}
+	}
+	return 1
+}
+
+// report prints --json's result object on stdout.
+func (r *ciRun) report(res *engine.TestRunResult, app string, kept bool, code int, started time.Time, timings map[string]int, server string) error {
+	for k, v := range res.Timings {
+		timings[k] = v
+	}
+	rep := ciReport{ID: r.id, App: app, Kept: kept, Status: res.Status, ExitCode: code, Message: res.Message,
+		DurationMS: time.Since(started).Milliseconds(), Branch: r.branch, Commit: r.commit, Nodes: res.Nodes, TAP: res.TAP,
+		OutputURL: (&url.URL{Scheme: "file", Path: r.logPath}).String(), TimingsMS: timings, Server: server}
+	enc := json.NewEncoder(r.env.Stdout)
+	enc.SetIndent("", "  ")
+	return enc.Encode(rep)
 }
 
 // server returns a client of the running server, or starts an embedded

@@ -68,11 +68,14 @@ func usersCommands(env *Env) []*cli.Command {
 				if err != nil {
 					return err
 				}
-				var u engine.User
+				var u struct {
+					engine.User
+					Token string `json:"token"`
+				}
 				if err := progress(env.Stdout, "Adding "+email, func() error { return cl.Do("POST", "/users", body, &u) }); err != nil {
 					return err
 				}
-				fmt.Fprintf(env.Stdout, "%s is a%s: give them a token with `hako auth:tokens:create` as them, or register their SSH key with --key.\n", u.Email, map[bool]string{true: "n administrator", false: " member"}[u.Admin])
+				printFields(env.Stdout, [][2]string{{"Role", role(u.User)}, {"Token", u.Token + " (shown this once: HAKO_API_TOKEN for their CLI)"}})
 				return nil
 			},
 		},

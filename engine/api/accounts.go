@@ -51,7 +51,8 @@ func (s *Server) listUsers(w http.ResponseWriter, r *http.Request) {
 }
 
 // createUser makes an account: {"email": …, "admin": false, "public_key":
-// "ssh-ed25519 …"} (the key is optional).
+// "ssh-ed25519 …"} (the key is optional), and a first API token for it,
+// whose secret the answer carries this once ("token").
 func (s *Server) createUser(w http.ResponseWriter, r *http.Request) {
 	var body struct {
 		Email     string `json:"email"`
@@ -71,7 +72,15 @@ func (s *Server) createUser(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, err)
 		return
 	}
-	writeJSON(w, http.StatusCreated, u)
+	secret, _, err := s.Engine.CreateToken(u.Email, "users:add")
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	writeJSON(w, http.StatusCreated, struct {
+		*engine.User
+		Token string `json:"token"`
+	}{u, secret})
 }
 
 func (s *Server) deleteUser(w http.ResponseWriter, r *http.Request) {

@@ -170,7 +170,15 @@ func TestAPITokensOfUsers(t *testing.T) {
 		t.Errorf("stranger's token read config: %v\n%s", err, out)
 	}
 	list := c.must(t, "stranger", "auth:tokens")
-	id, _, _ := strings.Cut(strings.TrimSpace(list), " ")
+	id := ""
+	for _, l := range lines(list) {
+		if f := strings.Fields(l); len(f) == 3 && f[2] == "laptop" {
+			id = f[0]
+		}
+	}
+	if id == "" {
+		t.Fatalf("auth:tokens lacks the laptop token:\n%s", list)
+	}
 	c.must(t, "stranger", "auth:tokens:revoke", id)
 	if out, err := as("apps"); err == nil || !strings.Contains(out, "Invalid credentials provided") {
 		t.Errorf("revoked token still works: %v\n%s", err, out)
@@ -178,6 +186,16 @@ func TestAPITokensOfUsers(t *testing.T) {
 	// Another user's token id is not the caller's to revoke.
 	if out, err := c.ssh("owner", "auth:tokens:revoke", id); err == nil {
 		t.Errorf("owner revoked the stranger's token:\n%s", out)
+	}
+	// users:add gives a user without a key their first token.
+	out := c.s.hako(t, "users:add", "nokey@example.test")
+	for _, l := range lines(out) {
+		if v, ok := strings.CutPrefix(l, "Token: "); ok {
+			token, _, _ = strings.Cut(v, " ")
+		}
+	}
+	if out, err := as("auth:whoami"); err != nil || out != "nokey@example.test\n" {
+		t.Errorf("the token users:add printed: %v %q", err, out)
 	}
 }
 

@@ -214,11 +214,13 @@ var sshCommandArgs = map[string][]string{
 	"scheduler:add": {"--schedule", "@daily", "--", "true"}, "scheduler:remove": {"nope"}, "scheduler:run": {"nope"},
 	"pipelines:add": {"nope", "--stage", "staging"}, "pipelines:promote": {}, "ps:scale": {"web=1"}, "ps:stop": {"run.1"},
 	"logs": {"-n", "1"}, "run": {"--no-tty", "true"},
+	"pg:pull": {"postgres://127.0.0.1:1/x", "--confirm", "shared"}, "pg:push": {"postgres://127.0.0.1:1/x"},
+	"pg:backups:restore": {"b001", "--confirm", "shared"},
 }
 
 // localCommands refuse to run over SSH whatever the app: they need the
 // caller's machine.
-var localCommands = map[string]bool{"builds:create": true, "git:remote": true, "pg:psql": true, "redis:cli": true}
+var localCommands = map[string]bool{"builds:create": true, "git:remote": true, "pg:psql": true, "redis:cli": true, "pg:backups:download": true}
 
 // ownerCommands are those a collaborator may not run either.
 var ownerCommands = map[string]bool{"apps:destroy": true, "access:add": true, "access:remove": true}
@@ -247,7 +249,7 @@ func TestSSHCommandsAuthorizationTable(t *testing.T) {
 			args := append([]string{command.Name, "-a", "shared"}, sshCommandArgs[command.Name]...)
 			out, err := c.ssh("stranger", args...)
 			if err == nil || !hasLine(out, forbiddenShared) && !hasLine(out, adminOnlyLine) {
-				t.Errorf("stranger: ssh %s: %v, want %q\n%s", strings.Join(args, " "), err, forbiddenShared, out)
+				t.Errorf("stranger: ssh %s: %v, want %q (a command refused before it reaches the server needs arguments in sshCommandArgs, or a place in localCommands)\n%s", strings.Join(args, " "), err, forbiddenShared, out)
 			}
 			out, _ = c.ssh("collab", args...)
 			if refused := hasLine(out, forbiddenShared); refused != ownerCommands[command.Name] && !strings.HasPrefix(command.Name, "pipelines:") {

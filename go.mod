@@ -3,10 +3,12 @@ module hako
 go 1.26.0
 
 require (
+	github.com/chromedp/chromedp v0.23.0
 	github.com/creack/pty v1.1.24
 	github.com/fsnotify/fsnotify v1.10.1
 	github.com/gliderlabs/ssh v0.3.8
 	github.com/google/nftables v0.3.0
+	github.com/heroku/heroku-go/v5 v5.5.0
 	github.com/klauspost/pgzip v1.3.0
 	github.com/miekg/dns v1.1.73
 	github.com/robfig/cron/v3 v3.0.1
@@ -22,10 +24,11 @@ require (
 
 require (
 	github.com/cenkalti/backoff v2.1.1+incompatible // indirect
+	github.com/chromedp/cdproto v0.159.0 // indirect
+	github.com/go-json-experiment/json v0.0.0-20260213210345-44df1a37e875 // indirect
 	github.com/google/go-cmp v0.6.0 // indirect
 	github.com/google/go-querystring v1.0.0 // indirect
 	github.com/google/uuid v1.0.0 // indirect
-	github.com/heroku/heroku-go/v5 v5.5.0 // indirect
 	github.com/klauspost/compress v1.20.4 // indirect
 	github.com/mdlayher/netlink v1.7.3-0.20250113171957-fbb4dce95f42 // indirect
 	github.com/mdlayher/socket v0.5.0 // indirect

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
@@ -20,6 +21,7 @@ import (
 	"hako/engine/addons/postgres"
 	"hako/engine/addons/redis"
 	"hako/engine/api"
+	"hako/engine/dashboard"
 	"hako/engine/dnsd"
 	"hako/engine/dyno"
 	"hako/engine/localca"
@@ -57,8 +59,10 @@ type Server struct {
 	dnsPC net.PacketConn
 	// rendezvous takes the heroku CLI's attached one-off dynos.
 	rendezvous *api.Rendezvous
-	info       ServerInfo
-	httpPort   string
+	// dash is the web dashboard, at hako.DOMAIN and /dashboard.
+	dash     *dashboard.Server
+	info     ServerInfo
+	httpPort string
 
 	// warmGo, when set, compiles the Go standard library for the builds
 	// (buildpacks.Builder.WarmGo), in Run's group.
@@ -203,7 +207,10 @@ func (s *Server) build() error {
 	}
 	s.eng.RepoHeads, s.eng.Logf = s.ssh.Heads, s.logger.Printf
 	s.eng.GitLog = s.ssh.Log
-	s.api.Handler = withGitHTTP(apiHandler, s.ssh, token, s.eng)
+	s.dash = dashboard.New(s.eng, dashboard.Options{Token: token, Logs: s.buf, AppURL: appURL, Logf: s.logger.Printf})
+	s.eng.Narrate = s.dash.Narrate
+	rt.Dashboard = s.dash.Handler("")
+	s.api.Handler = withDashboard(withGitHTTP(apiHandler, s.ssh, token, s.eng), s.dash.Handler("/dashboard"))
 	s.info = ServerInfo{APIURL: apiURL, Token: token, SSHAddr: sshAddr, HTTPAddr: s.ls["http-addr"].Addr().String(),
 		HTTPSAddr: s.ls["https-addr"].Addr().String(), CAFile: s.ca.CAFile(),
 		RendezvousAddr: s.ls["rendezvous-addr"].Addr().String(), Domain: cfg.Domain, PID: os.Getpid()}
@@ -281,6 +288,7 @@ func (s *Server) Run(ctx context.Context) error {
 			return nil
 		})
 	}
+	g.Go(func() error { return s.dash.Run(gctx) })
 	// app.json's liveness checks on the up dynos.
 	g.Go(func() error { return s.eng.WatchLiveness(gctx) })
 	// The scheduler's jobs; its runs end with it.
@@ -362,4 +370,16 @@ func (s *Server) release() {
 	if s.sup != nil {
 		s.sup.Close()
 	}
+}
+
+// withDashboard serves /dashboard and what is under it from dash, the
+// rest from next (the API).
+func withDashboard(next, dash http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/dashboard" || strings.HasPrefix(r.URL.Path, "/dashboard/") {
+			dash.ServeHTTP(w, r)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
 }

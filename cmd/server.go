@@ -226,6 +226,7 @@ func printBanner(w io.Writer, info ServerInfo, home, isolation, httpPort string)
 		fmt.Fprintf(w, "  router over HTTPS         https://APP.%s:%s/\n", info.Domain, httpsPort)
 	}
 	fmt.Fprintf(w, "  API                       %s (and https://, git over HTTPS)\n", info.APIURL)
+	fmt.Fprintf(w, "  dashboard                 http://%s.%s:%s/ (and %s/dashboard)\n", engine.DashboardName, info.Domain, httpPort, info.APIURL)
 	if info.RendezvousAddr != "" {
 		fmt.Fprintf(w, "  heroku run (rendezvous)   %s\n", info.RendezvousAddr)
 	}

@@ -58,6 +58,10 @@ type Parts struct {
 	Scheduler JobScheduler
 	// Logf writes to the server's log; by default it is dropped.
 	Logf func(format string, args ...any)
+	// Narrate, when set, is told each step of a deploy as it happens
+	// (see narrate.go), for the dashboard's explain panel. It must not
+	// block: it runs under the app's lock.
+	Narrate func(app, step, detail string)
 	// Limits bound each deploy's source, build and slug; zero fields
 	// mean the defaults. The Builder enforces them too (it is given the
 	// same), sshgit on the checkout of a push.
@@ -217,7 +221,7 @@ func (e *Engine) CreateApp(name, user string) (*App, error) {
 			}
 		}
 	}
-	if err := ValidateAppName(name); err != nil {
+	if err := validateNewAppName(name); err != nil {
 		return nil, err
 	}
 	now := time.Now().UTC()

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -42,6 +43,8 @@ func (e *Engine) StageDeploy(ctx context.Context, req DeployRequest) (*StagedDep
 	if out == nil {
 		out = io.Discard
 	}
+	e.narrate(app.Name, StepPush, cmp.Or(shortCommit(req.Commit), "source"))
+	out = e.narrating(app.Name, out)
 	holder := "a build"
 	if req.Commit != "" {
 		holder = "the deploy of " + shortCommit(req.Commit)
@@ -53,6 +56,7 @@ func (e *Engine) StageDeploy(ctx context.Context, req DeployRequest) (*StagedDep
 	d, err := e.stageDeploy(ctx, req, out)
 	if err != nil {
 		unlock()
+		e.narrate(app.Name, StepFailed, ErrorMessage(err))
 		return nil, err
 	}
 	d.unlock = unlock
@@ -126,6 +130,7 @@ func (e *Engine) stageDeploy(ctx context.Context, req DeployRequest, out io.Writ
 	if res.AppJSON != nil {
 		slug.AppJSON = res.AppJSON.Raw
 	}
+	e.narrate(app.Name, StepSlug, fmt.Sprintf("%d %s", slug.Size, slug.ID))
 	if err := e.checkCron(res.AppJSON); err != nil {
 		_ = e.Builder.RemoveSlug(res.SlugID)
 		fmt.Fprintf(out, " !     %s\n", ErrorMessage(err))
@@ -194,6 +199,7 @@ func (d *StagedDeploy) Release(out io.Writer) (*Release, error) {
 	d.once.Do(func() {
 		defer d.unlock()
 		if rel, err = d.e.goLive(d.st); err != nil {
+			d.e.narrate(d.st.app, StepFailed, ErrorMessage(err))
 			return
 		}
 		fmt.Fprintf(out, "       Released v%d\n", rel.Version)
@@ -216,6 +222,7 @@ func (d *StagedDeploy) Abort(why string) {
 	d.once.Do(func() {
 		defer d.unlock()
 		d.e.abandon(d.st, why)
+		d.e.narrate(d.st.app, StepFailed, why)
 	})
 }
 

@@ -22,7 +22,7 @@ type AppRenamer interface {
 // one-off dyno runs the app is not renamed. Returns EINVALID, ENOTFOUND or
 // ECONFLICT; on any of them nothing has changed.
 func (e *Engine) RenameApp(ctx context.Context, oldName, newName, user string) (*App, error) {
-	if err := ValidateAppName(newName); err != nil {
+	if err := validateNewAppName(newName); err != nil {
 		return nil, err
 	}
 	app, err := e.App(oldName)

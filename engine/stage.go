@@ -133,6 +133,7 @@ func (e *Engine) goLive(st *staged) (*Release, error) {
 		return nil, err
 	}
 	e.replaceRunning(st.app, st.started, func(*instance) bool { return true })
+	e.narrate(st.app, StepLive, fmt.Sprintf("v%d", rel.Version))
 	return rel, nil
 }
 

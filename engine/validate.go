@@ -13,3 +13,19 @@ func ValidateAppName(name string) error {
 	}
 	return nil
 }
+
+// DashboardName is the name the dashboard is served under
+// (http://hako.DOMAIN/): no app may take it, or the router would send the
+// dashboard's requests to it.
+const DashboardName = "hako"
+
+// validateNewAppName is ValidateAppName for a name an app is to take.
+func validateNewAppName(name string) error {
+	if err := ValidateAppName(name); err != nil {
+		return err
+	}
+	if name == DashboardName {
+		return Errorf(EINVALID, "Name %q is reserved: the dashboard is served at %s.DOMAIN.", name, name)
+	}
+	return nil
+}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"hako/engine"
@@ -52,6 +53,7 @@ type Buffer struct {
 	mu     sync.Mutex
 	apps   map[string]*ring
 	subs   map[string]map[*Tail]struct{}
+	all    map[*AllTail]struct{}
 	drains map[string][]*drain
 }
 
@@ -82,6 +84,13 @@ func (b *Buffer) Log(app, source, proc, text string) {
 	}
 	for t := range b.subs[app] {
 		t.offer(l)
+	}
+	for t := range b.all {
+		select {
+		case t.C <- AppLine{App: app, Line: l}:
+		default:
+			t.Dropped.Add(1)
+		}
 	}
 	m := b.Mirror
 	b.mu.Unlock()
@@ -238,5 +247,39 @@ func (m *mirror) flushLocked() {
 	m.buf = m.buf[:0]
 	if cap(m.buf) > 256<<10 {
 		m.buf = nil
+	}
+}
+
+// AppLine is a line with the app it is of.
+type AppLine struct {
+	App string
+	Line
+}
+
+// AllTail is a live subscription to every app's new lines, for a reader
+// that watches them all (the dashboard). Like a Tail it never blocks a
+// writer: lines it has no room for are counted in Dropped.
+type AllTail struct {
+	C       chan AppLine
+	Dropped atomic.Int64
+}
+
+// AllTailBuffer is how many lines an AllTail may fall behind.
+const AllTailBuffer = 8192
+
+// SubscribeAll starts a tail of every app's new lines; call the returned
+// function to end it.
+func (b *Buffer) SubscribeAll() (*AllTail, func()) {
+	t := &AllTail{C: make(chan AppLine, AllTailBuffer)}
+	b.mu.Lock()
+	if b.all == nil {
+		b.all = map[*AllTail]struct{}{}
+	}
+	b.all[t] = struct{}{}
+	b.mu.Unlock()
+	return t, func() {
+		b.mu.Lock()
+		delete(b.all, t)
+		b.mu.Unlock()
 	}
 }

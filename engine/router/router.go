@@ -52,6 +52,10 @@ type Router struct {
 	// and DefaultIdleTimeout; read when the first request is served.
 	ReadHeaderTimeout time.Duration
 	IdleTimeout       time.Duration
+	// Dashboard, when set, serves the host hako.DOMAIN (which no app may
+	// be named: engine.DashboardName). It is looked for only once no
+	// app matched, off the forwarding loop's path. Set it before Serve.
+	Dashboard http.Handler
 
 	domain string
 	logs   engine.LogSink
@@ -276,6 +280,10 @@ func (rt *Router) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	host := normalizeHost(req.Host)
 	app, all, inMaintenance, ok := rt.route(host)
 	if !ok {
+		if rt.Dashboard != nil && host == engine.DashboardName+"."+rt.domain {
+			rt.Dashboard.ServeHTTP(w, req)
+			return
+		}
 		// No app means no app log to write to.
 		writeNotFound(w)
 		return

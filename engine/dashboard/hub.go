@@ -1,0 +1,383 @@
+package dashboard
+
+import (
+	"context"
+	"encoding/json"
+	"sync"
+	"time"
+
+	"hako/engine"
+	"hako/engine/logs"
+)
+
+// event is one server-sent event, its data JSON encoded once for every
+// subscriber. app, when set, limits it to those who may see that app.
+type event struct {
+	name string
+	app  string
+	data []byte
+}
+
+// subscriber is one open event stream.
+type subscriber struct {
+	id   string
+	ch   chan event
+	mu   sync.Mutex
+	user *engine.User
+	// focus is the app whose log lines the stream gets.
+	focus string
+}
+
+func (s *subscriber) sees(a *engine.App) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return engine.CanAccess(s.user, a, engine.AccessMember)
+}
+
+func (s *subscriber) offer(ev event) {
+	select {
+	case s.ch <- ev:
+	default: // a slow reader loses events; the next snapshot mends it
+	}
+}
+
+// streamBuffer is how many events a stream may fall behind.
+const streamBuffer = 1024
+
+// narration is one deploy step the engine told.
+type narration struct {
+	app, step, detail string
+	at                time.Time
+}
+
+// hub watches the engine (through every app's log lines and the deploys'
+// narration) and fans what changes out to the event streams. One
+// goroutine (run) owns traffic, narratives and the dirty set; the rest is
+// under mu, read by the HTTP handlers.
+type hub struct {
+	e      *engine.Engine
+	url    func(string) string
+	logs   Logs
+	logf   func(string, ...any)
+	narrC  chan narration
+	max    int
+	perApp int
+
+	mu      sync.Mutex
+	subs    map[string]*subscriber
+	perUser map[string]int
+	apps    map[string]*engine.App // for access checks
+	views   map[string][]byte      // the last "app" event of each app
+	tviews  map[string][]byte      // the last "traffic" event
+	nviews  map[string][]byte      // the last "explain" event
+
+	traffic map[string]*traffic
+	narr    map[string]*Narrative
+	dirty   map[string]bool
+	// again are apps to read once more a moment after they changed: a
+	// change's last log line may come just before the store has it.
+	again  map[string]time.Time
+	hcodes map[string]int // H-codes sent this second, by app
+}
+
+// Logs is what the dashboard reads the apps' log lines from (a
+// logs.Buffer).
+type Logs interface {
+	SubscribeAll() (*logs.AllTail, func())
+	Recent(app string, n int) []logs.Line
+}
+
+var _ Logs = (*logs.Buffer)(nil)
+
+func newHub(e *engine.Engine, l Logs, url func(string) string, logf func(string, ...any)) *hub {
+	return &hub{e: e, logs: l, url: url, logf: logf, narrC: make(chan narration, 4096),
+		subs: map[string]*subscriber{}, perUser: map[string]int{}, apps: map[string]*engine.App{},
+		views: map[string][]byte{}, tviews: map[string][]byte{}, nviews: map[string][]byte{},
+		traffic: map[string]*traffic{}, narr: map[string]*Narrative{}, dirty: map[string]bool{}, again: map[string]time.Time{}, hcodes: map[string]int{}}
+}
+
+// hcodesPerSecond bounds the H-code events sent per app and second.
+const hcodesPerSecond = 10
+
+// run watches until ctx ends.
+func (h *hub) run(ctx context.Context) {
+	var lines <-chan logs.AppLine
+	if h.logs != nil {
+		tail, stop := h.logs.SubscribeAll()
+		defer stop()
+		lines = tail.C
+	}
+	h.resync()
+	h.flush()
+	flush := time.NewTicker(100 * time.Millisecond)
+	defer flush.Stop()
+	sec := time.NewTicker(time.Second)
+	defer sec.Stop()
+	resync := time.NewTicker(5 * time.Second)
+	defer resync.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case l := <-lines:
+			h.line(l)
+		case n := <-h.narrC:
+			if n.step == engine.StepLive || n.step == engine.StepFailed {
+				h.dirty[n.app] = true
+			}
+			nr := h.narrative(n.app)
+			if nr.narrate(n.step, n.detail, n.at) {
+				h.sendNarrative(nr)
+			}
+		case <-flush.C:
+			h.flush()
+		case <-sec.C:
+			h.sendTraffic()
+		case <-resync.C:
+			h.resync()
+		}
+	}
+}
+
+func (h *hub) narrative(app string) *Narrative {
+	n := h.narr[app]
+	if n == nil {
+		n = &Narrative{App: app, Steps: []Step{}}
+		h.narr[app] = n
+	}
+	return n
+}
+
+// line takes one app log line.
+func (h *hub) line(l logs.AppLine) {
+	if l.Source == "heroku" && l.Proc == "router" {
+		rl := parseRouterLine(l.Text)
+		tr := h.traffic[l.App]
+		if tr == nil {
+			tr = &traffic{}
+			h.traffic[l.App] = tr
+		}
+		tr.add(rl, l.Time)
+		if rl.code != "" && h.hcodes[l.App] < hcodesPerSecond {
+			h.hcodes[l.App]++
+			h.broadcast("hcode", l.App, map[string]any{"app": l.App, "code": rl.code, "desc": rl.desc, "dyno": rl.dyno, "status": rl.status, "time": l.Time})
+		}
+	} else if l.Proc == "api" || l.Source == "heroku" {
+		// Releases, scaling, config, dyno states: the app's picture changed.
+		h.dirty[l.App] = true
+		if n := h.narr[l.App]; n != nil && n.logLine(l.Source, l.Proc, l.Text, l.Time) {
+			h.sendNarrative(n)
+		}
+	}
+	h.mu.Lock()
+	var to []*subscriber
+	for _, s := range h.subs {
+		s.mu.Lock()
+		if s.focus == l.App {
+			to = append(to, s)
+		}
+		s.mu.Unlock()
+	}
+	h.mu.Unlock()
+	if len(to) > 0 {
+		ev := event{name: "log", app: l.App, data: mustJSON(logJSON(l.App, l.Line))}
+		for _, s := range to {
+			s.offer(ev)
+		}
+	}
+}
+
+func logJSON(app string, l logs.Line) map[string]any {
+	return map[string]any{"app": app, "time": l.Time, "source": l.Source, "proc": l.Proc, "text": l.Text}
+}
+
+func (h *hub) sendNarrative(n *Narrative) {
+	data := mustJSON(n)
+	h.mu.Lock()
+	h.nviews[n.App] = data
+	h.mu.Unlock()
+	h.send(event{name: "explain", app: n.App, data: data})
+}
+
+// settle is how long after a change its app is read once more.
+const settle = 750 * time.Millisecond
+
+// flush sends the apps whose picture changed.
+func (h *hub) flush() {
+	now := time.Now()
+	settled := map[string]bool{}
+	for app, at := range h.again {
+		if now.After(at) {
+			delete(h.again, app)
+			settled[app], h.dirty[app] = true, true
+		}
+	}
+	for app := range h.dirty {
+		delete(h.dirty, app)
+		if !settled[app] {
+			h.again[app] = now.Add(settle)
+		}
+		v, a, err := viewOf(h.e, app, h.url)
+		if err != nil {
+			if engine.ErrorCode(err) == engine.ENOTFOUND {
+				h.gone(app)
+			} else {
+				h.logf("dashboard: read %s: %v", app, err)
+			}
+			continue
+		}
+		data := mustJSON(v)
+		h.mu.Lock()
+		h.apps[app] = a
+		h.views[app] = data
+		h.mu.Unlock()
+		h.send(event{name: "app", app: app, data: data})
+	}
+}
+
+// gone tells who saw app that it is no more, and forgets it.
+func (h *hub) gone(app string) {
+	h.send(event{name: "gone", app: app, data: mustJSON(map[string]string{"app": app})})
+	h.mu.Lock()
+	delete(h.apps, app)
+	delete(h.views, app)
+	delete(h.tviews, app)
+	delete(h.nviews, app)
+	h.mu.Unlock()
+	delete(h.traffic, app)
+	delete(h.narr, app)
+}
+
+// resync finds apps created or destroyed without a log line saying so.
+func (h *hub) resync() {
+	apps, err := h.e.Apps()
+	if err != nil {
+		h.logf("dashboard: list apps: %v", err)
+		return
+	}
+	now := map[string]bool{}
+	h.mu.Lock()
+	for _, a := range apps {
+		now[a.Name] = true
+		if old, ok := h.apps[a.Name]; !ok || old.Owner != a.Owner || len(old.Collaborators) != len(a.Collaborators) {
+			h.dirty[a.Name] = true
+		}
+	}
+	var gone []string
+	for name := range h.apps {
+		if !now[name] {
+			gone = append(gone, name)
+		}
+	}
+	h.mu.Unlock()
+	for _, name := range gone {
+		h.gone(name)
+	}
+}
+
+// sendTraffic sends each busy app's traffic, once a second.
+func (h *hub) sendTraffic() {
+	clear(h.hcodes)
+	now := time.Now()
+	for app, tr := range h.traffic {
+		if tr.idle(now) {
+			delete(h.traffic, app)
+			h.mu.Lock()
+			delete(h.tviews, app)
+			h.mu.Unlock()
+			continue
+		}
+		data := mustJSON(tr.view(app, now))
+		h.mu.Lock()
+		h.tviews[app] = data
+		h.mu.Unlock()
+		h.send(event{name: "traffic", app: app, data: data})
+	}
+}
+
+func (h *hub) broadcast(name, app string, v any) {
+	h.send(event{name: name, app: app, data: mustJSON(v)})
+}
+
+// send offers ev to every stream that may see its app.
+func (h *hub) send(ev event) {
+	h.mu.Lock()
+	a := h.apps[ev.app]
+	var to []*subscriber
+	for _, s := range h.subs {
+		if ev.app == "" || s.sees(a) {
+			to = append(to, s)
+		}
+	}
+	h.mu.Unlock()
+	for _, s := range to {
+		s.offer(ev)
+	}
+}
+
+// errTooMany is a stream refused by the limits.
+type errTooMany string
+
+func (e errTooMany) Error() string { return string(e) }
+
+// subscribe opens a stream for u, within the limits, and returns it with
+// the events that draw the present: every app u may see, its traffic and
+// its last deploy.
+func (h *hub) subscribe(u *engine.User, perUser int) (*subscriber, []event, error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if len(h.subs) >= h.max {
+		return nil, nil, errTooMany("The dashboard has as many live streams as it takes: close another tab or try again later.")
+	}
+	if h.perUser[u.Email] >= perUser {
+		return nil, nil, errTooMany("You have as many live dashboards open as you may: close another tab.")
+	}
+	s := &subscriber{id: randomHex(16), ch: make(chan event, streamBuffer), user: u}
+	h.subs[s.id] = s
+	h.perUser[u.Email]++
+	var first []event
+	for name, data := range h.views {
+		if s.sees(h.apps[name]) {
+			first = append(first, event{name: "app", app: name, data: data})
+			if t := h.tviews[name]; t != nil {
+				first = append(first, event{name: "traffic", app: name, data: t})
+			}
+			if n := h.nviews[name]; n != nil {
+				first = append(first, event{name: "explain", app: name, data: n})
+			}
+		}
+	}
+	return s, first, nil
+}
+
+func (h *hub) unsubscribe(s *subscriber) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.subs[s.id] == s {
+		delete(h.subs, s.id)
+		h.perUser[s.user.Email]--
+		if h.perUser[s.user.Email] <= 0 {
+			delete(h.perUser, s.user.Email)
+		}
+	}
+}
+
+func (h *hub) stream(id string) *subscriber {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.subs[id]
+}
+
+func (h *hub) streams() int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return len(h.subs)
+}
+
+func mustJSON(v any) []byte {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return []byte("null")
+	}
+	return b
+}

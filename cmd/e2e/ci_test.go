@@ -110,17 +110,13 @@ func (r *ciRun) assertNoTrace() {
 func (r *ciRun) assertHomeGone(home string) {
 	t := r.t
 	t.Helper()
-	for service, base := range map[string]string{"postgres": "/var/lib/hako-postgres", "redis": "/var/lib/hako-redis"} {
-		sum := sha256.Sum256([]byte(filepath.Join(home, "addons", service)))
-		if _, err := os.Stat(filepath.Join(base, hex.EncodeToString(sum[:8]))); err == nil {
-			t.Errorf("add-on data of %s left in %s", service, base)
+	for _, place := range addonPlaces(home) {
+		if _, err := os.Stat(place); err == nil {
+			t.Errorf("add-on data left in %s", place)
 		}
 	}
-	procs, _ := filepath.Glob("/proc/[0-9]*/cmdline")
-	for _, p := range procs {
-		if b, err := os.ReadFile(p); err == nil && strings.Contains(string(b), home) {
-			t.Errorf("a process of the run is left: %s: %q", p, strings.ReplaceAll(string(b), "\x00", " "))
-		}
+	for _, p := range processesOf(home) {
+		t.Errorf("a process of the run is left: %s", p)
 	}
 	if f, err := os.Open("/proc/self/mountinfo"); err == nil {
 		sc := bufio.NewScanner(f)
@@ -141,6 +137,32 @@ func (r *ciRun) assertHomeGone(home string) {
 			}
 		}
 	}
+}
+
+// addonPlaces are where the add-on servers of home keep their data when
+// home's parents are closed to their user (see the add-on packages).
+func addonPlaces(home string) []string {
+	var places []string
+	for service, base := range map[string]string{"postgres": "/var/lib/hako-postgres", "redis": "/var/lib/hako-redis"} {
+		sum := sha256.Sum256([]byte(filepath.Join(home, "addons", service)))
+		places = append(places, filepath.Join(base, hex.EncodeToString(sum[:8])))
+	}
+	return places
+}
+
+// processesOf lists the processes whose command line names home or its
+// add-ons' places: the server's dynos and add-on servers.
+func processesOf(home string) []string {
+	places := append(addonPlaces(home), home)
+	var found []string
+	procs, _ := filepath.Glob("/proc/[0-9]*/cmdline")
+	for _, p := range procs {
+		b, err := os.ReadFile(p)
+		if err == nil && slices.ContainsFunc(places, func(place string) bool { return strings.Contains(string(b), place) }) {
+			found = append(found, p+": "+strings.ReplaceAll(string(b), "\x00", " "))
+		}
+	}
+	return found
 }
 
 // ciApp copies a testdata app into a git repository with one commit,
@@ -281,6 +303,10 @@ func TestCIInterrupt(t *testing.T) {
 	var dynos []dynoStatus
 	if b, err := ps.CombinedOutput(); err != nil || json.Unmarshal(b, &dynos) != nil || len(dynos) != 1 || dynos[0].Name != "test.1" || dynos[0].State != "up" {
 		t.Errorf("ps of %s while its test runs: %v %s", app, err, b)
+	}
+	// The check of what is left sees the run's processes while it runs.
+	if len(processesOf(r.home())) == 0 {
+		t.Errorf("no process of the run is seen while it runs: the checks below would prove nothing")
 	}
 	if err := r.cmd.Process.Signal(os.Interrupt); err != nil {
 		t.Fatal(err)

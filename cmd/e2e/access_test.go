@@ -331,3 +331,33 @@ func TestWorkshop(t *testing.T) {
 		t.Errorf("users:\n%s", out)
 	}
 }
+
+// TestAccessOverGitHTTPS: over git's HTTPS, as over SSH, a user's own
+// token pushes to their app and clones it, and a stranger's token is
+// refused both, before git runs.
+func TestAccessOverGitHTTPS(t *testing.T) {
+	need(t, "python3")
+	c := newClass(t)
+	s := c.s
+	token := func(role string) string {
+		return strings.TrimSpace(c.must(t, role, "auth:tokens:create", "-s"))
+	}
+	ca := s.caFile(t)
+	owner, stranger := credentialHelper(t, token("owner")), credentialHelper(t, token("stranger"))
+	url := "https://127.0.0.1:" + s.apiPort + "/shared.git"
+	dir := repo(t, "procfile-app")
+	out, err := gitHTTP(dir, ca, stranger, "push", url, "main")
+	if err == nil || !strings.Contains(out, "You do not have access to the app shared.") {
+		t.Errorf("stranger's push over HTTPS: %v\n%s", err, out)
+	}
+	if out, err := gitHTTP(dir, ca, owner, "push", url, "main"); err != nil || !released(out, 2) {
+		t.Fatalf("owner's push over HTTPS: %v\n%s", err, out)
+	}
+	out, err = gitHTTP(t.TempDir(), ca, stranger, "clone", "-q", url, filepath.Join(t.TempDir(), "clone"))
+	if err == nil || !strings.Contains(out, "You do not have access to the app shared.") {
+		t.Errorf("stranger's clone over HTTPS: %v\n%s", err, out)
+	}
+	if out := c.must(t, "owner", "releases", "-a", "shared"); !hasLineMatch(out, `v2\s+Deploy [0-9a-f]{7}\s+owner@example\.test .*`) {
+		t.Errorf("the push over HTTPS is not the owner's:\n%s", out)
+	}
+}

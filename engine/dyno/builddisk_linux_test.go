@@ -139,3 +139,28 @@ func mountedUnder(t *testing.T, dir string) []string {
 	}
 	return out
 }
+
+// BenchmarkBuildDisk measures what a build's disk costs each build: the
+// mount of the app's image (made once) and its unmount.
+//
+//	go test ./engine/dyno -run '^$' -bench BuildDisk
+func BenchmarkBuildDisk(b *testing.B) {
+	if os.Geteuid() != 0 {
+		b.Skip("loop devices need root")
+	}
+	exe, _ := filepath.Abs(os.Args[0])
+	s := New(Options{Exe: exe, Isolate: ModeNamespaces, ScratchDir: b.TempDir(), Network: NetworkHost})
+	if !s.Isolated() {
+		b.Skip("no isolation here")
+	}
+	image, dir := filepath.Join(b.TempDir(), "build-disk.img"), b.TempDir()
+	for b.Loop() {
+		unmount, err := s.MountBuildDisk(image, 4<<30, dir)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := unmount(); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -73,7 +73,10 @@ func (bd *build) mountDisk() error {
 	}
 	unmount, err := m.MountBuildDisk(image, d.size, d.dir)
 	if err != nil {
-		return fmt.Errorf("mount the build disk: %w", err)
+		// As a dyno without its disk: the quota is lost, not the build
+		// (a host without loop devices, a container, say).
+		fmt.Fprintf(bd.out, "-----> Warning: no build disk on this server (%v); the build's files are bounded one by one\n", err)
+		return nil
 	}
 	d.unmount, bd.disk = unmount, d
 	// What a build killed with the server left, but the cache.

@@ -101,6 +101,7 @@ func NewApp(env *Env) *cli.App {
 	cmds = append(cmds, reviewAppsCommands(env)...)
 	cmds = append(cmds, pgBackupsCommands(env)...)
 	cmds = append(cmds, psCommands(env)...)
+	cmds = append(cmds, exportCommands(env)...)
 	cmds = append(cmds, logsCommand(env), runCommand(env), buildsCommand(env), gitRemoteCommand(env), statusCommand(env))
 	if !env.Remote {
 		cmds = append(cmds, serverCommand(env), hookCommand(env), caPathCommand(env), ciCommand(env))

@@ -316,6 +316,9 @@ func TestWorkshop(t *testing.T) {
 	if out, err := as("student1@hako.local", "workshop:reset", "--confirm", "workshop"); err == nil || !hasLine(out, adminOnlyLine) {
 		t.Errorf("student1's workshop:reset: %v\n%s", err, out)
 	}
+	if out, err := s.run("users:remove", "student1@hako.local"); err == nil || !hasLine(out, " ▸    student1@hako.local owns 1 apps (student1): destroy them first (`hako workshop:reset` does so for students).") {
+		t.Errorf("users:remove of a student with an app: %v\n%s", err, out)
+	}
 	out = s.hako(t, "workshop:reset", "--confirm", "workshop")
 	if !hasLine(out, "Destroyed 3 apps: student1, student2, student3") {
 		t.Errorf("reset:\n%s", out)
@@ -329,6 +332,13 @@ func TestWorkshop(t *testing.T) {
 	}
 	if out := s.hako(t, "users"); !hasLineMatch(out, `student3@hako\.local\s+student`) || !hasLineMatch(out, `admin\s+administrator`) {
 		t.Errorf("users:\n%s", out)
+	}
+	// A removed student's token no longer works.
+	if out := s.hako(t, "users:remove", "student3@hako.local"); !hasLine(out, "Removing student3@hako.local... done") {
+		t.Errorf("users:remove:\n%s", out)
+	}
+	if out, err := as("student3@hako.local", "apps"); err == nil || !strings.Contains(out, "Invalid credentials provided") {
+		t.Errorf("a removed student's token: %v\n%s", err, out)
 	}
 }
 

@@ -185,6 +185,7 @@ func TestAuthorizationTable(t *testing.T) {
 	for _, pattern := range s.patterns {
 		for _, role := range roles {
 			t.Run(fmt.Sprintf("%s/%s", pattern, role), func(t *testing.T) {
+				t.Parallel() // each world is its own store: they wait on disk, not on each other
 				w := newAuthzWorld(t)
 				method, path, body := concrete(pattern)
 				status, out := w.call(role, method, path, body)

@@ -525,3 +525,37 @@ func TestCICachePoisoning(t *testing.T) {
 	}
 	runVictim()
 }
+
+// By default a run tests the last commit; with --dirty, the files git
+// does not ignore, committed or not, and never the ignored ones.
+func TestCIDirty(t *testing.T) {
+	appJSON := `{"environments": {"test": {"scripts": {"test": "for f in committed.txt uncommitted.txt ignored.txt; do [ -f $f ] && echo has $f; done; true"}}}}`
+	dir := ciApp(t, "procfile-app", map[string]string{"app.json": appJSON, "committed.txt": "c\n", ".gitignore": "ignored.txt\n"})
+	for name, content := range map[string]string{"uncommitted.txt": "u\n", "ignored.txt": "i\n"} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, tc := range []struct {
+		args      []string
+		has, lack []string
+	}{
+		{nil, []string{"has committed.txt"}, []string{"has uncommitted.txt", "has ignored.txt"}},
+		{[]string{"--dirty"}, []string{"has committed.txt", "has uncommitted.txt"}, []string{"has ignored.txt"}},
+	} {
+		code, out := startCI(t, dir, []string{"HAKO_WARM_GO=false"}, tc.args...).wait(5 * time.Minute)
+		if code != 0 {
+			t.Fatalf("hako ci %v exited with %d:\n%s", tc.args, code, out)
+		}
+		for _, l := range tc.has {
+			if !hasLine(out, l) {
+				t.Errorf("hako ci %v: no line %q:\n%s", tc.args, l, out)
+			}
+		}
+		for _, l := range tc.lack {
+			if hasLine(out, l) {
+				t.Errorf("hako ci %v: the line %q:\n%s", tc.args, l, out)
+			}
+		}
+	}
+}

@@ -3,7 +3,9 @@ package e2e
 import (
 	"encoding/json"
 	"fmt"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"time"
 )
@@ -87,8 +89,8 @@ func cliRows(h *herokuEnv) []cliRow {
 
 		// One-off dynos.
 		{args: a("run", "-a", "compat", "--", "echo", "hi"), lines: []string{"hi"}},
-		{args: a("run", "--exit-code", "-a", "compat", "--", "sh", "-c", "exit 3"), fails: true, lines: []string{"~.*exit.*3.*"}},
-		{args: a("run", "-a", "compat", "--", "bash", "-c", "tty; echo \"cols=$(tput cols 2>/dev/null || stty size)\""), tty: true, lines: []string{"~/dev/pts/\\d+"}},
+		{args: a("run", "--exit-code", "-a", "compat", "--", "sh", "-c", "exit 3"), fails: true, lines: []string{" ›   Error: Process exited with code 3"}},
+		{args: a("run", "-a", "compat", "--", "bash", "-c", "tty; echo \"cols=$(tput cols 2>/dev/null || stty size)\""), tty: true, lines: []string{"~/dev/pts/\\d+", "cols=120"}},
 		{args: a("run:detached", "-a", "compat", "--", "echo", "detached-hi"), lines: []string{"~Running echo detached-hi on compat\\.\\.\\. done, run\\.\\d+"},
 			state: func(h *herokuEnv) error { return h.logHas("compat", "~.* app\\[run\\.\\d+\\]: detached-hi") }},
 
@@ -170,6 +172,9 @@ func cliRows(h *herokuEnv) []cliRow {
 		{args: a("stack", "-a", "compat"), lines: []string{"=== compat Available Stacks", "", "* heroku-24"}},
 		{args: a("regions"), lines: []string{"  ID      Location       Runtime", "~ ─+", "  local   This machine   Common Runtime"}},
 		{args: a("open", "-a", "compat"), lines: []string{"Opening " + web + "..."}},
+
+		// A release with a release phase has its output.
+		{args: a("releases:output", "-a", "compat"), before: func(h *herokuEnv) { h.pushReleasePhase() }, lines: []string{"-----> Running release command...", "       release phase of compat"}},
 	}
 }
 
@@ -179,6 +184,19 @@ func a(args ...string) []string { return args }
 // regexpQuote quotes s for a "~" line.
 func regexpQuote(s string) string {
 	return strings.NewReplacer(".", "\\.", "+", "\\+", "(", "\\(", ")", "\\)", "?", "\\?", "*", "\\*", "[", "\\[", "|", "\\|").Replace(s)
+}
+
+// pushReleasePhase deploys the app again with a release phase that
+// prints a line.
+func (h *herokuEnv) pushReleasePhase() {
+	procfile := "web: python3 -m http.server $PORT\nrelease: echo release phase of $HEROKU_APP_NAME\n"
+	if err := os.WriteFile(filepath.Join(h.repo, "Procfile"), []byte(procfile), 0o644); err != nil {
+		h.t.Fatal(err)
+	}
+	git(h.t, h.repo, "commit", "-qam", "release phase")
+	if out, err := h.s.push(h.repo, h.s.key, "compat", "main"); err != nil {
+		h.t.Fatalf("push: %v\n%s", err, out)
+	}
 }
 
 // addonName is the name of the app's add-on attached as attachment.

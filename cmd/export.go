@@ -35,6 +35,11 @@ func exportCommands(env *Env) []*cli.Command {
 				&cli.StringFlag{Name: "push", Usage: "also push the image to REGISTRY/REPO, tagged vN"},
 			},
 			Action: func(c *cli.Context) error {
+				if env.Remote {
+					// Over SSH the command runs in the server: --out,
+					// --base and --with would name the server's files.
+					return engine.Errorf(engine.EINVALID, "export writes files on your machine: run it with the hako CLI, not over SSH.")
+				}
 				if f := c.String("format"); f != "oci" {
 					return engine.Errorf(engine.EINVALID, "Unknown --format %q: give oci.", f)
 				}
@@ -51,6 +56,9 @@ func exportCommands(env *Env) []*cli.Command {
 			ArgsUsage: "DIR|IMAGE.tar",
 			Flags:     []cli.Flag{appFlag, &cli.StringFlag{Name: "image", Usage: "which image of a layout holding several: APP:vN"}},
 			Action: func(c *cli.Context) error {
+				if env.Remote {
+					return engine.Errorf(engine.EINVALID, "import reads an image on your machine: run it with the hako CLI, not over SSH.")
+				}
 				if c.NArg() != 1 {
 					return engine.Errorf(engine.EINVALID, "Usage: hako import -a APP DIR|IMAGE.tar")
 				}

@@ -220,7 +220,7 @@ var sshCommandArgs = map[string][]string{
 
 // localCommands refuse to run over SSH whatever the app: they need the
 // caller's machine.
-var localCommands = map[string]bool{"builds:create": true, "git:remote": true, "pg:psql": true, "redis:cli": true, "pg:backups:download": true}
+var localCommands = map[string]bool{"builds:create": true, "git:remote": true, "pg:psql": true, "redis:cli": true, "pg:backups:download": true, "export": true, "import": true}
 
 // ownerCommands are those a collaborator may not run either.
 var ownerCommands = map[string]bool{"apps:destroy": true, "access:add": true, "access:remove": true}

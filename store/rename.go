@@ -13,7 +13,8 @@ var _ engine.AppRenamer = (*Store)(nil)
 
 // RenameApp gives the app old the name new in one transaction: its
 // record and add-ons, its release history, its slugs' records, its
-// scheduler jobs and its pipeline coupling all move, so that nothing
+// scheduler jobs, its pipeline coupling and its review apps' settings and
+// records (as a parent and as a review app) all move, so that nothing
 // still names oldName afterwards. Returns ENOTFOUND, or ECONFLICT if newName is
 // taken.
 func (s *Store) RenameApp(oldName, newName string) (*engine.App, error) {
@@ -44,6 +45,9 @@ func (s *Store) RenameApp(oldName, newName string) (*engine.App, error) {
 			return err
 		}
 		if err := moveCoupling(tx, oldName, newName); err != nil {
+			return err
+		}
+		if err := moveReview(tx, oldName, newName); err != nil {
 			return err
 		}
 		return moveSlugs(tx, oldName, newName)
@@ -123,6 +127,63 @@ func moveCoupling(tx *bolt.Tx, oldName, newName string) error {
 		return err
 	}
 	return put(b, []byte(newName), c)
+}
+
+// moveReview moves the review apps' records naming oldName: its settings
+// as a parent, its record as a review app and its review apps' parent.
+// Left under the old name, they would hand a new app of that name the
+// renamed parent's review apps (its pushes deploying into them) or make
+// it a review app allowed to fork the parent's database.
+func moveReview(tx *bolt.Tx, oldName, newName string) error {
+	if b := tx.Bucket(bucketReviewSettings); b != nil {
+		rs := new(engine.ReviewSettings)
+		ok, err := get(b, []byte(oldName), rs)
+		if err != nil {
+			return err
+		}
+		if ok {
+			rs.Parent = newName
+			if err := b.Delete([]byte(oldName)); err != nil {
+				return err
+			}
+			if err := put(b, []byte(newName), rs); err != nil {
+				return err
+			}
+		}
+	}
+	b := tx.Bucket(bucketReviewApps)
+	if b == nil {
+		return nil
+	}
+	var fix []*engine.ReviewApp
+	err := b.ForEach(func(k, v []byte) error {
+		ra := new(engine.ReviewApp)
+		if err := decode(k, v, ra); err != nil {
+			return err
+		}
+		if ra.Name == oldName || ra.Parent == oldName {
+			fix = append(fix, ra)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	for _, ra := range fix {
+		if ra.Name == oldName {
+			if err := b.Delete([]byte(oldName)); err != nil {
+				return err
+			}
+			ra.Name = newName
+		}
+		if ra.Parent == oldName {
+			ra.Parent = newName
+		}
+		if err := put(b, []byte(ra.Name), ra); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func moveSlugs(tx *bolt.Tx, oldName, newName string) error {

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"strings"
 	"testing"
 
 	"hako/engine"
@@ -67,5 +68,61 @@ func TestRenameApp(t *testing.T) {
 	mustCreateApp(t, s, "web", engine.ReleaseSucceeded)
 	if rels, _ := s.Releases("web"); len(rels) != 1 {
 		t.Errorf("new app of the old name has %d releases, want 1", len(rels))
+	}
+}
+
+// TestRenameMovesReviewApps: renaming a parent or a review app moves
+// their review records with them, so that a new app taking the old name
+// neither inherits the parent's review apps (a push of a branch to it
+// would deploy into them) nor passes for a review app of the parent
+// (which may fork the parent's database).
+func TestRenameMovesReviewApps(t *testing.T) {
+	s := openTest(t)
+	for _, n := range []string{"parent", "parent-feat", "parent-fix"} {
+		mustCreateApp(t, s, n, engine.ReleaseSucceeded)
+	}
+	if err := s.PutReviewSettings(&engine.ReviewSettings{Parent: "parent", Enabled: true, ForkDB: true}); err != nil {
+		t.Fatal(err)
+	}
+	for _, ra := range []*engine.ReviewApp{{Name: "parent-feat", Parent: "parent", Branch: "feat"}, {Name: "parent-fix", Parent: "parent", Branch: "fix"}} {
+		if err := s.PutReviewApp(ra); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := s.RenameApp("parent", "moved"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.RenameApp("parent-feat", "feature"); err != nil {
+		t.Fatal(err)
+	}
+	// A stranger's apps take the freed names.
+	mustCreateApp(t, s, "parent", engine.ReleaseSucceeded)
+	mustCreateApp(t, s, "parent-feat", engine.ReleaseSucceeded)
+
+	if rs, err := s.ReviewSettings("parent"); err != nil || rs != nil {
+		t.Errorf("the new app parent has settings %+v (%v), want none", rs, err)
+	}
+	if rs, err := s.ReviewSettings("moved"); err != nil || rs == nil || rs.Parent != "moved" || !rs.Enabled || !rs.ForkDB {
+		t.Errorf("moved's settings = %+v (%v), want parent moved, enabled, fork_db", rs, err)
+	}
+	if got, err := s.ReviewApps("parent"); err != nil || len(got) != 0 {
+		t.Errorf("the new app parent has review apps %v (%v), want none", got, err)
+	}
+	got, err := s.ReviewApps("moved")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, ra := range got {
+		names = append(names, ra.Name+"<"+ra.Parent+":"+ra.Branch)
+	}
+	if want := "feature<moved:feat parent-fix<moved:fix"; strings.Join(names, " ") != want {
+		t.Errorf("moved's review apps = %q, want %q", strings.Join(names, " "), want)
+	}
+	all, _ := s.ReviewApps("")
+	for _, ra := range all {
+		if ra.Name == "parent-feat" {
+			t.Errorf("the new app parent-feat passes for a review app: %+v", ra)
+		}
 	}
 }

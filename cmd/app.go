@@ -56,9 +56,17 @@ func Run(env *Env, args []string) int {
 		return 1
 	}
 	args = reorder(app, args)
+	started := markActions(app.Commands)
 	err := app.Run(append([]string{"hako"}, args...))
 	if err == nil {
 		return 0
+	}
+	if !*started && engine.ErrorCode(err) == engine.EINTERNAL {
+		// The command-line library refused the line before any command
+		// ran (a required flag missing, an unknown flag, a bad value):
+		// its message is about the user's input and is shown as it is.
+		fmt.Fprintf(env.Stderr, " ▸    %s\n", err)
+		return 1
 	}
 	var exit cli.ExitCoder
 	if errors.As(err, &exit) {
@@ -77,6 +85,27 @@ func Run(env *Env, args []string) int {
 		}
 	}
 	return 1
+}
+
+// markActions wraps every command's action so that Run can tell an error
+// of the command-line library, returned before any action ran, from one
+// of the command itself, which may carry internal details.
+func markActions(cmds []*cli.Command) *bool {
+	started := new(bool)
+	var walk func([]*cli.Command)
+	walk = func(cmds []*cli.Command) {
+		for _, c := range cmds {
+			if action := c.Action; action != nil {
+				c.Action = func(ctx *cli.Context) error {
+					*started = true
+					return action(ctx)
+				}
+			}
+			walk(c.Subcommands)
+		}
+	}
+	walk(cmds)
+	return started
 }
 
 // NewApp builds the command tree. Over SSH the server-side commands are

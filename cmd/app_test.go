@@ -28,3 +28,29 @@ func TestRemoteInternalErrorLogged(t *testing.T) {
 		t.Errorf("server log = %q", logged)
 	}
 }
+
+// TestUsageErrorsShown checks that a command line the library refuses
+// before any command runs tells the user what is wrong with it, over SSH
+// too, instead of pointing at the server log.
+func TestUsageErrorsShown(t *testing.T) {
+	cases := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"pipelines:add", "p", "-a", "x"}, " ▸    Required flag \"stage\" not set\n"},
+		{[]string{"apps", "--no-such-flag"}, " ▸    flag provided but not defined: -no-such-flag\n"},
+	}
+	for _, c := range cases {
+		var stderr bytes.Buffer
+		env := &Env{Stdin: strings.NewReader(""), Stdout: &bytes.Buffer{}, Stderr: &stderr, Remote: true,
+			Client: func() (*Client, error) { return nil, errors.New("no server in this test") },
+			Logf:   func(string, ...any) {},
+		}
+		if code := Run(env, c.args); code != 1 {
+			t.Errorf("%v: exit status %d, want 1", c.args, code)
+		}
+		if got := stderr.String(); got != c.want {
+			t.Errorf("%v: the user was told %q, want %q", c.args, got, c.want)
+		}
+	}
+}

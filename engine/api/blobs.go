@@ -19,8 +19,14 @@ import (
 const blobTTL = time.Hour
 
 // maxPending bounds the sources and slug imports waiting at once, so that
-// a client cannot fill the disk with uploads it never uses.
-const maxPending = 16
+// clients cannot fill the disk with uploads they never use;
+// maxPendingPerUser bounds one user's, so that one user (a student of a
+// class, say) cannot take them all and keep every other user from
+// building for an hour.
+const (
+	maxPending        = 64
+	maxPendingPerUser = 8
+)
 
 // secret returns a random token for a blob URL.
 func secret() string {
@@ -52,23 +58,31 @@ type pending[T any] struct {
 
 type entry[T any] struct {
 	v       T
+	user    string
 	expires time.Time
 	drop    func(T)
 }
 
-// add keeps v under key until ttl passes; drop, when set, runs then.
-// It refuses when maxPending entries wait already.
-func (p *pending[T]) add(key string, v T, drop func(T)) bool {
+// add keeps v, made by user, under key until ttl passes; drop, when set,
+// runs then. It refuses when maxPending entries wait already, or
+// maxPendingPerUser of user's.
+func (p *pending[T]) add(key, user string, v T, drop func(T)) bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.expire()
 	if p.m == nil {
 		p.m = map[string]*entry[T]{}
 	}
-	if len(p.m) >= maxPending {
+	mine := 0
+	for _, e := range p.m {
+		if e.user == user {
+			mine++
+		}
+	}
+	if len(p.m) >= maxPending || mine >= maxPendingPerUser {
 		return false
 	}
-	p.m[key] = &entry[T]{v: v, expires: time.Now().Add(blobTTL), drop: drop}
+	p.m[key] = &entry[T]{v: v, user: user, expires: time.Now().Add(blobTTL), drop: drop}
 	return true
 }
 

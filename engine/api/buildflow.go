@@ -95,19 +95,21 @@ func (t *builds) add(b *build) {
 	t.byApp[b.app] = list
 }
 
-// running counts the builds not yet ended.
-func (t *builds) running() int {
+// running counts the builds not yet ended, all and user's.
+func (t *builds) running(user string) (all, mine int) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	n := 0
 	for _, b := range t.byID {
 		b.mu.Lock()
 		if b.status == "pending" {
-			n++
+			all++
+			if b.user == user {
+				mine++
+			}
 		}
 		b.mu.Unlock()
 	}
-	return n
+	return all, mine
 }
 
 // rename moves an app's builds to its new name.
@@ -226,8 +228,8 @@ func (s *Server) createSourceBuild(w http.ResponseWriter, r *http.Request) {
 	}
 	// Each build waits for its app's lock in a goroutine of its own:
 	// their number is bounded as the sources are.
-	if s.builds.running() >= maxPending {
-		s.fail(w, engine.Errorf(engine.EINVALID, "%d builds are running or waiting already: wait for one to end.", maxPending))
+	if all, mine := s.builds.running(s.by(r)); all >= maxPending || mine >= maxPendingPerUser {
+		s.fail(w, engine.Errorf(engine.EINVALID, "%d builds are running or waiting already, %d of yours (at most %d): wait for one to end.", all, mine, maxPendingPerUser))
 		return
 	}
 	f, err := s.openSource(body.SourceBlob.URL, body.SourceBlob.Checksum)

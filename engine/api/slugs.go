@@ -129,8 +129,8 @@ func (s *Server) createSlug(w http.ResponseWriter, r *http.Request) {
 		im.mu.Unlock()
 		s.Engine.ForgetImport(id)
 	}
-	if !s.imports.add(im.secret, im, forget) {
-		s.fail(w, engine.Errorf(engine.EINVALID, "Too many slug imports and sources wait for their upload (at most %d, each for an hour): use or let expire the ones made.", maxPending))
+	if !s.imports.add(im.secret, s.by(r), im, forget) {
+		s.fail(w, engine.Errorf(engine.EINVALID, "Too many slug imports wait for their upload (at most %d of yours, each for an hour): use or let expire the ones made.", maxPendingPerUser))
 		return
 	}
 	writeJSON(w, http.StatusCreated, s.importView(r, im))

@@ -31,9 +31,9 @@ func (s *Server) createSource(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	key := secret()
-	if !s.sources.add(key, &source{dir: dir, size: -1}, func(src *source) { _ = os.RemoveAll(src.dir) }) {
+	if !s.sources.add(key, s.by(r), &source{dir: dir, size: -1}, func(src *source) { _ = os.RemoveAll(src.dir) }) {
 		_ = os.RemoveAll(dir)
-		s.fail(w, engine.Errorf(engine.EINVALID, "Too many sources wait for their upload or build (at most %d, each for an hour): use or let expire the ones made.", maxPending))
+		s.fail(w, engine.Errorf(engine.EINVALID, "Too many sources wait for their upload or build (at most %d of yours, each for an hour): use or let expire the ones made.", maxPendingPerUser))
 		return
 	}
 	u := baseURL(r) + "/source-blobs/" + key

@@ -25,7 +25,8 @@ import (
 // closes. The dyno starts when its client arrives.
 //
 // A secret is 32 random bytes, good for one connection, within TTL of
-// being handed out; at most maxRendezvous wait at once.
+// being handed out; at most maxRendezvous wait at once, and
+// maxRendezvousPerUser of one user's.
 type Rendezvous struct {
 	Engine *engine.Engine
 	// TTL is how long a secret waits for its client; zero means
@@ -59,8 +60,12 @@ const (
 	// DefaultRendezvousTTL is how long a secret is good for, as long as
 	// a client could reasonably take between the POST and connecting.
 	DefaultRendezvousTTL = time.Minute
-	// maxRendezvous bounds the secrets waiting at once.
-	maxRendezvous = 1024
+	// maxRendezvous bounds the secrets waiting at once;
+	// maxRendezvousPerUser one user's, so that one user asking for
+	// one-off dynos they never attach to cannot keep everyone else's
+	// `heroku run` from starting.
+	maxRendezvous        = 1024
+	maxRendezvousPerUser = 32
 	// rendezvousHandshake bounds the TLS handshake and the secret's line.
 	rendezvousHandshake = 10 * time.Second
 	// maxSecretLine is longer than any secret hako hands out.
@@ -79,7 +84,7 @@ func (rv *Rendezvous) SetAddr(addr string) {
 // secret. host names the server as the client reached the API, for a
 // listener on every address. cancel, when set, is called once the dyno
 // will not run (its secret expired) or has run. Returns ECONFLICT past
-// maxRendezvous.
+// maxRendezvous or maxRendezvousPerUser.
 func (rv *Rendezvous) offer(req engine.RunRequest, tty bool, host string, cancel func()) (string, error) {
 	var b [32]byte
 	if _, err := rand.Read(b[:]); err != nil {
@@ -102,7 +107,13 @@ func (rv *Rendezvous) offer(req engine.RunRequest, tty bool, host string, cancel
 			a.drop()
 		}
 	}
-	if len(rv.pending) >= maxRendezvous {
+	mine := 0
+	for _, a := range rv.pending {
+		if a.req.User == req.User {
+			mine++
+		}
+	}
+	if len(rv.pending) >= maxRendezvous || mine >= maxRendezvousPerUser {
 		return "", engine.Errorf(engine.ECONFLICT, "Too many one-off dynos are waiting for their client; try again in a minute.")
 	}
 	if rv.pending == nil {

@@ -104,3 +104,22 @@ func TestRendezvousRefusals(t *testing.T) {
 		}
 	}
 }
+
+// TestRendezvousPerUser: one user asking for attached one-off dynos they
+// never attach to runs out of secrets of their own, and another user
+// still gets one.
+func TestRendezvousPerUser(t *testing.T) {
+	rv := &Rendezvous{TTL: time.Hour}
+	rv.SetAddr("127.0.0.1:5000")
+	for i := range maxRendezvousPerUser {
+		if _, err := rv.offer(engine.RunRequest{App: "greedy", User: "greedy@example.test"}, false, "", nil); err != nil {
+			t.Fatalf("offer %d: %v", i+1, err)
+		}
+	}
+	if _, err := rv.offer(engine.RunRequest{App: "greedy", User: "greedy@example.test"}, false, "", nil); engine.ErrorCode(err) != engine.ECONFLICT {
+		t.Errorf("offer past the user's bound: %v, want ECONFLICT", err)
+	}
+	if _, err := rv.offer(engine.RunRequest{App: "other", User: "other@example.test"}, false, "", nil); err != nil {
+		t.Errorf("another user's offer: %v", err)
+	}
+}

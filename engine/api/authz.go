@@ -176,6 +176,39 @@ func canSee(r *http.Request, a *engine.App) bool {
 	return engine.CanAccess(userOf(r), a, engine.AccessMember)
 }
 
+// requestToken is the token a request carries: a bearer token, or the
+// password of Basic authentication.
+func requestToken(r *http.Request) (string, bool) {
+	tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	if !ok {
+		_, tok, ok = r.BasicAuth()
+	}
+	return tok, ok
+}
+
+// stillAllowed returns a check, polled while a log tail streams, that
+// what let the request read app's log still holds: the app is the same
+// one (not a new app made since under its name by someone else), the
+// request's token is not revoked, its user not removed nor taken off the
+// app's collaborators. A tail is long-lived: checked only when it
+// starts, it would outlive all of these.
+func (s *Server) stillAllowed(r *http.Request, app *engine.App) func() bool {
+	tok, _ := requestToken(r)
+	email, name, id := s.by(r), app.Name, app.ID
+	admin := s.Token != "" && subtle.ConstantTimeCompare([]byte(tok), []byte(s.Token)) == 1
+	return func() bool {
+		if a, err := s.Engine.App(name); err != nil || a.ID != id {
+			return false
+		}
+		if !admin {
+			if u, err := s.Engine.Authenticate(tok); err != nil || u.Email != email {
+				return false
+			}
+		}
+		return s.Engine.CheckAccess(email, name, engine.AccessMember) == nil
+	}
+}
+
 // auth finds the user a request's token belongs to: the administrator's
 // token from HAKO_HOME/api-token, or a user's (engine.Authenticate). The
 // token comes as a bearer token, or as the password of Basic
@@ -183,10 +216,7 @@ func canSee(r *http.Request, a *engine.App) bool {
 // it.
 func (s *Server) auth(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-		if !ok {
-			_, tok, ok = r.BasicAuth()
-		}
+		tok, ok := requestToken(r)
 		var u *engine.User
 		var err error
 		switch {

@@ -19,7 +19,13 @@ type logQuery struct {
 	dyno, ps, source string
 	serverSentEvents bool
 	json             bool // one JSON object a line, the text as written
+	// allowed, when set, is polled while a tail streams (every
+	// tailRecheck); the tail ends once it says no (see stillAllowed).
+	allowed func() bool
 }
+
+// tailRecheck is how often a tail checks that its reader may still read.
+const tailRecheck = time.Second
 
 // jsonLine is a log line as `hako logs --json` prints it.
 type jsonLine struct {
@@ -46,7 +52,8 @@ func (s *Server) logLines(w http.ResponseWriter, r *http.Request) {
 			num = -1
 		}
 	}
-	s.streamLogs(w, r, app.Name, logQuery{num: num, tail: q.Get("tail") == "true", dyno: q.Get("dyno"), ps: q.Get("ps"), source: q.Get("source"), json: q.Get("format") == "json"})
+	s.streamLogs(w, r, app.Name, logQuery{num: num, tail: q.Get("tail") == "true", dyno: q.Get("dyno"), ps: q.Get("ps"), source: q.Get("source"), json: q.Get("format") == "json",
+		allowed: s.stillAllowed(r, app)})
 }
 
 // streamLogs writes the app's recent lines, then new ones while q.tail,
@@ -98,10 +105,16 @@ func (s *Server) streamLogs(w http.ResponseWriter, r *http.Request, app string, 
 	if !q.tail {
 		return
 	}
+	recheck := time.NewTicker(tailRecheck)
+	defer recheck.Stop()
 	for {
 		select {
 		case <-r.Context().Done():
 			return
+		case <-recheck.C:
+			if q.allowed != nil && !q.allowed() {
+				return
+			}
 		case l := <-sub.C:
 			if keep(l) {
 				write(l)

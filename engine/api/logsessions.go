@@ -80,7 +80,7 @@ func (s *Server) createLogSession(w http.ResponseWriter, r *http.Request) {
 	if body.Lines == 0 {
 		body.Lines = 100
 	}
-	q := logQuery{num: body.Lines, tail: body.Tail, dyno: body.Dyno, ps: body.Type, source: body.Source}
+	q := logQuery{num: body.Lines, tail: body.Tail, dyno: body.Dyno, ps: body.Type, source: body.Source, allowed: s.stillAllowed(r, app)}
 	id := s.sessions.add(logSession{app: app.Name, q: q, expires: time.Now().Add(logSessionTTL)})
 	writeJSON(w, http.StatusCreated, map[string]any{"id": id, "logplex_url": "http://" + r.Host + "/log-sessions/" + id, "created_at": time.Now().UTC()})
 }

@@ -97,6 +97,7 @@ func (e *Engine) AddCollaborator(app, email, by string) error {
 		return err
 	}
 	e.log(app, "api", "Add collaborator %s by user %s", email, by)
+	e.shareReviewApps(app, email, true)
 	return nil
 }
 
@@ -119,5 +120,33 @@ func (e *Engine) RemoveCollaborator(app, email, by string) error {
 		return err
 	}
 	e.log(app, "api", "Remove collaborator %s by user %s", email, by)
+	e.shareReviewApps(app, email, false)
 	return nil
+}
+
+// shareReviewApps gives the parent's review apps the parent's change of
+// collaborators: they hold its config vars and a copy of its database,
+// so who is taken off the parent must lose them too, and who is added
+// sees them. A review app's own collaborators are otherwise its own.
+func (e *Engine) shareReviewApps(parent, email string, add bool) {
+	rs, err := e.reviews()
+	if err != nil {
+		return
+	}
+	list, err := rs.ReviewApps(parent)
+	if err != nil {
+		return
+	}
+	for _, ra := range list {
+		_, _ = e.Store.UpdateApp(ra.Name, func(a *App) error {
+			i := slices.Index(a.Collaborators, email)
+			switch {
+			case add && i < 0 && a.Owner != email:
+				a.Collaborators = sortedEmails(append(a.Collaborators, email))
+			case !add && i >= 0:
+				a.Collaborators = slices.Delete(a.Collaborators, i, i+1)
+			}
+			return nil
+		})
+	}
 }

@@ -28,11 +28,13 @@ func exportCommands(env *Env) []*cli.Command {
 			Usage: "write a release as an OCI image (layout and docker-loadable tar), built without Docker",
 			Flags: []cli.Flag{appFlag,
 				&cli.StringFlag{Name: "release", Usage: "the release to export, vN (default: the current one)"},
-				&cli.StringFlag{Name: "format", Value: "oci", Usage: "oci"},
+				&cli.StringFlag{Name: "format", Value: "oci", Usage: "oci, compose, kubernetes or nomad"},
 				&cli.StringFlag{Name: "out", Usage: "the directory to write into", Required: true},
 				&cli.StringFlag{Name: "base", Usage: "a base image saved as a tar (docker save heroku/heroku:24); default: a small base from the host's stack"},
 				&cli.StringSliceFlag{Name: "with", Usage: "a host program (and its libraries) to add to the default base; repeatable"},
 				&cli.StringFlag{Name: "push", Usage: "also push the image to REGISTRY/REPO, tagged vN"},
+				&cli.StringFlag{Name: "image", Usage: "the image the manifests run (default: REGISTRY/REPO:vN of --push, else localhost/APP:vN, what oci's tar loads as)"},
+				&cli.IntFlag{Name: "memory", Value: 512, Usage: "each process's memory in MiB, for the manifests"},
 			},
 			Action: func(c *cli.Context) error {
 				if env.Remote {
@@ -40,14 +42,23 @@ func exportCommands(env *Env) []*cli.Command {
 					// --base and --with would name the server's files.
 					return engine.Errorf(engine.EINVALID, "export writes files on your machine: run it with the hako CLI, not over SSH.")
 				}
-				if f := c.String("format"); f != "oci" {
-					return engine.Errorf(engine.EINVALID, "Unknown --format %q: give oci.", f)
+				format := c.String("format")
+				switch format {
+				case "oci", "compose", "kubernetes", "nomad":
+				default:
+					return engine.Errorf(engine.EINVALID, "Unknown --format %q: give oci, compose, kubernetes or nomad.", format)
+				}
+				if m := c.Int("memory"); m < 16 {
+					return engine.Errorf(engine.EINVALID, "--memory must be at least 16 (MiB).")
 				}
 				name, cl, err := appClient(env, c)
 				if err != nil {
 					return err
 				}
-				return exportOCI(env, cl, name, c)
+				if format == "oci" {
+					return exportOCI(env, cl, name, c)
+				}
+				return exportManifests(env, cl, name, format, c)
 			},
 		},
 		{
@@ -72,26 +83,36 @@ func exportCommands(env *Env) []*cli.Command {
 	}
 }
 
-// exportOCI fetches the release and its slug and writes the image.
-func exportOCI(env *Env, cl *Client, app string, c *cli.Context) error {
-	start := time.Now()
+// fetchRelease reads the release --release names (default: the current
+// one) and its slug's description.
+func fetchRelease(cl *Client, app string, c *cli.Context) (*api.ReleaseView, *api.SlugView, error) {
 	v := "current"
 	if s := c.String("release"); s != "" {
 		n, err := export.ParseVersion(s)
 		if err != nil {
-			return engine.Errorf(engine.EINVALID, "--release: %v", err)
+			return nil, nil, engine.Errorf(engine.EINVALID, "--release: %v", err)
 		}
 		v = fmt.Sprint(n)
 	}
 	var rel api.ReleaseView
 	if err := cl.Do("GET", appPath(app, "/releases/"+v), nil, &rel); err != nil {
-		return err
+		return nil, nil, err
 	}
 	if rel.Slug == nil || rel.Slug.ID == "" {
-		return engine.Errorf(engine.EINVALID, "Release v%d of %s has no slug: export a release that deployed code.", rel.Version, app)
+		return nil, nil, engine.Errorf(engine.EINVALID, "Release v%d of %s has no slug: export a release that deployed code.", rel.Version, app)
 	}
 	var slug api.SlugView
 	if err := cl.Do("GET", appPath(app, "/slugs/"+rel.Slug.ID), nil, &slug); err != nil {
+		return nil, nil, err
+	}
+	return &rel, &slug, nil
+}
+
+// exportOCI fetches the release and its slug and writes the image.
+func exportOCI(env *Env, cl *Client, app string, c *cli.Context) error {
+	start := time.Now()
+	rel, slug, err := fetchRelease(cl, app, c)
+	if err != nil {
 		return err
 	}
 	tmp, err := os.MkdirTemp("", "hako-export-")

@@ -13,6 +13,13 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+
+	"hako/engine/export/compose"
+	"hako/engine/export/kubernetes"
+	"hako/engine/export/nomad"
 )
 
 // podman runs podman with its own storage under dir, so that a test's
@@ -114,6 +121,70 @@ func TestExportOCI(t *testing.T) {
 		}
 		if got := strings.TrimSpace(out); got != "1000 /app /app 5000" {
 			t.Errorf("user, directory, HOME and PORT in the image = %q, want %q", got, "1000 /app /app 5000")
+		}
+	})
+
+	t.Run("manifests", func(t *testing.T) {
+		s.hako(t, "config:set", "-a", "gox", "GREETING=it's \"two\"\nlines")
+		s.hako(t, "domains:add", "-a", "gox", "gox.example.com")
+		s.hako(t, "ps:scale", "-a", "gox", "web=3")
+		out := t.TempDir()
+		for _, f := range []string{"compose", "kubernetes", "nomad"} {
+			s.hako(t, "export", "-a", "gox", "--format", f, "--out", out, "--image", "registry.example/gox:v2")
+		}
+		read := func(name string) []byte {
+			b, err := os.ReadFile(filepath.Join(out, name))
+			if err != nil {
+				t.Fatal(err)
+			}
+			return b
+		}
+		cf, err := compose.Validate(read("compose.yaml"))
+		if err != nil {
+			t.Fatalf("compose.yaml: %v", err)
+		}
+		if web := cf.Services["web"]; web == nil || *web.Deploy.Replicas != 3 || web.Image != "registry.example/gox:v2" || web.EnvFile[0] != "gox.env" {
+			t.Errorf("compose web = %+v", web)
+		}
+		if got := string(read("gox.env")); !strings.Contains(got, "GREETING=\"it's \\\"two\\\"\\nlines\"\n") {
+			t.Errorf("gox.env =\n%s", got)
+		}
+		objs, err := kubernetes.Decode(read("gox.kubernetes.yaml"))
+		if err == nil {
+			err = kubernetes.Validate(objs)
+		}
+		if err != nil {
+			t.Fatalf("gox.kubernetes.yaml: %v", err)
+		}
+		var hosts, replicas []string
+		for _, o := range objs {
+			switch o := o.(type) {
+			case *networkingv1.Ingress:
+				for _, r := range o.Spec.Rules {
+					hosts = append(hosts, r.Host)
+				}
+			case *appsv1.Deployment:
+				replicas = append(replicas, fmt.Sprintf("%s=%d", o.Name, *o.Spec.Replicas))
+			}
+		}
+		if strings.Join(hosts, " ") != "gox.example.com" || strings.Join(replicas, " ") != "gox-web=3" {
+			t.Errorf("kubernetes: ingress hosts %v, deployments %v", hosts, replicas)
+		}
+		job, err := nomad.Decode(read("gox.nomad.json"))
+		if err == nil {
+			err = nomad.Validate(job)
+		}
+		if err != nil {
+			t.Fatalf("gox.nomad.json: %v", err)
+		}
+		if g := job.TaskGroups[0]; *g.Name != "gox-web" || *g.Count != 3 || g.Tasks[0].Config["image"] != "registry.example/gox:v2" {
+			t.Errorf("nomad group = %s x%d", *g.Name, *g.Count)
+		}
+		// The files holding config vars are the owner's alone.
+		for _, f := range []string{"gox.env", "gox.kubernetes.yaml", "gox.nomad.json"} {
+			if fi, err := os.Stat(filepath.Join(out, f)); err != nil || fi.Mode().Perm() != 0o600 {
+				t.Errorf("%s: mode %v, %v", f, fi.Mode(), err)
+			}
 		}
 	})
 

@@ -359,7 +359,12 @@ func (s *Server) listBuilds(w http.ResponseWriter, r *http.Request) {
 	}
 	out := []BuildView{}
 	for _, b := range s.builds.list(app.Name) {
-		out = append(out, s.buildView(r, b))
+		// An app destroyed leaves its builds under its name: a new app
+		// of that name (anyone's) must not list them, their source and
+		// their output.
+		if b.appID == app.ID {
+			out = append(out, s.buildView(r, b))
+		}
 	}
 	writeJSON(w, http.StatusOK, out)
 }
@@ -372,7 +377,7 @@ func (s *Server) getBuild(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	b := s.builds.get(r.PathValue("id"))
-	if b == nil || b.appName() != app.Name {
+	if b == nil || b.appName() != app.Name || b.appID != app.ID {
 		s.fail(w, engine.Errorf(engine.ENOTFOUND, "Couldn't find that build: %s.", r.PathValue("id")))
 		return
 	}

@@ -201,6 +201,12 @@ func (rv *Rendezvous) handle(ctx context.Context, c net.Conn) {
 		return
 	}
 	defer a.drop()
+	// Access is checked again as the dyno starts, up to a minute after
+	// it was asked for: the user may have been taken off the app since,
+	// or the app destroyed and its name taken by someone else's.
+	if err := rv.Engine.CheckAccess(a.req.User, a.req.App, engine.AccessMember); err != nil {
+		return
+	}
 	_ = c.SetDeadline(time.Time{})
 	// One write of its own: the CLI drops the first chunk it reads.
 	if _, err := io.WriteString(c, "rendezvous\r\n"); err != nil {

@@ -123,3 +123,47 @@ func TestRendezvousPerUser(t *testing.T) {
 		t.Errorf("another user's offer: %v", err)
 	}
 }
+
+// TestRendezvousRechecksAccess: a collaborator taken off the app between
+// asking for `heroku run` and connecting gets the connection closed
+// unanswered with a good secret, and no dyno.
+func TestRendezvousRechecksAccess(t *testing.T) {
+	w := newAuthzWorld(t)
+	ca, err := localca.Load(localca.FilesIn(t.TempDir()), "localhost", time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	inner, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := tls.NewListener(inner, ca.TLSConfig())
+	rv := &Rendezvous{Engine: w.s.Engine, TTL: time.Minute}
+	rv.SetAddr(inner.Addr().String())
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(func() { cancel(); l.Close() })
+	go rv.Serve(ctx, l)
+	url, err := rv.offer(engine.RunRequest{App: "shared", User: "collaborator@example.test", Command: "bash"}, false, "", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	secret := url[strings.LastIndex(url, "/")+1:]
+	w.must(t, roleOwner, "DELETE", "/apps/shared/collaborators/collaborator@example.test", "")
+
+	roots := x509.NewCertPool()
+	roots.AddCert(ca.CA())
+	conn, err := tls.Dial("tcp", inner.Addr().String(), &tls.Config{RootCAs: roots})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	_ = conn.SetDeadline(time.Now().Add(15 * time.Second))
+	_, _ = io.WriteString(conn, secret+"\r\n")
+	got, _ := io.ReadAll(conn)
+	if len(got) != 0 {
+		t.Errorf("got %q, want the connection closed unanswered", got)
+	}
+	if rv.claim(secret) != nil {
+		t.Error("the secret was not taken: the test did not reach the check")
+	}
+}

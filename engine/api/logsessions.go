@@ -94,6 +94,11 @@ func (s *Server) readLogSession(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, engine.Errorf(engine.ENOTFOUND, "This log session has expired: ask for the logs again."))
 		return
 	}
+	// Up to a minute may pass between the session and its reading.
+	if ls.q.allowed != nil && !ls.q.allowed() {
+		s.fail(w, engine.Errorf(engine.ENOTFOUND, "This log session has expired: ask for the logs again."))
+		return
+	}
 	ls.q.serverSentEvents = strings.Contains(r.Header.Get("Accept"), "text/event-stream")
 	s.streamLogs(w, r, ls.app, ls.q)
 }

@@ -2,6 +2,7 @@ package api
 
 import (
 	"bufio"
+	"encoding/json"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -98,5 +99,27 @@ func waitLine(t *testing.T, lines <-chan string, want string) {
 		case <-timeout:
 			t.Fatalf("no line %q", want)
 		}
+	}
+}
+
+// TestLogSessionRechecked: a log session's URL read after its creator
+// lost access (here the app destroyed and its name taken by a stranger)
+// serves nothing of the new app.
+func TestLogSessionRechecked(t *testing.T) {
+	w := newAuthzWorld(t)
+	w.must(t, roleOwner, "POST", "/apps", `{"name":"doomed"}`)
+	var ls struct {
+		URL string `json:"logplex_url"`
+	}
+	if err := json.Unmarshal([]byte(w.must(t, roleOwner, "POST", "/apps/doomed/log-sessions", `{"lines":10}`)), &ls); err != nil {
+		t.Fatal(err)
+	}
+	w.must(t, roleOwner, "DELETE", "/apps/doomed", "")
+	w.must(t, roleStranger, "POST", "/apps", `{"name":"doomed"}`)
+	w.s.Logs.(*logs.Buffer).Log("doomed", "app", "web.1", "the stranger's line")
+	rec := httptest.NewRecorder()
+	w.h.ServeHTTP(rec, httptest.NewRequest("GET", ls.URL, nil))
+	if rec.Code != 404 || strings.Contains(rec.Body.String(), "the stranger's line") {
+		t.Errorf("the old session read the new app's log: %d %s", rec.Code, rec.Body)
 	}
 }

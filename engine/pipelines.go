@@ -21,6 +21,10 @@ var PipelineStages = []string{"development", "staging", "production"}
 type Pipeline struct {
 	ID        string    `json:"id"`
 	Name      string    `json:"name"`
+	// Owner is the email of the user who created the pipeline (none for
+	// a pipeline made before pipelines had owners); see
+	// CheckPipelineAccess for what it may do.
+	Owner     string    `json:"owner,omitempty"`
 	CreatedAt time.Time `json:"created_at"`
 	UpdatedAt time.Time `json:"updated_at"`
 }
@@ -92,9 +96,9 @@ func (e *Engine) pipelines() (PipelineStore, error) {
 	return ps, nil
 }
 
-// CreatePipeline records a new, empty pipeline. Returns EINVALID or
-// ECONFLICT.
-func (e *Engine) CreatePipeline(name string) (*Pipeline, error) {
+// CreatePipeline records a new, empty pipeline owned by owner (an
+// email). Returns EINVALID or ECONFLICT.
+func (e *Engine) CreatePipeline(name, owner string) (*Pipeline, error) {
 	if !pipelineNameRe.MatchString(name) {
 		return nil, Errorf(EINVALID, "Pipeline name %q is invalid: it must start with a letter, end with a letter or digit, use only lowercase letters, digits and dashes, and be 3 to 30 characters long.", name)
 	}
@@ -103,7 +107,7 @@ func (e *Engine) CreatePipeline(name string) (*Pipeline, error) {
 		return nil, err
 	}
 	now := time.Now().UTC()
-	p := &Pipeline{ID: newID(), Name: name, CreatedAt: now, UpdatedAt: now}
+	p := &Pipeline{ID: newID(), Name: name, Owner: owner, CreatedAt: now, UpdatedAt: now}
 	if err := ps.CreatePipeline(p); err != nil {
 		return nil, err
 	}
@@ -257,10 +261,16 @@ func (e *Engine) downstream(source *PipelineCoupling, targets []string) ([]strin
 // default the apps of the next stage), as it is: no rebuild, each
 // target's own config vars, "Promote SOURCE vN" as the description, the
 // release phase included. A target that fails does not stop the others;
-// the promotion records each outcome. Returns EINVALID or ENOTFOUND.
+// the promotion records each outcome. user must have access to the
+// source and to every target: a target out of their reach refuses the
+// whole promotion (EFORBIDDEN, in Heroku's words) before anything is
+// released or recorded. Returns EINVALID, ENOTFOUND or EFORBIDDEN.
 func (e *Engine) Promote(ctx context.Context, source string, targets []string, user string, out io.Writer) (*PipelinePromotion, error) {
 	if out == nil {
 		out = io.Discard
+	}
+	if err := e.CheckAccess(user, source, AccessMember); err != nil {
+		return nil, err
 	}
 	src, err := e.App(source)
 	if err != nil {
@@ -273,6 +283,11 @@ func (e *Engine) Promote(ctx context.Context, source string, targets []string, u
 	to, err := e.downstream(coupling, targets)
 	if err != nil {
 		return nil, err
+	}
+	for _, t := range to {
+		if err := e.CheckAccess(user, t, AccessMember); err != nil {
+			return nil, err
+		}
 	}
 	rel, err := e.Store.Release(src.Name, src.CurrentRelease)
 	if err != nil {

@@ -252,16 +252,27 @@ func TestSSHCommandsAuthorizationTable(t *testing.T) {
 				t.Errorf("stranger: ssh %s: %v, want %q (a command refused before it reaches the server needs arguments in sshCommandArgs, or a place in localCommands)\n%s", strings.Join(args, " "), err, forbiddenShared, out)
 			}
 			out, _ = c.ssh("collab", args...)
-			if refused := hasLine(out, forbiddenShared); refused != ownerCommands[command.Name] && !strings.HasPrefix(command.Name, "pipelines:") {
+			if refused := hasLine(out, forbiddenShared); refused != ownerCommands[command.Name] {
 				t.Errorf("collaborator: ssh %s: refused %v, want %v\n%s", strings.Join(args, " "), refused, ownerCommands[command.Name], out)
 			}
 		}
 	}
-	for _, args := range [][]string{{"users"}, {"users:add", "x@example.test"}, {"users:remove", "owner@example.test"}, {"workshop:seed", "--users", "1"}, {"workshop:reset", "--confirm", "workshop"}, {"status"}, {"pipelines"}, {"pipelines:create", "p"}} {
+	for _, args := range [][]string{{"users"}, {"users:add", "x@example.test"}, {"users:remove", "owner@example.test"}, {"workshop:seed", "--users", "1"}, {"workshop:reset", "--confirm", "workshop"}, {"status"}} {
 		for _, role := range []string{"owner", "stranger"} {
 			if out, err := c.ssh(role, args...); err == nil || !hasLine(out, adminOnlyLine) {
 				t.Errorf("%s: ssh %s: %v, want %q\n%s", role, strings.Join(args, " "), err, adminOnlyLine, out)
 			}
+		}
+	}
+	// Pipelines are for members: each creates their own and lists what
+	// they may see.
+	c.must(t, "owner", "pipelines:create", "owners-line")
+	if out := c.must(t, "stranger", "pipelines"); strings.Contains(out, "owners-line") {
+		t.Errorf("the stranger lists the owner's pipeline:\n%s", out)
+	}
+	for _, args := range [][]string{{"pipelines", "owners-line"}, {"pipelines:destroy", "owners-line"}} {
+		if out, err := c.ssh("stranger", args...); err == nil || !hasLine(out, " ▸    You do not have access to the pipeline owners-line.") {
+			t.Errorf("stranger: ssh %s: %v\n%s", strings.Join(args, " "), err, out)
 		}
 	}
 	// The administrator may act on any app.

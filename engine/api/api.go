@@ -76,6 +76,7 @@ func (s *Server) Handler() http.Handler {
 	// The paths the official heroku CLI asks for its user's apps and
 	// account (with HEROKU_HOST pointing here).
 	mux.HandleFunc("GET /users/{user}/apps", s.listApps)
+	mux.HandleFunc("GET /users/{user}", s.userAccount)
 	mux.HandleFunc("GET /account", s.account)
 	mux.HandleFunc("GET /status", s.status)
 	mux.HandleFunc("POST /apps", s.createApp)

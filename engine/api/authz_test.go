@@ -16,7 +16,8 @@ import (
 // A world for the authorization tests: the app "shared", owned by
 // owner@example.test and shared with collab@example.test;
 // stranger@example.test has an account and nothing else; the
-// administrator holds "secret".
+// administrator holds "secret". The owner's pipeline "flow" holds
+// "shared" at staging, and a promotion from it is on record.
 type authzWorld struct {
 	h      http.Handler
 	s      *Server
@@ -57,6 +58,11 @@ func newAuthzWorld(t *testing.T) *authzWorld {
 	}
 	w.must(t, roleOwner, "POST", "/apps", `{"name":"shared"}`)
 	w.must(t, roleOwner, "POST", "/apps/shared/collaborators", `{"user":"collaborator@example.test"}`)
+	w.must(t, roleOwner, "POST", "/pipelines", `{"name":"flow"}`)
+	w.must(t, roleOwner, "POST", "/pipeline-couplings", `{"app":"shared","pipeline":"flow","stage":"staging"}`)
+	if err := st.PutPromotion(&engine.PipelinePromotion{ID: promotionID, SourceApp: "shared", Status: "completed"}); err != nil {
+		t.Fatal(err)
+	}
 	return w
 }
 
@@ -89,13 +95,20 @@ func (w *authzWorld) must(t *testing.T, role, method, path, body string) string 
 	return out
 }
 
+// promotionID is the promotion from "shared" the world records.
+const promotionID = "0b0e0e0e-0000-4000-8000-000000000001"
+
 // concrete turns a route's pattern into a request on the shared app.
 func concrete(pattern string) (method, path, body string) {
 	method, path, _ = strings.Cut(pattern, " ")
 	if path == "" { // "/": any method
 		method, path = "GET", "/nothing"
 	}
-	path = strings.NewReplacer("{app}", "shared", "{user}", "~", "{email}", "collaborator@example.test", "{drain...}", "x").Replace(path)
+	if strings.HasPrefix(path, "/pipeline-promotions/{id}") {
+		path = strings.Replace(path, "{id}", promotionID, 1)
+	}
+	path = strings.NewReplacer("{app}", "shared", "{user}", "~", "{email}", "collaborator@example.test", "{drain...}", "x",
+		"{pipeline}", "flow", "{coupling}", "shared").Replace(path)
 	for strings.Contains(path, "{") {
 		i, j := strings.Index(path, "{"), strings.Index(path, "}")
 		path = path[:i] + "x" + path[j+1:]
@@ -105,6 +118,14 @@ func concrete(pattern string) (method, path, body string) {
 		body = `{"app":"shared","addon":"x"}`
 	case "POST /actions/addon-attachments/resolve":
 		body = `{"app":"shared","addon_attachment":"x"}`
+	case "POST /pipelines":
+		body = `{"name":"another"}`
+	case "POST /pipeline-couplings":
+		body = `{"app":"shared","pipeline":"flow","stage":"production"}`
+	case "PATCH /pipeline-couplings/{coupling}":
+		body = `{"stage":"production"}`
+	case "POST /pipeline-promotions":
+		body = `{"source":{"app":{"id":"shared"}}}`
 	}
 	return method, path, body
 }
@@ -117,7 +138,19 @@ var (
 		"POST /apps/{app}/collaborators":           true,
 		"DELETE /apps/{app}/collaborators/{email}": true,
 	}
-	wantAdminOnly = map[string]bool{
+	// wantPipelineMember are the routes on the pipeline "flow" or its
+	// coupling and promotion of "shared": the owner and the collaborator
+	// (through "shared") may, the stranger may not.
+	wantPipelineMember = map[string]bool{
+		"GET /pipelines/{pipeline}": true, "GET /pipelines/{pipeline}/pipeline-couplings": true,
+		"POST /pipeline-couplings": true, "GET /pipeline-couplings/{coupling}": true,
+		"PATCH /pipeline-couplings/{coupling}": true, "DELETE /pipeline-couplings/{coupling}": true,
+		"POST /pipeline-promotions": true, "GET /pipeline-promotions/{id}": true,
+		"GET /pipeline-promotions/{id}/promotion-targets": true,
+	}
+	// wantPipelineOwner: only the pipeline's owner (and administrators).
+	wantPipelineOwner = map[string]bool{"DELETE /pipelines/{pipeline}": true}
+	wantAdminOnly     = map[string]bool{
 		"GET /status": true, "GET /users": true, "POST /users": true, "DELETE /users/{user}": true,
 		"POST /workshop/seed": true, "POST /workshop/reset": true,
 	}
@@ -131,6 +164,16 @@ func want(pattern, role string) string {
 		return "allowed"
 	case wantAdminOnly[pattern]:
 		return "forbidden"
+	case wantPipelineOwner[pattern]:
+		if role != roleOwner {
+			return "forbidden"
+		}
+		return "allowed"
+	case wantPipelineMember[pattern]:
+		if role == roleStranger {
+			return "forbidden"
+		}
+		return "allowed"
 	case appRoute(pattern) || routeRules[pattern].app != nil || strings.HasPrefix(pattern, "POST /actions/addon"):
 		if role == roleStranger || (role == roleCollab && wantOwnerOnly[pattern]) {
 			return "forbidden"
@@ -182,6 +225,11 @@ func TestAuthorizationTable(t *testing.T) {
   "message": "You do not have access to the app shared."
 }
 `
+	forbiddenPipeline := `{
+  "id": "forbidden",
+  "message": "You do not have access to the pipeline flow."
+}
+`
 	for _, pattern := range s.patterns {
 		for _, role := range roles {
 			t.Run(fmt.Sprintf("%s/%s", pattern, role), func(t *testing.T) {
@@ -200,6 +248,9 @@ func TestAuthorizationTable(t *testing.T) {
 					}
 					if (appRoute(pattern) || strings.HasPrefix(pattern, "POST /actions/addon")) && out != forbiddenApp {
 						t.Errorf("%s %s as %s answered %q, want %q", method, path, role, out, forbiddenApp)
+					}
+					if (wantPipelineMember[pattern] || wantPipelineOwner[pattern]) && out != forbiddenApp && out != forbiddenPipeline {
+						t.Errorf("%s %s as %s answered %q, want %q or %q", method, path, role, out, forbiddenApp, forbiddenPipeline)
 					}
 				}
 			})

@@ -2,6 +2,8 @@ package api
 
 import (
 	"net/http"
+
+	"hako/engine"
 )
 
 func (s *Server) listKeys(w http.ResponseWriter, r *http.Request) {
@@ -44,8 +46,32 @@ func (s *Server) deleteKey(w http.ResponseWriter, r *http.Request) {
 
 // account is the Platform API's account: the caller's.
 func (s *Server) account(w http.ResponseWriter, r *http.Request) {
-	u := userOf(r)
-	writeJSON(w, http.StatusOK, map[string]any{"id": u.ID, "email": u.Email, "name": u.Email, "verified": true, "admin": u.Admin, "created_at": u.CreatedAt})
+	writeJSON(w, http.StatusOK, accountView(userOf(r)))
+}
+
+func accountView(u *engine.User) map[string]any {
+	return map[string]any{"id": u.ID, "email": u.Email, "name": u.Email, "verified": true, "admin": u.Admin, "created_at": u.CreatedAt}
+}
+
+// userAccount answers GET /users/{user}: the caller's account for "~",
+// their email or id (the heroku CLI's pipelines:create asks for
+// /users/~); another user's only to an administrator.
+func (s *Server) userAccount(w http.ResponseWriter, r *http.Request) {
+	me, ref := userOf(r), r.PathValue("user")
+	if ref == "~" || ref == me.Email || ref == me.ID {
+		writeJSON(w, http.StatusOK, accountView(me))
+		return
+	}
+	if !me.Admin {
+		s.fail(w, engine.Errorf(engine.EFORBIDDEN, "Only an administrator may do that."))
+		return
+	}
+	u, err := s.Engine.User(ref)
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, accountView(u))
 }
 
 // accountID is the administrator's id.

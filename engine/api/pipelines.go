@@ -19,6 +19,11 @@ type IDRef struct {
 	ID string `json:"id"`
 }
 
+// Who may do what with a pipeline is engine.CheckPipelineAccess's
+// rule: its owner, and members through its apps. Each handler here
+// checks the app or pipeline it acts on; lists show each caller only
+// what is theirs.
+
 // PipelineView is a pipeline.
 type PipelineView struct {
 	ID        string    `json:"id"`
@@ -137,9 +142,12 @@ func (s *Server) filterApps(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, out)
 }
 
-func pipelineView(p *engine.Pipeline) PipelineView {
+func (s *Server) pipelineView(p *engine.Pipeline) PipelineView {
 	v := PipelineView{ID: p.ID, Name: p.Name, CreatedAt: p.CreatedAt, UpdatedAt: p.UpdatedAt}
 	v.Owner.ID, v.Owner.Type = accountID, "user"
+	if u, err := s.Engine.User(p.Owner); err == nil {
+		v.Owner.ID = u.ID
+	}
 	return v
 }
 
@@ -206,7 +214,7 @@ func (s *Server) appName(ref string) (string, error) {
 }
 
 // listPipelines answers GET /pipelines, filtered by name with
-// ?eq[name]=NAME as the heroku CLI asks.
+// ?eq[name]=NAME as the heroku CLI asks: those the caller may see.
 func (s *Server) listPipelines(w http.ResponseWriter, r *http.Request) {
 	list, err := s.Engine.Pipelines()
 	if err != nil {
@@ -216,8 +224,16 @@ func (s *Server) listPipelines(w http.ResponseWriter, r *http.Request) {
 	name := r.URL.Query().Get("eq[name]")
 	out := []PipelineView{}
 	for _, p := range list {
-		if name == "" || p.Name == name {
-			out = append(out, pipelineView(p))
+		if name != "" && p.Name != name {
+			continue
+		}
+		_, cs, err := s.Engine.Pipeline(p.ID)
+		if err != nil {
+			s.fail(w, err)
+			return
+		}
+		if s.Engine.CanSeePipeline(userOf(r), p, cs, engine.AccessMember) {
+			out = append(out, s.pipelineView(p))
 		}
 	}
 	writeJSON(w, http.StatusOK, out)
@@ -231,38 +247,42 @@ func (s *Server) createPipeline(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, err)
 		return
 	}
-	p, err := s.Engine.CreatePipeline(body.Name)
+	p, err := s.Engine.CreatePipeline(body.Name, s.by(r))
 	if err != nil {
 		s.fail(w, err)
 		return
 	}
-	writeJSON(w, http.StatusCreated, pipelineView(p))
+	writeJSON(w, http.StatusCreated, s.pipelineView(p))
 }
 
 func (s *Server) getPipeline(w http.ResponseWriter, r *http.Request) {
-	p, _, err := s.Engine.Pipeline(r.PathValue("pipeline"))
+	p, _, err := s.Engine.CheckPipelineAccess(s.by(r), r.PathValue("pipeline"), engine.AccessMember)
 	if err != nil {
 		s.fail(w, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, pipelineView(p))
+	writeJSON(w, http.StatusOK, s.pipelineView(p))
 }
 
 func (s *Server) deletePipeline(w http.ResponseWriter, r *http.Request) {
+	if _, _, err := s.Engine.CheckPipelineAccess(s.by(r), r.PathValue("pipeline"), engine.AccessOwner); err != nil {
+		s.fail(w, err)
+		return
+	}
 	p, err := s.Engine.DestroyPipeline(r.PathValue("pipeline"))
 	if err != nil {
 		s.fail(w, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, pipelineView(p))
+	writeJSON(w, http.StatusOK, s.pipelineView(p))
 }
 
 // listCouplings answers a pipeline's couplings, upstream stages first,
-// or every coupling.
+// or every coupling: those of the apps the caller may access.
 func (s *Server) listCouplings(w http.ResponseWriter, r *http.Request) {
 	var list []*engine.PipelineCoupling
 	if id := r.PathValue("pipeline"); id != "" {
-		_, cs, err := s.Engine.Pipeline(id)
+		_, cs, err := s.Engine.CheckPipelineAccess(s.by(r), id, engine.AccessMember)
 		if err != nil {
 			s.fail(w, err)
 			return
@@ -284,13 +304,14 @@ func (s *Server) listCouplings(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	out := []CouplingView{}
-	for _, c := range list {
+	for _, c := range s.Engine.VisibleCouplings(userOf(r), list) {
 		out = append(out, s.couplingView(c))
 	}
 	writeJSON(w, http.StatusOK, out)
 }
 
-// createCoupling takes {"app": NAME|ID, "pipeline": NAME|ID, "stage": S}.
+// createCoupling takes {"app": NAME|ID, "pipeline": NAME|ID, "stage": S}:
+// the caller needs access to the app, and to the pipeline.
 func (s *Server) createCoupling(w http.ResponseWriter, r *http.Request) {
 	var body struct {
 		App      string `json:"app"`
@@ -306,6 +327,14 @@ func (s *Server) createCoupling(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, err)
 		return
 	}
+	if err := s.Engine.CheckAccess(s.by(r), app, engine.AccessMember); err != nil {
+		s.fail(w, err)
+		return
+	}
+	if _, _, err := s.Engine.CheckPipelineAccess(s.by(r), body.Pipeline, engine.AccessMember); err != nil {
+		s.fail(w, err)
+		return
+	}
 	c, err := s.Engine.CouplePipeline(body.Pipeline, app, body.Stage)
 	if err != nil {
 		s.fail(w, err)
@@ -314,8 +343,24 @@ func (s *Server) createCoupling(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusCreated, s.couplingView(c))
 }
 
-func (s *Server) getCoupling(w http.ResponseWriter, r *http.Request) {
+// coupling finds the coupling (by ID or app name) the request names,
+// when the caller may access its app.
+func (s *Server) coupling(r *http.Request) (*engine.PipelineCoupling, error) {
 	c, err := s.Engine.CouplingOf(r.PathValue("coupling"))
+	if err != nil {
+		if a, aerr := s.Engine.App(r.PathValue("coupling")); aerr == nil && !canSee(r, a) {
+			return nil, s.Engine.CheckAccess(s.by(r), a.Name, engine.AccessMember)
+		}
+		return nil, err
+	}
+	if err := s.Engine.CheckAccess(s.by(r), c.App, engine.AccessMember); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+func (s *Server) getCoupling(w http.ResponseWriter, r *http.Request) {
+	c, err := s.coupling(r)
 	if err != nil {
 		s.fail(w, err)
 		return
@@ -332,7 +377,7 @@ func (s *Server) updateCoupling(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, err)
 		return
 	}
-	c, err := s.Engine.CouplingOf(r.PathValue("coupling"))
+	c, err := s.coupling(r)
 	if err != nil {
 		s.fail(w, err)
 		return
@@ -345,7 +390,12 @@ func (s *Server) updateCoupling(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) deleteCoupling(w http.ResponseWriter, r *http.Request) {
-	c, err := s.Engine.UncouplePipeline(r.PathValue("coupling"))
+	c, err := s.coupling(r)
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	c, err = s.Engine.UncouplePipeline(c.App)
 	if err != nil {
 		s.fail(w, err)
 		return
@@ -369,7 +419,8 @@ func (s *Server) appCoupling(w http.ResponseWriter, r *http.Request) {
 // createPromotion takes the Platform API's {"pipeline": {"id"},
 // "source": {"app": {"id"}}, "targets": [{"app": {"id"}}]} (names are
 // taken for ids) and promotes before it answers: the promotion it
-// returns is completed, each target's outcome in its targets.
+// returns is completed, each target's outcome in its targets. The caller
+// needs access to the source and to every target (engine.Promote).
 func (s *Server) createPromotion(w http.ResponseWriter, r *http.Request) {
 	var body struct {
 		Pipeline IDRef `json:"pipeline"`
@@ -386,6 +437,10 @@ func (s *Server) createPromotion(w http.ResponseWriter, r *http.Request) {
 	}
 	src, err := s.appName(body.Source.App.ID)
 	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	if err := s.Engine.CheckAccess(s.by(r), src, engine.AccessMember); err != nil {
 		s.fail(w, err)
 		return
 	}
@@ -422,8 +477,21 @@ func (s *Server) createPromotion(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusCreated, s.promotionView(p))
 }
 
-func (s *Server) getPromotion(w http.ResponseWriter, r *http.Request) {
+// promotion finds the promotion the request names, when the caller may
+// access its source app.
+func (s *Server) promotion(r *http.Request) (*engine.PipelinePromotion, error) {
 	p, err := s.Engine.Promotion(r.PathValue("id"))
+	if err != nil {
+		return nil, err
+	}
+	if err := s.Engine.CheckAccess(s.by(r), p.SourceApp, engine.AccessMember); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+func (s *Server) getPromotion(w http.ResponseWriter, r *http.Request) {
+	p, err := s.promotion(r)
 	if err != nil {
 		s.fail(w, err)
 		return
@@ -432,7 +500,7 @@ func (s *Server) getPromotion(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) listPromotionTargets(w http.ResponseWriter, r *http.Request) {
-	p, err := s.Engine.Promotion(r.PathValue("id"))
+	p, err := s.promotion(r)
 	if err != nil {
 		s.fail(w, err)
 		return

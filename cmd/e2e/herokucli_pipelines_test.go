@@ -10,8 +10,9 @@ import (
 
 // TestHerokuCLIPipelines drives hako's pipelines with the official heroku
 // CLI (when HAKO_HEROKU_CLI names it, as TestHerokuCLI): its
-// pipelines:info lists the stages' apps, pipelines:promote promotes the
-// slug and reports each target's outcome.
+// pipelines:create makes the pipeline with its first app, pipelines:info
+// lists the stages' apps, pipelines:promote promotes the slug and reports
+// each target's outcome.
 func TestHerokuCLIPipelines(t *testing.T) {
 	cli := os.Getenv("HAKO_HEROKU_CLI")
 	if cli == "" {
@@ -24,7 +25,6 @@ func TestHerokuCLIPipelines(t *testing.T) {
 	if out, err := s.push(repo(t, "procfile-app"), s.key, "hk-staging", "main"); err != nil {
 		t.Fatalf("push: %v\n%s", err, out)
 	}
-	s.hako(t, "pipelines:create", "hk-line")
 	token, err := os.ReadFile(filepath.Join(s.home, "api-token"))
 	if err != nil {
 		t.Fatal(err)
@@ -39,7 +39,8 @@ func TestHerokuCLIPipelines(t *testing.T) {
 		}
 		return string(out)
 	}
-	heroku("pipelines:add", "hk-line", "-a", "hk-staging", "-s", "staging")
+	// pipelines:create asks for GET /users/~, the owner of the pipeline.
+	heroku("pipelines:create", "hk-line", "-a", "hk-staging", "-s", "staging")
 	heroku("pipelines:add", "hk-line", "-a", "hk-prod", "-s", "production")
 	if out := heroku("pipelines:info", "hk-line"); !hasLineMatch(out, `\s*hk-staging\s+staging\s*`) || !hasLineMatch(out, `\s*hk-prod\s+production\s*`) {
 		t.Errorf("heroku pipelines:info:\n%s", out)

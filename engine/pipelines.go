@@ -19,8 +19,8 @@ var PipelineStages = []string{"development", "staging", "production"}
 
 // Pipeline is a named group of apps by stage.
 type Pipeline struct {
-	ID        string    `json:"id"`
-	Name      string    `json:"name"`
+	ID   string `json:"id"`
+	Name string `json:"name"`
 	// Owner is the email of the user who created the pipeline (none for
 	// a pipeline made before pipelines had owners); see
 	// CheckPipelineAccess for what it may do.

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"net"
 	"net/url"
 	"os"
 	"os/exec"
@@ -126,7 +127,7 @@ func (s *session) foreign(ctx context.Context, name, raw string, args ...string)
 // hako, not its owner, may reach.
 func checkURL(raw string) (string, error) {
 	u, err := url.Parse(raw)
-	if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") || u.Hostname() == "" || strings.HasPrefix(u.Hostname(), "/") {
+	if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") || !oneHost(u.Hostname()) {
 		return "", engine.Errorf(engine.EINVALID, "The database URL must be postgres://USER:PASSWORD@HOST:PORT/DATABASE.")
 	}
 	for k := range u.Query() {
@@ -135,6 +136,18 @@ func checkURL(raw string) (string, error) {
 		}
 	}
 	return u.String(), nil
+}
+
+// hostNameRe is a DNS name, the only host besides an IP address a URL
+// may name.
+var hostNameRe = regexp.MustCompile(`^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?$`)
+
+// oneHost reports whether h is one host, a name or an address. libpq
+// reads "a,b" as a list of hosts, of which an empty one means its default
+// socket directory: a host's own PostgreSQL, reached as the user pg_dump
+// runs as.
+func oneHost(h string) bool {
+	return net.ParseIP(h) != nil || hostNameRe.MatchString(h)
 }
 
 // run runs cmd and returns its error with its output, cleaned of the

@@ -44,6 +44,13 @@ func TestCheckURL(t *testing.T) {
 		{"postgres://u:p@127.0.0.1/db?service=prod", false},
 		{"postgres:///db", false},
 		{"postgres://%2Fvar%2Frun/db", false},
+		// libpq takes a comma as a list of hosts; an empty one is the
+		// default socket directory.
+		{"postgres://u:p@127.0.0.1:1,/db", false},
+		{"postgres://u:p@,127.0.0.1/db", false},
+		{"postgres://u:p@h1:5432,h2:5432/db", false},
+		{"postgres://u:p@[::1]:5432/db", true},
+		{"postgres://u:p@db-1.example.test:5433/db?connect_timeout=5", true},
 		{"mysql://u:p@127.0.0.1/db", false},
 		{"host=127.0.0.1 dbname=db", false},
 		{"-d postgres", false},

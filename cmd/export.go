@@ -32,6 +32,7 @@ func exportCommands(env *Env) []*cli.Command {
 				&cli.StringFlag{Name: "out", Usage: "the directory to write into", Required: true},
 				&cli.StringFlag{Name: "base", Usage: "a base image saved as a tar (docker save heroku/heroku:24); default: a small base from the host's stack"},
 				&cli.StringSliceFlag{Name: "with", Usage: "a host program (and its libraries) to add to the default base; repeatable"},
+				&cli.StringSliceFlag{Name: "with-dir", Usage: "a host directory of the stack (/usr, /opt, ...) to add whole to the default base, such as a runtime's library; repeatable"},
 				&cli.StringFlag{Name: "push", Usage: "also push the image to REGISTRY/REPO, tagged vN"},
 				&cli.StringFlag{Name: "image", Usage: "the image the manifests run (default: REGISTRY/REPO:vN of --push, else localhost/APP:vN, what oci's tar loads as)"},
 				&cli.IntFlag{Name: "memory", Value: 512, Usage: "each process's memory in MiB, for the manifests"},
@@ -137,7 +138,7 @@ func exportOCI(env *Env, cl *Client, app string, c *cli.Context) error {
 		r.Commit = *slug.Commit
 	}
 	img, err := containerregistry.Image(r, containerregistry.Options{Slug: slugFile, Base: c.String("base"),
-		Programs: c.StringSlice("with"), TempDir: tmp})
+		Programs: c.StringSlice("with"), Dirs: c.StringSlice("with-dir"), TempDir: tmp})
 	if err != nil {
 		return engine.Errorf(engine.EINVALID, "Cannot build the image: %v", err)
 	}

@@ -210,3 +210,63 @@ func TestExportOCI(t *testing.T) {
 		}
 	})
 }
+
+// TestExportProcfileApp exports the Procfile app, whose python3 comes
+// from the host with its standard library (--with, --with-dir), runs it
+// under podman offline and reaches it on loopback; a directory outside
+// the stack is refused.
+func TestExportProcfileApp(t *testing.T) {
+	need(t, "python3", "podman", "runc")
+	// The image takes the stack's python3 (the base looks in /usr/bin and
+	// /bin, never the server's PATH), so its library is that python's.
+	stackPython := "/usr/bin/python3"
+	if _, err := os.Stat(stackPython); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("Debian's python3 is required under CI: %v", err)
+		}
+		t.Skipf("no %s", stackPython)
+	}
+	lib, err := exec.Command(stackPython, "-c", "import os; print(os.path.dirname(os.__file__))").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := startServer(t)
+	s.hako(t, "apps:create", "pyx")
+	if out, err := s.push(repo(t, "procfile-app"), s.key, "pyx", "main"); err != nil {
+		t.Fatalf("push: %v\n%s", err, out)
+	}
+	out := t.TempDir()
+	if got, err := s.run("export", "-a", "pyx", "--out", out, "--with-dir", "/root"); err == nil {
+		t.Errorf("--with-dir /root was exported:\n%s", got)
+	}
+	t.Log(s.hako(t, "export", "-a", "pyx", "--out", out, "--with", "python3", "--with-dir", strings.TrimSpace(string(lib))))
+	store := t.TempDir()
+	t.Cleanup(func() {
+		podman(t, store, "rm", "-a", "-f")
+		podman(t, store, "system", "reset", "-f")
+	})
+	if got, err := podman(t, store, "load", "-i", filepath.Join(out, "pyx-v2.tar")); err != nil {
+		t.Fatalf("podman load: %v\n%s", err, got)
+	}
+	port := freePort(t)
+	if got, err := podman(t, store, "run", "-d", "--name", "pyx-web", "--network", "host",
+		"--ulimit", "nofile=4096:4096", "--ulimit", "nproc=4096:4096", "-e", "PORT="+port, "localhost/pyx:v2"); err != nil {
+		t.Fatalf("podman run: %v\n%s", err, got)
+	}
+	index, err := os.ReadFile(filepath.Join(testdataDir(), "apps", "procfile-app", "index.html"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var last string
+	waitFor(t, 30*time.Second, "the container to answer", func() bool {
+		resp, err := http.Get("http://127.0.0.1:" + port + "/")
+		if err != nil {
+			last = err.Error()
+			return false
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		last = fmt.Sprintf("%d %q", resp.StatusCode, b)
+		return resp.StatusCode == 200 && string(b) == string(index)
+	}, func() string { logs, _ := podman(t, store, "logs", "pyx-web"); return last + "\n" + logs })
+}

@@ -54,8 +54,13 @@ type hostBase struct {
 // w: BasePrograms and extra programs with their ELF libraries, baseFiles,
 // and an empty /tmp. Every entry is owned by root and dated mtime, so the
 // layer depends only on the host's files' contents and modes.
-func writeHostBase(w io.Writer, extra []string, mtime time.Time) error {
+func writeHostBase(w io.Writer, extra, dirs []string, mtime time.Time) error {
 	b := &hostBase{entries: map[string]*tar.Header{}, sources: map[string]string{}, mtime: mtime}
+	for _, d := range dirs {
+		if err := b.addTree(d); err != nil {
+			return fmt.Errorf("base: %w", err)
+		}
+	}
 	b.libDirs = libraryDirs()
 	for _, prog := range slices.Concat(BasePrograms, extra) {
 		p, err := lookStack(prog)
@@ -83,6 +88,49 @@ func writeHostBase(w io.Writer, extra []string, mtime time.Time) error {
 	}
 	b.entries["tmp"] = &tar.Header{Typeflag: tar.TypeDir, Name: "tmp/", Mode: 0o1777}
 	return b.write(w)
+}
+
+// StackDirs are the host directories a dyno's root shows (see
+// engine/dyno's systemDirs): the only ones --with-dir may copy from, so
+// that a base never carries a home directory or the server's data.
+var StackDirs = []string{"/bin", "/sbin", "/usr", "/lib", "/lib32", "/lib64", "/libx32", "/etc", "/opt"}
+
+// addTree adds a host directory whole: a program's data files (Python's
+// standard library, say). It must lie, symlinks resolved, within
+// StackDirs. Symlinks inside are kept as links; sockets and devices are
+// left out.
+func (b *hostBase) addTree(dir string) error {
+	if !filepath.IsAbs(dir) {
+		return fmt.Errorf("--with-dir %s: give an absolute path", dir)
+	}
+	real, err := filepath.EvalSymlinks(dir)
+	if err != nil {
+		return fmt.Errorf("--with-dir %s: %w", dir, err)
+	}
+	if !slices.ContainsFunc(StackDirs, func(s string) bool { return real == s || strings.HasPrefix(real, s+"/") }) || real == "/etc" {
+		return fmt.Errorf("--with-dir %s: only directories under %s may go into an image", dir, strings.Join(StackDirs, ", "))
+	}
+	return filepath.WalkDir(real, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		switch {
+		case d.Type()&fs.ModeSymlink != 0:
+			if err := b.add(filepath.Dir(p), 0); err != nil {
+				return err
+			}
+			target, err := os.Readlink(p)
+			if err != nil {
+				return err
+			}
+			rel := strings.TrimPrefix(p, "/")
+			b.entries[rel] = &tar.Header{Typeflag: tar.TypeSymlink, Name: rel, Linkname: target, Mode: 0o777, ModTime: b.mtime}
+			return nil
+		case d.IsDir(), d.Type().IsRegular():
+			return b.add(p, 0)
+		}
+		return nil
+	})
 }
 
 // lookStack finds a program in the stack's directories.

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"testing"
 	"time"
 )
@@ -19,7 +20,7 @@ func TestHostBaseRunsShell(t *testing.T) {
 		t.Skip("chroot needs root")
 	}
 	var layer bytes.Buffer
-	if err := writeHostBase(&layer, nil, time.Unix(0, 0)); err != nil {
+	if err := writeHostBase(&layer, nil, nil, time.Unix(0, 0)); err != nil {
 		t.Fatal(err)
 	}
 	root := t.TempDir()
@@ -41,8 +42,28 @@ func TestHostBaseRunsShell(t *testing.T) {
 // an error, not an image that fails when run.
 func TestHostBaseRefusesMissingProgram(t *testing.T) {
 	var layer bytes.Buffer
-	err := writeHostBase(&layer, []string{"no-such-program-here"}, time.Unix(0, 0))
+	err := writeHostBase(&layer, []string{"no-such-program-here"}, nil, time.Unix(0, 0))
 	if err == nil {
 		t.Fatal("a base with a missing program was written")
+	}
+}
+
+// TestHostBaseDirsWithinStack: --with-dir copies only from the stack's
+// directories, never a home, the server's data or /etc whole, even
+// through a symlink.
+func TestHostBaseDirsWithinStack(t *testing.T) {
+	link := filepath.Join(t.TempDir(), "usr-link")
+	if err := os.Symlink(t.TempDir(), link); err != nil {
+		t.Fatal(err)
+	}
+	for _, dir := range []string{"/root", "/tmp", "/etc", "/var/lib", "usr/lib", link, "/usr/../root"} {
+		var layer bytes.Buffer
+		if err := writeHostBase(&layer, nil, []string{dir}, time.Unix(0, 0)); err == nil {
+			t.Errorf("--with-dir %s was copied", dir)
+		}
+	}
+	var layer bytes.Buffer
+	if err := writeHostBase(&layer, nil, []string{"/etc/ssl"}, time.Unix(0, 0)); err != nil {
+		t.Errorf("--with-dir /etc/ssl: %v", err)
 	}
 }

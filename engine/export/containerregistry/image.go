@@ -48,6 +48,9 @@ type Options struct {
 	// Programs are host programs the assembled base holds besides
 	// BasePrograms.
 	Programs []string
+	// Dirs are host directories the assembled base holds whole, within
+	// StackDirs.
+	Dirs []string
 	// TempDir holds the layers while they are built; the caller removes
 	// it.
 	TempDir string
@@ -122,6 +125,9 @@ func Image(rel *export.Release, opts Options) (v1.Image, error) {
 // baseImage is the --base image, or the one assembled from the host.
 func baseImage(opts Options, mtime time.Time) (v1.Image, error) {
 	if opts.Base != "" {
+		if len(opts.Programs)+len(opts.Dirs) > 0 {
+			return nil, fmt.Errorf("--with and --with-dir add to the default base, not to --base")
+		}
 		img, err := tarball.ImageFromPath(opts.Base, nil)
 		if err != nil {
 			return nil, fmt.Errorf("read the base image %s: %w", opts.Base, err)
@@ -129,7 +135,7 @@ func baseImage(opts Options, mtime time.Time) (v1.Image, error) {
 		return img, nil
 	}
 	baseTar := filepath.Join(opts.TempDir, "base.tar")
-	if err := writeTarFile(baseTar, func(w io.Writer) error { return writeHostBase(w, opts.Programs, mtime) }); err != nil {
+	if err := writeTarFile(baseTar, func(w io.Writer) error { return writeHostBase(w, opts.Programs, opts.Dirs, mtime) }); err != nil {
 		return nil, err
 	}
 	layer, err := tarball.LayerFromFile(baseTar, tarball.WithMediaType(types.OCILayer))

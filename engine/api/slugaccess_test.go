@@ -73,3 +73,38 @@ func TestSlugsOfOtherAppsNotFound(t *testing.T) {
 		t.Errorf("a refused release changed strangers-own's history:\n%s", rels)
 	}
 }
+
+// TestSlugImportFollowsAppNotName: a slug import belongs to its app, not
+// to its name: a stranger's new app of a destroyed app's name neither
+// finds nor releases it, and a renamed app still finds its own.
+func TestSlugImportFollowsAppNotName(t *testing.T) {
+	w := newAuthzWorld(t)
+	w.s.Engine.Paths.Slugs = t.TempDir()
+	importFor := func(app string) string {
+		var imp struct {
+			ID string `json:"id"`
+		}
+		if err := json.Unmarshal([]byte(w.must(t, roleOwner, "POST", "/apps/"+app+"/slugs", `{"process_types":{"web":"./web"}}`)), &imp); err != nil {
+			t.Fatal(err)
+		}
+		return imp.ID
+	}
+	w.must(t, roleOwner, "POST", "/apps", `{"name":"doomed"}`)
+	doomed := importFor("doomed")
+	w.must(t, roleOwner, "DELETE", "/apps/doomed", "")
+	w.must(t, roleStranger, "POST", "/apps", `{"name":"doomed"}`)
+	for _, c := range []struct{ method, path, body string }{
+		{"GET", "/apps/doomed/slugs/" + doomed, ""},
+		{"POST", "/apps/doomed/releases", `{"slug":"` + doomed + `"}`},
+	} {
+		if status, out := w.call(roleStranger, c.method, c.path, c.body); status != 404 {
+			t.Errorf("the stranger's new app: %s %s = %d %s, want 404", c.method, c.path, status, out)
+		}
+	}
+
+	shared := importFor("shared")
+	w.must(t, roleOwner, "PATCH", "/apps/shared", `{"name":"moved"}`)
+	if status, out := w.call(roleOwner, "GET", "/apps/moved/slugs/"+shared, ""); status != 200 {
+		t.Errorf("the renamed app's own import: %d %s, want 200", status, out)
+	}
+}

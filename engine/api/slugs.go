@@ -40,9 +40,12 @@ type IDName struct {
 // its archive (PUT to its blob URL) and a release of it.
 type slugImport struct {
 	id, secret, app string
-	created         time.Time
-	desc, ctext     string // buildpack_provided_description, commit_description
-	want            string // the checksum the client announced
+	// appID is the app's id: a name may pass to another app (a rename,
+	// or a destroyed app's name taken by someone else).
+	appID       string
+	created     time.Time
+	desc, ctext string // buildpack_provided_description, commit_description
+	want        string // the checksum the client announced
 
 	mu   sync.Mutex
 	slug engine.Slug // ID is set once the archive arrived
@@ -119,7 +122,7 @@ func (s *Server) createSlug(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	im := &slugImport{id: engine.NewID(), secret: secret(), app: app.Name, created: time.Now().UTC(),
+	im := &slugImport{id: engine.NewID(), secret: secret(), app: app.Name, appID: app.ID, created: time.Now().UTC(),
 		desc: body.BuildpackProvidedDescription, ctext: body.CommitDescription, want: body.Checksum}
 	im.slug = engine.Slug{App: app.Name, Commit: body.Commit, Buildpack: body.BuildpackProvidedDescription,
 		ProcessTypes: body.ProcessTypes, Stack: engine.Stack}
@@ -232,7 +235,7 @@ func (s *Server) getSlug(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	id := r.PathValue("slug")
-	if im := s.findImport(id); im != nil && im.app == app.Name {
+	if im := s.findImport(id); im != nil && im.appID == app.ID {
 		im.mu.Lock()
 		done := im.slug.ID
 		im.mu.Unlock()
@@ -286,6 +289,19 @@ func (s *Server) mayUseSlug(r *http.Request, to, from string) error {
 	return nil
 }
 
+// mayUseImport checks that the caller may release an import in the app
+// to: one made for it (by id: its name may be another app's since), or
+// for an app, still of its name, the caller has access to.
+func (s *Server) mayUseImport(r *http.Request, to string, im *slugImport) error {
+	if a, err := s.Engine.App(to); err == nil && a.ID == im.appID {
+		return nil
+	}
+	if a, err := s.Engine.App(im.app); err != nil || a.ID != im.appID {
+		return engine.Errorf(engine.ENOTFOUND, "Couldn't find that slug.")
+	}
+	return s.mayUseSlug(r, to, im.app)
+}
+
 var slugFileRe = regexp.MustCompile(`^[0-9a-f]{64}$`)
 
 // releaseSlug releases a slug by its id: a recorded one, or an import
@@ -293,7 +309,7 @@ var slugFileRe = regexp.MustCompile(`^[0-9a-f]{64}$`)
 func (s *Server) releaseSlug(r *http.Request, app, id, desc string) (*engine.Release, error) {
 	req := engine.SlugRelease{App: app, User: s.by(r), SlugID: id, Description: desc}
 	if im := s.findImport(id); im != nil {
-		if err := s.mayUseSlug(r, app, im.app); err != nil {
+		if err := s.mayUseImport(r, app, im); err != nil {
 			return nil, err
 		}
 		im.mu.Lock()

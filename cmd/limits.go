@@ -23,6 +23,9 @@ const (
 	// filesPerSSH counts a session's connection, the git process's pipes
 	// and the hook's connection back to the server.
 	filesPerSSH = 6
+	// perHostShare divides a port's share for the connections of one
+	// remote address.
+	perHostShare = 4
 )
 
 // connBudget is how many connections each port may hold open.
@@ -74,6 +77,12 @@ func limitListeners(ls map[string]net.Listener, b connBudget, logf func(string, 
 	// sees the connection closed.
 	ssh := netlimit.Listen(ls["ssh-addr"], b.SSH, nil)
 	ssh.Warn = warn("ssh", "")
+	// One client on the network (a student of a --public class) takes at
+	// most a quarter of each port's share, whatever it opens and leaves
+	// silent; loopback clients are not bounded (see LimitPerHost).
+	for _, l := range []*netlimit.Listener{router, api, ssh} {
+		l.LimitPerHost(max(l.Max()/perHostShare, 4))
+	}
 	ls["http-addr"], ls["api-addr"], ls["ssh-addr"] = router, api, ssh
 	// The router's HTTPS side draws on the router's budget, the heroku
 	// CLI's one-off dynos (rendezvous) on the API's.

@@ -12,6 +12,7 @@ package netlimit
 
 import (
 	"net"
+	"net/netip"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -43,6 +44,12 @@ type counts struct {
 	max      int64
 	open     atomic.Int64
 	refused  atomic.Int64
+
+	// perHost, when positive, bounds the connections of one remote
+	// address other than loopback (see LimitPerHost); byHost counts them.
+	mu      sync.Mutex
+	perHost int64
+	byHost  map[string]int64
 }
 
 // Listen wraps l so that at most limit connections are open at once; a
@@ -68,7 +75,10 @@ func (l *Listener) Accept() (net.Conn, error) {
 			return nil, err
 		}
 		if l.open.Add(1) <= l.max {
-			return &conn{Conn: c, l: l}, nil
+			host, ok := l.takeHost(c)
+			if ok {
+				return &conn{Conn: c, l: l, host: host}, nil
+			}
 		}
 		l.open.Add(-1)
 		n := l.refused.Add(1)
@@ -76,6 +86,54 @@ func (l *Listener) Accept() (net.Conn, error) {
 		if now, last := time.Now().UnixNano(), l.lastWarn.Load(); l.Warn != nil && (last == 0 || now-last >= int64(warnEvery)) && l.lastWarn.CompareAndSwap(last, now) {
 			l.Warn(int(n), int(l.max))
 		}
+	}
+}
+
+// LimitPerHost bounds the connections one remote address may hold open
+// to n (below 1: no bound), within the limit and in every listener
+// sharing it. Without it one client of a server listening on a network,
+// opening connections it never uses (each held until its port's
+// timeout), fills the whole budget and every other client is refused.
+// Loopback clients are not bounded: on one machine they are every
+// client, hako's CLI, git and tests alike.
+func (l *Listener) LimitPerHost(n int) {
+	l.mu.Lock()
+	l.perHost = int64(n)
+	l.mu.Unlock()
+}
+
+// takeHost counts c against its remote address's bound and returns that
+// address ("" when unbounded), or false past the bound.
+func (l *Listener) takeHost(c net.Conn) (string, bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.perHost <= 0 {
+		return "", true
+	}
+	ap, err := netip.ParseAddrPort(c.RemoteAddr().String())
+	if err != nil || ap.Addr().Unmap().IsLoopback() {
+		return "", true
+	}
+	host := ap.Addr().Unmap().String()
+	if l.byHost[host] >= l.perHost {
+		return "", false
+	}
+	if l.byHost == nil {
+		l.byHost = map[string]int64{}
+	}
+	l.byHost[host]++
+	return host, true
+}
+
+// releaseHost gives a connection of host back to its bound.
+func (l *Listener) releaseHost(host string) {
+	if host == "" {
+		return
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.byHost[host]--; l.byHost[host] <= 0 {
+		delete(l.byHost, host)
 	}
 }
 
@@ -104,12 +162,16 @@ func (l *Listener) Max() int { return int(l.max) }
 type conn struct {
 	net.Conn
 	l    *Listener
+	host string // counted against the per-host bound, "" when not
 	once sync.Once
 }
 
 func (c *conn) Close() error {
 	err := c.Conn.Close()
-	c.once.Do(func() { c.l.open.Add(-1) })
+	c.once.Do(func() {
+		c.l.releaseHost(c.host)
+		c.l.open.Add(-1)
+	})
 	return err
 }
 

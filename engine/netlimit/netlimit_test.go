@@ -3,6 +3,7 @@ package netlimit
 import (
 	"io"
 	"net"
+	"net/netip"
 	"testing"
 	"time"
 )
@@ -157,5 +158,89 @@ func TestShare(t *testing.T) {
 	}
 	if lb.Refused() != 1 || la.Open() != 1 {
 		t.Errorf("refused %d, open %d; want 1 and 1", lb.Refused(), la.Open())
+	}
+}
+
+// fakeListener hands out one end of a pipe for each address sent on
+// from, as if a client at that address had connected.
+type fakeListener struct {
+	from chan string
+	done chan struct{}
+}
+
+type addrConn struct {
+	net.Conn
+	remote net.Addr
+}
+
+func (c addrConn) RemoteAddr() net.Addr { return c.remote }
+
+func (f *fakeListener) Accept() (net.Conn, error) {
+	select {
+	case a := <-f.from:
+		server, client := net.Pipe()
+		go func() { _, _ = io.Copy(io.Discard, client) }()
+		return addrConn{Conn: server, remote: net.TCPAddrFromAddrPort(netip.MustParseAddrPort(a))}, nil
+	case <-f.done:
+		return nil, net.ErrClosed
+	}
+}
+func (f *fakeListener) Close() error   { close(f.done); return nil }
+func (f *fakeListener) Addr() net.Addr { return &net.TCPAddr{} }
+
+// TestPerHost: one remote address holds at most its share of the budget,
+// the others still get theirs; a closed connection gives its place back;
+// loopback clients are not bounded.
+func TestPerHost(t *testing.T) {
+	f := &fakeListener{from: make(chan string), done: make(chan struct{})}
+	l := Listen(f, 10, nil)
+	l.LimitPerHost(3)
+	// Refused connections are not returned by Accept: a sentinel
+	// address from a client that always fits tells each one's fate.
+	accept := func(addr string) net.Conn {
+		t.Helper()
+		got := make(chan net.Conn, 1)
+		go func() {
+			c, err := l.Accept()
+			if err == nil {
+				got <- c
+			}
+		}()
+		f.from <- addr
+		select {
+		case c := <-got:
+			return c
+		case <-time.After(100 * time.Millisecond):
+			f.from <- "192.0.2.99:1" // unblocks the Accept past a refusal
+			c := <-got
+			c.Close()
+			return nil
+		}
+	}
+	var held []net.Conn
+	for i := range 3 {
+		c := accept("198.51.100.7:" + string(rune('1'+i)) + "000")
+		if c == nil {
+			t.Fatalf("connection %d of the host refused within its share", i+1)
+		}
+		held = append(held, c)
+	}
+	if c := accept("198.51.100.7:5000"); c != nil {
+		t.Fatal("a 4th connection of the host was accepted past its share of 3")
+	}
+	if c := accept("203.0.113.5:1000"); c == nil {
+		t.Error("another host was refused")
+	}
+	for i := range 5 {
+		if c := accept("127.0.0.1:" + string(rune('1'+i)) + "000"); c == nil {
+			t.Errorf("loopback connection %d refused", i+1)
+		}
+	}
+	held[0].Close()
+	if c := accept("198.51.100.7:6000"); c == nil {
+		t.Error("the host was refused after one of its connections closed")
+	}
+	if l.Refused() != 1 {
+		t.Errorf("Refused() = %d, want 1", l.Refused())
 	}
 }

@@ -83,6 +83,8 @@ type Engine struct {
 	locks    map[string]*appLock
 	running  map[string][]*instance
 	oneoffs  map[string]map[string]DynoStatus
+	// staged are dynos started but not yet running (see staging.go).
+	staged   stagedDynos
 	unpacked unpackedDirs
 	// phaseLogs keep the release phases' output (see PhaseLog).
 	phaseLogs phaseLogs

@@ -234,6 +234,7 @@ func (e *Engine) startAll(ctx context.Context, specs []DynoSpec) ([]*instance, e
 		}
 		started = append(started, &instance{spec: specs[i], Dyno: d.dyno})
 	}
+	e.noteStaged(started)
 	wait := e.WaitUp
 	if wait == 0 {
 		wait = 60 * time.Second

@@ -426,6 +426,31 @@ func TestDashboardRefuses(t *testing.T) {
 		t.Fatalf("alice-app's web was scaled to %d by a refused request", q)
 	}
 
+	// A user holds at most 8 live streams (tabs); the ninth is refused.
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	for i := 0; i <= 8; i++ {
+		req, _ := http.NewRequestWithContext(ctx, "GET", base+"/events", nil)
+		req.AddCookie(alice)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if i < 8 {
+			if resp.StatusCode != http.StatusOK {
+				t.Fatalf("stream %d: %d", i+1, resp.StatusCode)
+			}
+			defer resp.Body.Close()
+			continue
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusTooManyRequests || string(b) != `{"id":"rate_limit","message":"You have as many live dashboards open as you may: close another tab."}`+"\n" {
+			t.Fatalf("a ninth stream: %d %s", resp.StatusCode, b)
+		}
+	}
+	cancel()
+
 	// Logging out ends the session.
 	if code, _ := do("POST", "/logout", bob, map[string]string{"Content-Type": "application/x-www-form-urlencoded"}, "csrf="+bobCSRF); code != http.StatusSeeOther {
 		t.Fatalf("logout: %d", code)

@@ -273,12 +273,12 @@ func fail(w http.ResponseWriter, err error) {
 	case engine.EFORBIDDEN:
 		status = http.StatusForbidden
 	}
-	msg := engine.ErrorMessage(err)
+	id, msg := engine.ErrorCode(err), engine.ErrorMessage(err)
 	var tm errTooMany
 	if errors.As(err, &tm) {
-		status, msg = http.StatusTooManyRequests, tm.Error()
+		status, id, msg = http.StatusTooManyRequests, "rate_limit", tm.Error()
 	}
-	writeJSON(w, status, map[string]string{"id": engine.ErrorCode(err), "message": msg})
+	writeJSON(w, status, map[string]string{"id": id, "message": msg})
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {

@@ -3,6 +3,7 @@ package dashboard
 import (
 	"context"
 	"encoding/json"
+	"strings"
 	"sync"
 	"time"
 
@@ -68,6 +69,7 @@ type hub struct {
 	perUser map[string]int
 	apps    map[string]*engine.App // for access checks
 	views   map[string][]byte      // the last "app" event of each app
+	vobj    map[string]*AppView    // and what it encodes (run's own)
 	tviews  map[string][]byte      // the last "traffic" event
 	nviews  map[string][]byte      // the last "explain" event
 
@@ -92,7 +94,7 @@ var _ Logs = (*logs.Buffer)(nil)
 func newHub(e *engine.Engine, l Logs, url func(string) string, logf func(string, ...any)) *hub {
 	return &hub{e: e, logs: l, url: url, logf: logf, narrC: make(chan narration, 4096),
 		subs: map[string]*subscriber{}, perUser: map[string]int{}, apps: map[string]*engine.App{},
-		views: map[string][]byte{}, tviews: map[string][]byte{}, nviews: map[string][]byte{},
+		views: map[string][]byte{}, vobj: map[string]*AppView{}, tviews: map[string][]byte{}, nviews: map[string][]byte{},
 		traffic: map[string]*traffic{}, narr: map[string]*Narrative{}, dirty: map[string]bool{}, again: map[string]time.Time{}, hcodes: map[string]int{}}
 }
 
@@ -163,8 +165,13 @@ func (h *hub) line(l logs.AppLine) {
 			h.broadcast("hcode", l.App, map[string]any{"app": l.App, "code": rl.code, "desc": rl.desc, "dyno": rl.dyno, "status": rl.status, "time": l.Time})
 		}
 	} else if l.Proc == "api" || l.Source == "heroku" {
-		// Releases, scaling, config, dyno states: the app's picture changed.
+		// Releases, scaling, config, dyno states: the app's picture
+		// changed. A dyno's state is drawn at once from its line; the
+		// store is read again on the next flush.
 		h.dirty[l.App] = true
+		if l.Source == "heroku" {
+			h.patchDyno(l)
+		}
 		if n := h.narr[l.App]; n != nil && n.logLine(l.Source, l.Proc, l.Text, l.Time) {
 			h.sendNarrative(n)
 		}
@@ -200,7 +207,7 @@ func (h *hub) sendNarrative(n *Narrative) {
 }
 
 // settle is how long after a change its app is read once more.
-const settle = 750 * time.Millisecond
+const settle = 400 * time.Millisecond
 
 // flush sends the apps whose picture changed.
 func (h *hub) flush() {
@@ -226,6 +233,7 @@ func (h *hub) flush() {
 			}
 			continue
 		}
+		h.vobj[app] = v
 		data := mustJSON(v)
 		h.mu.Lock()
 		h.apps[app] = a
@@ -246,6 +254,7 @@ func (h *hub) gone(app string) {
 	h.mu.Unlock()
 	delete(h.traffic, app)
 	delete(h.narr, app)
+	delete(h.vobj, app)
 }
 
 // resync finds apps created or destroyed without a log line saying so.
@@ -380,4 +389,48 @@ func mustJSON(v any) []byte {
 		return []byte("null")
 	}
 	return b
+}
+
+// patchDyno draws a dyno's new state from its log line at once: "State
+// changed from starting to up" changes the box of that dyno in that
+// state (a staged one first, as the old dyno of the same name keeps its
+// own), and "Starting process" adds a starting box when none is drawn.
+func (h *hub) patchDyno(l logs.AppLine) {
+	v := h.vobj[l.App]
+	if v == nil {
+		return
+	}
+	var from, to string
+	if rest, ok := strings.CutPrefix(l.Text, "State changed from "); ok {
+		var found bool
+		if from, to, found = strings.Cut(rest, " to "); !found {
+			return
+		}
+	} else if strings.HasPrefix(l.Text, "Starting process") {
+		from = ""
+	} else {
+		return
+	}
+	i := -1
+	for j, d := range v.Dynos {
+		if d.Name == l.Proc && (from == "" && d.State == engine.DynoStarting || from != "" && d.State == from) && (i < 0 || d.Staged) {
+			i = j
+		}
+	}
+	switch {
+	case from == "" && i >= 0:
+		return // drawn already
+	case from == "":
+		typ, _, _ := strings.Cut(l.Proc, ".")
+		v.Dynos = append(v.Dynos, DynoView{Name: l.Proc, Type: typ, State: engine.DynoStarting, Since: l.Time, Staged: true})
+	case i < 0:
+		return
+	default:
+		v.Dynos[i].State, v.Dynos[i].Since = to, l.Time
+	}
+	data := mustJSON(v)
+	h.mu.Lock()
+	h.views[l.App] = data
+	h.mu.Unlock()
+	h.send(event{name: "app", app: l.App, data: data})
 }

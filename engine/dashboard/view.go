@@ -40,6 +40,9 @@ type DynoView struct {
 	State   string    `json:"state"`
 	Release int       `json:"release"`
 	Since   time.Time `json:"since"`
+	// Staged dynos started for a release or scale still under way:
+	// the router sends them nothing yet.
+	Staged bool `json:"staged,omitempty"`
 }
 
 // AddonView is an attached add-on.
@@ -94,7 +97,10 @@ func viewOf(e *engine.Engine, name string, url func(string) string) (*AppView, *
 	for _, d := range e.Dynos(a.Name) {
 		v.Dynos = append(v.Dynos, DynoView{Name: d.Name, Type: d.Type, State: d.State, Release: d.Release, Since: d.Since})
 	}
-	slices.SortFunc(v.Dynos, func(x, y DynoView) int {
+	for _, d := range e.StagedDynos(a.Name) {
+		v.Dynos = append(v.Dynos, DynoView{Name: d.Name, Type: d.Type, State: d.State, Release: d.Release, Since: d.Since, Staged: true})
+	}
+	slices.SortStableFunc(v.Dynos, func(x, y DynoView) int {
 		if x.Name < y.Name {
 			return -1
 		}

@@ -75,8 +75,10 @@
       if (ds.length === 0) row.append(el("span", { class: "none", text: "scaled to 0" }));
       for (const d of ds) {
         const rps = t && t.dynos[d.name] ? ` ${t.dynos[d.name].toFixed(1)}/s` : "";
-        row.append(el("span", { class: "dyno " + d.state, "data-dyno": d.name, "data-state": d.state,
-          title: `${d.name} ${d.state} on v${d.release}`, text: `${d.name} ${d.state}${rps}` }));
+        row.append(el("span", { class: "dyno " + d.state + (d.staged ? " staged" : ""), "data-dyno": d.name, "data-state": d.state,
+          "data-staged": d.staged ? "true" : null,
+          title: `${d.name} ${d.state} on v${d.release}${d.staged ? ", not serving yet" : ""}`,
+          text: `${d.name} ${d.state}${d.staged ? " (v" + d.release + ", new)" : ""}${rps}` }));
       }
       procs.append(row);
     }
@@ -219,7 +221,7 @@
     const ex = explain.get(a.name);
     if (!ex || ex.steps.length === 0) { ol.replaceChildren(el("li", { text: "No deploy seen yet: git push to watch one here." })); return; }
     ol.replaceChildren(...ex.steps.map((s) => {
-      const li = el("li", { class: "step " + s.step, "data-step": s.step },
+      const li = el("li", { class: "step step-" + s.step, "data-step": s.step },
         el("strong", { text: s.step }), " ", el("time", { datetime: s.time, text: new Date(s.time).toLocaleTimeString() }), " ", el("span", { text: s.text }));
       if (s.detail && s.detail.length) li.append(el("pre", { text: s.detail.join("\n") }));
       return li;

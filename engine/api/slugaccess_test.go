@@ -6,8 +6,13 @@ import (
 	"compress/gzip"
 	"encoding/json"
 	"net/http/httptest"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"hako/engine"
 )
@@ -106,5 +111,54 @@ func TestSlugImportFollowsAppNotName(t *testing.T) {
 	w.must(t, roleOwner, "PATCH", "/apps/shared", `{"name":"moved"}`)
 	if status, out := w.call(roleOwner, "GET", "/apps/moved/slugs/"+shared, ""); status != 200 {
 		t.Errorf("the renamed app's own import: %d %s, want 200", status, out)
+	}
+}
+
+// TestSlugExportURLExpires: a slug's export URL works until it expires,
+// as Heroku's presigned URLs do; neither an expired one nor one whose
+// expiry was moved opens the slug.
+func TestSlugExportURLExpires(t *testing.T) {
+	w := newAuthzWorld(t)
+	w.s.Engine.Paths.Slugs = t.TempDir()
+	id := strings.Repeat("cd", 32)
+	if _, err := w.s.Engine.Store.CreateRelease(&engine.Release{App: "shared", Description: "Deploy", Status: engine.ReleaseSucceeded},
+		&engine.Slug{ID: id, ProcessTypes: map[string]string{"web": "./web"}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(w.s.Engine.Paths.Slugs, id+".tgz"), []byte("the slug"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var sl struct {
+		Blob struct {
+			URL string `json:"url"`
+		} `json:"blob"`
+	}
+	if err := json.Unmarshal([]byte(w.must(t, roleCollab, "GET", "/apps/shared/slugs/"+id, "")), &sl); err != nil {
+		t.Fatal(err)
+	}
+	get := func(u string) (int, string) {
+		rec := httptest.NewRecorder()
+		w.h.ServeHTTP(rec, httptest.NewRequest("GET", u, nil))
+		return rec.Code, rec.Body.String()
+	}
+	if status, body := get(sl.Blob.URL); status != 200 || body != "the slug" {
+		t.Fatalf("the fresh URL: %d %q", status, body)
+	}
+	u, err := url.Parse(sl.Blob.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := u.Query()
+	q.Set("expires", strconv.FormatInt(time.Now().Add(24*time.Hour).Unix(), 10))
+	u.RawQuery = q.Encode()
+	if status, _ := get(u.String()); status != 404 {
+		t.Errorf("a URL whose expiry was moved: %d, want 404", status)
+	}
+	past := strconv.FormatInt(time.Now().Add(-time.Minute).Unix(), 10)
+	if status, _ := get("/slug-blobs/" + id + "?expires=" + past + "&sig=" + w.s.sign("slug", id+"\x00"+past)); status != 404 {
+		t.Errorf("an expired URL: %d, want 404", status)
+	}
+	if status, _ := get("/slug-blobs/" + id + "?sig=" + w.s.sign("slug", id)); status != 404 {
+		t.Errorf("a URL without expiry: %d, want 404", status)
 	}
 }

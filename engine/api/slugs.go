@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"net/http"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -66,7 +67,10 @@ func (s *Server) slugView(r *http.Request, sl *engine.Slug) SlugView {
 		Commit: optional(sl.Commit), ProcessTypes: sl.ProcessTypes, Size: &sl.Size, Stack: stackRef(),
 		CreatedAt: sl.CreatedAt, UpdatedAt: sl.CreatedAt}
 	v.Blob.Method = "GET"
-	v.Blob.URL = baseURL(r) + "/slug-blobs/" + sl.ID + "?sig=" + s.sign("slug", sl.ID)
+	// The URL dies after blobTTL, as Heroku's presigned ones do: one
+	// handed to a collaborator since taken off the app stops working.
+	exp := strconv.FormatInt(time.Now().Add(blobTTL).Unix(), 10)
+	v.Blob.URL = baseURL(r) + "/slug-blobs/" + sl.ID + "?expires=" + exp + "&sig=" + s.sign("slug", sl.ID+"\x00"+exp)
 	if v.ProcessTypes == nil {
 		v.ProcessTypes = map[string]string{}
 	}
@@ -205,11 +209,13 @@ func (s *Server) putSlugBlob(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusOK)
 }
 
-// getSlugBlob is GET /slug-blobs/{id}?sig=…: a recorded slug's archive,
-// for export.
+// getSlugBlob is GET /slug-blobs/{id}?expires=…&sig=…: a recorded slug's
+// archive, for export, until the URL expires.
 func (s *Server) getSlugBlob(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("secret")
-	if !s.signed("slug", id, r.URL.Query().Get("sig")) {
+	exp := r.URL.Query().Get("expires")
+	at, err := strconv.ParseInt(exp, 10, 64)
+	if err != nil || time.Now().Unix() > at || !s.signed("slug", id+"\x00"+exp, r.URL.Query().Get("sig")) {
 		s.fail(w, engine.Errorf(engine.ENOTFOUND, "This slug URL is unknown: ask for the slug's info again."))
 		return
 	}

@@ -8,6 +8,8 @@ import (
 	"io/fs"
 	"os"
 	"path"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 
@@ -277,9 +279,15 @@ func (d *dirRoots) create(name string, mk func(dir *os.Root, base string) error)
 // followed) and copies r into it with the given mode, through buf if r is
 // not a *bytesReader.
 func extractFile(dirs *dirRoots, name string, mode fs.FileMode, r io.Reader, buf []byte) error {
+	// Created with its mode when the umask leaves that mode whole, which
+	// saves a chmod per file (a node_modules has tens of thousands).
+	perm, chmod := fs.FileMode(0o600), true
+	if mode&^umask() == mode {
+		perm, chmod = mode, false
+	}
 	var f *os.File
 	err := dirs.create(name, func(dir *os.Root, base string) (err error) {
-		f, err = dir.OpenFile(base, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+		f, err = dir.OpenFile(base, os.O_WRONLY|os.O_CREATE|os.O_EXCL, perm)
 		return err
 	})
 	if err != nil {
@@ -294,12 +302,33 @@ func extractFile(dirs *dirRoots, name string, mode fs.FileMode, r io.Reader, buf
 		f.Close()
 		return err
 	}
-	if err := f.Chmod(mode); err != nil {
-		f.Close()
-		return err
+	if chmod {
+		if err := f.Chmod(mode); err != nil {
+			f.Close()
+			return err
+		}
 	}
 	return f.Close()
 }
+
+// umask returns the process's file mode creation mask, read once from
+// /proc (setting it to read it would race with every other goroutine
+// creating files); when it cannot be read, every bit, so that files are
+// always chmod-ed.
+var umask = sync.OnceValue(func() fs.FileMode {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return fs.ModePerm
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "Umask:"); ok {
+			if m, err := strconv.ParseUint(strings.TrimSpace(v), 8, 32); err == nil {
+				return fs.FileMode(m) & fs.ModePerm
+			}
+		}
+	}
+	return fs.ModePerm
+})
 
 // bytesReader is a small file's contents, written in one call.
 type bytesReader struct{ b []byte }

@@ -41,12 +41,25 @@ func BenchmarkSlugVsTar(b *testing.B) {
 	}
 	b.Logf("tree: %d files, %d MiB", files, total>>20)
 	var packTar, packHako, unTar, unHako []time.Duration
+	// The CPU each spent (user and system, this process's and its
+	// children's), which a machine busy with other work changes less
+	// than the time.
+	var cpuUnTar, cpuUnHako []time.Duration
+	var lastCPU time.Duration
+	cpu := func() time.Duration {
+		var self, kids syscall.Rusage
+		_ = syscall.Getrusage(syscall.RUSAGE_SELF, &self)
+		_ = syscall.Getrusage(syscall.RUSAGE_CHILDREN, &kids)
+		d := func(t syscall.Timeval) time.Duration { return time.Duration(t.Nano()) }
+		return d(self.Utime) + d(self.Stime) + d(kids.Utime) + d(kids.Stime)
+	}
 	timed := func(f func() error) time.Duration {
 		syscall.Sync() // no writeback of the last round's files in this one's time
-		t0 := time.Now()
+		c0, t0 := cpu(), time.Now()
 		if err := f(); err != nil {
 			b.Fatal(err)
 		}
+		lastCPU = cpu() - c0
 		return time.Since(t0)
 	}
 	for i := range b.N * rounds {
@@ -84,10 +97,14 @@ func BenchmarkSlugVsTar(b *testing.B) {
 		}
 		if i%2 == 0 {
 			unTar = append(unTar, timed(ut))
+			cpuUnTar = append(cpuUnTar, lastCPU)
 			unHako = append(unHako, timed(uh))
+			cpuUnHako = append(cpuUnHako, lastCPU)
 		} else {
 			unHako = append(unHako, timed(uh))
+			cpuUnHako = append(cpuUnHako, lastCPU)
 			unTar = append(unTar, timed(ut))
+			cpuUnTar = append(cpuUnTar, lastCPU)
 		}
 		b.Logf("round %d: pack tar %v hako %v, unpack tar %v hako %v", i, packTar[i], packHako[i], unTar[i], unHako[i])
 		for _, p := range []string{dt, dh, slug, tarOut} {
@@ -97,6 +114,8 @@ func BenchmarkSlugVsTar(b *testing.B) {
 	mt, mh, ut, uh := median(packTar), median(packHako), median(unTar), median(unHako)
 	fmt.Printf("pack:   tar czf %v, hako %v: %.2fx\n", mt.Round(time.Millisecond), mh.Round(time.Millisecond), mt.Seconds()/mh.Seconds())
 	fmt.Printf("unpack: tar xzf %v, hako %v: %.2fx\n", ut.Round(time.Millisecond), uh.Round(time.Millisecond), ut.Seconds()/uh.Seconds())
+	ct, ch := median(cpuUnTar), median(cpuUnHako)
+	fmt.Printf("unpack CPU (user+system): tar xzf %v, hako %v: %.2fx\n", ct.Round(time.Millisecond), ch.Round(time.Millisecond), ct.Seconds()/ch.Seconds())
 	b.ReportMetric(mt.Seconds()/mh.Seconds(), "pack-x-tar")
 	b.ReportMetric(ut.Seconds()/uh.Seconds(), "unpack-x-tar")
 }

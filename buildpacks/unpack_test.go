@@ -129,6 +129,9 @@ func TestUnpackModes(t *testing.T) {
 		{name: "private/run", typ: tar.TypeReg, body: "#!/bin/sh\n", mode: 0o755},
 		{name: "suid", typ: tar.TypeReg, body: "x", mode: 0o4755},
 		{name: "implicit/dir/file.txt", typ: tar.TypeReg, body: "x", mode: 0o640},
+		// Modes a umask would cut: kept exactly.
+		{name: "shared.txt", typ: tar.TypeReg, body: "x", mode: 0o666},
+		{name: "open-run", typ: tar.TypeReg, body: "x", mode: 0o777},
 		{name: "current", typ: tar.TypeSymlink, linkname: "private/run"},
 		{name: "dup.txt", typ: tar.TypeReg, body: "first"},
 		{name: "dup.txt", typ: tar.TypeReg, body: "second"},
@@ -144,6 +147,8 @@ func TestUnpackModes(t *testing.T) {
 		"suid":                  0o755,
 		"implicit":              os.ModeDir | 0o755,
 		"implicit/dir/file.txt": 0o640,
+		"shared.txt":            0o666,
+		"open-run":              0o777,
 	} {
 		fi, err := os.Stat(filepath.Join(dest, name))
 		if err != nil {

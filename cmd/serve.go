@@ -177,6 +177,7 @@ func (s *Server) build() error {
 		Store: s.store, Builder: builder, Supervisor: s.sup, Routes: rt, Logs: s.buf, Drains: s.buf,
 		Paths: l, ParseKey: sshgit.ParseKey, AppURL: appURL, WaitUp: cfg.Dynos.BootTimeout, Domain: cfg.Domain,
 		Version: serverVersion(), Started: time.Now().UTC(), Limits: cfg.Limits, Scheduler: s.sched, Probe: router.Probe,
+		MaxAppsPerUser: cfg.MaxAppsPerUser,
 	})
 	s.sched.SetEngine(s.eng)
 	// Dynos in network namespaces of their own reach the add-on servers

@@ -42,6 +42,7 @@ func serverCommand(env *Env) *cli.Command {
 			&cli.IntFlag{Name: "max-source-files", Value: engine.DefaultSourceEntries, Usage: "files, directories and links an app's source may hold", EnvVars: []string{"HAKO_MAX_SOURCE_FILES"}},
 			&cli.IntFlag{Name: "build-disk", Value: engine.DefaultBuildBytes >> 20, Usage: "size in MiB a build's directory may reach, and an unpacked slug", EnvVars: []string{"HAKO_BUILD_DISK"}},
 			&cli.IntFlag{Name: "max-slug", Value: engine.DefaultSlugBytes >> 20, Usage: "size in MB of a compiled slug, compressed (Heroku: 500)", EnvVars: []string{"HAKO_MAX_SLUG"}},
+			&cli.IntFlag{Name: "max-apps-per-user", Value: engine.DefaultMaxAppsPerUser, Usage: "apps a member may own, review apps and CI apps included (administrators: no limit); 0 for no limit", EnvVars: []string{"HAKO_MAX_APPS_PER_USER"}},
 			&cli.DurationFlag{Name: "router-idle-timeout", Value: 90 * time.Second, Usage: "the router closes client connections idle this long", EnvVars: []string{"HAKO_ROUTER_IDLE_TIMEOUT"}},
 			&cli.IntFlag{Name: "router-max-conns", Usage: "client connections the router holds at once; more get a 503 (default: a share of the open-files limit)", EnvVars: []string{"HAKO_ROUTER_MAX_CONNS"}},
 			&cli.StringFlag{Name: "dyno-network", Value: "isolated", Usage: "isolated (each dyno and build step in its own network namespace, reaching only its add-ons and the outside) or host (the host's network)", EnvVars: []string{"HAKO_DYNO_NETWORK"}},
@@ -87,6 +88,9 @@ func serverCommand(env *Env) *cli.Command {
 				if c.Int(f) < 1 {
 					return engine.Errorf(engine.EINVALID, "--%s must be a positive number.", f)
 				}
+			}
+			if cfg.MaxAppsPerUser = c.Int("max-apps-per-user"); cfg.MaxAppsPerUser < 0 {
+				return engine.Errorf(engine.EINVALID, "--max-apps-per-user must be a number of apps, or 0 for no limit.")
 			}
 			cfg.Limits = engine.BuildLimits{SourceBytes: int64(c.Int("max-source")) << 20, SourceEntries: c.Int("max-source-files"),
 				BuildBytes: int64(c.Int("build-disk")) << 20, SlugBytes: int64(c.Int("max-slug")) << 20}
@@ -148,6 +152,8 @@ type serverConfig struct {
 	RouterMaxConns int
 	// Limits bound each deploy's source, build and slug.
 	Limits engine.BuildLimits
+	// MaxAppsPerUser bounds the apps a member owns (0: no limit).
+	MaxAppsPerUser int
 	// WarmGo compiles the Go standard library for the builds at start.
 	WarmGo bool
 	// CacheDir, when set, holds the build caches instead of HAKO_HOME

@@ -66,6 +66,9 @@ type Parts struct {
 	// mean the defaults. The Builder enforces them too (it is given the
 	// same), sshgit on the checkout of a push.
 	Limits BuildLimits
+	// MaxAppsPerUser bounds the apps a member owns (see applimit.go);
+	// zero or less means no limit.
+	MaxAppsPerUser int
 
 	// Version and Started describe the running server, for Status.
 	Version string
@@ -80,9 +83,11 @@ type Engine struct {
 
 	mu       sync.Mutex
 	domainMu sync.Mutex
-	locks    map[string]*appLock
-	running  map[string][]*instance
-	oneoffs  map[string]map[string]DynoStatus
+	// appLimitMu makes counting a member's apps and creating one atomic.
+	appLimitMu sync.Mutex
+	locks      map[string]*appLock
+	running    map[string][]*instance
+	oneoffs    map[string]map[string]DynoStatus
 	// staged are dynos started but not yet running (see staging.go).
 	staged   stagedDynos
 	unpacked unpackedDirs
@@ -229,7 +234,7 @@ func (e *Engine) CreateApp(name, user string) (*App, error) {
 	now := time.Now().UTC()
 	app := &App{ID: newID(), Name: name, Stack: Stack, CreatedAt: now, UpdatedAt: now, Formation: map[string]int{}, Owner: user}
 	first := &Release{App: name, Version: 1, Description: "Initial release", User: user, CreatedAt: now, Status: ReleaseSucceeded, Config: map[string]string{}}
-	if err := e.Store.CreateApp(app, first); err != nil {
+	if err := e.withinAppLimit(user, func() error { return e.Store.CreateApp(app, first) }); err != nil {
 		return nil, err
 	}
 	app.CurrentRelease = 1

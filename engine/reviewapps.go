@@ -261,7 +261,7 @@ func (e *Engine) createReviewApp(ctx context.Context, name, parent, branch strin
 	app := &App{ID: newID(), Name: name, Stack: Stack, CreatedAt: now, UpdatedAt: now, Formation: map[string]int{}, Buildpacks: pa.Buildpacks,
 		Owner: pa.Owner, Collaborators: slices.Clone(pa.Collaborators)}
 	first := &Release{App: name, Version: 1, Description: "Initial release", User: user, CreatedAt: now, Status: ReleaseSucceeded, Config: cfg}
-	if err := e.Store.CreateApp(app, first); err != nil {
+	if err := e.withinAppLimit(pa.Owner, func() error { return e.Store.CreateApp(app, first) }); err != nil {
 		return err
 	}
 	e.Routes.SetBackends(name, nil)

@@ -25,9 +25,9 @@ const (
 	adminOnlyLine   = " ▸    Only an administrator may do that."
 )
 
-func newClass(t *testing.T) *class {
+func newClass(t *testing.T, flags ...string) *class {
 	t.Helper()
-	s := startServer(t)
+	s := startServer(t, flags...)
 	c := &class{s: s, keys: map[string]string{"admin": s.key}}
 	for _, role := range []string{"owner", "collab", "stranger"} {
 		key := s.keygen(role)

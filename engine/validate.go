@@ -1,6 +1,11 @@
 package engine
 
-import "regexp"
+import (
+	"regexp"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+)
 
 var appNameRe = regexp.MustCompile(`^[a-z][a-z0-9-]{1,28}[a-z0-9]$`)
 
@@ -26,6 +31,18 @@ func validateNewAppName(name string) error {
 	}
 	if name == DashboardName {
 		return Errorf(EINVALID, "Name %q is reserved: the dashboard is served at %s.DOMAIN.", name, name)
+	}
+	return nil
+}
+
+// ValidateText checks a client's free text that the CLI prints as it is
+// (a release's description, a slug's commit): at most max bytes of UTF-8
+// without control characters, so that a collaborator cannot send escape
+// sequences to the terminals of those who list the app's releases.
+// Returns EINVALID naming what.
+func ValidateText(what, v string, max int) error {
+	if len(v) > max || !utf8.ValidString(v) || strings.ContainsFunc(v, unicode.IsControl) {
+		return Errorf(EINVALID, "The %s must be text of at most %d bytes without control characters.", what, max)
 	}
 	return nil
 }

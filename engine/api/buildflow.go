@@ -218,8 +218,8 @@ func (s *Server) createSourceBuild(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, err)
 		return
 	}
-	if len(body.SourceBlob.Version) > 64 {
-		s.fail(w, engine.Errorf(engine.EINVALID, "The version is at most 64 characters."))
+	if err := engine.ValidateText("version", body.SourceBlob.Version, 64); err != nil {
+		s.fail(w, err)
 		return
 	}
 	if len(body.Buildpacks) > 0 {

@@ -198,8 +198,8 @@ func (s *Server) createRelease(w http.ResponseWriter, r *http.Request) {
 	case slug != "":
 		desc := ""
 		if body.Description != nil {
-			if len(*body.Description) > 256 {
-				s.fail(w, engine.Errorf(engine.EINVALID, "The description is at most 256 characters."))
+			if err := engine.ValidateText("description", *body.Description, 256); err != nil {
+				s.fail(w, err)
 				return
 			}
 			desc = *body.Description

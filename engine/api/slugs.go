@@ -120,9 +120,10 @@ func (s *Server) createSlug(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, err)
 		return
 	}
-	for _, f := range []string{body.Commit, body.CommitDescription, body.BuildpackProvidedDescription} {
-		if len(f) > 256 {
-			s.fail(w, engine.Errorf(engine.EINVALID, "commit, commit_description and buildpack_provided_description are at most 256 characters each."))
+	for what, f := range map[string]string{"commit": body.Commit, "commit_description": body.CommitDescription,
+		"buildpack_provided_description": body.BuildpackProvidedDescription} {
+		if err := engine.ValidateText(what, f, 256); err != nil {
+			s.fail(w, err)
 			return
 		}
 	}

@@ -307,6 +307,10 @@ func (s *Server) Run(ctx context.Context) error {
 	s.sup.StopAll()
 	s.eng.StopAddons()
 	s.buf.CloseDrains()
+	// The disks of builds still in progress, which end with the server.
+	if err := dyno.UnmountUnder(s.layout.Tmp); err != nil {
+		s.logger.Printf("stop: unmounting build disks: %v", err)
+	}
 	return err
 }
 

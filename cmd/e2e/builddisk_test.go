@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -172,4 +173,26 @@ func hostUse(dir string) int64 {
 		return nil
 	})
 	return total
+}
+
+// TestStopDuringBuild stops the server (SIGINT) while a build runs on
+// its disk: the server ends cleanly and leaves the disk neither mounted
+// nor attached to a loop device.
+func TestStopDuringBuild(t *testing.T) {
+	needRootE2E(t)
+	s := startServer(t)
+	s.slowPush(t, "halted", fmt.Sprintf("marker-%d", time.Now().UnixNano()))
+	tmp := filepath.Join(s.home, "tmp")
+	if len(mountsUnder(t, tmp)) == 0 {
+		t.Fatal("the build in progress has no disk mounted")
+	}
+	s.stop()
+	left := func() []string { return append(mountsUnder(t, tmp), loopsUnder(t, filepath.Join(s.home, "cache"))...) }
+	if m := mountsUnder(t, tmp); len(m) > 0 {
+		t.Errorf("mounted after the server stopped mid-build: %v", m)
+	}
+	// The loop device goes once the build step's processes, which die
+	// with the server, are gone.
+	waitFor(t, 10*time.Second, "the build disk's loop device to go", func() bool { return len(left()) == 0 },
+		func() string { return strings.Join(left(), "\n") })
 }

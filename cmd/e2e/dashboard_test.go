@@ -269,6 +269,10 @@ func TestDashboardInBrowser(t *testing.T) {
 		t.Fatalf("web quantity after the slider = %d, want 2", got)
 	}
 
+	// A restart button restarts that dyno.
+	alice.do(chromedp.Click(chromedp.CSS(`button[data-restart="web.1"]`)))
+	alice.wait(60*time.Second, "the restart's answer", `document.getElementById("action-status").textContent === "Restarted web.1."`)
+
 	// Config values are hidden until asked for.
 	if out, err := c.s.ssh(c.keys["alice"], nil, "config:set", "GREETING=hi-there", "-a", "alice-app"); err != nil {
 		t.Fatalf("config:set: %v\n%s", err, out)
@@ -298,7 +302,15 @@ func TestDashboardInBrowser(t *testing.T) {
 	eval[bool](alice, `document.getElementById("log-source").dispatchEvent(new Event("change")), true`)
 	alice.wait(5*time.Second, "only app lines", `!document.getElementById("logs").textContent.includes("heroku[")`)
 	teacher.shot("teacher")
-	bob.shot("member")
+
+	// H-codes show as they happen: maintenance mode answers H80.
+	if out, err := c.s.ssh(c.keys["alice"], nil, "maintenance:on", "-a", "alice-app"); err != nil {
+		t.Fatalf("maintenance:on: %v\n%s", err, out)
+	}
+	if code, _, err := c.s.get("alice-app", "/"); err != nil || code != http.StatusServiceUnavailable {
+		t.Fatalf("GET in maintenance: %d %v", code, err)
+	}
+	alice.wait(10*time.Second, "the H80", `[...document.querySelectorAll("#hcodes li")].some(li => li.textContent.includes(" H80 Maintenance mode "))`)
 
 	// Bob, in his own session, may not act on alice-app: the page's own
 	// fetch with his CSRF token is refused by the one authorization check.

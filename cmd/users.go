@@ -302,13 +302,25 @@ func workshopCommands(env *Env) []*cli.Command {
 				if c.Bool("json") {
 					return printJSON(env.Stdout, seats)
 				}
-				for i, st := range seats {
+				// The seats skipped first, one line each, then the sheets.
+				printed := false
+				for _, st := range seats {
+					if st.Skipped != "" {
+						fmt.Fprintf(env.Stdout, "Skipped %s: %s\n", st.Email, st.Skipped)
+						printed = true
+					}
+				}
+				for _, st := range seats {
+					if st.Skipped != "" {
+						continue
+					}
 					if st.APIURL == "" {
 						st.APIURL = cl.URL
 					}
-					if i > 0 {
+					if printed {
 						fmt.Fprintln(env.Stdout)
 					}
+					printed = true
 					fmt.Fprintf(env.Stdout, "=== %s\n", st.Email)
 					printFields(env.Stdout, [][2]string{
 						{"Token", st.Token}, {"Push URL", st.GitURL}, {"App URL", st.WebURL},

@@ -323,6 +323,17 @@ func TestDashboardInBrowser(t *testing.T) {
 	if q := c.formation(t, "alice-app", "web"); q != 2 {
 		t.Fatalf("web quantity after bob's attempt = %d, want 2", q)
 	}
+
+	// Shared with bob, alice-app appears on his page; taken off it, it
+	// leaves, without a reload.
+	if out, err := c.s.ssh(c.keys["alice"], nil, "access:add", "bob@example.test", "-a", "alice-app"); err != nil {
+		t.Fatalf("access:add: %v\n%s", err, out)
+	}
+	bob.wait(10*time.Second, "the shared app on bob's page", cardJS("alice-app")+" !== null")
+	if out, err := c.s.ssh(c.keys["alice"], nil, "access:remove", "bob@example.test", "-a", "alice-app"); err != nil {
+		t.Fatalf("access:remove: %v\n%s", err, out)
+	}
+	bob.wait(10*time.Second, "the app to leave bob's page", cardJS("alice-app")+" === null")
 }
 
 // TestDashboardRefuses: without a session nothing is shown or done; an
@@ -485,5 +496,35 @@ func TestDashboardRefuses(t *testing.T) {
 	out := c.s.hako(t, "logs", "-a", "alice-app", "-n", "200")
 	if strings.Contains(out, "Restart") {
 		t.Fatalf("the cross-site form restarted the app:\n%s", out)
+	}
+}
+
+// TestDashboardOverHTTPS: over TLS (the router's HTTPS side at
+// hako.localhost, and the API's port) the session cookie is Secure too.
+func TestDashboardOverHTTPS(t *testing.T) {
+	s := startServer(t)
+	tok, err := os.ReadFile(filepath.Join(s.home, "api-token"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := s.tlsClient(t)
+	c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	for _, base := range []string{"https://hako.localhost:" + s.httpsPort, "https://127.0.0.1:" + s.apiPort + "/dashboard"} {
+		req, _ := http.NewRequest("POST", base+"/login", strings.NewReader(url.Values{"token": {strings.TrimSpace(string(tok))}}.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		resp, err := c.Do(req)
+		if err != nil {
+			t.Fatalf("%s: %v", base, err)
+		}
+		resp.Body.Close()
+		var ck *http.Cookie
+		for _, k := range resp.Cookies() {
+			if k.Name == "hako_session" {
+				ck = k
+			}
+		}
+		if resp.StatusCode != http.StatusSeeOther || ck == nil || !ck.Secure || !ck.HttpOnly || ck.SameSite != http.SameSiteStrictMode {
+			t.Fatalf("%s: log-in %d, cookie %+v; want 303 and a Secure, HttpOnly, SameSite=Strict cookie", base, resp.StatusCode, ck)
+		}
 	}
 }

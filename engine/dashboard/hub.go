@@ -178,9 +178,10 @@ func (h *hub) line(l logs.AppLine) {
 	}
 	h.mu.Lock()
 	var to []*subscriber
+	a := h.apps[l.App]
 	for _, s := range h.subs {
 		s.mu.Lock()
-		if s.focus == l.App {
+		if s.focus == l.App && engine.CanAccess(s.user, a, engine.AccessMember) {
 			to = append(to, s)
 		}
 		s.mu.Unlock()
@@ -236,9 +237,22 @@ func (h *hub) flush() {
 		h.vobj[app] = v
 		data := mustJSON(v)
 		h.mu.Lock()
+		// Who could see the app and may no more (taken off it) is told
+		// it is gone for them.
+		var lost []*subscriber
+		if old := h.apps[app]; old != nil {
+			for _, s := range h.subs {
+				if s.sees(old) && !s.sees(a) {
+					lost = append(lost, s)
+				}
+			}
+		}
 		h.apps[app] = a
 		h.views[app] = data
 		h.mu.Unlock()
+		for _, s := range lost {
+			s.offer(event{name: "gone", app: app, data: mustJSON(map[string]string{"app": app})})
+		}
 		h.send(event{name: "app", app: app, data: data})
 	}
 }

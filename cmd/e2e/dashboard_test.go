@@ -412,6 +412,11 @@ func TestDashboardRefuses(t *testing.T) {
 		t.Fatalf("log-in posted from another site: %d, want 403", code)
 	}
 
+	// No app may take the dashboard's name.
+	if out, err := c.s.run("apps:create", "hako"); err == nil || !hasLine(out, ` ▸    Name "hako" is reserved: the dashboard is served at hako.DOMAIN.`) {
+		t.Fatalf("apps:create hako: %v\n%s", err, out)
+	}
+
 	alice, csrf := login("alice")
 	bob, bobCSRF := login("bob")
 	scale := `{"type":"web","quantity":3}`

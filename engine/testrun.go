@@ -2,6 +2,8 @@ package engine
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"io"
 	"maps"
@@ -64,6 +66,20 @@ const (
 	TestFailed    = "failed"
 	TestErrored   = "errored"
 )
+
+// ciCacheScope is the directory under CACHE/_ci of the user's keyed
+// caches: the administrator's (the user of `hako ci`'s own server) at its
+// top, each other user's in one of their own. A key is the hash of a
+// repository's origin, which the students of a class share: without a
+// scope of their own, one student's test build could poison the cache
+// every other's links from.
+func (e *Engine) ciCacheScope(user string) string {
+	if u, err := e.users().User(user); err == nil && u.Admin {
+		return ""
+	}
+	sum := sha256.Sum256([]byte(user))
+	return "user-" + hex.EncodeToString(sum[:8])
+}
 
 // cacheKeyRe is what a test run's cache key may be: a path element.
 var cacheKeyRe = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,63}$`)
@@ -136,7 +152,7 @@ func (e *Engine) TestRun(ctx context.Context, req TestRunRequest) (*TestRunResul
 	ciVars := map[string]string{"CI": "true", "HEROKU_TEST_RUN_ID": req.ID, "HEROKU_TEST_RUN_BRANCH": req.Branch, "HEROKU_TEST_RUN_COMMIT_VERSION": req.Commit}
 	cacheDir := e.Paths.AppCache(app.Name)
 	if req.CacheKey != "" && e.Paths.Cache != "" {
-		cacheDir = filepath.Join(e.Paths.Cache, "_ci", req.CacheKey)
+		cacheDir = filepath.Join(e.Paths.Cache, "_ci", e.ciCacheScope(req.User), req.CacheKey)
 	}
 	t0 = time.Now()
 	res, err := e.Builder.Build(ctx, BuildRequest{

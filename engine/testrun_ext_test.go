@@ -41,7 +41,7 @@ func newTestRunEngine(t *testing.T, appJSON string) (*engine.Engine, *testBuilde
 }
 
 func testRun(e *engine.Engine, mod func(*engine.TestRunRequest)) (*engine.TestRunResult, error) {
-	req := engine.TestRunRequest{App: "ci-app", Source: strings.NewReader("tar"), ID: "run-1", Branch: "main", Commit: "0123456789", CacheKey: "repo-1", User: "u"}
+	req := engine.TestRunRequest{App: "ci-app", Source: strings.NewReader("tar"), ID: "run-1", Branch: "main", Commit: "0123456789", CacheKey: "repo-1", User: engine.AdminEmail}
 	if mod != nil {
 		mod(&req)
 	}
@@ -128,5 +128,30 @@ func TestTestRun(t *testing.T) {
 				t.Errorf("a refused run changed something: %d releases, %d dynos, build %+v", len(rels), len(s.once), b.req)
 			}
 		})
+	}
+}
+
+// TestTestRunCachePerUser: a cache key is the hash of a repository's
+// origin, which a class's students share; each user's runs of one key
+// build with a cache of their own, not the administrator's nor another
+// student's, so that one student's poisoned cache reaches no one else.
+func TestTestRunCachePerUser(t *testing.T) {
+	dirs := map[string]string{}
+	for _, user := range []string{engine.AdminEmail, "ada@example.test", "bob@example.test"} {
+		e, b, _ := newTestRunEngine(t, `{"environments": {"test": {"scripts": {"test": "run-tests"}}}}`)
+		if _, err := testRun(e, func(r *engine.TestRunRequest) { r.User = user }); err != nil {
+			t.Fatal(err)
+		}
+		rel, err := filepath.Rel(e.Paths.Cache, b.req.CacheDir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		dirs[user] = rel
+	}
+	if dirs[engine.AdminEmail] != filepath.Join("_ci", "repo-1") {
+		t.Errorf("the administrator's cache = %s, want _ci/repo-1", dirs[engine.AdminEmail])
+	}
+	if a, b := dirs["ada@example.test"], dirs["bob@example.test"]; a == b || a == dirs[engine.AdminEmail] || filepath.Base(a) != "repo-1" || filepath.Base(b) != "repo-1" {
+		t.Errorf("caches of one key: ada %s, bob %s, administrator %s: want one each", a, b, dirs[engine.AdminEmail])
 	}
 }

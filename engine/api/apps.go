@@ -148,6 +148,13 @@ func (s *Server) patchApp(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if body.Name != nil && *body.Name != a.Name {
+		// As on Heroku, a collaborator may not rename the app: the old
+		// name, free again, could be taken by them, and the owner's
+		// pushes and commands to it would reach their app.
+		if err := s.Engine.CheckAccess(s.by(r), a.Name, engine.AccessOwner); err != nil {
+			s.fail(w, engine.Errorf(engine.EFORBIDDEN, "Only the owner of %s may rename it.", a.Name))
+			return
+		}
 		if err := engine.ValidateAppName(*body.Name); err != nil {
 			s.fail(w, err)
 			return

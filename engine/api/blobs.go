@@ -5,6 +5,9 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
+	"io"
+	"net/http"
 	"sync"
 	"time"
 )
@@ -120,4 +123,29 @@ func (p *pending[T]) expire() {
 			}
 		}
 	}
+}
+
+// blobIdle drops an upload to a blob URL that sends nothing for this
+// long: a client trickling its body must not hold its connection and
+// the upload's slot for ever.
+var blobIdle = time.Minute
+
+// idleBody is r's body, each read of which must make progress within
+// blobIdle; past it the read fails (the upload did not arrive whole).
+func idleBody(w http.ResponseWriter, r *http.Request) io.Reader {
+	return &idleReader{r: r.Body, rc: http.NewResponseController(w)}
+}
+
+type idleReader struct {
+	r  io.Reader
+	rc *http.ResponseController
+}
+
+func (i *idleReader) Read(p []byte) (int, error) {
+	_ = i.rc.SetReadDeadline(time.Now().Add(blobIdle))
+	n, err := i.r.Read(p)
+	if err != nil && !errors.Is(err, io.EOF) {
+		return n, errors.New("the upload stalled or broke off")
+	}
+	return n, err
 }

@@ -193,7 +193,7 @@ func (s *Server) putSlugBlob(w http.ResponseWriter, r *http.Request) {
 	// One upload at a time per import; a second one replaces the first.
 	im.mu.Lock()
 	defer im.mu.Unlock()
-	got, err := s.Engine.ImportSlug(r.Body, im.id)
+	got, err := s.Engine.ImportSlug(idleBody(w, r), im.id)
 	if err != nil {
 		s.fail(w, err)
 		return

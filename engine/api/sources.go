@@ -58,7 +58,7 @@ func (s *Server) putSourceBlob(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, err)
 		return
 	}
-	n, err := io.Copy(f, io.LimitReader(r.Body, limit+1))
+	n, err := io.Copy(f, io.LimitReader(idleBody(w, r), limit+1))
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}

@@ -94,8 +94,10 @@ func (h *herokuEnv) env() []string {
 	var base []string
 	for _, kv := range os.Environ() {
 		// GIT_SSL_CAINFO would win over the git config that trusts the
-		// local CA.
-		if !strings.HasPrefix(kv, "GIT_SSL_CAINFO=") && !strings.HasPrefix(kv, "PATH=") {
+		// local CA. CI=true makes the CLI lay its tables out otherwise
+		// (narrower padding): the rows pin the layout a user's terminal
+		// gets, so the CLI sees the same environment in CI as on a laptop.
+		if !strings.HasPrefix(kv, "GIT_SSL_CAINFO=") && !strings.HasPrefix(kv, "PATH=") && !strings.HasPrefix(kv, "CI=") {
 			base = append(base, kv)
 		}
 	}

@@ -323,31 +323,11 @@ func (s *Server) readBuildOutput(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, engine.Errorf(engine.ENOTFOUND, "This build output URL is unknown."))
 		return
 	}
-	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-	w.WriteHeader(http.StatusOK)
-	sent := 0
-	for {
+	streamText(w, r, func(sent int) ([]byte, bool, <-chan struct{}) {
 		b.mu.Lock()
-		chunk := b.out[sent:]
-		done := b.status != "pending"
-		changed := b.changed
-		b.mu.Unlock()
-		if len(chunk) > 0 {
-			if _, err := w.Write(chunk); err != nil {
-				return
-			}
-			sent += len(chunk)
-			flush(w)
-		}
-		if done {
-			return
-		}
-		select {
-		case <-changed:
-		case <-r.Context().Done():
-			return
-		}
-	}
+		defer b.mu.Unlock()
+		return b.out[sent:], b.status != "pending", b.changed
+	})
 }
 
 // listBuilds is GET /apps/{app}/builds, oldest first.

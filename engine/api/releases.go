@@ -236,11 +236,19 @@ func (s *Server) readReleaseOutput(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, engine.Errorf(engine.ENOTFOUND, "No output is kept for this release: it had no release phase, or ran it before the server last started."))
 		return
 	}
+	streamText(w, r, out.Read)
+}
+
+// streamText answers a growing text (a build's or a release phase's
+// output) as it grows: read gives what follows the first sent bytes,
+// whether the text is complete, and a channel closed when it changes.
+// It ends when the text is complete or the client leaves.
+func streamText(w http.ResponseWriter, r *http.Request, read func(sent int) (chunk []byte, done bool, changed <-chan struct{})) {
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	w.WriteHeader(http.StatusOK)
 	sent := 0
 	for {
-		chunk, done, changed := out.Read(sent)
+		chunk, done, changed := read(sent)
 		if len(chunk) > 0 {
 			if _, err := w.Write(chunk); err != nil {
 				return

@@ -112,6 +112,9 @@ func (h *herokuEnv) env() []string {
 		"HEROKU_PARTICLEBOARD_URL="+api,
 		"HEROKU_BUILDPACK_REGISTRY_URL="+api,
 		"HEROKU_SKIP_NEW_VERSION_CHECK=true",
+		// Otherwise the CLI starts `heroku update --autoupdate` in the
+		// background, a process that outlives the test.
+		"HEROKU_DISABLE_AUTOUPDATE=true",
 		"DISABLE_TELEMETRY=true",
 		"HOME="+h.home,
 		"NO_COLOR=1",

@@ -11,11 +11,13 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -329,6 +331,31 @@ func TestHerokuGo(t *testing.T) {
 		if h.check("ReleaseInfo", err, when(err == nil && rel.Version == 5 && rel.OutputStreamURL != nil, "release output URL")) {
 			if out := fetchURL(t, *rel.OutputStreamURL); !hasLine(out, "       release-phase-42") {
 				t.Errorf("release output:\n%s", out)
+			}
+			// The URL carries its expiry, signed: one moved an hour on is
+			// refused, as is one without it.
+			u, err := url.Parse(*rel.OutputStreamURL)
+			if err != nil {
+				t.Fatal(err)
+			}
+			q := u.Query()
+			if _, err := strconv.ParseInt(q.Get("expires"), 10, 64); err != nil {
+				t.Errorf("release output URL %s has no expiry", *rel.OutputStreamURL)
+			}
+			for _, change := range []func(){
+				func() { q.Set("expires", strconv.FormatInt(time.Now().Add(2*time.Hour).Unix(), 10)) },
+				func() { q.Del("expires") },
+			} {
+				change()
+				u.RawQuery = q.Encode()
+				resp, err := http.Get(u.String())
+				if err != nil {
+					t.Fatal(err)
+				}
+				resp.Body.Close()
+				if resp.StatusCode != 404 {
+					t.Errorf("GET %s = %d, want 404", u, resp.StatusCode)
+				}
 			}
 		}
 		if v2.OutputStreamURL != nil {

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"strconv"
 	"sync"
 	"time"
 )
@@ -50,6 +51,22 @@ func (s *Server) sign(what, id string) string {
 
 func (s *Server) signed(what, id, sig string) bool {
 	return s.Token != "" && hmac.Equal([]byte(sig), []byte(s.sign(what, id)))
+}
+
+// expiringQuery is the query of a URL for id that works for blobTTL, as
+// Heroku's presigned URLs do: one handed to a collaborator since taken
+// off the app stops working.
+func (s *Server) expiringQuery(what, id string) string {
+	exp := strconv.FormatInt(time.Now().Add(blobTTL).Unix(), 10)
+	return "expires=" + exp + "&sig=" + s.sign(what, id+"\x00"+exp)
+}
+
+// signedUnexpired tells whether r carries a query expiringQuery made for
+// id that has not expired.
+func (s *Server) signedUnexpired(what, id string, r *http.Request) bool {
+	exp := r.URL.Query().Get("expires")
+	at, err := strconv.ParseInt(exp, 10, 64)
+	return err == nil && time.Now().Unix() <= at && s.signed(what, id+"\x00"+exp, r.URL.Query().Get("sig"))
 }
 
 // pending is a table of things waiting for an upload or a use, each

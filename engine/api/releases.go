@@ -52,7 +52,7 @@ func (s *Server) releaseView(r *http.Request, app *engine.App, rel *engine.Relea
 			v.Commit = slug.Commit
 			v.AppJSON = slug.AppJSON
 			if slug.ProcessTypes[engine.ReleasePhaseType] != "" {
-				u := baseURL(r) + "/release-output/" + rel.ID + "?sig=" + s.sign("release", rel.ID)
+				u := baseURL(r) + "/release-output/" + rel.ID + "?" + s.expiringQuery("release", rel.ID)
 				v.OutputStreamURL = &u
 			}
 		}
@@ -224,12 +224,13 @@ func (s *Server) createRelease(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusCreated, s.releaseView(r, app, rel))
 }
 
-// readReleaseOutput is GET /release-output/{id}?sig=…: the release
-// phase's output as it happens, in plain text, until it ends.
+// readReleaseOutput is GET /release-output/{id}?expires=…&sig=…: the
+// release phase's output as it happens, in plain text, until it ends,
+// while the URL has not expired.
 func (s *Server) readReleaseOutput(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
 	var out *engine.PhaseLog
-	if s.signed("release", id, r.URL.Query().Get("sig")) {
+	if s.signedUnexpired("release", id, r) {
 		out = s.Engine.ReleaseOutput(id)
 	}
 	if out == nil {

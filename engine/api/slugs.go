@@ -4,7 +4,6 @@ import (
 	"cmp"
 	"net/http"
 	"regexp"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -67,10 +66,7 @@ func (s *Server) slugView(r *http.Request, sl *engine.Slug) SlugView {
 		Commit: optional(sl.Commit), ProcessTypes: sl.ProcessTypes, Size: &sl.Size, Stack: stackRef(),
 		CreatedAt: sl.CreatedAt, UpdatedAt: sl.CreatedAt}
 	v.Blob.Method = "GET"
-	// The URL dies after blobTTL, as Heroku's presigned ones do: one
-	// handed to a collaborator since taken off the app stops working.
-	exp := strconv.FormatInt(time.Now().Add(blobTTL).Unix(), 10)
-	v.Blob.URL = baseURL(r) + "/slug-blobs/" + sl.ID + "?expires=" + exp + "&sig=" + s.sign("slug", sl.ID+"\x00"+exp)
+	v.Blob.URL = baseURL(r) + "/slug-blobs/" + sl.ID + "?" + s.expiringQuery("slug", sl.ID)
 	if v.ProcessTypes == nil {
 		v.ProcessTypes = map[string]string{}
 	}
@@ -214,9 +210,7 @@ func (s *Server) putSlugBlob(w http.ResponseWriter, r *http.Request) {
 // archive, for export, until the URL expires.
 func (s *Server) getSlugBlob(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("secret")
-	exp := r.URL.Query().Get("expires")
-	at, err := strconv.ParseInt(exp, 10, 64)
-	if err != nil || time.Now().Unix() > at || !s.signed("slug", id+"\x00"+exp, r.URL.Query().Get("sig")) {
+	if !s.signedUnexpired("slug", id, r) {
 		s.fail(w, engine.Errorf(engine.ENOTFOUND, "This slug URL is unknown: ask for the slug's info again."))
 		return
 	}

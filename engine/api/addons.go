@@ -178,26 +178,13 @@ func attachmentView(a *engine.App, ad engine.Addon) AttachmentView {
 // listAttachments lists add-on attachments, of one app or of all (the
 // heroku CLI's `addons` asks for both).
 func (s *Server) listAttachments(w http.ResponseWriter, r *http.Request) {
-	var apps []*engine.App
-	if name := r.PathValue("app"); name != "" {
-		a, err := s.Engine.App(name)
-		if err != nil {
-			s.fail(w, err)
-			return
-		}
-		apps = []*engine.App{a}
-	} else {
-		var err error
-		if apps, err = s.Engine.Apps(); err != nil {
-			s.fail(w, err)
-			return
-		}
+	apps, err := s.oneAppOrAll(r, r.PathValue("app"))
+	if err != nil {
+		s.fail(w, err)
+		return
 	}
 	out := []AttachmentView{}
 	for _, a := range apps {
-		if !canSee(r, a) {
-			continue
-		}
 		for _, ad := range a.Addons {
 			out = append(out, attachmentView(a, ad))
 		}
@@ -232,4 +219,29 @@ func (s *Server) resolveAddon(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	s.fail(w, engine.Errorf(engine.ENOTFOUND, "Couldn't find that add-on."))
+}
+
+// oneAppOrAll is the app named name, or every app the caller may see when
+// name is empty: the two scopes of Heroku's add-on listings.
+func (s *Server) oneAppOrAll(r *http.Request, name string) ([]*engine.App, error) {
+	var all []*engine.App
+	if name != "" {
+		a, err := s.Engine.App(name)
+		if err != nil {
+			return nil, err
+		}
+		all = []*engine.App{a}
+	} else {
+		var err error
+		if all, err = s.Engine.Apps(); err != nil {
+			return nil, err
+		}
+	}
+	var apps []*engine.App
+	for _, a := range all {
+		if canSee(r, a) {
+			apps = append(apps, a)
+		}
+	}
+	return apps, nil
 }

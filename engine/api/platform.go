@@ -193,30 +193,19 @@ func (s *Server) resolveAttachment(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, engine.Errorf(engine.EINVALID, `Missing "addon_attachment": give the attachment's name, e.g. DATABASE.`))
 		return
 	}
-	var apps []*engine.App
 	if body.App != "" {
 		if err := s.Engine.CheckAccess(s.by(r), body.App, engine.AccessMember); err != nil {
 			s.fail(w, err)
 			return
 		}
-		a, err := s.Engine.App(body.App)
-		if err != nil {
-			s.fail(w, err)
-			return
-		}
-		apps = []*engine.App{a}
-	} else {
-		var err error
-		if apps, err = s.Engine.Apps(); err != nil {
-			s.fail(w, err)
-			return
-		}
+	}
+	apps, err := s.oneAppOrAll(r, body.App)
+	if err != nil {
+		s.fail(w, err)
+		return
 	}
 	out := []AttachmentView{}
 	for _, a := range apps {
-		if !canSee(r, a) {
-			continue
-		}
 		for _, ad := range a.Addons {
 			if (ad.As == body.Attachment || ad.ID == body.Attachment || ad.Name == body.Attachment || a.Name+"::"+ad.As == body.Attachment) &&
 				(body.Service == "" || body.Service == ad.Service) {

@@ -95,6 +95,8 @@ type Engine struct {
 	phaseLogs phaseLogs
 	// sessions are the tokens of running SSH commands.
 	sessions sessionTokens
+	// revoked wakes what holds a credential when one is revoked.
+	revoked broadcast
 	// addonsReady, once Prepare made it, is closed when StartAddons is
 	// done; dynos wait for it.
 	addonsReady chan struct{}

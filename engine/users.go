@@ -151,6 +151,7 @@ func (e *Engine) RemoveUser(actor, email string) error {
 		return err
 	}
 	e.sessions.forget(email)
+	e.revoked.signal()
 	return nil
 }
 
@@ -169,8 +170,27 @@ func (e *Engine) CreateToken(user, description string) (string, *Token, error) {
 func (e *Engine) Tokens(user string) ([]*Token, error) { return e.users().Tokens(user) }
 
 // RevokeToken removes one of the user's tokens; whoever holds it is
-// refused from the next request on. Returns ENOTFOUND.
-func (e *Engine) RevokeToken(user, id string) error { return e.users().DeleteToken(user, id) }
+// refused from the next request on, and what was opened with it (a
+// dashboard session, a log tail) ends (see Revoked). Returns ENOTFOUND.
+func (e *Engine) RevokeToken(user, id string) error {
+	if err := e.users().DeleteToken(user, id); err != nil {
+		return err
+	}
+	e.revoked.signal()
+	return nil
+}
+
+// Revoked returns a channel closed at the next revocation of a token or
+// removal of a user: what lives longer than a request on a credential (a
+// dashboard session's event stream) waits on it to check its credential
+// again at once (AuthenticateDigest) rather than at its next poll.
+func (e *Engine) Revoked() <-chan struct{} { return e.revoked.wait() }
+
+// TokenDigest is what a token is kept as: its SHA-256, in hex. A
+// session made with a token keeps the digest, never the secret, and
+// checks it again with AuthenticateDigest, so that revoking the token
+// ends the session.
+func TokenDigest(secret string) string { return hashToken(secret) }
 
 // Authenticate returns the user a token belongs to: a stored token, or
 // one an SSH session holds (SessionToken). Returns EUNAUTHORIZED.
@@ -178,7 +198,16 @@ func (e *Engine) Authenticate(secret string) (*User, error) {
 	if secret == "" {
 		return nil, errBadToken
 	}
-	hash := hashToken(secret)
+	return e.AuthenticateDigest(hashToken(secret))
+}
+
+// AuthenticateDigest is Authenticate for a token known by its digest
+// (TokenDigest): the user it belongs to while it is not revoked and its
+// user not removed. Returns EUNAUTHORIZED.
+func (e *Engine) AuthenticateDigest(hash string) (*User, error) {
+	if hash == "" {
+		return nil, errBadToken
+	}
 	email, ok := e.sessions.lookup(hash)
 	if !ok {
 		t, err := e.users().TokenByHash(hash)
@@ -247,6 +276,31 @@ func (s *sessionTokens) forget(user string) {
 		if u == user {
 			delete(s.byHash, h)
 		}
+	}
+}
+
+// broadcast wakes every waiter at once: wait returns a channel that
+// signal closes (and replaces).
+type broadcast struct {
+	mu sync.Mutex
+	ch chan struct{}
+}
+
+func (b *broadcast) wait() <-chan struct{} {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.ch == nil {
+		b.ch = make(chan struct{})
+	}
+	return b.ch
+}
+
+func (b *broadcast) signal() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.ch != nil {
+		close(b.ch)
+		b.ch = nil
 	}
 }
 

@@ -191,12 +191,28 @@ func (s *Server) cookie(r *http.Request, base, value string, maxAge int) *http.C
 		HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: r.TLS != nil}
 }
 
-// authenticate finds the user of a token, as the API does.
-func (s *Server) authenticate(tok string) (*engine.User, error) {
+// authenticate finds the user of a token, as the API does, and the
+// digest a session made with it keeps ("" for the administrator's).
+func (s *Server) authenticate(tok string) (*engine.User, string, error) {
 	if s.token != "" && subtle.ConstantTimeCompare([]byte(tok), []byte(s.token)) == 1 {
-		return s.e.User(engine.AdminEmail)
+		u, err := s.e.User(engine.AdminEmail)
+		return u, "", err
 	}
-	return s.e.Authenticate(tok)
+	u, err := s.e.Authenticate(tok)
+	return u, engine.TokenDigest(tok), err
+}
+
+// user returns the user of a live session while the token it was made
+// with holds: a revoked token or a removed user ends it.
+func (s *Server) user(ss *session) (*engine.User, error) {
+	if ss.digest == "" {
+		return s.e.User(ss.email)
+	}
+	u, err := s.e.AuthenticateDigest(ss.digest)
+	if err == nil && u.Email != ss.email {
+		err = engine.Errorf(engine.EUNAUTHORIZED, "The session's token belongs to another user.")
+	}
+	return u, err
 }
 
 // login takes a token from the form and starts a session.
@@ -207,12 +223,12 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request, base string) {
 	}
 	r.Body = http.MaxBytesReader(w, r.Body, 4096)
 	tok := strings.TrimSpace(r.PostFormValue("token"))
-	u, err := s.authenticate(tok)
+	u, digest, err := s.authenticate(tok)
 	if tok == "" || err != nil {
 		s.loginPage(w, r, base, "That token is not valid: use one from `hako auth:token`.", http.StatusUnauthorized)
 		return
 	}
-	secret, _ := s.sess.create(u.Email, s.now())
+	secret, _ := s.sess.create(u.Email, digest, s.now())
 	if secret == "" {
 		s.loginPage(w, r, base, "The dashboard has as many sessions as it keeps: try again later.", http.StatusServiceUnavailable)
 		return
@@ -231,9 +247,9 @@ func (s *Server) session(r *http.Request) (*session, string, *engine.User) {
 	if ss == nil {
 		return nil, "", nil
 	}
-	u, err := s.e.User(ss.email)
+	u, err := s.user(ss)
 	if err != nil {
-		s.sess.remove(c.Value) // the user was removed
+		s.sess.remove(c.Value) // its token was revoked or its user removed
 		return nil, "", nil
 	}
 	return ss, c.Value, u
@@ -434,11 +450,26 @@ func (s *Server) focus(w http.ResponseWriter, r *http.Request, _ *session, _ str
 
 // keepAlive is how often an idle stream gets a comment, so that proxies
 // and the browser keep it open; recheck how often the stream's user is
-// read again (a removed user's stream ends).
+// read again (a removed user's stream ends). A revoked token or a
+// removed user ends a stream at once (engine.Engine.Revoked).
 const (
 	keepAlive = 15 * time.Second
 	recheck   = 30 * time.Second
 )
+
+// stillLive reports whether the session of secret still holds: not
+// expired nor logged out, its token not revoked, its user not removed.
+func (s *Server) stillLive(secret string) bool {
+	ss := s.sess.find(secret, s.now())
+	if ss == nil {
+		return false
+	}
+	if _, err := s.user(ss); err != nil {
+		s.sess.remove(secret)
+		return false
+	}
+	return true
+}
 
 // events is the server-sent event stream.
 func (s *Server) events(w http.ResponseWriter, r *http.Request, ss *session, secret string, u *engine.User) {
@@ -478,6 +509,7 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request, ss *session, sec
 	defer ka.Stop()
 	rc := time.NewTicker(recheck)
 	defer rc.Stop()
+	revoked := s.e.Revoked()
 	for {
 		select {
 		case <-r.Context().Done():
@@ -498,10 +530,19 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request, ss *session, sec
 				return
 			}
 			fl.Flush()
+		case <-revoked:
+			// A token was revoked or a user removed: perhaps this
+			// stream's, so it is checked now rather than at the next tick.
+			revoked = s.e.Revoked()
+			if !s.stillLive(secret) {
+				return
+			}
 		case <-rc.C:
-			ss2 := s.sess.find(secret, s.now())
+			if !s.stillLive(secret) {
+				return
+			}
 			nu, err := s.e.User(u.Email)
-			if ss2 == nil || err != nil {
+			if err != nil {
 				return
 			}
 			sub.mu.Lock()

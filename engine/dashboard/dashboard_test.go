@@ -11,25 +11,25 @@ import (
 func TestSessionsBounded(t *testing.T) {
 	now := time.Unix(1_800_000_000, 0)
 	ss := sessions{max: 3, perUser: 2, ttl: time.Hour}
-	a1, _ := ss.create("a", now)
-	a2, _ := ss.create("a", now.Add(time.Second))
-	a3, _ := ss.create("a", now.Add(2*time.Second))
+	a1, _ := ss.create("a", "", now)
+	a2, _ := ss.create("a", "", now.Add(time.Second))
+	a3, _ := ss.create("a", "", now.Add(2*time.Second))
 	if ss.find(a1, now) != nil {
 		t.Error("a user's oldest session outlived their bound")
 	}
 	if ss.find(a2, now) == nil || ss.find(a3, now) == nil {
 		t.Error("a user's newer sessions were lost")
 	}
-	if b1, _ := ss.create("b", now); b1 == "" {
+	if b1, _ := ss.create("b", "", now); b1 == "" {
 		t.Fatal("a third session refused under the bound of 3")
 	}
-	if c1, _ := ss.create("c", now); c1 != "" {
+	if c1, _ := ss.create("c", "", now); c1 != "" {
 		t.Error("a session past the overall bound was made")
 	}
 	if ss.find(a2, now.Add(time.Hour+time.Minute)) != nil {
 		t.Error("an expired session was found")
 	}
-	if c1, _ := ss.create("c", now.Add(2*time.Hour)); c1 == "" {
+	if c1, _ := ss.create("c", "", now.Add(2*time.Hour)); c1 == "" {
 		t.Error("expired sessions were not swept to make room")
 	}
 	if ss.find("", now) != nil || ss.find("nonsense", now) != nil {

@@ -26,7 +26,11 @@ const cookieName = "hako_session"
 // form field): a page of another site can make the browser send the
 // cookie (were SameSite not honoured) but cannot read the token.
 type session struct {
-	email   string
+	email string
+	// digest is the token it was made with (engine.TokenDigest), checked
+	// at each request, so that revoking the token ends the session; ""
+	// for the administrator's token from HAKO_HOME, which is not revoked.
+	digest  string
 	csrf    string
 	created time.Time
 	expires time.Time
@@ -51,7 +55,7 @@ func randomHex(n int) string {
 // create starts a session for email and returns its secret, or "" when
 // the server holds as many sessions as it may. A user past their own
 // bound loses their oldest session.
-func (ss *sessions) create(email string, now time.Time) (string, *session) {
+func (ss *sessions) create(email, digest string, now time.Time) (string, *session) {
 	ss.mu.Lock()
 	defer ss.mu.Unlock()
 	if ss.byHash == nil {
@@ -79,7 +83,7 @@ func (ss *sessions) create(email string, now time.Time) (string, *session) {
 		return "", nil
 	}
 	secret := randomHex(32)
-	s := &session{email: email, csrf: randomHex(32), created: now, expires: now.Add(ss.ttl)}
+	s := &session{email: email, digest: digest, csrf: randomHex(32), created: now, expires: now.Add(ss.ttl)}
 	ss.byHash[sha256.Sum256([]byte(secret))] = s
 	return secret, s
 }

@@ -6,6 +6,16 @@
 # itself. wrk runs C connections for D against each of the three, the
 # three interleaved, ROUNDS times; medians of req/s, p50 and p99 are
 # printed with the ratio hako/nginx and the p99 hako adds over the dyno.
+# That p99 is wrk's at saturation, where the three queue differently; a
+# second phase measures latency below saturation: bench/latency sends
+# requests on LAT_CONNS keep-alive connections (32) at fixed rates, open
+# loop (Poisson arrivals, latency from each request's arrival, so waits
+# for a busy connection count), against the three interleaved, ROUNDS
+# times for D each, and prints the medians of p50, p99 and p99.9 and the
+# p99 the router and nginx add over the dyno. LAT_RATES lists the rates,
+# in req/s or as a percentage of nginx's highest median req/s of the wrk
+# phase (default "25% 50%"); LAT=0 skips the phase, WRK=0 the wrk one
+# (then give LAT_RATES in req/s).
 #   bench/router.sh [ROUNDS] [D] [CONNS...]   (defaults: 3 5s 32 256)
 # Needs root, wrk and nginx (apt-get install -y wrk nginx-light).
 . "$(dirname "$0")/lib.sh"
@@ -17,6 +27,14 @@ CONNS=${*:-32 256}
 command -v wrk >/dev/null || fail "no wrk: apt-get install -y wrk"
 NGINX=$(command -v nginx || echo /usr/sbin/nginx)
 [ -x "$NGINX" ] || fail "no nginx: apt-get install -y nginx-light"
+LAT=${LAT:-1}
+WRK=${WRK:-1}
+LAT_CONNS=${LAT_CONNS:-32}
+LAT_RATES=${LAT_RATES:-25% 50%}
+case $WRK$LAT_RATES in 0*%*) fail "WRK=0: give LAT_RATES in req/s, not as a percentage of nginx's" ;; esac
+if [ "$LAT" != 0 ]; then
+  (cd "$ROOT" && go build -o "$T/latency" ./bench/latency) || fail "go build ./bench/latency"
+fi
 
 start_server
 "$HAKO" apps:create bench >/dev/null || fail "apps:create"
@@ -99,8 +117,9 @@ one() {
 }
 
 echo "dyno at $DYNO (pid $DPID), hako router :$HTTPP, nginx :$NGP; $ROUNDS rounds of $D; load average $(cut -d' ' -f1-3 /proc/loadavg)"
-echo "name conns req/s p50ms p99ms"
+[ "$WRK" != 0 ] && echo "name conns req/s p50ms p99ms"
 : >"$T/figures"
+[ "$WRK" = 0 ] && CONNS=
 for c in $CONNS; do
   one warm "http://127.0.0.1:$HTTPP/" "$c" >/dev/null
   for r in $(seq 1 "$ROUNDS"); do
@@ -109,6 +128,7 @@ for c in $CONNS; do
     one direct "http://$DYNO/" "$c"
   done
 done
+if [ "$WRK" != 0 ]; then
 echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "median of $ROUNDS rounds (req/s, p50 ms, p99 ms):"
 awk -v conns="$CONNS" '
@@ -132,3 +152,80 @@ awk -v conns="$CONNS" '
         median(p99["hako " c]) - median(p99["direct " c]), median(p99["nginx " c]) - median(p99["direct " c])
     }
   }' "$T/figures"
+fi
+
+[ "$LAT" = 0 ] && exit 0
+
+# The open-loop phase. Rates given as a percentage are of nginx's
+# highest median req/s above.
+nginx_max=$(awk '$1 == "nginx" { print $2, $3 }' "$T/figures" | awk '
+  { rps[$1] = rps[$1] " " $2 }
+  END {
+    best = 0
+    for (c in rps) {
+      n = split(rps[c], a, " ")
+      for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (a[j] + 0 < a[i] + 0) { t = a[i]; a[i] = a[j]; a[j] = t }
+      m = a[int((n + 1) / 2)] + 0; if (m > best) best = m
+    }
+    print best
+  }')
+rates=
+for r in $LAT_RATES; do
+  case $r in
+    *%) rates="$rates $(awk -v p="${r%\%}" -v m="$nginx_max" 'BEGIN { printf "%.0f", m * p / 100 }')" ;;
+    *) rates="$rates $r" ;;
+  esac
+done
+# lat NAME URL RATE: a bench/latency run; appends its key=value line.
+lat() {
+  "$T/latency" -name "$1" -url "$2" -host bench.localhost -c "$LAT_CONNS" -rate "$3" -d "$D" >>"$T/lat" 2>"$T/lat.err" ||
+    echo "bench: $1 at $3 req/s: $(cat "$T/lat.err")" >&2
+}
+echo
+of=
+[ "$WRK" != 0 ] && of=" (nginx's highest median: $nginx_max req/s)"
+echo "open loop, $LAT_CONNS connections, Poisson arrivals at${rates} req/s$of; $ROUNDS rounds of $D; load average $(cut -d' ' -f1-3 /proc/loadavg)"
+: >"$T/lat"
+targets=("hako http://127.0.0.1:$HTTPP/" "nginx http://127.0.0.1:$NGP/" "direct http://$DYNO/")
+for r in $(seq 1 "$ROUNDS"); do
+  for rate in $rates; do
+    # Each round starts with the next of the three, so none is always
+    # measured first.
+    for k in 0 1 2; do
+      read -r n u <<<"${targets[$(((k + r) % 3))]}"
+      lat "$n" "$u" "$rate"
+      tail -1 "$T/lat"
+    done
+  done
+done
+echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "median of $ROUNDS rounds (ms from each request's arrival; achieved req/s):"
+awk -v rates="$rates" '
+  {
+    delete f
+    for (i = 1; i <= NF; i++) { split($i, kv, "="); f[kv[1]] = kv[2] }
+    k = f["name"] " " f["rate"]
+    p50[k] = p50[k] " " f["p50"]; p99[k] = p99[k] " " f["p99"]; p999[k] = p999[k] " " f["p99.9"]
+    got[k] = got[k] " " f["achieved"]; bad[k] += f["errors"] + f["unsent"]
+  }
+  # inf (requests left unsent) sorts last.
+  function val(v) { return v == "inf" ? 1e300 : v + 0 }
+  function median(list,   a, n, i, j, t) {
+    n = split(list, a, " ")
+    for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (val(a[j]) < val(a[i])) { t = a[i]; a[i] = a[j]; a[j] = t }
+    return a[int((n + 1) / 2)]
+  }
+  function diff(a, b) { return (a == "inf" || b == "inf") ? "inf" : sprintf("%.3f", a - b) }
+  END {
+    nr = split(rates, order, " ")
+    for (o = 1; o <= nr; o++) {
+      r = order[o]
+      for (i = 1; i <= 3; i++) {
+        n = (i == 1 ? "hako" : i == 2 ? "nginx" : "direct"); k = n " " r
+        printf "%-6s %6s req/s (got %7.0f)  p50 %7s ms  p99 %7s ms  p99.9 %7s ms%s\n", n, r, median(got[k]),
+          median(p50[k]), median(p99[k]), median(p999[k]), (bad[k] ? "  # " bad[k] " failed or unsent" : "")
+      }
+      printf "p99 added over the dyno at %s req/s: hako %s ms, nginx %s ms\n", r,
+        diff(median(p99["hako " r]), median(p99["direct " r])), diff(median(p99["nginx " r]), median(p99["direct " r]))
+    }
+  }' "$T/lat"

@@ -79,7 +79,8 @@ func limitListeners(ls map[string]net.Listener, b connBudget, logf func(string, 
 	ssh.Warn = warn("ssh", "")
 	// One client on the network (a student of a --public class) takes at
 	// most a quarter of each port's share, whatever it opens and leaves
-	// silent; loopback clients are not bounded (see LimitPerHost).
+	// silent, and never more than it leaves free for others; the server's
+	// own clients are not bounded (see LimitPerHost).
 	for _, l := range []*netlimit.Listener{router, api, ssh} {
 		l.LimitPerHost(max(l.Max()/perHostShare, 4))
 	}

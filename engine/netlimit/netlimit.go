@@ -45,8 +45,8 @@ type counts struct {
 	open     atomic.Int64
 	refused  atomic.Int64
 
-	// perHost, when positive, bounds the connections of one remote
-	// address other than loopback (see LimitPerHost); byHost counts them.
+	// perHost, when positive, bounds the connections of one remote host
+	// (see LimitPerHost); byHost counts them.
 	mu      sync.Mutex
 	perHost int64
 	byHost  map[string]int64
@@ -89,33 +89,69 @@ func (l *Listener) Accept() (net.Conn, error) {
 	}
 }
 
-// LimitPerHost bounds the connections one remote address may hold open
-// to n (below 1: no bound), within the limit and in every listener
-// sharing it. Without it one client of a server listening on a network,
-// opening connections it never uses (each held until its port's
-// timeout), fills the whole budget and every other client is refused.
-// Loopback clients are not bounded: on one machine they are every
-// client, hako's CLI, git and tests alike.
+// LimitPerHost bounds the connections one remote host may hold open to
+// n (below 1: no bound), within the limit and in every listener sharing
+// it. Without it one client of a server listening on a network, opening
+// connections it never uses (each held until its port's timeout), fills
+// the whole budget and every other client is refused.
+//
+// A fixed share alone still lets a few hosts fill the budget together
+// (four at a quarter each), so a host also holds at most as many
+// connections as the budget has left free for everyone else: each new
+// host can take at most half of what remains, and however many hosts
+// take their part, places stay free for the next one until there are
+// about as many hosts as places (the first connection of a host is
+// always taken while there is room). Only counts kept under one lock are
+// read, once per accepted connection: no request pays for it.
+//
+// A host is one IPv4 address, or one IPv6 /64: a single machine on IPv6
+// usually holds a whole /64 and may pick any address in it. The
+// server's own clients (127.0.0.1 and ::1: on one machine they are
+// every client, hako's CLI, git and tests alike) are not bounded; other
+// loopback addresses are, as they are only ever chosen on purpose.
 func (l *Listener) LimitPerHost(n int) {
 	l.mu.Lock()
 	l.perHost = int64(n)
 	l.mu.Unlock()
 }
 
-// takeHost counts c against its remote address's bound and returns that
-// address ("" when unbounded), or false past the bound.
+// hostOf names the host a remote address belongs to for LimitPerHost,
+// "" for the server's own clients (and what is not an IP address).
+func hostOf(remote net.Addr) string {
+	ap, err := netip.ParseAddrPort(remote.String())
+	if err != nil {
+		return ""
+	}
+	a := ap.Addr().Unmap().WithZone("")
+	if a == netip.IPv6Loopback() || a == netip.AddrFrom4([4]byte{127, 0, 0, 1}) {
+		return ""
+	}
+	if a.Is6() {
+		p, _ := a.Prefix(64)
+		return p.String()
+	}
+	return a.String()
+}
+
+// takeHost counts c against its remote host's bound and returns that
+// host ("" when unbounded), or false past the bound. The caller has
+// counted c in open already.
 func (l *Listener) takeHost(c net.Conn) (string, bool) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.perHost <= 0 {
 		return "", true
 	}
-	ap, err := netip.ParseAddrPort(c.RemoteAddr().String())
-	if err != nil || ap.Addr().Unmap().IsLoopback() {
+	host := hostOf(c.RemoteAddr())
+	if host == "" {
 		return "", true
 	}
-	host := ap.Addr().Unmap().String()
-	if l.byHost[host] >= l.perHost {
+	held := l.byHost[host]
+	if held >= l.perHost {
+		return "", false
+	}
+	// With c, the host may hold no more than is left free for others.
+	if free := l.max - l.open.Load(); held > 0 && held+1 > free {
 		return "", false
 	}
 	if l.byHost == nil {

@@ -193,7 +193,7 @@ func (f *fakeListener) Addr() net.Addr { return &net.TCPAddr{} }
 // loopback clients are not bounded.
 func TestPerHost(t *testing.T) {
 	f := &fakeListener{from: make(chan string), done: make(chan struct{})}
-	l := Listen(f, 10, nil)
+	l := Listen(f, 12, nil)
 	l.LimitPerHost(3)
 	// Refused connections are not returned by Accept: a sentinel
 	// address from a client that always fits tells each one's fate.
@@ -242,5 +242,98 @@ func TestPerHost(t *testing.T) {
 	}
 	if l.Refused() != 1 {
 		t.Errorf("Refused() = %d, want 1", l.Refused())
+	}
+}
+
+// TestHostOf: a host is an IPv4 address or an IPv6 /64; the server's
+// own clients (127.0.0.1, ::1) are none, other loopback addresses are.
+func TestHostOf(t *testing.T) {
+	for _, tc := range []struct{ addr, want string }{
+		{"198.51.100.7:1000", "198.51.100.7"},
+		{"[::ffff:198.51.100.7]:1000", "198.51.100.7"},
+		{"127.0.0.1:1000", ""},
+		{"[::ffff:127.0.0.1]:1000", ""},
+		{"[::1]:1000", ""},
+		{"127.0.0.2:1000", "127.0.0.2"},
+		{"[2001:db8::1]:1000", "2001:db8::/64"},
+		{"[2001:db8::dead:beef]:1000", "2001:db8::/64"},
+		{"[2001:db8:0:1::1]:1000", "2001:db8:0:1::/64"},
+		{"[fe80::1%eth0]:1000", "fe80::/64"},
+	} {
+		if got := hostOf(net.TCPAddrFromAddrPort(netip.MustParseAddrPort(tc.addr))); got != tc.want {
+			t.Errorf("hostOf(%s) = %q, want %q", tc.addr, got, tc.want)
+		}
+	}
+}
+
+// TestFairShareOverTCP: real clients at four loopback addresses
+// (127.0.0.2 to .5; all of 127/8 is this machine's) each open all the
+// connections they can and hold them; together they cannot fill the
+// budget: a fifth address, and then the server's own client at
+// 127.0.0.1, still get in. With a quarter each, the four would hold it
+// all.
+func TestFairShareOverTCP(t *testing.T) {
+	inner, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := Listen(inner, 16, []byte("busy\n"))
+	l.LimitPerHost(4)
+	t.Cleanup(func() { l.Close() })
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			t.Cleanup(func() { c.Close() })
+			_, _ = c.Write([]byte("ok\n"))
+		}
+	}()
+	// dial connects from addr and returns whether it was taken.
+	dial := func(addr string) bool {
+		t.Helper()
+		d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(addr)}, Timeout: 5 * time.Second}
+		c, err := d.Dial("tcp", inner.Addr().String())
+		if err != nil {
+			t.Fatalf("dial from %s: %v", addr, err)
+		}
+		t.Cleanup(func() { c.Close() })
+		_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
+		line := make([]byte, 5)
+		n, _ := io.ReadAtLeast(c, line, 3)
+		switch string(line[:n]) {
+		case "ok\n":
+			return true
+		case "busy\n":
+			return false
+		}
+		t.Fatalf("a connection from %s read %q", addr, line[:n])
+		return false
+	}
+	held := map[string]int{}
+	total := 0
+	for _, host := range []string{"127.0.0.2", "127.0.0.3", "127.0.0.4", "127.0.0.5"} {
+		for range 10 {
+			if dial(host) {
+				held[host]++
+				total++
+			}
+		}
+	}
+	want := map[string]int{"127.0.0.2": 4, "127.0.0.3": 4, "127.0.0.4": 4, "127.0.0.5": 2}
+	for h, n := range want {
+		if held[h] != n {
+			t.Errorf("%s holds %d connections, want %d (all: %v)", h, held[h], n, held)
+		}
+	}
+	if !dial("127.0.0.6") {
+		t.Errorf("a fifth address was refused while four held %d of 16 places", total)
+	}
+	if !dial("127.0.0.1") {
+		t.Error("the server's own client was refused")
+	}
+	if got := l.Open(); got != total+2 {
+		t.Errorf("Open() = %d, want %d", got, total+2)
 	}
 }

@@ -85,7 +85,7 @@ type hub struct {
 // Logs is what the dashboard reads the apps' log lines from (a
 // logs.Buffer).
 type Logs interface {
-	SubscribeAll() (*logs.AllTail, func())
+	SubscribeAll(urgent func(app string, l logs.Line) bool) (*logs.AllTail, func())
 	Recent(app string, n int) []logs.Line
 }
 
@@ -103,11 +103,20 @@ const hcodesPerSecond = 10
 
 // run watches until ctx ends.
 func (h *hub) run(ctx context.Context) {
-	var lines <-chan logs.AppLine
+	var tail *logs.AllTail
+	var ready <-chan struct{}
 	if h.logs != nil {
-		tail, stop := h.logs.SubscribeAll()
+		var stop func()
+		tail, stop = h.logs.SubscribeAll(urgentLine)
 		defer stop()
-		lines = tail.C
+		ready = tail.Ready
+	}
+	take := func() {
+		if tail != nil {
+			for _, l := range tail.Take() {
+				h.line(l)
+			}
+		}
 	}
 	h.resync()
 	h.flush()
@@ -121,8 +130,8 @@ func (h *hub) run(ctx context.Context) {
 		select {
 		case <-ctx.Done():
 			return
-		case l := <-lines:
-			h.line(l)
+		case <-ready:
+			take()
 		case n := <-h.narrC:
 			if n.step == engine.StepLive || n.step == engine.StepFailed {
 				h.dirty[n.app] = true
@@ -132,6 +141,7 @@ func (h *hub) run(ctx context.Context) {
 				h.sendNarrative(nr)
 			}
 		case <-flush.C:
+			take()
 			h.flush()
 		case <-sec.C:
 			h.sendTraffic()
@@ -148,6 +158,14 @@ func (h *hub) narrative(app string) *Narrative {
 		h.narr[app] = n
 	}
 	return n
+}
+
+// urgentLine tells the lines the hub reads as they come: what changes an
+// app's picture (releases, scaling, dyno states). The router's line per
+// request and the apps' own output wait for the next flush tick, so that
+// a busy app does not wake the hub once per request.
+func urgentLine(app string, l logs.Line) bool {
+	return l.Proc == "api" || l.Source == "heroku" && l.Proc != "router"
 }
 
 // line takes one app log line.

@@ -27,7 +27,8 @@ type second struct {
 // traffic is an app's router traffic, told by its router log lines.
 type traffic struct {
 	secs    [sparkSeconds]second
-	samples []sample // service times, oldest first
+	samples []sample // service times, a ring of up to maxSamples
+	next    int      // where the next sample goes once the ring is full
 	last    int64    // the last second with a request
 }
 
@@ -104,9 +105,12 @@ func (tr *traffic) add(l routerLine, t time.Time) {
 	}
 	tr.last = sec
 	if l.code == "" || l.service > 0 {
-		tr.samples = append(tr.samples, sample{at: t, ms: l.service})
-		if len(tr.samples) > maxSamples {
-			tr.samples = slices.Delete(tr.samples, 0, len(tr.samples)-maxSamples)
+		// A ring: a busy app adds thousands a second.
+		if len(tr.samples) < maxSamples {
+			tr.samples = append(tr.samples, sample{at: t, ms: l.service})
+		} else {
+			tr.samples[tr.next] = sample{at: t, ms: l.service}
+			tr.next = (tr.next + 1) % maxSamples
 		}
 	}
 }

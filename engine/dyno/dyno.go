@@ -89,6 +89,10 @@ func (d *dyno) Status() engine.DynoStatus {
 
 // Addr is where the router sends requests to a web dyno: the address of
 // its network namespace (127.0.0.1 without one) and its PORT.
+// Name is the dyno's name (web.1), fixed for its life: the router's log
+// line reads it per request.
+func (d *dyno) Name() string { return d.spec.Name }
+
 func (d *dyno) Addr() string {
 	d.mu.Lock()
 	defer d.mu.Unlock()

@@ -35,8 +35,31 @@ func Escape(s string) string {
 	return b.String()
 }
 
+// appendEscaped appends Escape(s) to b.
+func appendEscaped(b []byte, s string) []byte {
+	if !needsEscape(s) {
+		return append(b, s...)
+	}
+	return append(b, Escape(s)...)
+}
+
 // needsEscape reports whether Escape would change s.
 func needsEscape(s string) bool {
+	// Most lines are printable ASCII: a byte loop settles them.
+	ascii := true
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c >= 0x80 {
+			ascii = false
+			break
+		}
+		if c < 0x20 && c != '\t' || c == 0x7f {
+			return true
+		}
+	}
+	if ascii {
+		return false
+	}
 	for i := 0; i < len(s); {
 		r, size := utf8.DecodeRuneInString(s[i:])
 		if r == utf8.RuneError && size == 1 || r < 0x20 && r != '\t' || r >= 0x7f && r <= 0x9f {

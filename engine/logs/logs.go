@@ -32,7 +32,7 @@ func (l Line) String() string {
 // appendTo appends the line as String formats it; without fmt, as the
 // router logs a line per request.
 func (l Line) appendTo(b []byte) []byte {
-	b = l.Time.UTC().AppendFormat(b, "2006-01-02T15:04:05.000000-07:00")
+	b = appendTime(b, l.Time)
 	b = append(b, ' ')
 	b = append(b, l.Source...)
 	b = append(b, '[')
@@ -86,21 +86,12 @@ func (b *Buffer) Log(app, source, proc, text string) {
 		t.offer(l)
 	}
 	for t := range b.all {
-		select {
-		case t.C <- AppLine{App: app, Line: l}:
-		default:
-			t.Dropped.Add(1)
-		}
+		t.offer(app, l)
 	}
 	m := b.Mirror
 	b.mu.Unlock()
 	if m != nil {
-		// The server's output is often a terminal: escape what the app
-		// wrote.
-		line := Escape(l.String())
-		buf := make([]byte, 0, len(app)+len(line)+2)
-		buf = append(append(append(buf, app...), ' '), line...)
-		b.mirror.write(m, append(buf, '\n'))
+		b.mirror.add(m, app, l)
 	}
 }
 
@@ -211,17 +202,31 @@ type mirror struct {
 	armed bool      // a flush is due
 }
 
-func (m *mirror) write(w io.Writer, line []byte) {
+// add formats "APP LINE\n" into the batch, escaped: the server's output
+// is often a terminal. It formats in place rather than through Escape
+// and String, as the router logs a line per request.
+func (m *mirror) add(w io.Writer, app string, l Line) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.w = w
-	now := time.Now()
-	if !m.armed && now.Sub(m.last) >= mirrorBatch {
+	start := len(m.buf)
+	m.buf = appendEscaped(m.buf, app)
+	m.buf = append(m.buf, ' ')
+	m.buf = appendTime(m.buf, l.Time)
+	m.buf = append(m.buf, ' ')
+	m.buf = appendEscaped(m.buf, l.Source)
+	m.buf = append(m.buf, '[')
+	m.buf = appendEscaped(m.buf, l.Proc)
+	m.buf = append(m.buf, "]: "...)
+	m.buf = appendEscaped(m.buf, l.Text)
+	m.buf = append(m.buf, '\n')
+	now := l.Time
+	if !m.armed && now.Sub(m.last) >= mirrorBatch && start == 0 {
 		m.last = now
-		_, _ = w.Write(line)
+		_, _ = w.Write(m.buf)
+		m.buf = m.buf[:0]
 		return
 	}
-	m.buf = append(m.buf, line...)
 	if len(m.buf) >= 32<<10 {
 		m.flushLocked()
 		return
@@ -259,18 +264,60 @@ type AppLine struct {
 // AllTail is a live subscription to every app's new lines, for a reader
 // that watches them all (the dashboard). Like a Tail it never blocks a
 // writer: lines it has no room for are counted in Dropped.
+//
+// Lines are queued, not sent one by one on a channel: a busy app's router
+// writes a line per request, and waking the reader for each cost the
+// router a goroutine hand-off per request. The reader takes the queue
+// in batches (Take) when Ready says that a line it asked to hear of at
+// once came, or on a clock of its own for the rest.
 type AllTail struct {
-	C       chan AppLine
+	// Ready receives when an urgent line (see SubscribeAll) is queued.
+	Ready   chan struct{}
 	Dropped atomic.Int64
+
+	urgent  func(app string, l Line) bool
+	mu      sync.Mutex
+	pending []AppLine
+	spare   []AppLine
 }
 
 // AllTailBuffer is how many lines an AllTail may fall behind.
 const AllTailBuffer = 8192
 
+// offer queues a line without blocking; it runs under the buffer's lock.
+func (t *AllTail) offer(app string, l Line) {
+	t.mu.Lock()
+	if len(t.pending) >= AllTailBuffer {
+		t.mu.Unlock()
+		t.Dropped.Add(1)
+		return
+	}
+	t.pending = append(t.pending, AppLine{App: app, Line: l})
+	t.mu.Unlock()
+	if t.urgent == nil || t.urgent(app, l) {
+		select {
+		case t.Ready <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// Take returns the queued lines, oldest first, and empties the queue.
+// The slice is the tail's until the next Take.
+func (t *AllTail) Take() []AppLine {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	got := t.pending
+	t.pending = t.spare[:0]
+	t.spare = got
+	return got
+}
+
 // SubscribeAll starts a tail of every app's new lines; call the returned
-// function to end it.
-func (b *Buffer) SubscribeAll() (*AllTail, func()) {
-	t := &AllTail{C: make(chan AppLine, AllTailBuffer)}
+// function to end it. urgent tells which lines signal Ready as they come
+// (nil: every line); the others wait for the reader's next Take.
+func (b *Buffer) SubscribeAll(urgent func(app string, l Line) bool) (*AllTail, func()) {
+	t := &AllTail{Ready: make(chan struct{}, 1), urgent: urgent}
 	b.mu.Lock()
 	if b.all == nil {
 		b.all = map[*AllTail]struct{}{}
@@ -282,4 +329,35 @@ func (b *Buffer) SubscribeAll() (*AllTail, func()) {
 		delete(b.all, t)
 		b.mu.Unlock()
 	}
+}
+
+// lineSecond caches the part of a line's time before the fraction,
+// "2006-01-02T15:04:05.", for the second being logged.
+type lineSecond struct {
+	sec int64
+	b   []byte
+}
+
+var lastSecond atomic.Pointer[lineSecond]
+
+// appendTime appends t as "2006-01-02T15:04:05.000000+00:00" (UTC), the
+// time of Heroku's log lines, formatting the date and clock once a
+// second.
+func appendTime(b []byte, t time.Time) []byte {
+	t = t.UTC()
+	sec := t.Unix()
+	ls := lastSecond.Load()
+	if ls == nil || ls.sec != sec {
+		ls = &lineSecond{sec: sec, b: t.AppendFormat(nil, "2006-01-02T15:04:05.")}
+		lastSecond.Store(ls)
+	}
+	b = append(b, ls.b...)
+	us := t.Nanosecond() / 1000
+	var frac [6]byte
+	for i := 5; i >= 0; i-- {
+		frac[i] = byte('0' + us%10)
+		us /= 10
+	}
+	b = append(b, frac[:]...)
+	return append(b, "+00:00"...)
 }

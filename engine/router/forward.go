@@ -208,10 +208,10 @@ func (rs *fastResponse) dropped(name []byte) bool {
 // forward proxies one request to the dyno at addr (the first of
 // candidates, leased by the caller) and answers the client; it reports
 // whether the client connection can serve another request.
-func (rt *Router) forward(cc *clientConn, rq *fastRequest, head []byte, app string, candidates []engine.Backend, addr string) (keep bool) {
+func (rt *Router) forward(cc *clientConn, rq *fastRequest, head []byte, host, app string, candidates []engine.Backend, addr string) (keep bool) {
 	st := &reqState{
 		app:        app,
-		host:       normalizeHost(rq.host),
+		host:       host,
 		method:     string(rq.method),
 		path:       string(rq.target),
 		protocol:   "http",

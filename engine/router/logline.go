@@ -1,8 +1,9 @@
 package router
 
 import (
-	"crypto/rand"
+	"encoding/binary"
 	"encoding/hex"
+	"math/rand/v2"
 	"net/http"
 	"strconv"
 	"time"
@@ -56,7 +57,11 @@ func (st *reqState) line(written int, n int64, end time.Time) string {
 	dyno, connect, service := "", "", ""
 	if st.tried {
 		if be := st.backend(); be != nil {
-			dyno = be.Status().Name
+			if n, ok := be.(interface{ Name() string }); ok {
+				dyno = n.Name() // without Status's lock and copy
+			} else {
+				dyno = be.Status().Name
+			}
 		}
 		if c := st.connected.Load(); c != 0 {
 			at := time.Unix(0, c)
@@ -122,8 +127,12 @@ func saneRequestID(s string) bool {
 
 // newUUID returns a random (version 4) UUID.
 func newUUID() string {
+	// The runtime's generator (ChaCha8, seeded from the system's
+	// randomness, per thread): ids must be unique, not secret, and
+	// crypto/rand costs a system call per request.
 	var u [16]byte
-	_, _ = rand.Read(u[:]) // never fails on supported platforms
+	binary.LittleEndian.PutUint64(u[:8], rand.Uint64())
+	binary.LittleEndian.PutUint64(u[8:], rand.Uint64())
 	u[6] = u[6]&0x0f | 0x40
 	u[8] = u[8]&0x3f | 0x80
 	var s [36]byte

@@ -114,6 +114,17 @@ func appendList(list, value []byte) []byte {
 	return append(list, value...)
 }
 
+// methodName returns the method as a string, without allocating for the
+// common ones.
+func methodName(m []byte) string {
+	for _, known := range [...]string{"GET", "POST", "HEAD", "PUT", "PATCH", "DELETE", "OPTIONS"} {
+		if string(m) == known {
+			return known
+		}
+	}
+	return string(m)
+}
+
 // replayable reports whether a request without a body may be sent again
 // after a kept-alive connection turned out closed, as net/http's
 // Transport allows.
@@ -212,7 +223,7 @@ func (rt *Router) forward(cc *clientConn, rq *fastRequest, head []byte, host, ap
 	st := &reqState{
 		app:        app,
 		host:       host,
-		method:     string(rq.method),
+		method:     methodName(rq.method),
 		path:       string(rq.target),
 		protocol:   "http",
 		requestID:  requestID(string(rq.id)),

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strconv"
 	"time"
+	"unsafe"
 )
 
 // logRequest writes the request's router line to the app's log, in the
@@ -54,7 +55,8 @@ func (st *reqState) line(written int, n int64, end time.Time) string {
 	if status == 0 {
 		status = http.StatusOK
 	}
-	dyno, connect, service := "", "", ""
+	dyno := ""
+	var connect, service time.Duration = -1, -1
 	if st.tried {
 		if be := st.backend(); be != nil {
 			if n, ok := be.(interface{ Name() string }); ok {
@@ -65,8 +67,7 @@ func (st *reqState) line(written int, n int64, end time.Time) string {
 		}
 		if c := st.connected.Load(); c != 0 {
 			at := time.Unix(0, c)
-			connect = ms(at.Sub(st.start))
-			service = ms(end.Sub(at))
+			connect, service = max(at.Sub(st.start), 0), max(end.Sub(at), 0)
 		}
 	}
 	b = append(b, "method="...)
@@ -82,23 +83,25 @@ func (st *reqState) line(written int, n int64, end time.Time) string {
 	b = append(b, " dyno="...)
 	b = append(b, dyno...)
 	b = append(b, " connect="...)
-	b = append(b, connect...)
+	b = appendMS(b, connect)
 	b = append(b, " service="...)
-	b = append(b, service...)
+	b = appendMS(b, service)
 	b = append(b, " status="...)
 	b = strconv.AppendInt(b, int64(status), 10)
 	b = append(b, " bytes="...)
 	b = strconv.AppendInt(b, n, 10)
 	b = append(b, " protocol="...)
 	b = append(b, st.protocol...)
-	return string(b)
+	return unsafe.String(unsafe.SliceData(b), len(b)) // b is never written again
 }
 
-func ms(d time.Duration) string {
+// appendMS appends d as Heroku's "12ms"; nothing for a negative d (the
+// field does not apply).
+func appendMS(b []byte, d time.Duration) []byte {
 	if d < 0 {
-		d = 0
+		return b
 	}
-	return strconv.FormatInt(d.Milliseconds(), 10) + "ms"
+	return append(strconv.AppendInt(b, d.Milliseconds(), 10), "ms"...)
 }
 
 // requestID keeps the client's X-Request-Id when it looks like one, as

@@ -194,7 +194,8 @@ func (s *Server) build() error {
 	s.rendezvous = &api.Rendezvous{Engine: s.eng, Logf: s.logger.Printf}
 	s.rendezvous.SetAddr(s.ls["rendezvous-addr"].Addr().String())
 	apiHandler := (&api.Server{Engine: s.eng, Token: token, Logs: s.buf, WebURL: appURL, GitURL: gitURL, Logf: s.logger.Printf,
-		Rendezvous: s.rendezvous, Context: s.ctx, APIURL: "http://" + shownAddr(s.ls["api-addr"].Addr(), public)}).Handler()
+		Rendezvous: s.rendezvous, Context: s.ctx, APIURL: "http://" + shownAddr(s.ls["api-addr"].Addr(), public),
+		MaxTailsPerUser: cfg.MaxTailsPerUser, MaxDetachedPerUser: cfg.MaxDetachedPerUser}).Handler()
 	s.api = &http.Server{ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 90 * time.Second}
 	// Slow headers and idle keep-alive connections are closed, as by
 	// Heroku's router (30 s, 90 s); a connection that never sends a

@@ -19,6 +19,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"hako/engine"
+	"hako/engine/api"
 	"hako/engine/dyno"
 )
 
@@ -43,6 +44,8 @@ func serverCommand(env *Env) *cli.Command {
 			&cli.IntFlag{Name: "build-disk", Value: engine.DefaultBuildBytes >> 20, Usage: "size in MiB a build's directory may reach, and an unpacked slug", EnvVars: []string{"HAKO_BUILD_DISK"}},
 			&cli.IntFlag{Name: "max-slug", Value: engine.DefaultSlugBytes >> 20, Usage: "size in MB of a compiled slug, compressed (Heroku: 500)", EnvVars: []string{"HAKO_MAX_SLUG"}},
 			&cli.IntFlag{Name: "max-apps-per-user", Value: engine.DefaultMaxAppsPerUser, Usage: "apps a member may own, review apps and CI apps included (administrators: no limit); 0 for no limit", EnvVars: []string{"HAKO_MAX_APPS_PER_USER"}},
+			&cli.IntFlag{Name: "max-tails-per-user", Value: api.DefaultMaxTailsPerUser, Usage: "log tails (logs --tail, log sessions) a member may hold open at once (administrators: no limit); 0 for no limit", EnvVars: []string{"HAKO_MAX_TAILS_PER_USER"}},
+			&cli.IntFlag{Name: "max-detached-per-user", Value: api.DefaultMaxDetachedPerUser, Usage: "detached one-off dynos (run:detached) a member may have running at once (administrators: no limit); 0 for no limit", EnvVars: []string{"HAKO_MAX_DETACHED_PER_USER"}},
 			&cli.DurationFlag{Name: "router-idle-timeout", Value: 90 * time.Second, Usage: "the router closes client connections idle this long", EnvVars: []string{"HAKO_ROUTER_IDLE_TIMEOUT"}},
 			&cli.IntFlag{Name: "router-max-conns", Usage: "client connections the router holds at once; more get a 503 (default: a share of the open-files limit)", EnvVars: []string{"HAKO_ROUTER_MAX_CONNS"}},
 			&cli.StringFlag{Name: "dyno-network", Value: "isolated", Usage: "isolated (each dyno and build step in its own network namespace, reaching only its add-ons and the outside) or host (the host's network)", EnvVars: []string{"HAKO_DYNO_NETWORK"}},
@@ -91,6 +94,17 @@ func serverCommand(env *Env) *cli.Command {
 			}
 			if cfg.MaxAppsPerUser = c.Int("max-apps-per-user"); cfg.MaxAppsPerUser < 0 {
 				return engine.Errorf(engine.EINVALID, "--max-apps-per-user must be a number of apps, or 0 for no limit.")
+			}
+			for _, f := range []struct {
+				flag string
+				v    *int
+			}{{"max-tails-per-user", &cfg.MaxTailsPerUser}, {"max-detached-per-user", &cfg.MaxDetachedPerUser}} {
+				switch *f.v = c.Int(f.flag); {
+				case *f.v < 0:
+					return engine.Errorf(engine.EINVALID, "--%s must be a number, or 0 for no limit.", f.flag)
+				case *f.v == 0:
+					*f.v = -1 // the API's "no bound"
+				}
 			}
 			cfg.Limits = engine.BuildLimits{SourceBytes: int64(c.Int("max-source")) << 20, SourceEntries: c.Int("max-source-files"),
 				BuildBytes: int64(c.Int("build-disk")) << 20, SlugBytes: int64(c.Int("max-slug")) << 20}
@@ -154,6 +168,10 @@ type serverConfig struct {
 	Limits engine.BuildLimits
 	// MaxAppsPerUser bounds the apps a member owns (0: no limit).
 	MaxAppsPerUser int
+	// MaxTailsPerUser and MaxDetachedPerUser bound a member's log tails
+	// and detached one-off dynos (api.Server's, 0: the default, below 0:
+	// no limit).
+	MaxTailsPerUser, MaxDetachedPerUser int
 	// WarmGo compiles the Go standard library for the builds at start.
 	WarmGo bool
 	// CacheDir, when set, holds the build caches instead of HAKO_HOME

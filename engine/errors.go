@@ -15,6 +15,9 @@ const (
 	EUNAUTHORIZED = "unauthorized"
 	EFORBIDDEN    = "forbidden"
 	EINTERNAL     = "internal_error"
+	// ETOOMANY refuses what a user holds too much of at once (log tails,
+	// detached one-off dynos): Heroku's 429 rate_limit.
+	ETOOMANY = "rate_limit"
 	// EBUILD marks a build that failed; its message is already shown to
 	// the pusher, so adapters print it as is.
 	EBUILD = "build_failed"

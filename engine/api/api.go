@@ -39,6 +39,14 @@ type Server struct {
 	// Context ends what requests leave running (detached one-off dynos)
 	// when the server stops; nil means none ends them.
 	Context context.Context
+	// MaxTailsPerUser bounds the log tails one user holds open at once
+	// (`hako logs --tail`, log sessions the heroku CLI reads);
+	// MaxDetachedPerUser the detached one-off dynos (run:detached) one
+	// user has running. Zero means the default, below zero no bound;
+	// administrators have none (see userlimits.go).
+	MaxTailsPerUser, MaxDetachedPerUser int
+
+	tails, detached perUser
 
 	sessions logSessions
 	// imports are the slug imports waiting for their archive.
@@ -191,6 +199,8 @@ func statusOf(code string) int {
 		return http.StatusUnauthorized
 	case engine.EFORBIDDEN:
 		return http.StatusForbidden
+	case engine.ETOOMANY:
+		return http.StatusTooManyRequests
 	}
 	return http.StatusInternalServerError
 }

@@ -22,6 +22,10 @@ type logQuery struct {
 	// allowed, when set, is polled while a tail streams (every
 	// tailRecheck); the tail ends once it says no (see stillAllowed).
 	allowed func() bool
+	// user is who asked; a tail counts against their bound of limit
+	// tails open at once (0: none, see userlimits.go).
+	user  string
+	limit int
 }
 
 // tailRecheck is how often a tail checks that its reader may still read.
@@ -53,7 +57,7 @@ func (s *Server) logLines(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	s.streamLogs(w, r, app.Name, logQuery{num: num, tail: q.Get("tail") == "true", dyno: q.Get("dyno"), ps: q.Get("ps"), source: q.Get("source"), json: q.Get("format") == "json",
-		allowed: s.stillAllowed(r, app)})
+		allowed: s.stillAllowed(r, app), user: s.by(r), limit: bound(r, s.MaxTailsPerUser, DefaultMaxTailsPerUser)})
 }
 
 // streamLogs writes the app's recent lines, then new ones while q.tail,
@@ -71,6 +75,12 @@ func (s *Server) streamLogs(w http.ResponseWriter, r *http.Request, app string, 
 	keep := filter(q.dyno, q.ps, q.source)
 	var sub *logs.Tail
 	if q.tail {
+		release, ok := s.tails.take(q.user, q.limit)
+		if !ok {
+			s.fail(w, errTooManyTails(q.limit))
+			return
+		}
+		defer release()
 		var stop func()
 		sub, stop = s.Logs.Subscribe(app)
 		defer stop()

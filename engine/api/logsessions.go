@@ -29,7 +29,10 @@ type logSession struct {
 	expires time.Time
 }
 
-func (ls *logSessions) add(s logSession) string {
+// add keeps s and returns its id, unless maxPendingLogSessions wait, or
+// maxPendingLogSessionsPerUser of a bounded user's (s.q.limit set).
+// Returns ETOOMANY.
+func (ls *logSessions) add(s logSession) (string, error) {
 	var b [24]byte
 	if _, err := rand.Read(b[:]); err != nil {
 		panic(err)
@@ -40,13 +43,19 @@ func (ls *logSessions) add(s logSession) string {
 	if ls.m == nil {
 		ls.m = map[string]logSession{}
 	}
+	mine := 0
 	for k, v := range ls.m {
 		if time.Now().After(v.expires) {
 			delete(ls.m, k)
+		} else if v.q.user == s.q.user {
+			mine++
 		}
 	}
+	if len(ls.m) >= maxPendingLogSessions || s.q.limit > 0 && mine >= maxPendingLogSessionsPerUser {
+		return "", engine.Errorf(engine.ETOOMANY, "Too many log sessions are waiting to be read; try again in a minute.")
+	}
 	ls.m[id] = s
-	return id
+	return id, nil
 }
 
 // take returns and forgets a session; each URL serves once.
@@ -80,8 +89,19 @@ func (s *Server) createLogSession(w http.ResponseWriter, r *http.Request) {
 	if body.Lines == 0 {
 		body.Lines = 100
 	}
-	q := logQuery{num: body.Lines, tail: body.Tail, dyno: body.Dyno, ps: body.Type, source: body.Source, allowed: s.stillAllowed(r, app)}
-	id := s.sessions.add(logSession{app: app.Name, q: q, expires: time.Now().Add(logSessionTTL)})
+	q := logQuery{num: body.Lines, tail: body.Tail, dyno: body.Dyno, ps: body.Type, source: body.Source, allowed: s.stillAllowed(r, app),
+		user: s.by(r), limit: bound(r, s.MaxTailsPerUser, DefaultMaxTailsPerUser)}
+	// A tail past the user's bound is refused now, where the client
+	// shows the error, and again when it is read.
+	if q.tail && q.limit > 0 && s.tails.count(q.user) >= q.limit {
+		s.fail(w, errTooManyTails(q.limit))
+		return
+	}
+	id, err := s.sessions.add(logSession{app: app.Name, q: q, expires: time.Now().Add(logSessionTTL)})
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
 	writeJSON(w, http.StatusCreated, map[string]any{"id": id, "logplex_url": "http://" + r.Host + "/log-sessions/" + id, "created_at": time.Now().UTC()})
 }
 

@@ -227,12 +227,21 @@ func (s *Server) startDyno(w http.ResponseWriter, r *http.Request, app *engine.A
 		writeJSON(w, http.StatusCreated, view)
 		return
 	}
+	// A detached dyno runs until its command exits: the user's bound
+	// counts it until then.
+	limit := bound(r, s.MaxDetachedPerUser, DefaultMaxDetachedPerUser)
+	release, ok := s.detached.take(req.User, limit)
+	if !ok {
+		s.fail(w, errTooManyDetached(limit))
+		return
+	}
 	req.Out = io.Discard
 	ctx := s.Context
 	if ctx == nil {
 		ctx = context.Background()
 	}
 	go func() {
+		defer release()
 		if _, err := s.Engine.Run(ctx, req); err != nil && engine.ErrorCode(err) == engine.EINTERNAL && ctx.Err() == nil {
 			s.logf("run:detached on %s: %v", app.Name, err)
 		}

@@ -17,6 +17,10 @@ type BuildLimits struct {
 	BuildBytes int64
 	// SlugBytes caps a compiled slug, compressed: Heroku's 500 MB.
 	SlugBytes int64
+	// RepoBytes caps what an app's git repository takes on disk, its
+	// history, branches and tags together: each push is bounded by
+	// SourceBytes, and this bounds them all.
+	RepoBytes int64
 }
 
 // The defaults of BuildLimits.
@@ -25,6 +29,7 @@ const (
 	DefaultSourceEntries = 200_000
 	DefaultBuildBytes    = 4 << 30
 	DefaultSlugBytes     = 500 << 20
+	DefaultRepoBytes     = 2 << 30
 )
 
 // WithDefaults fills the unset limits with the defaults.
@@ -41,12 +46,15 @@ func (l BuildLimits) WithDefaults() BuildLimits {
 	if l.SlugBytes <= 0 {
 		l.SlugBytes = DefaultSlugBytes
 	}
+	if l.RepoBytes <= 0 {
+		l.RepoBytes = DefaultRepoBytes
+	}
 	return l
 }
 
 // String says the limits in one line, for the banner and apps:info.
 func (l BuildLimits) String() string {
 	l = l.WithDefaults()
-	return fmt.Sprintf("source %d MiB and %d files, build %d MiB, slug %d MB compressed",
-		l.SourceBytes>>20, l.SourceEntries, l.BuildBytes>>20, l.SlugBytes>>20)
+	return fmt.Sprintf("source %d MiB and %d files, build %d MiB, slug %d MB compressed, repository %d MiB",
+		l.SourceBytes>>20, l.SourceEntries, l.BuildBytes>>20, l.SlugBytes>>20, l.RepoBytes>>20)
 }

@@ -55,7 +55,7 @@ func (s *Server) serveHook(conn net.Conn) {
 	defer conn.Close()
 	br := bufio.NewReader(conn)
 	var req hookRequest
-	line, err := br.ReadBytes('\n')
+	line, err := readLine(br, maxHookRequest)
 	if err == nil {
 		err = json.Unmarshal(line, &req)
 	}
@@ -89,11 +89,30 @@ func (s *Server) serveHook(conn net.Conn) {
 	status = s.receive(ctx, p, req, fw)
 }
 
+// readLine reads a line of at most max bytes.
+func readLine(br *bufio.Reader, max int) ([]byte, error) {
+	var line []byte
+	for {
+		part, err := br.ReadSlice('\n')
+		if len(line)+len(part) > max {
+			return nil, fmt.Errorf("a line longer than %d bytes", max)
+		}
+		line = append(line, part...)
+		if err != bufio.ErrBufferFull {
+			return line, err
+		}
+	}
+}
+
 // receive decides what each pushed ref means and deploys main or master,
 // and, when the app makes review apps, each other branch into its review
 // app. Any failure rejects the whole push (git's pre-receive is all or
 // nothing) and abandons what was staged for it.
 func (s *Server) receive(ctx context.Context, p *push, req hookRequest, out io.Writer) int {
+	if err := checkRepo(p.repo, req.Refs, s.Engine.Limits); err != nil {
+		fmt.Fprintf(out, " !     Push rejected: %v. Delete the branches and tags %s no longer needs (git push REMOTE --delete NAME), or ask an administrator to raise --max-repo.\n", err, p.app)
+		return 1
+	}
 	var deploy *refArg
 	var reviews []refArg
 	for i, r := range req.Refs {

@@ -32,6 +32,15 @@ type refArg struct {
 	Old, New, Name string
 }
 
+// maxPushRefs bounds the refs one push may update: each is a line the
+// hook sends and, when new, a file in the repository. maxHookRequest
+// bounds the request line the server reads, above what that many refs
+// of the longest names take.
+const (
+	maxPushRefs    = 10_000
+	maxHookRequest = 64 << 20
+)
+
 // quarantineVars are the variables git sets for a pre-receive hook that
 // the server needs to read the pushed objects.
 var quarantineVars = []string{"GIT_OBJECT_DIRECTORY", "GIT_ALTERNATE_OBJECT_DIRECTORIES", "GIT_QUARANTINE_PATH"}
@@ -57,6 +66,10 @@ func RunHook(hook string, stdin io.Reader, out io.Writer) int {
 		f := strings.Fields(sc.Text())
 		if len(f) == 3 {
 			req.Refs = append(req.Refs, refArg{Old: f[0], New: f[1], Name: f[2]})
+		}
+		if len(req.Refs) > maxPushRefs {
+			fmt.Fprintf(out, " !     Push rejected: it updates more than %d branches and tags at once; push them in smaller groups.\n", maxPushRefs)
+			return 1
 		}
 	}
 	conn, err := net.Dial("unix", sock)

@@ -82,6 +82,50 @@ func splitNUL(data []byte, atEOF bool) (int, []byte, error) {
 	return 0, nil, nil
 }
 
+// refCost is what a ref a push creates is counted to take on disk: a
+// loose ref is a file of its own, one block.
+const refCost = 4096
+
+// checkRepo refuses a push that would leave the app's repository in repo
+// over lim.RepoBytes, whatever its refs are (tags and branches that do
+// not deploy are kept too): what the repository takes now, the objects
+// the push brought (git keeps them in a quarantine inside the repository
+// until pre-receive accepts them) and a block for each ref it creates. A
+// push that only deletes refs always passes. Refused, git drops the
+// quarantine and moves no ref: nothing changes.
+func checkRepo(repo string, refs []refArg, lim engine.BuildLimits) error {
+	lim = lim.WithDefaults()
+	created, adds := 0, false
+	for _, r := range refs {
+		if r.New != zeroSHA {
+			adds = true
+		}
+		if r.Old == zeroSHA {
+			created++
+		}
+	}
+	if !adds {
+		return nil
+	}
+	if size := engine.DiskUse(repo) + int64(created)*refCost; size > lim.RepoBytes {
+		return errRepoFull{size: size, limit: lim.RepoBytes}
+	}
+	return nil
+}
+
+// errRepoFull is a push past the repository's limit; its text is for the
+// pusher.
+type errRepoFull struct{ size, limit int64 }
+
+func (e errRepoFull) Error() string {
+	return fmt.Sprintf("with it the repository would take %s, past its limit of %d MiB", mib(e.size), e.limit>>20)
+}
+
+// mib shows a size in MiB with one decimal.
+func mib(n int64) string {
+	return strconv.FormatFloat(float64(n)/(1<<20), 'f', 1, 64) + " MiB"
+}
+
 // receiveLimitEnv caps the pack git-receive-pack accepts at the source
 // byte limit (receive.maxInputSize): objects are compressed, so a
 // source within the limit always fits, and a giant file is refused while

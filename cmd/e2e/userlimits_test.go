@@ -186,3 +186,35 @@ func TestDetachedPerUser(t *testing.T) {
 		return code == http.StatusCreated
 	})
 }
+
+// TestDetachedCycled: a detached one-off dyno runs no longer than any
+// dyno: at its cycle (--cycle-after) it is stopped, logged as Heroku's
+// `Cycling`, and not restarted, and its place under the user's bound is
+// free again.
+func TestDetachedCycled(t *testing.T) {
+	need(t, "python3")
+	c := newClass(t, "--cycle-after", "3s", "--stop-grace", "1s", "--max-detached-per-user", "1")
+	if out, err := c.s.push(repo(t, "procfile-app"), c.keys["owner"], "shared", "main"); err != nil {
+		t.Fatalf("push: %v\n%s", err, out)
+	}
+	owner := strings.TrimSpace(c.must(t, "owner", "auth:tokens:create", "-s", "-d", "detached"))
+	body := `{"command":"sleep 600","attach":false}`
+	var d struct{ Name string }
+	if code, out := answer(c.s.apiCall(t, context.Background(), owner, "POST", "/apps/shared/dynos", body)); code != http.StatusCreated || json.Unmarshal([]byte(out), &d) != nil {
+		t.Fatalf("detached dyno: %d %s", code, out)
+	}
+	waitFor(t, 30*time.Second, d.Name+" cycled", func() bool {
+		return strings.Contains(c.s.out.String(), " heroku["+d.Name+"]: Cycling\n")
+	}, func() string { return c.s.out.String() })
+	waitFor(t, 20*time.Second, d.Name+" gone from ps", func() bool {
+		for _, dy := range c.s.dynos(t, "shared") {
+			if dy.Name == d.Name {
+				return false
+			}
+		}
+		return true
+	})
+	if code, out := answer(c.s.apiCall(t, context.Background(), owner, "POST", "/apps/shared/dynos", body)); code != http.StatusCreated {
+		t.Fatalf("a detached dyno once the first was cycled: %d %s", code, out)
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"os"
 	"sync"
 	"syscall"
+	"time"
 
 	"github.com/creack/pty"
 
@@ -31,9 +32,10 @@ func (o *oneoff) Stop() error {
 // same isolation and environment as any dyno, and never restarts it.
 // stdin (nil for none) feeds it; its stdout and stderr go to out as they
 // come, and line by line to the log like any dyno's. It returns the exit
-// status (128+signal when killed). Cancelling ctx, or StopAll, stops it
-// the usual way (SIGTERM, grace, SIGKILL); RunOnce then returns the
-// status along with an error.
+// status (128+signal when killed). Cancelling ctx, StopAll, or but for
+// a release phase its daily cycle (Options.CycleAfter: a one-off is not
+// restarted after it) stops it the usual way (SIGTERM, grace, SIGKILL); RunOnce then returns
+// the status along with an error.
 //
 // A stdin that blocks in Read keeps one goroutine reading it until it
 // returns, after RunOnce has: an io.Reader cannot be interrupted.
@@ -86,9 +88,23 @@ func (s *Supervisor) RunOnce(ctx context.Context, spec engine.DynoSpec, stdin io
 		s.log(spec.App, "app", spec.Name, line)
 	}, p.outDone)
 
+	// A one-off is cycled like any dyno, as Heroku's are: a detached one
+	// (or a terminal left open) runs at most CycleAfter, plus jitter. A
+	// release phase is not: its deploy waits for it, and ends it when the
+	// client that asked for the release goes away.
+	var cycle <-chan time.Time
+	if d := s.cycleDelay(); d > 0 && spec.Type != engine.ReleasePhaseType {
+		t := time.NewTimer(d)
+		defer t.Stop()
+		cycle = t.C
+	}
 	var stopErr error
 	select {
 	case <-p.exited:
+	case <-cycle:
+		heroku("Cycling")
+		stopErr = fmt.Errorf("run %s of %s: cycled after running its longest", spec.Name, spec.App)
+		s.stopProcess(p, heroku)
 	case <-ctx.Done():
 		stopErr = fmt.Errorf("run %s of %s: %w", spec.Name, spec.App, ctx.Err())
 		s.stopProcess(p, heroku)

@@ -65,11 +65,18 @@ func TestRunOnce(t *testing.T) {
 	}
 }
 
+// TestRunOnceStops: a one-off dyno stops when its context ends, when the
+// supervisor stops everything, and, left running, at its daily cycle
+// (a detached one-off runs no longer than any dyno), each the usual way.
 func TestRunOnceStops(t *testing.T) {
-	for _, how := range []string{"context", "StopAll"} {
+	for _, how := range []string{"context", "StopAll", "cycle"} {
 		t.Run(how, func(t *testing.T) {
 			sink := &memSink{}
-			s := newSupervisor(t, sink, Options{StopGrace: 200 * time.Millisecond})
+			opts := Options{StopGrace: 200 * time.Millisecond}
+			if how == "cycle" {
+				opts.CycleAfter = 2 * time.Second
+			}
+			s := newSupervisor(t, sink, opts)
 			name := uniqueName("run")
 			ctx, cancel := context.WithCancel(context.Background())
 			defer cancel()
@@ -84,9 +91,10 @@ func TestRunOnceStops(t *testing.T) {
 				res <- result{code, err}
 			}()
 			waitFor(t, 10*time.Second, "the trap", func() bool { return strings.Contains(out.String(), "ready") })
-			if how == "context" {
+			switch how {
+			case "context":
 				cancel()
-			} else {
+			case "StopAll":
 				s.StopAll()
 			}
 			var r result
@@ -103,6 +111,13 @@ func TestRunOnceStops(t *testing.T) {
 			}
 			if len(sink.find("heroku", name, "Error R12")) != 1 {
 				t.Errorf("no R12:\n%s", sink.dump(name))
+			}
+			want := 0
+			if how == "cycle" {
+				want = 1
+			}
+			if cycled := len(sink.find("heroku", name, "Cycling")); cycled != want {
+				t.Errorf("%d Cycling lines:\n%s", cycled, sink.dump(name))
 			}
 			if left := processesWithEnv("DYNO=" + name); len(left) > 0 {
 				t.Errorf("processes of %s left: %v", name, left)

@@ -34,9 +34,22 @@ func addonsCommands(env *Env) []*cli.Command {
 					fmt.Fprintf(env.Stdout, "No add-ons for ⬢ %s: `hako addons:create heroku-postgresql -a %s` adds a database.\n", name, name)
 					return nil
 				}
+				var ats []api.AttachmentView
+				if err := cl.Do("GET", appPath(name, "/addon-attachments"), nil, &ats); err != nil {
+					return err
+				}
 				fmt.Fprintf(env.Stdout, "=== ⬢ %s Add-ons\n", name)
 				for _, a := range list {
-					fmt.Fprintf(env.Stdout, "%s (%s)  %s  %s\n └─ as %s\n", a.AddonService.Name, a.Name, a.Plan.Name, a.State, a.Attachment.Name)
+					owner := ""
+					if a.App.Name != name {
+						owner = "  (of ⬢ " + a.App.Name + ")"
+					}
+					fmt.Fprintf(env.Stdout, "%s (%s)  %s  %s%s\n", a.AddonService.Name, a.Name, a.Plan.Name, a.State, owner)
+					for _, at := range ats {
+						if at.Addon.ID == a.ID {
+							fmt.Fprintf(env.Stdout, " └─ as %s\n", at.Name)
+						}
+					}
 				}
 				return nil
 			},
@@ -108,7 +121,8 @@ func addonsCommands(env *Env) []*cli.Command {
 			Name:      "addons:destroy",
 			Usage:     "detach an add-on and delete it with all its data",
 			ArgsUsage: "ADDON",
-			Flags:     []cli.Flag{appFlag, &cli.StringFlag{Name: "confirm", Usage: "the app's name, to confirm"}},
+			Flags: []cli.Flag{appFlag, &cli.StringFlag{Name: "confirm", Usage: "the app's name, to confirm"},
+				&cli.BoolFlag{Name: "force", Aliases: []string{"f"}, Usage: "destroy it even if it is attached to other apps, which lose it"}},
 			Action: func(c *cli.Context) error {
 				addon := c.Args().First()
 				if addon == "" {
@@ -121,11 +135,81 @@ func addonsCommands(env *Env) []*cli.Command {
 				if c.String("confirm") != name {
 					return engine.Errorf(engine.EINVALID, "This deletes %s and all its data. To proceed, re-run this command with --confirm %s", addon, name)
 				}
-				if err := progress(env.Stdout, fmt.Sprintf("Destroying %s on ⬢ %s", addon, name), func() error { return cl.Do("DELETE", appPath(name, "/addons/"+url.PathEscape(addon)), nil, nil) }); err != nil {
+				if err := progress(env.Stdout, fmt.Sprintf("Destroying %s on ⬢ %s", addon, name), func() error {
+					return cl.Do("DELETE", appPath(name, "/addons/"+url.PathEscape(addon)), map[string]bool{"force": c.Bool("force")}, nil)
+				}); err != nil {
 					return err
 				}
 				return nil
 			},
 		},
+		{
+			Name:      "addons:attach",
+			Usage:     "attach an existing add-on (of this app or another you may use) to an app: its URL becomes the config var NAME_URL",
+			ArgsUsage: "ADDON",
+			Flags: []cli.Flag{appFlag, &cli.StringFlag{Name: "as", Usage: "the attachment name (SECOND gives SECOND_URL; default HEROKU_POSTGRESQL_COLOR)"},
+				&cli.StringFlag{Name: "confirm", Usage: "the app's name, to replace an attachment of the same name"}},
+			Action: func(c *cli.Context) error {
+				if c.NArg() != 1 {
+					return engine.Errorf(engine.EINVALID, "Usage: hako addons:attach ADDON -a APP [--as NAME] (ADDON: the add-on's name, from `hako addons`)")
+				}
+				name, cl, err := appClient(env, c)
+				if err != nil {
+					return err
+				}
+				addon, as := c.Args().First(), c.String("as")
+				what := "Attaching " + addon
+				if as != "" {
+					what += " as " + as
+				}
+				var at api.AttachmentView
+				body := map[string]any{"addon": map[string]string{"name": addon}, "app": map[string]string{"name": name}, "confirm": c.String("confirm")}
+				if as != "" {
+					body["name"] = as
+				}
+				if err := progress(env.Stdout, what+" to ⬢ "+name, func() error { return cl.Do("POST", "/addon-attachments", body, &at) }); err != nil {
+					return err
+				}
+				return printRestarted(env, cl, name, "Setting "+at.Name)
+			},
+		},
+		{
+			Name:      "addons:detach",
+			Usage:     "detach an add-on attachment from an app: its config var goes, the add-on stays",
+			ArgsUsage: "ATTACHMENT",
+			Flags:     []cli.Flag{appFlag},
+			Action: func(c *cli.Context) error {
+				if c.NArg() != 1 {
+					return engine.Errorf(engine.EINVALID, "Usage: hako addons:detach ATTACHMENT -a APP (ATTACHMENT: its name, such as SECOND, from `hako addons`)")
+				}
+				name, cl, err := appClient(env, c)
+				if err != nil {
+					return err
+				}
+				var at api.AttachmentView
+				if err := cl.Do("GET", appPath(name, "/addon-attachments/"+url.PathEscape(c.Args().First())), nil, &at); err != nil {
+					return err
+				}
+				if err := progress(env.Stdout, fmt.Sprintf("Detaching %s to %s from ⬢ %s", at.Name, at.Addon.Name, name), func() error {
+					return cl.Do("DELETE", "/addon-attachments/"+url.PathEscape(at.ID), nil, nil)
+				}); err != nil {
+					return err
+				}
+				return printRestarted(env, cl, name, "Unsetting "+at.Name)
+			},
+		},
 	}
+}
+
+// printRestarted prints "Setting SECOND config vars and restarting
+// ⬢ app... done, v12" once the release is made, as the heroku CLI does.
+func printRestarted(env *Env, cl *Client, app, what string) error {
+	fmt.Fprintf(env.Stdout, "%s config vars and restarting ⬢ %s... ", what, app)
+	var rel struct{ Version int }
+	if err := cl.Do("GET", appPath(app, "/releases/current"), nil, &rel); err != nil {
+		fmt.Fprintln(env.Stdout, "failed")
+		return err
+	}
+	fmt.Fprintf(env.Stdout, "done, v%d\n", rel.Version)
+	return nil
 }

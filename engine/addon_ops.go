@@ -70,7 +70,11 @@ func (e *Engine) CreateAddon(ctx context.Context, req AddonRequest) (*Addon, err
 	if app, err = e.Store.App(app.Name); err != nil {
 		return nil, err
 	}
-	as, err := attachmentFor(app, p, req.As)
+	on, err := e.attachmentsOn(app.Name)
+	if err != nil {
+		return nil, err
+	}
+	as, err := attachmentFor(app.Name, on, p, req.As)
 	if err != nil {
 		return nil, err
 	}
@@ -97,15 +101,16 @@ func (e *Engine) CreateAddon(ctx context.Context, req AddonRequest) (*Addon, err
 	return a, nil
 }
 
-// attachmentFor picks the attachment name: the one asked for if free,
-// else the service's default if free, else a colored one.
-func attachmentFor(app *App, p AddonProvider, want string) (string, error) {
+// attachmentFor picks the attachment name of a new add-on of app, whose
+// attachments are on: the one asked for if free, else the service's
+// default if free, else a colored one.
+func attachmentFor(app string, on []AddonAttachment, p AddonProvider, want string) (string, error) {
 	taken := func(as string) bool {
-		return slices.ContainsFunc(app.Addons, func(a Addon) bool { return a.As == as })
+		return slices.ContainsFunc(on, func(a AddonAttachment) bool { return a.Name == as })
 	}
 	if want != "" {
 		if taken(want) {
-			return "", Errorf(ECONFLICT, "%s already has an add-on attached as %s: choose another name with --as.", app.Name, want)
+			return "", Errorf(ECONFLICT, "%s already has an add-on attached as %s: choose another name with --as.", app, want)
 		}
 		return want, nil
 	}
@@ -118,7 +123,7 @@ func attachmentFor(app *App, p AddonProvider, want string) (string, error) {
 			return as, nil
 		}
 	}
-	return "", Errorf(EINVALID, "%s has too many %s add-ons.", app.Name, p.Service())
+	return "", Errorf(EINVALID, "%s has too many %s add-ons.", app, p.Service())
 }
 
 func dropAddon(list []Addon, name string) []Addon {
@@ -134,19 +139,33 @@ func (e *Engine) Addons(name string) ([]Addon, error) {
 	return app.Addons, nil
 }
 
-// AddonInfo returns one of the app's add-ons (by name, attachment or id)
-// and, where its provider can tell, how much of its plan it uses.
+// AddonInfo returns one of the add-ons attached to the app (by name,
+// attachment or id): its own, or another app's attached to it; and, where its provider can tell, how much of its plan it uses.
 // Returns ENOTFOUND.
 func (e *Engine) AddonInfo(ctx context.Context, name, addon string) (*Addon, []UsageField, error) {
 	app, err := e.App(name)
 	if err != nil {
 		return nil, nil, err
 	}
+	on, err := e.attachmentsOn(app.Name)
+	if err != nil {
+		return nil, nil, err
+	}
+	// Its own add-ons first, by name, attachment or id; then those of
+	// other apps attached to it.
 	i := slices.IndexFunc(app.Addons, func(a Addon) bool { return a.Name == addon || a.As == addon || a.ID == addon })
-	if i < 0 {
+	j := slices.IndexFunc(on, func(at AddonAttachment) bool {
+		return at.Addon.Name == addon || at.Name == addon || at.Addon.ID == addon || at.ID == addon
+	})
+	var a Addon
+	switch {
+	case i >= 0:
+		a = app.Addons[i]
+	case j >= 0:
+		a = on[j].Addon
+	default:
 		return nil, nil, Errorf(ENOTFOUND, "%s has no add-on %s: `hako addons -a %s` lists them.", app.Name, addon, app.Name)
 	}
-	a := app.Addons[i]
 	r, ok := e.AddonProviders[a.Service].(AddonReporter)
 	if !ok {
 		return &a, nil, nil
@@ -159,36 +178,69 @@ func (e *Engine) AddonInfo(ctx context.Context, name, addon string) (*Addon, []U
 	return &a, usage, nil
 }
 
-// DestroyAddon detaches an add-on (by name or attachment) in a new
-// release, "Detach DATABASE (heroku-postgresql)", then removes its
-// resource and data for good. Returns ENOTFOUND.
-func (e *Engine) DestroyAddon(ctx context.Context, name, addon, user string, out io.Writer) (*Addon, error) {
+// DestroyAddon removes an add-on of the app (by name, attachment or id)
+// and every attachment of it: a new release of each app it is attached
+// to unsets the attachment's config var, "Detach DATABASE
+// (heroku-postgresql)", then its resource and data go for good. An
+// add-on attached to other apps is destroyed only with force, as on
+// Heroku, since those apps lose it too. Returns ENOTFOUND, EINVALID or
+// ECONFLICT.
+func (e *Engine) DestroyAddon(ctx context.Context, name, addon, user string, force bool, out io.Writer) (*Addon, error) {
 	app, err := e.App(name)
 	if err != nil {
 		return nil, err
 	}
-	defer e.lock(app.Name)()
-	if app, err = e.Store.App(app.Name); err != nil {
-		return nil, err
-	}
-	i := slices.IndexFunc(app.Addons, func(a Addon) bool { return a.Name == addon || a.As == addon || a.ID == addon })
-	if i < 0 {
+	find := func(app *App) (*Addon, error) {
+		i := slices.IndexFunc(app.Addons, func(a Addon) bool { return a.Name == addon || a.As == addon || a.ID == addon })
+		if i >= 0 {
+			return &app.Addons[i], nil
+		}
+		if at, err := e.Attachment(app.Name, addon); err == nil {
+			return nil, Errorf(EINVALID, "%s is attached to %s but belongs to %s: `hako addons:detach %s -a %s` detaches it, `hako addons:destroy %s -a %s` destroys it.",
+				at.Addon.Name, app.Name, at.Addon.App, at.Name, app.Name, at.Addon.Name, at.Addon.App)
+		}
 		return nil, Errorf(ENOTFOUND, "%s has no add-on %s: `hako addons -a %s` lists them.", app.Name, addon, app.Name)
 	}
-	a := app.Addons[i]
+	a, err := find(app)
+	if err != nil {
+		return nil, err
+	}
+	// Lock the app and every app the add-on is attached to; attaching
+	// it elsewhere meanwhile widens the set, so read again until it
+	// holds still.
+	var unlock func()
+	for {
+		apps := []string{app.Name}
+		for _, at := range a.Attachments {
+			apps = append(apps, at.App)
+		}
+		unlock = e.lockApps(apps...)
+		if app, err = e.Store.App(app.Name); err != nil {
+			unlock()
+			return nil, err
+		}
+		b, err := find(app)
+		if err != nil {
+			unlock()
+			return nil, err
+		}
+		if slices.Equal(attachedApps(b), attachedApps(a)) {
+			a = b
+			break
+		}
+		unlock()
+		a = b
+	}
+	defer unlock()
 	p, ok := e.AddonProviders[a.Service]
 	if !ok {
 		return nil, Errorf(EINVALID, "This server does not offer %s any more, so %s cannot be removed here.", a.Service, a.Name)
 	}
-	cfg, err := e.Config(app.Name)
-	if err != nil {
-		return nil, err
+	if others := slices.DeleteFunc(attachedApps(a), func(n string) bool { return n == a.App }); len(others) > 0 && !force {
+		return nil, Errorf(ECONFLICT, "%s is attached to other apps too (%s), which would lose it: re-run with --force to destroy it and detach it from them.", a.Name, strings.Join(others, ", "))
 	}
-	if _, set := cfg[a.ConfigVar()]; set {
-		desc := fmt.Sprintf("Detach %s (%s)", a.As, a.Service)
-		if _, err := e.configRelease(ctx, app.Name, user, map[string]*string{a.ConfigVar(): nil}, desc, out); err != nil {
-			return nil, err
-		}
+	if err := e.detachAll(ctx, *a, user, out); err != nil {
+		return nil, err
 	}
 	if err := p.Deprovision(ctx, a.Resource); err != nil {
 		return nil, err
@@ -197,7 +249,32 @@ func (e *Engine) DestroyAddon(ctx context.Context, name, addon, user string, out
 		return nil, err
 	}
 	e.log(app.Name, "api", "Destroy %s by user %s", a.Name, user)
-	return &a, nil
+	return a, nil
+}
+
+// attachedApps lists the apps an add-on is attached to, its own first.
+func attachedApps(a *Addon) []string {
+	out := []string{a.App}
+	for _, at := range a.Attachments {
+		out = append(out, at.App)
+	}
+	return out
+}
+
+// detachAll unsets the config var of every attachment of a, the others
+// first and its own last, each in a new release of its app, and forgets
+// each other attachment once its app no longer has it, so that a failure
+// part way leaves a record of what is left. The apps' locks are held.
+func (e *Engine) detachAll(ctx context.Context, a Addon, user string, out io.Writer) error {
+	for _, at := range a.Attachments {
+		if err := e.unsetAttachment(ctx, AddonAttachment{Attachment: at, Addon: a}, user, out); err != nil {
+			return fmt.Errorf("detach %s from %s: %w", a.Name, at.App, err)
+		}
+		if err := e.dropAttachment(a.App, a.ID, at.ID); err != nil {
+			return err
+		}
+	}
+	return e.unsetAttachment(ctx, AddonAttachment{Attachment: a.Own(), Addon: a}, user, out)
 }
 
 // StartAddons brings up the servers of every add-on in the store, for a
@@ -261,12 +338,30 @@ func (e *Engine) StopAddons() {
 	}
 }
 
-// destroyAddons removes every add-on of an app being destroyed.
-func (e *Engine) destroyAddons(ctx context.Context, app *App) error {
+// destroyAddons removes every add-on of an app being destroyed, after
+// detaching each from the other apps it is attached to, and forgets the
+// app's attachments to other apps' add-ons. The locks of the app and of
+// those it shares add-ons with are held.
+func (e *Engine) destroyAddons(ctx context.Context, app *App, user string) error {
 	var errs error
 	for _, a := range app.Addons {
+		for _, at := range a.Attachments {
+			if at.App == app.Name {
+				continue // goes with the app
+			}
+			errs = errors.Join(errs, e.unsetAttachment(ctx, AddonAttachment{Attachment: at, Addon: a}, user, nil))
+		}
 		if p, ok := e.AddonProviders[a.Service]; ok {
 			errs = errors.Join(errs, p.Deprovision(ctx, a.Resource))
+		}
+	}
+	on, err := e.attachmentsOn(app.Name)
+	if err != nil {
+		return errors.Join(errs, err)
+	}
+	for _, at := range on {
+		if at.Addon.App != app.Name {
+			errs = errors.Join(errs, e.dropAttachment(at.Addon.App, at.Addon.ID, at.ID))
 		}
 	}
 	return errs

@@ -74,14 +74,14 @@ func TestAddons(t *testing.T) {
 			t.Errorf("CreateAddon(%+v) = %v, want %s", c.req, err, c.code)
 		}
 	}
-	if _, err := e.DestroyAddon(ctx, "my-app", "DATABASE", "u", nil); err != nil {
+	if _, err := e.DestroyAddon(ctx, "my-app", "DATABASE", "u", false, nil); err != nil {
 		t.Fatal(err)
 	}
 	cfg, _ = e.Config("my-app")
 	if _, ok := cfg["DATABASE_URL"]; ok || p.live[a.Name] {
 		t.Errorf("destroyed add-on still attached or live: %v %v", cfg, p.live)
 	}
-	if _, err := e.DestroyAddon(ctx, "my-app", "nothing", "u", nil); engine.ErrorCode(err) != engine.ENOTFOUND {
+	if _, err := e.DestroyAddon(ctx, "my-app", "nothing", "u", false, nil); engine.ErrorCode(err) != engine.ENOTFOUND {
 		t.Errorf("destroy missing = %v", err)
 	}
 	if err := e.StartAddons(ctx); err != nil || len(p.started) != 1 || len(p.started[0]) != 1 {

@@ -20,10 +20,50 @@ type Addon struct {
 	// Resource is what the provider made, for it to find again
 	// (database and role names, a port); the engine does not read it.
 	Resource map[string]string `json:"resource,omitempty"`
+	// Attachments are the add-on's further attachments (`addons:attach`):
+	// to other apps, or to its own app under another name. Its own
+	// attachment, to App as As, is not among them: it lives as long as
+	// the add-on, so that an add-on always has an app that owns it, and
+	// stores of one attachment per add-on read unchanged.
+	Attachments []Attachment `json:"attachments,omitempty"`
 }
 
 // ConfigVar is the config var that carries the add-on's URL.
 func (a *Addon) ConfigVar() string { return a.As + "_URL" }
+
+// Own is the add-on's own attachment, to its owning app. It has the
+// add-on's id, as it had when an add-on had no other.
+func (a *Addon) Own() Attachment {
+	return Attachment{ID: a.ID, App: a.App, Name: a.As, Created: a.Created}
+}
+
+// AllAttachments lists the add-on's own attachment, then the others.
+func (a *Addon) AllAttachments() []Attachment {
+	return append([]Attachment{a.Own()}, a.Attachments...)
+}
+
+// Attachment gives an app an add-on under a name: the app's config var
+// NAME_URL carries the add-on's URL, and the app's dynos reach it.
+type Attachment struct {
+	ID      string    `json:"id"`
+	App     string    `json:"app"`  // the app the add-on is attached to
+	Name    string    `json:"name"` // SECOND: the config var is SECOND_URL
+	Created time.Time `json:"created_at"`
+}
+
+// ConfigVar is the config var that carries the add-on's URL to the app.
+func (a Attachment) ConfigVar() string { return a.Name + "_URL" }
+
+// AddonAttachment is an attachment with the add-on it attaches, for
+// listings that cross apps.
+type AddonAttachment struct {
+	Attachment
+	Addon Addon
+}
+
+// Owned reports whether this is the add-on's own attachment, which only
+// destroying the add-on removes.
+func (a AddonAttachment) Owned() bool { return a.ID == a.Addon.ID }
 
 // AddonProvider makes and removes the resources of one add-on service on
 // this machine, offline: heroku-postgresql on a local PostgreSQL server,

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"sync"
 	"time"
 )
@@ -266,10 +267,26 @@ func (e *Engine) DestroyApp(name string) error {
 	if err != nil {
 		return err
 	}
-	defer e.lock(name)()
+	// The apps its add-ons are attached to lose them in releases of
+	// their own, under their locks (taken with the app's, in name order).
+	// Attaching one elsewhere meanwhile widens the set: read again until
+	// it holds still.
+	for {
+		others := attachedElsewhere(app)
+		unlock := e.lockApps(append(others, name)...)
+		if app, err = e.Store.App(name); err != nil {
+			unlock()
+			return err
+		}
+		if slices.Equal(others, attachedElsewhere(app)) {
+			defer unlock()
+			break
+		}
+		unlock()
+	}
 	// Add-ons go first: if removing one fails, the app (and its record
 	// of what is left) stays, and destroying it again finishes the job.
-	if err := e.destroyAddons(context.Background(), app); err != nil {
+	if err := e.destroyAddons(context.Background(), app, app.Owner); err != nil {
 		return fmt.Errorf("remove add-ons of %s: %w", name, err)
 	}
 	e.Routes.RemoveApp(name)

@@ -18,6 +18,10 @@ const (
 	// ETOOMANY refuses what a user holds too much of at once (log tails,
 	// detached one-off dynos): Heroku's 429 rate_limit.
 	ETOOMANY = "rate_limit"
+	// ECONFIRM asks for the request again with the app's name as
+	// confirmation: the heroku CLI then prompts for it (or takes
+	// --confirm) and sends it back.
+	ECONFIRM = "confirmation_required"
 	// EBUILD marks a build that failed; its message is already shown to
 	// the pusher, so adapters print it as is.
 	EBUILD = "build_failed"

@@ -244,7 +244,11 @@ func (e *Engine) createReviewApp(ctx context.Context, name, parent, branch strin
 		return err
 	}
 	cfg := maps.Clone(pcfg)
-	for _, a := range pa.Addons {
+	on, err := e.attachmentsOn(pa.Name)
+	if err != nil {
+		return err
+	}
+	for _, a := range on {
 		delete(cfg, a.ConfigVar())
 	}
 	if aj != nil {

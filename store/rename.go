@@ -12,7 +12,8 @@ import (
 var _ engine.AppRenamer = (*Store)(nil)
 
 // RenameApp gives the app old the name new in one transaction: its
-// record and add-ons, its release history, its slugs' records, its
+// record and add-ons, the attachments on it of every app's add-ons, its
+// release history, its slugs' records, its
 // scheduler jobs, its pipeline coupling and its review apps' settings and
 // records (as a parent and as a review app) all move, so that nothing
 // still names oldName afterwards. Returns ENOTFOUND, or ECONFLICT if newName is
@@ -36,6 +37,9 @@ func (s *Store) RenameApp(oldName, newName string) (*engine.App, error) {
 			return fmt.Errorf("delete record: %w", err)
 		}
 		if err := putApp(tx, a); err != nil {
+			return err
+		}
+		if err := moveAttachments(tx, oldName, newName); err != nil {
 			return err
 		}
 		if err := moveReleases(tx, oldName, newName); err != nil {
@@ -218,4 +222,37 @@ func encode(key []byte, v any) ([]byte, error) {
 		return nil, fmt.Errorf("encode %s: %w", key, err)
 	}
 	return data, nil
+}
+
+// moveAttachments renames the app in the attachments of every app's
+// add-ons (its own included) that attach one to it.
+func moveAttachments(tx *bolt.Tx, oldName, newName string) error {
+	var changed []*engine.App
+	err := tx.Bucket(bucketApps).ForEach(func(k, v []byte) error {
+		a := new(engine.App)
+		if err := decode(k, v, a); err != nil {
+			return err
+		}
+		moved := false
+		for i := range a.Addons {
+			for j := range a.Addons[i].Attachments {
+				if at := &a.Addons[i].Attachments[j]; at.App == oldName {
+					at.App, moved = newName, true
+				}
+			}
+		}
+		if moved {
+			changed = append(changed, a)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	for _, a := range changed {
+		if err := putApp(tx, a); err != nil {
+			return err
+		}
+	}
+	return nil
 }

@@ -85,15 +85,21 @@ func (s *Server) addonInfo(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, v)
 }
 
+// listAddons lists the add-ons attached to the app: its own and other
+// apps' it is attached to, each once.
 func (s *Server) listAddons(w http.ResponseWriter, r *http.Request) {
-	list, err := s.Engine.Addons(r.PathValue("app"))
+	list, err := s.Engine.Attachments(r.PathValue("app"))
 	if err != nil {
 		s.fail(w, err)
 		return
 	}
 	out := []AddonView{}
-	for _, a := range list {
-		out = append(out, s.addonView(a))
+	seen := map[string]bool{}
+	for _, at := range list {
+		if !seen[at.Addon.ID] {
+			seen[at.Addon.ID] = true
+			out = append(out, s.addonView(at.Addon))
+		}
 	}
 	writeJSON(w, http.StatusOK, out)
 }
@@ -134,8 +140,17 @@ func (s *Server) createAddon(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusCreated, s.addonView(*a))
 }
 
+// deleteAddon destroys an add-on of the app; {"force": true} (the heroku
+// CLI's --force) is needed when it is attached to other apps too.
 func (s *Server) deleteAddon(w http.ResponseWriter, r *http.Request) {
-	a, err := s.Engine.DestroyAddon(r.Context(), r.PathValue("app"), r.PathValue("addon"), s.by(r), nil)
+	var body struct {
+		Force bool `json:"force"`
+	}
+	if err := decode(r, &body); err != nil {
+		s.fail(w, err)
+		return
+	}
+	a, err := s.Engine.DestroyAddon(r.Context(), r.PathValue("app"), r.PathValue("addon"), s.by(r), body.Force, nil)
 	if err != nil {
 		s.fail(w, err)
 		return
@@ -144,56 +159,10 @@ func (s *Server) deleteAddon(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, s.addonView(*a))
 }
 
-// AttachmentView is an add-on attachment in the Platform API's shape.
-type AttachmentView struct {
-	ID    string `json:"id"`
-	Name  string `json:"name"`
-	Addon struct {
-		ID   string `json:"id"`
-		Name string `json:"name"`
-		App  AppRef `json:"app"`
-		// Plan is what the heroku CLI's pg commands ask to include
-		// (Accept-Inclusion: addon:plan) to tell databases apart.
-		Plan NameRef `json:"plan"`
-	} `json:"addon"`
-	App         AppRef    `json:"app"`
-	Namespace   *string   `json:"namespace"`
-	LogInputURL *string   `json:"log_input_url"`
-	WebURL      *string   `json:"web_url"`
-	ConfigVars  []string  `json:"config_vars"`
-	CreatedAt   time.Time `json:"created_at"`
-	UpdatedAt   time.Time `json:"updated_at"`
-}
-
-func attachmentView(a *engine.App, ad engine.Addon) AttachmentView {
-	var v AttachmentView
-	ref := AppRef{ID: a.ID, Name: a.Name}
-	v.ID, v.Name, v.App = ad.ID, ad.As, ref
-	v.Addon.ID, v.Addon.Name, v.Addon.App, v.Addon.Plan = ad.ID, ad.Name, ref, NameRef{ad.Service + ":" + ad.Plan}
-	v.ConfigVars = []string{ad.ConfigVar()}
-	v.CreatedAt, v.UpdatedAt = ad.Created, ad.Created
-	return v
-}
-
-// listAttachments lists add-on attachments, of one app or of all (the
-// heroku CLI's `addons` asks for both).
-func (s *Server) listAttachments(w http.ResponseWriter, r *http.Request) {
-	apps, err := s.oneAppOrAll(r, r.PathValue("app"))
-	if err != nil {
-		s.fail(w, err)
-		return
-	}
-	out := []AttachmentView{}
-	for _, a := range apps {
-		for _, ad := range a.Addons {
-			out = append(out, attachmentView(a, ad))
-		}
-	}
-	writeJSON(w, http.StatusOK, out)
-}
-
 // resolveAddon is the heroku CLI's way to find an add-on before acting on
-// it: {"app": "APP", "addon": "NAME or ATTACHMENT"}.
+// it: {"app": "APP", "addon": "NAME or ATTACHMENT"}, an add-on attached
+// to the app (its own or another's), or without an app any add-on the
+// caller may see.
 func (s *Server) resolveAddon(w http.ResponseWriter, r *http.Request) {
 	var body struct {
 		App   string `json:"app"`
@@ -203,18 +172,30 @@ func (s *Server) resolveAddon(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, err)
 		return
 	}
+	if body.App == "" {
+		ad, err := s.Engine.FindAddon(body.Addon)
+		if err == nil && !s.canSeeAddon(r, ad) {
+			err = engine.Errorf(engine.ENOTFOUND, "Couldn't find that add-on.")
+		}
+		if err != nil {
+			s.fail(w, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, []AddonView{s.addonView(*ad)})
+		return
+	}
 	if err := s.Engine.CheckAccess(s.by(r), body.App, engine.AccessMember); err != nil {
 		s.fail(w, err)
 		return
 	}
-	list, err := s.Engine.Addons(body.App)
+	list, err := s.Engine.Attachments(body.App)
 	if err != nil {
 		s.fail(w, err)
 		return
 	}
-	for _, a := range list {
-		if a.Name == body.Addon || a.As == body.Addon || a.ID == body.Addon {
-			writeJSON(w, http.StatusOK, []AddonView{s.addonView(a)})
+	for _, at := range list {
+		if at.Addon.Name == body.Addon || at.Name == body.Addon || at.Addon.ID == body.Addon {
+			writeJSON(w, http.StatusOK, []AddonView{s.addonView(at.Addon)})
 			return
 		}
 	}

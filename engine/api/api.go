@@ -109,8 +109,7 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("POST /apps/{app}/addons", s.createAddon)
 	mux.HandleFunc("GET /apps/{app}/addons/{addon}", s.addonInfo)
 	mux.HandleFunc("DELETE /apps/{app}/addons/{addon}", s.deleteAddon)
-	mux.HandleFunc("GET /apps/{app}/addon-attachments", s.listAttachments)
-	mux.HandleFunc("GET /addon-attachments", s.listAttachments)
+	s.attachmentRoutes(mux)
 	mux.HandleFunc("POST /actions/addons/resolve", s.resolveAddon)
 	mux.HandleFunc("GET /apps/{app}/domains", s.listDomains)
 	mux.HandleFunc("POST /apps/{app}/domains", s.addDomain)
@@ -191,7 +190,7 @@ func statusOf(code string) int {
 	switch code {
 	case engine.ENOTFOUND:
 		return http.StatusNotFound
-	case engine.EINVALID, engine.EBUILD:
+	case engine.EINVALID, engine.EBUILD, engine.ECONFIRM:
 		return http.StatusUnprocessableEntity
 	case engine.ECONFLICT:
 		return http.StatusConflict

@@ -48,7 +48,10 @@ var routeRules = map[string]rule{
 	"GET /apps":                               anyUser,
 	"POST /apps":                              anyUser,
 	"GET /users/{user}/apps":                  anyUser,
-	"GET /addon-attachments":                  anyUser,
+	"GET /addon-attachments":                  anyUser, // the handlers show only attachments of apps the caller may see
+	"GET /addon-attachments/{attachment}":     anyUser,
+	"POST /addon-attachments":                 anyUser, // and check both the add-on's app and the target
+	"DELETE /addon-attachments/{attachment}":  anyUser, // and check the attachment's app
 	"POST /actions/addons/resolve":            anyUser, // the handler checks the app it names
 	"GET /addons/{addon}":                     anyUser, // the handlers find only add-ons of apps the caller may see
 	"GET /addons/{addon}/addon-attachments":   anyUser,

@@ -26,8 +26,9 @@ func (s *Server) dataRoutes(mux *routes) {
 }
 
 // dataAddon finds an add-on of service by id or name, as the Data API
-// does, among the apps the caller may see, with the URL its attachment
-// gives the app. Returns ENOTFOUND.
+// does, among those the caller may see (through its app or an app it is
+// attached to), with the URL its own attachment gives its app. Returns
+// ENOTFOUND.
 func (s *Server) dataAddon(r *http.Request, service string) (*engine.Addon, *url.URL, error) {
 	ref := r.PathValue("addon")
 	apps, err := s.Engine.Apps()
@@ -35,12 +36,12 @@ func (s *Server) dataAddon(r *http.Request, service string) (*engine.Addon, *url
 		return nil, nil, err
 	}
 	for _, app := range apps {
-		if !canSee(r, app) {
-			continue // as if it were not there
-		}
 		for _, a := range app.Addons {
 			if (a.ID != ref && a.Name != ref) || a.Service != service {
 				continue
+			}
+			if !s.canSeeAddon(r, &a) {
+				continue // as if it were not there
 			}
 			config, err := s.Engine.Config(app.Name)
 			if err != nil {

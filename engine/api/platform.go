@@ -23,9 +23,6 @@ func (s *Server) platformRoutes(mux *routes) {
 	mux.HandleFunc("GET /apps/{app}/domains/{host}", s.getDomain)
 	mux.HandleFunc("GET /apps/{app}/sni-endpoints", empty)
 	mux.HandleFunc("GET /addons/{addon}", s.getAddonByID)
-	mux.HandleFunc("GET /addons/{addon}/addon-attachments", s.addonAttachments)
-	mux.HandleFunc("GET /apps/{app}/addons/{addon}/addon-attachments", s.addonAttachments)
-	mux.HandleFunc("POST /actions/addon-attachments/resolve", s.resolveAttachment)
 	mux.HandleFunc("GET /addon-services", s.addonServices)
 	mux.HandleFunc("GET /addon-services/{service}", s.addonServices)
 	mux.HandleFunc("GET /addon-services/{service}/plans", s.addonPlans)
@@ -124,100 +121,25 @@ func (s *Server) restartType(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusAccepted, struct{}{})
 }
 
-// findAddon finds an add-on of any app by id or name.
-func (s *Server) findAddon(r *http.Request, ref string) (*engine.App, engine.Addon, error) {
-	apps, err := s.Engine.Apps()
-	if err != nil {
-		return nil, engine.Addon{}, err
+// findAddon finds an add-on by id or name among those the caller may
+// see (through its app or an app it is attached to).
+func (s *Server) findAddon(r *http.Request, ref string) (engine.Addon, error) {
+	ad, err := s.Engine.FindAddon(ref)
+	if err != nil || !s.canSeeAddon(r, ad) {
+		return engine.Addon{}, engine.Errorf(engine.ENOTFOUND, "Couldn't find that add-on: %s.", ref)
 	}
-	for _, a := range apps {
-		if !canSee(r, a) {
-			continue // an add-on of an app the caller may not see is not found
-		}
-		for _, ad := range a.Addons {
-			if ad.ID == ref || ad.Name == ref {
-				return a, ad, nil
-			}
-		}
-	}
-	return nil, engine.Addon{}, engine.Errorf(engine.ENOTFOUND, "Couldn't find that add-on: %s.", ref)
+	return *ad, nil
 }
 
 // getAddonByID is GET /addons/{addon}: an add-on by id or name, whatever
 // its app.
 func (s *Server) getAddonByID(w http.ResponseWriter, r *http.Request) {
-	_, ad, err := s.findAddon(r, r.PathValue("addon"))
+	ad, err := s.findAddon(r, r.PathValue("addon"))
 	if err != nil {
 		s.fail(w, err)
 		return
 	}
 	writeJSON(w, http.StatusOK, s.addonView(ad))
-}
-
-// addonAttachments lists an add-on's attachments: one, to its app.
-func (s *Server) addonAttachments(w http.ResponseWriter, r *http.Request) {
-	a, ad, err := s.findAddon(r, r.PathValue("addon"))
-	if err == nil && r.PathValue("app") != "" && r.PathValue("app") != a.Name {
-		// By attachment name within the app, as the CLI also asks.
-		err = engine.Errorf(engine.ENOTFOUND, "Couldn't find that add-on: %s.", r.PathValue("addon"))
-	}
-	if err != nil && r.PathValue("app") != "" {
-		if a, err = s.Engine.App(r.PathValue("app")); err == nil {
-			var p *engine.Addon
-			if p, _, err = s.Engine.AddonInfo(r.Context(), a.Name, r.PathValue("addon")); err == nil {
-				ad = *p
-			}
-		}
-	}
-	if err != nil {
-		s.fail(w, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, []AttachmentView{attachmentView(a, ad)})
-}
-
-// resolveAttachment is POST /actions/addon-attachments/resolve:
-// {"app": APP, "addon_attachment": NAME}, as the heroku CLI finds an
-// attachment before it reads its add-on.
-func (s *Server) resolveAttachment(w http.ResponseWriter, r *http.Request) {
-	var body struct {
-		App        string `json:"app"`
-		Attachment string `json:"addon_attachment"`
-		Service    string `json:"addon_service"`
-	}
-	if err := decode(r, &body); err != nil {
-		s.fail(w, err)
-		return
-	}
-	if body.Attachment == "" {
-		s.fail(w, engine.Errorf(engine.EINVALID, `Missing "addon_attachment": give the attachment's name, e.g. DATABASE.`))
-		return
-	}
-	if body.App != "" {
-		if err := s.Engine.CheckAccess(s.by(r), body.App, engine.AccessMember); err != nil {
-			s.fail(w, err)
-			return
-		}
-	}
-	apps, err := s.oneAppOrAll(r, body.App)
-	if err != nil {
-		s.fail(w, err)
-		return
-	}
-	out := []AttachmentView{}
-	for _, a := range apps {
-		for _, ad := range a.Addons {
-			if (ad.As == body.Attachment || ad.ID == body.Attachment || ad.Name == body.Attachment || a.Name+"::"+ad.As == body.Attachment) &&
-				(body.Service == "" || body.Service == ad.Service) {
-				out = append(out, attachmentView(a, ad))
-			}
-		}
-	}
-	if len(out) == 0 {
-		s.fail(w, engine.Errorf(engine.ENOTFOUND, "Couldn't find that add-on attachment: %s.", body.Attachment))
-		return
-	}
-	writeJSON(w, http.StatusOK, out)
 }
 
 // ServiceView is an add-on service in the Platform API's shape.

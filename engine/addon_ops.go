@@ -314,6 +314,32 @@ type addonExposer interface {
 	Expose(port int) error
 }
 
+// addonReacher is a Supervisor whose dynos reach only the add-ons
+// attached to their own app: it asks which ports those are as each dyno
+// starts (see dyno.Supervisor.SetAddonReach).
+type addonReacher interface {
+	SetAddonReach(func(app string) []int)
+}
+
+// addonPorts lists the ports of the add-on servers the app's dynos may
+// reach: those of the add-ons attached to it, its own and others'. An
+// app's attachments change only in a release, which starts new dynos.
+func (e *Engine) addonPorts(app string) []int {
+	on, err := e.attachmentsOn(app)
+	if err != nil {
+		log.Printf("addons: the add-ons of %s: %v", app, err)
+		return nil
+	}
+	var ports []int
+	for _, at := range on {
+		if p, err := strconv.Atoi(at.Addon.Resource["port"]); err == nil && p > 0 && p <= 65535 {
+			ports = append(ports, p)
+		}
+	}
+	slices.Sort(ports)
+	return slices.Compact(ports)
+}
+
 // exposeAddon lets dynos reach the port of an add-on's server, named by
 // its resource record's "port"; failures are logged, as the add-on still
 // serves the host.

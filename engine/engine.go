@@ -123,7 +123,7 @@ func New(p Parts) *Engine {
 	if p.Logf == nil {
 		p.Logf = func(string, ...any) {}
 	}
-	return &Engine{
+	e := &Engine{
 		Parts:   p,
 		locks:   map[string]*appLock{},
 		running: map[string][]*instance{},
@@ -133,6 +133,10 @@ func New(p Parts) *Engine {
 			pins:  map[string]int{},
 		},
 	}
+	if r, ok := p.Supervisor.(addonReacher); ok {
+		r.SetAddonReach(e.addonPorts)
+	}
+	return e
 }
 
 // The parts an engine without a router, logs or drains gets.

@@ -125,9 +125,12 @@ func cliRows(h *herokuEnv) []cliRow {
 		{args: a("addons:plans", "heroku-postgresql"), lines: []string{"~.*essential-0.*"}},
 		{argf: func(h *herokuEnv) []string {
 			return a("addons:attach", h.addonName("compat", "DATABASE"), "--as", "SECOND", "-a", "compat")
-		}, lines: []string{"~.*Attaching.* as SECOND to compat.*done"},
-			state: func(h *herokuEnv) error { return h.configHas("compat", "SECOND_URL") }, known: "hako gives each add-on one attachment: no POST /addon-attachments"},
-		{args: a("pg:info", "-a", "compat"), lines: []string{"=== DATABASE_URL", "~Plan: +Essential 0", "~Status: +Available", "~Connections: +\\d+/20", "~Add-on: +postgresql-[a-z]+-\\d+"}},
+		}, lines: []string{"~Attaching postgresql-[a-z]+-\\d+ as SECOND to compat\\.\\.\\. done", "~Setting SECOND config vars and restarting compat\\.\\.\\. done, v\\d+"},
+			state: func(h *herokuEnv) error { return h.configHas("compat", "SECOND_URL") }},
+		{args: a("pg:info", "-a", "compat"), lines: []string{"=== DATABASE_URL, SECOND_URL", "~Plan: +Essential 0", "~Status: +Available", "~Connections: +\\d+/20", "~Add-on: +postgresql-[a-z]+-\\d+"}},
+		{args: a("addons:detach", "SECOND", "-a", "compat"),
+			lines: []string{"~Detaching SECOND to postgresql-[a-z]+-\\d+ from compat\\.\\.\\. done", "~Unsetting SECOND config vars and restarting compat\\.\\.\\. done, v\\d+"},
+			state: func(h *herokuEnv) error { return h.configLacks("compat", "SECOND_URL") }},
 		{args: a("pg:psql", "-c", "select 40 + 2 as answer", "-a", "compat"), lines: []string{" answer", "~-+", "     42", "(1 row)"}},
 		{args: a("pg:credentials:url", "-a", "compat"), lines: []string{"Connection information for default credential.", "~  \"dbname=postgresql_[a-z]+_\\d+ host=127\\.0\\.0\\.1 port=\\d+ user=postgresql_[a-z]+_\\d+ password=[0-9a-f]+ sslmode=require\"", "~  postgres://postgresql_[a-z]+_\\d+:[0-9a-f]+@127\\.0\\.0\\.1:\\d+/postgresql_[a-z]+_\\d+"}},
 		{args: a("redis:info", "-a", "compat"), lines: []string{"~=== redis-[a-z]+-\\d+ \\(REDIS_URL\\)", "~Plan: +Mini", "~Status: +Available", "~Memory: +.* MB / 25 MB \\(maxmemory\\)"}},

@@ -3,6 +3,7 @@ package dyno
 import (
 	"errors"
 	"fmt"
+	"log"
 	"net"
 	"net/netip"
 	"os"
@@ -32,8 +33,8 @@ const lockDir = "/run/hako"
 // Each dyno process gets an address of the pool on the veth end in its
 // namespace (eth0), its default route through the gateway. The bridge
 // ports are isolated (no frame goes from one dyno to another), and the
-// table drops what a dyno sends to the host except add-on ports on the
-// gateway, drops what the host would route from one dyno to another or
+// table drops what a dyno sends to the host except the ports on the
+// gateway of the add-ons attached to its app (addon_reach), drops what the host would route from one dyno to another or
 // from outside into a dyno, and masquerades what dynos send out.
 type network struct {
 	*pool
@@ -168,11 +169,11 @@ func (n *network) ruleset() string {
 	return r.Replace(`table inet TABLE {}
 delete table inet TABLE
 table inet TABLE {
-	set addon_ports { type inet_service; }
+	set addon_reach { type ipv4_addr . inet_service; }
 	chain input {
 		type filter hook input priority filter - 5; policy accept;
 		iifname "BR" ct state established,related accept
-		iifname "BR" ip daddr GW tcp dport @addon_ports accept
+		iifname "BR" ip daddr GW ip saddr . tcp dport @addon_reach accept
 		iifname "BR" ip daddr GW meta l4proto { tcp, udp } th dport RELAYS accept
 		iifname "BR" drop
 	}
@@ -203,18 +204,22 @@ func nft(script string) error {
 	return nil
 }
 
-// expose lets dynos reach port on the gateway: an add-on server's.
+// expose records port on the gateway as an add-on server's, which the
+// processes leased with it may reach.
 func (n *network) expose(port int) error {
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	if n.ports[port] {
-		return nil
-	}
-	if err := nft(fmt.Sprintf("add element inet %s addon_ports { %d }\n", n.table, port)); err != nil {
-		return fmt.Errorf("let dynos reach port %d: %w", port, err)
-	}
 	n.ports[port] = true
 	return nil
+}
+
+// reachElements is the addon_reach elements that let addr reach ports.
+func (n *network) reachElements(addr netip.Addr, ports []int) string {
+	el := make([]string, len(ports))
+	for i, p := range ports {
+		el[i] = fmt.Sprintf("%s . %d", addr, p)
+	}
+	return "inet " + n.table + " addon_reach { " + strings.Join(el, ", ") + " }"
 }
 
 // exposed returns the add-on ports dynos may reach.
@@ -278,24 +283,47 @@ type netLease struct {
 	net    *network
 	addr   netip.Addr
 	hostIf string
+	ports  []int // the add-on ports it may reach
 }
 
-// lease gives a new process an address and a host-side interface name.
-func (n *network) lease() (*netLease, error) {
+// lease gives a new process an address and a host-side interface name,
+// and lets that address reach the add-on ports given (those of the
+// add-ons attached to its app) and no other: the table drops what it
+// sends to any other port of the gateway.
+func (n *network) lease(ports []int) (*netLease, error) {
 	a, err := n.get()
 	if err != nil {
 		return nil, err
 	}
+	exposed := n.exposed()
+	ports = slices.DeleteFunc(slices.Clone(ports), func(p int) bool { return !exposed[p] })
+	slices.Sort(ports)
+	ports = slices.Compact(ports)
+	if len(ports) > 0 {
+		if err := nft("add element " + n.reachElements(a, ports) + "\n"); err != nil {
+			n.put(a)
+			return nil, fmt.Errorf("let %s reach its add-ons: %w", a, err)
+		}
+	}
 	name := fmt.Sprintf("hk%04x%08x", os.Getpid()&0xffff, vethSeq.Add(1))
-	return &netLease{net: n, addr: a, hostIf: name}, nil
+	return &netLease{net: n, addr: a, hostIf: name, ports: ports}, nil
 }
 
-// release gives the address back; the kernel removes the veth pair with
-// the namespace.
+// release takes the address's reach away and gives the address back;
+// the kernel removes the veth pair with the namespace.
 func (l *netLease) release() {
-	if l != nil {
-		l.net.put(l.addr)
+	if l == nil {
+		return
 	}
+	if len(l.ports) > 0 {
+		if err := nft("delete element " + l.net.reachElements(l.addr, l.ports) + "\n"); err != nil {
+			// The address must not go to another process with this
+			// one's reach: keep it out of the pool.
+			log.Printf("dynos: %v: address %s retired", err, l.addr)
+			return
+		}
+	}
+	l.net.put(l.addr)
 }
 
 // config is what the init needs to set the process's network up, with
@@ -306,10 +334,7 @@ func (l *netLease) config(fd int) *netConfig {
 		Addr:    netip.PrefixFrom(l.addr, l.net.prefix.Bits()).String(),
 		Gateway: l.net.gateway.String(), MAC: macFor(l.addr),
 	}
-	for p := range l.net.exposed() {
-		c.AddonPorts = append(c.AddonPorts, p)
-	}
-	slices.Sort(c.AddonPorts)
+	c.AddonPorts = slices.Clone(l.ports)
 	for _, r := range l.net.relays {
 		c.Resolvers = append(c.Resolvers, loopResolver{Addr: r.upstream.Addr().String(), Port: r.port})
 	}

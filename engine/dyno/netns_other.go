@@ -27,8 +27,10 @@ func openNetwork(p netip.Prefix, untracked []int, resolvConf string) (*network, 
 	return nil, errors.New("network namespaces need Linux")
 }
 
-func (n *network) expose(port int) error     { return nil }
-func (n *network) exposed() map[int]bool     { return nil }
-func (n *network) close()                    {}
-func (n *network) lease() (*netLease, error) { return nil, errors.New("network namespaces need Linux") }
-func (l *netLease) release()                 {}
+func (n *network) expose(port int) error { return nil }
+func (n *network) exposed() map[int]bool { return nil }
+func (n *network) close()                {}
+func (n *network) lease(ports []int) (*netLease, error) {
+	return nil, errors.New("network namespaces need Linux")
+}
+func (l *netLease) release() {}

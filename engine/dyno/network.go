@@ -102,6 +102,35 @@ func (s *Supervisor) Expose(port int) error {
 	return s.net.expose(port)
 }
 
+// SetAddonReach tells the supervisor which add-on ports each app's
+// dynos may reach (those of the add-ons attached to the app), asked as
+// each dyno starts: a dyno then reaches those and no other app's add-ons.
+// Until it is called every dyno reaches every exposed port; build steps,
+// of no app, reach none once it is.
+func (s *Supervisor) SetAddonReach(reach func(app string) []int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.reach = reach
+}
+
+// reachOf is the add-on ports a new process of app may reach.
+func (s *Supervisor) reachOf(app string) []int {
+	s.mu.Lock()
+	reach := s.reach
+	s.mu.Unlock()
+	if reach == nil {
+		var all []int
+		for p := range s.net.exposed() {
+			all = append(all, p)
+		}
+		return all
+	}
+	if app == "" {
+		return nil
+	}
+	return reach(app)
+}
+
 // Gateway is the host's address as dynos reach it, where add-on servers
 // listen for them: "" when dynos share the host's network (and reach
 // add-ons on 127.0.0.1).

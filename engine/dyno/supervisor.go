@@ -213,10 +213,11 @@ type Supervisor struct {
 	dynos    map[*dyno]struct{}
 	oneoffs  map[*oneoff]struct{}
 
-	rootable bool        // isolated dynos can get a private root
-	cgroups  *cgroupHost // nil when cgroups cannot be used
-	net      *network    // nil when dynos share the host's network
-	noNet    string      // why isolated dynos get no network namespace, if so
+	rootable bool                   // isolated dynos can get a private root
+	cgroups  *cgroupHost            // nil when cgroups cannot be used
+	net      *network               // nil when dynos share the host's network
+	reach    func(app string) []int // see SetAddonReach
+	noNet    string                 // why isolated dynos get no network namespace, if so
 	closeNet sync.Once
 	swept    sync.Map // scratch base directories swept of stale sandboxes
 	// noAccount holds the app uids the host could not be given an

@@ -209,6 +209,7 @@ var sshCommandArgs = map[string][]string{
 	"buildpacks:set": {"procfile"}, "buildpacks:add": {"go"}, "buildpacks:remove": {"go"},
 	"domains:add": {"www.shared.test"}, "domains:remove": {"nope.shared.test"},
 	"addons:create": {"nosuch-service"}, "addons:info": {"nope"}, "addons:destroy": {"nope", "--confirm", "shared"},
+	"addons:attach": {"nope"}, "addons:detach": {"nope"},
 	"drains:add": {"ftp://nowhere"}, "drains:remove": {"nope"},
 	"releases:info": {"v1"}, "releases:rollback": {"v1"},
 	"scheduler:add": {"--schedule", "@daily", "--", "true"}, "scheduler:remove": {"nope"}, "scheduler:run": {"nope"},

@@ -14,6 +14,7 @@ import (
 	"sync/atomic"
 
 	"github.com/klauspost/pgzip"
+	"golang.org/x/sys/unix"
 )
 
 // Extraction writes small files on a few goroutines while the archive is
@@ -26,11 +27,15 @@ const (
 	smallFile = 256 << 10
 )
 
-// extract writes the entries of the tar.gz r under root. Every operation
-// goes through root, or through a root opened on a directory under it,
-// each of which refuses to resolve any path outside itself, even through
-// a symlink an earlier entry created; the name checks before it give
-// clearer errors for the plain cases.
+// extract writes the entries of the tar.gz r under root.
+//
+// Directories are resolved through root, which refuses any path leading
+// outside it, even through a symlink an earlier entry created; each is
+// then held open (see dirCache) and every file, symlink and directory is
+// made by one call naming a single component in the open directory, with
+// O_EXCL and O_NOFOLLOW, so that nothing already there (a symlink above
+// all) is followed. The name checks before it give clearer errors for the
+// plain cases.
 //
 // Decompression runs ahead in its own goroutine (pgzip) and small files
 // are written by workers. Entries are applied as if in order: an entry
@@ -78,23 +83,29 @@ func extract(r io.Reader, root *os.Root, lim sizeLimit) (err error) {
 			continue // dest itself, created already
 		}
 		mode := fs.FileMode(hdr.Mode) & fs.ModePerm // no setuid, setgid or sticky bits
-		if _, taken := x.names[name]; taken {
-			if err := x.barrier(); err != nil {
-				return err
+		switch hdr.Typeflag {
+		case tar.TypeDir, tar.TypeReg, tar.TypeRegA, tar.TypeSymlink:
+			if _, taken := x.names[name]; taken {
+				if err := x.replace(name); err != nil {
+					return err
+				}
 			}
 		}
 		switch hdr.Typeflag {
 		case tar.TypeDir:
-			if err := root.MkdirAll(name, 0o755); err != nil {
-				return err
-			}
-			if err := root.Chmod(name, mode|0o755); err != nil {
+			if err := x.dirs.mkdir(name, mode|0o755); err != nil {
 				return err
 			}
 		case tar.TypeReg, tar.TypeRegA:
 			x.names[name] = struct{}{}
+			dir, err := x.dirs.get(path.Dir(name))
+			if err != nil {
+				return err
+			}
 			if hdr.Size > smallFile {
-				if err := extractFile(&x.dirs, name, mode, tr, buf); err != nil {
+				err := writeFile(dir, name, mode, nil, tr, buf)
+				dir.release()
+				if err != nil {
 					return err
 				}
 				continue
@@ -102,17 +113,22 @@ func extract(r io.Reader, root *os.Root, lim sizeLimit) (err error) {
 			data := x.pool.Get().(*[]byte)
 			n, err := io.ReadFull(tr, (*data)[:hdr.Size])
 			if err != nil {
+				dir.release()
+				x.pool.Put(data)
 				return fmt.Errorf("entry %q: %w", hdr.Name, err)
 			}
 			x.pending.Add(1)
-			x.jobs <- fileJob{name: name, mode: mode, data: data, n: n}
+			x.jobs <- fileJob{dir: dir, name: name, mode: mode, data: data, n: n}
 		case tar.TypeSymlink:
 			x.names[name] = struct{}{}
-			err := x.dirs.create(name, func(dir *os.Root, base string) error {
-				return dir.Symlink(hdr.Linkname, base)
-			})
+			dir, err := x.dirs.get(path.Dir(name))
 			if err != nil {
 				return err
+			}
+			err = unix.Symlinkat(hdr.Linkname, dir.fd, path.Base(name))
+			dir.release()
+			if err != nil {
+				return entryError(name, err)
 			}
 		case tar.TypeXGlobalHeader:
 			// PAX metadata only.
@@ -122,8 +138,19 @@ func extract(r io.Reader, root *os.Root, lim sizeLimit) (err error) {
 	}
 }
 
+// entryError words the failure to create name, saying so plainly when a
+// directory is in the way (an archive listing a file where it made a
+// directory before).
+func entryError(name string, err error) error {
+	if errors.Is(err, unix.EEXIST) {
+		return fmt.Errorf("entry %q: a directory is already there", name)
+	}
+	return fmt.Errorf("entry %q: %w", name, err)
+}
+
 // fileJob is a small file for a worker to write.
 type fileJob struct {
+	dir  *dirFD // held for the job, released by the worker
 	name string
 	mode fs.FileMode
 	data *[]byte
@@ -132,37 +159,37 @@ type fileJob struct {
 
 // extraction is the state an extract shares with its workers.
 type extraction struct {
-	dirs    dirRoots // the reading goroutine's
+	root    *os.Root
+	dirs    dirCache // the reading goroutine's
 	names   map[string]struct{}
 	jobs    chan fileJob
 	pending sync.WaitGroup // queued jobs not yet written
 	workers sync.WaitGroup
 	pool    sync.Pool
-	gen     atomic.Uint64 // bumped by every removal; see dirRoots
 	errMu   sync.Mutex
 	err     error
 }
 
 func newExtraction(root *os.Root) *extraction {
-	x := &extraction{names: make(map[string]struct{}), jobs: make(chan fileJob, 64)}
-	x.dirs = dirRoots{root: root, gen: &x.gen}
+	x := &extraction{root: root, names: make(map[string]struct{}), jobs: make(chan fileJob, 64)}
+	x.dirs = dirCache{root: root}
 	x.pool.New = func() any { b := make([]byte, smallFile); return &b }
 	for range extractWorkers {
 		x.workers.Add(1)
-		go x.work(dirRoots{root: root, gen: &x.gen})
+		go x.work()
 	}
 	return x
 }
 
-func (x *extraction) work(dirs dirRoots) {
+func (x *extraction) work() {
 	defer x.workers.Done()
-	defer dirs.reset()
 	for j := range x.jobs {
 		if x.failed() == nil {
-			if err := extractFile(&dirs, j.name, j.mode, newBytesReader((*j.data)[:j.n]), nil); err != nil {
+			if err := writeFile(j.dir, j.name, j.mode, (*j.data)[:j.n], nil, nil); err != nil {
 				x.fail(err)
 			}
 		}
+		j.dir.release()
 		x.pool.Put(j.data)
 		x.pending.Done()
 	}
@@ -182,10 +209,17 @@ func (x *extraction) failed() error {
 	return x.err
 }
 
-// barrier waits until every queued file is written.
-func (x *extraction) barrier() error {
+// replace removes the file or symlink an earlier entry made at name,
+// once every queued write is done, so that the entry naming it again
+// replaces it instead of writing through it. Directories held open are
+// let go: one may have been reached through a symlink that is now gone.
+func (x *extraction) replace(name string) error {
 	x.pending.Wait()
-	return x.failed()
+	if err := x.failed(); err != nil {
+		return err
+	}
+	x.dirs.reset()
+	return replaceable(x.root, name)
 }
 
 // finish stops the workers once they have written what is queued.
@@ -196,119 +230,191 @@ func (x *extraction) finish() error {
 	return x.failed()
 }
 
-// dirRoots keeps a root open on each directory a goroutine of an
-// extraction recently wrote into, so that creating an entry resolves one
-// name in an open directory instead of walking its path from the top.
-// Each is opened through the extraction's root, so it lies inside it.
-// A removal anywhere bumps gen, after which every dirRoots drops what it
-// kept, since what a kept name leads to may have changed.
-type dirRoots struct {
-	root *os.Root
-	gen  *atomic.Uint64
-	seen uint64
-	open map[string]*os.Root
+// dirFD is a directory of the extraction held open, shared by the
+// reading goroutine's cache and the jobs queued into it; the last to
+// release it closes it.
+type dirFD struct {
+	fd   int
+	f    *os.File // when opened through the root, which owns fd
+	refs atomic.Int32
 }
 
-// maxDirRoots bounds the directories kept open; past it all are closed.
-// Archives list a directory's entries together, so a few suffice.
-const maxDirRoots = 64
+func (d *dirFD) release() {
+	if d.refs.Add(-1) != 0 {
+		return
+	}
+	if d.f != nil {
+		d.f.Close()
+	} else {
+		unix.Close(d.fd)
+	}
+}
 
-func (d *dirRoots) get(dir string) (*os.Root, error) {
-	if g := d.gen.Load(); g != d.seen {
-		d.reset()
-		d.seen = g
+// dirCache keeps the directories the extraction recently wrote into
+// open, so that creating an entry resolves one name in an open directory
+// instead of walking its path from the top. A directory is opened in its
+// parent, held open, without following a symlink; only a directory
+// reached through a symlink an earlier entry made is resolved through the
+// extraction's root, which follows it only while it stays inside. Either
+// way each lies inside the root.
+type dirCache struct {
+	root *os.Root
+	open map[string]*dirFD
+}
+
+// maxDirFDs bounds the directories kept open; past it all are let go.
+// Archives list a directory's entries together, so a few suffice.
+const maxDirFDs = 128
+
+// get returns dir held open, creating it (and its parents) if needed;
+// the caller releases it.
+func (c *dirCache) get(dir string) (*dirFD, error) {
+	if d, ok := c.open[dir]; ok {
+		d.refs.Add(1)
+		return d, nil
 	}
-	if dir == "." {
-		return d.root, nil
-	}
-	if r, ok := d.open[dir]; ok {
-		return r, nil
-	}
-	r, err := d.root.OpenRoot(dir)
-	if errors.Is(err, fs.ErrNotExist) {
-		if err = d.root.MkdirAll(dir, 0o755); err == nil {
-			r, err = d.root.OpenRoot(dir)
-		}
-	}
+	d, err := c.openDir(dir)
 	if err != nil {
 		return nil, err
 	}
-	if len(d.open) >= maxDirRoots {
-		d.reset()
+	if len(c.open) >= maxDirFDs {
+		c.reset()
 	}
-	if d.open == nil {
-		d.open = make(map[string]*os.Root)
+	if c.open == nil {
+		c.open = make(map[string]*dirFD)
 	}
-	d.open[dir] = r
-	return r, nil
+	d.refs.Store(2) // the cache's and the caller's
+	c.open[dir] = d
+	return d, nil
 }
 
-// reset closes every kept root.
-func (d *dirRoots) reset() {
-	for _, r := range d.open {
-		r.Close()
+// openDir opens dir, creating it if it does not exist.
+func (c *dirCache) openDir(dir string) (*dirFD, error) {
+	if dir == "." {
+		return c.openInRoot(dir)
 	}
-	clear(d.open)
+	parent, err := c.get(path.Dir(dir))
+	if err != nil {
+		return nil, err
+	}
+	defer parent.release()
+	base := path.Base(dir)
+	const flags = unix.O_RDONLY | unix.O_DIRECTORY | unix.O_NOFOLLOW | unix.O_CLOEXEC
+	fd, err := unix.Openat(parent.fd, base, flags, 0)
+	if errors.Is(err, unix.ENOENT) {
+		if err = unix.Mkdirat(parent.fd, base, 0o755); err == nil || errors.Is(err, unix.EEXIST) {
+			fd, err = unix.Openat(parent.fd, base, flags, 0)
+		}
+	}
+	switch {
+	case err == nil:
+		return &dirFD{fd: fd}, nil
+	case errors.Is(err, unix.ELOOP), errors.Is(err, unix.ENOTDIR):
+		return c.openInRoot(dir) // a symlink, perhaps
+	default:
+		return nil, fmt.Errorf("directory %q: %w", dir, err)
+	}
 }
 
-// create runs mk on name's base name in its directory's root, creating
-// the directory if needed. When something is already at name, a
-// non-directory is removed first (a later entry replaces an earlier one
-// instead of writing through it) and mk runs again.
-func (d *dirRoots) create(name string, mk func(dir *os.Root, base string) error) error {
-	dir, err := d.get(path.Dir(name))
+// openInRoot opens dir through the root, which follows symlinks only
+// while they stay inside it.
+func (c *dirCache) openInRoot(dir string) (*dirFD, error) {
+	f, err := c.root.OpenFile(dir, os.O_RDONLY|unix.O_DIRECTORY, 0)
+	if err != nil {
+		return nil, err
+	}
+	return &dirFD{fd: int(f.Fd()), f: f}, nil
+}
+
+// mkdir makes the directory name with mode, or gives it mode if it
+// exists.
+func (c *dirCache) mkdir(name string, mode fs.FileMode) error {
+	parent, err := c.get(path.Dir(name))
 	if err != nil {
 		return err
 	}
-	base := path.Base(name)
-	err = mk(dir, base)
-	if !errors.Is(err, fs.ErrExist) {
+	err = unix.Mkdirat(parent.fd, path.Base(name), uint32(mode))
+	parent.release()
+	if err == nil && mode&^umask() == mode {
+		return nil
+	}
+	if err != nil && !errors.Is(err, unix.EEXIST) {
+		return fmt.Errorf("entry %q: %w", name, err)
+	}
+	d, err := c.get(name)
+	if err != nil {
 		return err
 	}
-	d.gen.Add(1)
-	if err := replaceable(d.root, name); err != nil {
-		return err
+	defer d.release()
+	if err := unix.Fchmod(d.fd, uint32(mode)); err != nil {
+		return fmt.Errorf("entry %q: %w", name, err)
 	}
-	if dir, err = d.get(path.Dir(name)); err != nil {
-		return err
-	}
-	return mk(dir, base)
+	return nil
 }
 
-// extractFile creates name exclusively (so a symlink at its place is never
-// followed) and copies r into it with the given mode, through buf if r is
-// not a *bytesReader.
-func extractFile(dirs *dirRoots, name string, mode fs.FileMode, r io.Reader, buf []byte) error {
+// reset lets go of every directory kept open.
+func (c *dirCache) reset() {
+	for _, d := range c.open {
+		d.release()
+	}
+	clear(c.open)
+}
+
+// writeFile creates name's base name exclusively in dir (so that nothing
+// already there, a symlink least of all, is followed), writes data, or
+// copies r through buf, into it, and gives it mode.
+func writeFile(dir *dirFD, name string, mode fs.FileMode, data []byte, r io.Reader, buf []byte) error {
 	// Created with its mode when the umask leaves that mode whole, which
 	// saves a chmod per file (a node_modules has tens of thousands).
 	perm, chmod := fs.FileMode(0o600), true
 	if mode&^umask() == mode {
 		perm, chmod = mode, false
 	}
-	var f *os.File
-	err := dirs.create(name, func(dir *os.Root, base string) (err error) {
-		f, err = dir.OpenFile(base, os.O_WRONLY|os.O_CREATE|os.O_EXCL, perm)
-		return err
-	})
+	fd, err := unix.Openat(dir.fd, path.Base(name), unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_CLOEXEC, uint32(perm))
 	if err != nil {
-		return err
+		return entryError(name, err)
 	}
-	if br, ok := r.(*bytesReader); ok {
-		_, err = f.Write(br.b)
+	if r == nil {
+		err = writeAll(fd, data)
 	} else {
-		_, err = io.CopyBuffer(writerOnly{f}, r, buf)
-	}
-	if err != nil {
-		f.Close()
-		return err
-	}
-	if chmod {
-		if err := f.Chmod(mode); err != nil {
-			f.Close()
-			return err
+		for err == nil {
+			n, rerr := r.Read(buf)
+			if n > 0 {
+				err = writeAll(fd, buf[:n])
+			}
+			if rerr == io.EOF {
+				break
+			}
+			if err == nil {
+				err = rerr
+			}
 		}
 	}
-	return f.Close()
+	if err == nil && chmod {
+		err = unix.Fchmod(fd, uint32(mode))
+	}
+	if cerr := unix.Close(fd); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("entry %q: %w", name, err)
+	}
+	return nil
+}
+
+// writeAll writes b to fd whole.
+func writeAll(fd int, b []byte) error {
+	for len(b) > 0 {
+		n, err := unix.Write(fd, b)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		b = b[n:]
+	}
+	return nil
 }
 
 // umask returns the process's file mode creation mask, read once from
@@ -329,22 +435,3 @@ var umask = sync.OnceValue(func() fs.FileMode {
 	}
 	return fs.ModePerm
 })
-
-// bytesReader is a small file's contents, written in one call.
-type bytesReader struct{ b []byte }
-
-func newBytesReader(b []byte) *bytesReader { return &bytesReader{b} }
-
-func (r *bytesReader) Read(p []byte) (int, error) {
-	if len(r.b) == 0 {
-		return 0, io.EOF
-	}
-	n := copy(p, r.b)
-	r.b = r.b[n:]
-	return n, nil
-}
-
-// writerOnly hides *os.File's ReadFrom, whose fallback for a reader that
-// is not a file allocates a buffer per call, so that io.CopyBuffer uses
-// the one it is given.
-type writerOnly struct{ io.Writer }

@@ -37,13 +37,13 @@ const (
 // all) is followed. The name checks before it give clearer errors for the
 // plain cases.
 //
-// Decompression runs ahead in its own goroutine (pgzip) and small files
+// Decompression runs ahead on other goroutines (see gunzip) and small files
 // are written by workers. Entries are applied as if in order: an entry
 // whose name an earlier file or symlink already took waits for every
 // pending write, then replaces it; symlinks and directories are made on
 // the reading goroutine before any later entry is queued.
 func extract(r io.Reader, root *os.Root, lim sizeLimit) (err error) {
-	gz, err := pgzip.NewReaderN(r, slugBlock, 4)
+	gz, err := gunzip(r)
 	if err != nil {
 		return err
 	}
@@ -228,6 +228,12 @@ func (x *extraction) finish() error {
 	x.workers.Wait()
 	x.dirs.reset()
 	return x.failed()
+}
+
+// pgzipReader reads the gzip stream r, inflated ahead of its reader on
+// one goroutine.
+func pgzipReader(r io.Reader) (io.ReadCloser, error) {
+	return pgzip.NewReaderN(r, slugBlock, 4)
 }
 
 // dirFD is a directory of the extraction held open, shared by the

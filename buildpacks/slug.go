@@ -16,15 +16,17 @@ import (
 	"strings"
 	"time"
 
-	"github.com/klauspost/pgzip"
+	"github.com/klauspost/compress/flate"
 )
 
 // slugLevel is the gzip level of slugs: klauspost's fastest, which packs
 // several times faster than gzip's default for an archive a few percent
-// larger. Slugs stay gzip (any gunzip reads them, as Heroku's do).
-const slugLevel = pgzip.BestSpeed
+// larger. Slugs stay gzip (any gunzip reads them, as Heroku's do), made
+// of members compressed in parallel (see memberWriter).
+const slugLevel = flate.BestSpeed
 
-// slugBlock is the size of the blocks pgzip compresses in parallel.
+// slugBlock is the size of the blocks pgzip inflates ahead when reading
+// a gzip stream whose members do not say their length.
 const slugBlock = 1 << 20
 
 // slugIgnore is a parsed .slugignore: the gitignore-like subset Heroku
@@ -133,10 +135,11 @@ func applySlugIgnore(dir string) error {
 	return nil
 }
 
-// writeSlug archives dir as a gzipped tar in slugDir, named by the sha256
-// of the archive so that identical builds share one file. The archive is
-// hashed while it is written to a temporary file, synced, then renamed, so
-// a crash never leaves a partial slug under a valid name.
+// writeSlug archives dir as a gzipped tar in slugDir (members compressed
+// in parallel that say their length, see memberWriter), named by the
+// sha256 of the archive so that identical builds share one file. The
+// archive is hashed while it is written to a temporary file, synced, then
+// renamed, so a crash never leaves a partial slug under a valid name.
 //
 // A slug over max bytes is not kept: writeSlug returns a *slugTooLarge.
 func writeSlug(dir, slugDir string, max int64) (id string, size int64, err error) {
@@ -151,11 +154,8 @@ func writeSlug(dir, slugDir string, max int64) (id string, size int64, err error
 		}
 	}()
 	h := sha256.New()
-	gz, err := pgzip.NewWriterLevel(io.MultiWriter(tmp, h), slugLevel)
+	gz, err := newMemberWriter(io.MultiWriter(tmp, h), slugLevel, runtime.GOMAXPROCS(0))
 	if err != nil {
-		return "", 0, err
-	}
-	if err = gz.SetConcurrency(slugBlock, 2*runtime.GOMAXPROCS(0)); err != nil {
 		return "", 0, err
 	}
 	// The tar writer's many small writes (a 512-byte header per entry)

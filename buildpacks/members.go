@@ -266,10 +266,13 @@ type parallelGunzip struct {
 	order chan *memberOut // scheduled members, in file order
 	stop  chan struct{}
 	wg    sync.WaitGroup
-	pool  sync.Pool
-	cur   *memberOut
-	pos   int
-	err   error
+	pool  sync.Pool // *[]byte, inflated members
+	ins   sync.Pool // *[]byte, members read
+	// flaters holds inflaters to reset for another member.
+	flaters sync.Pool
+	cur     *memberOut
+	pos     int
+	err     error
 }
 
 // memberOut is one member's inflated bytes, or the reader of the rest
@@ -356,53 +359,68 @@ var errMemberTooLarge = errors.New("inflates to more than its share")
 // inflate reads the member of total bytes at off, inflates it, and checks
 // that its deflate data ends at its trailer and matches it.
 func (p *parallelGunzip) inflate(off int64, hdrLen, total int) ([]byte, *[]byte, error) {
-	in := make([]byte, total)
+	inBuf, _ := p.ins.Get().(*[]byte)
+	if inBuf == nil {
+		inBuf = new([]byte)
+	}
+	defer p.ins.Put(inBuf)
+	if cap(*inBuf) < total {
+		*inBuf = make([]byte, total)
+	}
+	in := (*inBuf)[:total]
 	if _, err := p.ra.ReadAt(in, off); err != nil {
 		return nil, nil, err
 	}
 	body := bytes.NewReader(in[hdrLen : total-8])
-	fr := flate.NewReader(body)
-	defer fr.Close()
+	fr, _ := p.flaters.Get().(io.ReadCloser)
+	if fr == nil {
+		fr = flate.NewReader(body)
+	} else if err := fr.(flate.Resetter).Reset(body, nil); err != nil {
+		return nil, nil, err
+	}
+	defer p.flaters.Put(fr)
 	buf, _ := p.pool.Get().(*[]byte)
 	if buf == nil {
 		b := make([]byte, 0, memberSize)
 		buf = &b
 	}
-	out := (*buf)[:0]
+	out, err := inflateAll(fr, (*buf)[:0])
+	*buf = out
+	trailer := in[total-8:]
+	switch {
+	case err != nil:
+	case body.Len() != 0:
+		err = errors.New("deflate data ends before the trailer")
+	case binary.LittleEndian.Uint32(trailer) != crc32.ChecksumIEEE(out):
+		err = kgzip.ErrChecksum
+	case binary.LittleEndian.Uint32(trailer[4:]) != uint32(len(out)):
+		err = errors.New("size does not match its trailer")
+	}
+	if err != nil {
+		p.pool.Put(buf)
+		return nil, nil, err
+	}
+	return out, buf, nil
+}
+
+// inflateAll appends what fr inflates to out, up to maxMemberOut bytes.
+func inflateAll(fr io.Reader, out []byte) ([]byte, error) {
 	for {
 		if len(out) == cap(out) {
 			if cap(out) >= maxMemberOut {
-				p.pool.Put(buf)
-				return nil, nil, errMemberTooLarge
+				return out, errMemberTooLarge
 			}
 			out = append(out, 0)[:len(out)]
 		}
 		n, err := fr.Read(out[len(out):cap(out)])
 		out = out[:len(out)+n]
 		if err == io.EOF {
-			break
+			return out, nil
 		}
 		if err != nil {
-			*buf = out
-			p.pool.Put(buf)
-			return nil, nil, err
+			return out, err
 		}
 	}
-	*buf = out
-	trailer := in[total-8:]
-	switch {
-	case body.Len() != 0:
-		err := errors.New("deflate data ends before the trailer")
-		p.pool.Put(buf)
-		return nil, nil, err
-	case binary.LittleEndian.Uint32(trailer) != crc32.ChecksumIEEE(out):
-		p.pool.Put(buf)
-		return nil, nil, kgzip.ErrChecksum
-	case binary.LittleEndian.Uint32(trailer[4:]) != uint32(len(out)):
-		p.pool.Put(buf)
-		return nil, nil, errors.New("size does not match its trailer")
-	}
-	return out, buf, nil
 }
 
 func (p *parallelGunzip) Read(b []byte) (int, error) {

@@ -89,6 +89,8 @@ type Engine struct {
 	locks      map[string]*appLock
 	running    map[string][]*instance
 	oneoffs    map[string]map[string]DynoStatus
+	// oneoffStops end the running one-offs of Run, by app and name.
+	oneoffStops map[string]map[string]context.CancelFunc
 	// staged are dynos started but not yet running (see staging.go).
 	staged   stagedDynos
 	unpacked unpackedDirs

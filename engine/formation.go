@@ -132,11 +132,18 @@ func (e *Engine) Scale(ctx context.Context, name, user string, updates map[strin
 }
 
 // Restart replaces the app's dynos with new ones on the current release:
-// all of them, one type ("web") or one dyno ("web.1"). Returns EINVALID
-// or ENOTFOUND.
+// all of them, one type ("web") or one dyno ("web.1"). A one-off dyno
+// named (run.1234), or its type (run), is stopped instead: one-offs are
+// not restarted. Returns EINVALID or ENOTFOUND.
 func (e *Engine) Restart(ctx context.Context, name, user, target string) error {
 	if _, err := e.App(name); err != nil {
 		return err
+	}
+	if target != "" {
+		if n := e.stopOneoffs(name, target); n > 0 {
+			e.log(name, "api", "Stop %s by user %s", target, user)
+			return nil
+		}
 	}
 	defer e.lock(name)()
 	match := func(in *instance) bool {

@@ -84,6 +84,16 @@ func (e *Engine) Run(ctx context.Context, req RunRequest) (int, error) {
 		name = oneoffName(kind, e.oneoffs[req.App])
 	}
 	e.oneoffs[req.App][name] = DynoStatus{Name: name, Type: kind, App: req.App, Release: rel.Version, Command: req.Command, State: DynoUp, Since: time.Now().UTC()}
+	// ps:stop ends it (StopOneoffs).
+	ctx, stop := context.WithCancel(ctx)
+	defer stop()
+	if e.oneoffStops == nil {
+		e.oneoffStops = map[string]map[string]context.CancelFunc{}
+	}
+	if e.oneoffStops[req.App] == nil {
+		e.oneoffStops[req.App] = map[string]context.CancelFunc{}
+	}
+	e.oneoffStops[req.App][name] = stop
 	e.mu.Unlock()
 	if req.Started != nil {
 		req.Started(name)
@@ -91,12 +101,33 @@ func (e *Engine) Run(ctx context.Context, req RunRequest) (int, error) {
 	defer func() {
 		e.mu.Lock()
 		delete(e.oneoffs[req.App], name)
+		if delete(e.oneoffStops[req.App], name); len(e.oneoffStops[req.App]) == 0 {
+			delete(e.oneoffStops, req.App)
+		}
 		e.mu.Unlock()
 	}()
 	return e.Supervisor.RunOnce(ctx, DynoSpec{
 		App: req.App, Type: kind, Name: name, Release: rel.Version, Command: req.Command,
 		Dir: dir, Env: env, Terminal: req.Terminal, UID: uid, GID: gid,
 	}, req.Stdin, req.Out)
+}
+
+// stopOneoffs ends the app's running one-off dynos (of Run) named
+// target (run.1234) or of its type (run), the usual way (SIGTERM, grace,
+// SIGKILL), without waiting, and returns how many: they are not
+// restarted, as on Heroku, so one started detached need not run until
+// its cycle.
+func (e *Engine) stopOneoffs(app, target string) int {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	n := 0
+	for name, stop := range e.oneoffStops[app] {
+		if name == target || e.oneoffs[app][name].Type == target {
+			stop()
+			n++
+		}
+	}
+	return n
 }
 
 // OneoffName picks a name for a one-off dyno of kind ("run") of the app

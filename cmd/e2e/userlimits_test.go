@@ -135,8 +135,8 @@ func TestTailsPerUser(t *testing.T) {
 // TestDetachedPerUser: with --max-detached-per-user 2 a member has at most
 // two detached one-off dynos running (run:detached, as the heroku CLI
 // asks for them): the third is refused with 429 and Heroku's error shape
-// and does not run; one that exits frees its place. The administrator
-// has no bound.
+// and does not run; one that exits, or that ps:stop stops, frees its
+// place. The administrator has no bound.
 func TestDetachedPerUser(t *testing.T) {
 	need(t, "python3")
 	c := newClass(t, "--max-detached-per-user", "2")
@@ -163,7 +163,9 @@ func TestDetachedPerUser(t *testing.T) {
 		}
 		return n
 	}
-	if code, body := detach(owner, "sleep 600"); code != http.StatusCreated {
+	code, body := detach(owner, "sleep 600")
+	var first struct{ Name string }
+	if code != http.StatusCreated || json.Unmarshal([]byte(body), &first) != nil {
 		t.Fatalf("first detached dyno: %d %s", code, body)
 	}
 	if code, body := detach(owner, "sleep 4"); code != http.StatusCreated {
@@ -185,6 +187,22 @@ func TestDetachedPerUser(t *testing.T) {
 		code, _ := detach(owner, "sleep 600")
 		return code == http.StatusCreated
 	})
+	// ps:stop ends a one-off (it is not restarted) and frees its place.
+	out := c.must(t, "owner", "ps:stop", "-a", "shared", first.Name)
+	if !hasLine(out, "Stopping "+first.Name+" dyno on ⬢ shared... done") {
+		t.Errorf("ps:stop %s:\n%s", first.Name, out)
+	}
+	waitFor(t, 30*time.Second, first.Name+" gone from ps", func() bool {
+		for _, d := range c.s.dynos(t, "shared") {
+			if d.Name == first.Name {
+				return false
+			}
+		}
+		return true
+	})
+	if code, body := detach(owner, "sleep 600"); code != http.StatusCreated {
+		t.Fatalf("a detached dyno once one was stopped: %d %s", code, body)
+	}
 }
 
 // TestDetachedCycled: a detached one-off dyno runs no longer than any

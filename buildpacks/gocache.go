@@ -258,8 +258,15 @@ func (b *Builder) goStdLayer(s *step, base []string) (string, error) {
 		Env: env, Dir: fill, Writable: []string{fill}, ReadOnly: []string{pack},
 	}
 	if s.background {
-		// The warm-up gives way to the builds and dynos of the moment.
+		// The warm-up gives way to the builds and dynos of the moment:
+		// at nice 19 it still takes a share of both cores from a one-off
+		// or a push started beside it (twice the time of `hako run` in the
+		// first seconds of a server); under SCHED_IDLE it runs only on
+		// time nothing else wants.
 		spec.Argv = append([]string{"nice", "-n", "19"}, spec.Argv...)
+		if _, err := exec.LookPath("chrt"); err == nil {
+			spec.Argv = append([]string{"chrt", "--idle", "0"}, spec.Argv...)
+		}
 	}
 	var output limitedBuffer
 	output.max = 4096

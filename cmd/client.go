@@ -103,25 +103,30 @@ func readServerInfo(home string) (*ServerInfo, error) {
 func NewClientFromEnv() (*Client, error) {
 	c := &Client{URL: os.Getenv("HAKO_API_URL"), Token: os.Getenv("HAKO_API_TOKEN")}
 	home, err := Home()
-	c.TLS = &tls.Config{}
-	if err == nil {
-		c.TLS = trustLocalCA(home)
-	}
-	c.HTTP = &http.Client{Timeout: 10 * time.Minute, Transport: c.transport()}
 	if c.URL != "" {
 		if c.Token == "" {
 			return nil, engine.Errorf(engine.EUNAUTHORIZED, "HAKO_API_URL is set but HAKO_API_TOKEN is not: set both.")
 		}
-		return c, nil
+	} else {
+		if err != nil {
+			return nil, err
+		}
+		info, err := readServerInfo(home)
+		if err != nil {
+			return nil, err
+		}
+		c.URL, c.Token = info.APIURL, info.Token
 	}
-	if err != nil {
-		return nil, err
+	c.TLS = &tls.Config{}
+	// The system's roots take a parse of every certificate the system
+	// trusts (10 ms or more, on every command): only an https:// API needs
+	// them along with the local CA. Over http, an https address elsewhere
+	// (a redirect) is still checked against the system's roots, which
+	// crypto/tls then loads itself.
+	if err == nil && strings.HasPrefix(strings.ToLower(c.URL), "https://") {
+		c.TLS = trustLocalCA(home)
 	}
-	info, err := readServerInfo(home)
-	if err != nil {
-		return nil, err
-	}
-	c.URL, c.Token = info.APIURL, info.Token
+	c.HTTP = &http.Client{Timeout: 10 * time.Minute, Transport: c.transport()}
 	return c, nil
 }
 

@@ -74,15 +74,30 @@ func (s *fakeSupervisor) RunOnce(ctx context.Context, spec engine.DynoSpec, stdi
 	return s.onceCode, nil
 }
 
+// fakeRoutes is told of apps' dynos as the router is, from several
+// goroutines at once (Restore's); tests read it once the engine is done.
 type fakeRoutes struct {
+	mu      sync.Mutex
 	apps    map[string][]engine.Backend
 	domains map[string][]string
 }
 
-func (r *fakeRoutes) SetBackends(app string, b []engine.Backend) { r.apps[app] = b }
-func (r *fakeRoutes) RemoveApp(app string)                       { delete(r.apps, app) }
-func (r *fakeRoutes) SetDomains(app string, hosts []string)      { r.domains[app] = hosts }
-func (r *fakeRoutes) SetMaintenance(app string, on bool)         {}
+func (r *fakeRoutes) SetBackends(app string, b []engine.Backend) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.apps[app] = b
+}
+func (r *fakeRoutes) RemoveApp(app string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	delete(r.apps, app)
+}
+func (r *fakeRoutes) SetDomains(app string, hosts []string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.domains[app] = hosts
+}
+func (r *fakeRoutes) SetMaintenance(app string, on bool) {}
 
 func newEngine(t *testing.T) (*engine.Engine, *fakeBuilder, *fakeSupervisor, *fakeRoutes) {
 	t.Helper()

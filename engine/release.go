@@ -226,24 +226,44 @@ func (d *StagedDeploy) Abort(why string) {
 	})
 }
 
+// restoresAtOnce is how many apps Restore brings up at a time: an app's
+// start waits on the kernel and on its dynos binding their ports more
+// than it computes, so 20 apps one after the other took 20 times that
+// wait (3.3 s to serve them all, against 0.14 s for the ports).
+const restoresAtOnce = 8
+
 // Restore starts every app's formation on its current release, for a
-// server start. Failures are logged per app; one broken app does not keep
-// the others down.
+// server start, several apps at a time (restoresAtOnce). Failures are
+// logged per app; one broken app does not keep the others down.
 func (e *Engine) Restore(ctx context.Context) error {
 	apps, err := e.Store.Apps()
 	if err != nil {
 		return err
 	}
-	var errs error
 	for _, a := range apps {
 		e.Routes.SetBackends(a.Name, nil)
 		e.Routes.SetDomains(a.Name, a.Domains)
 		e.Routes.SetMaintenance(a.Name, a.Maintenance)
 		e.setDrains(a)
-		if err := e.restoreApp(ctx, a.Name); err != nil {
-			errs = errors.Join(errs, fmt.Errorf("restore %s: %w", a.Name, err))
-		}
 	}
+	var (
+		mu   sync.Mutex
+		errs error
+		wg   sync.WaitGroup
+	)
+	sem := make(chan struct{}, restoresAtOnce)
+	for _, a := range apps {
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			if err := e.restoreApp(ctx, a.Name); err != nil {
+				mu.Lock()
+				errs = errors.Join(errs, fmt.Errorf("restore %s: %w", a.Name, err))
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
 	return errs
 }
 

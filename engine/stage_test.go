@@ -262,3 +262,73 @@ func TestReleaseThatCannotStart(t *testing.T) {
 		t.Errorf("current v%d, want v4", app.CurrentRelease)
 	}
 }
+
+// gatedSupervisor starts dynos whose WaitUp returns only once n of them
+// wait at the same time (or their context ends, which fails them).
+type gatedSupervisor struct {
+	*fakeSupervisor
+	n       int
+	mu      sync.Mutex
+	waiting int
+	open    chan struct{}
+}
+
+type gatedDyno struct {
+	engine.Dyno
+	s *gatedSupervisor
+}
+
+func (s *gatedSupervisor) Start(spec engine.DynoSpec) (engine.Dyno, error) {
+	d, err := s.fakeSupervisor.Start(spec)
+	if err != nil {
+		return nil, err
+	}
+	return &gatedDyno{Dyno: d, s: s}, nil
+}
+
+func (d *gatedDyno) WaitUp(ctx context.Context) error {
+	d.s.mu.Lock()
+	d.s.waiting++
+	if d.s.waiting == d.s.n {
+		close(d.s.open)
+	}
+	d.s.mu.Unlock()
+	select {
+	case <-d.s.open:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// TestRestoreStartsAppsTogether checks that a server start brings its
+// apps up side by side, not one after the other: each app's web dyno
+// comes up only once the three apps' dynos all wait to come up, which
+// one app at a time never reaches.
+func TestRestoreStartsAppsTogether(t *testing.T) {
+	e, _, _, _ := newEngine(t)
+	ctx := context.Background()
+	apps := []string{"app-one", "app-two", "app-three"}
+	for _, a := range apps {
+		if _, err := e.CreateApp(a, "u"); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := e.Deploy(ctx, engine.DeployRequest{App: a, Commit: "c1c1c1c1c1", SourceDir: t.TempDir()}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	e2, _, fs, r2 := newEngine(t)
+	e2.Store, e2.Builder, e2.Paths = e.Store, e.Builder, e.Paths
+	e2.Supervisor = &gatedSupervisor{fakeSupervisor: fs, n: len(apps), open: make(chan struct{})}
+	// A deadline only so that a restore of one app at a time ends, failed.
+	rctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	if err := e2.Restore(rctx); err != nil {
+		t.Fatalf("restore: %v", err)
+	}
+	for _, a := range apps {
+		if got := r2.apps[a]; len(got) != 1 {
+			t.Errorf("router after restore: %s has %d backends, want 1", a, len(got))
+		}
+	}
+}

@@ -15,6 +15,7 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"github.com/google/nftables"
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
@@ -213,13 +214,30 @@ func (n *network) expose(port int) error {
 	return nil
 }
 
-// reachElements is the addon_reach elements that let addr reach ports.
-func (n *network) reachElements(addr netip.Addr, ports []int) string {
-	el := make([]string, len(ports))
-	for i, p := range ports {
-		el[i] = fmt.Sprintf("%s . %d", addr, p)
+// setReach adds (or, with add false, removes) the addon_reach elements
+// that let addr reach ports: over netlink, as loopbackNAT does, since
+// running nft would cost every dyno's start and end a process.
+func (n *network) setReach(addr netip.Addr, ports []int, add bool) error {
+	c, err := nftables.New()
+	if err != nil {
+		return fmt.Errorf("open nftables: %w", err)
 	}
-	return "inet " + n.table + " addon_reach { " + strings.Join(el, ", ") + " }"
+	set := &nftables.Set{Table: &nftables.Table{Family: nftables.TableFamilyINet, Name: n.table}, Name: "addon_reach"}
+	a := addr.As4()
+	els := make([]nftables.SetElement, len(ports))
+	for i, p := range ports {
+		// A concatenation's parts each fill whole 4-byte registers.
+		els[i] = nftables.SetElement{Key: []byte{a[0], a[1], a[2], a[3], byte(p >> 8), byte(p), 0, 0}}
+	}
+	if add {
+		err = c.SetAddElements(set, els)
+	} else {
+		err = c.SetDeleteElements(set, els)
+	}
+	if err == nil {
+		err = c.Flush()
+	}
+	return err
 }
 
 // exposed returns the add-on ports dynos may reach.
@@ -300,7 +318,7 @@ func (n *network) lease(ports []int) (*netLease, error) {
 	slices.Sort(ports)
 	ports = slices.Compact(ports)
 	if len(ports) > 0 {
-		if err := nft("add element " + n.reachElements(a, ports) + "\n"); err != nil {
+		if err := n.setReach(a, ports, true); err != nil {
 			n.put(a)
 			return nil, fmt.Errorf("let %s reach its add-ons: %w", a, err)
 		}
@@ -316,7 +334,7 @@ func (l *netLease) release() {
 		return
 	}
 	if len(l.ports) > 0 {
-		if err := nft("delete element " + l.net.reachElements(l.addr, l.ports) + "\n"); err != nil {
+		if err := l.net.setReach(l.addr, l.ports, false); err != nil {
 			// The address must not go to another process with this
 			// one's reach: keep it out of the pool.
 			log.Printf("dynos: %v: address %s retired", err, l.addr)

@@ -87,6 +87,11 @@ func (s *Server) serveHook(conn net.Conn) {
 		cancel()
 	}()
 	status = s.receive(ctx, p, req, fw)
+	if status == 0 && drops(s.gitEnv(p.repo, req.Env), req.Refs) {
+		p.mu.Lock()
+		p.dropped = true
+		p.mu.Unlock()
+	}
 }
 
 // readLine reads a line of at most max bytes.

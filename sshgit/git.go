@@ -94,6 +94,8 @@ func (s *Server) openRepo(user, name string) (string, error) {
 // never ran post-receive for (the ref update failed, or the client went
 // away), writing what it did to out, and forgets the push.
 func (s *Server) beginPush(app, user, repo string) (env []string, end func(out io.Writer)) {
+	lock := s.repoLock(repo)
+	lock.RLock()
 	token := randomToken()
 	p := &push{app: app, user: user, repo: repo, started: time.Now()}
 	s.mu.Lock()
@@ -108,6 +110,13 @@ func (s *Server) beginPush(app, user, repo string) (env []string, end func(out i
 		s.mu.Lock()
 		delete(s.pushes, token)
 		s.mu.Unlock()
+		lock.RUnlock()
+		p.mu.Lock()
+		dropped := p.dropped
+		p.mu.Unlock()
+		if dropped {
+			go s.reclaim(repo, s.Engine.Limits)
+		}
 	}
 }
 

@@ -49,6 +49,9 @@ type Server struct {
 	srv    *ssh.Server
 	mu     sync.Mutex
 	pushes map[string]*push
+	// repoLocks are held shared by the pushes into each repository, and
+	// alone by the collection of its garbage (see reclaim.go).
+	repoLocks map[string]*sync.RWMutex
 }
 
 // push is one running git-receive-pack, known to the hooks by a token so
@@ -68,6 +71,9 @@ type push struct {
 	// reviewGone are the review apps whose branch the push deletes,
 	// destroyed once git has removed it.
 	reviewGone []stagedRef
+	// dropped is set once pre-receive accepted refs that leave commits
+	// unreachable: the garbage is collected when the push ends.
+	dropped bool
 }
 
 func (s *Server) logf(format string, args ...any) {

@@ -100,8 +100,16 @@ func addonsCommands(env *Env) []*cli.Command {
 				if c.Bool("json") {
 					return printJSON(env.Stdout, a)
 				}
+				var ats []api.AttachmentView
+				if err := cl.Do("GET", "/addons/"+url.PathEscape(a.ID)+"/addon-attachments", nil, &ats); err != nil {
+					return err
+				}
+				var names []string
+				for _, at := range ats {
+					names = append(names, at.App.Name+"::"+at.Name)
+				}
 				fields := [][2]string{
-					{"Attachments", a.App.Name + "::" + a.Attachment.Name},
+					{"Attachments", strings.Join(names, ", ")},
 					{"Installed at", a.CreatedAt.UTC().Format(time.RFC1123)},
 					{"Owning app", a.App.Name},
 					{"Plan", a.Plan.Name},

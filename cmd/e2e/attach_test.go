@@ -69,6 +69,10 @@ func TestAttachedAddonReach(t *testing.T) {
 		t.Errorf("addons -a uses-cache:\n%s", listed)
 	}
 
+	if info := s.hako(t, "addons:info", name, "-a", "owns-cache"); !hasLine(info, "Attachments:  owns-cache::REDIS, uses-cache::SHARED_CACHE") {
+		t.Errorf("addons:info lists its attachments:\n%s", info)
+	}
+
 	reach := strings.ReplaceAll(reachScript, "PORT", u.Port())
 	ping := `redis-cli -u "$SHARED_CACHE_URL" --no-auth-warning ping`
 	if out := s.hako(t, "run", "-a", "uses-cache", "--no-tty", ping+"\n"+reach); !hasLine(out, "PONG") || !hasLine(out, "loopback reached") {

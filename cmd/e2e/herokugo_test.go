@@ -34,6 +34,8 @@ var herokuGoCalls = []string{
 	"DynoList", "DynoInfo", "DynoCreate", "DynoRestart", "DynoRestartAll", "DynoStop",
 	"DomainList", "DomainCreate", "DomainInfo", "DomainDelete",
 	"AddOnCreate", "AddOnInfo", "AddOnListByApp", "AddOnAttachmentList",
+	"AddOnAttachmentCreate", "AddOnAttachmentInfo", "AddOnAttachmentInfoByApp", "AddOnAttachmentListByApp",
+	"AddOnAttachmentListByAddOn", "AddOnAttachmentDelete",
 	"LogSessionCreate", "LogDrainCreate", "LogDrainList", "LogDrainDelete",
 	"BuildpackInstallationList", "BuildpackInstallationUpdate", "KeyList",
 	"SourceCreate", "BuildCreate", "BuildInfo", "BuildList", "SlugCreate", "SlugInfo",
@@ -254,6 +256,31 @@ func TestHerokuGo(t *testing.T) {
 	if cfg, _ := h.ConfigVarInfoForApp(ctx, "hgo"); cfg["REDIS_URL"] == nil {
 		t.Errorf("the add-on set no REDIS_URL: %v", cfg)
 	}
+	// A second attachment of it, to its own app, and away again.
+	at, err := h.AddOnAttachmentCreate(ctx, heroku.AddOnAttachmentCreateOpts{Addon: ad.Name, App: "hgo", Name: str("SECOND_CACHE")})
+	h.check("AddOnAttachmentCreate", err, when(err == nil && at.Name == "SECOND_CACHE" && at.App.Name == "hgo" && at.Addon.ID == ad.ID &&
+		uuidShape.MatchString(at.ID) && at.ID != ad.ID, "attachment", at))
+	if cfg, _ := h.ConfigVarInfoForApp(ctx, "hgo"); cfg["SECOND_CACHE_URL"] == nil || cfg["REDIS_URL"] == nil || *cfg["SECOND_CACHE_URL"] != *cfg["REDIS_URL"] {
+		t.Errorf("after AddOnAttachmentCreate: want SECOND_CACHE_URL = REDIS_URL: %v", cfg)
+	}
+	if err == nil {
+		got, err := h.AddOnAttachmentInfo(ctx, at.ID)
+		h.check("AddOnAttachmentInfo", err, when(err == nil && got.Name == "SECOND_CACHE" && got.Addon.Name == ad.Name, "attachment by id", got))
+		got, err = h.AddOnAttachmentInfoByApp(ctx, "hgo", "SECOND_CACHE")
+		h.check("AddOnAttachmentInfoByApp", err, when(err == nil && got.ID == at.ID, "attachment by name", got))
+		byApp, err := h.AddOnAttachmentListByApp(ctx, "hgo", nil)
+		h.check("AddOnAttachmentListByApp", err, when(len(byApp) == 2 && byApp[0].Name == "REDIS" && byApp[1].Name == "SECOND_CACHE", "attachments of the app", byApp))
+		byAddon, err := h.AddOnAttachmentListByAddOn(ctx, ad.ID, nil)
+		h.check("AddOnAttachmentListByAddOn", err, when(len(byAddon) == 2 && byAddon[1].ID == at.ID, "attachments of the add-on", byAddon))
+		gone, err := h.AddOnAttachmentDelete(ctx, at.ID)
+		h.check("AddOnAttachmentDelete", err, when(err == nil && gone.ID == at.ID, "deleted attachment", gone))
+		if cfg, _ := h.ConfigVarInfoForApp(ctx, "hgo"); cfg["SECOND_CACHE_URL"] != nil || cfg["REDIS_URL"] == nil {
+			t.Errorf("after AddOnAttachmentDelete: want REDIS_URL alone: %v", cfg)
+		}
+	}
+	// The add-on's own attachment stays while the add-on does.
+	_, err = h.AddOnAttachmentDelete(ctx, ad.ID)
+	h.refused("AddOnAttachmentDelete", err, 409, "conflict")
 
 	// Logs and drains.
 	ls, err := h.LogSessionCreate(ctx, "hgo", heroku.LogSessionCreateOpts{Lines: num(200)})
@@ -315,7 +342,7 @@ func TestHerokuGo(t *testing.T) {
 	if !h.check("BuildCreate", err, when(err == nil && uuidShape.MatchString(b.ID) && b.Status == "pending" && b.OutputStreamURL != "", "build shape")) {
 		t.FailNow()
 	}
-	if out := fetchURL(t, b.OutputStreamURL); !hasLine(out, "-----> Launching...") || !released(out, 5) {
+	if out := fetchURL(t, b.OutputStreamURL); !hasLine(out, "-----> Launching...") || !released(out, 7) {
 		t.Errorf("build output:\n%s", out)
 	}
 	var done *heroku.Build
@@ -328,7 +355,7 @@ func TestHerokuGo(t *testing.T) {
 	// The build's release ran a release phase, whose output it streams.
 	if done != nil && done.Release != nil {
 		rel, err := h.ReleaseInfo(ctx, "hgo", done.Release.ID)
-		if h.check("ReleaseInfo", err, when(err == nil && rel.Version == 5 && rel.OutputStreamURL != nil, "release output URL")) {
+		if h.check("ReleaseInfo", err, when(err == nil && rel.Version == 7 && rel.OutputStreamURL != nil, "release output URL")) {
 			if out := fetchURL(t, *rel.OutputStreamURL); !hasLine(out, "       release-phase-42") {
 				t.Errorf("release output:\n%s", out)
 			}
@@ -385,7 +412,7 @@ func TestHerokuGo(t *testing.T) {
 		h.refused("ReleaseCreate", err, 422, "invalid_params") // no archive yet
 		putBlob(t, imp.Blob.URL, blob)
 		rel, err := h.ReleaseCreate(ctx, "hgo", heroku.ReleaseCreateOpts{Slug: imp.ID, Description: str("Imported slug")})
-		h.check("ReleaseCreate", err, when(err == nil && rel.Version == 6 && rel.Description == "Imported slug" && rel.Current, "slug release"))
+		h.check("ReleaseCreate", err, when(err == nil && rel.Version == 8 && rel.Description == "Imported slug" && rel.Current, "slug release"))
 		got, err := h.SlugInfo(ctx, "hgo", imp.ID)
 		h.check("SlugInfo", err, when(err == nil && got.Commit != nil && *got.Commit == "imported1" && got.Size != nil, "imported slug"))
 		if cfg, _ := h.ConfigVarInfoForApp(ctx, "hgo"); cfg["GREETING"] == nil {
@@ -413,7 +440,7 @@ func TestHerokuGo(t *testing.T) {
 		rels, _ := h.ReleaseList(ctx, "hgo-renamed", nil)
 		ads, _ := h.AddOnListByApp(ctx, "hgo-renamed", nil)
 		builds, _ := h.BuildList(ctx, "hgo-renamed", nil)
-		if len(rels) != 6 || len(ads) != 1 || ads[0].App.Name != "hgo-renamed" || len(builds) != 1 {
+		if len(rels) != 8 || len(ads) != 1 || ads[0].App.Name != "hgo-renamed" || len(builds) != 1 {
 			t.Errorf("after the rename: %d releases, add-ons %v, builds %v", len(rels), ads, builds)
 		}
 		if _, err := h.AppInfo(ctx, "hgo"); err == nil {

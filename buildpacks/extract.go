@@ -42,13 +42,13 @@ const (
 // whose name an earlier file or symlink already took waits for every
 // pending write, then replaces it; symlinks and directories are made on
 // the reading goroutine before any later entry is queued.
-func extract(r io.Reader, root *os.Root, lim sizeLimit) (err error) {
+func extract(r io.Reader, root *os.Root, lim sizeLimit, own *owner) (err error) {
 	gz, err := gunzip(r)
 	if err != nil {
 		return err
 	}
 	defer gz.Close()
-	x := newExtraction(root)
+	x := newExtraction(root, own)
 	defer func() {
 		if werr := x.finish(); err == nil {
 			err = werr
@@ -103,7 +103,7 @@ func extract(r io.Reader, root *os.Root, lim sizeLimit) (err error) {
 				return err
 			}
 			if hdr.Size > smallFile {
-				err := writeFile(dir, name, mode, nil, tr, buf)
+				err := writeFile(dir, name, mode, own, nil, tr, buf)
 				dir.release()
 				if err != nil {
 					return err
@@ -126,6 +126,9 @@ func extract(r io.Reader, root *os.Root, lim sizeLimit) (err error) {
 				return err
 			}
 			err = unix.Symlinkat(hdr.Linkname, dir.fd, path.Base(name))
+			if err == nil && own != nil {
+				err = unix.Fchownat(dir.fd, path.Base(name), own.uid, own.gid, unix.AT_SYMLINK_NOFOLLOW)
+			}
 			dir.release()
 			if err != nil {
 				return entryError(name, err)
@@ -160,6 +163,7 @@ type fileJob struct {
 // extraction is the state an extract shares with its workers.
 type extraction struct {
 	root    *os.Root
+	own     *owner   // who gets the entries, if not nil
 	dirs    dirCache // the reading goroutine's
 	names   map[string]struct{}
 	jobs    chan fileJob
@@ -170,9 +174,9 @@ type extraction struct {
 	err     error
 }
 
-func newExtraction(root *os.Root) *extraction {
-	x := &extraction{root: root, names: make(map[string]struct{}), jobs: make(chan fileJob, 64)}
-	x.dirs = dirCache{root: root}
+func newExtraction(root *os.Root, own *owner) *extraction {
+	x := &extraction{root: root, own: own, names: make(map[string]struct{}), jobs: make(chan fileJob, 64)}
+	x.dirs = dirCache{root: root, own: own}
 	x.pool.New = func() any { b := make([]byte, smallFile); return &b }
 	for range extractWorkers {
 		x.workers.Add(1)
@@ -185,7 +189,7 @@ func (x *extraction) work() {
 	defer x.workers.Done()
 	for j := range x.jobs {
 		if x.failed() == nil {
-			if err := writeFile(j.dir, j.name, j.mode, (*j.data)[:j.n], nil, nil); err != nil {
+			if err := writeFile(j.dir, j.name, j.mode, x.own, (*j.data)[:j.n], nil, nil); err != nil {
 				x.fail(err)
 			}
 		}
@@ -265,6 +269,7 @@ func (d *dirFD) release() {
 // way each lies inside the root.
 type dirCache struct {
 	root *os.Root
+	own  *owner // who gets the directories it makes, if not nil
 	open map[string]*dirFD
 }
 
@@ -311,6 +316,11 @@ func (c *dirCache) openDir(dir string) (*dirFD, error) {
 		if err = unix.Mkdirat(parent.fd, base, 0o755); err == nil || errors.Is(err, unix.EEXIST) {
 			fd, err = unix.Openat(parent.fd, base, flags, 0)
 		}
+		if err == nil && c.own != nil {
+			if err = unix.Fchown(fd, c.own.uid, c.own.gid); err != nil {
+				unix.Close(fd)
+			}
+		}
 	}
 	switch {
 	case err == nil:
@@ -340,6 +350,13 @@ func (c *dirCache) mkdir(name string, mode fs.FileMode) error {
 		return err
 	}
 	err = unix.Mkdirat(parent.fd, path.Base(name), uint32(mode))
+	if err == nil && c.own != nil {
+		err = unix.Fchownat(parent.fd, path.Base(name), c.own.uid, c.own.gid, unix.AT_SYMLINK_NOFOLLOW)
+		if err != nil {
+			parent.release()
+			return fmt.Errorf("entry %q: %w", name, err)
+		}
+	}
 	parent.release()
 	if err == nil && mode&^umask() == mode {
 		return nil
@@ -368,8 +385,9 @@ func (c *dirCache) reset() {
 
 // writeFile creates name's base name exclusively in dir (so that nothing
 // already there, a symlink least of all, is followed), writes data, or
-// copies r through buf, into it, and gives it mode.
-func writeFile(dir *dirFD, name string, mode fs.FileMode, data []byte, r io.Reader, buf []byte) error {
+// copies r through buf, into it, and gives it mode, and to own if not
+// nil.
+func writeFile(dir *dirFD, name string, mode fs.FileMode, own *owner, data []byte, r io.Reader, buf []byte) error {
 	// Created with its mode when the umask leaves that mode whole, which
 	// saves a chmod per file (a node_modules has tens of thousands).
 	perm, chmod := fs.FileMode(0o600), true
@@ -395,6 +413,9 @@ func writeFile(dir *dirFD, name string, mode fs.FileMode, data []byte, r io.Read
 				err = rerr
 			}
 		}
+	}
+	if err == nil && own != nil {
+		err = unix.Fchown(fd, own.uid, own.gid)
 	}
 	if err == nil && chmod {
 		err = unix.Fchmod(fd, uint32(mode))

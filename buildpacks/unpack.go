@@ -36,7 +36,23 @@ func (b *Builder) slugPath(id string) string {
 // outside dest, hard links and device files are refused, set-id bits are
 // dropped, and directories are made readable by everyone so that an
 // unprivileged dyno user can run the app. On failure dest is removed.
-func (b *Builder) Unpack(slugID, dest string) (err error) {
+func (b *Builder) Unpack(slugID, dest string) error {
+	return b.unpack(slugID, dest, nil)
+}
+
+// UnpackOwned is Unpack giving every entry to uid:gid as it creates it,
+// and dest, last, to uid:gid with mode 0700: what a supervisor running
+// dynos as the app's user does to the unpacked tree after the fact
+// (engine.DirPreparer), without a second walk over tens of thousands of
+// files.
+func (b *Builder) UnpackOwned(slugID, dest string, uid, gid int) error {
+	if uid < 0 || gid < 0 {
+		return fmt.Errorf("unpack slug %s: invalid owner %d:%d", slugID, uid, gid)
+	}
+	return b.unpack(slugID, dest, &owner{uid: uid, gid: gid})
+}
+
+func (b *Builder) unpack(slugID, dest string, own *owner) (err error) {
 	if err := validSlugID(slugID); err != nil {
 		return err
 	}
@@ -49,7 +65,7 @@ func (b *Builder) Unpack(slugID, dest string) (err error) {
 	}
 	defer f.Close()
 	lim := b.Limits.WithDefaults()
-	if err := unpackInto(f, dest, sizeLimit{bytes: lim.BuildBytes, entries: 4 * lim.SourceEntries}); err != nil {
+	if err := unpackOwned(f, dest, sizeLimit{bytes: lim.BuildBytes, entries: 4 * lim.SourceEntries}, own); err != nil {
 		return fmt.Errorf("unpack slug %s: %w", slugID, err)
 	}
 	return nil
@@ -113,9 +129,18 @@ func (c *counter) add(size int64) error {
 	return nil
 }
 
+// owner is who an extraction gives its entries to.
+type owner struct{ uid, gid int }
+
 // unpackInto creates dest and extracts the tar.gz r into it, removing
 // dest again on failure.
-func unpackInto(r io.Reader, dest string, lim sizeLimit) (err error) {
+func unpackInto(r io.Reader, dest string, lim sizeLimit) error {
+	return unpackOwned(r, dest, lim, nil)
+}
+
+// unpackOwned is unpackInto giving every entry to own, when not nil, and
+// dest last, closed to every other user (mode 0700).
+func unpackOwned(r io.Reader, dest string, lim sizeLimit, own *owner) (err error) {
 	if err := os.MkdirAll(filepath.Dir(dest), 0o755); err != nil {
 		return err
 	}
@@ -135,7 +160,16 @@ func unpackInto(r io.Reader, dest string, lim sizeLimit) (err error) {
 		return err
 	}
 	defer root.Close()
-	return extract(r, root, lim)
+	if err := extract(r, root, lim, own); err != nil {
+		return err
+	}
+	if own != nil {
+		if err := os.Lchown(dest, own.uid, own.gid); err != nil {
+			return err
+		}
+		return os.Chmod(dest, 0o700)
+	}
+	return nil
 }
 
 // entryName cleans a tar entry name and refuses the ones that would land

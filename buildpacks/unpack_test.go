@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 
 	"hako/engine"
@@ -242,5 +243,73 @@ func TestUnpackManyFiles(t *testing.T) {
 	})
 	if n != len(want) {
 		t.Errorf("%d files unpacked, want %d", n, len(want))
+	}
+}
+
+// TestUnpackOwned checks that every entry of a slug unpacked for a user
+// is theirs (symlinks themselves, directories made implicitly included),
+// that dest is closed to others, and that modes and the refusals stay.
+func TestUnpackOwned(t *testing.T) {
+	if os.Getuid() != 0 {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("giving files to another user needs root")
+		}
+		t.Skip("giving files to another user needs root")
+	}
+	const uid, gid = 4321, 4322
+	b, slugDir, _ := newTestBuilder(t)
+	id := storeSlug(t, slugDir, []tarEntry{
+		{name: "./", typ: tar.TypeDir, mode: 0o755},
+		{name: "bin/", typ: tar.TypeDir, mode: 0o777},
+		{name: "bin/run", typ: tar.TypeReg, body: "#!/bin/sh\n", mode: 0o755},
+		{name: "implicit/dir/file.txt", typ: tar.TypeReg, body: "x", mode: 0o640},
+		{name: "large.bin", typ: tar.TypeReg, body: strings.Repeat("l", smallFile+1), mode: 0o600},
+		{name: "current", typ: tar.TypeSymlink, linkname: "bin/run"},
+	})
+	dest := filepath.Join(t.TempDir(), "app")
+	if err := b.UnpackOwned(id, dest, uid, gid); err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	filepath.WalkDir(dest, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			t.Fatal(err)
+		}
+		var st syscall.Stat_t
+		if err := syscall.Lstat(p, &st); err != nil {
+			t.Fatal(err)
+		}
+		if st.Uid != uid || st.Gid != gid {
+			t.Errorf("%s belongs to %d:%d, want %d:%d", p, st.Uid, st.Gid, uid, gid)
+		}
+		n++
+		return nil
+	})
+	if n != 8 {
+		t.Errorf("%d entries, want 8", n)
+	}
+	for name, want := range map[string]os.FileMode{
+		".":                     os.ModeDir | 0o700,
+		"bin":                   os.ModeDir | 0o777,
+		"bin/run":               0o755,
+		"implicit":              os.ModeDir | 0o755,
+		"implicit/dir/file.txt": 0o640,
+		"large.bin":             0o600,
+	} {
+		fi, err := os.Stat(filepath.Join(dest, name))
+		if err != nil || fi.Mode() != want {
+			t.Errorf("%s: %v, %v; want %v", name, fi.Mode(), err, want)
+		}
+	}
+	escape := storeSlug(t, slugDir, []tarEntry{
+		{name: "link", typ: tar.TypeSymlink, linkname: "/etc"},
+		{name: "link/evil", typ: tar.TypeReg, body: "evil"},
+	})
+	bad := filepath.Join(t.TempDir(), "app")
+	if err := b.UnpackOwned(escape, bad, uid, gid); err == nil {
+		t.Error("UnpackOwned wrote through a symlink leading out")
+	}
+	if _, err := os.Stat(bad); err == nil {
+		t.Error("a failed UnpackOwned left dest")
 	}
 }

@@ -102,6 +102,22 @@ type DirPreparer interface {
 	PrepareDir(dir string, uid, gid int) error
 }
 
+// DirOwner is implemented by supervisors that can say beforehand whom
+// PrepareDir gives a slug to (ok false: no one, it changes nothing), so
+// that a builder that is an OwnedUnpacker gives each file to them as it
+// writes it rather than in a second walk; PrepareDir then finds the
+// tree prepared.
+type DirOwner interface {
+	DirOwner(uid, gid int) (ouid, ogid int, ok bool)
+}
+
+// OwnedUnpacker is implemented by builders that can give an unpacked
+// slug to uid:gid in the same pass, its top directory closed to every
+// other user (mode 0700), as DirPreparer's PrepareDir leaves it.
+type OwnedUnpacker interface {
+	UnpackOwned(slugID, dest string, uid, gid int) error
+}
+
 // Refuser is implemented by supervisors that may refuse to run any app
 // code on this host (a server whose isolation policy cannot be met):
 // Refusal says why, as an *Error for the user, or is nil.

@@ -89,3 +89,47 @@ func TestAppIdentity(t *testing.T) {
 		}
 	}
 }
+
+// owningSupervisor says whom it gives unpacked slugs to.
+type owningSupervisor struct{ *preparingSupervisor }
+
+func (s owningSupervisor) DirOwner(uid, gid int) (int, int, bool) { return uid, gid, true }
+
+// owningBuilder remembers whom each slug was unpacked for.
+type owningBuilder struct {
+	fakeBuilder
+	mu    sync.Mutex
+	owned map[string]int
+}
+
+func (b *owningBuilder) UnpackOwned(id, dest string, uid, gid int) error {
+	b.mu.Lock()
+	b.owned[dest] = uid
+	b.mu.Unlock()
+	return b.fakeBuilder.Unpack(id, dest)
+}
+
+// TestUnpackOwnedInOnePass checks that a slug is unpacked as the app's
+// user's in the same pass when the supervisor says whom it gives slugs
+// to and the builder can.
+func TestUnpackOwnedInOnePass(t *testing.T) {
+	e, _, fs, _ := newEngine(t)
+	b := &owningBuilder{owned: map[string]int{}}
+	s := owningSupervisor{&preparingSupervisor{fakeSupervisor: fs, prepared: map[string]int{}}}
+	e.Builder, e.Supervisor = b, s
+	a, err := e.CreateApp("owned", "u")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.Deploy(context.Background(), engine.DeployRequest{App: a.Name, Commit: "c0ffee", SourceDir: t.TempDir()}); err != nil {
+		t.Fatal(err)
+	}
+	if len(fs.started) == 0 {
+		t.Fatal("no dyno started")
+	}
+	for _, d := range fs.started {
+		if got, ok := b.owned[d.spec.Dir+".tmp"]; !ok || got != a.UID {
+			t.Errorf("%s runs from %s, unpacked for %d (%v), want %d", d.spec.Name, d.spec.Dir, got, ok, a.UID)
+		}
+	}
+}

@@ -111,7 +111,7 @@ func (e *Engine) extract(app, slugID, dir string, uid, gid int) error {
 	}
 	tmp := dir + ".tmp"
 	_ = os.RemoveAll(tmp)
-	if err := e.Builder.Unpack(slugID, tmp); err != nil {
+	if err := e.unpackAs(slugID, tmp, uid, gid); err != nil {
 		_ = os.RemoveAll(tmp)
 		return fmt.Errorf("unpack slug %s of %s: %w", slugID, app, err)
 	}
@@ -126,6 +126,19 @@ func (e *Engine) extract(app, slugID, dir string, uid, gid int) error {
 		return fmt.Errorf("unpack slug %s of %s: %w", slugID, app, err)
 	}
 	return nil
+}
+
+// unpackAs unpacks a slug into dest, giving it to whom the supervisor's
+// PrepareDir would as it writes each file, when both sides can.
+func (e *Engine) unpackAs(slugID, dest string, uid, gid int) error {
+	if o, ok := e.Supervisor.(DirOwner); ok {
+		if ou, ok := e.Builder.(OwnedUnpacker); ok {
+			if ouid, ogid, ok := o.DirOwner(uid, gid); ok {
+				return ou.UnpackOwned(slugID, dest, ouid, ogid)
+			}
+		}
+	}
+	return e.Builder.Unpack(slugID, dest)
 }
 
 // privateRunDir creates an app's run directory, open to the server and

@@ -228,3 +228,42 @@ func TestPerUIDLimits(t *testing.T) {
 		t.Errorf("another app's dyno got no inotify instance:\n%s", sink.dump(other))
 	}
 }
+
+// TestDirOwnerIsPrepareDirs checks that a tree given to whom DirOwner
+// names, top closed, is one PrepareDir takes as prepared: unpacking it
+// as theirs spares the second walk.
+func TestDirOwnerIsPrepareDirs(t *testing.T) {
+	needRoot(t)
+	s := newSupervisor(t, &memSink{}, Options{Isolate: ModeNamespaces})
+	for _, uid := range []int{0, uidA} {
+		ouid, ogid, ok := s.DirOwner(uid, uid)
+		if !ok {
+			t.Fatal("an isolating supervisor names no owner")
+		}
+		dir := t.TempDir()
+		if err := os.Chown(dir, ouid, ogid); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chmod(dir, 0o700); err != nil {
+			t.Fatal(err)
+		}
+		marker := filepath.Join(dir, "left-alone")
+		if err := os.WriteFile(marker, nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.PrepareDir(dir, uid, uid); err != nil {
+			t.Fatal(err)
+		}
+		var st syscall.Stat_t
+		if err := syscall.Lstat(marker, &st); err != nil {
+			t.Fatal(err)
+		}
+		if int(st.Uid) == ouid && ouid != 0 {
+			t.Errorf("uid %d: PrepareDir walked a tree DirOwner's owner holds already", uid)
+		}
+	}
+	plain := newSupervisor(t, &memSink{}, Options{})
+	if _, _, ok := plain.DirOwner(uidA, uidA); ok && !plain.isolated {
+		t.Error("a supervisor without isolation names an owner")
+	}
+}

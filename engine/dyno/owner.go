@@ -34,6 +34,21 @@ func (s *Supervisor) identity(uid, gid int) (int, int) {
 	return uid, gid
 }
 
+// DirOwner says whom PrepareDir gives a slug unpacked for uid:gid to,
+// so that unpacking gives each file to them as it writes it
+// (engine.DirOwner); ok is false without isolation, where PrepareDir
+// changes nothing.
+func (s *Supervisor) DirOwner(uid, gid int) (int, int, bool) {
+	s.mu.Lock()
+	isolated := s.isolated
+	s.mu.Unlock()
+	if !isolated {
+		return 0, 0, false
+	}
+	uid, gid = s.identity(uid, gid)
+	return uid, gid, true
+}
+
 // PrepareDir gives a release's unpacked slug to the app's user (uid:gid,
 // see identity), so that /app is the dyno's as it is on Heroku: an app
 // may write to its own tmp/ or log/. Each dyno writes through its private

@@ -28,10 +28,11 @@ import (
 // rather than a dyno's script, in a root of its own kind.
 //
 // It reads what to do from descriptor initConfigFD (see initConfig),
-// waits for the supervisor to have put it in the dyno's cgroups, gives
-// the dyno its own hostname ($DYNO) and private root (see buildRoot), runs
-// the dyno's command as its only child, forwards SIGTERM, SIGINT and
-// SIGHUP to every process of the dyno, and reaps orphans as an init must.
+// gives the dyno its own hostname ($DYNO) and private root (see
+// buildRoot), waits for the supervisor to have put it in the dyno's
+// cgroups meanwhile, runs the dyno's command as its only child, forwards
+// SIGTERM, SIGINT and SIGHUP to every process of the dyno, and reaps
+// orphans as an init must.
 // When the command exits, whatever it left behind is killed and InitMain
 // returns the command's status (128+signal when a signal killed it), so
 // the supervisor sees the dyno end exactly when its command does.
@@ -72,7 +73,6 @@ func InitMain(args []string) int {
 	// no_new_privs is a property of the thread, inherited by the children
 	// it forks: keep the command's fork on this very thread.
 	runtime.LockOSThread()
-	awaitGo(cfg.GoFD)
 	rc, env := cfg.Root, slices.Clone(cfg.Env)
 	enterCgroups(rc.Cgroups)
 	if cfg.Net != nil {
@@ -120,6 +120,12 @@ func InitMain(args []string) int {
 			fmt.Fprintf(os.Stderr, "dyno-init: limit file sizes: %v\n", err)
 		}
 	}
+	// The supervisor puts the init in the dyno's cgroups while it sets
+	// the namespaces up (a move between cgroups waits out an RCU grace
+	// period, several milliseconds a cgroup); the command is forked only
+	// once it is done, so that every process of the dyno is held to its
+	// limits.
+	awaitGo(cfg.GoFD)
 	// Last, once the init is done mounting: the filter holds on this
 	// thread, which forks the command, and so on the whole dyno.
 	if err := installSeccomp(); err != nil {

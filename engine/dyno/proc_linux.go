@@ -168,9 +168,11 @@ func startProcess(cfg procConfig) (*process, error) {
 	}
 	if ready != nil {
 		// Into the cgroups before the init may fork, so that every
-		// process of the dyno is held to its limits.
+		// process of the dyno is held to its limits; the init sets the
+		// namespaces up meanwhile, and may have refused to run (and said
+		// why) before the move.
 		if cg := cfg.box.cgroupOf(); cg != nil {
-			if err := cg.enter(p.pid); err != nil {
+			if err := cg.enter(p.pid); err != nil && !errors.Is(err, unix.ESRCH) {
 				fmt.Fprintf(cfg.out, "dyno-init: no memory or process limits: %v\n", err)
 			}
 		}

@@ -35,9 +35,11 @@ type initConfig struct {
 	// command must get as controlling one.
 	TTY bool `json:"tty,omitempty"`
 	// The descriptors, among the command's extra files, of the readiness
-	// report, the go-ahead and the lifeline (see InitMain); 0 for none.
+	// report, the go-ahead, the exit report and the lifeline (see
+	// InitMain); 0 for none.
 	ReadyFD    int `json:"ready_fd,omitempty"`
 	GoFD       int `json:"go_fd,omitempty"`
+	ExitFD     int `json:"exit_fd,omitempty"`
 	LifelineFD int `json:"lifeline_fd,omitempty"`
 	// Net sets up the network namespace of the process, when it has one
 	// (see setupNetwork).

@@ -66,6 +66,9 @@ func InitMain(args []string) int {
 		return 126
 	}
 	watchLifeline(cfg.LifelineFD)
+	if cfg.ExitFD >= 3 {
+		unix.CloseOnExec(cfg.ExitFD) // the command must not report for the init
+	}
 	path, argv := "/bin/sh", []string{"sh", "-c", cfg.Script}
 	if len(cfg.Argv) > 0 {
 		argv = cfg.Argv
@@ -161,6 +164,7 @@ func InitMain(args []string) int {
 		if status, done := reap(child); done {
 			_ = unix.Kill(-1, unix.SIGKILL)
 			reapAll()
+			reportExit(cfg.ExitFD, status)
 			return status
 		}
 	}
@@ -283,6 +287,30 @@ func reportReady(fd int, report string) {
 	f := os.NewFile(uintptr(fd), "ready")
 	_, _ = f.Write(append([]byte{1}, report...))
 	f.Close()
+}
+
+// reportExit tells the supervisor the command's exit status once no
+// process of the dyno is left, ahead of the init's own exit, whose
+// teardown of the namespaces (the disk's unmount, the network's removal)
+// the command's caller need not wait for. The init first lets go of the
+// dyno's output and input, so that the supervisor has read all of it
+// when the status comes.
+func reportExit(fd, status int) {
+	if fd < 3 {
+		return
+	}
+	if null, err := unix.Open("/dev/null", unix.O_RDWR|unix.O_CLOEXEC, 0); err == nil {
+		for _, std := range []int{0, 1, 2} {
+			_ = unix.Dup3(null, std, 0)
+		}
+		unix.Close(null)
+	} else {
+		for _, std := range []int{0, 1, 2} {
+			unix.Close(std)
+		}
+	}
+	_, _ = unix.Write(fd, []byte{byte(status)})
+	unix.Close(fd)
 }
 
 // setupNamespace makes the new mount namespace private, so that the

@@ -79,15 +79,15 @@ func sysProcAttr(isolated, tty bool) *syscall.SysProcAttr {
 // tethered (package tether): its Pdeathsig ends it with the server only.
 func startProcess(cfg procConfig) (*process, error) {
 	var cmd *exec.Cmd
-	var ready, goW *os.File
+	var ready, goW, exitR *os.File
 	if cfg.isolated {
 		rc := cfg.box.rootConfig()
 		if cfg.tty && cfg.stdin != nil {
 			rc.TTY = cfg.stdin.Name()
 		}
-		ic := initConfig{Script: cfg.script, Env: cfg.env, Root: rc, TTY: cfg.tty, ReadyFD: 4, GoFD: 5}
+		ic := initConfig{Script: cfg.script, Env: cfg.env, Root: rc, TTY: cfg.tty, ReadyFD: 4, GoFD: 5, ExitFD: 6}
 		if l := cfg.box.netOf(); l != nil {
-			ic.Net = l.config(6)
+			ic.Net = l.config(7)
 		}
 		conf, err := initConfigFile(ic)
 		if err != nil {
@@ -106,11 +106,16 @@ func startProcess(cfg procConfig) (*process, error) {
 		}
 		defer goR.Close()
 		defer w.Close()
-		ready, goW = readyR, w
+		r, exitW, err := os.Pipe()
+		if err != nil {
+			return nil, fmt.Errorf("create exit pipe: %w", err)
+		}
+		defer exitW.Close()
+		ready, goW, exitR = readyR, w, r
 		cmd = exec.Command(cfg.exe, "dyno-init")
-		cmd.ExtraFiles = []*os.File{conf, readyW, goR} // fds 3, 4 and 5
+		cmd.ExtraFiles = []*os.File{conf, readyW, goR, exitW} // fds 3, 4, 5 and 6
 		if l := cfg.box.netOf(); l != nil {
-			cmd.ExtraFiles = append(cmd.ExtraFiles, l.net.hostNS) // fd 6
+			cmd.ExtraFiles = append(cmd.ExtraFiles, l.net.hostNS) // fd 7
 		}
 		// The init is root: the app's environment reaches it only through
 		// conf, for its command.
@@ -131,7 +136,7 @@ func startProcess(cfg procConfig) (*process, error) {
 		host = l.addr.String()
 	}
 
-	p := &process{isolated: cfg.isolated, box: cfg.box, host: host, exited: make(chan struct{})}
+	p := &process{isolated: cfg.isolated, box: cfg.box, host: host, exited: make(chan struct{}), known: make(chan struct{})}
 	err := tether.Start(cmd, func(pid int) { p.pid = pid }, func() {
 		// Learn of the exit without reaping, so that the pid (and the
 		// group named after it) cannot be reused while the leftovers of a
@@ -154,11 +159,19 @@ func startProcess(cfg procConfig) (*process, error) {
 			waitGroupGone(p.pid, groupGoneTimeout)
 		}
 		p.status = exitStatus(cmd.ProcessState)
+		p.setKnown(p.status)
 		// The init's death took every process of its namespace with it:
 		// the sandbox can go.
 		p.oomKilled = p.box.finish()
 		close(p.exited)
 	})
+	if exitR != nil {
+		if err != nil {
+			exitR.Close()
+		} else {
+			go readExit(exitR, p)
+		}
+	}
 	if err != nil {
 		if cfg.isolated && (errors.Is(err, unix.EPERM) || errors.Is(err, unix.EINVAL) ||
 			errors.Is(err, unix.ENOSPC) || errors.Is(err, unix.EUSERS)) {
@@ -182,6 +195,18 @@ func startProcess(cfg procConfig) (*process, error) {
 		p.report = waitReady(ready, cmd.ExtraFiles[1])
 	}
 	return p, nil
+}
+
+// readExit reads the exit status an isolated dyno's init reports once
+// every process of the dyno is gone (see reportExit), and closes r. EOF
+// without it means the init died otherwise; the status then comes from
+// its reaping.
+func readExit(r *os.File, p *process) {
+	defer r.Close()
+	var b [1]byte
+	if n, _ := r.Read(b[:]); n == 1 {
+		p.setKnown(int(b[0]))
+	}
 }
 
 // waitReady waits for an isolated dyno's init to be ready for signals and

@@ -43,7 +43,7 @@ func startProcess(cfg procConfig) (*process, error) {
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start process: %w", err)
 	}
-	p := &process{pid: cmd.Process.Pid, exited: make(chan struct{})}
+	p := &process{pid: cmd.Process.Pid, exited: make(chan struct{}), known: make(chan struct{})}
 	go func() {
 		_ = cmd.Wait()
 		p.mu.Lock()
@@ -52,6 +52,7 @@ func startProcess(cfg procConfig) (*process, error) {
 		p.mu.Unlock()
 		waitGroupGone(p.pid, groupGoneTimeout)
 		p.status = exitStatus(cmd.ProcessState)
+		p.setKnown(p.status)
 		close(p.exited)
 	}()
 	return p, nil

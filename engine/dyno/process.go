@@ -35,9 +35,18 @@ type process struct {
 	pid      int
 	isolated bool
 	host     string        // the address its PORT is reached at: its network namespace's, or loopback
-	exited   chan struct{} // closed once the process is reaped
+	exited   chan struct{} // closed once the process is reaped and its sandbox removed
 	status   int           // exit status, 128+signal if killed; valid after exited
 	outDone  chan struct{} // closed when its output reached EOF
+
+	// known is closed once the exit status is known, as knownStatus: an
+	// isolated dyno's init reports it as soon as the dyno's last process
+	// is gone, before the kernel tears its namespaces down and before the
+	// supervisor removes its sandbox (tens of milliseconds on a busy
+	// host); otherwise when the process is reaped.
+	known       chan struct{}
+	knownOnce   sync.Once
+	knownStatus int
 
 	box       *footprint // its scratch directory and cgroup, or nil
 	report    string     // what isolation its init could not set up
@@ -46,6 +55,14 @@ type process struct {
 
 	mu    sync.Mutex
 	ended bool // the process exited: its pid may no longer be signalled
+}
+
+// setKnown records the exit status, the first time only.
+func (p *process) setKnown(status int) {
+	p.knownOnce.Do(func() {
+		p.knownStatus = status
+		close(p.known)
+	})
 }
 
 // terminate asks every process of the dyno to exit. An isolated dyno's

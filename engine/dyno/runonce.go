@@ -14,14 +14,16 @@ import (
 	"hako/engine"
 )
 
-// oneoff is a running one-off dyno, tracked so that StopAll ends it too.
+// oneoff is a running one-off dyno, tracked so that StopAll ends it too
+// and waits until its sandbox is gone.
 type oneoff struct {
 	once sync.Once
 	stop chan struct{} // closed to stop it
-	done chan struct{} // closed when RunOnce has returned
+	done chan struct{} // closed when RunOnce has returned and the process is reaped
 }
 
-// Stop ends the one-off dyno and waits until RunOnce has returned.
+// Stop ends the one-off dyno and waits until RunOnce has returned and its
+// sandbox is removed.
 func (o *oneoff) Stop() error {
 	o.once.Do(func() { close(o.stop) })
 	<-o.done
@@ -72,14 +74,22 @@ func (s *Supervisor) RunOnce(ctx context.Context, spec engine.DynoSpec, stdin io
 		return -1, fmt.Errorf("run %s of %s: %w", spec.Name, spec.App, err)
 	}
 	o := &oneoff{stop: make(chan struct{}), done: make(chan struct{})}
-	defer close(o.done)
 	s.mu.Lock()
 	s.oneoffs[o] = struct{}{}
 	s.mu.Unlock()
+	// RunOnce returns with the exit status, which may come before the
+	// kernel and the supervisor are done tearing the dyno down: the
+	// one-off stays listed (StopAll waits for it) until they are. Its
+	// slug directory may go meanwhile (DirsInUse leaves it out): no
+	// process is left to read it.
 	defer func() {
-		s.mu.Lock()
-		delete(s.oneoffs, o)
-		s.mu.Unlock()
+		go func() {
+			<-p.exited
+			s.mu.Lock()
+			delete(s.oneoffs, o)
+			s.mu.Unlock()
+			close(o.done)
+		}()
 	}()
 	heroku("State changed from starting to up")
 
@@ -100,7 +110,7 @@ func (s *Supervisor) RunOnce(ctx context.Context, spec engine.DynoSpec, stdin io
 	}
 	var stopErr error
 	select {
-	case <-p.exited:
+	case <-p.known:
 	case <-cycle:
 		heroku("Cycling")
 		stopErr = fmt.Errorf("run %s of %s: cycled after running its longest", spec.Name, spec.App)
@@ -118,9 +128,9 @@ func (s *Supervisor) RunOnce(ctx context.Context, spec engine.DynoSpec, stdin io
 		closeOut()
 		<-p.outDone
 	}
-	heroku(fmt.Sprintf("Process exited with status %d", p.status))
+	heroku(fmt.Sprintf("Process exited with status %d", p.knownStatus))
 	heroku("State changed from up to complete")
-	return p.status, stopErr
+	return p.knownStatus, stopErr
 }
 
 // lenientWriter passes writes on until the first error, then drops them,

@@ -43,6 +43,7 @@ func serverCommand(env *Env) *cli.Command {
 			&cli.IntFlag{Name: "max-source-files", Value: engine.DefaultSourceEntries, Usage: "files, directories and links an app's source may hold", EnvVars: []string{"HAKO_MAX_SOURCE_FILES"}},
 			&cli.IntFlag{Name: "build-disk", Value: engine.DefaultBuildBytes >> 20, Usage: "size in MiB a build's directory may reach, and an unpacked slug", EnvVars: []string{"HAKO_BUILD_DISK"}},
 			&cli.IntFlag{Name: "max-slug", Value: engine.DefaultSlugBytes >> 20, Usage: "size in MB of a compiled slug, compressed (Heroku: 500)", EnvVars: []string{"HAKO_MAX_SLUG"}},
+			&cli.DurationFlag{Name: "build-timeout", Value: engine.DefaultBuildTime, Usage: "how long a build may run before it is stopped and the push refused", EnvVars: []string{"HAKO_BUILD_TIMEOUT"}},
 			&cli.IntFlag{Name: "max-repo", Value: engine.DefaultRepoBytes >> 20, Usage: "size in MiB an app's git repository may take on disk, all its branches and tags together", EnvVars: []string{"HAKO_MAX_REPO"}},
 			&cli.IntFlag{Name: "max-apps-per-user", Value: engine.DefaultMaxAppsPerUser, Usage: "apps a member may own, review apps and CI apps included (administrators: no limit); 0 for no limit", EnvVars: []string{"HAKO_MAX_APPS_PER_USER"}},
 			&cli.IntFlag{Name: "max-tails-per-user", Value: api.DefaultMaxTailsPerUser, Usage: "log tails (logs --tail, log sessions) a member may hold open at once (administrators: no limit); 0 for no limit", EnvVars: []string{"HAKO_MAX_TAILS_PER_USER"}},
@@ -69,7 +70,7 @@ func serverCommand(env *Env) *cli.Command {
 			for _, d := range []struct {
 				flag string
 				v    time.Duration
-			}{{"boot-timeout", cfg.Dynos.BootTimeout}, {"stop-grace", cfg.Dynos.StopGrace}, {"cycle-after", cfg.Dynos.CycleAfter}, {"router-idle-timeout", cfg.RouterIdle}} {
+			}{{"boot-timeout", cfg.Dynos.BootTimeout}, {"stop-grace", cfg.Dynos.StopGrace}, {"cycle-after", cfg.Dynos.CycleAfter}, {"router-idle-timeout", cfg.RouterIdle}, {"build-timeout", c.Duration("build-timeout")}} {
 				if d.v <= 0 {
 					return engine.Errorf(engine.EINVALID, "--%s must be a positive duration such as 30s or 2m.", d.flag)
 				}
@@ -108,7 +109,8 @@ func serverCommand(env *Env) *cli.Command {
 				}
 			}
 			cfg.Limits = engine.BuildLimits{SourceBytes: int64(c.Int("max-source")) << 20, SourceEntries: c.Int("max-source-files"),
-				BuildBytes: int64(c.Int("build-disk")) << 20, SlugBytes: int64(c.Int("max-slug")) << 20, RepoBytes: int64(c.Int("max-repo")) << 20}
+				BuildBytes: int64(c.Int("build-disk")) << 20, SlugBytes: int64(c.Int("max-slug")) << 20, RepoBytes: int64(c.Int("max-repo")) << 20,
+				BuildTime: c.Duration("build-timeout")}
 			mode, err := dyno.ParseMode(c.String("isolation"))
 			if err != nil {
 				return engine.Errorf(engine.EINVALID, "--isolation must be auto, required or none.")

@@ -1,6 +1,9 @@
 package engine
 
-import "fmt"
+import (
+	"fmt"
+	"time"
+)
 
 // BuildLimits bound what one deploy may take of the host's disk: an app's
 // source as it is extracted (uploaded with `builds:create` or checked out
@@ -21,6 +24,10 @@ type BuildLimits struct {
 	// history, branches and tags together: each push is bounded by
 	// SourceBytes, and this bounds them all.
 	RepoBytes int64
+	// BuildTime caps how long a build runs: one waiting on a step that
+	// never ends (a script that sleeps) would hold the app's lock, its
+	// build disk and its processes for good.
+	BuildTime time.Duration
 }
 
 // The defaults of BuildLimits.
@@ -30,6 +37,7 @@ const (
 	DefaultBuildBytes    = 4 << 30
 	DefaultSlugBytes     = 500 << 20
 	DefaultRepoBytes     = 2 << 30
+	DefaultBuildTime     = 15 * time.Minute
 )
 
 // WithDefaults fills the unset limits with the defaults.
@@ -49,12 +57,15 @@ func (l BuildLimits) WithDefaults() BuildLimits {
 	if l.RepoBytes <= 0 {
 		l.RepoBytes = DefaultRepoBytes
 	}
+	if l.BuildTime <= 0 {
+		l.BuildTime = DefaultBuildTime
+	}
 	return l
 }
 
 // String says the limits in one line, for the banner and apps:info.
 func (l BuildLimits) String() string {
 	l = l.WithDefaults()
-	return fmt.Sprintf("source %d MiB and %d files, build %d MiB, slug %d MB compressed, repository %d MiB",
-		l.SourceBytes>>20, l.SourceEntries, l.BuildBytes>>20, l.SlugBytes>>20, l.RepoBytes>>20)
+	return fmt.Sprintf("source %d MiB and %d files, build %d MiB and %s, slug %d MB compressed, repository %d MiB",
+		l.SourceBytes>>20, l.SourceEntries, l.BuildBytes>>20, l.BuildTime, l.SlugBytes>>20, l.RepoBytes>>20)
 }

@@ -100,7 +100,10 @@ func (e *Engine) stageDeploy(ctx context.Context, req DeployRequest, out io.Writ
 		}
 	}
 	buildStart := time.Now()
-	res, err := e.Builder.Build(ctx, BuildRequest{
+	limit := e.Limits.WithDefaults().BuildTime
+	bctx, cancel := context.WithTimeout(ctx, limit)
+	defer cancel()
+	res, err := e.Builder.Build(bctx, BuildRequest{
 		App:        app.Name,
 		SourceDir:  req.SourceDir,
 		CacheDir:   e.Paths.AppCache(app.Name),
@@ -111,6 +114,10 @@ func (e *Engine) stageDeploy(ctx context.Context, req DeployRequest, out io.Writ
 		UID:        app.UID,
 		GID:        app.UID,
 	})
+	if err != nil && errors.Is(bctx.Err(), context.DeadlineExceeded) && ctx.Err() == nil {
+		fmt.Fprintf(out, " !     Push rejected: the build ran past its limit of %s (--build-timeout).\n", limit)
+		return nil, Errorf(EBUILD, "The build ran past its limit of %s.", limit)
+	}
 	if err != nil {
 		return nil, err
 	}

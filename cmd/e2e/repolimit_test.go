@@ -21,7 +21,7 @@ import (
 func TestRepoLimit(t *testing.T) {
 	s := startServer(t, "--max-repo", "4", "--max-source", "3")
 	s.hako(t, "apps:create", "hoard")
-	if out := s.hako(t, "apps:info", "-a", "hoard"); !hasLineMatch(out, `Limits: +source 3 MiB and 200000 files, build 4096 MiB, slug 500 MB compressed, repository 4 MiB`) {
+	if out := s.hako(t, "apps:info", "-a", "hoard"); !hasLineMatch(out, `Limits: +source 3 MiB and 200000 files, build 4096 MiB and 15m0s, slug 500 MB compressed, repository 4 MiB`) {
 		t.Errorf("apps:info does not show the repository's limit:\n%s", out)
 	}
 	dir := t.TempDir()

@@ -27,7 +27,7 @@ func TestSourceLimits(t *testing.T) {
 	need(t, "python3")
 	s := startServer(t, "--max-source", "64", "--max-slug", "1")
 	s.hako(t, "apps:create", "bomb")
-	if out := s.hako(t, "apps:info", "-a", "bomb"); !hasLineMatch(out, `Limits: +source 64 MiB and 200000 files, build 4096 MiB, slug 1 MB compressed, repository 2048 MiB`) {
+	if out := s.hako(t, "apps:info", "-a", "bomb"); !hasLineMatch(out, `Limits: +source 64 MiB and 200000 files, build 4096 MiB and 15m0s, slug 1 MB compressed, repository 2048 MiB`) {
 		t.Errorf("apps:info does not show the limits:\n%s", out)
 	}
 

@@ -313,3 +313,51 @@ func TestUnpackOwned(t *testing.T) {
 		t.Error("a failed UnpackOwned left dest")
 	}
 }
+
+// TestUnpackDirectoriesHeldOpen checks the directories extraction holds
+// open: more of them than it keeps (so that some are let go and opened
+// again), entries coming back to a directory left long before, a file
+// written through a symlink to a directory inside, and a directory
+// named again after its files; none stays open afterwards.
+func TestUnpackDirectoriesHeldOpen(t *testing.T) {
+	var entries []tarEntry
+	want := map[string]string{}
+	for i := range 3 * maxDirFDs {
+		name := fmt.Sprintf("d%03d/sub/f.txt", i)
+		entries = append(entries, tarEntry{name: name, typ: tar.TypeReg, body: name})
+		want[name] = name
+	}
+	for i := 0; i < 3*maxDirFDs; i += 7 {
+		name := fmt.Sprintf("d%03d/sub/again.txt", i)
+		entries = append(entries, tarEntry{name: name, typ: tar.TypeReg, body: name})
+		want[name] = name
+	}
+	entries = append(entries,
+		tarEntry{name: "real/", typ: tar.TypeDir},
+		tarEntry{name: "alias", typ: tar.TypeSymlink, linkname: "real"},
+		tarEntry{name: "alias/through.txt", typ: tar.TypeReg, body: "through"},
+		tarEntry{name: "d000/", typ: tar.TypeDir, mode: 0o775},
+	)
+	want["real/through.txt"] = "through"
+	b, slugDir, _ := newTestBuilder(t)
+	id := storeSlug(t, slugDir, entries)
+	dest := filepath.Join(t.TempDir(), "app")
+	fds := len(listDir(t, "/proc/self/fd"))
+	if err := b.Unpack(id, dest); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(listDir(t, "/proc/self/fd")); n > fds {
+		t.Errorf("%d descriptors open after unpacking, %d before", n, fds)
+	}
+	for name, body := range want {
+		if got, err := os.ReadFile(filepath.Join(dest, name)); err != nil || string(got) != body {
+			t.Errorf("%s = %q, %v; want %q", name, got, err, body)
+		}
+	}
+	if fi, err := os.Lstat(filepath.Join(dest, "alias")); err != nil || fi.Mode()&fs.ModeSymlink == 0 {
+		t.Errorf("alias: %v, %v; want the symlink", fi.Mode(), err)
+	}
+	if fi, err := os.Stat(filepath.Join(dest, "d000")); err != nil || fi.Mode().Perm() != 0o775 {
+		t.Errorf("d000: %v, %v; want 0775", fi.Mode(), err)
+	}
+}

@@ -36,6 +36,10 @@ const (
 	// parallel: a member saying it is short may still inflate to far
 	// more, which must not be held in memory.
 	maxMemberOut = 4 * memberSize
+	// maxMemberIn bounds a member read whole into memory: deflate
+	// stores what it cannot compress with 5 bytes per 64 KiB block, so
+	// a member inflating to at most maxMemberOut is no longer.
+	maxMemberIn = maxMemberOut + maxMemberOut/1024 + 1024
 	// memberHeaderLen is the header writeSlug gives each member: the
 	// fixed 10 bytes with FEXTRA set, XLEN, and one subfield.
 	memberHeaderLen = 10 + 2 + 4 + 4
@@ -305,10 +309,11 @@ func (p *parallelGunzip) schedule() {
 		m := &memberOut{done: make(chan struct{})}
 		n, err := p.ra.ReadAt(hdr[:], off)
 		hdrLen, total, ok := parseMemberHeader(hdr[:n])
-		if !ok || int64(total) > p.size-off {
+		if !ok || int64(total) > p.size-off || total > maxMemberIn {
 			// The rest as one stream: members without a length,
-			// or one whose length runs past the end, which the
-			// stream's own reading then refuses.
+			// one too long to read whole, or one whose length runs
+			// past the end, which the stream's own reading then
+			// refuses.
 			if err != nil && err != io.EOF {
 				m.err = err
 			} else {
@@ -406,13 +411,24 @@ func (p *parallelGunzip) inflate(off int64, hdrLen, total int) ([]byte, *[]byte,
 // inflateAll appends what fr inflates to out, up to maxMemberOut bytes.
 func inflateAll(fr io.Reader, out []byte) ([]byte, error) {
 	for {
-		if len(out) == cap(out) {
-			if cap(out) >= maxMemberOut {
-				return out, errMemberTooLarge
+		if len(out) >= maxMemberOut {
+			var one [1]byte
+			for {
+				n, err := fr.Read(one[:])
+				switch {
+				case n > 0:
+					return out, errMemberTooLarge
+				case err == io.EOF:
+					return out, nil
+				case err != nil:
+					return out, err
+				}
 			}
+		}
+		if len(out) == cap(out) {
 			out = append(out, 0)[:len(out)]
 		}
-		n, err := fr.Read(out[len(out):cap(out)])
+		n, err := fr.Read(out[len(out):min(cap(out), maxMemberOut)])
 		out = out[:len(out)+n]
 		if err == io.EOF {
 			return out, nil

@@ -268,15 +268,15 @@ func TestGunzipMatchesOneStream(t *testing.T) {
 	}
 }
 
-// TestUnpackMemberBomb checks that a member saying it is short but
-// inflating to far more than a member may is refused, not held in memory.
-func TestUnpackMemberBomb(t *testing.T) {
+// oneMember returns a slug of one member holding a file of body, as a
+// hostile slug would have it, not as writeSlug cuts it.
+func oneMember(t *testing.T, body []byte) []byte {
+	t.Helper()
 	var tarBuf bytes.Buffer
 	tw := tar.NewWriter(&tarBuf)
-	tw.WriteHeader(&tar.Header{Name: "zeros", Typeflag: tar.TypeReg, Mode: 0o644, Size: 2 * maxMemberOut})
-	tw.Write(make([]byte, 2*maxMemberOut))
+	tw.WriteHeader(&tar.Header{Name: "big", Typeflag: tar.TypeReg, Mode: 0o644, Size: int64(len(body))})
+	tw.Write(body)
 	tw.Close()
-	// One member holding all of it, as a hostile slug would.
 	var slug bytes.Buffer
 	mw, err := newMemberWriter(&slug, slugLevel, 1)
 	if err != nil {
@@ -290,15 +290,32 @@ func TestUnpackMemberBomb(t *testing.T) {
 	if n := len(members(t, slug.Bytes())); n != 1 {
 		t.Fatalf("%d members, want 1", n)
 	}
+	return slug.Bytes()
+}
+
+// TestUnpackMemberBomb checks that a member saying it is short but
+// inflating to far more than a member may is refused, not held in
+// memory, and that one too long to read whole is read as a stream.
+func TestUnpackMemberBomb(t *testing.T) {
 	b, slugDir, _ := newTestBuilder(t)
-	id := storeRawSlug(t, slugDir, slug.Bytes())
+	bomb := storeRawSlug(t, slugDir, oneMember(t, make([]byte, 2*maxMemberOut)))
 	dest := filepath.Join(t.TempDir(), "app")
-	err = b.Unpack(id, dest)
+	err := b.Unpack(bomb, dest)
 	if err == nil || !strings.Contains(err.Error(), errMemberTooLarge.Error()) {
 		t.Fatalf("Unpack = %v, want %q", err, errMemberTooLarge)
 	}
 	if _, err := os.Stat(dest); err == nil {
 		t.Error("dest left behind")
+	}
+
+	noise := make([]byte, maxMemberIn+1)
+	rand.NewChaCha8([32]byte{3, 4}).Read(noise)
+	long := storeRawSlug(t, slugDir, oneMember(t, noise))
+	if err := b.Unpack(long, dest); err != nil {
+		t.Fatalf("a member too long to read whole: %v", err)
+	}
+	if got, err := os.ReadFile(filepath.Join(dest, "big")); err != nil || !bytes.Equal(got, noise) {
+		t.Errorf("big: %d bytes, %v; want %d", len(got), err, len(noise))
 	}
 }
 

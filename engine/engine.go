@@ -84,6 +84,9 @@ type Engine struct {
 
 	mu       sync.Mutex
 	domainMu sync.Mutex
+	// entriesMu makes counting the records of entrylimits.go and adding
+	// one atomic.
+	entriesMu sync.Mutex
 	// appLimitMu makes counting a member's apps and creating one atomic.
 	appLimitMu sync.Mutex
 	locks      map[string]*appLock
@@ -338,7 +341,18 @@ func (e *Engine) AddKey(user, text string) (*Key, error) {
 	k.ID = newID()
 	k.CreatedAt = time.Now().UTC()
 	k.Email = user
-	if err := e.Store.AddKey(k); err != nil {
+	count := func() (int, error) {
+		keys, err := e.Store.Keys()
+		n := 0
+		for _, o := range keys {
+			if o.Email == user {
+				n++
+			}
+		}
+		return n, err
+	}
+	refusal := Errorf(EINVALID, "You have %d SSH keys, as many as a user may: remove one with `hako keys:remove`.", MaxKeysPerUser)
+	if err := e.withinBound(count, MaxKeysPerUser, refusal, func() error { return e.Store.AddKey(k) }); err != nil {
 		return nil, err
 	}
 	return k, nil

@@ -112,7 +112,12 @@ func (e *Engine) AddSchedulerJob(app, schedule, command, user string) (*Schedule
 		return nil, err
 	}
 	j := &SchedulerJob{ID: jobID(), App: app, Schedule: schedule, Command: command, CreatedAt: time.Now().UTC()}
-	if err := e.jobs().PutSchedulerJob(j); err != nil {
+	count := func() (int, error) {
+		jobs, err := e.jobs().SchedulerJobs(app)
+		return len(jobs), err
+	}
+	refusal := Errorf(EINVALID, "An app may have at most %d scheduler jobs: remove one with `hako scheduler:remove`.", MaxSchedulerJobs)
+	if err := e.withinBound(count, MaxSchedulerJobs, refusal, func() error { return e.jobs().PutSchedulerJob(j) }); err != nil {
 		return nil, err
 	}
 	e.log(app, "api", "Add scheduler job %s (`%s` at %s) by user %s", j.ID, command, schedule, user)
@@ -207,6 +212,9 @@ func (e *Engine) declareJobs(app string, aj *AppJSON) error {
 func (e *Engine) checkCron(aj *AppJSON) error {
 	if aj == nil {
 		return nil
+	}
+	if len(aj.Cron) > MaxSchedulerJobs {
+		return Errorf(EINVALID, "app.json: cron has %d jobs: an app may declare at most %d.", len(aj.Cron), MaxSchedulerJobs)
 	}
 	for i, c := range aj.Cron {
 		if err := e.scheduler().Check(c.Schedule); err != nil {

@@ -108,7 +108,18 @@ func (e *Engine) CreatePipeline(name, owner string) (*Pipeline, error) {
 	}
 	now := time.Now().UTC()
 	p := &Pipeline{ID: newID(), Name: name, Owner: owner, CreatedAt: now, UpdatedAt: now}
-	if err := ps.CreatePipeline(p); err != nil {
+	count := func() (int, error) {
+		all, err := ps.Pipelines()
+		n := 0
+		for _, o := range all {
+			if o.Owner == owner {
+				n++
+			}
+		}
+		return n, err
+	}
+	refusal := Errorf(EINVALID, "You own %d pipelines, as many as a user may: destroy one with `hako pipelines:destroy`.", MaxPipelinesPerUser)
+	if err := e.withinBound(count, MaxPipelinesPerUser, refusal, func() error { return ps.CreatePipeline(p) }); err != nil {
 		return nil, err
 	}
 	return p, nil

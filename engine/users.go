@@ -122,6 +122,9 @@ func (e *Engine) AddUser(email string, admin bool, publicKeys ...string) (*User,
 	if err := ValidateEmail(email); err != nil {
 		return nil, err
 	}
+	if len(publicKeys) > MaxKeysPerUser {
+		return nil, Errorf(EINVALID, "A user may have at most %d SSH keys.", MaxKeysPerUser)
+	}
 	now := time.Now().UTC()
 	var keys []*Key
 	for _, text := range publicKeys {
@@ -160,7 +163,12 @@ func (e *Engine) RemoveUser(actor, email string) error {
 func (e *Engine) CreateToken(user, description string) (string, *Token, error) {
 	secret := newSecret()
 	t := &Token{ID: newID(), User: user, Hash: hashToken(secret), Description: description, CreatedAt: time.Now().UTC()}
-	if err := e.users().AddToken(t); err != nil {
+	count := func() (int, error) {
+		ts, err := e.users().Tokens(user)
+		return len(ts), err
+	}
+	refusal := Errorf(EINVALID, "You have %d API tokens, as many as a user may: revoke one with `hako auth:tokens:revoke ID`.", MaxTokensPerUser)
+	if err := e.withinBound(count, MaxTokensPerUser, refusal, func() error { return e.users().AddToken(t) }); err != nil {
 		return "", nil, err
 	}
 	return secret, t, nil

@@ -206,6 +206,7 @@ func TestAppJSONHostile(t *testing.T) {
 		{"type", `{"formation": {"web": {"quantity": "2"}}}`, " !     app.json: formation.web.quantity must be a number"},
 		{"buildpack", `{"buildpacks": [{"url": "/tmp"}]}`, ` !     app.json: buildpacks[0].url ("/tmp") is not a buildpack an app may name: a built-in pack (heroku/go, heroku/nodejs, procfile), the name of a pack installed on the server, or a remote git URL (https://..., at most 512 characters, with an optional #ref).`},
 		{"schedule", `{"cron": [{"command": "true", "schedule": "every ten minutes"}]}`, ` !     app.json: cron[0].schedule: Schedule "every ten minutes" is not valid (the interval is not a duration such as 10m): give a cron line such as "*/10 * * * *", @hourly, @daily or "every 10m".`},
+		{"cron flood", `{"cron": [` + strings.Repeat(`{"command": "true", "schedule": "@hourly"},`, 50) + `{"command": "true", "schedule": "@hourly"}]}`, ` !     app.json: cron has 51 jobs: an app may declare at most 50.`},
 	} {
 		p := filepath.Join(dir, "app.json")
 		_ = os.Remove(p)

@@ -1,7 +1,10 @@
 package engine
 
 import (
+	"context"
+	"errors"
 	"fmt"
+	"io"
 	"time"
 )
 
@@ -68,4 +71,21 @@ func (l BuildLimits) String() string {
 	l = l.WithDefaults()
 	return fmt.Sprintf("source %d MiB and %d files, build %d MiB and %s, slug %d MB compressed, repository %d MiB",
 		l.SourceBytes>>20, l.SourceEntries, l.BuildBytes>>20, l.BuildTime, l.SlugBytes>>20, l.RepoBytes>>20)
+}
+
+// buildDeadline bounds a build by the build time limit
+// (BuildLimits.BuildTime): the build runs with bctx, and done, given its
+// error, ends the deadline and, when the limit is what ended the build,
+// says so to out and returns EBUILD in place of the build's own error.
+func (e *Engine) buildDeadline(ctx context.Context, out io.Writer) (bctx context.Context, done func(error) error) {
+	limit := e.Limits.WithDefaults().BuildTime
+	bctx, cancel := context.WithTimeout(ctx, limit)
+	return bctx, func(err error) error {
+		defer cancel()
+		if err != nil && errors.Is(bctx.Err(), context.DeadlineExceeded) && ctx.Err() == nil {
+			fmt.Fprintf(out, " !     The build ran past its limit of %s (--build-timeout).\n", limit)
+			return Errorf(EBUILD, "The build ran past its limit of %s.", limit)
+		}
+		return err
+	}
 }

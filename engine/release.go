@@ -100,9 +100,7 @@ func (e *Engine) stageDeploy(ctx context.Context, req DeployRequest, out io.Writ
 		}
 	}
 	buildStart := time.Now()
-	limit := e.Limits.WithDefaults().BuildTime
-	bctx, cancel := context.WithTimeout(ctx, limit)
-	defer cancel()
+	bctx, buildDone := e.buildDeadline(ctx, out)
 	res, err := e.Builder.Build(bctx, BuildRequest{
 		App:        app.Name,
 		SourceDir:  req.SourceDir,
@@ -114,11 +112,7 @@ func (e *Engine) stageDeploy(ctx context.Context, req DeployRequest, out io.Writ
 		UID:        app.UID,
 		GID:        app.UID,
 	})
-	if err != nil && errors.Is(bctx.Err(), context.DeadlineExceeded) && ctx.Err() == nil {
-		fmt.Fprintf(out, " !     Push rejected: the build ran past its limit of %s (--build-timeout).\n", limit)
-		return nil, Errorf(EBUILD, "The build ran past its limit of %s.", limit)
-	}
-	if err != nil {
+	if err = buildDone(err); err != nil {
 		return nil, err
 	}
 	times := pushTimes{started: req.Started, built: time.Now(), slug: res.SlugTime}

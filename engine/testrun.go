@@ -155,10 +155,12 @@ func (e *Engine) TestRun(ctx context.Context, req TestRunRequest) (*TestRunResul
 		cacheDir = filepath.Join(e.Paths.Cache, "_ci", e.ciCacheScope(req.User), req.CacheKey)
 	}
 	t0 = time.Now()
-	res, err := e.Builder.Build(ctx, BuildRequest{
+	bctx, buildDone := e.buildDeadline(ctx, out)
+	res, err := e.Builder.Build(bctx, BuildRequest{
 		App: app.Name, SourceDir: src, CacheDir: cacheDir, Commit: req.Commit,
 		Config: ciVars, Buildpacks: app.Buildpacks, Out: out, UID: app.UID, GID: app.UID, Test: true,
 	})
+	err = buildDone(err)
 	mark("build", t0)
 	if err != nil {
 		if ErrorCode(err) == EBUILD {

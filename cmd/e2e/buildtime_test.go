@@ -25,7 +25,7 @@ func TestBuildTimeout(t *testing.T) {
 	git(t, dir, "commit", "-qam", "a build that never ends")
 	start := time.Now()
 	out, err := s.push(dir, s.key, "sleeper", "main")
-	if err == nil || !hasRemoteLine(out, " !     Push rejected: the build ran past its limit of 5s (--build-timeout).") {
+	if err == nil || !hasRemoteLine(out, " !     The build ran past its limit of 5s (--build-timeout).") {
 		t.Fatalf("a build past its time: %v\n%s", err, out)
 	}
 	if took := time.Since(start); took > time.Minute {

@@ -7,6 +7,7 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"io/fs"
@@ -15,8 +16,10 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
+	"time"
 )
 
 // memberSlug returns a slug as writeSlug makes it, of files large
@@ -379,4 +382,28 @@ func mustGzip(t *testing.T, data []byte) io.Reader {
 		t.Fatal(err)
 	}
 	return zr
+}
+
+type failingWriter struct{}
+
+func (failingWriter) Write([]byte) (int, error) { return 0, errors.New("disk full") }
+
+// TestMemberWriterFails checks that a failure to write a member reaches
+// the writer's caller, and that no goroutine of it stays behind.
+func TestMemberWriterFails(t *testing.T) {
+	before := runtime.NumGoroutine()
+	mw, err := newMemberWriter(failingWriter{}, slugLevel, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, werr := mw.Write(make([]byte, 5*memberSize))
+	if cerr := mw.Close(); werr == nil && cerr == nil {
+		t.Fatal("a failed write went unreported")
+	}
+	for i := 0; runtime.NumGoroutine() > before; i++ {
+		if i == 100 {
+			t.Fatalf("%d goroutines, %d before", runtime.NumGoroutine(), before)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 }

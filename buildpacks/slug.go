@@ -158,6 +158,12 @@ func writeSlug(dir, slugDir string, max int64) (id string, size int64, err error
 	if err != nil {
 		return "", 0, err
 	}
+	closed := false
+	defer func() {
+		if !closed {
+			gz.Close() // its goroutines end; what it wrote is removed
+		}
+	}()
 	// The tar writer's many small writes (a 512-byte header per entry)
 	// reach the compressor in large ones.
 	bw := bufio.NewWriterSize(gz, 256<<10)
@@ -171,6 +177,7 @@ func writeSlug(dir, slugDir string, max int64) (id string, size int64, err error
 	if err = bw.Flush(); err != nil {
 		return "", 0, err
 	}
+	closed = true
 	if err = gz.Close(); err != nil {
 		return "", 0, err
 	}

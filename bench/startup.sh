@@ -23,7 +23,7 @@ NAPPS=${START_APPS:-20}
 ROUNDS=${START_ROUNDS:-3}
 median() { printf '%s\n' "$@" | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 if [ -n "${HAKO_BIN:-}" ]; then HAKO=$HAKO_BIN; else (cd "$ROOT" && go build -o "$T/hako" .) || fail "go build"; HAKO=$T/hako; fi
-# start_ms [APPS]: start a server on HAKO_HOME and the ports SSHP, HTTPP,
+# start_ms [APPS]: start a server on HAKO_HOME and free ports SSHP, HTTPP,
 # APIP (with SUBNET, and the flags in FLAGS), print the ms from its exec
 # until the router and the API answer HTTP and SSH sends its banner (one
 # prober, polling every millisecond), and leave it running as $pid. With
@@ -85,6 +85,9 @@ if apps:
     print(round((max(served.values()) - t0) * 1000))
 PY
 }
+# pick_ports: free ports for the next start, picked just before it: one
+# free a while ago may since be another connection's local port.
+pick_ports() { SSHP=$(port); HTTPP=$(port); APIP=$(port); }
 # stop_started: stop the server start_ms left running, and wait for it.
 stop_started() {
   kill -INT "$pid"; for _ in $(seq 1 200); do kill -0 "$pid" 2>/dev/null || break; sleep 0.05; done; pid=
@@ -92,10 +95,10 @@ stop_started() {
 # A dyno subnet of its own, so that dynos get network namespaces even when
 # another hako server runs on this machine.
 SUBNET="10.$((100 + RANDOM % 100)).0.0/16"
-SSHP=$(port); HTTPP=$(port); APIP=$(port)
 starts=()
 for i in $(seq 1 "$RUNS"); do
   export HAKO_HOME=$T/home-$i
+  pick_ports
   ms=$(start_ms) || fail "server did not start"
   pid=$(cat "$T/pid")
   starts+=("$ms")
@@ -110,6 +113,7 @@ repo "$T/oneoff" procfile-app
 # median of RUNS one-offs printed as NAME MS; the server is stopped.
 oneoffs() {
   export HAKO_HOME=$T/home-$1
+  pick_ports
   start_ms >/dev/null || fail "server did not start"
   pid=$(cat "$T/pid")
   "$HAKO" apps:create oneoff >/dev/null || fail "apps:create"
@@ -133,6 +137,7 @@ oneoffs run-warming
 # N apps of the Go app, each pushed (one web dyno up), then the server
 # stops and starts again ROUNDS times on the same HAKO_HOME.
 export HAKO_HOME=$T/home-apps
+pick_ports
 start_ms >/dev/null || fail "server did not start"
 pid=$(cat "$T/pid")
 "$HAKO" keys:add "$T/key.pub" >/dev/null || fail "keys:add"
@@ -147,6 +152,7 @@ stop_started
 list=$(IFS=,; echo "${apps[*]}")
 up=() serving=()
 for _ in $(seq 1 "$ROUNDS"); do
+  pick_ports
   figures=$(start_ms "$list") || fail "server did not start or an app did not answer 200"
   pid=$(cat "$T/pid")
   up+=("$(sed -n 1p <<<"$figures")") serving+=("$(sed -n 2p <<<"$figures")")

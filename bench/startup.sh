@@ -59,6 +59,8 @@ todo = [(httpp, get("x"), b"HTTP/"), (apip, get("x"), b"HTTP/"), (sshp, None, b"
 while todo and time.monotonic() - t0 < 20:
     todo = [t for t in todo if not answers(*t)]
     if todo:
+        if p.poll() is not None:
+            sys.exit(3)  # it could not start (a port taken meanwhile?)
         time.sleep(0.001)
 if todo:
     sys.exit(1)
@@ -85,9 +87,21 @@ if apps:
     print(round((max(served.values()) - t0) * 1000))
 PY
 }
-# pick_ports: free ports for the next start, picked just before it: one
-# free a while ago may since be another connection's local port.
-pick_ports() { SSHP=$(port); HTTPP=$(port); APIP=$(port); }
+# start [APPS]: start_ms on free ports picked just before (SSHP, HTTPP,
+# APIP), its figures in $T/figures; a server that exits at once, as when
+# another connection took one of its ports as its local port meanwhile,
+# is tried again on others.
+start() {
+  local try rc
+  for try in 1 2 3; do
+    SSHP=$(port); HTTPP=$(port); APIP=$(port)
+    start_ms "$@" >"$T/figures"
+    rc=$?
+    [ "$rc" -eq 3 ] || break
+  done
+  pid=$(cat "$T/pid")
+  return "$rc"
+}
 # stop_started: stop the server start_ms left running, and wait for it.
 stop_started() {
   kill -INT "$pid"; for _ in $(seq 1 200); do kill -0 "$pid" 2>/dev/null || break; sleep 0.05; done; pid=
@@ -98,10 +112,8 @@ SUBNET="10.$((100 + RANDOM % 100)).0.0/16"
 starts=()
 for i in $(seq 1 "$RUNS"); do
   export HAKO_HOME=$T/home-$i
-  pick_ports
-  ms=$(start_ms) || fail "server did not start"
-  pid=$(cat "$T/pid")
-  starts+=("$ms")
+  start || fail "server did not start"
+  starts+=("$(cat "$T/figures")")
   stop_started
 done
 echo "start $(median "${starts[@]}")"
@@ -113,9 +125,7 @@ repo "$T/oneoff" procfile-app
 # median of RUNS one-offs printed as NAME MS; the server is stopped.
 oneoffs() {
   export HAKO_HOME=$T/home-$1
-  pick_ports
-  start_ms >/dev/null || fail "server did not start"
-  pid=$(cat "$T/pid")
+  start || fail "server did not start"
   "$HAKO" apps:create oneoff >/dev/null || fail "apps:create"
   "$HAKO" keys:add "$T/key.pub" >/dev/null || fail "keys:add"
   git -C "$T/oneoff" push -q "ssh://git@127.0.0.1:$SSHP/oneoff.git" main >"$T/push.log" 2>&1 || { cat "$T/push.log"; fail "push"; }
@@ -137,9 +147,7 @@ oneoffs run-warming
 # N apps of the Go app, each pushed (one web dyno up), then the server
 # stops and starts again ROUNDS times on the same HAKO_HOME.
 export HAKO_HOME=$T/home-apps
-pick_ports
-start_ms >/dev/null || fail "server did not start"
-pid=$(cat "$T/pid")
+start || fail "server did not start"
 "$HAKO" keys:add "$T/key.pub" >/dev/null || fail "keys:add"
 repo "$T/goapp" go-app
 apps=()
@@ -152,10 +160,8 @@ stop_started
 list=$(IFS=,; echo "${apps[*]}")
 up=() serving=()
 for _ in $(seq 1 "$ROUNDS"); do
-  pick_ports
-  figures=$(start_ms "$list") || fail "server did not start or an app did not answer 200"
-  pid=$(cat "$T/pid")
-  up+=("$(sed -n 1p <<<"$figures")") serving+=("$(sed -n 2p <<<"$figures")")
+  start "$list" || fail "server did not start or an app did not answer 200"
+  up+=("$(sed -n 1p "$T/figures")") serving+=("$(sed -n 2p "$T/figures")")
   stop_started
 done
 echo "start$NAPPS $(median "${up[@]}")"

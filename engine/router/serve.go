@@ -164,10 +164,6 @@ func (rt *Router) serveConn(cc *clientConn) {
 		handed = cc.h.give(cc.c)
 		return
 	}
-	cc.br = readers.Get().(*bufio.Reader)
-	cc.br.Reset(cc.c)
-	cc.bw = writers.Get().(*bufio.Writer)
-	cc.bw.Reset(cc.c)
 	cc.fwd = hostOnly(cc.c.RemoteAddr())
 	cc.port = portOnly(cc.c.LocalAddr())
 	if sc, ok := cc.c.(syscall.Conn); ok {
@@ -177,6 +173,11 @@ func (rt *Router) serveConn(cc *clientConn) {
 			cc.raw, _ = sc.SyscallConn()
 		}
 	}
+	sock := socketIO(cc.c, cc.raw)
+	cc.br = readers.Get().(*bufio.Reader)
+	cc.br.Reset(sock)
+	cc.bw = writers.Get().(*bufio.Writer)
+	cc.bw.Reset(sock)
 	wait := rt.ReadHeaderTimeout
 	var deadline time.Time // the client connection's read deadline
 	for {

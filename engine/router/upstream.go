@@ -78,10 +78,12 @@ func (u *upstream) dialConn(ctx context.Context, addr string) (*upConn, error) {
 	if err != nil {
 		return nil, err
 	}
-	uc := &upConn{Conn: c, br: bufio.NewReaderSize(c, upstreamBuffer), bw: bufio.NewWriterSize(c, 4096), addr: addr}
+	uc := &upConn{Conn: c, addr: addr}
 	if sc, ok := c.(syscall.Conn); ok {
 		uc.raw, _ = sc.SyscallConn()
 	}
+	sock := socketIO(c, uc.raw)
+	uc.br, uc.bw = bufio.NewReaderSize(sock, upstreamBuffer), bufio.NewWriterSize(sock, 4096)
 	return uc, nil
 }
 

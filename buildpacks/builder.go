@@ -214,7 +214,7 @@ func (bd *build) setUp() error {
 	if bd.tmp, err = os.MkdirTemp(b.workDir, "build-*"); err != nil {
 		return err
 	}
-	s := &step{ctx: bd.ctx, buildDir: buildDir, cacheDir: req.CacheDir, envDir: filepath.Join(bd.tmp, "env"), home: filepath.Join(bd.tmp, "home"), out: bd.out, sandbox: b.Sandbox, uid: req.UID, gid: req.GID}
+	s := &step{ctx: bd.ctx, buildDir: buildDir, cacheDir: req.CacheDir, envDir: filepath.Join(bd.tmp, "env"), home: filepath.Join(bd.tmp, "home"), out: bd.out, sandbox: b.Sandbox, uid: req.UID, gid: req.GID, app: req.App}
 	bd.s, bd.scratch = s, bd.tmp
 	if s.cacheDir == "" {
 		s.cacheDir = filepath.Join(bd.tmp, "cache")

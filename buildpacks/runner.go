@@ -116,8 +116,9 @@ type step struct {
 	sandbox  Sandbox
 	writable []string
 	// uid and gid are the app's identity, which every isolated step runs
-	// as.
+	// as; app its name, whose attached add-ons the steps may reach.
 	uid, gid int
+	app      string
 	// overlays are mounted in every isolated step (the Go build cache).
 	overlays []engine.Overlay
 	// background is set for work nobody waits on yet (WarmGo), which
@@ -131,7 +132,7 @@ type step struct {
 func (s *step) run(name string, p *pack, stdout, stderr io.Writer, argv ...string) error {
 	return runCmd(s.ctx, s.sandbox, engine.SandboxSpec{
 		Name: name, Argv: argv, Env: s.env, Dir: s.buildDir,
-		Writable: s.writable, ReadOnly: []string{p.dir, s.envDir}, UID: s.uid, GID: s.gid, Overlays: s.overlays,
+		Writable: s.writable, ReadOnly: []string{p.dir, s.envDir}, UID: s.uid, GID: s.gid, Overlays: s.overlays, App: s.app,
 	}, stdout, stderr)
 }
 

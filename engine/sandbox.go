@@ -23,6 +23,11 @@ type SandboxSpec struct {
 	// of the app being built (App.UID), so that its build cannot touch
 	// another app's files. Zero leaves the choice to the sandbox.
 	UID, GID int
+	// App is the app the command builds, whose attached add-ons an
+	// isolating sandbox lets it reach, as Heroku's builds reach theirs
+	// (a build script running migrations with DATABASE_URL); "" for work
+	// of no app's, which reaches no add-on.
+	App string
 	// Overlays are directories the command sees in layers, mounted after
 	// the paths above (so one may lie in a Writable path); an isolating
 	// sandbox only, others ignore them.

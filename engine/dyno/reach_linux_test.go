@@ -72,19 +72,33 @@ for name, port in (("first", %d), ("second", %d)):
 			}
 		}
 	}
-	w := t.TempDir()
-	cmd, done, err := s.Command(context.Background(), engine.SandboxSpec{
-		Name: "reach", Argv: []string{"sh", "-c", probe},
-		Env: []string{"PATH=" + os.Getenv("PATH"), "HAKO_TEST_RUN=" + testRun, "GORACE=atexit_sleep_ms=0"},
-		Dir: w, Writable: []string{w},
-	})
-	if err != nil {
-		t.Fatal(err)
+	// A build step reaches the add-ons of the app it builds, as a dyno
+	// does, and a step of no app's reaches none.
+	build := func(app string) string {
+		w := t.TempDir()
+		cmd, done, err := s.Command(context.Background(), engine.SandboxSpec{
+			Name: "reach", Argv: []string{"sh", "-c", probe},
+			Env: []string{"PATH=" + os.Getenv("PATH"), "HAKO_TEST_RUN=" + testRun, "GORACE=atexit_sleep_ms=0"},
+			Dir: w, Writable: []string{w}, App: app,
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		out, err := cmd.CombinedOutput()
+		done()
+		if err != nil {
+			t.Fatalf("a build step of %q: %v\n%s", app, err, out)
+		}
+		return "\n" + string(out)
 	}
-	out, err := cmd.CombinedOutput()
-	done()
-	if err != nil || strings.Contains(string(out), " reached") || !strings.Contains(string(out), "first gateway unreached") {
-		t.Errorf("a build step: %v\n%s", err, out)
+	if out := build(""); strings.Contains(out, " reached") || !strings.Contains(out, "\nfirst gateway unreached\n") {
+		t.Errorf("a build step of no app reached an add-on:%s", out)
+	}
+	out := build("first")
+	for _, want := range []string{"first loopback reached", "first gateway reached", "second loopback unreached", "second gateway unreached"} {
+		if !strings.Contains(out, "\n"+want+"\n") {
+			t.Errorf("a build step of first: no line %q in:%s", want, out)
+		}
 	}
 	set, err := exec.Command("nft", "list", "set", "inet", s.net.table, "addon_reach").CombinedOutput()
 	if err != nil || strings.Contains(string(set), "elements") {

@@ -1,6 +1,7 @@
 package cmd
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -102,7 +103,7 @@ func NewServer(env *Env, home string, cfg serverConfig) (_ *Server, err error) {
 		}
 		return nil, err
 	}
-	if s.ls, err = listen(map[string]string{"ssh-addr": cfg.SSHAddr, "http-addr": cfg.HTTPAddr, "https-addr": cfg.HTTPSAddr, "api-addr": cfg.APIAddr,
+	if s.ls, err = listen(listenConfig(cmp.Or(cfg.ClientAlive, sshgit.DefaultKeepaliveInterval)), map[string]string{"ssh-addr": cfg.SSHAddr, "http-addr": cfg.HTTPAddr, "https-addr": cfg.HTTPSAddr, "api-addr": cfg.APIAddr,
 		"rendezvous-addr": cfg.RendezvousAddr}); err != nil {
 		return nil, err
 	}
@@ -177,7 +178,7 @@ func (s *Server) build() error {
 		Store: s.store, Builder: builder, Supervisor: s.sup, Routes: rt, Logs: s.buf, Drains: s.buf,
 		Paths: l, ParseKey: sshgit.ParseKey, AppURL: appURL, WaitUp: cfg.Dynos.BootTimeout, Domain: cfg.Domain,
 		Version: serverVersion(), Started: time.Now().UTC(), Limits: cfg.Limits, Scheduler: s.sched, Probe: router.Probe,
-		MaxAppsPerUser: cfg.MaxAppsPerUser,
+		MaxAppsPerUser: cfg.MaxAppsPerUser, MaxAttachedPerUser: cfg.MaxAttachedPerUser,
 	})
 	s.sched.SetEngine(s.eng)
 	// Dynos in network namespaces of their own reach the add-on servers
@@ -204,7 +205,7 @@ func (s *Server) build() error {
 	s.router = rt
 	s.ssh = &sshgit.Server{
 		Engine: s.eng, ReposDir: l.Repos, HookSocket: l.HookSocket, Exe: exe,
-		HostKeyPath: l.HostKey, Logf: s.logger.Printf,
+		HostKeyPath: l.HostKey, Logf: s.logger.Printf, KeepaliveInterval: cfg.ClientAlive,
 		Commands: sshCommands(s.eng, apiURL),
 	}
 	s.eng.RepoHeads, s.eng.Logf = s.ssh.Heads, s.logger.Printf

@@ -21,6 +21,7 @@ import (
 	"hako/engine"
 	"hako/engine/api"
 	"hako/engine/dyno"
+	"hako/sshgit"
 )
 
 func serverCommand(env *Env) *cli.Command {
@@ -48,6 +49,8 @@ func serverCommand(env *Env) *cli.Command {
 			&cli.IntFlag{Name: "max-apps-per-user", Value: engine.DefaultMaxAppsPerUser, Usage: "apps a member may own, review apps and CI apps included (administrators: no limit); 0 for no limit", EnvVars: []string{"HAKO_MAX_APPS_PER_USER"}},
 			&cli.IntFlag{Name: "max-tails-per-user", Value: api.DefaultMaxTailsPerUser, Usage: "log tails (logs --tail, log sessions) a member may hold open at once (administrators: no limit); 0 for no limit", EnvVars: []string{"HAKO_MAX_TAILS_PER_USER"}},
 			&cli.IntFlag{Name: "max-detached-per-user", Value: api.DefaultMaxDetachedPerUser, Usage: "detached one-off dynos (run:detached) a member may have running at once (administrators: no limit); 0 for no limit", EnvVars: []string{"HAKO_MAX_DETACHED_PER_USER"}},
+			&cli.IntFlag{Name: "max-attached-per-user", Value: engine.DefaultMaxAttachedPerUser, Usage: "attached one-off dynos (run, heroku run, run over SSH) a member may have at once (administrators: no limit); 0 for no limit", EnvVars: []string{"HAKO_MAX_ATTACHED_PER_USER"}},
+			&cli.DurationFlag{Name: "client-alive-interval", Value: sshgit.DefaultKeepaliveInterval, Usage: "how often a silent client is asked for an answer (SSH keepalives, TCP keepalives under every port); one silent for 3 in a row is cut off and its attached one-off dyno stopped", EnvVars: []string{"HAKO_CLIENT_ALIVE_INTERVAL"}},
 			&cli.DurationFlag{Name: "router-idle-timeout", Value: 90 * time.Second, Usage: "the router closes client connections idle this long", EnvVars: []string{"HAKO_ROUTER_IDLE_TIMEOUT"}},
 			&cli.IntFlag{Name: "router-max-conns", Usage: "client connections the router holds at once; more get a 503 (default: a share of the open-files limit)", EnvVars: []string{"HAKO_ROUTER_MAX_CONNS"}},
 			&cli.StringFlag{Name: "dyno-network", Value: "isolated", Usage: "isolated (each dyno and build step in its own network namespace, reaching only its add-ons and the outside) or host (the host's network)", EnvVars: []string{"HAKO_DYNO_NETWORK"}},
@@ -65,12 +68,12 @@ func serverCommand(env *Env) *cli.Command {
 				Dynos: dyno.Options{BootTimeout: c.Duration("boot-timeout"), StopGrace: c.Duration("stop-grace"),
 					CycleAfter: c.Duration("cycle-after"), MemoryLimit: int64(c.Int("dyno-memory")) << 20},
 				RouterIdle: c.Duration("router-idle-timeout"), RouterMaxConns: c.Int("router-max-conns"),
-				WarmGo: c.Bool("warm-go"),
+				WarmGo: c.Bool("warm-go"), ClientAlive: c.Duration("client-alive-interval"),
 			}
 			for _, d := range []struct {
 				flag string
 				v    time.Duration
-			}{{"boot-timeout", cfg.Dynos.BootTimeout}, {"stop-grace", cfg.Dynos.StopGrace}, {"cycle-after", cfg.Dynos.CycleAfter}, {"router-idle-timeout", cfg.RouterIdle}, {"build-timeout", c.Duration("build-timeout")}} {
+			}{{"boot-timeout", cfg.Dynos.BootTimeout}, {"stop-grace", cfg.Dynos.StopGrace}, {"cycle-after", cfg.Dynos.CycleAfter}, {"router-idle-timeout", cfg.RouterIdle}, {"build-timeout", c.Duration("build-timeout")}, {"client-alive-interval", cfg.ClientAlive}} {
 				if d.v <= 0 {
 					return engine.Errorf(engine.EINVALID, "--%s must be a positive duration such as 30s or 2m.", d.flag)
 				}
@@ -96,6 +99,9 @@ func serverCommand(env *Env) *cli.Command {
 			}
 			if cfg.MaxAppsPerUser = c.Int("max-apps-per-user"); cfg.MaxAppsPerUser < 0 {
 				return engine.Errorf(engine.EINVALID, "--max-apps-per-user must be a number of apps, or 0 for no limit.")
+			}
+			if cfg.MaxAttachedPerUser = c.Int("max-attached-per-user"); cfg.MaxAttachedPerUser < 0 {
+				return engine.Errorf(engine.EINVALID, "--max-attached-per-user must be a number of one-off dynos, or 0 for no limit.")
 			}
 			for _, f := range []struct {
 				flag string
@@ -169,14 +175,18 @@ type serverConfig struct {
 	RouterMaxConns int
 	// Limits bound each deploy's source, build and slug.
 	Limits engine.BuildLimits
-	// MaxAppsPerUser bounds the apps a member owns (0: no limit).
-	MaxAppsPerUser int
+	// MaxAppsPerUser bounds the apps a member owns (0: no limit);
+	// MaxAttachedPerUser their attached one-off dynos (0: no limit).
+	MaxAppsPerUser, MaxAttachedPerUser int
 	// MaxTailsPerUser and MaxDetachedPerUser bound a member's log tails
 	// and detached one-off dynos (api.Server's, 0: the default, below 0:
 	// no limit).
 	MaxTailsPerUser, MaxDetachedPerUser int
 	// WarmGo compiles the Go standard library for the builds at start.
 	WarmGo bool
+	// ClientAlive is how often silent clients are probed (SSH and TCP
+	// keepalives, see keepalive.go); zero means the default.
+	ClientAlive time.Duration
 	// CacheDir, when set, holds the build caches instead of HAKO_HOME
 	// (an ephemeral server's, which outlive it).
 	CacheDir string
@@ -187,14 +197,16 @@ type serverConfig struct {
 
 // listen binds every address before anything else starts, so a busy
 // port fails the start with a sentence naming the flag to change.
-func listen(addrs map[string]string) (map[string]net.Listener, error) {
+// Their connections are probed by TCP keepalives as lc says (see
+// keepalive.go).
+func listen(lc net.ListenConfig, addrs map[string]string) (map[string]net.Listener, error) {
 	ls := map[string]net.Listener{}
 	for flag, addr := range addrs {
 		var l net.Listener
 		err := errors.New("no address given")
 		// An empty address would listen on every interface.
 		if addr != "" {
-			l, err = net.Listen("tcp", addr)
+			l, err = lc.Listen(context.Background(), "tcp", addr)
 		}
 		if err != nil {
 			for _, o := range ls {

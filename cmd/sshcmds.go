@@ -15,7 +15,8 @@ import (
 // server's own API, as the key's user (with a token that lives as long as
 // the command), so the API's authorization covers them; `run` attaches a
 // one-off dyno to the session, with its terminal when the client asked
-// for one (ssh -t), after the same check (engine.CheckAccess).
+// for one (ssh -t), after the same check (engine.CheckAccess) and within
+// the user's bound of attached one-off dynos (engine.HoldAttached).
 func sshCommands(eng *engine.Engine, apiURL string) func(*sshgit.Session) int {
 	return func(ss *sshgit.Session) int {
 		token, end := eng.SessionToken(ss.User)
@@ -28,6 +29,14 @@ func sshCommands(eng *engine.Engine, apiURL string) func(*sshgit.Session) int {
 				if err := eng.CheckAccess(ss.User, req.App, engine.AccessMember); err != nil {
 					return 1, err
 				}
+				// The session holds one of the user's places until it
+				// ends, however it ends (ss.Context ends with the
+				// connection, and with its keepalives' silence).
+				release, err := eng.HoldAttached(ss.User)
+				if err != nil {
+					return 1, err
+				}
+				defer release()
 				req.User, req.Stdin, req.Out = ss.User, ss.Stdin, ss.Stdout
 				if tty && ss.Terminal != nil {
 					req.Terminal, req.Out = ss.Terminal, ss.Raw

@@ -70,6 +70,9 @@ type Parts struct {
 	// MaxAppsPerUser bounds the apps a member owns (see applimit.go);
 	// zero or less means no limit.
 	MaxAppsPerUser int
+	// MaxAttachedPerUser bounds the attached one-off dynos a member holds
+	// at once (see attached.go); zero or less means no limit.
+	MaxAttachedPerUser int
 
 	// Version and Started describe the running server, for Status.
 	Version string
@@ -101,6 +104,8 @@ type Engine struct {
 	phaseLogs phaseLogs
 	// sessions are the tokens of running SSH commands.
 	sessions sessionTokens
+	// attached counts each user's attached one-off dynos.
+	attached attachedHolds
 	// revoked wakes what holds a credential when one is revoked.
 	revoked broadcast
 	// addonsReady, once Prepare made it, is closed when StartAddons is

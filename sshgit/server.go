@@ -45,6 +45,10 @@ type Server struct {
 	// LoginTimeout is how long a connection may take to authenticate
 	// before it is closed; zero means DefaultLoginTimeout.
 	LoginTimeout time.Duration
+	// KeepaliveInterval is how often a session's client is asked for an
+	// answer; one silent for KeepaliveCount of them is cut off (see
+	// keepalive.go). Zero means DefaultKeepaliveInterval.
+	KeepaliveInterval time.Duration
 
 	srv    *ssh.Server
 	mu     sync.Mutex
@@ -158,6 +162,18 @@ type authedKey struct{}
 const DefaultLoginTimeout = 30 * time.Second
 
 func (s *Server) handle(sess ssh.Session) {
+	if conn, ok := sess.Context().Value(ssh.ContextKeyConn).(gossh.Conn); ok {
+		interval := s.KeepaliveInterval
+		if interval <= 0 {
+			interval = DefaultKeepaliveInterval
+		}
+		done := make(chan struct{})
+		defer close(done)
+		go keepalive(conn, interval, done, func() {
+			user, _ := sess.Context().Value(userKey{}).(string)
+			s.logf("ssh: closing the connection of %s from %s: no answer to %d keepalives in %s", user, sess.RemoteAddr(), KeepaliveCount, KeepaliveCount*interval)
+		})
+	}
 	// sess.Command() would split the line leniently, dropping the error
 	// of an unbalanced quote: `config:set -a x "A=b` must not set A=b.
 	raw := sess.RawCommand()

@@ -94,13 +94,21 @@ func (s *Server) createDyno(w http.ResponseWriter, r *http.Request) {
 	s.startDyno(w, r, app, body)
 }
 
-// attachHako runs the dyno on the upgraded connection (hako run).
+// attachHako runs the dyno on the upgraded connection (hako run). The
+// user's place for it is taken before the upgrade, so a refusal is an
+// ordinary 429, and given back when the dyno or the connection ends.
 func (s *Server) attachHako(w http.ResponseWriter, r *http.Request, app *engine.App, body RunBody) {
 	hj, ok := w.(http.Hijacker)
 	if !ok {
 		s.fail(w, fmt.Errorf("attach: connection cannot be hijacked"))
 		return
 	}
+	release, err := s.Engine.HoldAttached(s.by(r))
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	defer release()
 	conn, brw, err := hj.Hijack()
 	if err != nil {
 		s.logf("attach: hijack: %v", err)
@@ -190,8 +198,17 @@ func (s *Server) startDyno(w http.ResponseWriter, r *http.Request, app *engine.A
 	req := engine.RunRequest{App: app.Name, Command: body.Command, User: s.by(r), Env: body.Env, Kind: "run"}
 	var cancel func()
 	if body.Attach {
+		// The user's place is held from now: while the dyno waits for its
+		// client, then while it runs, until the rendezvous drops it.
+		release, err := s.Engine.HoldAttached(req.User)
+		if err != nil {
+			s.fail(w, err)
+			return
+		}
 		// Listed as starting until its client comes.
-		req.Name, cancel = s.Engine.ReserveOneoff(app.Name, "run", body.Command, rel.Version)
+		var unlist func()
+		req.Name, unlist = s.Engine.ReserveOneoff(app.Name, "run", body.Command, rel.Version)
+		cancel = func() { unlist(); release() }
 	} else {
 		req.Name = s.Engine.OneoffName(app.Name, "run")
 	}

@@ -1,0 +1,339 @@
+package e2e
+
+import (
+	"context"
+	"crypto/x509"
+	"encoding/json"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// oneoffCommand is what the attached one-offs of these tests run: a
+// command line no other test's processes have, so that a leftover is
+// found by it.
+const oneoffCommand = "sleep 7919.25"
+
+// attachedRun is a one-off dyno attached to a client that the test holds
+// open (its standard input never ends) until it kills it.
+type attachedRun struct {
+	cmd *exec.Cmd
+	out *syncBuffer
+}
+
+// upLine is the line a client prints once its dyno is up.
+var upLine = regexp.MustCompile(`Running ` + regexp.QuoteMeta(oneoffCommand) + ` on ⬢ shared\.\.\. up, (run\.\d+)\r?\n`)
+
+// startAttached starts c as an attached client, killed when the test
+// ends.
+func startAttached(t *testing.T, c *exec.Cmd) *attachedRun {
+	t.Helper()
+	in, err := c.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := &attachedRun{cmd: c, out: &syncBuffer{}}
+	c.Stdout, c.Stderr = r.out, r.out
+	if err := c.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = c.Process.Kill(); _ = c.Wait(); in.Close() })
+	return r
+}
+
+// sshAttached runs oneoffCommand over `ssh -tt KEY ... run` to port.
+func sshAttached(t *testing.T, key, port string) *attachedRun {
+	t.Helper()
+	return startAttached(t, exec.Command("ssh", "-tt", "-i", key, "-o", "IdentitiesOnly=yes", "-o", "StrictHostKeyChecking=no",
+		"-o", "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR", "-o", "BatchMode=yes", "-p", port, "git@127.0.0.1",
+		"run", "-a", "shared", oneoffCommand))
+}
+
+// name waits for the dyno to be up and returns its name.
+func (r *attachedRun) name(t *testing.T) string {
+	t.Helper()
+	var m []string
+	waitFor(t, 60*time.Second, "an attached one-off up", func() bool {
+		m = upLine.FindStringSubmatch(r.out.String())
+		return m != nil
+	}, func() string { return "\nclient output:\n" + r.out.String() })
+	return m[1]
+}
+
+// kill ends the client with SIGKILL: it closes nothing itself.
+func (r *attachedRun) kill() {
+	_ = r.cmd.Process.Kill()
+	_ = r.cmd.Wait()
+}
+
+// oneoffs returns the names of the app's one-off dynos in ps.
+func oneoffs(t *testing.T, s *server, app string) []string {
+	t.Helper()
+	var names []string
+	for _, d := range s.dynos(t, app) {
+		if strings.HasPrefix(d.Name, "run.") {
+			names = append(names, d.Name)
+		}
+	}
+	return names
+}
+
+// waitGone waits until ps no longer lists the one-off name.
+func waitGone(t *testing.T, s *server, name string, within time.Duration) {
+	t.Helper()
+	waitFor(t, within, name+" gone from ps", func() bool {
+		for _, n := range oneoffs(t, s, "shared") {
+			if n == name {
+				return false
+			}
+		}
+		return true
+	}, func() string { return "\nserver output:\n" + s.out.String() })
+}
+
+// processesRunning counts the host's processes whose command line is
+// oneoffCommand's.
+func processesRunning(t *testing.T) int {
+	t.Helper()
+	want := strings.ReplaceAll(oneoffCommand, " ", "\x00") + "\x00"
+	cmdlines, _ := filepath.Glob("/proc/[0-9]*/cmdline")
+	n := 0
+	for _, p := range cmdlines {
+		if b, err := os.ReadFile(p); err == nil && string(b) == want {
+			n++
+		}
+	}
+	return n
+}
+
+// TestAttachedPerUser: with --max-attached-per-user 2 a member has at
+// most two attached one-off dynos at once, whichever door they come
+// through: the third is refused before any dyno starts, over SSH, over
+// the API's upgraded `hako run` and the heroku CLI's rendezvous (429,
+// rate_limit), and no third dyno appears. A client killed with SIGKILL,
+// a rendezvous run to its end, give their places back. Another member's
+// places are their own; the administrator has no bound. A client whose
+// network goes silent (no FIN: a proxy that stops forwarding) is cut off
+// by the server's SSH keepalives within --client-alive-interval × 4 and
+// its dyno stopped, while silent but live clients stay. Nothing is left
+// running at the end.
+func TestAttachedPerUser(t *testing.T) {
+	need(t, "python3")
+	const interval = 2 * time.Second
+	c := newClass(t, "--max-attached-per-user", "2", "--client-alive-interval", interval.String(), "--stop-grace", "1s")
+	s := c.s
+	if out, err := s.push(repo(t, "procfile-app"), c.keys["owner"], "shared", "main"); err != nil {
+		t.Fatalf("push: %v\n%s", err, out)
+	}
+	owner := strings.TrimSpace(c.must(t, "owner", "auth:tokens:create", "-s", "-d", "attached"))
+	const refused = "Cannot run more than 2 attached one-off dynos at once: end one (exit it, or find it with `ps` and stop it with `ps:stop run.N`) and try again, or ask an administrator to raise --max-attached-per-user."
+	started := func() int {
+		return strings.Count(s.out.String(), "Starting process with command `"+oneoffCommand+"` by user owner@example.test\n")
+	}
+
+	first, second := sshAttached(t, c.keys["owner"], s.sshPort), sshAttached(t, c.keys["owner"], s.sshPort)
+	firstName, secondName := first.name(t), second.name(t)
+	if got := oneoffs(t, s, "shared"); len(got) != 2 {
+		t.Fatalf("one-offs in ps: %v, want 2", got)
+	}
+
+	// The third is refused through each door, and nothing starts.
+	out, err := c.ssh("owner", "run", "-a", "shared", oneoffCommand)
+	if exitCode(err) != 1 || !hasLine(out, " ▸    "+refused) {
+		t.Errorf("a third attached one-off over SSH: %v\n%s", err, out)
+	}
+	cli := exec.Command(bin, "run", "-a", "shared", "--no-tty", oneoffCommand)
+	cli.Env = append(os.Environ(), "HAKO_API_URL=http://127.0.0.1:"+s.apiPort, "HAKO_API_TOKEN="+owner)
+	if out, err := cli.CombinedOutput(); exitCode(err) != 1 || !hasLine(string(out), " ▸    "+refused) {
+		t.Errorf("a third attached one-off through hako run: %v\n%s", err, out)
+	}
+	rdv := func(token string) (int, string) {
+		t.Helper()
+		body, _ := json.Marshal(map[string]any{"command": "echo rdv-done", "attach": true})
+		return answer(s.apiCall(t, context.Background(), token, "POST", "/apps/shared/dynos", string(body)))
+	}
+	if code, body := rdv(owner); code != http.StatusTooManyRequests || apiError(body) != "rate_limit: "+refused {
+		t.Errorf("a third attached one-off through the rendezvous: %d %s, want 429", code, body)
+	}
+	if got := oneoffs(t, s, "shared"); len(got) != 2 || started() != 2 {
+		t.Fatalf("after the refusals: one-offs %v, %d started; want 2 and 2\n%s", got, started(), s.out.String())
+	}
+
+	// Another member is not bound by the owner's count; the
+	// administrator is not bound at all (rendezvous places are held from
+	// the request on, so three waiting ones show it).
+	collab := sshAttached(t, c.keys["collab"], s.sshPort)
+	collabName := collab.name(t)
+	var waiting []string
+	for i := range 3 {
+		var d herokuDyno
+		if code, body := rdv(s.token(t)); code != http.StatusCreated || json.Unmarshal([]byte(body), &d) != nil || d.AttachURL == nil {
+			t.Fatalf("the administrator's attached one-off %d: %d %s", i+1, code, body)
+		}
+		waiting = append(waiting, *d.AttachURL)
+	}
+	for _, url := range waiting {
+		if _, rest := rendezvous(t, s.roots(t), url, "\x04"); !hasLine(rest, "rdv-done") {
+			t.Errorf("the administrator's rendezvous: %q", rest)
+		}
+	}
+
+	// A client killed with SIGKILL gives its place back once its dyno
+	// stopped.
+	first.kill()
+	waitGone(t, s, firstName, 30*time.Second)
+	// A rendezvous holds a place while it waits for its client...
+	var d herokuDyno
+	if code, body := rdv(owner); code != http.StatusCreated || json.Unmarshal([]byte(body), &d) != nil || d.AttachURL == nil {
+		t.Fatalf("an attached one-off through the rendezvous after one ended: %d %s", code, body)
+	}
+	if out, err := c.ssh("owner", "run", "-a", "shared", oneoffCommand); exitCode(err) != 1 || !hasLine(out, " ▸    "+refused) {
+		t.Errorf("an attached one-off while a rendezvous waits: %v\n%s", err, out)
+	}
+	// ...and until its dyno has run.
+	if _, rest := rendezvous(t, s.roots(t), *d.AttachURL, "\x04"); !hasLine(rest, "rdv-done") {
+		t.Errorf("the rendezvous' output: %q", rest)
+	}
+
+	// A client behind a network that goes silent: no answer to the
+	// server's keepalives, no FIN either.
+	p := newStallProxy(t, "127.0.0.1:"+s.sshPort)
+	silent := sshAttached(t, c.keys["owner"], p.port)
+	silentName := silent.name(t)
+	p.stall()
+	stalled := time.Now()
+	// Cut off between 2 and 4 intervals after the stall (the last answer
+	// came at most one before it), and stopped within the stop grace.
+	waitGone(t, s, silentName, 4*interval+15*time.Second)
+	t.Logf("a silent client's dyno stopped %v after its network went silent (--client-alive-interval %v)", time.Since(stalled).Round(100*time.Millisecond), interval)
+	if !hasLineMatch(s.out.String(), `.*ssh: closing the connection of owner@example\.test from 127\.0\.0\.1:\d+: no answer to 3 keepalives in 6s`) {
+		t.Errorf("no log line of the cut-off connection:\n%s", s.out.String())
+	}
+	// Live clients, as silent but answering the keepalives, stayed all
+	// along; the cut-off one's place is free again.
+	again := sshAttached(t, c.keys["owner"], s.sshPort)
+	againName := again.name(t)
+	if got := oneoffs(t, s, "shared"); !contains(got, secondName) || !contains(got, collabName) || len(got) != 3 {
+		t.Errorf("one-offs after a silent client was cut off: %v, want %s, %s, %s", got, secondName, collabName, againName)
+	}
+
+	// ps:stop ends an attached one-off, and its client.
+	if out := c.must(t, "owner", "ps:stop", "-a", "shared", againName); !hasLine(out, "Stopping "+againName+" dyno on ⬢ shared... done") {
+		t.Errorf("ps:stop %s:\n%s", againName, out)
+	}
+	waitGone(t, s, againName, 30*time.Second)
+
+	// Nothing is left once the clients are gone.
+	for _, r := range []*attachedRun{second, silent, again, collab} {
+		r.kill()
+	}
+	waitFor(t, 30*time.Second, "no one-off left", func() bool {
+		return len(oneoffs(t, s, "shared")) == 0 && processesRunning(t) == 0
+	}, func() string { return "\nserver output:\n" + s.out.String() })
+}
+
+// roots trusts the server's local CA.
+func (s *server) roots(t *testing.T) *x509.CertPool {
+	t.Helper()
+	pem, err := os.ReadFile(s.caFile(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	roots := x509.NewCertPool()
+	if !roots.AppendCertsFromPEM(pem) {
+		t.Fatal("ca:path holds no certificate")
+	}
+	return roots
+}
+
+func contains(list []string, s string) bool {
+	for _, v := range list {
+		if v == s {
+			return true
+		}
+	}
+	return false
+}
+
+// stallProxy forwards its port to a target until stall; from then on it
+// forwards nothing either way and closes nothing: to both ends the
+// network went silent, with no FIN and no RST.
+type stallProxy struct {
+	port    string
+	stalled chan struct{}
+	once    sync.Once
+}
+
+func newStallProxy(t *testing.T, target string) *stallProxy {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &stallProxy{port: portOf(t, l.Addr().String()), stalled: make(chan struct{})}
+	ended := make(chan struct{})
+	var mu sync.Mutex
+	var conns []net.Conn
+	t.Cleanup(func() {
+		close(ended)
+		l.Close()
+		mu.Lock()
+		for _, c := range conns {
+			c.Close()
+		}
+		mu.Unlock()
+	})
+	pipe := func(dst, src net.Conn) {
+		buf := make([]byte, 32<<10)
+		for {
+			n, err := src.Read(buf)
+			select {
+			case <-p.stalled:
+				<-ended
+				return
+			default:
+			}
+			if n > 0 {
+				if _, werr := dst.Write(buf[:n]); werr != nil {
+					return
+				}
+			}
+			if err != nil {
+				if errors.Is(err, io.EOF) {
+					_ = dst.(*net.TCPConn).CloseWrite()
+				}
+				return
+			}
+		}
+	}
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			up, err := net.Dial("tcp", target)
+			if err != nil {
+				c.Close()
+				continue
+			}
+			mu.Lock()
+			conns = append(conns, c, up)
+			mu.Unlock()
+			go pipe(up, c)
+			go pipe(c, up)
+		}
+	}()
+	return p
+}
+
+func (p *stallProxy) stall() { p.once.Do(func() { close(p.stalled) }) }

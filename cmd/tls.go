@@ -32,6 +32,9 @@ func (s *Server) secure() error {
 	if err != nil {
 		return err
 	}
+	if notice := ca.Replaced(); notice != "" {
+		s.logger.Print(notice)
+	}
 	s.ca = ca
 	s.ls["api-addr"] = tlsmux.Listen(s.ls["api-addr"], ca.TLSConfig(), apiSniffTimeout)
 	for _, flag := range []string{"https-addr", "rendezvous-addr"} {

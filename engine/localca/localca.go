@@ -12,7 +12,9 @@
 // DOMAIN (APP.localhost) also get a certificate of their own, minted in
 // memory when a client asks for one by SNI: OpenSSL and Node.js refuse a
 // wildcard right under a top-level name such as *.localhost, which Go
-// accepts. So do the apps' custom domains (Extra), as Heroku's ACM.
+// accepts. So do the apps' custom domains (Extra) under localhost or
+// DOMAIN, as Heroku's ACM; the CA is name-constrained to those names and
+// loopback (see constraints.go), so it signs for no other.
 package localca
 
 import (
@@ -76,7 +78,11 @@ type Authority struct {
 
 	// Extra, when set, names hosts besides those under the domain that
 	// get a certificate of their own by SNI: the apps' custom domains.
+	// Only those within the CA's constraints get one.
 	Extra func(host string) bool
+
+	// replaced, when not empty, says why Load replaced the CA it found.
+	replaced string
 
 	mu     sync.Mutex
 	minted map[string]*tls.Certificate
@@ -87,8 +93,8 @@ type Authority struct {
 // now is the time the leaf's validity is judged at.
 func Load(files Files, domain string, now time.Time) (*Authority, error) {
 	domain = strings.ToLower(strings.TrimSuffix(domain, "."))
-	if domain == "" {
-		return nil, errors.New("local CA: no domain")
+	if err := checkDomain(domain); err != nil {
+		return nil, err
 	}
 	a := &Authority{files: files, domain: domain, minted: map[string]*tls.Certificate{}}
 	fresh, err := a.loadCA(now)
@@ -100,6 +106,12 @@ func Load(files Files, domain string, now time.Time) (*Authority, error) {
 	}
 	return a, nil
 }
+
+// Replaced is a one-line notice for the server's log when Load replaced
+// the CA it found (one without name constraints, made by an older hako,
+// or one whose constraints leave out the domain), so the user knows to
+// trust the new one where they had copied the old; "" otherwise.
+func (a *Authority) Replaced() string { return a.replaced }
 
 // CAFile is the path of the CA certificate, for users to trust.
 func (a *Authority) CAFile() string { return a.files.CACert }
@@ -122,7 +134,7 @@ func (a *Authority) TLSConfig() *tls.Config {
 func (a *Authority) certificate(hello *tls.ClientHelloInfo) (*tls.Certificate, error) {
 	name := strings.ToLower(strings.TrimSuffix(hello.ServerName, "."))
 	label, under := strings.CutSuffix(name, "."+a.domain)
-	if !(under && isLabel(label) || a.Extra != nil && a.Extra(name)) {
+	if !(under && isLabel(label) || a.Extra != nil && a.Extra(name)) || !a.permits(name) {
 		return &a.leaf, nil
 	}
 	a.mu.Lock()
@@ -173,11 +185,21 @@ func (a *Authority) loadCA(now time.Time) (fresh bool, err error) {
 		return false, fmt.Errorf("local CA: %s: %w", a.files.CAKey, err)
 	}
 	if !a.caKey.PublicKey.Equal(a.caCert.PublicKey) {
-		return false, fmt.Errorf("local CA: %s does not hold the key of %s", a.files.CAKey, a.files.CACert)
+		return false, fmt.Errorf("local CA: %s does not hold the key of %s (remove both to make a new CA)", a.files.CAKey, a.files.CACert)
+	}
+	if why := a.constrained(); why != "" {
+		if err := a.createCA(now); err != nil {
+			return false, err
+		}
+		a.replaced = fmt.Sprintf("local CA: the CA in %s %s: replaced it with a new CA for %s; trust the new %s wherever you had copied the old one (settings that name the file by `hako ca:path` follow it)",
+			a.files.CACert, why, a.scope(), filepath.Base(a.files.CACert))
+		return true, nil
 	}
 	return false, nil
 }
 
+// createCA makes a CA constrained to the names of the domain (see
+// constraints.go) and writes it over any CA in the files.
 func (a *Authority) createCA(now time.Time) error {
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
@@ -197,10 +219,13 @@ func (a *Authority) createCA(now time.Time) error {
 		NotBefore:             now.Add(-time.Hour),
 		NotAfter:              now.Add(caLifetime),
 		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageCRLSign | x509.KeyUsageDigitalSignature,
+		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
 		BasicConstraintsValid: true,
 		IsCA:                  true,
 		MaxPathLenZero:        true,
 	}
+	tmpl.PermittedDNSDomains, tmpl.PermittedIPRanges = permittedFor(a.domain)
+	tmpl.PermittedDNSDomainsCritical = true
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
 	if err != nil {
 		return fmt.Errorf("local CA: create certificate: %w", err)
@@ -278,8 +303,13 @@ func (a *Authority) current(c tls.Certificate, now time.Time) bool {
 	return true
 }
 
-// issue makes a server certificate for the names, signed by the CA.
+// issue makes a server certificate for the names, signed by the CA; it
+// refuses names outside the CA's constraints, which no client would
+// accept anyway.
 func (a *Authority) issue(dns []string, ips []net.IP, now time.Time) (*tls.Certificate, error) {
+	if err := a.checkNames(dns, ips); err != nil {
+		return nil, err
+	}
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		return nil, fmt.Errorf("local CA: generate key: %w", err)

@@ -75,13 +75,17 @@ func TestFirstStart(t *testing.T) {
 			t.Errorf("sni %q, name %q: err %v, want ok=%v", tc.sni, tc.name, err, tc.ok)
 		}
 	}
-	// A custom domain gets one when Extra knows it.
-	a.Extra = func(host string) bool { return host == "www.example.test" }
-	if err := verify(a, "www.example.test", "www.example.test"); err != nil {
+	// A custom domain under the domain gets one when Extra knows it;
+	// one outside the CA's constraints never does, known or not.
+	a.Extra = func(host string) bool { return host == "www.myapp.localhost" || host == "www.example.test" }
+	if err := verify(a, "www.myapp.localhost", "www.myapp.localhost"); err != nil {
 		t.Errorf("custom domain: %v", err)
 	}
-	if err := verify(a, "other.example.test", "other.example.test"); err == nil {
+	if err := verify(a, "other.myapp.localhost", "other.myapp.localhost"); err == nil {
 		t.Error("minted for a host Extra does not know")
+	}
+	if err := verify(a, "www.example.test", "www.example.test"); err == nil {
+		t.Error("minted for a custom domain outside the CA's constraints")
 	}
 	minted, _ := a.certificate(&tls.ClientHelloInfo{ServerName: "myapp.localhost"})
 	if got := minted.Leaf.DNSNames; len(got) != 1 || got[0] != "myapp.localhost" {
@@ -109,10 +113,29 @@ func TestRestart(t *testing.T) {
 	if serial(again) != serial(first) {
 		t.Error("a restart made a new leaf though the old one was good")
 	}
-	moved := load(t, dir, "hako.test", now)
-	if !moved.CA().Equal(first.CA()) {
-		t.Fatal("a new domain made a new CA")
+	// A domain under localhost is within the CA's constraints: same CA.
+	under := load(t, dir, "apps.localhost", now)
+	if !under.CA().Equal(first.CA()) || under.Replaced() != "" {
+		t.Fatalf("--domain apps.localhost made a new CA: %s", under.Replaced())
 	}
+	if err := verify(under, "myapp.apps.localhost", "myapp.apps.localhost"); err != nil {
+		t.Errorf("after --domain apps.localhost: %v", err)
+	}
+	// One outside them needs a CA that may sign for it, said at start.
+	moved := load(t, dir, "hako.test", now)
+	if moved.CA().Equal(first.CA()) {
+		t.Fatal("--domain hako.test kept a CA limited to localhost")
+	}
+	want := "local CA: the CA in " + FilesIn(dir).CACert + " may only sign for localhost (and names under it), 127.0.0.1, ::1, not for hako.test: " +
+		"replaced it with a new CA for localhost (and names under it), hako.test (and names under it), 127.0.0.1, ::1; " +
+		"trust the new ca.pem wherever you had copied the old one (settings that name the file by `hako ca:path` follow it)"
+	if moved.Replaced() != want {
+		t.Errorf("notice:\n%s\nwant\n%s", moved.Replaced(), want)
+	}
+	if back := load(t, dir, "localhost", now); !back.CA().Equal(moved.CA()) {
+		t.Error("going back to localhost replaced a CA that permits it")
+	}
+	moved = load(t, dir, "hako.test", now)
 	if err := verify(moved, "", "www.hako.test"); err != nil {
 		t.Errorf("after --domain hako.test: %v", err)
 	}

@@ -5,6 +5,7 @@ import (
 	"crypto/x509"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -14,6 +15,7 @@ import (
 	"regexp"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -271,6 +273,8 @@ type stallProxy struct {
 	port    string
 	stalled chan struct{}
 	once    sync.Once
+	// upstream gets the local port of each connection to the target.
+	upstream chan string
 }
 
 func newStallProxy(t *testing.T, target string) *stallProxy {
@@ -279,7 +283,7 @@ func newStallProxy(t *testing.T, target string) *stallProxy {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := &stallProxy{port: portOf(t, l.Addr().String()), stalled: make(chan struct{})}
+	p := &stallProxy{port: portOf(t, l.Addr().String()), stalled: make(chan struct{}), upstream: make(chan string, 16)}
 	ended := make(chan struct{})
 	var mu sync.Mutex
 	var conns []net.Conn
@@ -329,6 +333,10 @@ func newStallProxy(t *testing.T, target string) *stallProxy {
 			mu.Lock()
 			conns = append(conns, c, up)
 			mu.Unlock()
+			select {
+			case p.upstream <- portOf(t, up.LocalAddr().String()):
+			default:
+			}
 			go pipe(up, c)
 			go pipe(c, up)
 		}
@@ -337,3 +345,63 @@ func newStallProxy(t *testing.T, target string) *stallProxy {
 }
 
 func (p *stallProxy) stall() { p.once.Do(func() { close(p.stalled) }) }
+
+// TestAttachedAPIClientSilent: a `hako run` attached through the API
+// whose network goes silent (every packet between the server and its
+// client dropped: no FIN, no RST, and the client process alive) is cut
+// off by the API listener's TCP keepalives within about
+// 4 × --client-alive-interval and its dyno stopped, where Go's default
+// keepalives would take 150 s.
+func TestAttachedAPIClientSilent(t *testing.T) {
+	needRootE2E(t)
+	need(t, "python3", "nft")
+	const interval = time.Second
+	s := startServer(t, "--client-alive-interval", interval.String(), "--stop-grace", "1s")
+	s.hako(t, "apps:create", "shared")
+	if out, err := s.push(repo(t, "procfile-app"), s.key, "shared", "main"); err != nil {
+		t.Fatalf("push: %v\n%s", err, out)
+	}
+	// The client reaches the API through a proxy, whose connection to
+	// the server has a port of its own to drop the packets of.
+	p := newStallProxy(t, "127.0.0.1:"+s.apiPort)
+	cli := exec.Command(bin, "run", "-a", "shared", "--no-tty", oneoffCommand)
+	cli.Env = append(os.Environ(), "HAKO_API_URL=http://127.0.0.1:"+p.port, "HAKO_API_TOKEN="+s.token(t))
+	run := startAttached(t, cli)
+	name := run.name(t)
+	var port string
+	select {
+	case port = <-p.upstream:
+	case <-time.After(10 * time.Second):
+		t.Fatal("no connection through the proxy")
+	}
+	table := fmt.Sprintf("hako_e2e_silent_%d", os.Getpid())
+	rules := fmt.Sprintf(`table inet %s {
+	chain input {
+		type filter hook input priority 0; policy accept;
+		tcp sport %s tcp dport %s drop
+		tcp sport %s tcp dport %s drop
+	}
+}
+`, table, s.apiPort, port, port, s.apiPort)
+	nft := exec.Command("nft", "-f", "-")
+	nft.Stdin = strings.NewReader(rules)
+	if out, err := nft.CombinedOutput(); err != nil {
+		t.Fatalf("nft: %v\n%s", err, out)
+	}
+	t.Cleanup(func() {
+		if out, err := exec.Command("nft", "delete", "table", "inet", table).CombinedOutput(); err != nil {
+			t.Errorf("nft delete table: %v\n%s", err, out)
+		}
+	})
+	dropped := time.Now()
+	waitGone(t, s, name, 4*interval+15*time.Second)
+	t.Logf("a silent API client's dyno stopped %v after its network went silent (--client-alive-interval %v)", time.Since(dropped).Round(100*time.Millisecond), interval)
+	// Nothing but the keepalives ended it: the client still runs.
+	if err := run.cmd.Process.Signal(syscall.Signal(0)); err != nil {
+		t.Errorf("the client exited: %v\n%s", err, run.out.String())
+	}
+	run.kill()
+	waitFor(t, 30*time.Second, "no one-off left", func() bool {
+		return len(oneoffs(t, s, "shared")) == 0 && processesRunning(t) == 0
+	})
+}

@@ -102,6 +102,8 @@ type Engine struct {
 	unpacked unpackedDirs
 	// phaseLogs keep the release phases' output (see PhaseLog).
 	phaseLogs phaseLogs
+	// buildRuns are the builds under way (see buildlog.go).
+	buildRuns buildRuns
 	// sessions are the tokens of running SSH commands.
 	sessions sessionTokens
 	// attached counts each user's attached one-off dynos.
@@ -318,7 +320,7 @@ func (e *Engine) DestroyApp(name string) error {
 			return fmt.Errorf("remove slug of %s: %w", name, err)
 		}
 	}
-	for _, dir := range []string{e.Paths.AppRun(name), e.Paths.AppCache(name)} {
+	for _, dir := range []string{e.Paths.AppRun(name), e.Paths.AppCache(name), e.Paths.AppBuilds(app.ID)} {
 		if dir != "" {
 			if err := os.RemoveAll(dir); err != nil {
 				return fmt.Errorf("remove files of %s: %w", name, err)
@@ -448,4 +450,7 @@ type DeployRequest struct {
 	// Started is when the push began, for the timing line's "receive";
 	// zero means when StageDeploy is called.
 	Started time.Time
+	// BuildID names the build NewBuild recorded for this deploy; when
+	// empty, StageDeploy records one.
+	BuildID string
 }

@@ -40,6 +40,9 @@ type Layout struct {
 	// Addons holds the add-on servers' data, a directory per kind
 	// (postgres, redis).
 	Addons string
+	// Builds holds the output of each app's builds
+	// (BUILDS/APP_ID/BUILD_ID.log), kept with their records.
+	Builds string
 	// Tmp is the builder's scratch directory, swept at start; its path
 	// also tags the engine's temporary directories elsewhere as this
 	// home's (see Sweep).
@@ -62,7 +65,7 @@ func NewLayout(home string) Layout {
 		Home: home, DB: at("hako.db"),
 		Repos: at("repos"), Slugs: at("slugs"), Run: at("run"), Scratch: at("run", ".dynos"),
 		Cache: at("cache"), SharedCache: at("cache", "_shared"), Buildpacks: at("buildpacks"),
-		Addons: at("addons"), Tmp: at("tmp"),
+		Addons: at("addons"), Tmp: at("tmp"), Builds: at("builds"),
 		HookSocket: at("hook.sock"), HostKey: at("ssh_host_ed25519_key"),
 		ServerInfo: at("server.json"), APIToken: at("api-token"),
 	}
@@ -78,6 +81,15 @@ func (l Layout) AppRun(app string) string { return under(l.Run, app) }
 // AppCache is app's build cache; "" when the layout has no Cache.
 func (l Layout) AppCache(app string) string { return under(l.Cache, app) }
 
+// AppBuilds holds the output of the builds of the app with id appID; ""
+// when the layout has no Builds.
+func (l Layout) AppBuilds(appID string) string {
+	if appID == "" || filepath.Base(appID) != appID || appID[0] == '.' {
+		return ""
+	}
+	return under(l.Builds, appID)
+}
+
 // under joins name to dir, or returns "" for no dir: never a path
 // relative to wherever the server happens to run.
 func under(dir, name string) string {
@@ -92,7 +104,7 @@ func under(dir, name string) string {
 // directories, so Home and Run are traversable (0711), not listable; the
 // rest is the server's alone.
 func (l Layout) Create() error {
-	for _, d := range []string{l.Home, l.Repos, l.Slugs, l.Tmp, l.Run, l.Cache, l.Buildpacks} {
+	for _, d := range []string{l.Home, l.Repos, l.Slugs, l.Tmp, l.Run, l.Cache, l.Buildpacks, l.Builds} {
 		if err := os.MkdirAll(d, 0o700); err != nil {
 			return fmt.Errorf("create data directory: %w", err)
 		}

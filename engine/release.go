@@ -35,14 +35,16 @@ func (e *Engine) StageDeploy(ctx context.Context, req DeployRequest) (*StagedDep
 	if req.Started.IsZero() {
 		req.Started = time.Now()
 	}
+	run := e.buildRuns.get(req.BuildID)
 	app, err := e.App(req.App)
+	if err == nil && run == nil {
+		run, err = e.startBuild(app, BuildSource{Version: req.Commit}, req.User)
+	}
 	if err != nil {
+		e.failBuild(run, err)
 		return nil, err
 	}
-	out := req.Out
-	if out == nil {
-		out = io.Discard
-	}
+	out := teeBuild(req.Out, run)
 	e.narrate(app.Name, StepPush, cmp.Or(shortCommit(req.Commit), "source"))
 	out = e.narrating(app.Name, out)
 	holder := "a build"
@@ -51,15 +53,17 @@ func (e *Engine) StageDeploy(ctx context.Context, req DeployRequest) (*StagedDep
 	}
 	unlock, err := e.lockFor(ctx, app.Name, holder, out)
 	if err != nil {
+		e.failBuild(run, err)
 		return nil, err
 	}
 	d, err := e.stageDeploy(ctx, req, out)
 	if err != nil {
 		unlock()
 		e.narrate(app.Name, StepFailed, ErrorMessage(err))
+		e.failBuild(run, err)
 		return nil, err
 	}
-	d.unlock = unlock
+	d.unlock, d.run = unlock, run
 	return d, nil
 }
 
@@ -165,6 +169,8 @@ type StagedDeploy struct {
 	st     *staged
 	unlock func()
 	once   sync.Once
+	// run is the build's record and output, ended by Release or Abort.
+	run *buildRun
 	// first is whether this is the app's first deploy (app.json's
 	// postdeploy runs after it); user is who deploys.
 	first bool
@@ -192,17 +198,17 @@ func (t pushTimes) line(now time.Time) string {
 // dynos, stops the old ones and says "Released vN" on out. It releases
 // the app's lock. After Abort it does nothing and returns an error.
 func (d *StagedDeploy) Release(out io.Writer) (*Release, error) {
-	if out == nil {
-		out = io.Discard
-	}
 	var err error = Errorf(ECONFLICT, "Release v%d was abandoned already.", d.Version)
 	var rel *Release
 	d.once.Do(func() {
 		defer d.unlock()
+		out = teeBuild(out, d.run)
 		if rel, err = d.e.goLive(d.st); err != nil {
 			d.e.narrate(d.st.app, StepFailed, ErrorMessage(err))
+			d.e.failBuild(d.run, err)
 			return
 		}
+		defer d.e.endBuild(d.run, rel, "")
 		fmt.Fprintf(out, "       Released v%d\n", rel.Version)
 		if err := d.e.declareJobs(d.st.app, slugAppJSON(d.st.slug)); err != nil {
 			d.e.logf("%s: app.json's cron jobs: %v", d.st.app, err)
@@ -224,6 +230,7 @@ func (d *StagedDeploy) Abort(why string) {
 		defer d.unlock()
 		d.e.abandon(d.st, why)
 		d.e.narrate(d.st.app, StepFailed, why)
+		d.e.endBuild(d.run, nil, fmt.Sprintf(" !     Release v%d abandoned: %s.", d.Version, why))
 	})
 }
 

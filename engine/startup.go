@@ -12,6 +12,8 @@ import (
 //     so that from its first request a known app gets 503 while its dynos
 //     start, never the unknown-app 404;
 //   - the drains learn where each app's logs go;
+//   - the builds a stop interrupted are marked failed (see
+//     endInterruptedBuilds);
 //   - dynos, one-off dynos and release phases wait until StartAddons has
 //     run, so that no process of an app meets its database still starting
 //     up ("FATAL: the database system is starting up").
@@ -27,6 +29,9 @@ func (e *Engine) Prepare() error {
 		e.Routes.SetDomains(a.Name, a.Domains)
 		e.Routes.SetMaintenance(a.Name, a.Maintenance)
 		e.setDrains(a)
+	}
+	if err := e.endInterruptedBuilds(); err != nil {
+		return fmt.Errorf("end the interrupted builds: %w", err)
 	}
 	e.mu.Lock()
 	if e.addonsReady == nil {

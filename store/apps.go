@@ -137,8 +137,12 @@ func (s *Store) DeleteApp(name string) ([]string, error) {
 	var ids []string
 	err := s.db.Update(func(tx *bolt.Tx) error {
 		apps := tx.Bucket(bucketApps)
-		if apps.Get([]byte(name)) == nil {
-			return errAppNotFound()
+		a, err := getApp(tx, name)
+		if err != nil {
+			return err
+		}
+		if err := deleteBuilds(tx, a.ID); err != nil {
+			return err
 		}
 		if err := apps.Delete([]byte(name)); err != nil {
 			return fmt.Errorf("delete record: %w", err)
@@ -155,7 +159,6 @@ func (s *Store) DeleteApp(name string) ([]string, error) {
 		if err := deleteReviewOf(tx, name); err != nil {
 			return err
 		}
-		var err error
 		ids, err = deleteSlugsOf(tx, name)
 		return err
 	})

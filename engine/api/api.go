@@ -51,10 +51,10 @@ type Server struct {
 	sessions logSessions
 	// imports are the slug imports waiting for their archive.
 	imports pending[*slugImport]
-	// sources are the uploads of POST /sources; builds the builds of
-	// their sources.
+	// sources are the uploads of POST /sources; builds counts the
+	// builds of their sources not yet ended.
 	sources pending[*source]
-	builds  builds
+	builds  pendingBuilds
 	// patterns are the routes Handler registered.
 	patterns []string
 	// Logf receives internal errors that users only see as a generic

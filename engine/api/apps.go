@@ -171,12 +171,10 @@ func (s *Server) patchApp(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if body.Name != nil && *body.Name != a.Name {
-		old := a.Name
-		if a, err = s.Engine.RenameApp(r.Context(), old, *body.Name, s.by(r)); err != nil {
+		if a, err = s.Engine.RenameApp(r.Context(), a.Name, *body.Name, s.by(r)); err != nil {
 			s.fail(w, err)
 			return
 		}
-		s.builds.rename(old, a.Name)
 	}
 	writeJSON(w, http.StatusOK, s.view(a))
 }

@@ -22,133 +22,39 @@ import (
 // answers a Build at once; the build runs on, its output streaming from
 // output_stream_url, and GET /apps/{app}/builds/{id} tells how it ended.
 
-// maxBuildLog bounds the output a build keeps for its stream.
-const maxBuildLog = 4 << 20
-
-// keptBuilds bounds the builds listed per app; older ones are forgotten.
-const keptBuilds = 50
-
-// build is one build of the flow, kept in memory.
-type build struct {
-	id, secret, app, appID string
-	// user is who asked for the build.
-	user            string
-	srcURL, version string
-	checksum        *string
-	created         time.Time
-
-	mu      sync.Mutex
-	status  string
-	updated time.Time
-	release *IDRef
-	slug    *IDRef
-	out     []byte
-	dropped bool
-	changed chan struct{} // closed and replaced at each change
+// pendingBuilds counts the builds of the flow not yet ended, by user:
+// each waits for its app's lock in a goroutine of its own, so their
+// number is bounded as the sources are.
+type pendingBuilds struct {
+	mu     sync.Mutex
+	byUser map[string]int
 }
 
-// Write appends build output, dropping what passes maxBuildLog.
-func (b *build) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if room := maxBuildLog - len(b.out); room > 0 {
-		b.out = append(b.out, p[:min(len(p), room)]...)
-	} else if !b.dropped {
-		b.dropped = true
+// start counts one more of user's builds, unless maxPending builds or
+// maxPendingPerUser of user's run already; it reports the counts.
+func (p *pendingBuilds) start(user string) (all, mine int, ok bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, n := range p.byUser {
+		all += n
 	}
-	b.wake()
-	return len(p), nil
-}
-
-// wake tells the streams something changed. The caller holds b.mu.
-func (b *build) wake() {
-	close(b.changed)
-	b.changed = make(chan struct{})
-}
-
-// appName is the build's app's name, which a rename changes.
-func (b *build) appName() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.app
-}
-
-// builds is the server's table of builds.
-type builds struct {
-	mu    sync.Mutex
-	byID  map[string]*build
-	byApp map[string][]*build
-}
-
-func (t *builds) add(b *build) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	if t.byID == nil {
-		t.byID, t.byApp = map[string]*build{}, map[string][]*build{}
+	mine = p.byUser[user]
+	if all >= maxPending || mine >= maxPendingPerUser {
+		return all, mine, false
 	}
-	t.byID[b.id] = b
-	list := append(t.byApp[b.app], b)
-	for len(list) > keptBuilds {
-		delete(t.byID, list[0].id)
-		list = list[1:]
+	if p.byUser == nil {
+		p.byUser = map[string]int{}
 	}
-	t.byApp[b.app] = list
+	p.byUser[user]++
+	return all, mine, true
 }
 
-// running counts the builds not yet ended, all and user's.
-func (t *builds) running(user string) (all, mine int) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	for _, b := range t.byID {
-		b.mu.Lock()
-		if b.status == "pending" {
-			all++
-			if b.user == user {
-				mine++
-			}
-		}
-		b.mu.Unlock()
+func (p *pendingBuilds) end(user string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.byUser[user]--; p.byUser[user] <= 0 {
+		delete(p.byUser, user)
 	}
-	return all, mine
-}
-
-// rename moves an app's builds to its new name.
-func (t *builds) rename(old, new string) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	list := t.byApp[old]
-	delete(t.byApp, old)
-	for _, b := range list {
-		b.mu.Lock()
-		b.app = new
-		b.mu.Unlock()
-	}
-	if len(list) > 0 {
-		t.byApp[new] = list
-	}
-}
-
-func (t *builds) get(id string) *build {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	return t.byID[id]
-}
-
-func (t *builds) bySecret(secret string) *build {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	for _, b := range t.byID {
-		if b.secret == secret {
-			return b
-		}
-	}
-	return nil
-}
-
-func (t *builds) list(app string) []*build {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	return append([]*build(nil), t.byApp[app]...)
 }
 
 // BuildView is a build in the Platform API's shape.
@@ -177,17 +83,19 @@ type NameURL struct {
 	URL  string `json:"url"`
 }
 
-func (s *Server) buildView(r *http.Request, b *build) BuildView {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	v := BuildView{ID: b.id, App: IDRef{b.appID}, Buildpacks: []NameURL{}, CreatedAt: b.created, UpdatedAt: b.updated,
-		OutputStreamURL: baseURL(r) + "/build-output/" + b.secret, Release: b.release, Slug: b.slug,
-		Stack: engine.Stack, Status: b.status, User: s.owner(b.user)}
-	v.SourceBlob.Checksum, v.SourceBlob.URL, v.SourceBlob.Version = b.checksum, b.srcURL, optional(b.version)
-	if a, err := s.Engine.App(b.app); err == nil {
-		for _, p := range a.Buildpacks {
-			v.Buildpacks = append(v.Buildpacks, NameURL{Name: p, URL: p})
-		}
+func (s *Server) buildView(r *http.Request, b *engine.Build) BuildView {
+	v := BuildView{ID: b.ID, App: IDRef{b.AppID}, Buildpacks: []NameURL{}, CreatedAt: b.CreatedAt, UpdatedAt: b.UpdatedAt,
+		OutputStreamURL: baseURL(r) + "/build-output/" + b.Secret,
+		Stack:           engine.Stack, Status: b.Status, User: s.owner(b.User)}
+	if b.ReleaseID != "" {
+		v.Release = &IDRef{b.ReleaseID}
+	}
+	if b.SlugID != "" {
+		v.Slug = &IDRef{b.SlugID}
+	}
+	v.SourceBlob.Checksum, v.SourceBlob.URL, v.SourceBlob.Version = b.Checksum, b.SourceURL, optional(b.Version)
+	for _, p := range b.Buildpacks {
+		v.Buildpacks = append(v.Buildpacks, NameURL{Name: p, URL: p})
 	}
 	return v
 }
@@ -226,22 +134,24 @@ func (s *Server) createSourceBuild(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, engine.Errorf(engine.EINVALID, "A build takes the app's buildpacks: set them with PUT /apps/%s/buildpack-installations (`buildpacks:set`), not in the build.", app.Name))
 		return
 	}
-	// Each build waits for its app's lock in a goroutine of its own:
-	// their number is bounded as the sources are.
-	if all, mine := s.builds.running(s.by(r)); all >= maxPending || mine >= maxPendingPerUser {
+	user := s.by(r)
+	if all, mine, ok := s.builds.start(user); !ok {
 		s.fail(w, engine.Errorf(engine.EINVALID, "%d builds are running or waiting already, %d of yours (at most %d): wait for one to end.", all, mine, maxPendingPerUser))
 		return
 	}
 	f, err := s.openSource(body.SourceBlob.URL, body.SourceBlob.Checksum)
 	if err != nil {
+		s.builds.end(user)
 		s.fail(w, err)
 		return
 	}
-	now := time.Now().UTC()
-	b := &build{id: engine.NewID(), secret: secret(), app: app.Name, appID: app.ID, user: s.by(r), srcURL: body.SourceBlob.URL,
-		version: body.SourceBlob.Version, checksum: body.SourceBlob.Checksum, created: now,
-		status: "pending", updated: now, changed: make(chan struct{})}
-	s.builds.add(b)
+	b, err := s.Engine.NewBuild(app.Name, engine.BuildSource{URL: body.SourceBlob.URL, Version: body.SourceBlob.Version, Checksum: body.SourceBlob.Checksum}, user)
+	if err != nil {
+		f.Close()
+		s.builds.end(user)
+		s.fail(w, err)
+		return
+	}
 	go s.runBuild(b, f, app.Name)
 	writeJSON(w, http.StatusCreated, s.buildView(r, b))
 }
@@ -289,77 +199,57 @@ func (s *Server) openSource(raw string, checksum *string) (*os.File, error) {
 	return f, nil
 }
 
-// runBuild builds and releases a source, as a push does, and records how
-// it ended.
-func (s *Server) runBuild(b *build, f *os.File, app string) {
+// runBuild builds and releases a source, as a push does; the engine
+// records how it ended, and why in its output.
+func (s *Server) runBuild(b *engine.Build, f *os.File, app string) {
+	defer s.builds.end(b.User)
 	defer f.Close()
-	rel, err := s.Engine.Deploy(context.Background(), engine.DeployRequest{
-		App: app, Commit: b.version, User: b.user, Out: b, Source: f,
+	_, err := s.Engine.Deploy(context.Background(), engine.DeployRequest{
+		App: app, Commit: b.Version, User: b.User, Source: f, BuildID: b.ID,
 	})
-	if err != nil && engine.ErrorCode(err) != engine.EBUILD {
-		if engine.ErrorCode(err) == engine.EINTERNAL {
-			s.logf("build of %s: %v", app, err)
-		}
-		fmt.Fprintf(b, " !     %s\n", engine.ErrorMessage(err))
+	if engine.ErrorCode(err) == engine.EINTERNAL {
+		s.logf("build of %s: %v", app, err)
 	}
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	b.status, b.updated = "failed", time.Now().UTC()
-	if err == nil {
-		b.status = "succeeded"
-		b.release = &IDRef{rel.ID}
-		if rel.SlugID != "" {
-			b.slug = &IDRef{rel.SlugID}
-		}
-	}
-	b.wake()
 }
 
 // readBuildOutput is GET /build-output/{secret}: the build's output as it
-// happens, in plain text, until the build ends.
+// happens, in plain text, until the build ends; a build that ended (in
+// this server's life or an earlier one's) answers its whole output.
 func (s *Server) readBuildOutput(w http.ResponseWriter, r *http.Request) {
-	b := s.builds.bySecret(r.PathValue("secret"))
-	if b == nil {
-		s.fail(w, engine.Errorf(engine.ENOTFOUND, "This build output URL is unknown."))
+	out, err := s.Engine.BuildOutputBySecret(r.PathValue("secret"))
+	if err != nil {
+		s.fail(w, err)
 		return
 	}
-	streamText(w, r, func(sent int) ([]byte, bool, <-chan struct{}) {
-		b.mu.Lock()
-		defer b.mu.Unlock()
-		return b.out[sent:], b.status != "pending", b.changed
-	})
+	streamText(w, r, func(sent int) ([]byte, bool, <-chan struct{}) { return out.Read(int64(sent)) })
 }
 
 // listBuilds is GET /apps/{app}/builds, oldest first.
 func (s *Server) listBuilds(w http.ResponseWriter, r *http.Request) {
-	app, err := s.Engine.App(r.PathValue("app"))
+	builds, err := s.Engine.Builds(r.PathValue("app"))
 	if err != nil {
 		s.fail(w, err)
 		return
 	}
 	out := []BuildView{}
-	for _, b := range s.builds.list(app.Name) {
-		// An app destroyed leaves its builds under its name: a new app
-		// of that name (anyone's) must not list them, their source and
-		// their output.
-		if b.appID == app.ID {
-			out = append(out, s.buildView(r, b))
-		}
+	for _, b := range builds {
+		out = append(out, s.buildView(r, b))
 	}
 	writeJSON(w, http.StatusOK, out)
 }
 
 // getBuild is GET /apps/{app}/builds/{id}.
 func (s *Server) getBuild(w http.ResponseWriter, r *http.Request) {
-	app, err := s.Engine.App(r.PathValue("app"))
+	builds, err := s.Engine.Builds(r.PathValue("app"))
 	if err != nil {
 		s.fail(w, err)
 		return
 	}
-	b := s.builds.get(r.PathValue("id"))
-	if b == nil || b.appName() != app.Name || b.appID != app.ID {
-		s.fail(w, engine.Errorf(engine.ENOTFOUND, "Couldn't find that build: %s.", r.PathValue("id")))
-		return
+	for _, b := range builds {
+		if b.ID == r.PathValue("id") {
+			writeJSON(w, http.StatusOK, s.buildView(r, b))
+			return
+		}
 	}
-	writeJSON(w, http.StatusOK, s.buildView(r, b))
+	s.fail(w, engine.Errorf(engine.ENOTFOUND, "Couldn't find that build: %s.", r.PathValue("id")))
 }

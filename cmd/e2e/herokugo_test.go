@@ -392,7 +392,8 @@ func TestHerokuGo(t *testing.T) {
 	_, err = h.BuildInfo(ctx, "hgo", "0b7a3bb4-6d4d-4e83-9d23-000000000000")
 	h.refused("BuildInfo", err, 404, "not_found")
 	builds, err := h.BuildList(ctx, "hgo", nil)
-	h.check("BuildList", err, when(len(builds) == 1 && builds[0].ID == b.ID && builds[0].Status == "succeeded", "builds", builds))
+	// The push's build, then the API's.
+	h.check("BuildList", err, when(len(builds) == 2 && builds[1].ID == b.ID && builds[1].Status == "succeeded" && builds[0].Status == "succeeded", "builds", builds))
 
 	// The build's slug, exported and imported again as a slug of its own.
 	var blob []byte
@@ -440,7 +441,7 @@ func TestHerokuGo(t *testing.T) {
 		rels, _ := h.ReleaseList(ctx, "hgo-renamed", nil)
 		ads, _ := h.AddOnListByApp(ctx, "hgo-renamed", nil)
 		builds, _ := h.BuildList(ctx, "hgo-renamed", nil)
-		if len(rels) != 8 || len(ads) != 1 || ads[0].App.Name != "hgo-renamed" || len(builds) != 1 {
+		if len(rels) != 8 || len(ads) != 1 || ads[0].App.Name != "hgo-renamed" || len(builds) != 2 {
 			t.Errorf("after the rename: %d releases, add-ons %v, builds %v", len(rels), ads, builds)
 		}
 		if _, err := h.AppInfo(ctx, "hgo"); err == nil {

@@ -272,11 +272,13 @@ type parallelGunzip struct {
 	wg    sync.WaitGroup
 	pool  sync.Pool // *[]byte, inflated members
 	ins   sync.Pool // *[]byte, members read
-	// flaters holds inflaters to reset for another member.
-	flaters sync.Pool
-	cur     *memberOut
-	pos     int
-	err     error
+	// flaters holds streaming inflaters to reset for another member,
+	// inflaters the tables of inflateInto.
+	flaters   sync.Pool
+	inflaters sync.Pool
+	cur       *memberOut
+	pos       int
+	err       error
 }
 
 // memberOut is one member's inflated bytes, or the reader of the rest
@@ -376,6 +378,31 @@ func (p *parallelGunzip) inflate(off int64, hdrLen, total int) ([]byte, *[]byte,
 	if _, err := p.ra.ReadAt(in, off); err != nil {
 		return nil, nil, err
 	}
+	buf, _ := p.pool.Get().(*[]byte)
+	if buf == nil {
+		b := make([]byte, 0, memberSize)
+		buf = &b
+	}
+	trailer := in[total-8:]
+	// Inflated straight into a buffer of the size the trailer gives
+	// (see inflateInto); a member it does not take is read again as a
+	// stream below, which also words the error.
+	if size := int(binary.LittleEndian.Uint32(trailer[4:])); size <= maxMemberOut {
+		if cap(*buf) < size {
+			*buf = make([]byte, 0, size)
+		}
+		out := (*buf)[:size]
+		fl, _ := p.inflaters.Get().(*inflater)
+		if fl == nil {
+			fl = new(inflater)
+		}
+		err := fl.inflateInto(out, in[hdrLen:total-8])
+		p.inflaters.Put(fl)
+		if err == nil && binary.LittleEndian.Uint32(trailer) == crc32.ChecksumIEEE(out) {
+			*buf = out
+			return out, buf, nil
+		}
+	}
 	body := bytes.NewReader(in[hdrLen : total-8])
 	fr, _ := p.flaters.Get().(io.ReadCloser)
 	if fr == nil {
@@ -384,14 +411,8 @@ func (p *parallelGunzip) inflate(off int64, hdrLen, total int) ([]byte, *[]byte,
 		return nil, nil, err
 	}
 	defer p.flaters.Put(fr)
-	buf, _ := p.pool.Get().(*[]byte)
-	if buf == nil {
-		b := make([]byte, 0, memberSize)
-		buf = &b
-	}
 	out, err := inflateAll(fr, (*buf)[:0])
 	*buf = out
-	trailer := in[total-8:]
 	switch {
 	case err != nil:
 	case body.Len() != 0:

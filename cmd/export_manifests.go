@@ -19,9 +19,11 @@ import (
 	"hako/engine/export/nomad"
 )
 
-// exportModel reads what the manifests say of app: the release and its
-// slug's process types, the formation's quantities, the app's config
-// vars, add-ons, custom domains and scheduler jobs.
+// exportModel reads what the manifests say of app: the release, its
+// slug's process types and its config vars (those it ran with, not the
+// app's current ones, so that exporting vN after a config:set gives vN),
+// the formation's quantities, the add-ons whose vars the release has,
+// the custom domains and the scheduler jobs.
 func exportModel(cl *Client, app string, c *cli.Context) (*export.App, error) {
 	rel, slug, err := fetchRelease(cl, app, c)
 	if err != nil {
@@ -54,7 +56,7 @@ func exportModel(cl *Client, app string, c *cli.Context) (*export.App, error) {
 		}
 		m.Processes = append(m.Processes, export.Process{Type: typ, Command: slug.ProcessTypes[typ], Quantity: qty[typ]})
 	}
-	if err := cl.Do("GET", appPath(app, "/config-vars"), nil, &m.Config); err != nil {
+	if err := cl.Do("GET", appPath(app, fmt.Sprintf("/releases/v%d/config-vars", rel.Version)), nil, &m.Config); err != nil {
 		return nil, err
 	}
 	var addons []api.AddonView
@@ -62,7 +64,9 @@ func exportModel(cl *Client, app string, c *cli.Context) (*export.App, error) {
 		return nil, err
 	}
 	for _, a := range addons {
-		if kind := export.AddonKind(a.AddonService.Name); kind != "" && len(a.ConfigVars) > 0 {
+		// An add-on attached since the release is none of its: its var
+		// (which Compose would set) is not in the release's config.
+		if kind := export.AddonKind(a.AddonService.Name); kind != "" && len(a.ConfigVars) > 0 && hasKey(m.Config, a.ConfigVars[0]) {
 			m.Addons = append(m.Addons, export.Addon{Kind: kind, ConfigVar: a.ConfigVars[0]})
 		}
 	}
@@ -170,6 +174,11 @@ func exportManifests(env *Env, cl *Client, app, format string, c *cli.Context) e
 	}
 	fmt.Fprintf(env.Stdout, "Exported %s v%d as %s, running %s\n", app, m.Release.Version, format, m.Image)
 	return nil
+}
+
+func hasKey(m map[string]string, k string) bool {
+	_, ok := m[k]
+	return ok
 }
 
 // trimChecksum is a checksum's hex, without Heroku's "SHA256:".

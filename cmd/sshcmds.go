@@ -44,7 +44,13 @@ func sshCommands(eng *engine.Engine, apiURL string) func(*sshgit.Session) int {
 				req.Started = func(name string) {
 					fmt.Fprintf(ss.Stderr, "Running %s on ⬢ %s... up, %s\n", req.Command, req.App, name)
 				}
-				return eng.Run(ss.Context, req)
+				code, err := eng.Run(ss.Context, req)
+				if err != nil && code >= 0 {
+					// The dyno ran and was stopped (ps:stop, its cycle, its
+					// client gone): its status says so, as through the API.
+					err = nil
+				}
+				return code, err
 			},
 		}
 		return Run(remote, ss.Args)

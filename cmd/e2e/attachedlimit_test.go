@@ -71,6 +71,20 @@ func (r *attachedRun) name(t *testing.T) string {
 	return m[1]
 }
 
+// wait waits for the client to exit on its own and returns its status.
+func (r *attachedRun) wait(t *testing.T) int {
+	t.Helper()
+	done := make(chan error, 1)
+	go func() { done <- r.cmd.Wait() }()
+	select {
+	case err := <-done:
+		return exitCode(err)
+	case <-time.After(30 * time.Second):
+		t.Fatalf("the client did not exit:\n%s", r.out.String())
+		return -1
+	}
+}
+
 // kill ends the client with SIGKILL: it closes nothing itself.
 func (r *attachedRun) kill() {
 	_ = r.cmd.Process.Kill()
@@ -233,6 +247,9 @@ func TestAttachedPerUser(t *testing.T) {
 		t.Errorf("ps:stop %s:\n%s", againName, out)
 	}
 	waitGone(t, s, againName, 30*time.Second)
+	if code := again.wait(t); code != 143 || strings.Contains(again.out.String(), " ▸ ") {
+		t.Errorf("the client of a stopped one-off exited with %d, want 143 and no error:\n%s", code, again.out.String())
+	}
 
 	// Nothing is left once the clients are gone.
 	for _, r := range []*attachedRun{second, silent, again, collab} {

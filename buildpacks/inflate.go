@@ -406,6 +406,14 @@ func decodeBlock(br *bitReader, lt *[litlenTableSize]uint32, dt *[distTableSize]
 			}
 			out[o] = byte(e >> 16)
 			o++
+			// Literals come in runs, and a second one fits in what
+			// is left (at least 41 bits) without refilling.
+			if e = lt[buf&(1<<litlenBits-1)]; e&entryLiteral != 0 && o < len(out) {
+				buf >>= e & 31
+				n -= uint(e & 31)
+				out[o] = byte(e >> 16)
+				o++
+			}
 			continue
 		}
 		if e&(entryEnd|entryInvalid) != 0 {

@@ -1,7 +1,9 @@
 package e2e
 
 import (
+	"bufio"
 	"context"
+	"crypto/tls"
 	"crypto/x509"
 	"encoding/json"
 	"errors"
@@ -15,6 +17,7 @@ import (
 	"regexp"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -363,10 +366,11 @@ func newStallProxy(t *testing.T, target string) *stallProxy {
 
 func (p *stallProxy) stall() { p.once.Do(func() { close(p.stalled) }) }
 
-// TestAttachedAPIClientSilent: a `hako run` attached through the API
-// whose network goes silent (every packet between the server and its
-// client dropped: no FIN, no RST, and the client process alive) is cut
-// off by the API listener's TCP keepalives within about
+// TestAttachedAPIClientSilent: a one-off attached through the API, by
+// `hako run` (an upgraded connection) or as the heroku CLI does (the
+// rendezvous), whose network goes silent (every packet between the
+// server and its client dropped: no FIN, no RST, the client alive) is cut
+// off by the listeners' TCP keepalives within about
 // 4 × --client-alive-interval and its dyno stopped, where Go's default
 // keepalives would take 150 s.
 func TestAttachedAPIClientSilent(t *testing.T) {
@@ -378,20 +382,90 @@ func TestAttachedAPIClientSilent(t *testing.T) {
 	if out, err := s.push(repo(t, "procfile-app"), s.key, "shared", "main"); err != nil {
 		t.Fatalf("push: %v\n%s", err, out)
 	}
-	// The client reaches the API through a proxy, whose connection to
-	// the server has a port of its own to drop the packets of.
-	p := newStallProxy(t, "127.0.0.1:"+s.apiPort)
-	cli := exec.Command(bin, "run", "-a", "shared", "--no-tty", oneoffCommand)
-	cli.Env = append(os.Environ(), "HAKO_API_URL=http://127.0.0.1:"+p.port, "HAKO_API_TOKEN="+s.token(t))
-	run := startAttached(t, cli)
-	name := run.name(t)
-	var port string
-	select {
-	case port = <-p.upstream:
-	case <-time.After(10 * time.Second):
-		t.Fatal("no connection through the proxy")
+	// upstream is the port of the proxy's connection to the server.
+	upstream := func(t *testing.T, p *stallProxy) string {
+		t.Helper()
+		select {
+		case port := <-p.upstream:
+			return port
+		case <-time.After(10 * time.Second):
+			t.Fatal("no connection through the proxy")
+			return ""
+		}
 	}
-	table := fmt.Sprintf("hako_e2e_silent_%d", os.Getpid())
+	// cutOff drops the packets between the server's port and the
+	// proxy's and waits for the dyno name to stop.
+	cutOff := func(t *testing.T, serverPort, proxyPort, name string) {
+		t.Helper()
+		dropBetween(t, serverPort, proxyPort)
+		dropped := time.Now()
+		waitGone(t, s, name, 4*interval+15*time.Second)
+		t.Logf("%s stopped %v after its client's network went silent (--client-alive-interval %v)", name, time.Since(dropped).Round(100*time.Millisecond), interval)
+	}
+
+	t.Run("HakoRun", func(t *testing.T) {
+		// The client reaches the API through a proxy, whose connection
+		// to the server has a port of its own to drop the packets of.
+		p := newStallProxy(t, "127.0.0.1:"+s.apiPort)
+		cli := exec.Command(bin, "run", "-a", "shared", "--no-tty", oneoffCommand)
+		cli.Env = append(os.Environ(), "HAKO_API_URL=http://127.0.0.1:"+p.port, "HAKO_API_TOKEN="+s.token(t))
+		run := startAttached(t, cli)
+		name := run.name(t)
+		cutOff(t, s.apiPort, upstream(t, p), name)
+		// Nothing but the keepalives ended it: the client still runs.
+		if err := run.cmd.Process.Signal(syscall.Signal(0)); err != nil {
+			t.Errorf("the client exited: %v\n%s", err, run.out.String())
+		}
+		run.kill()
+	})
+
+	t.Run("Rendezvous", func(t *testing.T) {
+		body, _ := json.Marshal(map[string]any{"command": oneoffCommand, "attach": true, "force_no_tty": true})
+		var d herokuDyno
+		if code, out := answer(s.apiCall(t, context.Background(), s.token(t), "POST", "/apps/shared/dynos", string(body))); code != http.StatusCreated || json.Unmarshal([]byte(out), &d) != nil || d.AttachURL == nil {
+			t.Fatalf("an attached one-off for the rendezvous: %d %s", code, out)
+		}
+		m := regexp.MustCompile(`^rendezvous://127\.0\.0\.1:(\d+)/([0-9a-f]{64})$`).FindStringSubmatch(*d.AttachURL)
+		if m == nil {
+			t.Fatalf("attach_url %q", *d.AttachURL)
+		}
+		p := newStallProxy(t, "127.0.0.1:"+m[1])
+		conn, err := tls.Dial("tcp", "127.0.0.1:"+p.port, &tls.Config{RootCAs: s.roots(t)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		if _, err := fmt.Fprintf(conn, "%s\r\n", m[2]); err != nil {
+			t.Fatal(err)
+		}
+		_ = conn.SetReadDeadline(time.Now().Add(30 * time.Second))
+		if line, err := bufio.NewReader(conn).ReadString('\n'); line != "rendezvous\r\n" {
+			t.Fatalf("the rendezvous' first line: %q, %v", line, err)
+		}
+		waitFor(t, 30*time.Second, d.Name+" up", func() bool {
+			for _, ds := range s.dynos(t, "shared") {
+				if ds.Name == d.Name && ds.State == "up" {
+					return true
+				}
+			}
+			return false
+		})
+		cutOff(t, m[1], upstream(t, p), d.Name)
+	})
+
+	waitFor(t, 30*time.Second, "no one-off left", func() bool {
+		return len(oneoffs(t, s, "shared")) == 0 && processesRunning(t) == 0
+	})
+}
+
+// dropTables numbers the nftables tables of dropBetween.
+var dropTables atomic.Int32
+
+// dropBetween drops every packet between the local TCP ports a and b
+// until the test ends, as a network gone silent would.
+func dropBetween(t *testing.T, a, b string) {
+	t.Helper()
+	table := fmt.Sprintf("hako_e2e_silent_%d_%d", os.Getpid(), dropTables.Add(1))
 	rules := fmt.Sprintf(`table inet %s {
 	chain input {
 		type filter hook input priority 0; policy accept;
@@ -399,7 +473,7 @@ func TestAttachedAPIClientSilent(t *testing.T) {
 		tcp sport %s tcp dport %s drop
 	}
 }
-`, table, s.apiPort, port, port, s.apiPort)
+`, table, a, b, b, a)
 	nft := exec.Command("nft", "-f", "-")
 	nft.Stdin = strings.NewReader(rules)
 	if out, err := nft.CombinedOutput(); err != nil {
@@ -407,18 +481,7 @@ func TestAttachedAPIClientSilent(t *testing.T) {
 	}
 	t.Cleanup(func() {
 		if out, err := exec.Command("nft", "delete", "table", "inet", table).CombinedOutput(); err != nil {
-			t.Errorf("nft delete table: %v\n%s", err, out)
+			t.Errorf("nft delete table %s: %v\n%s", table, err, out)
 		}
-	})
-	dropped := time.Now()
-	waitGone(t, s, name, 4*interval+15*time.Second)
-	t.Logf("a silent API client's dyno stopped %v after its network went silent (--client-alive-interval %v)", time.Since(dropped).Round(100*time.Millisecond), interval)
-	// Nothing but the keepalives ended it: the client still runs.
-	if err := run.cmd.Process.Signal(syscall.Signal(0)); err != nil {
-		t.Errorf("the client exited: %v\n%s", err, run.out.String())
-	}
-	run.kill()
-	waitFor(t, 30*time.Second, "no one-off left", func() bool {
-		return len(oneoffs(t, s, "shared")) == 0 && processesRunning(t) == 0
 	})
 }

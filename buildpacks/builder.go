@@ -91,6 +91,15 @@ func (b *Builder) RemoveSlug(slugID string) error {
 	return nil
 }
 
+// HasSlug implements engine.SlugKeeper: whether a slug's file exists.
+func (b *Builder) HasSlug(slugID string) bool {
+	if validSlugID(slugID) != nil {
+		return false
+	}
+	_, err := os.Stat(b.slugPath(slugID))
+	return err == nil
+}
+
 // failed is a build failure to show the pusher: a sentence, and lines
 // of details saying what to do.
 type failed struct {

@@ -81,6 +81,9 @@ func releasesCommands(env *Env) []*cli.Command {
 				if r.Slug != nil {
 					slug = r.Slug.ID
 				}
+				if r.SlugRemoved {
+					slug += " (removed: only the latest releases' slugs are kept, see --keep-slugs)"
+				}
 				printFields(env.Stdout, [][2]string{
 					{"Add-ons", ""},
 					{"By", r.User.Email},

@@ -44,6 +44,7 @@ func serverCommand(env *Env) *cli.Command {
 			&cli.IntFlag{Name: "max-source-files", Value: engine.DefaultSourceEntries, Usage: "files, directories and links an app's source may hold", EnvVars: []string{"HAKO_MAX_SOURCE_FILES"}},
 			&cli.IntFlag{Name: "build-disk", Value: engine.DefaultBuildBytes >> 20, Usage: "size in MiB a build's directory may reach, and an unpacked slug", EnvVars: []string{"HAKO_BUILD_DISK"}},
 			&cli.IntFlag{Name: "max-slug", Value: engine.DefaultSlugBytes >> 20, Usage: "size in MB of a compiled slug, compressed (Heroku: 500)", EnvVars: []string{"HAKO_MAX_SLUG"}},
+			&cli.IntFlag{Name: "keep-slugs", Value: engine.DefaultKeepSlugs, Usage: "slugs of its latest succeeded releases each app keeps on disk (its current one's always); older ones are removed and can no longer be rolled back to", EnvVars: []string{"HAKO_KEEP_SLUGS"}},
 			&cli.DurationFlag{Name: "build-timeout", Value: engine.DefaultBuildTime, Usage: "how long a build may run before it is stopped and the push refused", EnvVars: []string{"HAKO_BUILD_TIMEOUT"}},
 			&cli.IntFlag{Name: "max-repo", Value: engine.DefaultRepoBytes >> 20, Usage: "size in MiB an app's git repository may take on disk, all its branches and tags together", EnvVars: []string{"HAKO_MAX_REPO"}},
 			&cli.IntFlag{Name: "max-apps-per-user", Value: engine.DefaultMaxAppsPerUser, Usage: "apps a member may own, review apps and CI apps included (administrators: no limit); 0 for no limit", EnvVars: []string{"HAKO_MAX_APPS_PER_USER"}},
@@ -97,6 +98,9 @@ func serverCommand(env *Env) *cli.Command {
 					return engine.Errorf(engine.EINVALID, "--%s must be a positive number.", f)
 				}
 			}
+			if k := c.Int("keep-slugs"); k < 1 || k > engine.MaxReleaseRecords {
+				return engine.Errorf(engine.EINVALID, "--keep-slugs must be from 1 to %d (the release records kept per app).", engine.MaxReleaseRecords)
+			}
 			if cfg.MaxAppsPerUser = c.Int("max-apps-per-user"); cfg.MaxAppsPerUser < 0 {
 				return engine.Errorf(engine.EINVALID, "--max-apps-per-user must be a number of apps, or 0 for no limit.")
 			}
@@ -116,7 +120,7 @@ func serverCommand(env *Env) *cli.Command {
 			}
 			cfg.Limits = engine.BuildLimits{SourceBytes: int64(c.Int("max-source")) << 20, SourceEntries: c.Int("max-source-files"),
 				BuildBytes: int64(c.Int("build-disk")) << 20, SlugBytes: int64(c.Int("max-slug")) << 20, RepoBytes: int64(c.Int("max-repo")) << 20,
-				BuildTime: c.Duration("build-timeout")}
+				BuildTime: c.Duration("build-timeout"), KeepSlugs: c.Int("keep-slugs")}
 			mode, err := dyno.ParseMode(c.String("isolation"))
 			if err != nil {
 				return engine.Errorf(engine.EINVALID, "--isolation must be auto, required or none.")

@@ -100,6 +100,8 @@ type Engine struct {
 	// staged are dynos started but not yet running (see staging.go).
 	staged   stagedDynos
 	unpacked unpackedDirs
+	// slugs serialises slug files' removal with new slugs' records.
+	slugs slugGuard
 	// phaseLogs keep the release phases' output (see PhaseLog).
 	phaseLogs phaseLogs
 	// buildRuns are the builds under way (see buildlog.go).

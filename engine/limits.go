@@ -31,6 +31,10 @@ type BuildLimits struct {
 	// never ends (a script that sleeps) would hold the app's lock, its
 	// build disk and its processes for good.
 	BuildTime time.Duration
+	// KeepSlugs is how many slugs of succeeded releases each app keeps
+	// on disk besides its current release's (see retain.go): older ones
+	// are removed, so that a loop of pushes cannot fill the disk.
+	KeepSlugs int
 }
 
 // The defaults of BuildLimits.
@@ -62,6 +66,9 @@ func (l BuildLimits) WithDefaults() BuildLimits {
 	}
 	if l.BuildTime <= 0 {
 		l.BuildTime = DefaultBuildTime
+	}
+	if l.KeepSlugs <= 0 {
+		l.KeepSlugs = DefaultKeepSlugs
 	}
 	return l
 }

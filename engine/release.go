@@ -123,7 +123,7 @@ func (e *Engine) stageDeploy(ctx context.Context, req DeployRequest, out io.Writ
 	times.receive = buildStart.Sub(req.Started)
 	times.build = times.built.Sub(buildStart) - res.SlugTime
 	if err := ValidateProcessTypes(res.ProcessTypes); err != nil {
-		_ = e.Builder.RemoveSlug(res.SlugID)
+		e.dropUnrecorded(res.SlugID)
 		fmt.Fprintf(out, " !     Push rejected: %s\n", ErrorMessage(err))
 		return nil, Errorf(EBUILD, "%s", ErrorMessage(err))
 	}
@@ -137,13 +137,13 @@ func (e *Engine) stageDeploy(ctx context.Context, req DeployRequest, out io.Writ
 	}
 	e.narrate(app.Name, StepSlug, fmt.Sprintf("%d %s", slug.Size, slug.ID))
 	if err := e.checkCron(res.AppJSON); err != nil {
-		_ = e.Builder.RemoveSlug(res.SlugID)
+		e.dropUnrecorded(res.SlugID)
 		fmt.Fprintf(out, " !     %s\n", ErrorMessage(err))
 		return nil, Errorf(EBUILD, "%s", ErrorMessage(err))
 	}
 	cfg, err := e.setUp(ctx, app, cur, res.AppJSON, req.User, out)
 	if err != nil {
-		_ = e.Builder.RemoveSlug(res.SlugID)
+		e.dropUnrecorded(res.SlugID)
 		return nil, err
 	}
 	fmt.Fprintf(out, "-----> Launching...\n")

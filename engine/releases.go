@@ -66,6 +66,11 @@ func (e *Engine) Rollback(ctx context.Context, name, user string, version int, o
 		if target.Status == ReleaseFailed {
 			return nil, Errorf(EINVALID, "v%d of %s failed its release phase; roll back to a release that succeeded.", v, name)
 		}
+		if _, err := e.Store.Slug(target.SlugID); engine404(err) {
+			return nil, e.errSlugRemoved(name, v)
+		} else if err != nil {
+			return nil, err
+		}
 		return &Release{SlugID: target.SlugID, Config: target.Config, Description: fmt.Sprintf("Rollback to v%d", v)}, nil
 	})
 }
@@ -93,7 +98,9 @@ func (e *Engine) next(ctx context.Context, name, user string, out io.Writer, mak
 	rel.App, rel.User, rel.CreatedAt = name, user, time.Now().UTC()
 	var slug *Slug
 	if rel.SlugID != "" {
-		if slug, err = e.Store.Slug(rel.SlugID); err != nil {
+		if slug, err = e.Store.Slug(rel.SlugID); engine404(err) {
+			return nil, Errorf(EINVALID, "That slug was removed: this server keeps the slugs of each app's last %d deploys and of its current release (--keep-slugs).", e.keepSlugs())
+		} else if err != nil {
 			return nil, fmt.Errorf("read slug of %s: %w", name, err)
 		}
 	}

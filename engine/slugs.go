@@ -131,6 +131,8 @@ func (e *Engine) ForgetImport(id string) {
 	if !slugFileRe.MatchString(id) || e.Paths.Slugs == "" {
 		return
 	}
+	e.slugs.mu.Lock()
+	defer e.slugs.mu.Unlock()
 	if _, err := e.Store.Slug(id); ErrorCode(err) == ENOTFOUND {
 		_ = os.Remove(filepath.Join(e.Paths.Slugs, id+".tgz"))
 	}

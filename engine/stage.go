@@ -47,13 +47,24 @@ func (e *Engine) stage(ctx context.Context, app *App, rel *Release, slug, newSlu
 		// Nothing to run: the release is current at once.
 		rel.Status = ReleaseSucceeded
 	}
-	rel, err := e.Store.CreateRelease(rel, newSlug)
+	var err error
+	if newSlug != nil {
+		err = e.recordSlug(newSlug.ID, func() (err error) {
+			rel, err = e.Store.CreateRelease(rel, newSlug)
+			return err
+		})
+	} else {
+		rel, err = e.Store.CreateRelease(rel, nil)
+	}
 	if err != nil {
 		if newSlug != nil {
-			_ = e.Builder.RemoveSlug(newSlug.ID)
+			e.dropUnrecorded(newSlug.ID)
 		}
 		return nil, err
 	}
+	// What falls out of the app's retained slugs goes now, so that a
+	// loop of failing releases bounds the disk too.
+	e.retainSlugs(app.Name)
 	e.log(app.Name, "api", "%s by user %s", rel.Description, rel.User)
 	e.log(app.Name, "api", "Release v%d created by user %s", rel.Version, rel.User)
 	st := &staged{app: app.Name, rel: rel, slug: slug}
@@ -133,6 +144,8 @@ func (e *Engine) goLive(st *staged) (*Release, error) {
 		return nil, err
 	}
 	e.replaceRunning(st.app, st.started, func(*instance) bool { return true })
+	// The replaced dynos are gone: the slug they ran may go too.
+	e.retainSlugs(st.app)
 	e.narrate(st.app, StepLive, fmt.Sprintf("v%d", rel.Version))
 	return rel, nil
 }

@@ -29,6 +29,14 @@ type Store interface {
 	Releases(app string) ([]*Release, error)
 	// Slug returns a slug's record. Returns ENOTFOUND.
 	Slug(id string) (*Slug, error)
+	// PruneSlugs applies the retention rule (see Retention) after a
+	// release of app: it trims the app's release records to
+	// MaxReleaseRecords, deletes the records of the slugs no app retains
+	// and inUse does not name, and returns their ids, whose files the
+	// caller removes. Returns ENOTFOUND.
+	PruneSlugs(app string, keep int, inUse map[string]bool) ([]string, error)
+	// SlugIDs returns the ids of every recorded slug.
+	SlugIDs() (map[string]bool, error)
 
 	// SetFormation replaces the app's formation. Returns ENOTFOUND.
 	SetFormation(app string, formation map[string]int) error

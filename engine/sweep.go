@@ -18,7 +18,8 @@ import (
 // cut) leaves them: checkouts of pushed commits in the system's temporary
 // directory, build directories in HAKO_HOME/tmp, git's quarantine of a
 // push's objects in the bare repository, unpacked slugs of releases long
-// gone. Sweep removes them when the next server starts.
+// gone, slug files no record names. Sweep removes them when the next
+// server starts.
 //
 // Only one server runs on a HAKO_HOME (the store's lock sees to that), so
 // what lies inside it is the sweeping server's to remove. The system's
@@ -100,6 +101,9 @@ func (e *Engine) Sweep() ([]string, error) {
 			}
 		}
 	}
+	slugs, err := e.sweepSlugs()
+	removed = append(removed, slugs...)
+	errs = errors.Join(errs, err)
 	removed = append(removed, e.sweepUnpacked()...)
 	return removed, errs
 }

@@ -177,7 +177,7 @@ func (e *Engine) TestRun(ctx context.Context, req TestRunRequest) (*TestRunResul
 	}
 	command, err := testCommand(test, res.TestPacks)
 	if err != nil {
-		_ = e.Builder.RemoveSlug(res.SlugID)
+		e.dropUnrecorded(res.SlugID)
 		fmt.Fprintf(out, " !     %s\n", ErrorMessage(err))
 		return errored(ErrorMessage(err))
 	}
@@ -191,7 +191,7 @@ func (e *Engine) TestRun(ctx context.Context, req TestRunRequest) (*TestRunResul
 		case v.Generator == "secret":
 			cfg[k] = newSecret()
 		case v.Required:
-			_ = e.Builder.RemoveSlug(res.SlugID)
+			e.dropUnrecorded(res.SlugID)
 			msg := fmt.Sprintf("app.json: the test run's required config var %s has no value: give it one in environments.test.env.", k)
 			fmt.Fprintf(out, " !     %s\n", msg)
 			return errored(msg)
@@ -209,7 +209,7 @@ func (e *Engine) TestRun(ctx context.Context, req TestRunRequest) (*TestRunResul
 		want.Plan = strings.TrimSuffix(want.Plan, ":in-dyno") // Heroku CI's plan: a fresh one here
 		as, url, err := e.declaredAddon(ctx, app, want, req.User, out)
 		if err != nil {
-			_ = e.Builder.RemoveSlug(res.SlugID)
+			e.dropUnrecorded(res.SlugID)
 			msg := fmt.Sprintf("app.json: add-on %s could not be provisioned: %s", want.Plan, ErrorMessage(err))
 			fmt.Fprintf(out, " !     %s\n", msg)
 			return errored(msg)
@@ -218,14 +218,19 @@ func (e *Engine) TestRun(ctx context.Context, req TestRunRequest) (*TestRunResul
 			cfg[as+"_URL"] = url
 		}
 	}
-	rel, err := e.Store.CreateRelease(&Release{
-		App: app.Name, Description: strings.TrimSpace("Test run " + shortCommit(req.Commit)), User: req.User,
-		CreatedAt: time.Now().UTC(), SlugID: slug.ID, Config: cfg, Status: ReleaseSucceeded,
-	}, slug)
+	var rel *Release
+	err = e.recordSlug(slug.ID, func() (err error) {
+		rel, err = e.Store.CreateRelease(&Release{
+			App: app.Name, Description: strings.TrimSpace("Test run " + shortCommit(req.Commit)), User: req.User,
+			CreatedAt: time.Now().UTC(), SlugID: slug.ID, Config: cfg, Status: ReleaseSucceeded,
+		}, slug)
+		return err
+	})
 	if err != nil {
-		_ = e.Builder.RemoveSlug(res.SlugID)
+		e.dropUnrecorded(res.SlugID)
 		return nil, err
 	}
+	e.retainSlugs(app.Name)
 	e.log(app.Name, "api", "Test run %s of %s by user %s", req.ID, shortCommit(req.Commit), req.User)
 	mark("setup", t0)
 

@@ -169,6 +169,17 @@ func (e *Engine) collect(app string) []string {
 	if err != nil {
 		return nil
 	}
+	// A release whose slug retention removed is no rollback target: its
+	// tree need not stay as the previous one.
+	if recorded, err := e.Store.SlugIDs(); err == nil {
+		for i, r := range rels {
+			if r.SlugID != "" && !recorded[r.SlugID] {
+				c := *r
+				c.SlugID = ""
+				rels[i] = &c
+			}
+		}
+	}
 	unlock := e.appDirLock(app)
 	defer unlock()
 	base := e.Paths.AppRun(app)
@@ -194,6 +205,18 @@ func (e *Engine) collect(app string) []string {
 // dirsInUse returns the names of the entries of base (an app's run
 // directory) that a pin, a running dyno or a stopping one holds.
 func (e *Engine) dirsInUse(base string) map[string]bool {
+	used := map[string]bool{}
+	for _, d := range e.allDirsInUse() {
+		if d != "" && filepath.Dir(filepath.Clean(d)) == base {
+			used[filepath.Base(d)] = true
+		}
+	}
+	return used
+}
+
+// allDirsInUse returns the slug directories, of any app, that a pin, a
+// running dyno or a stopping one holds.
+func (e *Engine) allDirsInUse() []string {
 	var dirs []string
 	e.unpacked.mu.Lock()
 	for d := range e.unpacked.pins {
@@ -210,13 +233,7 @@ func (e *Engine) dirsInUse(base string) map[string]bool {
 	if u, ok := e.Supervisor.(DirUser); ok {
 		dirs = append(dirs, u.DirsInUse()...)
 	}
-	used := map[string]bool{}
-	for _, d := range dirs {
-		if d != "" && filepath.Dir(filepath.Clean(d)) == base {
-			used[filepath.Base(d)] = true
-		}
-	}
-	return used
+	return dirs
 }
 
 // unpackedToRemove is the collection rule: of the entries of an app's run

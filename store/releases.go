@@ -29,7 +29,11 @@ func checkNewStatus(status string) error {
 // the write transaction, so concurrent callers get distinct, increasing
 // versions. r is not modified; the recorded copy is returned. An unset
 // CreatedAt is filled in, slug.App defaults to r.App and r.SlugID to
-// slug.ID. Returns ENOTFOUND if the app does not exist.
+// slug.ID. A slug already recorded keeps its record. A release of a
+// recorded slug (slug nil, r.SlugID set) checks in the same transaction
+// that the record is still there, so that slug retention never removes a
+// slug a new release refers to. Returns ENOTFOUND if the app does not
+// exist, EINVALID if r's slug is not recorded.
 func (s *Store) CreateRelease(r *engine.Release, slug *engine.Slug) (*engine.Release, error) {
 	if r == nil {
 		return nil, engine.Errorf(engine.EINVALID, "A release is required.")
@@ -77,10 +81,18 @@ func (s *Store) CreateRelease(r *engine.Release, slug *engine.Slug) (*engine.Rel
 			}
 		}
 		rc.Version = last + 1
-		if sl != nil {
-			if err := put(tx.Bucket(bucketSlugs), []byte(sl.ID), sl); err != nil {
+		slugs := tx.Bucket(bucketSlugs)
+		switch {
+		case sl != nil && slugs.Get([]byte(sl.ID)) == nil:
+			if err := put(slugs, []byte(sl.ID), sl); err != nil {
 				return err
 			}
+		case sl != nil:
+			// A build of the very bytes of a recorded slug: the record
+			// stays its first app's, whose release it describes.
+		case rc.SlugID != "" && slugs.Get([]byte(rc.SlugID)) == nil:
+			// Retention removed it since the caller read it.
+			return engine.Errorf(engine.EINVALID, "That slug was removed: this server keeps only the slugs of each app's latest releases (--keep-slugs).")
 		}
 		if err := put(b, versionKey(rc.Version), &rc); err != nil {
 			return err

@@ -31,6 +31,9 @@ type ReleaseView struct {
 	Commit          string  `json:"commit,omitempty"`
 	// AppJSON is the app.json the release's slug was built with.
 	AppJSON json.RawMessage `json:"app_json,omitempty"`
+	// SlugRemoved says the release's slug is no longer kept (see
+	// --keep-slugs): it cannot be rolled back to.
+	SlugRemoved bool `json:"slug_removed,omitempty"`
 }
 
 func (s *Server) releaseView(r *http.Request, app *engine.App, rel *engine.Release) ReleaseView {
@@ -48,7 +51,11 @@ func (s *Server) releaseView(r *http.Request, app *engine.App, rel *engine.Relea
 	}
 	if rel.SlugID != "" {
 		v.Slug = &IDRef{rel.SlugID}
-		if slug, err := s.Engine.Slug(rel.SlugID); err == nil {
+		slug, err := s.Engine.Slug(rel.SlugID)
+		if engine.ErrorCode(err) == engine.ENOTFOUND {
+			v.SlugRemoved, v.EligibleForRollback = true, false
+		}
+		if err == nil {
 			v.Commit = slug.Commit
 			v.AppJSON = slug.AppJSON
 			if slug.ProcessTypes[engine.ReleasePhaseType] != "" {

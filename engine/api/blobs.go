@@ -103,6 +103,13 @@ func (p *pending[T]) add(key, user string, v T, drop func(T)) bool {
 		return false
 	}
 	p.m[key] = &entry[T]{v: v, user: user, expires: time.Now().Add(blobTTL), drop: drop}
+	// Dropped when it expires even if nothing asks for the table again:
+	// an upload's file must not outlive its hour.
+	time.AfterFunc(blobTTL+time.Second, func() {
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		p.expire()
+	})
 	return true
 }
 

@@ -23,6 +23,10 @@ type fileBuilder struct {
 	dir string
 	mu  sync.Mutex
 	n   int
+	// same, when set, is the id every build gets (a build of the very
+	// bytes of that slug), and types the process types it declares.
+	same  string
+	types map[string]string
 }
 
 func (b *fileBuilder) path(id string) string { return filepath.Join(b.dir, id+".tgz") }
@@ -31,12 +35,15 @@ func (b *fileBuilder) Build(ctx context.Context, req engine.BuildRequest) (*engi
 	b.mu.Lock()
 	b.n++
 	sum := sha256.Sum256(fmt.Appendf(nil, "slug %d", b.n))
+	id, types := hex.EncodeToString(sum[:]), map[string]string{"web": "serve"}
+	if b.same != "" {
+		id, types = b.same, b.types
+	}
 	b.mu.Unlock()
-	id := hex.EncodeToString(sum[:])
 	if err := os.WriteFile(b.path(id), []byte("slug"), 0o644); err != nil {
 		return nil, err
 	}
-	return &engine.BuildResult{SlugID: id, Size: 4, Buildpack: "Fake", ProcessTypes: map[string]string{"web": "serve"}}, nil
+	return &engine.BuildResult{SlugID: id, Size: 4, Buildpack: "Fake", ProcessTypes: types}, nil
 }
 func (b *fileBuilder) Unpack(id, dest string) error { return os.MkdirAll(dest, 0o755) }
 func (b *fileBuilder) ExtractSource(r io.Reader, dest string) error {
@@ -204,5 +211,39 @@ func TestSweepOrphanSlugs(t *testing.T) {
 	}
 	if slices.Contains(names, ".slug-123.tmp") || slices.Contains(names, ".import-9.tmp") || !slices.Contains(names, "README") {
 		t.Errorf("after the sweep the directory holds %v", names)
+	}
+}
+
+// TestFailedBuildOfSameBytes: another app's build of the very bytes of a
+// slug gets its id; when that deploy fails, the slug the first app runs
+// stays, and so does its record.
+func TestFailedBuildOfSameBytes(t *testing.T) {
+	e, b := newRetainEngine(t, 2)
+	for _, n := range []string{"victim", "attacker"} {
+		if _, err := e.CreateApp(n, "u"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	id := deploy(t, e, "victim").SlugID
+	b.same, b.types = id, map[string]string{"web": strings.Repeat("x", engine.MaxCommandSize+1)}
+	if _, err := e.Deploy(context.Background(), engine.DeployRequest{App: "attacker", Commit: "bad", SourceDir: t.TempDir(), User: "u"}); engine.ErrorCode(err) != engine.EBUILD {
+		t.Fatalf("attacker's deploy = %v, want EBUILD", err)
+	}
+	if !b.HasSlug(id) {
+		t.Error("a failed build of the same bytes removed the victim's slug")
+	}
+	if sl, err := e.Slug(id); err != nil || sl.App != "victim" {
+		t.Errorf("victim's slug record = %+v, %v", sl, err)
+	}
+	// A successful one shares it: the record stays the victim's, and the
+	// attacker's later pushes do not remove it.
+	b.types = map[string]string{"web": "serve"}
+	deploy(t, e, "attacker")
+	b.same = ""
+	for range 3 {
+		deploy(t, e, "attacker")
+	}
+	if sl, err := e.Slug(id); err != nil || sl.App != "victim" || !b.HasSlug(id) {
+		t.Errorf("after the attacker's pushes the victim's slug = %+v, %v, file %v", sl, err, b.HasSlug(id))
 	}
 }

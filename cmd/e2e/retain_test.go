@@ -157,6 +157,11 @@ func TestKeepSlugsSharedByPromotion(t *testing.T) {
 	if _, removed := s.releaseSlugs(t, "keep-staging"); removed[2] || !removed[3] {
 		t.Errorf("staging's removed slugs: %v, want v3's only", removed)
 	}
+	// Staging's unpacked slugs: its current one and the newest earlier
+	// one still kept (v2's, production's), not v3's, which went.
+	if got, want := entries(t, filepath.Join(s.home, "run", "keep-staging")), slices.Sorted(slices.Values([]string{shared, stagingIDs[4]})); !slices.Equal(got, want) {
+		t.Errorf("staging's unpacked slugs %v, want %v", got, want)
+	}
 	s.waitBody(t, "keep-prod", "promoted")
 	s.hako(t, "ps:restart", "-a", "keep-prod")
 	s.waitBody(t, "keep-prod", "promoted")

@@ -29,7 +29,7 @@ func clientCommand(env *Env, name, usage, defaultVar, program string, args func(
 			}
 			v := defaultVar
 			if a := c.Args().First(); a != "" {
-				v = a + "_URL"
+				v = strings.TrimSuffix(a, "_URL") + "_URL"
 			}
 			url, ok := cfg[v]
 			if !ok {
@@ -69,6 +69,7 @@ func databaseCommands(env *Env) []*cli.Command {
 			}, &cli.StringFlag{Name: "command", Aliases: []string{"c"}, Usage: "run one SQL command and exit"}),
 		clientCommand(env, "redis:cli", "open redis-cli on the app's Redis (REDIS_URL, or ATTACHMENT_URL)", "REDIS_URL", "redis-cli",
 			func(url string, c *cli.Context) ([]string, []string, error) { return redisCLIArgs(url) }),
+		pgInfoCommand(env),
 	}
 }
 

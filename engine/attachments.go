@@ -239,11 +239,17 @@ func (e *Engine) DetachAddon(ctx context.Context, id, user string, out io.Writer
 	if at, err = e.AttachmentByID(id); err != nil {
 		return nil, err
 	}
-	if err := e.unsetAttachment(ctx, *at, user, out); err != nil {
-		return nil, err
-	}
+	// Forgotten before the release, so that the release's new dynos
+	// (which ask, as they start, which add-ons their app may reach) no
+	// longer reach the add-on; put back if the release fails. A crash in
+	// between leaves a config var no attachment accounts for, which
+	// reaches nothing and `config:unset` removes.
 	if err := e.dropAttachment(at.Addon.App, at.Addon.ID, at.ID); err != nil {
 		return nil, err
+	}
+	if err := e.unsetAttachment(ctx, *at, user, out); err != nil {
+		restore := e.updateAddon(at.Addon.App, at.Addon.ID, func(x *Addon) { x.Attachments = append(x.Attachments, at.Attachment) })
+		return nil, errors.Join(err, restore)
 	}
 	e.log(at.App, "api", "Detach %s (%s) by user %s", at.Name, at.Addon.Name, user)
 	return at, nil

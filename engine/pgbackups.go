@@ -6,7 +6,6 @@ import (
 	"io"
 	"regexp"
 	"slices"
-	"strings"
 	"time"
 )
 
@@ -51,45 +50,11 @@ type AddonForker interface {
 
 const pgService = "heroku-postgresql"
 
-// pgAddon returns the app's PostgreSQL add-on by attachment, name or id
-// ("" for DATABASE, else the first), and its provider. Returns ENOTFOUND
-// or EINVALID.
-func (e *Engine) pgAddon(app *App, which string) (*Addon, PGBackuper, error) {
-	var pgs []Addon
-	for _, a := range app.Addons {
-		if a.Service == pgService {
-			pgs = append(pgs, a)
-		}
-	}
-	if len(pgs) == 0 {
-		return nil, nil, Errorf(ENOTFOUND, "%s has no heroku-postgresql add-on: `hako addons:create heroku-postgresql -a %s` adds one.", app.Name, app.Name)
-	}
-	which = strings.TrimSuffix(which, "_URL")
-	i := 0
-	if which != "" {
-		i = slices.IndexFunc(pgs, func(a Addon) bool { return a.As == which || a.Name == which || a.ID == which })
-	} else if j := slices.IndexFunc(pgs, func(a Addon) bool { return a.As == "DATABASE" }); j >= 0 {
-		i = j
-	}
-	if i < 0 {
-		return nil, nil, Errorf(ENOTFOUND, "%s has no heroku-postgresql add-on %s: `hako addons -a %s` lists them.", app.Name, which, app.Name)
-	}
-	b, ok := e.AddonProviders[pgService].(PGBackuper)
-	if !ok {
-		return nil, nil, Errorf(EINVALID, "This server cannot back up heroku-postgresql.")
-	}
-	a := pgs[i]
-	return &a, b, nil
-}
-
-// CaptureBackup dumps the app's database (DATABASE or the attachment
-// named) into a new backup. Returns ENOTFOUND or EINVALID.
+// CaptureBackup dumps the app's database (DATABASE or the one named, see
+// pgDatabase) into a new backup. Returns ENOTFOUND, EFORBIDDEN or
+// EINVALID.
 func (e *Engine) CaptureBackup(ctx context.Context, name, attachment, user string) (*PGBackup, []string, error) {
-	app, err := e.App(name)
-	if err != nil {
-		return nil, nil, err
-	}
-	a, b, err := e.pgAddon(app, attachment)
+	app, a, b, err := e.pgDatabase(name, attachment, user)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -102,8 +67,9 @@ func (e *Engine) CaptureBackup(ctx context.Context, name, attachment, user strin
 	return bk, dropped, nil
 }
 
-// Backups lists the backups of the app's PostgreSQL add-ons, oldest first.
-// Returns ENOTFOUND.
+// Backups lists the backups of the PostgreSQL add-ons attached to the
+// app, its own and other apps', oldest first: a backup is its add-on's,
+// whichever app it was taken through. Returns ENOTFOUND.
 func (e *Engine) Backups(name string) ([]PGBackup, error) {
 	app, err := e.App(name)
 	if err != nil {
@@ -113,11 +79,18 @@ func (e *Engine) Backups(name string) ([]PGBackup, error) {
 	if !ok {
 		return nil, nil
 	}
+	on, err := e.attachmentsOn(app.Name)
+	if err != nil {
+		return nil, err
+	}
 	var out []PGBackup
-	for _, a := range app.Addons {
-		if a.Service != pgService {
+	seen := map[string]bool{}
+	for _, at := range on {
+		a := at.Addon
+		if a.Service != pgService || seen[a.ID] {
 			continue
 		}
+		seen[a.ID] = true
 		list, err := b.Backups(a.Resource)
 		if err != nil {
 			return nil, err
@@ -181,23 +154,20 @@ func confirmed(app, confirm, what string) error {
 	return nil
 }
 
-// RestoreBackup replaces the app's database (DATABASE or the attachment
-// named) with a backup (see Backup), if confirm names the app. Returns
-// ENOTFOUND or EINVALID; a refusal changes nothing.
+// RestoreBackup replaces the app's database (DATABASE or the one named,
+// see pgDatabase) with a backup (see Backup), if confirm names the app
+// the database was found through. Returns ENOTFOUND, EFORBIDDEN or
+// EINVALID; a refusal changes nothing.
 func (e *Engine) RestoreBackup(ctx context.Context, name, ref, attachment, confirm, user string) (*PGBackup, error) {
-	app, err := e.App(name)
+	app, a, b, err := e.pgDatabase(name, attachment, user)
 	if err != nil {
 		return nil, err
 	}
-	bk, err := e.Backup(app.Name, ref, user)
+	bk, err := e.Backup(name, ref, user)
 	if err != nil {
 		return nil, err
 	}
 	if err := confirmed(app.Name, confirm, "backup "+bk.App+"::"+bk.ID); err != nil {
-		return nil, err
-	}
-	a, b, err := e.pgAddon(app, attachment)
-	if err != nil {
 		return nil, err
 	}
 	if err := b.Restore(ctx, a.Resource, bk.Path); err != nil {
@@ -207,18 +177,15 @@ func (e *Engine) RestoreBackup(ctx context.Context, name, ref, attachment, confi
 	return bk, nil
 }
 
-// PullDatabase replaces the app's database with the one at url, if
-// confirm names the app. Returns ENOTFOUND or EINVALID.
+// PullDatabase replaces the app's database (see pgDatabase) with the one
+// at url, if confirm names the app it was found through. Returns
+// ENOTFOUND, EFORBIDDEN or EINVALID.
 func (e *Engine) PullDatabase(ctx context.Context, name, url, attachment, confirm, user string) error {
-	app, err := e.App(name)
+	app, a, b, err := e.pgDatabase(name, attachment, user)
 	if err != nil {
 		return err
 	}
 	if err := confirmed(app.Name, confirm, "the source database"); err != nil {
-		return err
-	}
-	a, b, err := e.pgAddon(app, attachment)
-	if err != nil {
 		return err
 	}
 	if err := b.Pull(ctx, a.Resource, url); err != nil {
@@ -228,14 +195,10 @@ func (e *Engine) PullDatabase(ctx context.Context, name, url, attachment, confir
 	return nil
 }
 
-// PushDatabase copies the app's database into the empty one at url.
-// Returns ENOTFOUND or EINVALID.
+// PushDatabase copies the app's database (see pgDatabase) into the empty
+// one at url. Returns ENOTFOUND, EFORBIDDEN or EINVALID.
 func (e *Engine) PushDatabase(ctx context.Context, name, url, attachment, user string) error {
-	app, err := e.App(name)
-	if err != nil {
-		return err
-	}
-	a, b, err := e.pgAddon(app, attachment)
+	app, a, b, err := e.pgDatabase(name, attachment, user)
 	if err != nil {
 		return err
 	}

@@ -57,24 +57,24 @@ func (s *Server) dataAddon(r *http.Request, service string) (*engine.Addon, *url
 	return nil, nil, engine.Errorf(engine.ENOTFOUND, "Couldn't find that %s database.", service)
 }
 
-// infoRow is a line of the Data API's info, as pg:info and redis:info
+// InfoRow is a line of the Data API's info, as pg:info and redis:info
 // print them.
-type infoRow struct {
+type InfoRow struct {
 	Name   string   `json:"name"`
 	Values []string `json:"values"`
 }
 
 // dataInfo is the add-on's plan, state and creation, then what its
 // provider measures of it (size, connections, memory).
-func (s *Server) dataInfo(r *http.Request, a *engine.Addon) []infoRow {
-	rows := []infoRow{
+func (s *Server) dataInfo(r *http.Request, a *engine.Addon) []InfoRow {
+	rows := []InfoRow{
 		{Name: "Plan", Values: []string{planTitle(a.Plan)}},
 		{Name: "Status", Values: []string{"Available"}},
 		{Name: "Created", Values: []string{a.Created.UTC().Format("2006-01-02 15:04 UTC")}},
 	}
 	if _, usage, err := s.Engine.AddonInfo(r.Context(), a.App, a.ID); err == nil {
 		for _, f := range usage {
-			rows = append(rows, infoRow{Name: f.Name, Values: []string{f.Value}})
+			rows = append(rows, InfoRow{Name: f.Name, Values: []string{f.Value}})
 		}
 	}
 	return rows

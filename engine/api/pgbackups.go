@@ -29,6 +29,42 @@ func (s *Server) pgRoutes(mux *routes) {
 	mux.HandleFunc("POST /apps/{app}/pg-backups/actions/restore", s.restoreBackup)
 	mux.HandleFunc("POST /apps/{app}/pg-actions/pull", s.pullDatabase)
 	mux.HandleFunc("POST /apps/{app}/pg-actions/push", s.pushDatabase)
+	mux.HandleFunc("GET /apps/{app}/pg-databases", s.pgDatabases)
+}
+
+// PGDatabaseView is a PostgreSQL add-on as an app attached to it sees it
+// (hako's own resource, for `hako pg:info`): its config vars on that app
+// and the rows of the Data API's info.
+type PGDatabaseView struct {
+	App        string    `json:"app"`
+	Addon      AddonRef  `json:"addon"`
+	ConfigVars []string  `json:"config_vars"`
+	Info       []InfoRow `json:"info"`
+}
+
+// AddonRef names an add-on and the app that owns it.
+type AddonRef struct {
+	ID   string `json:"id"`
+	Name string `json:"name"`
+	App  AppRef `json:"app"`
+}
+
+// pgDatabases is GET /apps/{app}/pg-databases[?database=DATABASE]: the
+// PostgreSQL add-ons attached to the app, or the one named, found as the
+// pg commands find it (an attachment, its config var, the add-on's name;
+// OTHER::DATABASE through another app, which needs access to it too).
+func (s *Server) pgDatabases(w http.ResponseWriter, r *http.Request) {
+	list, err := s.Engine.PGDatabases(r.PathValue("app"), r.URL.Query().Get("database"), s.by(r))
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	out := []PGDatabaseView{}
+	for _, d := range list {
+		out = append(out, PGDatabaseView{App: d.App, Addon: AddonRef{ID: d.Addon.ID, Name: d.Addon.Name, App: s.appRef(d.Addon.App)},
+			ConfigVars: d.ConfigVars, Info: s.dataInfo(r, &d.Addon)})
+	}
+	writeJSON(w, http.StatusOK, out)
 }
 
 func backupView(b engine.PGBackup) PGBackupView {

@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -292,4 +293,17 @@ func TestKeepSlugsAcrossUsers(t *testing.T) {
 	}
 	s.hako(t, "ps:scale", "web=1", "-a", "collabs")
 	s.waitBody(t, "collabs", "owner's")
+}
+
+// TestKeepSlugsFlag: a server is refused a --keep-slugs that would keep
+// no slug, or more than the release records it keeps.
+func TestKeepSlugsFlag(t *testing.T) {
+	for _, v := range []string{"0", "-1", "1001"} {
+		c := exec.Command(bin, "server", "--keep-slugs", v)
+		c.Env = append(os.Environ(), "HAKO_HOME="+t.TempDir())
+		out, err := c.CombinedOutput()
+		if err == nil || !hasLine(string(out), " ▸    --keep-slugs must be from 1 to 1000 (the release records kept per app).") {
+			t.Errorf("server --keep-slugs %s: %v\n%s", v, err, out)
+		}
+	}
 }

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"cmp"
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
@@ -74,6 +75,8 @@ func (s *Server) signedUnexpired(what, id string, r *http.Request) bool {
 type pending[T any] struct {
 	mu sync.Mutex
 	m  map[string]*entry[T]
+	// ttl is how long an entry lives; zero means blobTTL.
+	ttl time.Duration
 }
 
 type entry[T any] struct {
@@ -102,10 +105,11 @@ func (p *pending[T]) add(key, user string, v T, drop func(T)) bool {
 	if len(p.m) >= maxPending || mine >= maxPendingPerUser {
 		return false
 	}
-	p.m[key] = &entry[T]{v: v, user: user, expires: time.Now().Add(blobTTL), drop: drop}
+	ttl := cmp.Or(p.ttl, blobTTL)
+	p.m[key] = &entry[T]{v: v, user: user, expires: time.Now().Add(ttl), drop: drop}
 	// Dropped when it expires even if nothing asks for the table again:
 	// an upload's file must not outlive its hour.
-	time.AfterFunc(blobTTL+time.Second, func() {
+	time.AfterFunc(ttl+time.Second/10, func() {
 		p.mu.Lock()
 		defer p.mu.Unlock()
 		p.expire()

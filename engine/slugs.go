@@ -25,8 +25,13 @@ var slugFileRe = regexp.MustCompile(`^[0-9a-f]{64}$`)
 type ImportedSlug struct {
 	ID   string
 	Size int64
-	// Checksum is the archive's, "SHA256:<hex>".
+	// Checksum is the uploaded archive's, "SHA256:<hex>".
 	Checksum string
+	// StoredSize and StoredChecksum are the stored archive's, the slug's
+	// record and blob: the upload's, unless it was in Heroku's shape
+	// and stored in hako's (see slugshape.go).
+	StoredSize     int64
+	StoredChecksum string
 }
 
 // ImportSlug stores an uploaded slug, a tar.gz of the app's directory as
@@ -36,6 +41,9 @@ type ImportedSlug struct {
 // its archive is another slug's.
 // It takes at most the slug limit, compressed, and checks that the archive
 // reads whole within the build limit, so that a release of it unpacks.
+// An archive in Heroku's shape (the app under ./app) is stored in hako's,
+// its files at the root (see slugshape.go); its id still derives from the
+// uploaded archive's sha256.
 // Nothing is recorded: ReleaseSlug does that. Returns EINVALID.
 func (e *Engine) ImportSlug(r io.Reader, salt string) (*ImportedSlug, error) {
 	if e.Paths.Slugs == "" {
@@ -61,51 +69,67 @@ func (e *Engine) ImportSlug(r io.Reader, salt string) (*ImportedSlug, error) {
 	if _, err := tmp.Seek(0, io.SeekStart); err != nil {
 		return nil, fmt.Errorf("import slug: %w", err)
 	}
-	if err := checkSlugArchive(tmp, lim.BuildBytes, 4*lim.SourceEntries); err != nil {
+	heroku, err := checkSlugArchive(tmp, lim.BuildBytes, 4*lim.SourceEntries)
+	if err != nil {
 		return nil, err
 	}
-	if err := tmp.Sync(); err != nil {
-		return nil, fmt.Errorf("import slug: %w", err)
-	}
-	if err := os.Chmod(tmp.Name(), 0o644); err != nil {
-		return nil, fmt.Errorf("import slug: %w", err)
-	}
 	sum := hex.EncodeToString(h.Sum(nil))
-	idSum := sha256.Sum256([]byte(sum + "\x00" + salt))
-	id := hex.EncodeToString(idSum[:])
-	if err := os.Rename(tmp.Name(), filepath.Join(e.Paths.Slugs, id+".tgz")); err != nil {
+	got := &ImportedSlug{Size: n, Checksum: "SHA256:" + sum, StoredSize: n, StoredChecksum: "SHA256:" + sum}
+	stored := tmp
+	if heroku && !isHakoSlug(tmp) {
+		if stored, err = e.rewriteImport(tmp, got, lim); err != nil {
+			return nil, err
+		}
+		defer func() {
+			stored.Close()
+			os.Remove(stored.Name())
+		}()
+	}
+	if err := stored.Sync(); err != nil {
 		return nil, fmt.Errorf("import slug: %w", err)
 	}
-	return &ImportedSlug{ID: id, Size: n, Checksum: "SHA256:" + sum}, nil
+	if err := os.Chmod(stored.Name(), 0o644); err != nil {
+		return nil, fmt.Errorf("import slug: %w", err)
+	}
+	idSum := sha256.Sum256([]byte(sum + "\x00" + salt))
+	got.ID = hex.EncodeToString(idSum[:])
+	if err := os.Rename(stored.Name(), filepath.Join(e.Paths.Slugs, got.ID+".tgz")); err != nil {
+		return nil, fmt.Errorf("import slug: %w", err)
+	}
+	return got, nil
 }
 
 // checkSlugArchive reads a tar.gz through, refusing one that is not, or
-// that expands past maxBytes or maxEntries. Unpacking checks each entry's
-// name and kind again; this only makes sure a release of it can unpack.
-func checkSlugArchive(r io.Reader, maxBytes int64, maxEntries int) error {
+// that expands past maxBytes or maxEntries, and reports whether its
+// entries all lie under app/, Heroku's shape (see slugshape.go).
+// Unpacking checks each entry's name and kind again; this only makes sure
+// a release of it can unpack.
+func checkSlugArchive(r io.Reader, maxBytes int64, maxEntries int) (heroku bool, err error) {
 	gz, err := gzip.NewReader(r)
 	if err != nil {
-		return Errorf(EINVALID, "The slug is not a tar.gz: %v", err)
+		return false, Errorf(EINVALID, "The slug is not a tar.gz: %v", err)
 	}
 	tr := tar.NewReader(gz)
 	var total int64
+	var shape shapeProbe
 	for n := 0; ; n++ {
 		hdr, err := tr.Next()
 		if errors.Is(err, io.EOF) {
-			return nil
+			return shape.heroku(), nil
 		}
 		if err != nil {
-			return Errorf(EINVALID, "The slug is not a usable tar.gz: %v", err)
+			return false, Errorf(EINVALID, "The slug is not a usable tar.gz: %v", err)
 		}
 		if n >= maxEntries {
-			return Errorf(EINVALID, "The slug holds more than %d files.", maxEntries)
+			return false, Errorf(EINVALID, "The slug holds more than %d files.", maxEntries)
 		}
 		total += max(hdr.Size, 0)
 		if total > maxBytes {
-			return Errorf(EINVALID, "The slug expands to more than %d MiB.", maxBytes>>20)
+			return false, Errorf(EINVALID, "The slug expands to more than %d MiB.", maxBytes>>20)
 		}
+		shape.see(hdr)
 		if _, err := io.Copy(io.Discard, tr); err != nil {
-			return Errorf(EINVALID, "The slug is not a usable tar.gz: %v", err)
+			return false, Errorf(EINVALID, "The slug is not a usable tar.gz: %v", err)
 		}
 	}
 }

@@ -46,6 +46,7 @@ type slugImport struct {
 	created     time.Time
 	desc, ctext string // buildpack_provided_description, commit_description
 	want        string // the checksum the client announced
+	uploaded    string // the checksum of the archive PUT, which may be stored rewritten
 
 	mu   sync.Mutex
 	slug engine.Slug // ID is set once the archive arrived
@@ -78,7 +79,7 @@ func (s *Server) importView(r *http.Request, im *slugImport) SlugView {
 	im.mu.Lock()
 	defer im.mu.Unlock()
 	v := SlugView{ID: im.id, BuildpackProvidedDescription: optional(im.desc), Commit: optional(im.slug.Commit),
-		CommitDescription: optional(im.ctext), Checksum: optional(cmp.Or(im.slug.Checksum, im.want)),
+		CommitDescription: optional(im.ctext), Checksum: optional(cmp.Or(im.uploaded, im.want)),
 		ProcessTypes: im.slug.ProcessTypes, Stack: stackRef(), CreatedAt: im.created, UpdatedAt: im.created}
 	if im.slug.ID != "" {
 		v.Size = &im.slug.Size
@@ -92,7 +93,8 @@ var processTypeRe = regexp.MustCompile(`^[A-Za-z0-9_-]{1,63}$`)
 
 // createSlug is POST /apps/{app}/slugs, Heroku's slug import:
 // {"process_types": {"web": "CMD"}, "commit": …, "stack": …}. The answer's
-// blob is where to PUT the archive, a tar.gz of the app's directory; then
+// blob is where to PUT the archive, a tar.gz of the app's directory (or of
+// ./app, as Heroku's are: see engine/slugshape.go); then
 // POST /apps/{app}/releases {"slug": ID} releases it.
 func (s *Server) createSlug(w http.ResponseWriter, r *http.Request) {
 	var body struct {
@@ -202,7 +204,10 @@ func (s *Server) putSlugBlob(w http.ResponseWriter, r *http.Request) {
 	if old := im.slug.ID; old != "" && old != got.ID {
 		s.Engine.ForgetImport(old)
 	}
-	im.slug.ID, im.slug.Size, im.slug.Checksum = got.ID, got.Size, got.Checksum
+	// The slug records the archive as stored, which its blob serves;
+	// the import goes on reporting the one uploaded.
+	im.slug.ID, im.slug.Size, im.slug.Checksum = got.ID, got.StoredSize, got.StoredChecksum
+	im.uploaded = got.Checksum
 	w.WriteHeader(http.StatusOK)
 }
 
@@ -238,12 +243,13 @@ func (s *Server) getSlug(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("slug")
 	if im := s.findImport(id); im != nil && im.appID == app.ID {
 		im.mu.Lock()
-		done := im.slug.ID
+		done, uploaded := im.slug.ID, im.uploaded
 		im.mu.Unlock()
-		// Once released, the import is the recorded slug.
+		// Once released, the import is the recorded slug, with the
+		// checksum its client announced.
 		if sl, err := s.Engine.Slug(done); done != "" && err == nil {
 			v := s.slugView(r, sl)
-			v.ID = im.id
+			v.ID, v.Checksum = im.id, optional(uploaded)
 			writeJSON(w, http.StatusOK, v)
 			return
 		}

@@ -70,6 +70,7 @@ func databaseCommands(env *Env) []*cli.Command {
 		clientCommand(env, "redis:cli", "open redis-cli on the app's Redis (REDIS_URL, or ATTACHMENT_URL)", "REDIS_URL", "redis-cli",
 			func(url string, c *cli.Context) ([]string, []string, error) { return redisCLIArgs(url) }),
 		pgInfoCommand(env),
+		pgRotateCommand(env),
 	}
 }
 

@@ -7,6 +7,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"hako/engine"
 	"hako/engine/api"
 )
 
@@ -68,4 +69,33 @@ func printPGDatabase(env *Env, d api.PGDatabaseView) {
 		fmt.Fprintf(env.Stdout, "%-*s %s\n", width, r[0]+":", r[1])
 	}
 	fmt.Fprintln(env.Stdout)
+}
+
+// pgRotateCommand is Heroku's pg:credentials:rotate: a new password for
+// the database, set on every app it is attached to in a release that
+// restarts its dynos.
+func pgRotateCommand(env *Env) *cli.Command {
+	return &cli.Command{
+		Name: "pg:credentials:rotate", Usage: "give the database a new password, on every app it is attached to (each restarts)", ArgsUsage: "[DATABASE]",
+		Flags: []cli.Flag{appFlag, &cli.StringFlag{Name: "confirm", Aliases: []string{"c"}, Usage: "the app's name, to say you mean it"}},
+		Action: func(c *cli.Context) error {
+			name, cl, err := appClient(env, c)
+			if err != nil {
+				return err
+			}
+			if c.String("confirm") != name {
+				return engine.Errorf(engine.EINVALID, "This rotates the password of %s's database %s: connections are reset and every app it is attached to restarts. To proceed, re-run this command with --confirm %s", name, dbName(c), name)
+			}
+			var rot api.RotationView
+			if err := progress(env.Stdout, fmt.Sprintf("Rotating the credentials of %s of ⬢ %s", dbName(c), name), func() error {
+				return cl.Do("POST", appPath(name, "/pg-actions/rotate-credentials"), map[string]string{"database": c.Args().First(), "confirm": c.String("confirm")}, &rot)
+			}); err != nil {
+				return err
+			}
+			for _, rel := range rot.Releases {
+				fmt.Fprintf(env.Stdout, "⬢ %s: v%d %s\n", rel.App, rel.Version, rel.Description)
+			}
+			return nil
+		},
+	}
 }

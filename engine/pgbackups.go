@@ -54,7 +54,11 @@ const pgService = "heroku-postgresql"
 // pgDatabase) into a new backup. Returns ENOTFOUND, EFORBIDDEN or
 // EINVALID.
 func (e *Engine) CaptureBackup(ctx context.Context, name, attachment, user string) (*PGBackup, []string, error) {
-	app, a, b, err := e.pgDatabase(name, attachment, user)
+	app, a, err := e.pgDatabase(name, attachment, user)
+	if err != nil {
+		return nil, nil, err
+	}
+	b, err := e.pgBackuper()
 	if err != nil {
 		return nil, nil, err
 	}
@@ -159,7 +163,11 @@ func confirmed(app, confirm, what string) error {
 // the database was found through. Returns ENOTFOUND, EFORBIDDEN or
 // EINVALID; a refusal changes nothing.
 func (e *Engine) RestoreBackup(ctx context.Context, name, ref, attachment, confirm, user string) (*PGBackup, error) {
-	app, a, b, err := e.pgDatabase(name, attachment, user)
+	app, a, err := e.pgDatabase(name, attachment, user)
+	if err != nil {
+		return nil, err
+	}
+	b, err := e.pgBackuper()
 	if err != nil {
 		return nil, err
 	}
@@ -181,7 +189,11 @@ func (e *Engine) RestoreBackup(ctx context.Context, name, ref, attachment, confi
 // at url, if confirm names the app it was found through. Returns
 // ENOTFOUND, EFORBIDDEN or EINVALID.
 func (e *Engine) PullDatabase(ctx context.Context, name, url, attachment, confirm, user string) error {
-	app, a, b, err := e.pgDatabase(name, attachment, user)
+	app, a, err := e.pgDatabase(name, attachment, user)
+	if err != nil {
+		return err
+	}
+	b, err := e.pgBackuper()
 	if err != nil {
 		return err
 	}
@@ -198,7 +210,11 @@ func (e *Engine) PullDatabase(ctx context.Context, name, url, attachment, confir
 // PushDatabase copies the app's database (see pgDatabase) into the empty
 // one at url. Returns ENOTFOUND, EFORBIDDEN or EINVALID.
 func (e *Engine) PushDatabase(ctx context.Context, name, url, attachment, user string) error {
-	app, a, b, err := e.pgDatabase(name, attachment, user)
+	app, a, err := e.pgDatabase(name, attachment, user)
+	if err != nil {
+		return err
+	}
+	b, err := e.pgBackuper()
 	if err != nil {
 		return err
 	}
@@ -235,7 +251,7 @@ func (e *Engine) forkAddon(ctx context.Context, app *App, parent, parentAs, plan
 	if parentAs == "" {
 		parentAs = "DATABASE"
 	}
-	src, _, err := e.pgAddon(pa, parentAs)
+	src, err := e.pgAddon(pa, parentAs)
 	if err != nil {
 		return "", err
 	}

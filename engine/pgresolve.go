@@ -18,11 +18,11 @@ import (
 // HEROKU_POSTGRESQL_RED) or its config var (DATABASE_URL), attachment id,
 // or the add-on's name or id; "" is DATABASE, or when the app has none
 // the first (its own first). An add-on not attached to app is not found
-// through it, whoever owns it. Returns ENOTFOUND or EINVALID.
-func (e *Engine) pgAddon(app *App, which string) (*Addon, PGBackuper, error) {
+// through it, whoever owns it. Returns ENOTFOUND.
+func (e *Engine) pgAddon(app *App, which string) (*Addon, error) {
 	on, err := e.attachmentsOn(app.Name)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	var pgs []AddonAttachment
 	for _, at := range on {
@@ -31,7 +31,7 @@ func (e *Engine) pgAddon(app *App, which string) (*Addon, PGBackuper, error) {
 		}
 	}
 	if len(pgs) == 0 {
-		return nil, nil, Errorf(ENOTFOUND, "%s has no heroku-postgresql add-on: `hako addons:create heroku-postgresql -a %s` adds one.", app.Name, app.Name)
+		return nil, Errorf(ENOTFOUND, "%s has no heroku-postgresql add-on: `hako addons:create heroku-postgresql -a %s` adds one.", app.Name, app.Name)
 	}
 	// Its own add-ons first, so that "" falls back to one of them.
 	slices.SortStableFunc(pgs, func(x, y AddonAttachment) int {
@@ -54,14 +54,10 @@ func (e *Engine) pgAddon(app *App, which string) (*Addon, PGBackuper, error) {
 			names = append(names, at.Name)
 		}
 		slices.Sort(names)
-		return nil, nil, Errorf(ENOTFOUND, "Unknown database: %s. Valid options are: %s", ref, strings.Join(slices.Compact(names), ", "))
-	}
-	b, ok := e.AddonProviders[pgService].(PGBackuper)
-	if !ok {
-		return nil, nil, Errorf(EINVALID, "This server cannot back up heroku-postgresql.")
+		return nil, Errorf(ENOTFOUND, "Unknown database: %s. Valid options are: %s", ref, strings.Join(slices.Compact(names), ", "))
 	}
 	a := pgs[i].Addon
-	return &a, b, nil
+	return &a, nil
 }
 
 func boolInt(b bool) int {
@@ -78,11 +74,11 @@ var dbAppRe = regexp.MustCompile(`^([a-z][a-z0-9-]{1,28}[a-z0-9])::(.+)$`)
 // (see pgAddon). In Heroku's form OTHER::DATABASE it names a database of
 // OTHER instead, which user must have access to, as to the app named:
 // access to one app says nothing of another. It returns the app the
-// database was found through. Returns ENOTFOUND, EFORBIDDEN or EINVALID.
-func (e *Engine) pgDatabase(name, which, user string) (*App, *Addon, PGBackuper, error) {
+// database was found through. Returns ENOTFOUND or EFORBIDDEN.
+func (e *Engine) pgDatabase(name, which, user string) (*App, *Addon, error) {
 	if m := dbAppRe.FindStringSubmatch(which); m != nil && m[1] != name {
 		if err := e.CheckAccess(user, m[1], AccessMember); err != nil {
-			return nil, nil, nil, err
+			return nil, nil, err
 		}
 		name, which = m[1], m[2]
 	} else if m != nil {
@@ -90,13 +86,13 @@ func (e *Engine) pgDatabase(name, which, user string) (*App, *Addon, PGBackuper,
 	}
 	app, err := e.App(name)
 	if err != nil {
-		return nil, nil, nil, err
+		return nil, nil, err
 	}
-	a, b, err := e.pgAddon(app, which)
+	a, err := e.pgAddon(app, which)
 	if err != nil {
-		return nil, nil, nil, err
+		return nil, nil, err
 	}
-	return app, a, b, nil
+	return app, a, nil
 }
 
 // PGDatabase is a PostgreSQL add-on as an app attached to it sees it.
@@ -114,7 +110,7 @@ type PGDatabase struct {
 func (e *Engine) PGDatabases(name, which, user string) ([]PGDatabase, error) {
 	var only *Addon
 	if which != "" {
-		app, a, _, err := e.pgDatabase(name, which, user)
+		app, a, err := e.pgDatabase(name, which, user)
 		if err != nil {
 			return nil, err
 		}
@@ -152,4 +148,14 @@ func databaseFirst(x, y string) int {
 		return d
 	}
 	return strings.Compare(x, y)
+}
+
+// pgBackuper is the heroku-postgresql provider, for the commands that
+// dump, restore and copy databases. Returns EINVALID when it cannot.
+func (e *Engine) pgBackuper() (PGBackuper, error) {
+	b, ok := e.AddonProviders[pgService].(PGBackuper)
+	if !ok {
+		return nil, Errorf(EINVALID, "This server cannot back up heroku-postgresql.")
+	}
+	return b, nil
 }

@@ -83,7 +83,7 @@ func (e *Engine) EnableReviewApps(parent string, enabled, forkDB bool) (*ReviewS
 		return nil, Errorf(EINVALID, "%s is a review app of %s: enable review apps on %s.", app.Name, ra.Parent, ra.Parent)
 	}
 	if forkDB && enabled {
-		if _, _, err := e.pgAddon(app, "DATABASE"); err != nil {
+		if _, err := e.pgAddon(app, "DATABASE"); err != nil {
 			return nil, Errorf(EINVALID, "--fork-db copies %s's DATABASE, which it does not have: `hako addons:create heroku-postgresql -a %s` adds one.", app.Name, app.Name)
 		}
 	}

@@ -196,6 +196,16 @@ func TestHerokuCLIPGThroughAttachment(t *testing.T) {
 	if err != nil || !hasLineMatch(out, `  postgres://\S+@127\.0\.0\.1:\d+/\S+`) {
 		t.Errorf("heroku pg:credentials:url SHARED_DB -a uses-db: %v\n%s", err, out)
 	}
+	// pg:credentials:rotate through uses-db: both apps get the new URL.
+	old := strings.TrimSpace(d.s.hako(t, "config:get", "DATABASE_URL", "-a", "owner-db"))
+	out, err = heroku("pg:credentials:rotate", "SHARED_DB", "-a", "uses-db", "--confirm", "uses-db")
+	fresh := strings.TrimSpace(d.s.hako(t, "config:get", "DATABASE_URL", "-a", "owner-db"))
+	if err != nil || !hasLineMatch(out, `Rotating default on `+d.addon+`\.\.\. done`) || fresh == old {
+		t.Errorf("heroku pg:credentials:rotate SHARED_DB -a uses-db: %v\n%s", err, out)
+	}
+	if got := strings.TrimSpace(d.s.hako(t, "config:get", "SHARED_DB_URL", "-a", "uses-db")); got != fresh {
+		t.Errorf("after heroku pg:credentials:rotate, uses-db's SHARED_DB_URL = %q, want %q", got, fresh)
+	}
 	if out, err := heroku("pg:info", d.lone, "-a", "uses-db"); err == nil || strings.Contains(out, "Add-on:") {
 		t.Errorf("heroku pg:info of a database not attached to uses-db: %v\n%s", err, out)
 	}

@@ -68,7 +68,10 @@ var routeRules = map[string]rule{
 	"GET /postgres/v0/databases/{addon}/credentials":        anyUser,
 	"GET /postgres/v0/databases/{addon}/credentials/{name}": anyUser,
 	"GET /redis/v0/databases/{addon}":                       anyUser,
-	"GET /status":                                           adminOnly,
+	// And rotate one through an app of the caller's it is attached to.
+	"POST /postgres/v0/databases/{addon}/credentials/{name}/credentials_rotation": anyUser,
+	"POST /postgres/v0/databases/{addon}/credentials_rotation":                    anyUser,
+	"GET /status": adminOnly,
 	// Pipelines: the handlers check the pipeline or app each acts on
 	// (engine.CheckPipelineAccess, engine.CheckAccess) and list only what
 	// the caller may see.

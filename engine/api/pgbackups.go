@@ -30,6 +30,7 @@ func (s *Server) pgRoutes(mux *routes) {
 	mux.HandleFunc("POST /apps/{app}/pg-actions/pull", s.pullDatabase)
 	mux.HandleFunc("POST /apps/{app}/pg-actions/push", s.pushDatabase)
 	mux.HandleFunc("GET /apps/{app}/pg-databases", s.pgDatabases)
+	mux.HandleFunc("POST /apps/{app}/pg-actions/rotate-credentials", s.rotateCredentials)
 }
 
 // PGDatabaseView is a PostgreSQL add-on as an app attached to it sees it

@@ -248,29 +248,91 @@ func (e *Engine) BuildOutputBySecret(secret string) (*BuildOutput, error) {
 	return &BuildOutput{e: e, id: b.ID, path: e.buildOutputPath(b)}, nil
 }
 
-// endInterruptedBuilds marks failed the builds a stopped server left
-// pending, with InterruptedBuildLine at the end of their output. The
-// release they would have made never went live (reconcile settles it),
-// their build directories are swept (Sweep), and the app's current
-// release keeps serving.
+// endInterruptedBuilds ends the builds a stopped server left pending.
+// One whose release went live (the stop came after the switch, during
+// app.json's postdeploy, say) succeeded; the others are marked failed,
+// with InterruptedBuildLine at the end of their output. The release such
+// a build staged never went live (reconcile settles it, and may yet roll
+// it forward: see buildWentLive), their build directories are swept
+// (Sweep), and the app's current release keeps serving.
 func (e *Engine) endInterruptedBuilds() error {
 	pending, err := e.builds().PendingBuilds()
 	if err != nil {
 		return err
 	}
+	if len(pending) == 0 {
+		return nil
+	}
+	apps, err := e.Store.Apps()
+	if err != nil {
+		return err
+	}
+	names := map[string]string{}
+	for _, a := range apps {
+		names[a.ID] = a.Name
+	}
 	for _, b := range pending {
+		line := InterruptedBuildLine
+		b.Status, b.UpdatedAt = BuildFailed, time.Now().UTC()
+		if rel := e.releaseOfBuild(names[b.AppID], b.ID); rel != nil && rel.Status == ReleaseSucceeded {
+			b.Status, b.ReleaseID, b.SlugID = BuildSucceeded, rel.ID, rel.SlugID
+			line = fmt.Sprintf("-----> The server stopped after v%d went live, before this build's end was written.", rel.Version)
+		}
 		if path := e.buildOutputPath(b); path != "" {
-			if err := appendLine(path, InterruptedBuildLine); err != nil {
+			if err := appendLine(path, line); err != nil {
 				e.logf("start: end the output of build %s of %s: %v", b.ID, b.App, err)
 			}
 		}
-		b.Status, b.UpdatedAt = BuildFailed, time.Now().UTC()
 		if err := e.builds().UpdateBuild(b); err != nil && ErrorCode(err) != ENOTFOUND {
 			return err
 		}
-		e.logf("start: build %s of %s marked failed: the server stopped while it ran", b.ID, b.App)
+		e.logf("start: build %s of %s marked %s: the server stopped while it ran", b.ID, b.App, b.Status)
 	}
 	return nil
+}
+
+// releaseOfBuild returns the release the build made, nil if none.
+func (e *Engine) releaseOfBuild(app, buildID string) *Release {
+	if app == "" {
+		return nil
+	}
+	rels, err := e.Store.Releases(app)
+	if err != nil {
+		return nil
+	}
+	for _, r := range rels {
+		if r.BuildID == buildID {
+			return r
+		}
+	}
+	return nil
+}
+
+// buildWentLive records that the build of r succeeded after all, when a
+// start rolled r forward, saying so with line at the end of its output.
+func (e *Engine) buildWentLive(app *App, r *Release, line string) {
+	if r.BuildID == "" {
+		return
+	}
+	builds, err := e.builds().Builds(app.ID)
+	if err != nil {
+		e.logf("restore %s: the build of v%d: %v", app.Name, r.Version, err)
+		return
+	}
+	for _, b := range builds {
+		if b.ID != r.BuildID {
+			continue
+		}
+		if path := e.buildOutputPath(b); path != "" {
+			if err := appendLine(path, line); err != nil {
+				e.logf("restore %s: end the output of build %s: %v", app.Name, b.ID, err)
+			}
+		}
+		b.Status, b.ReleaseID, b.SlugID, b.UpdatedAt = BuildSucceeded, r.ID, r.SlugID, time.Now().UTC()
+		if err := e.builds().UpdateBuild(b); err != nil && ErrorCode(err) != ENOTFOUND {
+			e.logf("restore %s: record the build of v%d: %v", app.Name, r.Version, err)
+		}
+	}
 }
 
 // appendLine adds line at the end of the file at path, on a line of its

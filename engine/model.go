@@ -64,6 +64,10 @@ type Release struct {
 	Status      string            `json:"status"`
 	// UpdatedAt is when the status last changed (zero: CreatedAt).
 	UpdatedAt time.Time `json:"updated_at,omitempty"`
+	// BuildID names the build that made the release, if one did: a
+	// start settles that build's record with the release (see
+	// endInterruptedBuilds).
+	BuildID string `json:"build_id,omitempty"`
 }
 
 // Slug is the built app: a tar.gz named by its sha256 (ID), with the

@@ -51,6 +51,7 @@ func (e *Engine) reconcile(name string) error {
 				return err
 			}
 			rolled = true
+			e.buildWentLive(app, r, fmt.Sprintf("-----> v%d went live at the server's start: git had moved the branch to %s before the server stopped.", r.Version, shortCommit(commit)))
 			e.log(name, "api", "Release v%d (%s) rolled forward: git had moved the branch to %s when the server stopped", r.Version, r.Description, shortCommit(commit))
 			e.logf("restore %s: release v%d (%s) rolled forward: git had moved the branch to %s", name, r.Version, r.Description, shortCommit(commit))
 			continue

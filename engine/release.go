@@ -56,6 +56,7 @@ func (e *Engine) StageDeploy(ctx context.Context, req DeployRequest) (*StagedDep
 		e.failBuild(run, err)
 		return nil, err
 	}
+	req.BuildID = run.rec.ID
 	d, err := e.stageDeploy(ctx, req, out)
 	if err != nil {
 		unlock()
@@ -149,7 +150,7 @@ func (e *Engine) stageDeploy(ctx context.Context, req DeployRequest, out io.Writ
 	fmt.Fprintf(out, "-----> Launching...\n")
 	rel := &Release{
 		App: app.Name, Description: strings.TrimSpace("Deploy " + shortCommit(req.Commit)), User: req.User,
-		CreatedAt: time.Now().UTC(), SlugID: slug.ID, Config: cfg,
+		CreatedAt: time.Now().UTC(), SlugID: slug.ID, Config: cfg, BuildID: req.BuildID,
 	}
 	st, err := e.stage(ctx, app, rel, slug, slug, out)
 	if err != nil {

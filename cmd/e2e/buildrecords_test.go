@@ -25,6 +25,7 @@ mood=$(cat "$1/mood" 2>/dev/null)
 echo "       compiling, mood: ${mood:-calm}"
 case "$mood" in
 sleep) echo "       compiling slowly"; exec sleep 6131 ;;
+fail) echo "       failing on purpose"; exit 1 ;;
 flood) yes 'flood flood flood flood flood flood flood flood flood flood flood flood flood' | head -c 4000000; echo; echo "       flood done" ;;
 esac
 `,
@@ -261,6 +262,54 @@ func TestBuildStoppedByInterrupt(t *testing.T) {
 	s.waitBody(t, "calm", "hello from procfile")
 	if rels := s.hako(t, "releases", "-a", "calm"); !currentRelease(rels, 2) {
 		t.Errorf("the current release moved:\n%s", rels)
+	}
+}
+
+// TestBuildsPerAppBounded: an app keeps its last 100 builds; past them
+// the oldest go, with their output files and output URLs, and another
+// app's builds stay.
+func TestBuildsPerAppBounded(t *testing.T) {
+	s, dir := moodyApp(t, "many")
+	s.hako(t, "apps:create", "other")
+	s.hako(t, "buildpacks:set", "moody", "-a", "other")
+	if out, err := s.push(dir, s.key, "other", "main"); err != nil || !released(out, 2) {
+		t.Fatalf("push to other: %v\n%s", err, out)
+	}
+	first, _ := s.builds(t, "many")
+	commitFile(t, dir, "mood", "fail\n")
+	start := time.Now()
+	for i := range 100 {
+		if i > 0 {
+			git(t, dir, "commit", "-q", "--allow-empty", "-m", fmt.Sprintf("failing build %d", i))
+		}
+		if out, err := s.push(dir, s.key, "many", "main"); err == nil || !hasRemoteLine(out, "       failing on purpose") {
+			t.Fatalf("push %d: %v\n%s", i, err, out)
+		}
+	}
+	t.Logf("100 failing pushes took %v", time.Since(start))
+	list, raw := s.builds(t, "many")
+	if len(list) != 100 || list[0].ID == first[0].ID {
+		t.Fatalf("%d builds kept, the first %s (the oldest was %s), want the last 100", len(list), list[0].ID, first[0].ID)
+	}
+	for _, b := range list {
+		if b.Status != "failed" {
+			t.Fatalf("a kept build is not one of the failing ones: %s", raw)
+		}
+	}
+	files, _ := filepath.Glob(filepath.Join(s.home, "builds", "*", "*.log"))
+	if len(files) != 101 { // 100 of many's, 1 of other's
+		t.Errorf("%d build output files, want 101", len(files))
+	}
+	resp, err := http.Get(first[0].OutputURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 404 {
+		t.Errorf("a forgotten build's output answers %d, want 404", resp.StatusCode)
+	}
+	if others, _ := s.builds(t, "other"); len(others) != 1 || others[0].Status != "succeeded" {
+		t.Errorf("other's builds: %v", others)
 	}
 }
 

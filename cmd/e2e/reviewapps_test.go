@@ -60,6 +60,10 @@ func TestReviewApps(t *testing.T) {
 		t.Fatalf("branch push with review apps: %v\n%s", err, out)
 	}
 	s.waitBody(t, "shop-feature-x", "env-app")
+	// The review app's build is its own, not its parent's.
+	if builds, raw := s.builds(t, "shop-feature-x"); len(builds) != 1 || builds[0].Status != "succeeded" || builds[0].Release == nil {
+		t.Errorf("the review app's builds: %s", raw)
+	}
 	s.waitPath(t, "shop-feature-x", "/env/GREETING", "from app.json")
 	s.waitPath(t, "shop-feature-x", "/env/FROM_PARENT", "inherited")
 	s.waitPath(t, "shop-feature-x", "/env/HEROKU_PARENT_APP_NAME", "shop")

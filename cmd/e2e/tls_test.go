@@ -259,6 +259,10 @@ func TestGitHTTPS(t *testing.T) {
 		t.Fatalf("push over HTTP: %v\n%s", err, out)
 	}
 	s.waitBody(t, "overhttps", "again over http")
+	if builds, raw := s.builds(t, "overhttps"); len(builds) != 2 || builds[1].Status != "succeeded" || builds[1].SourceBlob.Version == nil ||
+		*builds[1].SourceBlob.Version != strings.TrimSpace(git(t, dir, "rev-parse", "HEAD")) {
+		t.Errorf("the builds of the pushes over HTTPS and HTTP: %s", raw)
+	}
 
 	clone := filepath.Join(t.TempDir(), "clone")
 	if out, err := gitHTTP(t.TempDir(), ca, good, "clone", "-q", url, clone); err != nil {

@@ -198,7 +198,13 @@ func rewriteHerokuSlug(r io.Reader, w io.Writer, maxBytes int64, maxEntries int,
 	if err != nil {
 		return Errorf(EINVALID, "The slug is not a tar.gz: %v", err)
 	}
-	gw := gzip.NewWriter(&limitedWriter{w: w, n: maxOut})
+	// The builder's level (buildpacks' slugLevel): a slug is written
+	// once per import and read at each unpack, where speed matters more
+	// than a few percent of size.
+	gw, err := gzip.NewWriterLevel(&limitedWriter{w: w, n: maxOut}, gzip.BestSpeed)
+	if err != nil {
+		return fmt.Errorf("rewrite slug: %w", err)
+	}
 	tr, tw := tar.NewReader(gr), tar.NewWriter(gw)
 	unusable := func(err error) error {
 		var we *writeError

@@ -47,6 +47,9 @@ func archive(t *testing.T, hako bool, ents ...ent) []byte {
 	for _, e := range ents {
 		hdr := &tar.Header{Name: e.name, Typeflag: e.typ, Mode: e.mode, ModTime: time.Unix(1700000000, 0),
 			Uid: 501, Gid: 20, Uname: "dev", Gname: "staff"}
+		if e.typ == tar.TypeXGlobalHeader {
+			hdr = &tar.Header{Name: e.name, Typeflag: e.typ, PAXRecords: map[string]string{"comment": "0123abcd"}}
+		}
 		switch e.typ {
 		case tar.TypeReg:
 			hdr.Size = int64(len(e.body))
@@ -169,6 +172,8 @@ func TestSlugImportShape(t *testing.T) {
 		{"heroku without the app directory's entry", archive(t, false, file("app/index.html", "hi")),
 			[]string{"index.html 0 0644 0:0 hi"}},
 		{"heroku app as ./app without slash", archive(t, false, dir("."), dir("./app"), file("./app/a", "x")),
+			[]string{"a 0 0644 0:0 x"}},
+		{"heroku after a PAX global header", archive(t, false, ent{name: "pax_global_header", typ: tar.TypeXGlobalHeader}, dir("app/"), file("app/a", "x")),
 			[]string{"a 0 0644 0:0 x"}},
 		{"hako member with app/ only", archive(t, true, dir("app/"), file("app/Procfile", "web: x\n")), nil},
 		{"hako member", archive(t, true, file("Procfile", "web: x\n")), nil},
@@ -306,6 +311,40 @@ func TestIsHakoSlug(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			if got := isHakoSlug(bytes.NewReader(tc.data)); got != tc.want {
 				t.Errorf("isHakoSlug = %v, want %v", got, tc.want)
+			}
+		})
+	}
+}
+
+// BenchmarkImportSlug imports a 32 MiB tree of 2,000 files in Heroku's
+// shape (rewritten) and with a file beside app/ (stored as is), to show
+// what the rewrite costs: go test ./engine -run '^$' -bench ImportSlug.
+func BenchmarkImportSlug(b *testing.B) {
+	var t testing.T
+	line := []byte("the quick brown fox jumps over the lazy dog 0123456789\n")
+	var ents []ent
+	for i := range 2000 {
+		var body bytes.Buffer
+		for body.Len() < 16<<10 {
+			fmt.Fprintf(&body, "%d %d ", i, body.Len())
+			body.Write(line)
+		}
+		ents = append(ents, file(fmt.Sprintf("./app/d%02d/f%04d", i%50, i), body.String()))
+	}
+	for _, bc := range []struct {
+		name string
+		data []byte
+	}{
+		{"heroku", archive(&t, false, ents...)},
+		{"as-is", archive(&t, false, append(slices.Clone(ents), file("./Procfile", "web: x\n"))...)},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			b.SetBytes(32 << 20)
+			for i := range b.N {
+				e := &Engine{Parts: Parts{Paths: Layout{Slugs: b.TempDir()}}}
+				if _, err := e.ImportSlug(bytes.NewReader(bc.data), fmt.Sprint(i)); err != nil {
+					b.Fatal(err)
+				}
 			}
 		})
 	}

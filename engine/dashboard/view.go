@@ -45,12 +45,18 @@ type DynoView struct {
 	Staged bool `json:"staged,omitempty"`
 }
 
-// AddonView is an attached add-on.
+// AddonView is an add-on attached to the app: one of its own, or
+// another app's attached to it (addons:attach), once per attachment.
 type AddonView struct {
 	Name    string `json:"name"`
 	Service string `json:"service"`
 	Plan    string `json:"plan"`
-	As      string `json:"as"`
+	As      string `json:"as"` // the attachment's name on this app
+	// App is the app that owns the add-on. Whoever sees this app may see
+	// its name, as Heroku shows an attached add-on's billing app; the
+	// apps an add-on of this app is attached to are not shown, since a
+	// viewer of this one may have no access to them.
+	App string `json:"app"`
 }
 
 // ReleaseView is one release of the history.
@@ -109,8 +115,10 @@ func viewOf(e *engine.Engine, name string, url func(string) string) (*AppView, *
 		}
 		return 0
 	})
-	for _, ad := range a.Addons {
-		v.Addons = append(v.Addons, AddonView{Name: ad.Name, Service: ad.Service, Plan: ad.Plan, As: ad.As})
+	if on, err := e.Attachments(a.Name); err == nil {
+		for _, at := range on {
+			v.Addons = append(v.Addons, AddonView{Name: at.Addon.Name, Service: at.Addon.Service, Plan: at.Addon.Plan, As: at.Name, App: at.Addon.App})
+		}
 	}
 	if rels, err := e.Releases(a.Name); err == nil {
 		for _, r := range rels[:min(len(rels), maxReleases)] {

@@ -84,7 +84,8 @@
     }
     const slug = a.slug ? `slug ${a.slug.id.slice(0, 8)} (${kb(a.slug.size)}${a.slug.commit ? ", " + a.slug.commit.slice(0, 7) : ""})` : "no slug yet";
     const meta = el("div", { class: "meta" }, el("span", { class: "release", text: `v${a.release}` }), el("span", { text: slug }));
-    for (const ad of a.addons) meta.append(el("span", { class: "addon", text: `${ad.service} (${ad.as})` }));
+    for (const ad of a.addons) meta.append(el("span", { class: "addon", "data-addon": ad.name,
+      text: `${ad.service} (${ad.as}${ad.app && ad.app !== a.name ? ", of ⬢ " + ad.app : ""})` }));
     if (a.maintenance) meta.append(el("span", { class: "maint", text: "maintenance" }));
     return el("div", { class: "flow" }, router, el("span", { class: "arrow", "aria-hidden": "true", text: "→" }), procs, meta);
   }

@@ -203,7 +203,7 @@ func (e *Engine) errSlugRemoved(app string, version int) error {
 // limit may have been lowered, or the store be older than the rule),
 // then removes the slug files no record names: those of a crash between
 // a record's deletion and its file's, of a build killed before its
-// release, of imports never released. It stops after sweepSlugsFor.
+// release, of imports that expired unreleased. It stops after sweepSlugsFor.
 func (e *Engine) sweepSlugs() ([]string, error) {
 	if e.Paths.Slugs == "" {
 		return nil, nil
@@ -223,6 +223,9 @@ func (e *Engine) sweepSlugs() ([]string, error) {
 	ids, err := e.Store.SlugIDs()
 	if err != nil {
 		return nil, errors.Join(errs, err)
+	}
+	for _, id := range e.importedSlugIDs() {
+		ids[id] = true // uploaded, not released yet: the import keeps it
 	}
 	removed, err := sweepSlugFiles(e.Paths.Slugs, ids, deadline)
 	return removed, errors.Join(errs, err)

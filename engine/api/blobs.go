@@ -117,6 +117,22 @@ func (p *pending[T]) add(key, user string, v T, drop func(T)) bool {
 	return true
 }
 
+// restore keeps v again under key until expires, as add kept it before a
+// restart; the bounds held when it was added.
+func (p *pending[T]) restore(key, user string, v T, drop func(T), expires time.Time) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.m == nil {
+		p.m = map[string]*entry[T]{}
+	}
+	p.m[key] = &entry[T]{v: v, user: user, expires: expires, drop: drop}
+	time.AfterFunc(time.Until(expires)+time.Second/10, func() {
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		p.expire()
+	})
+}
+
 // get returns the entry under key, if it has not expired.
 func (p *pending[T]) get(key string) (T, bool) {
 	p.mu.Lock()

@@ -47,9 +47,46 @@ type slugImport struct {
 	desc, ctext string // buildpack_provided_description, commit_description
 	want        string // the checksum the client announced
 	uploaded    string // the checksum of the archive PUT, which may be stored rewritten
+	// user made the import, which expires then.
+	user    string
+	expires time.Time
 
 	mu   sync.Mutex
 	slug engine.Slug // ID is set once the archive arrived
+}
+
+// record is the import as the store keeps it. The caller holds im.mu or
+// is the only one to see im.
+func (im *slugImport) record() *engine.SlugImport {
+	return &engine.SlugImport{ID: im.id, Secret: im.secret, AppID: im.appID, App: im.app, User: im.user,
+		Description: im.desc, CommitDescription: im.ctext, Want: im.want, Uploaded: im.uploaded,
+		CreatedAt: im.created, ExpiresAt: im.expires, Slug: im.slug}
+}
+
+// forgetImport drops an expired import, with its archive unless a
+// release took it up.
+func (s *Server) forgetImport(im *slugImport) {
+	im.mu.Lock()
+	rec := im.record()
+	im.mu.Unlock()
+	s.Engine.DropSlugImport(rec)
+}
+
+// restoreImports takes up again the imports an earlier server's life
+// made, which the store kept: their blob URLs take archives, and those
+// uploaded can be released.
+func (s *Server) restoreImports() {
+	list, err := s.Engine.SlugImports()
+	if err != nil {
+		s.logf("restore the slug imports: %v", err)
+		return
+	}
+	for _, r := range list {
+		im := &slugImport{id: r.ID, secret: r.Secret, app: r.App, appID: r.AppID, created: r.CreatedAt,
+			desc: r.Description, ctext: r.CommitDescription, want: r.Want, uploaded: r.Uploaded,
+			user: r.User, expires: r.ExpiresAt, slug: r.Slug}
+		s.imports.restore(im.secret, im.user, im, s.forgetImport, im.expires)
+	}
 }
 
 func optional(s string) *string {
@@ -125,18 +162,18 @@ func (s *Server) createSlug(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	im := &slugImport{id: engine.NewID(), secret: secret(), app: app.Name, appID: app.ID, created: time.Now().UTC(),
-		desc: body.BuildpackProvidedDescription, ctext: body.CommitDescription, want: body.Checksum}
+	now := time.Now().UTC()
+	im := &slugImport{id: engine.NewID(), secret: secret(), app: app.Name, appID: app.ID, created: now,
+		desc: body.BuildpackProvidedDescription, ctext: body.CommitDescription, want: body.Checksum,
+		user: s.by(r), expires: now.Add(cmp.Or(s.imports.ttl, blobTTL))}
 	im.slug = engine.Slug{App: app.Name, Commit: body.Commit, Buildpack: body.BuildpackProvidedDescription,
 		ProcessTypes: body.ProcessTypes, Stack: engine.Stack}
-	forget := func(im *slugImport) {
-		im.mu.Lock()
-		id := im.slug.ID
-		im.mu.Unlock()
-		s.Engine.ForgetImport(id)
-	}
-	if !s.imports.add(im.secret, s.by(r), im, forget) {
+	if !s.imports.add(im.secret, im.user, im, s.forgetImport) {
 		s.fail(w, engine.Errorf(engine.EINVALID, "Too many slug imports wait for their upload (at most %d of yours, each for an hour): use or let expire the ones made.", maxPendingPerUser))
+		return
+	}
+	if err := s.Engine.SaveSlugImport(im.record()); err != nil {
+		s.fail(w, err)
 		return
 	}
 	writeJSON(w, http.StatusCreated, s.importView(r, im))
@@ -208,6 +245,12 @@ func (s *Server) putSlugBlob(w http.ResponseWriter, r *http.Request) {
 	// the import goes on reporting the one uploaded.
 	im.slug.ID, im.slug.Size, im.slug.Checksum = got.ID, got.StoredSize, got.StoredChecksum
 	im.uploaded = got.Checksum
+	// Recorded before the answer: an archive acknowledged survives a
+	// restart.
+	if err := s.Engine.SaveSlugImport(im.record()); err != nil {
+		s.fail(w, err)
+		return
+	}
 	w.WriteHeader(http.StatusOK)
 }
 

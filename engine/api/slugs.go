@@ -76,6 +76,9 @@ func (s *Server) forgetImport(im *slugImport) {
 // made, which the store kept: their blob URLs take archives, and those
 // uploaded can be released.
 func (s *Server) restoreImports() {
+	if s.Engine == nil {
+		return
+	}
 	list, err := s.Engine.SlugImports()
 	if err != nil {
 		s.logf("restore the slug imports: %v", err)

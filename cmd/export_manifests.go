@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 
 	"github.com/urfave/cli/v2"
 
@@ -59,16 +60,31 @@ func exportModel(cl *Client, app string, c *cli.Context) (*export.App, error) {
 	if err := cl.Do("GET", appPath(app, fmt.Sprintf("/releases/v%d/config-vars", rel.Version)), nil, &m.Config); err != nil {
 		return nil, err
 	}
-	var addons []api.AddonView
-	if err := cl.Do("GET", appPath(app, "/addons"), nil, &addons); err != nil {
+	// The add-ons attached to the app, its own and other apps', by their
+	// attachments here: each add-on once, with every var it sets here.
+	var attachments []api.AttachmentView
+	if err := cl.Do("GET", appPath(app, "/addon-attachments"), nil, &attachments); err != nil {
 		return nil, err
 	}
-	for _, a := range addons {
+	index := map[string]int{}
+	for _, at := range attachments {
+		service, _, _ := strings.Cut(at.Addon.Plan.Name, ":")
+		kind := export.AddonKind(service)
 		// An add-on attached since the release is none of its: its var
 		// (which Compose would set) is not in the release's config.
-		if kind := export.AddonKind(a.AddonService.Name); kind != "" && len(a.ConfigVars) > 0 && hasKey(m.Config, a.ConfigVars[0]) {
-			m.Addons = append(m.Addons, export.Addon{Kind: kind, ConfigVar: a.ConfigVars[0]})
+		if kind == "" || len(at.ConfigVars) == 0 || !hasKey(m.Config, at.ConfigVars[0]) {
+			continue
 		}
+		if i, ok := index[at.Addon.ID]; ok {
+			m.Addons[i].Aliases = append(m.Addons[i].Aliases, at.ConfigVars[0])
+			continue
+		}
+		a := export.Addon{Kind: kind, ConfigVar: at.ConfigVars[0]}
+		if at.Addon.App.Name != app {
+			a.Attachment = at.Name
+		}
+		index[at.Addon.ID] = len(m.Addons)
+		m.Addons = append(m.Addons, a)
 	}
 	var domains []api.DomainView
 	if err := cl.Do("GET", appPath(app, "/domains"), nil, &domains); err != nil {

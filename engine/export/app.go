@@ -56,6 +56,14 @@ type Job struct {
 type Addon struct {
 	Kind      string
 	ConfigVar string
+	// Aliases are the app's other config vars carrying the same add-on's
+	// URL (a second attachment of it, addons:attach --as): they point
+	// at the same service.
+	Aliases []string
+	// Attachment, for an add-on another app owns and attached to this
+	// one, is its attachment's name here (SHARED_DB), which names its
+	// service; "" for the app's own.
+	Attachment string
 }
 
 // AddonKind maps an add-on service to the kind of store the manifests

@@ -78,11 +78,25 @@ func Build(app *export.App, envFile, password string) (*File, string, error) {
 	}
 	waits := map[string]Condition{}
 	for _, a := range app.Addons {
+		// The app's own add-ons are named by their kind (a second one of
+		// a kind by its var); one another app owns, by its attachment
+		// here: a service of this file all the same, starting empty as the
+		// others do, since another app's file cannot be reached from this
+		// one's.
 		name := a.Kind
+		if a.Attachment != "" {
+			name = export.DNSLabel(strings.ToLower(a.Attachment))
+		}
 		if _, ok := f.Services[name]; ok {
 			name = strings.ToLower(strings.TrimSuffix(a.ConfigVar, "_URL"))
 		}
+		if _, ok := f.Services[name]; ok {
+			return nil, "", fmt.Errorf("two add-ons would be the service %s", name)
+		}
 		env[a.ConfigVar] = export.AddonURL(a, name, db, password)
+		for _, v := range a.Aliases {
+			env[v] = env[a.ConfigVar]
+		}
 		s := &Service{Image: export.AddonImages[a.Kind], Restart: "unless-stopped"}
 		switch a.Kind {
 		case "postgres":

@@ -125,6 +125,7 @@ func NewApp(env *Env) *cli.App {
 	cmds = append(cmds, maintenanceCommands(env)...)
 	cmds = append(cmds, drainsCommands(env)...)
 	cmds = append(cmds, releasesCommands(env)...)
+	cmds = append(cmds, buildListCommands(env)...)
 	cmds = append(cmds, schedulerCommands(env)...)
 	cmds = append(cmds, pipelinesCommands(env)...)
 	cmds = append(cmds, reviewAppsCommands(env)...)

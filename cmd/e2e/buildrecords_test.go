@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"syscall"
 	"testing"
@@ -117,6 +118,20 @@ func TestBuildsSurviveRestart(t *testing.T) {
 		if code, one := s.api(t, "GET", "/apps/keep/builds/"+first.ID, ""); code != 200 || !jsonEqual(one, string(raw[0])) {
 			t.Errorf("GET the build after a restart: %d %s", code, one)
 		}
+	}
+
+	// hako's builds, builds:info and builds:output read the same.
+	if got := s.hako(t, "builds:output", "-a", "keep"); got != out {
+		t.Errorf("builds:output after a restart:\n%s\nwant\n%s", got, out)
+	}
+	if got := s.hako(t, "builds", "-a", "keep"); !hasLineMatch(got, regexp.QuoteMeta(first.ID)+`  succeeded  `+head[:7]+`  \S+ \d{4}/\d\d/\d\d \d\d:\d\d:\d\d \+0000 \(~ .+ ago\)`) {
+		t.Errorf("builds after a restart:\n%s", got)
+	}
+	if got := s.hako(t, "builds:info", first.ID, "-a", "keep"); !hasLineMatch(got, `Status:\s+succeeded`) || !hasLineMatch(got, `Version:\s+`+head) {
+		t.Errorf("builds:info after a restart:\n%s", got)
+	}
+	if got, err := s.run("builds:info", "0b7a3bb4-6d4d-4e83-9d23-000000000000", "-a", "keep"); err == nil || !hasLineMatch(got, `.*Couldn't find that build: 0b7a3bb4-6d4d-4e83-9d23-000000000000\.`) {
+		t.Errorf("builds:info of an unknown build: %v\n%s", err, got)
 	}
 
 	// A build the server is killed during.

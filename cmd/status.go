@@ -52,9 +52,9 @@ func printStatus(w io.Writer, st *engine.Status) {
 	})
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "=== Disk use by app")
-	rows := [][]string{{"App", "Repo", "Slugs", "Unpacked", "Build cache", "Total"}}
+	rows := [][]string{{"App", "Repo", "Slugs", "Unpacked", "Build cache", "Build output", "Total"}}
 	for _, a := range st.Apps {
-		rows = append(rows, []string{a.Name, formatBytes(a.Repo), formatBytes(a.Slugs), formatBytes(a.Unpacked), formatBytes(a.Cache), formatBytes(a.Total)})
+		rows = append(rows, []string{a.Name, formatBytes(a.Repo), formatBytes(a.Slugs), formatBytes(a.Unpacked), formatBytes(a.Cache), formatBytes(a.Builds), formatBytes(a.Total)})
 	}
 	printTable(w, rows)
 	fmt.Fprintln(w)

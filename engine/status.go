@@ -36,7 +36,9 @@ type AppDiskUse struct {
 	Unpacked int64 `json:"unpacked_bytes"`
 	// Cache is its build cache.
 	Cache int64 `json:"cache_bytes"`
-	Total int64 `json:"total_bytes"`
+	// Builds is the output its kept builds left (BUILDS/APP_ID).
+	Builds int64 `json:"builds_bytes"`
+	Total  int64 `json:"total_bytes"`
 }
 
 // AddonServer is a server hako runs for add-ons.
@@ -82,11 +84,12 @@ func (e *Engine) Status() (*Status, error) {
 			Repo:     DiskUse(e.Paths.AppRepo(a.Name)),
 			Unpacked: DiskUse(e.Paths.AppRun(a.Name)),
 			Cache:    DiskUse(e.Paths.AppCache(a.Name)),
+			Builds:   DiskUse(e.Paths.AppBuilds(a.ID)),
 		}
 		if use.Slugs, err = e.slugBytes(a.Name); err != nil {
 			return nil, err
 		}
-		use.Total = use.Repo + use.Slugs + use.Unpacked + use.Cache
+		use.Total = use.Repo + use.Slugs + use.Unpacked + use.Cache + use.Builds
 		st.Apps = append(st.Apps, use)
 		for _, ad := range a.Addons {
 			byService[ad.Service] = append(byService[ad.Service], ad.Resource)

@@ -22,6 +22,7 @@ type statusView struct {
 		Slugs    int64  `json:"slugs_bytes"`
 		Unpacked int64  `json:"unpacked_bytes"`
 		Cache    int64  `json:"cache_bytes"`
+		Builds   int64  `json:"builds_bytes"`
 		Total    int64  `json:"total_bytes"`
 	} `json:"apps"`
 	Addons []struct {
@@ -69,13 +70,13 @@ func TestStatus(t *testing.T) {
 	for _, a := range st.Apps {
 		names = append(names, a.Name)
 		sum += a.Total
-		if a.Total != a.Repo+a.Slugs+a.Unpacked+a.Cache {
+		if a.Total != a.Repo+a.Slugs+a.Unpacked+a.Cache+a.Builds {
 			t.Errorf("%s: total %d is not the sum of its parts %+v", a.Name, a.Total, a)
 		}
 		switch a.Name {
 		case "shown":
-			if a.Repo <= 0 || a.Slugs <= 0 || a.Unpacked <= 0 {
-				t.Errorf("deployed app's disk use: %+v, want repo, slugs and unpacked above zero", a)
+			if a.Repo <= 0 || a.Slugs <= 0 || a.Unpacked <= 0 || a.Builds <= 0 {
+				t.Errorf("deployed app's disk use: %+v, want repo, slugs, unpacked and build output above zero", a)
 			}
 		case "bare":
 			if a.Total != 0 {
@@ -108,8 +109,8 @@ func TestStatus(t *testing.T) {
 	for _, want := range [][]string{
 		{"Apps:", "2"},
 		{"Dynos:", "1", "up"},
-		{"bare", "0", "B", "0", "B", "0", "B", "0", "B", "0", "B"},
-		{"App", "Repo", "Slugs", "Unpacked", "Build", "cache", "Total"},
+		{"bare", "0", "B", "0", "B", "0", "B", "0", "B", "0", "B", "0", "B"},
+		{"App", "Repo", "Slugs", "Unpacked", "Build", "cache", "Build", "output", "Total"},
 		{"heroku-redis", redisName, "running"},
 	} {
 		got := fields(want[0])

@@ -248,6 +248,8 @@ func (e *Engine) DestroyAddon(ctx context.Context, name, addon, user string, for
 	if _, err := e.Store.UpdateApp(app.Name, func(x *App) error { x.Addons = dropAddon(x.Addons, a.Name); return nil }); err != nil {
 		return nil, err
 	}
+	// Its port may serve another add-on one day.
+	e.narrowReach(attachedApps(a)...)
 	e.log(app.Name, "api", "Destroy %s by user %s", a.Name, user)
 	return a, nil
 }
@@ -319,6 +321,29 @@ type addonExposer interface {
 // starts (see dyno.Supervisor.SetAddonReach).
 type addonReacher interface {
 	SetAddonReach(func(app string) []int)
+}
+
+// reachNarrower is a Supervisor that can take from running processes the
+// reach of the add-ons no longer attached to their app (see
+// dyno.Supervisor.NarrowAddonReach).
+type reachNarrower interface {
+	NarrowAddonReach(app string) error
+}
+
+// narrowReach takes from each app's running dynos the reach of add-ons
+// detached from it: those its releases replaced are gone already, but a
+// one-off dyno lives on. A failure is logged: the add-on is detached
+// all the same, and its credentials are what pg:credentials:rotate is for.
+func (e *Engine) narrowReach(apps ...string) {
+	n, ok := e.Supervisor.(reachNarrower)
+	if !ok {
+		return
+	}
+	for _, app := range slices.Compact(slices.Sorted(slices.Values(apps))) {
+		if err := n.NarrowAddonReach(app); err != nil {
+			log.Printf("addons: the reach of %s's dynos: %v", app, err)
+		}
+	}
 }
 
 // addonPorts lists the ports of the add-on servers the app's dynos may

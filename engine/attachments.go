@@ -251,6 +251,7 @@ func (e *Engine) DetachAddon(ctx context.Context, id, user string, out io.Writer
 		restore := e.updateAddon(at.Addon.App, at.Addon.ID, func(x *Addon) { x.Attachments = append(x.Attachments, at.Attachment) })
 		return nil, errors.Join(err, restore)
 	}
+	e.narrowReach(at.App)
 	e.log(at.App, "api", "Detach %s (%s) by user %s", at.Name, at.Addon.Name, user)
 	return at, nil
 }

@@ -1,9 +1,13 @@
 package e2e
 
 import (
+	"io"
 	"net/url"
+	"os"
+	"os/exec"
 	"strings"
 	"testing"
+	"time"
 )
 
 // reachScript prints, for the add-on server at PORT, whether the dyno
@@ -85,6 +89,23 @@ func TestAttachedAddonReach(t *testing.T) {
 		t.Errorf("a dyno of an app it is not attached to reaches it:\n%s", out)
 	}
 
+	// A one-off dyno running across the detach: it probes, waits for a
+	// line, probes again.
+	held := exec.Command(bin, "run", "-a", "uses-cache", "--no-tty", reach+"\nread line\n"+reach)
+	held.Env = append(os.Environ(), "HAKO_HOME="+s.home)
+	heldIn, _ := held.StdinPipe()
+	heldOut := &syncBuffer{}
+	held.Stdout, held.Stderr = heldOut, heldOut
+	if err := held.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { held.Process.Kill(); held.Wait() })
+	waitFor(t, 60*time.Second, "the running one-off's first probe", func() bool { return hasLine(heldOut.String(), "gateway reached") },
+		func() string { return heldOut.String() })
+	if !hasLine(heldOut.String(), "loopback reached") {
+		t.Errorf("the one-off before the detach:\n%s", heldOut.String())
+	}
+
 	out = s.hako(t, "addons:detach", "SHARED_CACHE", "-a", "uses-cache")
 	if !hasLine(out, "Detaching SHARED_CACHE to "+name+" from ⬢ uses-cache... done") ||
 		!hasLineMatch(out, `^Unsetting SHARED_CACHE config vars and restarting ⬢ uses-cache\.\.\. done, v\d+$`) {
@@ -95,6 +116,15 @@ func TestAttachedAddonReach(t *testing.T) {
 	}
 	if out := s.hako(t, "run", "-a", "uses-cache", "--no-tty", reach); !hasLine(out, "loopback unreached") || !hasLine(out, "gateway unreached") {
 		t.Errorf("a new dyno of the detached app still reaches the add-on:\n%s", out)
+	}
+	// The one-off that ran across the detach lost its reach too.
+	io.WriteString(heldIn, "go\n")
+	heldIn.Close()
+	if err := held.Wait(); err != nil {
+		t.Errorf("the held one-off: %v\n%s", err, heldOut.String())
+	}
+	if got := heldOut.String(); !hasLine(got, "loopback unreached") || !hasLine(got, "gateway unreached") {
+		t.Errorf("a one-off dyno running across the detach still reaches the add-on:\n%s", got)
 	}
 	// The owner's own attachment cannot be detached; destroying the add-on
 	// attached elsewhere needs --force.

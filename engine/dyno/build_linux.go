@@ -46,7 +46,7 @@ func (s *Supervisor) isolatedCommand(ctx context.Context, spec engine.SandboxSpe
 	}
 	box := &footprint{scratch: dir}
 	if s.net != nil {
-		if box.net, err = s.net.lease(s.reachOf(spec.App)); err != nil {
+		if box.net, err = s.net.lease(spec.App, s.reachOf(spec.App)); err != nil {
 			box.remove()
 			return nil, nil, err
 		}

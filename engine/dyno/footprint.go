@@ -61,7 +61,7 @@ func (s *Supervisor) newFootprint(spec engine.DynoSpec) *footprint {
 		}
 	}
 	if s.net != nil {
-		b.net, b.netErr = s.net.lease(s.reachOf(spec.App))
+		b.net, b.netErr = s.net.lease(spec.App, s.reachOf(spec.App))
 	}
 	if s.cgroups != nil && (s.opts.MemoryLimit > 0 || s.opts.PidsLimit > 0) {
 		cg, err := s.cgroups.create(unique, 2*s.opts.MemoryLimit, s.opts.PidsLimit)

@@ -52,6 +52,9 @@ type network struct {
 
 	mu    sync.Mutex
 	ports map[int]bool // add-on ports on the gateway that dynos may reach
+	// leases are the processes' leases with add-on reach, by app, for
+	// narrow.
+	leases map[*netLease]bool
 }
 
 // vethSeq makes host-side veth names unique within the server.
@@ -61,7 +64,7 @@ var vethSeq atomic.Uint32
 // the bridge, forwarding and the nftables table. What a dead server left
 // on the same subnet is replaced.
 func openNetwork(p netip.Prefix, untracked []int, resolvConf string) (*network, error) {
-	n := &network{pool: newPool(p), ports: map[int]bool{}, untracked: untracked, resolvConf: resolvConf}
+	n := &network{pool: newPool(p), ports: map[int]bool{}, leases: map[*netLease]bool{}, untracked: untracked, resolvConf: resolvConf}
 	n.bridge, n.table = netNames(p)
 	if err := os.MkdirAll(lockDir, 0o700); err != nil {
 		return nil, fmt.Errorf("create %s: %w", lockDir, err)
@@ -301,14 +304,15 @@ type netLease struct {
 	net    *network
 	addr   netip.Addr
 	hostIf string
-	ports  []int // the add-on ports it may reach
+	app    string
+	ports  []int // the add-on ports it may reach, under net.mu once leased
 }
 
-// lease gives a new process an address and a host-side interface name,
-// and lets that address reach the add-on ports given (those of the
+// lease gives a new process of app an address and a host-side interface
+// name, and lets that address reach the add-on ports given (those of the
 // add-ons attached to its app) and no other: the table drops what it
 // sends to any other port of the gateway.
-func (n *network) lease(ports []int) (*netLease, error) {
+func (n *network) lease(app string, ports []int) (*netLease, error) {
 	a, err := n.get()
 	if err != nil {
 		return nil, err
@@ -324,7 +328,40 @@ func (n *network) lease(ports []int) (*netLease, error) {
 		}
 	}
 	name := fmt.Sprintf("hk%04x%08x", os.Getpid()&0xffff, vethSeq.Add(1))
-	return &netLease{net: n, addr: a, hostIf: name, ports: ports}, nil
+	l := &netLease{net: n, addr: a, hostIf: name, app: app, ports: ports}
+	if len(ports) > 0 {
+		n.mu.Lock()
+		n.leases[l] = true
+		n.mu.Unlock()
+	}
+	return l, nil
+}
+
+// narrow takes from the running processes of app the reach of every
+// add-on port not in keep: an add-on detached from the app, which the
+// processes started before the detach would otherwise reach until they
+// end (a one-off dyno, a dyno of a release that failed to replace it).
+// Connections already open stay, as the table lets established ones
+// through; new ones are dropped.
+func (n *network) narrow(app string, keep []int) error {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	var errs []error
+	for l := range n.leases {
+		if l.app != app {
+			continue
+		}
+		drop := slices.DeleteFunc(slices.Clone(l.ports), func(p int) bool { return slices.Contains(keep, p) })
+		if len(drop) == 0 {
+			continue
+		}
+		if err := n.setReach(l.addr, drop, false); err != nil {
+			errs = append(errs, fmt.Errorf("take %s's reach of %v: %w", l.addr, drop, err))
+			continue
+		}
+		l.ports = slices.DeleteFunc(l.ports, func(p int) bool { return slices.Contains(drop, p) })
+	}
+	return errors.Join(errs...)
 }
 
 // release takes the address's reach away and gives the address back;
@@ -333,8 +370,12 @@ func (l *netLease) release() {
 	if l == nil {
 		return
 	}
-	if len(l.ports) > 0 {
-		if err := l.net.setReach(l.addr, l.ports, false); err != nil {
+	l.net.mu.Lock()
+	delete(l.net.leases, l)
+	ports := l.ports
+	l.net.mu.Unlock()
+	if len(ports) > 0 {
+		if err := l.net.setReach(l.addr, ports, false); err != nil {
 			// The address must not go to another process with this
 			// one's reach: keep it out of the pool.
 			log.Printf("dynos: %v: address %s retired", err, l.addr)
@@ -352,7 +393,9 @@ func (l *netLease) config(fd int) *netConfig {
 		Addr:    netip.PrefixFrom(l.addr, l.net.prefix.Bits()).String(),
 		Gateway: l.net.gateway.String(), MAC: macFor(l.addr),
 	}
+	l.net.mu.Lock()
 	c.AddonPorts = slices.Clone(l.ports)
+	l.net.mu.Unlock()
 	for _, r := range l.net.relays {
 		c.Resolvers = append(c.Resolvers, loopResolver{Addr: r.upstream.Addr().String(), Port: r.port})
 	}

@@ -30,7 +30,8 @@ func openNetwork(p netip.Prefix, untracked []int, resolvConf string) (*network, 
 func (n *network) expose(port int) error { return nil }
 func (n *network) exposed() map[int]bool { return nil }
 func (n *network) close()                {}
-func (n *network) lease(ports []int) (*netLease, error) {
+func (n *network) narrow(app string, keep []int) error { return nil }
+func (n *network) lease(app string, ports []int) (*netLease, error) {
 	return nil, errors.New("network namespaces need Linux")
 }
 func (l *netLease) release() {}

@@ -113,6 +113,17 @@ func (s *Supervisor) SetAddonReach(reach func(app string) []int) {
 	s.reach = reach
 }
 
+// NarrowAddonReach takes from app's running processes (dynos, one-off
+// dynos, build steps) the reach of the add-ons no longer attached to it,
+// as SetAddonReach's function now answers: new connections to them are
+// dropped. New processes get the new reach as they start.
+func (s *Supervisor) NarrowAddonReach(app string) error {
+	if s.net == nil || app == "" {
+		return nil
+	}
+	return s.net.narrow(app, s.reachOf(app))
+}
+
 // reachOf is the add-on ports a new process of app may reach.
 func (s *Supervisor) reachOf(app string) []int {
 	s.mu.Lock()

@@ -131,7 +131,7 @@ func benchLease(b *testing.B, ports []int) {
 		}
 	}
 	for b.Loop() {
-		l, err := n.lease(ports)
+		l, err := n.lease("bench", ports)
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -27,9 +27,9 @@ func openNetwork(p netip.Prefix, untracked []int, resolvConf string) (*network, 
 	return nil, errors.New("network namespaces need Linux")
 }
 
-func (n *network) expose(port int) error { return nil }
-func (n *network) exposed() map[int]bool { return nil }
-func (n *network) close()                {}
+func (n *network) expose(port int) error               { return nil }
+func (n *network) exposed() map[int]bool               { return nil }
+func (n *network) close()                              {}
 func (n *network) narrow(app string, keep []int) error { return nil }
 func (n *network) lease(app string, ports []int) (*netLease, error) {
 	return nil, errors.New("network namespaces need Linux")

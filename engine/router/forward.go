@@ -311,7 +311,7 @@ func (rt *Router) forward(cc *clientConn, rq *fastRequest, head []byte, host, ap
 				return fail(err)
 			}
 		}
-		err = uc.bw.Flush()
+		err = uc.sendRequest()
 		if err == nil {
 			rhead, err = rt.awaitResponse(cc, uc, pendingOf())
 		}

@@ -36,6 +36,13 @@ type rawIO struct {
 	wn  int
 	wer error
 
+	// Sending a request and waiting for its answer in one wait (see
+	// sendWithRead): deferNext makes the next Write keep its bytes in
+	// pend, which the next Read writes before it waits.
+	deferNext bool
+	pend      []byte
+	pendStuck bool // pend met a full socket buffer: written by Write
+
 	read, write func(fd uintptr) bool // bound once: no allocation per call
 }
 
@@ -50,17 +57,72 @@ func (r *rawIO) Read(p []byte) (int, error) {
 	if len(p) == 0 {
 		return 0, nil
 	}
-	r.rp, r.rn, r.rer = p, 0, nil
-	err := r.raw.Read(r.read)
-	n, rer := r.rn, r.rer
-	r.rp = nil
-	if err != nil {
-		return 0, err
+	for {
+		r.rp, r.rn, r.rer = p, 0, nil
+		err := r.raw.Read(r.read)
+		n, rer := r.rn, r.rer
+		r.rp = nil
+		if err != nil {
+			return 0, err
+		}
+		if r.pendStuck {
+			// The request did not fit the socket's buffer: written
+			// the plain way, waiting until writable, then read.
+			r.pendStuck = false
+			if err := r.flushPend(); err != nil {
+				return 0, err
+			}
+			continue
+		}
+		return n, rer
 	}
-	return n, rer
+}
+
+// sendWithRead makes the next Write (a bufio.Writer's Flush of a whole
+// request) keep its bytes for the next Read, which writes them from
+// inside its wait for the answer: one system call fewer per request, as
+// the first read after sending a request finds nothing yet and costs a
+// read that fails with EAGAIN, and fewer trips through the poller.
+//
+// The trap: the poller's readiness is cleared when a Read starts, so a
+// read may be skipped only for data that cannot have arrived before the
+// Read began. An answer to a request written after that point is such
+// data, so the wait is sure to be woken by it. Bytes a dyno sends before
+// reading the request (never in HTTP) wake it only with what follows,
+// or when the caller's read deadline ends the wait and it reads again.
+//
+// The caller must not write to the buffer Write was given until the next
+// Read: bufio.Writer's Flush hands its own buffer, and the forwarding
+// loop reads the answer before it writes anything else.
+func (r *rawIO) sendWithRead() { r.deferNext = true }
+
+// flushPend writes what a Write kept for the next Read.
+func (r *rawIO) flushPend() error {
+	p := r.pend
+	r.pend = nil
+	_, err := r.Write(p)
+	return err
 }
 
 func (r *rawIO) doRead(fd uintptr) bool {
+	if len(r.pend) > 0 {
+		for len(r.pend) > 0 {
+			n, _, e := syscall.RawSyscall(syscall.SYS_WRITE, fd, uintptr(unsafe.Pointer(unsafe.SliceData(r.pend))), uintptr(len(r.pend)))
+			switch e {
+			case 0:
+				r.pend = r.pend[n:]
+			case syscall.EINTR:
+			case syscall.EAGAIN:
+				r.pendStuck = true
+				return true
+			default:
+				r.pend = nil
+				r.rer = os.NewSyscallError("write", e)
+				return true
+			}
+		}
+		return false // sent: the answer comes later, wait for it
+	}
 	for {
 		n, _, e := syscall.RawSyscall(syscall.SYS_READ, fd, uintptr(unsafe.Pointer(unsafe.SliceData(r.rp))), uintptr(len(r.rp)))
 		switch e {
@@ -83,6 +145,18 @@ func (r *rawIO) doRead(fd uintptr) bool {
 }
 
 func (r *rawIO) Write(p []byte) (int, error) {
+	if r.deferNext {
+		r.deferNext = false
+		if len(r.pend) == 0 {
+			r.pend = p
+			return len(p), nil
+		}
+	}
+	if len(r.pend) > 0 {
+		if err := r.flushPend(); err != nil {
+			return 0, err
+		}
+	}
 	r.wp, r.wn, r.wer = p, 0, nil
 	err := r.raw.Write(r.write)
 	n, wer := r.wn, r.wer

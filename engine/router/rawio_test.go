@@ -137,3 +137,94 @@ func TestRawIO(t *testing.T) {
 		}
 	})
 }
+
+// A request kept by sendWithRead is written by the next Read, from inside
+// its wait for the answer: whole, also when it does not fit the socket's
+// buffers; a reset peer is an error; the read deadline still ends the
+// wait, with the request sent.
+func TestRawIOSendWithRead(t *testing.T) {
+	exchange := func(t *testing.T, req []byte) {
+		a, b := tcpPair(t)
+		ra := rawOf(t, a)
+		ra.sendWithRead()
+		if n, err := ra.Write(req); n != len(req) || err != nil {
+			t.Fatalf("write: %d, %v", n, err)
+		}
+		got := make(chan []byte, 1)
+		go func() {
+			buf := make([]byte, len(req))
+			if _, err := io.ReadFull(b, buf); err != nil {
+				got <- nil
+				return
+			}
+			got <- buf
+			b.Write([]byte("answer"))
+		}()
+		buf := make([]byte, 16)
+		n, err := ra.Read(buf)
+		if err != nil || string(buf[:n]) != "answer" {
+			t.Fatalf("read %q, %v; want the answer", buf[:n], err)
+		}
+		if r := <-got; !bytes.Equal(r, req) {
+			t.Fatalf("the peer got %d other bytes than the %d written", len(r), len(req))
+		}
+		if len(ra.pend) != 0 || ra.pendStuck || ra.deferNext {
+			t.Fatal("state left after the exchange")
+		}
+	}
+	t.Run("small", func(t *testing.T) { exchange(t, []byte("GET / HTTP/1.1\r\nHost: x\r\n\r\n")) })
+	t.Run("past the buffers", func(t *testing.T) { exchange(t, bytes.Repeat([]byte("0123456789abcdef"), 1<<18)) })
+	t.Run("nothing written before the read", func(t *testing.T) {
+		a, b := tcpPair(t)
+		ra := rawOf(t, a)
+		ra.sendWithRead()
+		ra.Write([]byte("kept"))
+		_ = b.SetReadDeadline(time.Now().Add(50 * time.Millisecond))
+		if n, err := b.Read(make([]byte, 8)); !errors.Is(err, os.ErrDeadlineExceeded) {
+			t.Fatalf("the peer read %d bytes before the read: %v", n, err)
+		}
+	})
+	t.Run("a write after it goes out first", func(t *testing.T) {
+		a, b := tcpPair(t)
+		ra := rawOf(t, a)
+		ra.sendWithRead()
+		ra.Write([]byte("one,"))
+		ra.Write([]byte("two"))
+		buf := make([]byte, 7)
+		if _, err := io.ReadFull(b, buf); err != nil || string(buf) != "one,two" {
+			t.Fatalf("peer read %q, %v", buf, err)
+		}
+	})
+	t.Run("reset peer", func(t *testing.T) {
+		a, b := tcpPair(t)
+		_ = b.SetLinger(0)
+		b.Close()
+		ra := rawOf(t, a)
+		var err error
+		for range 100 {
+			ra.sendWithRead()
+			ra.Write([]byte("GET / HTTP/1.1\r\n\r\n"))
+			if _, err = ra.Read(make([]byte, 16)); err != nil {
+				break
+			}
+		}
+		if !errors.Is(err, syscall.ECONNRESET) && !errors.Is(err, syscall.EPIPE) {
+			t.Fatalf("got %v, want ECONNRESET or EPIPE", err)
+		}
+	})
+	t.Run("deadline", func(t *testing.T) {
+		a, b := tcpPair(t)
+		ra := rawOf(t, a)
+		ra.sendWithRead()
+		ra.Write([]byte("request"))
+		_ = a.SetReadDeadline(time.Now().Add(50 * time.Millisecond))
+		if _, err := ra.Read(make([]byte, 16)); !errors.Is(err, os.ErrDeadlineExceeded) {
+			t.Fatalf("got %v, want a deadline error", err)
+		}
+		buf := make([]byte, 7)
+		_ = b.SetReadDeadline(time.Now().Add(5 * time.Second))
+		if _, err := io.ReadFull(b, buf); err != nil || string(buf) != "request" {
+			t.Fatalf("the request was not sent: %q, %v", buf, err)
+		}
+	})
+}

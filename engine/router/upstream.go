@@ -31,6 +31,7 @@ type upstream struct {
 type upConn struct {
 	net.Conn
 	raw  syscall.RawConn // for alive; nil when the connection has none
+	rio  *rawIO          // what br and bw go through, when raw is not nil
 	br   *bufio.Reader
 	bw   *bufio.Writer
 	addr string
@@ -83,8 +84,22 @@ func (u *upstream) dialConn(ctx context.Context, addr string) (*upConn, error) {
 		uc.raw, _ = sc.SyscallConn()
 	}
 	sock := socketIO(c, uc.raw)
+	uc.rio, _ = sock.(*rawIO)
 	uc.br, uc.bw = bufio.NewReaderSize(sock, upstreamBuffer), bufio.NewWriterSize(sock, 4096)
 	return uc, nil
+}
+
+// sendRequest flushes what bw holds of a request, to be sent when the
+// answer is read (see rawIO.sendWithRead): the caller reads the answer
+// next, writing nothing before.
+func (uc *upConn) sendRequest() error {
+	if uc.rio == nil {
+		return uc.bw.Flush()
+	}
+	uc.rio.sendWithRead()
+	err := uc.bw.Flush()
+	uc.rio.deferNext = false // when there was nothing to flush
+	return err
 }
 
 // alive reports whether an idle connection is still open and quiet: a

@@ -366,11 +366,11 @@ func (rt *Router) forward(cc *clientConn, rq *fastRequest, head []byte, host, ap
 	switch {
 	case bodyless:
 	case rs.chunked:
-		n, err = copyChunked(cc.bw, uc.br)
+		n, err = copyChunked(cc.bw, uc, rt.StreamIdleTimeout)
 	case rs.length >= 0:
-		n, err = copyFlushing(cc.bw, uc.br, rs.length)
+		n, err = copyFlushing(cc.bw, uc, rs.length, rt.StreamIdleTimeout)
 	default:
-		n, err = copyFlushing(cc.bw, uc.br, -1)
+		n, err = copyFlushing(cc.bw, uc, -1, rt.StreamIdleTimeout)
 	}
 	if err == nil {
 		if ferr := cc.bw.Flush(); ferr != nil {
@@ -379,8 +379,11 @@ func (rt *Router) forward(cc *clientConn, rq *fastRequest, head []byte, host, ap
 	}
 	if err != nil {
 		uc.Close()
-		if errors.Is(err, errClientWrite) {
+		switch {
+		case errors.Is(err, errClientWrite):
 			st.fail("H27", "Client Request Interrupted", 499, true)
+		case errors.Is(err, os.ErrDeadlineExceeded):
+			st.fail("H15", "Idle connection", http.StatusServiceUnavailable, false)
 		}
 		return false
 	}
@@ -405,7 +408,10 @@ func (rt *Router) awaitResponse(cc *clientConn, uc *upConn, pending int) ([]byte
 		_ = uc.SetReadDeadline(until)
 		head, err := peekHead(uc.br)
 		if err == nil {
-			_ = uc.SetReadDeadline(time.Time{})
+			// The answer has begun: from here the dyno may be silent
+			// for a window at a time (H15), not a response time.
+			uc.quietUntil = time.Time{}
+			uc.streaming(rt.StreamIdleTimeout)
 			return head, nil
 		}
 		if !errors.Is(err, os.ErrDeadlineExceeded) {
@@ -536,15 +542,19 @@ func copyBody(dst *bufio.Writer, src *bufio.Reader, n int64) error {
 
 // copyFlushing copies n bytes (all until EOF when n < 0) from the dyno
 // to the client, flushing what it has before each wait on the dyno, so
-// that a streaming answer reaches the client as it is written. It
-// returns the bytes copied; errClientWrite when the client failed.
-func copyFlushing(dst *bufio.Writer, src *bufio.Reader, n int64) (int64, error) {
+// that a streaming answer reaches the client as it is written, and
+// giving the dyno window of silence before each. It returns the bytes
+// copied; errClientWrite when the client failed, os.ErrDeadlineExceeded
+// when the dyno was silent for window.
+func copyFlushing(dst *bufio.Writer, uc *upConn, n int64, window time.Duration) (int64, error) {
+	src := uc.br
 	var done int64
 	for n < 0 || done < n {
 		if src.Buffered() == 0 {
 			if err := dst.Flush(); err != nil {
 				return done, errClientWrite
 			}
+			uc.streaming(window)
 			if _, err := src.Peek(1); err != nil {
 				if n < 0 && err == io.EOF {
 					return done, nil
@@ -569,14 +579,17 @@ func copyFlushing(dst *bufio.Writer, src *bufio.Reader, n int64) (int64, error) 
 // copyChunked copies a chunked body from the dyno to the client as it
 // came (chunk extensions and trailers included), checking its framing so
 // that the connection can carry the next answer. It returns the data
-// bytes copied.
-func copyChunked(dst *bufio.Writer, src *bufio.Reader) (int64, error) {
+// bytes copied; like copyFlushing, it gives the dyno window of silence
+// before each wait.
+func copyChunked(dst *bufio.Writer, uc *upConn, window time.Duration) (int64, error) {
+	src := uc.br
 	var total int64
 	line := func() ([]byte, error) {
 		if b, _ := src.Peek(src.Buffered()); bytes.IndexByte(b, '\n') < 0 {
 			if err := dst.Flush(); err != nil {
 				return nil, errClientWrite
 			}
+			uc.streaming(window)
 		}
 		l, err := src.ReadSlice('\n')
 		if err != nil {
@@ -610,7 +623,7 @@ func copyChunked(dst *bufio.Writer, src *bufio.Reader) (int64, error) {
 				}
 			}
 		}
-		k, err := copyFlushing(dst, src, size)
+		k, err := copyFlushing(dst, uc, size, window)
 		total += k
 		if err != nil {
 			if err == io.EOF {

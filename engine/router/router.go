@@ -26,6 +26,10 @@ const (
 	// longer than 30 s, and a kept-alive one idle for 90 s.
 	DefaultReadHeaderTimeout = 30 * time.Second
 	DefaultIdleTimeout       = 90 * time.Second
+	// Once a dyno has begun its answer, Heroku's router lets it stay
+	// silent for at most 55 s at a time (H15, Idle connection), and a
+	// WebSocket for as long with nothing sent either way.
+	DefaultStreamIdleTimeout = 55 * time.Second
 )
 
 // DefaultDomain is used when New is given an empty domain, so that apps
@@ -52,6 +56,11 @@ type Router struct {
 	// and DefaultIdleTimeout; read when the first request is served.
 	ReadHeaderTimeout time.Duration
 	IdleTimeout       time.Duration
+	// StreamIdleTimeout bounds how long a dyno that has begun its answer
+	// may send nothing before the router closes both connections (H15),
+	// and how long a WebSocket may carry nothing either way. Default
+	// DefaultStreamIdleTimeout; read when the first request is served.
+	StreamIdleTimeout time.Duration
 	// Dashboard, when set, serves the host hako.DOMAIN (which no app may
 	// be named: engine.DashboardName). It is looked for only once no
 	// app matched, off the forwarding loop's path. Set it before Serve.
@@ -227,6 +236,9 @@ func (rt *Router) init() {
 	if rt.IdleTimeout <= 0 {
 		rt.IdleTimeout = DefaultIdleTimeout
 	}
+	if rt.StreamIdleTimeout <= 0 {
+		rt.StreamIdleTimeout = DefaultStreamIdleTimeout
+	}
 	dial := (&net.Dialer{Timeout: connect, KeepAlive: 30 * time.Second}).DialContext
 	rt.up = &upstream{
 		dial: dial,
@@ -238,7 +250,9 @@ func (rt *Router) init() {
 	rt.transport = &http.Transport{
 		// Dynos are local; an environment proxy must never be used.
 		Proxy:       nil,
-		DialContext: dial,
+		// What net/http forwards (HTTPS, HTTP/2, WebSockets) gets the
+		// same silence window as the loop's answers (see idleConn).
+		DialContext: idleDial(dial, rt.StreamIdleTimeout),
 		// Enough idle connections for every client connection the router
 		// holds to keep one to a busy dyno: fewer, and each request past
 		// them dials anew and leaves a socket in TIME_WAIT.

@@ -32,6 +32,9 @@ type upConn struct {
 	net.Conn
 	raw  syscall.RawConn // for alive; nil when the connection has none
 	rio  *rawIO          // what br and bw go through, when raw is not nil
+	// quietUntil is the read deadline while an answer streams: the end
+	// of the dyno's silence window (see streaming).
+	quietUntil time.Time
 	br   *bufio.Reader
 	bw   *bufio.Writer
 	addr string
@@ -185,4 +188,16 @@ func (u *upstream) closeIdle() {
 	}
 	u.idle = nil
 	u.mu.Unlock()
+}
+
+// streaming starts, or moves on, the window within which the dyno must
+// send more of its answer; the caller is about to wait for it. The
+// deadline moves only when a 64th of the window has gone, so that a
+// fast stream does not change a timer per read.
+func (uc *upConn) streaming(window time.Duration) {
+	now := time.Now()
+	if uc.quietUntil.Sub(now) < window-window/64 {
+		uc.quietUntil = now.Add(window)
+		_ = uc.SetReadDeadline(uc.quietUntil)
+	}
 }

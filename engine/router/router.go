@@ -249,7 +249,7 @@ func (rt *Router) init() {
 	rt.slow = rt.slowServer()
 	rt.transport = &http.Transport{
 		// Dynos are local; an environment proxy must never be used.
-		Proxy:       nil,
+		Proxy: nil,
 		// What net/http forwards (HTTPS, HTTP/2, WebSockets) gets the
 		// same silence window as the loop's answers (see idleConn).
 		DialContext: idleDial(dial, rt.StreamIdleTimeout),

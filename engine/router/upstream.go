@@ -30,15 +30,15 @@ type upstream struct {
 // upConn is one connection to a dyno.
 type upConn struct {
 	net.Conn
-	raw syscall.RawConn // for alive; nil when the connection has none
-	rio *rawIO          // what br and bw go through, when raw is not nil
+	raw  syscall.RawConn // for alive; nil when the connection has none
+	rio  *rawIO          // what br and bw go through, when raw is not nil
+	br   *bufio.Reader
+	bw   *bufio.Writer
+	addr string
+	used time.Time // when it was last put back idle
 	// quietUntil is the read deadline while an answer streams: the end
 	// of the dyno's silence window (see streaming).
 	quietUntil time.Time
-	br         *bufio.Reader
-	bw         *bufio.Writer
-	addr       string
-	used       time.Time // when it was last put back idle
 }
 
 // peekAfter is how long a connection may sit idle before it is checked

@@ -69,7 +69,7 @@ func (e *Engine) ImportSlug(r io.Reader, salt string) (*ImportedSlug, error) {
 	if _, err := tmp.Seek(0, io.SeekStart); err != nil {
 		return nil, fmt.Errorf("import slug: %w", err)
 	}
-	heroku, err := checkSlugArchive(tmp, lim.BuildBytes, 4*lim.SourceEntries)
+	heroku, linked, err := checkSlugArchive(tmp, lim.BuildBytes, 4*lim.SourceEntries)
 	if err != nil {
 		return nil, err
 	}
@@ -77,7 +77,7 @@ func (e *Engine) ImportSlug(r io.Reader, salt string) (*ImportedSlug, error) {
 	got := &ImportedSlug{Size: n, Checksum: "SHA256:" + sum, StoredSize: n, StoredChecksum: "SHA256:" + sum}
 	stored := tmp
 	if heroku && !isHakoSlug(tmp) {
-		if stored, err = e.rewriteImport(tmp, got, lim); err != nil {
+		if stored, err = e.rewriteImport(tmp, linked, got, lim); err != nil {
 			return nil, err
 		}
 		defer func() {
@@ -101,13 +101,14 @@ func (e *Engine) ImportSlug(r io.Reader, salt string) (*ImportedSlug, error) {
 
 // checkSlugArchive reads a tar.gz through, refusing one that is not, or
 // that expands past maxBytes or maxEntries, and reports whether its
-// entries all lie under app/, Heroku's shape (see slugshape.go).
+// entries all lie under app/, Heroku's shape (see slugshape.go), and
+// which of its files, named in hako's shape, hard links name.
 // Unpacking checks each entry's name and kind again; this only makes sure
 // a release of it can unpack.
-func checkSlugArchive(r io.Reader, maxBytes int64, maxEntries int) (heroku bool, err error) {
+func checkSlugArchive(r io.Reader, maxBytes int64, maxEntries int) (heroku bool, linked map[string]bool, err error) {
 	gz, err := gzip.NewReader(r)
 	if err != nil {
-		return false, Errorf(EINVALID, "The slug is not a tar.gz: %v", err)
+		return false, nil, Errorf(EINVALID, "The slug is not a tar.gz: %v", err)
 	}
 	tr := tar.NewReader(gz)
 	var total int64
@@ -115,21 +116,21 @@ func checkSlugArchive(r io.Reader, maxBytes int64, maxEntries int) (heroku bool,
 	for n := 0; ; n++ {
 		hdr, err := tr.Next()
 		if errors.Is(err, io.EOF) {
-			return shape.heroku(), nil
+			return shape.heroku(), shape.linked, nil
 		}
 		if err != nil {
-			return false, Errorf(EINVALID, "The slug is not a usable tar.gz: %v", err)
+			return false, nil, Errorf(EINVALID, "The slug is not a usable tar.gz: %v", err)
 		}
 		if n >= maxEntries {
-			return false, Errorf(EINVALID, "The slug holds more than %d files.", maxEntries)
+			return false, nil, Errorf(EINVALID, "The slug holds more than %d files.", maxEntries)
 		}
 		total += max(hdr.Size, 0)
 		if total > maxBytes {
-			return false, Errorf(EINVALID, "The slug expands to more than %d MiB.", maxBytes>>20)
+			return false, nil, Errorf(EINVALID, "The slug expands to more than %d MiB.", maxBytes>>20)
 		}
 		shape.see(hdr)
 		if _, err := io.Copy(io.Discard, tr); err != nil {
-			return false, Errorf(EINVALID, "The slug is not a usable tar.gz: %v", err)
+			return false, nil, Errorf(EINVALID, "The slug is not a usable tar.gz: %v", err)
 		}
 	}
 }

@@ -35,8 +35,11 @@ import (
 //     ./app/ (app itself, if listed, a directory) is Heroku's, and
 //     rewritten. Names unpacking refuses in any archive (absolute, with
 //     "..", malformed) count for neither shape: in an archive otherwise
-//     Heroku's they are refused at import, as are devices, hard links
-//     and symlinks leaving the app;
+//     Heroku's they are refused at import, as are devices and symlinks
+//     leaving the app. A hard link (GNU tar's entry for a file's second
+//     name, as in pnpm's node_modules) to an earlier regular file of the
+//     app becomes a regular file with that file's contents and mode; a
+//     hard link to anything else is refused;
 //   - any other archive is stored as it came.
 
 // hakoSubfield is the gzip extra subfield ID of hako's slug members
@@ -74,12 +77,23 @@ func isHakoSlug(f io.ReaderAt) bool {
 // all lie under app/, Heroku's shape.
 type shapeProbe struct {
 	sawApp, other bool
+	// linked holds the names, in hako's shape, that hard links point
+	// to: the rewrite keeps those files' contents aside to copy them.
+	linked map[string]bool
 }
 
 // see takes the next entry into account.
 func (p *shapeProbe) see(hdr *tar.Header) {
 	if hdr.Typeflag == tar.TypeXGlobalHeader {
 		return // PAX metadata, no file
+	}
+	if hdr.Typeflag == tar.TypeLink {
+		if name, err := herokuEntryName(hdr.Linkname); err == nil && name != "" {
+			if p.linked == nil {
+				p.linked = make(map[string]bool)
+			}
+			p.linked[name] = true
+		}
 	}
 	switch rest, ok := cutApp(hdr.Name); {
 	case hdr.Name == "." || hdr.Name == "./":
@@ -192,8 +206,11 @@ func (l *limitedWriter) Write(b []byte) (int, error) {
 // them. It refuses what unpacking would (names that are absolute or
 // climb, kinds other than directories, regular files and symlinks) and
 // symlinks that leave the app, and holds what it writes to maxBytes
-// expanded, maxEntries entries and maxOut compressed. Returns EINVALID.
-func rewriteHerokuSlug(r io.Reader, w io.Writer, maxBytes int64, maxEntries int, maxOut int64) error {
+// expanded, maxEntries entries and maxOut compressed. A hard link to an
+// earlier regular file becomes a copy of it, counted again against the
+// limits: the files named in linked (the probe's) are kept aside, in a
+// file under spillDir, as they go by. Returns EINVALID.
+func rewriteHerokuSlug(r io.Reader, w io.Writer, linked map[string]bool, spillDir string, maxBytes int64, maxEntries int, maxOut int64) error {
 	gr, err := gzip.NewReader(r)
 	if err != nil {
 		return Errorf(EINVALID, "The slug is not a tar.gz: %v", err)
@@ -216,6 +233,16 @@ func rewriteHerokuSlug(r io.Reader, w io.Writer, maxBytes int64, maxEntries int,
 		}
 		return Errorf(EINVALID, "The slug is not a usable tar.gz: %v", err)
 	}
+	links := &linkCopies{seen: make(map[string]keptFile)}
+	if len(linked) > 0 {
+		if links.spill, err = os.CreateTemp(spillDir, ".links-*.tmp"); err != nil {
+			return fmt.Errorf("rewrite slug: %w", err)
+		}
+		defer func() {
+			links.spill.Close()
+			os.Remove(links.spill.Name())
+		}()
+	}
 	var total int64
 	entries := 0
 	for {
@@ -234,6 +261,7 @@ func rewriteHerokuSlug(r io.Reader, w io.Writer, maxBytes int64, maxEntries int,
 			return unusable(err)
 		}
 		out := &tar.Header{Typeflag: hdr.Typeflag, Name: name, Mode: hdr.Mode & 0o7777, ModTime: hdr.ModTime.Truncate(time.Second)}
+		var body io.Reader = tr
 		switch hdr.Typeflag {
 		case tar.TypeDir:
 			if name == "" {
@@ -247,8 +275,15 @@ func rewriteHerokuSlug(r io.Reader, w io.Writer, maxBytes int64, maxEntries int,
 				return unusable(err)
 			}
 			out.Linkname = hdr.Linkname
+		case tar.TypeLink:
+			kept, err := links.target(hdr)
+			if err != nil {
+				return unusable(err)
+			}
+			out.Typeflag, out.Size, out.Mode = tar.TypeReg, kept.size, kept.mode
+			body = io.NewSectionReader(links.spill, kept.off, kept.size)
 		default:
-			return unusable(fmt.Errorf("entry %q: unsupported type %q (only directories, regular files and symlinks may be in a slug)", hdr.Name, hdr.Typeflag))
+			return unusable(fmt.Errorf("entry %q: unsupported type %q (only directories, regular files, symlinks and hard links to earlier files may be in a slug)", hdr.Name, hdr.Typeflag))
 		}
 		if name == "" {
 			return unusable(fmt.Errorf("entry %q: the app directory must be a directory", hdr.Name))
@@ -262,7 +297,7 @@ func rewriteHerokuSlug(r io.Reader, w io.Writer, maxBytes int64, maxEntries int,
 		if err := tw.WriteHeader(out); err != nil {
 			return unusable(err)
 		}
-		if _, err := io.Copy(tw, tr); err != nil {
+		if err := links.copy(tw, body, name, out, linked[name]); err != nil {
 			return unusable(err)
 		}
 	}
@@ -275,11 +310,67 @@ func rewriteHerokuSlug(r io.Reader, w io.Writer, maxBytes int64, maxEntries int,
 	return nil
 }
 
+// keptFile is where a regular file that hard links name lies in the
+// spill file, or, with regular unset, an earlier entry of another kind.
+type keptFile struct {
+	regular   bool
+	off, size int64
+	mode      int64
+}
+
+// linkCopies follows the entries a rewrite has written, by name, so a
+// hard link can be written as a copy of the file it names.
+type linkCopies struct {
+	seen  map[string]keptFile
+	spill *os.File
+	end   int64
+}
+
+// target is the earlier regular file the hard link hdr names, or why it
+// may not be copied.
+func (l *linkCopies) target(hdr *tar.Header) (keptFile, error) {
+	name, err := herokuEntryName(hdr.Linkname)
+	if err != nil || name == "" {
+		return keptFile{}, fmt.Errorf("entry %q: hard link target %q is not a file of the app", hdr.Name, hdr.Linkname)
+	}
+	kept, ok := l.seen[name]
+	switch {
+	case !ok:
+		return keptFile{}, fmt.Errorf("entry %q: hard link target %q is not an earlier file of the slug", hdr.Name, hdr.Linkname)
+	case !kept.regular:
+		return keptFile{}, fmt.Errorf("entry %q: hard link target %q is not a regular file", hdr.Name, hdr.Linkname)
+	}
+	return kept, nil
+}
+
+// copy writes an entry's contents from body to tw and notes what the
+// entry is, keeping a regular file's contents in the spill file when a
+// hard link names it (keep).
+func (l *linkCopies) copy(tw io.Writer, body io.Reader, name string, out *tar.Header, keep bool) error {
+	if out.Typeflag != tar.TypeReg || !keep || l.spill == nil {
+		if out.Typeflag == tar.TypeReg {
+			delete(l.seen, name) // no link names it: nothing kept
+		} else {
+			l.seen[name] = keptFile{}
+		}
+		_, err := io.Copy(tw, body)
+		return err
+	}
+	n, err := io.Copy(io.MultiWriter(tw, io.NewOffsetWriter(l.spill, l.end)), body)
+	if err != nil {
+		return err
+	}
+	l.seen[name] = keptFile{regular: true, off: l.end, size: n, mode: out.Mode}
+	l.end += n
+	return nil
+}
+
 // rewriteImport stores the Heroku-shaped upload in src, from its start,
-// in hako's shape in a file of its own beside it, and records that
+// in hako's shape in a file of its own beside it, copying the files
+// named in linked for the hard links that name them, and records that
 // file's size and checksum in got. The caller syncs, renames or removes
 // the file. Returns EINVALID.
-func (e *Engine) rewriteImport(src *os.File, got *ImportedSlug, lim BuildLimits) (_ *os.File, err error) {
+func (e *Engine) rewriteImport(src *os.File, linked map[string]bool, got *ImportedSlug, lim BuildLimits) (_ *os.File, err error) {
 	if _, err := src.Seek(0, io.SeekStart); err != nil {
 		return nil, fmt.Errorf("import slug: %w", err)
 	}
@@ -295,7 +386,7 @@ func (e *Engine) rewriteImport(src *os.File, got *ImportedSlug, lim BuildLimits)
 	}()
 	h := sha256.New()
 	cw := &countingWriter{w: io.MultiWriter(out, h)}
-	if err := rewriteHerokuSlug(src, cw, lim.BuildBytes, 4*lim.SourceEntries, lim.SlugBytes); err != nil {
+	if err := rewriteHerokuSlug(src, cw, linked, filepath.Dir(src.Name()), lim.BuildBytes, 4*lim.SourceEntries, lim.SlugBytes); err != nil {
 		return nil, err
 	}
 	got.StoredSize, got.StoredChecksum = cw.n, "SHA256:"+hex.EncodeToString(h.Sum(nil))

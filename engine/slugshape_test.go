@@ -28,6 +28,9 @@ type ent struct {
 func dir(name string) ent        { return ent{name: name, typ: tar.TypeDir, mode: 0o755} }
 func file(name, body string) ent { return ent{name: name, typ: tar.TypeReg, mode: 0o644, body: body} }
 func exe(name, body string) ent  { return ent{name: name, typ: tar.TypeReg, mode: 0o755, body: body} }
+func hardlink(name, target string) ent {
+	return ent{name: name, typ: tar.TypeLink, mode: 0o600, body: target}
+}
 func symlink(name, target string) ent {
 	return ent{name: name, typ: tar.TypeSymlink, mode: 0o777, body: target}
 }
@@ -177,6 +180,14 @@ func TestSlugImportShape(t *testing.T) {
 			[]string{"a 0 0644 0:0 x"}},
 		{"hako member with app/ only", archive(t, true, dir("app/"), file("app/Procfile", "web: x\n")), nil},
 		{"hako member", archive(t, true, file("Procfile", "web: x\n")), nil},
+		{"heroku hard links become copies", archive(t, false, dir("./app/"), dir("./app/bin/"), exe("./app/bin/web", "#!/bin/sh\n"),
+			hardlink("./app/bin/web2", "./app/bin/web"), hardlink("app/w3", "app/bin/web"), hardlink("./app/w4", "./app/w3"),
+			file("./app/a", "old"), hardlink("./app/b", "./app/a"), file("./app/a", "new"), hardlink("./app/c", "./app/a")),
+			[]string{"bin/ 5 0755 0:0", "bin/web 0 0755 0:0 #!/bin/sh\n", "bin/web2 0 0755 0:0 #!/bin/sh\n",
+				"w3 0 0755 0:0 #!/bin/sh\n", "w4 0 0755 0:0 #!/bin/sh\n",
+				"a 0 0644 0:0 old", "b 0 0644 0:0 old", "a 0 0644 0:0 new", "c 0 0644 0:0 new"}},
+		{"hako member with a hard link", archive(t, true, file("a", "x"), hardlink("b", "a")), nil},
+		{"hard link at the top level", archive(t, false, dir("app/"), file("app/a", "x"), hardlink("b", "app/a")), nil},
 		{"mixed top level", archive(t, false, dir("app/"), file("app/a", "x"), file("Procfile", "web: x\n")), nil},
 		{"mixed ./ level", archive(t, false, dir("./"), dir("./app/"), file("./README", "x")), nil},
 		{"app is a file", archive(t, false, file("app", "x")), nil},
@@ -220,33 +231,50 @@ func TestSlugImportShape(t *testing.T) {
 // would refuse, or whose links leave the app, is refused at import with
 // the entry named, and nothing is stored.
 func TestHerokuSlugRefused(t *testing.T) {
-	base := []ent{dir("./app/"), file("./app/Procfile", "web: x\n")}
+	base := []ent{dir("./app/"), file("./app/Procfile", "web: x\n"), dir("./app/bin/"), symlink("./app/l", "Procfile")}
 	for _, tc := range []struct {
 		name string
 		bad  ent
 		want string
+		more []ent
 	}{
-		{"climbs", file("app/../x", "x"), `The slug is not a usable tar.gz: entry "app/../x": names with ".." are refused`},
-		{"climbs with ./", file("./app/a/../../../etc/x", "x"), `The slug is not a usable tar.gz: entry "./app/a/../../../etc/x": names with ".." are refused`},
-		{"absolute", file("/app/x", "x"), `The slug is not a usable tar.gz: entry "/app/x": absolute or malformed name`},
-		{"absolute outside", file("/etc/cron.d/x", "x"), `The slug is not a usable tar.gz: entry "/etc/cron.d/x": absolute or malformed name`},
-		{"backslash", file(`app/..\x`, "x"), `The slug is not a usable tar.gz: entry "app/..\\x": absolute or malformed name`},
-		{"relative link out", symlink("./app/l", "../etc/passwd"), `The slug is not a usable tar.gz: entry "./app/l": link target "../etc/passwd" leaves the app`},
-		{"deep link out", symlink("app/a/b/l", "../../../x"), `The slug is not a usable tar.gz: entry "app/a/b/l": link target "../../../x" leaves the app`},
-		{"absolute link out", symlink("app/l", "/etc/passwd"), `The slug is not a usable tar.gz: entry "app/l": link target "/etc/passwd" leaves /app`},
-		{"absolute link beside app", symlink("app/l", "/application"), `The slug is not a usable tar.gz: entry "app/l": link target "/application" leaves /app`},
-		{"hard link", ent{name: "app/h", typ: tar.TypeLink, body: "app/Procfile"},
-			`The slug is not a usable tar.gz: entry "app/h": unsupported type '1' (only directories, regular files and symlinks may be in a slug)`},
+		{"climbs", file("app/../x", "x"), `The slug is not a usable tar.gz: entry "app/../x": names with ".." are refused`, nil},
+		{"climbs with ./", file("./app/a/../../../etc/x", "x"), `The slug is not a usable tar.gz: entry "./app/a/../../../etc/x": names with ".." are refused`, nil},
+		{"absolute", file("/app/x", "x"), `The slug is not a usable tar.gz: entry "/app/x": absolute or malformed name`, nil},
+		{"absolute outside", file("/etc/cron.d/x", "x"), `The slug is not a usable tar.gz: entry "/etc/cron.d/x": absolute or malformed name`, nil},
+		{"backslash", file(`app/..\x`, "x"), `The slug is not a usable tar.gz: entry "app/..\\x": absolute or malformed name`, nil},
+		{"relative link out", symlink("./app/l", "../etc/passwd"), `The slug is not a usable tar.gz: entry "./app/l": link target "../etc/passwd" leaves the app`, nil},
+		{"deep link out", symlink("app/a/b/l", "../../../x"), `The slug is not a usable tar.gz: entry "app/a/b/l": link target "../../../x" leaves the app`, nil},
+		{"absolute link out", symlink("app/l", "/etc/passwd"), `The slug is not a usable tar.gz: entry "app/l": link target "/etc/passwd" leaves /app`, nil},
+		{"absolute link beside app", symlink("app/l", "/application"), `The slug is not a usable tar.gz: entry "app/l": link target "/application" leaves /app`, nil},
+		{"hard link out", hardlink("app/h", "etc/passwd"),
+			`The slug is not a usable tar.gz: entry "app/h": hard link target "etc/passwd" is not a file of the app`, nil},
+		{"hard link absolute", hardlink("app/h", "/app/Procfile"),
+			`The slug is not a usable tar.gz: entry "app/h": hard link target "/app/Procfile" is not a file of the app`, nil},
+		{"hard link climbing", hardlink("app/h", "./app/../../etc/passwd"),
+			`The slug is not a usable tar.gz: entry "app/h": hard link target "./app/../../etc/passwd" is not a file of the app`, nil},
+		{"hard link to the app", hardlink("app/h", "./app/"),
+			`The slug is not a usable tar.gz: entry "app/h": hard link target "./app/" is not a file of the app`, nil},
+		{"hard link to a later file", hardlink("app/h", "app/later"),
+			`The slug is not a usable tar.gz: entry "app/h": hard link target "app/later" is not an earlier file of the slug`, []ent{file("app/later", "x")}},
+		{"hard link to nothing", hardlink("app/h", "app/nothing"),
+			`The slug is not a usable tar.gz: entry "app/h": hard link target "app/nothing" is not an earlier file of the slug`, nil},
+		{"hard link to a directory", hardlink("app/h", "./app/bin"),
+			`The slug is not a usable tar.gz: entry "app/h": hard link target "./app/bin" is not a regular file`, nil},
+		{"hard link to a symlink", hardlink("app/h", "./app/l"),
+			`The slug is not a usable tar.gz: entry "app/h": hard link target "./app/l" is not a regular file`, nil},
+		{"hard link to a file replaced by a directory", dir("./app/Procfile/"),
+			`The slug is not a usable tar.gz: entry "app/h": hard link target "app/Procfile" is not a regular file`, []ent{hardlink("app/h", "app/Procfile")}},
 		{"char device", ent{name: "app/null", typ: tar.TypeChar, mode: 0o666},
-			`The slug is not a usable tar.gz: entry "app/null": unsupported type '3' (only directories, regular files and symlinks may be in a slug)`},
+			`The slug is not a usable tar.gz: entry "app/null": unsupported type '3' (only directories, regular files, symlinks and hard links to earlier files may be in a slug)`, nil},
 		{"block device", ent{name: "./app/sda", typ: tar.TypeBlock, mode: 0o660},
-			`The slug is not a usable tar.gz: entry "./app/sda": unsupported type '4' (only directories, regular files and symlinks may be in a slug)`},
+			`The slug is not a usable tar.gz: entry "./app/sda": unsupported type '4' (only directories, regular files, symlinks and hard links to earlier files may be in a slug)`, nil},
 		{"fifo", ent{name: "app/fifo", typ: tar.TypeFifo, mode: 0o644},
-			`The slug is not a usable tar.gz: entry "app/fifo": unsupported type '6' (only directories, regular files and symlinks may be in a slug)`},
+			`The slug is not a usable tar.gz: entry "app/fifo": unsupported type '6' (only directories, regular files, symlinks and hard links to earlier files may be in a slug)`, nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			e := importEngine(t)
-			_, err := e.ImportSlug(bytes.NewReader(archive(t, false, append(slices.Clone(base), tc.bad)...)), "salt")
+			_, err := e.ImportSlug(bytes.NewReader(archive(t, false, append(append(slices.Clone(base), tc.bad), tc.more...)...)), "salt")
 			if ErrorCode(err) != EINVALID || ErrorMessage(err) != tc.want {
 				t.Errorf("got %v (%s), want EINVALID %s", err, ErrorCode(err), tc.want)
 			}
@@ -266,23 +294,52 @@ func TestHerokuSlugLimits(t *testing.T) {
 	}
 	data := archive(t, false, ents...)
 	var buf bytes.Buffer
-	err := rewriteHerokuSlug(bytes.NewReader(data), &buf, 1<<20, 4, 1<<20)
+	err := rewriteHerokuSlug(bytes.NewReader(data), &buf, nil, "", 1<<20, 4, 1<<20)
 	if want := "The slug holds more than 4 files."; ErrorMessage(err) != want {
 		t.Errorf("4 entries: got %v, want %s", err, want)
 	}
 	buf.Reset()
-	err = rewriteHerokuSlug(bytes.NewReader(data), &buf, 499, 10, 1<<20)
+	err = rewriteHerokuSlug(bytes.NewReader(data), &buf, nil, "", 499, 10, 1<<20)
 	if want := "The slug expands to more than 0 MiB."; ErrorMessage(err) != want {
 		t.Errorf("499 bytes: got %v, want %s", err, want)
 	}
 	buf.Reset()
-	err = rewriteHerokuSlug(bytes.NewReader(data), &buf, 1<<20, 10, 40)
+	err = rewriteHerokuSlug(bytes.NewReader(data), &buf, nil, "", 1<<20, 10, 40)
 	if want := "The slug is larger than this server allows (0 MB compressed)."; ErrorMessage(err) != want {
 		t.Errorf("40 bytes compressed: got %v, want %s", err, want)
 	}
 	buf.Reset()
-	if err := rewriteHerokuSlug(bytes.NewReader(data), &buf, 500, 5, 1<<20); err != nil {
+	if err := rewriteHerokuSlug(bytes.NewReader(data), &buf, nil, "", 500, 5, 1<<20); err != nil {
 		t.Errorf("at the limits: %v", err)
+	}
+}
+
+// TestHerokuSlugLinkLimits: each copy a hard link becomes counts against
+// the expanded size and entry limits as the file it copies did.
+func TestHerokuSlugLinkLimits(t *testing.T) {
+	data := archive(t, false, dir("app/"), file("app/f", strings.Repeat("x", 500)), hardlink("app/g", "app/f"), hardlink("app/h", "app/f"))
+	linked := map[string]bool{"f": true}
+	var buf bytes.Buffer
+	err := rewriteHerokuSlug(bytes.NewReader(data), &buf, linked, t.TempDir(), 1499, 10, 1<<20)
+	if want := "The slug expands to more than 0 MiB."; ErrorMessage(err) != want {
+		t.Errorf("1499 bytes: got %v, want %s", err, want)
+	}
+	buf.Reset()
+	err = rewriteHerokuSlug(bytes.NewReader(data), &buf, linked, t.TempDir(), 1500, 2, 1<<20)
+	if want := "The slug holds more than 2 files."; ErrorMessage(err) != want {
+		t.Errorf("2 entries: got %v, want %s", err, want)
+	}
+	buf.Reset()
+	spill := t.TempDir()
+	if err := rewriteHerokuSlug(bytes.NewReader(data), &buf, linked, spill, 1500, 3, 1<<20); err != nil {
+		t.Fatalf("at the limits: %v", err)
+	}
+	if left, _ := os.ReadDir(spill); len(left) != 0 {
+		t.Errorf("the rewrite left %d files behind", len(left))
+	}
+	want := []string{"f 0 0644 0:0 " + strings.Repeat("x", 500), "g 0 0644 0:0 " + strings.Repeat("x", 500), "h 0 0644 0:0 " + strings.Repeat("x", 500)}
+	if l := listing(t, buf.Bytes()); !slices.Equal(l, want) {
+		t.Errorf("listing %q", l)
 	}
 }
 

@@ -196,7 +196,23 @@ func (e *Engine) slugsInUse() map[string]bool {
 
 // errSlugRemoved is the refusal of a release of a slug retention removed.
 func (e *Engine) errSlugRemoved(app string, version int) error {
-	return Errorf(EINVALID, "The slug of v%d of %s was removed: this server keeps the slugs of each app's last %d deploys and of its current release (--keep-slugs). Deploy that code again to run it.", version, app, e.keepSlugs())
+	return Errorf(EINVALID, "%s Deploy that code again to run it.", e.slugRemoved(app, version))
+}
+
+// SlugRemovedError is the answer to a request for the slug of release
+// version of app (0: unknown) that retention removed, in a rollback's words, so an
+// export says why it has nothing to write. Returns ENOTFOUND.
+func (e *Engine) SlugRemovedError(app string, version int) error {
+	return Errorf(ENOTFOUND, "%s Deploy that code again to export it.", e.slugRemoved(app, version))
+}
+
+// slugRemoved says the slug of release version of app (0: a slug not
+// named by release) was removed, and what this server keeps.
+func (e *Engine) slugRemoved(app string, version int) string {
+	if version == 0 {
+		return fmt.Sprintf("That slug was removed: this server keeps the slugs of each app's last %d deploys and of its current release (--keep-slugs).", e.keepSlugs())
+	}
+	return fmt.Sprintf("The slug of v%d of %s was removed: this server keeps the slugs of each app's last %d deploys and of its current release (--keep-slugs).", version, app, e.keepSlugs())
 }
 
 // sweepSlugs, at a start, applies the retention rule to every app (the

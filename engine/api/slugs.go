@@ -266,6 +266,10 @@ func (s *Server) getSlugBlob(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if _, err := s.Engine.Slug(id); err != nil {
+		if engine.ErrorCode(err) == engine.ENOTFOUND {
+			// Signed, so a slug once: retention removed it since.
+			err = s.Engine.SlugRemovedError("", 0)
+		}
 		s.fail(w, err)
 		return
 	}
@@ -303,11 +307,33 @@ func (s *Server) getSlug(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	sl, err := s.Engine.Slug(id)
+	if engine.ErrorCode(err) == engine.ENOTFOUND {
+		if v := s.releaseOfSlug(app.Name, id); v > 0 {
+			s.fail(w, s.Engine.SlugRemovedError(app.Name, v))
+			return
+		}
+	}
 	if err != nil || !slugFileRe.MatchString(id) || !s.slugOf(app.Name, sl) {
 		s.fail(w, engine.Errorf(engine.ENOTFOUND, "Couldn't find that slug: %s.", id))
 		return
 	}
 	writeJSON(w, http.StatusOK, s.slugView(r, sl))
+}
+
+// releaseOfSlug is the latest of app's releases that ran the slug id, 0
+// if none did.
+func (s *Server) releaseOfSlug(app, id string) int {
+	rels, err := s.Engine.Releases(app)
+	if err != nil || id == "" {
+		return 0
+	}
+	v := 0
+	for _, r := range rels {
+		if r.SlugID == id {
+			v = max(v, r.Version)
+		}
+	}
+	return v
 }
 
 // slugOf reports whether a recorded slug is the app's: built or imported

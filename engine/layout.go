@@ -43,6 +43,9 @@ type Layout struct {
 	// Builds holds the output of each app's builds
 	// (BUILDS/APP_ID/BUILD_ID.log), kept with their records.
 	Builds string
+	// Sources holds the uploads of POST /sources (SOURCES/ID.tgz), kept
+	// with their records until they expire.
+	Sources string
 	// Tmp is the builder's scratch directory, swept at start; its path
 	// also tags the engine's temporary directories elsewhere as this
 	// home's (see Sweep).
@@ -65,7 +68,7 @@ func NewLayout(home string) Layout {
 		Home: home, DB: at("hako.db"),
 		Repos: at("repos"), Slugs: at("slugs"), Run: at("run"), Scratch: at("run", ".dynos"),
 		Cache: at("cache"), SharedCache: at("cache", "_shared"), Buildpacks: at("buildpacks"),
-		Addons: at("addons"), Tmp: at("tmp"), Builds: at("builds"),
+		Addons: at("addons"), Tmp: at("tmp"), Builds: at("builds"), Sources: at("sources"),
 		HookSocket: at("hook.sock"), HostKey: at("ssh_host_ed25519_key"),
 		ServerInfo: at("server.json"), APIToken: at("api-token"),
 	}
@@ -104,7 +107,7 @@ func under(dir, name string) string {
 // directories, so Home and Run are traversable (0711), not listable; the
 // rest is the server's alone.
 func (l Layout) Create() error {
-	for _, d := range []string{l.Home, l.Repos, l.Slugs, l.Tmp, l.Run, l.Cache, l.Buildpacks, l.Builds} {
+	for _, d := range []string{l.Home, l.Repos, l.Slugs, l.Tmp, l.Run, l.Cache, l.Buildpacks, l.Builds, l.Sources} {
 		if err := os.MkdirAll(d, 0o700); err != nil {
 			return fmt.Errorf("create data directory: %w", err)
 		}

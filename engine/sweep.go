@@ -104,6 +104,9 @@ func (e *Engine) Sweep() ([]string, error) {
 	slugs, err := e.sweepSlugs()
 	removed = append(removed, slugs...)
 	errs = errors.Join(errs, err)
+	sources, err := e.sweepSources()
+	removed = append(removed, sources...)
+	errs = errors.Join(errs, err)
 	removed = append(removed, e.sweepUnpacked()...)
 	return removed, errs
 }

@@ -56,7 +56,7 @@ func Open(path string) (*Store, error) {
 		return nil, fmt.Errorf("open store %s: %w", path, err)
 	}
 	err = db.Update(func(tx *bolt.Tx) error {
-		for _, name := range [][]byte{bucketApps, bucketReleases, bucketSlugs, bucketKeys, bucketMeta, bucketUsers, bucketTokens, bucketBuildSecrets, bucketSlugImports} {
+		for _, name := range [][]byte{bucketApps, bucketReleases, bucketSlugs, bucketKeys, bucketMeta, bucketUsers, bucketTokens, bucketBuildSecrets, bucketSlugImports, bucketSources} {
 			if _, err := tx.CreateBucketIfNotExists(name); err != nil {
 				return fmt.Errorf("create bucket %s: %w", name, err)
 			}

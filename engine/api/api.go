@@ -77,6 +77,7 @@ var _ LogReader = (*logs.Buffer)(nil)
 // Handler returns the API's routes behind token authentication.
 func (s *Server) Handler() http.Handler {
 	s.restoreImports()
+	s.restoreSources()
 	mux := &routes{ServeMux: http.NewServeMux(), s: s}
 	mux.HandleFunc("GET /account/keys", s.listKeys)
 	mux.HandleFunc("POST /account/keys", s.createKey)

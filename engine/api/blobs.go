@@ -133,6 +133,14 @@ func (p *pending[T]) restore(key, user string, v T, drop func(T), expires time.T
 	})
 }
 
+// remove drops the entry under key without its drop function: what add
+// counted but the caller could not make.
+func (p *pending[T]) remove(key string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	delete(p.m, key)
+}
+
 // get returns the entry under key, if it has not expired.
 func (p *pending[T]) get(key string) (T, bool) {
 	p.mu.Lock()

@@ -1,10 +1,10 @@
 package api
 
 import (
+	"cmp"
 	"io"
 	"net/http"
 	"os"
-	"path/filepath"
 	"sync"
 	"time"
 
@@ -14,26 +14,64 @@ import (
 // source is an upload slot made by POST /sources: the put_url takes a
 // tar.gz of an app's source, the get_url gives it back, and a build names
 // the get_url as its source_blob. It lives an hour (blobTTL).
+// The store keeps it, and its upload lies in HAKO_HOME (engine.Source),
+// so a restart loses neither.
 type source struct {
-	dir string // holds "source.tgz"; removed when the source expires
-	mu  sync.Mutex
-	// size is the bytes uploaded; -1 before the upload.
+	file string // the upload's path; removed when the source expires
+	mu   sync.Mutex
+	// rec is the source as the store keeps it; its Size is the bytes
+	// uploaded, -1 before the upload.
+	rec  engine.Source
 	size int64
 }
 
-func (src *source) path() string { return filepath.Join(src.dir, "source.tgz") }
+func (src *source) path() string { return src.file }
+
+// dropSource forgets an expired source with its upload.
+func (s *Server) dropSource(src *source) {
+	src.mu.Lock()
+	rec := src.rec
+	src.mu.Unlock()
+	s.Engine.DropSource(&rec, src.file)
+}
+
+// restoreSources takes up again the sources an earlier server's life
+// made, which the store kept: their put_urls take uploads and their
+// get_urls name what was uploaded, until they expire.
+func (s *Server) restoreSources() {
+	if s.Engine == nil {
+		return
+	}
+	list, err := s.Engine.Sources()
+	if err != nil {
+		s.logf("restore the sources: %v", err)
+		return
+	}
+	for _, rec := range list {
+		src := &source{file: s.Engine.SourcePath(rec), rec: *rec, size: rec.Size}
+		s.sources.restore(rec.Secret, rec.User, src, s.dropSource, rec.ExpiresAt)
+	}
+}
 
 // createSource is POST /sources.
 func (s *Server) createSource(w http.ResponseWriter, r *http.Request) {
-	dir, err := s.Engine.MkdirTemp("source")
-	if err != nil {
-		s.fail(w, err)
+	key, user := secret(), s.by(r)
+	// Counted before anything is written: a refused source leaves
+	// nothing behind.
+	src := &source{size: -1}
+	if !s.sources.add(key, user, src, s.dropSource) {
+		s.fail(w, engine.Errorf(engine.EINVALID, "Too many sources wait for their upload or build (at most %d of yours, each for an hour): use or let expire the ones made.", maxPendingPerUser))
 		return
 	}
-	key := secret()
-	if !s.sources.add(key, s.by(r), &source{dir: dir, size: -1}, func(src *source) { _ = os.RemoveAll(src.dir) }) {
-		_ = os.RemoveAll(dir)
-		s.fail(w, engine.Errorf(engine.EINVALID, "Too many sources wait for their upload or build (at most %d of yours, each for an hour): use or let expire the ones made.", maxPendingPerUser))
+	src.mu.Lock()
+	rec, file, err := s.Engine.NewSource(key, user, time.Now().Add(cmp.Or(s.sources.ttl, blobTTL)))
+	if err == nil {
+		src.rec, src.file = *rec, file
+	}
+	src.mu.Unlock()
+	if err != nil {
+		s.sources.remove(key)
+		s.fail(w, err)
 		return
 	}
 	u := baseURL(r) + "/source-blobs/" + key
@@ -77,7 +115,13 @@ func (s *Server) putSourceBlob(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, err)
 		return
 	}
-	src.size = n
+	src.size, src.rec.Size = n, n
+	// Recorded before the answer: an upload acknowledged survives a
+	// restart.
+	if err := s.Engine.SaveSource(&src.rec); err != nil {
+		s.fail(w, err)
+		return
+	}
 	w.WriteHeader(http.StatusOK)
 }
 

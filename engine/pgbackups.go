@@ -19,6 +19,10 @@ type PGBackup struct {
 	CreatedAt time.Time `json:"created_at"`
 	// Path is the file on the server; it is not shown.
 	Path string `json:"-"`
+	// AddonID is the add-on's id and Attachment its name on App, as
+	// Heroku's transfers name them (from_name).
+	AddonID    string `json:"-"`
+	Attachment string `json:"-"`
 }
 
 // PGBackuper is an AddonProvider whose databases can be dumped, restored
@@ -32,6 +36,9 @@ type PGBackuper interface {
 	// Restore replaces the add-on's database with the dump at path;
 	// nothing changes when it fails.
 	Restore(ctx context.Context, resource map[string]string, path string) error
+	// Delete removes one of the add-on's backups; its number is not
+	// given again.
+	Delete(resource map[string]string, id string) error
 	// Pull replaces the add-on's database with the one at url, reached
 	// with url's own credentials only.
 	Pull(ctx context.Context, resource map[string]string, url string) error
@@ -66,7 +73,7 @@ func (e *Engine) CaptureBackup(ctx context.Context, name, attachment, user strin
 	if err != nil {
 		return nil, nil, err
 	}
-	bk.App, bk.Addon = app.Name, a.Name
+	bk.App, bk.Addon, bk.AddonID = app.Name, a.Name, a.ID
 	e.log(app.Name, "api", "Backup %s of %s captured by user %s", bk.ID, a.Name, user)
 	return bk, dropped, nil
 }
@@ -100,7 +107,7 @@ func (e *Engine) Backups(name string) ([]PGBackup, error) {
 			return nil, err
 		}
 		for _, bk := range list {
-			bk.App, bk.Addon = app.Name, a.Name
+			bk.App, bk.Addon, bk.AddonID, bk.Attachment = app.Name, a.Name, a.ID, at.Name
 			out = append(out, bk)
 		}
 	}
@@ -175,6 +182,12 @@ func (e *Engine) RestoreBackup(ctx context.Context, name, ref, attachment, confi
 	if err != nil {
 		return nil, err
 	}
+	return e.restore(ctx, b, app, a, bk, confirm, user)
+}
+
+// restore replaces a's database, found through app, with backup bk, if
+// confirm names app.
+func (e *Engine) restore(ctx context.Context, b PGBackuper, app *App, a *Addon, bk *PGBackup, confirm, user string) (*PGBackup, error) {
 	if err := confirmed(app.Name, confirm, "backup "+bk.App+"::"+bk.ID); err != nil {
 		return nil, err
 	}

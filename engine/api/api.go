@@ -54,7 +54,10 @@ type Server struct {
 	// sources are the uploads of POST /sources; builds counts the
 	// builds of their sources not yet ended.
 	sources pending[*source]
-	builds  pendingBuilds
+	// restores are the Data API's restore transfers, for the heroku CLI
+	// to poll.
+	restores restoreLog
+	builds   pendingBuilds
 	// patterns are the routes Handler registered.
 	patterns []string
 	// Logf receives internal errors that users only see as a generic
@@ -144,6 +147,7 @@ func (s *Server) Handler() http.Handler {
 	open.HandleFunc("GET /source-blobs/{secret}", s.getSourceBlob)
 	open.HandleFunc("GET /build-output/{secret}", s.readBuildOutput)
 	open.HandleFunc("GET /release-output/{id}", s.readReleaseOutput)
+	open.HandleFunc("GET /pg-backup-blobs/{addon}/{backup}", s.getBackupBlob)
 	open.Handle("/", s.auth(s.appIDs(mux)))
 	s.compatRoutes(mux, open)
 	s.patterns = mux.patterns
@@ -154,11 +158,15 @@ func (s *Server) Handler() http.Handler {
 // instead of names (the heroku CLI does, for add-ons).
 var uuidRe = regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$`)
 
-// appIDs rewrites /apps/{id}/… to /apps/{name}/… so that every handler
-// deals in names.
+// appIDs rewrites /apps/{id}/… to /apps/{name}/… (and the Data API's
+// /client/v11/apps/{id}/…) so that every handler deals in names.
 func (s *Server) appIDs(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		rest, ok := strings.CutPrefix(r.URL.Path, "/apps/")
+		prefix := "/apps/"
+		if strings.HasPrefix(r.URL.Path, "/client/v11/apps/") {
+			prefix = "/client/v11/apps/"
+		}
+		rest, ok := strings.CutPrefix(r.URL.Path, prefix)
 		id, tail, _ := strings.Cut(rest, "/")
 		if ok && uuidRe.MatchString(id) {
 			apps, err := s.Engine.Apps()
@@ -169,7 +177,7 @@ func (s *Server) appIDs(next http.Handler) http.Handler {
 			found := false
 			for _, a := range apps {
 				if a.ID == id {
-					r.URL.Path = "/apps/" + a.Name
+					r.URL.Path = prefix + a.Name
 					if tail != "" {
 						r.URL.Path += "/" + tail
 					}

@@ -33,6 +33,7 @@ type rule struct {
 var (
 	anyUser   = rule{anyUser: true}
 	adminOnly = rule{}
+	dataApp   = rule{app: func(r *http.Request) string { return r.PathValue("app") }}
 )
 
 // routeRules are the routes outside /apps/{app}, each with its rule.
@@ -71,6 +72,14 @@ var routeRules = map[string]rule{
 	// And rotate one through an app of the caller's it is attached to.
 	"POST /postgres/v0/databases/{addon}/credentials/{name}/credentials_rotation": anyUser,
 	"POST /postgres/v0/databases/{addon}/credentials_rotation":                    anyUser,
+	// The Data API's transfers are an app's backups: access to that app,
+	// as for /apps/{app}.
+	"GET /client/v11/apps/{app}/transfers":                                dataApp,
+	"GET /client/v11/apps/{app}/transfers/{transfer}":                     dataApp,
+	"DELETE /client/v11/apps/{app}/transfers/{transfer}":                  dataApp,
+	"POST /client/v11/apps/{app}/transfers/{transfer}/actions/public-url": dataApp,
+	"POST /client/v11/databases/{addon}/backups":                          anyUser, // the handlers find only add-ons the caller may see,
+	"POST /client/v11/databases/{addon}/restores":                         anyUser, // and act through an app of theirs it is attached to
 	"GET /status": adminOnly,
 	// Pipelines: the handlers check the pipeline or app each acts on
 	// (engine.CheckPipelineAccess, engine.CheckAccess) and list only what

@@ -274,7 +274,7 @@ func (p *Provider) Capture(ctx context.Context, resource map[string]string) (*en
 	if err != nil {
 		return nil, nil, err
 	}
-	next := 1
+	next := lastNum(dir) + 1
 	var used int64
 	for _, b := range have {
 		next = max(next, b.Num+1)
@@ -290,6 +290,10 @@ func (p *Provider) Capture(ctx context.Context, resource map[string]string) (*en
 	if err != nil {
 		return nil, nil, err
 	}
+	if err := os.WriteFile(filepath.Join(dir, lastFile), []byte(strconv.Itoa(next)+"\n"), 0o600); err != nil {
+		os.Remove(path)
+		return nil, nil, fmt.Errorf("postgres: recording backup %s: %w", id, err)
+	}
 	// Room for the new one: the oldest go, by count, then by bytes.
 	var dropped []string
 	used += size
@@ -303,6 +307,44 @@ func (p *Provider) Capture(ctx context.Context, resource map[string]string) (*en
 	}
 	p.opts.Logf("postgres: backup %s of %s (%d bytes)", id, db, size)
 	return &engine.PGBackup{ID: id, Num: next, Size: size, CreatedAt: time.Now().UTC(), Path: path}, dropped, nil
+}
+
+// lastFile records, in a database's backup directory, the number of its
+// last backup: a number is never given twice, even once its backup is
+// deleted, as Heroku's transfer numbers are not.
+const lastFile = "last"
+
+// lastNum is the number of the last backup taken in dir (0 for none).
+func lastNum(dir string) int {
+	b, err := os.ReadFile(filepath.Join(dir, lastFile))
+	if err != nil {
+		return 0
+	}
+	n, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	if err != nil || n < 0 {
+		return 0
+	}
+	return n
+}
+
+// Delete implements engine.PGBackuper: backup id of the add-on is
+// removed. Its number is not given again (see lastFile).
+func (p *Provider) Delete(resource map[string]string, id string) error {
+	if !backupRe.MatchString(id) {
+		return engine.Errorf(engine.EINVALID, "Backup %q is invalid: name one as b001.", id)
+	}
+	dir, err := p.backupDir(resource["database"])
+	if err != nil {
+		return err
+	}
+	if err := os.Remove(filepath.Join(dir, id+".dump")); err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return engine.Errorf(engine.ENOTFOUND, "There is no backup %s.", id)
+		}
+		return fmt.Errorf("postgres: deleting backup %s: %w", id, err)
+	}
+	p.opts.Logf("postgres: backup %s of %s deleted", id, resource["database"])
+	return nil
 }
 
 // Restore implements engine.PGBackuper: the add-on's database is

@@ -1,0 +1,355 @@
+package api
+
+import (
+	"crypto/sha256"
+	"fmt"
+	"net/http"
+	"net/url"
+	"os"
+	"regexp"
+	"strconv"
+	"sync"
+	"time"
+
+	"hako/engine"
+)
+
+// The heroku CLI's pg:backups commands (pg:backups, :capture, :info,
+// :url, :download, :restore, :delete) ask Heroku's Data API for an app's
+// transfers. hako answers them from its own backups (engine.Backups): a
+// backup is a transfer from pg_dump to storage ("gof3r"), numbered as
+// `hako pg:backups` numbers it (b001 is transfer 1), its add-on's, as
+// every app it is attached to lists it. Captures and restores run to the
+// end before the answer, which the CLI's polling then finds finished.
+
+// TransferView is a transfer in the Data API's shape.
+type TransferView struct {
+	UUID           string         `json:"uuid"`
+	Num            int            `json:"num,omitempty"`
+	FromName       string         `json:"from_name"`
+	FromType       string         `json:"from_type"`
+	ToName         string         `json:"to_name"`
+	ToType         string         `json:"to_type"`
+	ToURL          string         `json:"to_url,omitempty"`
+	Options        map[string]any `json:"options"`
+	Succeeded      bool           `json:"succeeded"`
+	Warnings       int            `json:"warnings"`
+	ProcessedBytes int64          `json:"processed_bytes"`
+	SourceBytes    int64          `json:"source_bytes"`
+	Schedule       *struct{}      `json:"schedule"`
+	CreatedAt      string         `json:"created_at"`
+	StartedAt      string         `json:"started_at"`
+	FinishedAt     string         `json:"finished_at"`
+	UpdatedAt      string         `json:"updated_at"`
+	CanceledAt     *string        `json:"canceled_at"`
+	DeletedAt      *string        `json:"deleted_at"`
+	Logs           []TransferLog  `json:"logs"`
+}
+
+// TransferLog is a line of a transfer's log.
+type TransferLog struct {
+	CreatedAt string `json:"created_at"`
+	Message   string `json:"message"`
+}
+
+// dataTime is the Data API's way of writing a time.
+func dataTime(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05 +0000") }
+
+// transferUUID is a backup's transfer id: derived from its add-on and
+// number, which never name another backup, so it needs no record.
+func transferUUID(addonID, id string) string {
+	h := sha256.Sum256([]byte("pg-backup\x00" + addonID + "\x00" + id))
+	h[6] = h[6]&0x0f | 0x80 // version 8: made by its own rule
+	h[8] = h[8]&0x3f | 0x80
+	return fmt.Sprintf("%x-%x-%x-%x-%x", h[0:4], h[4:6], h[6:8], h[8:10], h[10:16])
+}
+
+// backupTransfer is backup b as the Data API shows it. Its to_url names
+// it on this server, for a restore (it downloads nothing: public-url
+// gives the URL that does).
+func backupTransfer(r *http.Request, b engine.PGBackup) TransferView {
+	at := dataTime(b.CreatedAt)
+	from := b.Attachment
+	if from == "" {
+		from = b.Addon
+	}
+	return TransferView{
+		UUID: transferUUID(b.AddonID, b.ID), Num: b.Num, FromName: from, FromType: "pg_dump", ToName: "BACKUP", ToType: "gof3r",
+		ToURL: baseURL(r) + "/pg-backups/" + b.AddonID + "/" + b.ID, Options: map[string]any{}, Succeeded: true,
+		ProcessedBytes: b.Size, CreatedAt: at, StartedAt: at, FinishedAt: at, UpdatedAt: at,
+		Logs: []TransferLog{{CreatedAt: at, Message: fmt.Sprintf("pg_dump of %s (%s) finished: %s, %d bytes", from, b.Addon, b.ID, b.Size)}},
+	}
+}
+
+func (s *Server) transferRoutes(mux *routes) {
+	mux.HandleFunc("GET /client/v11/apps/{app}/transfers", s.listTransfers)
+	mux.HandleFunc("GET /client/v11/apps/{app}/transfers/{transfer}", s.getTransfer)
+	mux.HandleFunc("DELETE /client/v11/apps/{app}/transfers/{transfer}", s.deleteTransfer)
+	mux.HandleFunc("POST /client/v11/apps/{app}/transfers/{transfer}/actions/public-url", s.transferURL)
+	mux.HandleFunc("POST /client/v11/databases/{addon}/backups", s.dataCapture)
+	mux.HandleFunc("POST /client/v11/databases/{addon}/restores", s.dataRestore)
+}
+
+// listTransfers is GET /client/v11/apps/{app}/transfers (pg:backups):
+// the app's backups, oldest first.
+func (s *Server) listTransfers(w http.ResponseWriter, r *http.Request) {
+	list, err := s.Engine.Backups(r.PathValue("app"))
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	out := []TransferView{}
+	for _, b := range list {
+		out = append(out, backupTransfer(r, b))
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+// findTransfer finds the app's backup by transfer number or uuid. Two
+// databases attached to one app may each have a b001: the number names
+// the newest, as `hako pg:backups:restore b001` does.
+func (s *Server) findTransfer(r *http.Request) (*engine.PGBackup, error) {
+	app, ref := r.PathValue("app"), r.PathValue("transfer")
+	list, err := s.Engine.Backups(app)
+	if err != nil {
+		return nil, err
+	}
+	num, numErr := strconv.Atoi(ref)
+	for i := len(list) - 1; i >= 0; i-- {
+		b := list[i]
+		if (numErr == nil && b.Num == num) || transferUUID(b.AddonID, b.ID) == ref {
+			return &b, nil
+		}
+	}
+	return nil, engine.Errorf(engine.ENOTFOUND, "%s has no transfer %s: `heroku pg:backups -a %s` lists them.", app, ref, app)
+}
+
+// getTransfer is GET /client/v11/apps/{app}/transfers/{num or uuid}
+// (pg:backups:info, and the polling of capture and restore).
+func (s *Server) getTransfer(w http.ResponseWriter, r *http.Request) {
+	if t, ok := s.restores.find(r.PathValue("app"), r.PathValue("transfer")); ok {
+		writeJSON(w, http.StatusOK, t)
+		return
+	}
+	b, err := s.findTransfer(r)
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, backupTransfer(r, *b))
+}
+
+// deleteTransfer is DELETE /client/v11/apps/{app}/transfers/{num}
+// (pg:backups:delete, which has had the user confirm).
+func (s *Server) deleteTransfer(w http.ResponseWriter, r *http.Request) {
+	b, err := s.findTransfer(r)
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	if _, err := s.Engine.DeleteBackup(r.PathValue("app"), b.AddonID, b.ID, s.by(r)); err != nil {
+		s.fail(w, err)
+		return
+	}
+	v := backupTransfer(r, *b)
+	now := dataTime(time.Now())
+	v.DeletedAt = &now
+	writeJSON(w, http.StatusOK, v)
+}
+
+// transferURL is POST .../transfers/{num}/actions/public-url
+// (pg:backups:url, :download): a URL that downloads the dump without a
+// token for an hour, as Heroku's signed URLs do.
+func (s *Server) transferURL(w http.ResponseWriter, r *http.Request) {
+	b, err := s.findTransfer(r)
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	key := b.AddonID + "/" + b.ID
+	writeJSON(w, http.StatusOK, map[string]string{
+		"url":        baseURL(r) + "/pg-backup-blobs/" + key + "?" + s.expiringQuery("pg-backup", key),
+		"expires_at": dataTime(time.Now().Add(blobTTL)),
+	})
+}
+
+// getBackupBlob is GET /pg-backup-blobs/{addon}/{backup}?expires=…&sig=…
+// (a public-url): the dump, until the URL expires.
+func (s *Server) getBackupBlob(w http.ResponseWriter, r *http.Request) {
+	addonID, id := r.PathValue("addon"), r.PathValue("backup")
+	if !s.signedUnexpired("pg-backup", addonID+"/"+id, r) {
+		s.fail(w, engine.Errorf(engine.ENOTFOUND, "This backup URL is unknown or expired: `heroku pg:backups:url` gives a new one."))
+		return
+	}
+	b, err := s.backupOf(addonID, id, func(*engine.App) bool { return true })
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	f, err := os.Open(b.Path)
+	if err != nil {
+		s.fail(w, engine.Errorf(engine.ENOTFOUND, "Backup %s is gone.", id))
+		return
+	}
+	defer f.Close()
+	w.Header().Set("Content-Type", "application/octet-stream")
+	http.ServeContent(w, r, b.ID+".dump", b.CreatedAt, f)
+}
+
+// backupOf finds backup id of the add-on addonID through an app it is
+// attached to that may accepts, and returns it as that app
+// lists it.
+func (s *Server) backupOf(addonID, id string, may func(*engine.App) bool) (*engine.PGBackup, error) {
+	apps, err := s.Engine.Apps()
+	if err != nil {
+		return nil, err
+	}
+	for _, app := range apps {
+		if !may(app) {
+			continue
+		}
+		list, err := s.Engine.Backups(app.Name)
+		if err != nil {
+			return nil, err
+		}
+		for _, b := range list {
+			if b.AddonID == addonID && b.ID == id {
+				return &b, nil
+			}
+		}
+	}
+	return nil, engine.Errorf(engine.ENOTFOUND, "Couldn't find backup %s.", id)
+}
+
+// viaApp is an app of the caller's that add-on a is attached to, through
+// which the Data API's routes act on it with hako's own checks.
+func (s *Server) viaApp(r *http.Request, a *engine.Addon) string {
+	for _, at := range a.AllAttachments() {
+		if app, err := s.Engine.App(at.App); err == nil && canSee(r, app) {
+			return at.App
+		}
+	}
+	return ""
+}
+
+// dataCapture is POST /client/v11/databases/{addon}/backups
+// (pg:backups:capture): the backup is taken before the answer, which
+// the CLI then polls as a finished transfer.
+func (s *Server) dataCapture(w http.ResponseWriter, r *http.Request) {
+	a, _, err := s.dataAddon(r, postgresService)
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	via := s.viaApp(r, a)
+	bk, _, err := s.Engine.CaptureBackup(r.Context(), via, a.ID, s.by(r))
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	// As the app lists it, with the attachment's name.
+	if listed, err := s.backupOf(a.ID, bk.ID, func(app *engine.App) bool { return app.Name == via }); err == nil {
+		bk = listed
+	}
+	writeJSON(w, http.StatusCreated, backupTransfer(r, *bk))
+}
+
+// backupURLRe is a backup's URL on this server: a transfer's to_url or
+// a public-url.
+var backupURLRe = regexp.MustCompile(`^/(?:pg-backups|pg-backup-blobs)/([^/]+)/(b\d{3,})$`)
+
+// dataRestore is POST /client/v11/databases/{addon}/restores
+// {"backup_url": URL} (pg:backups:restore, which has had the user
+// confirm): the database is replaced by a backup of this server's,
+// named by its transfer's to_url or a public-url, which the caller must
+// see through an app of theirs. hako fetches no other URL.
+func (s *Server) dataRestore(w http.ResponseWriter, r *http.Request) {
+	var body struct {
+		BackupURL string `json:"backup_url"`
+	}
+	if err := decode(r, &body); err != nil {
+		s.fail(w, err)
+		return
+	}
+	a, _, err := s.dataAddon(r, postgresService)
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	u, err := url.Parse(body.BackupURL)
+	var m []string
+	if err == nil && u.Host == r.Host {
+		m = backupURLRe.FindStringSubmatch(u.Path)
+	}
+	if m == nil {
+		s.fail(w, engine.Errorf(engine.EINVALID, "hako restores only its own backups: name one as b001 or APP::b001, or by a URL from `heroku pg:backups:url`."))
+		return
+	}
+	src, err := s.backupOf(m[1], m[2], func(app *engine.App) bool { return canSee(r, app) })
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	via := s.viaApp(r, a)
+	started := time.Now()
+	bk, err := s.Engine.RestoreAddonBackup(r.Context(), via, a.ID, src.App, src.AddonID, src.ID, via, s.by(r))
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	name := a.As
+	for _, at := range a.AllAttachments() {
+		if at.App == via {
+			name = at.Name
+			break
+		}
+	}
+	t := TransferView{UUID: engine.NewID(), FromName: bk.App + "::" + bk.ID, FromType: "gof3r", ToName: name, ToType: "pg_restore",
+		Options: map[string]any{}, Succeeded: true, ProcessedBytes: bk.Size,
+		CreatedAt: dataTime(started), StartedAt: dataTime(started), FinishedAt: dataTime(time.Now()), UpdatedAt: dataTime(time.Now()),
+		Logs: []TransferLog{{CreatedAt: dataTime(time.Now()), Message: fmt.Sprintf("pg_restore of %s::%s into %s (%s) finished", bk.App, bk.ID, name, a.Name)}}}
+	s.restores.add(t, a.App, via)
+	writeJSON(w, http.StatusCreated, t)
+}
+
+// restoreLog keeps the last restores, so that the heroku CLI, polling
+// one through the database's own app or the one it restored through,
+// finds it finished. They are not listed: hako keeps no record of
+// restores past these.
+type restoreLog struct {
+	mu   sync.Mutex
+	list []restoreRecord
+}
+
+type restoreRecord struct {
+	apps []string
+	t    TransferView
+}
+
+// maxRestores bounds the restores kept for polling.
+const maxRestores = 100
+
+func (l *restoreLog) add(t TransferView, apps ...string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.list = append(l.list, restoreRecord{apps: apps, t: t})
+	if len(l.list) > maxRestores {
+		l.list = l.list[len(l.list)-maxRestores:]
+	}
+}
+
+func (l *restoreLog) find(app, uuid string) (TransferView, bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, rec := range l.list {
+		if rec.t.UUID != uuid {
+			continue
+		}
+		for _, a := range rec.apps {
+			if a == app {
+				return rec.t, true
+			}
+		}
+	}
+	return TransferView{}, false
+}

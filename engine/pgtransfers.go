@@ -1,0 +1,77 @@
+package engine
+
+import "context"
+
+// The heroku CLI's pg:backups commands name a backup by its add-on and
+// number (the Data API's transfers), not by the app's view of it as
+// `hako pg:backups` does: these find it so.
+
+// addonBackup finds backup id of the add-on addonID among the backups
+// of the app named (see Backups). Returns ENOTFOUND.
+func (e *Engine) addonBackup(name, addonID, id string) (*PGBackup, error) {
+	list, err := e.Backups(name)
+	if err != nil {
+		return nil, err
+	}
+	for i := range list {
+		if list[i].AddonID == addonID && list[i].ID == id {
+			return &list[i], nil
+		}
+	}
+	return nil, Errorf(ENOTFOUND, "%s has no backup %s: `hako pg:backups -a %s` lists them.", name, id, name)
+}
+
+// DeleteBackup removes backup id of the add-on addonID, one of those
+// of the app named (a backup is its add-on's, whichever app lists it).
+// Its number is not given again. Returns ENOTFOUND or EINVALID.
+func (e *Engine) DeleteBackup(name, addonID, id, user string) (*PGBackup, error) {
+	b, err := e.pgBackuper()
+	if err != nil {
+		return nil, err
+	}
+	bk, err := e.addonBackup(name, addonID, id)
+	if err != nil {
+		return nil, err
+	}
+	on, err := e.attachmentsOn(name)
+	if err != nil {
+		return nil, err
+	}
+	for _, at := range on {
+		if at.Addon.ID != addonID {
+			continue
+		}
+		if err := b.Delete(at.Addon.Resource, bk.ID); err != nil {
+			return nil, err
+		}
+		e.log(name, "api", "Backup %s of %s deleted by user %s", bk.ID, bk.Addon, user)
+		return bk, nil
+	}
+	return nil, Errorf(ENOTFOUND, "%s has no backup %s: `hako pg:backups -a %s` lists them.", name, id, name)
+}
+
+// RestoreAddonBackup is RestoreBackup of backup id of the add-on
+// addonID, as the backups of app src list it (which user must have
+// access to, as to the app named), into the app's database (see
+// pgDatabase), if confirm names the app. Returns ENOTFOUND, EFORBIDDEN
+// or EINVALID; a refusal changes nothing.
+func (e *Engine) RestoreAddonBackup(ctx context.Context, name, attachment, src, addonID, id, confirm, user string) (*PGBackup, error) {
+	app, a, err := e.pgDatabase(name, attachment, user)
+	if err != nil {
+		return nil, err
+	}
+	b, err := e.pgBackuper()
+	if err != nil {
+		return nil, err
+	}
+	if src != app.Name {
+		if err := e.CheckAccess(user, src, AccessMember); err != nil {
+			return nil, err
+		}
+	}
+	bk, err := e.addonBackup(src, addonID, id)
+	if err != nil {
+		return nil, err
+	}
+	return e.restore(ctx, b, app, a, bk, confirm, user)
+}

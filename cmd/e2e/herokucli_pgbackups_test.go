@@ -72,6 +72,11 @@ func TestHerokuCLIPGBackups(t *testing.T) {
 	if out, err := exec2("pg_restore", "--list", dump); err != nil || !hasLineMatch(out, `\d+; \d+ \d+ TABLE public items \S*`) {
 		t.Errorf("pg_restore --list of the download: %v\n%s", err, out)
 	}
+	got := filepath.Join(t.TempDir(), "got.dump")
+	must(a("pg:backups:download", "b001", "-a", "owner-db", "-o", got))
+	if out, err := exec2("pg_restore", "--list", got); err != nil || !hasLineMatch(out, `\d+; \d+ \d+ TABLE public items \S*`) {
+		t.Errorf("pg_restore --list of pg:backups:download's file: %v\n%s", err, out)
+	}
 	if code := fetchTo(t, s, strings.Replace(u, "sig=", "sig=0", 1), filepath.Join(t.TempDir(), "x")); code != 404 {
 		t.Errorf("a tampered public URL: %d, want 404", code)
 	}

@@ -15,7 +15,7 @@ import (
 // serving.
 func (e *Engine) releasePhase(ctx context.Context, app string, rel *Release, slug *Slug, command string, out io.Writer) error {
 	// Kept for the release's output_stream_url too.
-	kept := e.phaseLogs.start(rel.ID)
+	kept := e.startPhaseLog(app, rel)
 	defer kept.finish()
 	out = io.MultiWriter(out, kept)
 	dir, done, err := e.unpack(app, slug.ID)

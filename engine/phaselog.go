@@ -1,12 +1,24 @@
 package engine
 
 import (
+	"errors"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
 	"sync"
+	"time"
 )
 
 // The output of release phases is kept for Heroku's releases:output (a
-// release's output_stream_url): each release's up to maxPhaseLog bytes,
-// for the last keptPhaseLogs releases of the server's life.
+// release's output_stream_url): each release's first maxPhaseLog bytes,
+// on disk beside the app's builds' output
+// (Paths.Builds/APP_ID/releases/RELEASE_ID.log), so that the URL serves
+// it after a restart too. An app keeps the output of its last
+// keptPhaseLogs release phases, and loses it with the app; the server
+// holds the last keptPhaseLogs of its life in memory besides, while they
+// run and to answer them without a look on disk.
 const (
 	maxPhaseLog   = 1 << 20
 	keptPhaseLogs = 100
@@ -14,18 +26,34 @@ const (
 
 // PhaseLog is the output of one release phase, growing while it runs.
 type PhaseLog struct {
-	mu      sync.Mutex
+	mu sync.Mutex
+	// path is the output's file, written through f while the phase
+	// runs; "" when the layout keeps none, the output then lies in buf.
+	path    string
+	f       *os.File
+	size    int
 	buf     []byte
 	done    bool
 	changed chan struct{}
 }
 
-// Write appends output, dropping what passes maxPhaseLog.
+// Write appends output, dropping what passes maxPhaseLog. It never
+// fails: losing output must not fail a release.
 func (p *PhaseLog) Write(b []byte) (int, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if room := maxPhaseLog - len(p.buf); room > 0 {
-		p.buf = append(p.buf, b[:min(len(b), room)]...)
+	if room := maxPhaseLog - p.size; room > 0 && !p.done {
+		kept := b[:min(len(b), room)]
+		switch {
+		case p.f != nil:
+			if _, err := p.f.Write(kept); err != nil {
+				p.f.Close()
+				p.f = nil
+			}
+		case p.path == "":
+			p.buf = append(p.buf, kept...)
+		}
+		p.size += len(kept)
 	}
 	p.wake()
 	return len(b), nil
@@ -34,6 +62,10 @@ func (p *PhaseLog) Write(b []byte) (int, error) {
 func (p *PhaseLog) finish() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	if p.f != nil {
+		p.f.Close()
+		p.f = nil
+	}
 	p.done = true
 	p.wake()
 }
@@ -44,44 +76,143 @@ func (p *PhaseLog) wake() {
 	p.changed = make(chan struct{})
 }
 
-// Read returns the output from offset on, whether the phase has ended,
-// and a channel closed at the next change.
+// Read returns the output from offset on (at most 64 KiB from a file),
+// whether the phase has ended and nothing is left past the chunk, and a
+// channel closed at the next change.
 func (p *PhaseLog) Read(offset int) (chunk []byte, done bool, changed <-chan struct{}) {
 	p.mu.Lock()
-	defer p.mu.Unlock()
-	if offset < len(p.buf) {
-		chunk = append([]byte(nil), p.buf[offset:]...)
+	done, changed, path := p.done, p.changed, p.path
+	if path == "" {
+		if offset < len(p.buf) {
+			chunk = append([]byte(nil), p.buf[offset:]...)
+		}
+		p.mu.Unlock()
+		return chunk, done, changed
 	}
-	return chunk, p.done, p.changed
+	p.mu.Unlock()
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, true, changed
+	}
+	defer f.Close()
+	buf := make([]byte, buildReadChunk)
+	n, err := f.ReadAt(buf, int64(offset))
+	if err != nil && !errors.Is(err, io.EOF) {
+		return nil, true, changed
+	}
+	return buf[:n], done && errors.Is(err, io.EOF), changed
 }
 
-// phaseLogs are the kept PhaseLogs by release id.
+// phaseLogs are the PhaseLogs of this server's life by release id, the
+// last keptPhaseLogs of them.
 type phaseLogs struct {
 	mu    sync.Mutex
 	m     map[string]*PhaseLog
 	order []string
 }
 
-func (l *phaseLogs) start(releaseID string) *PhaseLog {
+func (l *phaseLogs) start(releaseID string, p *PhaseLog) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.m == nil {
 		l.m = map[string]*PhaseLog{}
 	}
-	p := &PhaseLog{changed: make(chan struct{})}
 	l.m[releaseID] = p
 	l.order = append(l.order, releaseID)
 	for len(l.order) > keptPhaseLogs {
 		delete(l.m, l.order[0])
 		l.order = l.order[1:]
 	}
+}
+
+// phaseLogDir holds the release phases' output of the app with id
+// appID; "" when the layout keeps none.
+func (e *Engine) phaseLogDir(appID string) string {
+	if dir := e.Paths.AppBuilds(appID); dir != "" {
+		return filepath.Join(dir, "releases")
+	}
+	return ""
+}
+
+// startPhaseLog opens the output of rel's release phase, on disk when
+// the layout keeps it, and forgets the app's oldest past keptPhaseLogs.
+func (e *Engine) startPhaseLog(app string, rel *Release) *PhaseLog {
+	p := &PhaseLog{changed: make(chan struct{})}
+	defer e.phaseLogs.start(rel.ID, p)
+	a, err := e.Store.App(app)
+	if err != nil || !isBuildID(rel.ID) {
+		return p
+	}
+	dir := e.phaseLogDir(a.ID)
+	if dir == "" {
+		return p
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		e.logf("keep the release phase output of %s v%d: %v", app, rel.Version, err)
+		return p
+	}
+	path := filepath.Join(dir, rel.ID+".log")
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	if err != nil {
+		e.logf("keep the release phase output of %s v%d: %v", app, rel.Version, err)
+		return p
+	}
+	p.path, p.f = path, f
+	prunePhaseLogs(dir, rel.ID+".log", keptPhaseLogs)
 	return p
 }
 
+// prunePhaseLogs removes the oldest outputs in dir past keep, never
+// current's.
+func prunePhaseLogs(dir, current string, keep int) {
+	entries, err := os.ReadDir(dir)
+	if err != nil || len(entries) <= keep {
+		return
+	}
+	type log struct {
+		name string
+		mod  time.Time
+	}
+	var logs []log
+	for _, en := range entries {
+		if fi, err := en.Info(); err == nil && en.Name() != current && strings.HasSuffix(en.Name(), ".log") {
+			logs = append(logs, log{en.Name(), fi.ModTime()})
+		}
+	}
+	slices.SortFunc(logs, func(a, b log) int {
+		if c := a.mod.Compare(b.mod); c != 0 {
+			return c
+		}
+		return strings.Compare(a.name, b.name)
+	})
+	for len(logs) > keep-1 {
+		_ = os.Remove(filepath.Join(dir, logs[0].name))
+		logs = logs[1:]
+	}
+}
+
 // ReleaseOutput returns the output of a release's release phase, while
-// it runs or once it ran in this server's life; nil if none is kept.
+// it runs or once it ran, from disk after a restart; nil if none is
+// kept.
 func (e *Engine) ReleaseOutput(releaseID string) *PhaseLog {
 	e.phaseLogs.mu.Lock()
-	defer e.phaseLogs.mu.Unlock()
-	return e.phaseLogs.m[releaseID]
+	p := e.phaseLogs.m[releaseID]
+	e.phaseLogs.mu.Unlock()
+	if p != nil {
+		p.mu.Lock()
+		path, done := p.path, p.done
+		p.mu.Unlock()
+		if _, err := os.Stat(path); path != "" && done && err != nil {
+			return nil // pruned, or gone with its app
+		}
+		return p
+	}
+	if e.Paths.Builds == "" || !isBuildID(releaseID) {
+		return nil
+	}
+	found, _ := filepath.Glob(filepath.Join(e.Paths.Builds, "*", "releases", releaseID+".log"))
+	if len(found) != 1 {
+		return nil
+	}
+	return &PhaseLog{path: found[0], done: true, changed: closedChan}
 }

@@ -241,7 +241,7 @@ func (s *Server) readReleaseOutput(w http.ResponseWriter, r *http.Request) {
 		out = s.Engine.ReleaseOutput(id)
 	}
 	if out == nil {
-		s.fail(w, engine.Errorf(engine.ENOTFOUND, "No output is kept for this release: it had no release phase, or ran it before the server last started."))
+		s.fail(w, engine.Errorf(engine.ENOTFOUND, "No output is kept for this release: it had no release phase, or its app keeps the output of later ones only (the last 100)."))
 		return
 	}
 	streamText(w, r, out.Read)

@@ -28,6 +28,16 @@ func TestAPIHerokuCLICompat(t *testing.T) {
 			body: `{"updates":[{"buildpack":"urn:buildpack:../x"}]}`, status: 422, want: "is invalid"},
 		{name: "data api needs the token", method: "GET", path: "/client/v11/databases/x", status: 401, want: `"id": "unauthorized"`},
 		{name: "data api unknown database", method: "GET", path: "/client/v11/databases/x", token: "secret", status: 404, want: `"id": "not_found"`},
+		{name: "transfers need the token", setup: withApp, method: "GET", path: "/client/v11/apps/my-app/transfers", status: 401, want: `"id": "unauthorized"`},
+		{name: "transfers of no app", method: "GET", path: "/client/v11/apps/ghost/transfers", token: "secret", status: 404, want: `"id": "not_found"`},
+		{name: "no transfer", setup: withApp, method: "GET", path: "/client/v11/apps/my-app/transfers/1", token: "secret", status: 404, want: `"id": "not_found"`},
+		{name: "no transfer to delete", setup: withApp, method: "DELETE", path: "/client/v11/apps/my-app/transfers/b001", token: "secret", status: 404, want: `"id": "not_found"`},
+		{name: "capture of no database", method: "POST", path: "/client/v11/databases/x/backups", token: "secret", status: 404, want: `"id": "not_found"`},
+		{name: "restore of no database", method: "POST", path: "/client/v11/databases/x/restores", token: "secret",
+			body: `{"backup_url": "http://example.test/pg-backups/x/b001"}`, status: 404, want: `"id": "not_found"`},
+		{name: "restore of bad json", method: "POST", path: "/client/v11/databases/x/restores", token: "secret", body: `{"backup_url": `, status: 422, want: `"id": "invalid_params"`},
+		{name: "backup blob unsigned", method: "GET", path: "/pg-backup-blobs/x/b001", status: 404, want: `"id": "not_found"`},
+		{name: "backup blob forged", method: "GET", path: "/pg-backup-blobs/x/b001?expires=99999999999&sig=00", status: 404, want: `"id": "not_found"`},
 	})
 }
 

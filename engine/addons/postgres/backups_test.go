@@ -64,3 +64,38 @@ func TestCheckURL(t *testing.T) {
 		}
 	}
 }
+
+// TestLastNum: the number of the last backup survives the backups'
+// deletion, and a missing or garbled record counts as none.
+func TestLastNum(t *testing.T) {
+	for _, c := range []struct {
+		name, content string
+		want          int
+	}{
+		{"missing", "", 0},
+		{"number", "7\n", 7},
+		{"garbled", "seven", 0},
+		{"negative", "-3", 0},
+	} {
+		dir := t.TempDir()
+		if c.content != "" {
+			if err := os.WriteFile(filepath.Join(dir, lastFile), []byte(c.content), 0o600); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if got := lastNum(dir); got != c.want {
+			t.Errorf("%s: lastNum = %d, want %d", c.name, got, c.want)
+		}
+	}
+}
+
+// TestDeleteRefusesNames: only a backup's own name (b001) is deleted,
+// never a path.
+func TestDeleteRefusesNames(t *testing.T) {
+	p := &Provider{}
+	for _, id := range []string{"", "../b001", "b1", "b001/../../x", "last", "b001.dump"} {
+		if err := p.Delete(map[string]string{"database": "db"}, id); engine.ErrorCode(err) != engine.EINVALID {
+			t.Errorf("Delete(%q) = %v, want EINVALID", id, err)
+		}
+	}
+}

@@ -384,7 +384,7 @@ func (b *Builder) selectPacks(s *step, tmp string, req engine.BuildRequest, appJ
 	}
 	if len(specs) == 0 {
 		for _, name := range builtinOrder {
-			p := &pack{spec: name, dir: filepath.Join(b.packsDir, name)}
+			p := &pack{spec: name, dir: filepath.Join(b.packsDir, name), builtin: true}
 			detected, ok, err := s.detect(p)
 			if err != nil {
 				return nil, nil, err

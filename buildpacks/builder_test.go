@@ -539,3 +539,67 @@ func TestNodeBuildScript(t *testing.T) {
 		t.Errorf("built.txt = %q: the build script did not run", data)
 	}
 }
+
+// The built-in packs' detection answered without running bin/detect
+// (detectBuiltin) is what the script answers, for a marker that is a
+// regular file, missing, or a directory; a symlink is left to the script.
+func TestBuiltinMarkersMatchScripts(t *testing.T) {
+	b, _, _ := newTestBuilder(t)
+	for _, pack := range builtinOrder {
+		m, ok := builtinMarkers[pack]
+		if !ok {
+			t.Fatalf("built-in pack %s has no marker", pack)
+		}
+		for _, shape := range []string{"file", "missing", "dir", "symlink"} {
+			dir := t.TempDir()
+			target := filepath.Join(dir, m.file)
+			switch shape {
+			case "file":
+				os.WriteFile(target, []byte("x"), 0o644)
+			case "dir":
+				os.Mkdir(target, 0o755)
+			case "symlink":
+				os.WriteFile(filepath.Join(dir, "real"), []byte("x"), 0o644)
+				os.Symlink("real", target)
+			}
+			name, detected, known := detectBuiltin(pack, dir)
+			if shape == "symlink" {
+				if known {
+					t.Errorf("%s, %s: answered without the script", pack, shape)
+				}
+				continue
+			}
+			if !known {
+				t.Errorf("%s, %s: left to the script", pack, shape)
+				continue
+			}
+			out, err := exec.Command("sh", filepath.Join(b.packsDir, pack, "bin", "detect"), dir).Output()
+			wantDetected := err == nil
+			wantName := strings.TrimSpace(string(out))
+			if detected != wantDetected || detected && name != wantName {
+				t.Errorf("%s, %s: answered %q %v; the script %q %v", pack, shape, name, detected, wantName, wantDetected)
+			}
+		}
+	}
+}
+
+// What the built-in procfile pack's compile and release print, answered
+// without running them, is what the scripts print.
+func TestProcfilePackAnsweredHere(t *testing.T) {
+	b, _, _ := newTestBuilder(t)
+	dir := t.TempDir()
+	bin := filepath.Join(b.packsDir, "procfile", "bin")
+	for _, c := range []struct {
+		script string
+		args   []string
+		want   string
+	}{
+		{"compile", []string{dir, t.TempDir(), t.TempDir()}, procfileCompiled},
+		{"release", []string{dir}, procfileRelease},
+	} {
+		out, err := exec.Command("sh", append([]string{filepath.Join(bin, c.script)}, c.args...)...).Output()
+		if err != nil || string(out) != c.want {
+			t.Errorf("bin/%s printed %q (%v); answered here as %q", c.script, out, err, c.want)
+		}
+	}
+}

@@ -29,11 +29,59 @@ var packFS embed.FS
 // any app can have one.
 var builtinOrder = []string{"go", "nodejs", "procfile"}
 
+// builtinMarkers are what the built-in packs' bin/detect look for: one
+// regular file at the app's root, and the name they then print. A push
+// tries them in turn, and each run of a script is a sandboxed process
+// (about 20 ms, most of a Procfile app's build), so they are answered
+// here when the answer is plain: the name is a regular file (detected)
+// or nothing (not). Anything else there, a symlink above all (which the
+// sandbox resolves in its own root), is left to the script.
+// TestBuiltinMarkersMatchScripts holds them to the scripts.
+var builtinMarkers = map[string]struct{ file, name string }{
+	"go":       {"go.mod", "Go"},
+	"nodejs":   {"package.json", "Node.js"},
+	"procfile": {"Procfile", "Procfile"},
+}
+
+// The built-in procfile pack builds nothing: its bin/compile prints
+// procfileCompiled and its bin/release writes procfileRelease, which are
+// answered here too rather than by two more sandboxed processes
+// (TestProcfilePackAnsweredHere holds them to the scripts).
+const (
+	procfileCompiled = "-----> Nothing to compile: the app runs as pushed, as its Procfile says\n"
+	procfileRelease  = "--- {}\n"
+)
+
+// isBuiltinProcfile reports whether p is the built-in procfile pack.
+func isBuiltinProcfile(p *pack) bool { return p.builtin && p.spec == "procfile" }
+
+// detectBuiltin answers a built-in pack's bin/detect for the app in
+// buildDir without running it, when known is true.
+func detectBuiltin(spec, buildDir string) (name string, ok, known bool) {
+	m, found := builtinMarkers[spec]
+	if !found {
+		return "", false, false
+	}
+	fi, err := os.Lstat(filepath.Join(buildDir, m.file))
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return "", false, true
+	case err != nil:
+		return "", false, false
+	case fi.Mode().IsRegular():
+		return m.name, true, true
+	case fi.IsDir():
+		return "", false, true
+	}
+	return "", false, false
+}
+
 // pack is a buildpack ready to run: a directory with bin/detect,
 // bin/compile and bin/release.
 type pack struct {
-	spec string // as the user gave it, for messages
-	dir  string
+	spec    string // as the user gave it, for messages
+	dir     string
+	builtin bool // one of hako's own (spec is its name)
 }
 
 // extractPacks writes the embedded packs under workDir, in a directory
@@ -148,7 +196,7 @@ func (b *Builder) resolvePack(s *step, spec, tmp string, fromApp bool) (*pack, e
 	// that name: the checks below see what it names.
 	spec = strings.TrimPrefix(strings.TrimSpace(spec), engine.BuildpackURN)
 	if name := builtinName(spec); name != "" {
-		return &pack{spec: name, dir: filepath.Join(b.packsDir, name)}, nil
+		return &pack{spec: name, dir: filepath.Join(b.packsDir, name), builtin: true}, nil
 	}
 	if b.InstalledDir != "" && installedName.MatchString(spec) {
 		dir := filepath.Join(b.InstalledDir, spec)

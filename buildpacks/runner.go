@@ -139,6 +139,11 @@ func (s *step) run(name string, p *pack, stdout, stderr io.Writer, argv ...strin
 // detect runs bin/detect BUILD_DIR. It reports whether the pack applies
 // and the name it prints (the pack's directory name when it prints none).
 func (s *step) detect(p *pack) (name string, ok bool, err error) {
+	if p.builtin {
+		if name, ok, known := detectBuiltin(p.spec, s.buildDir); known {
+			return name, ok, nil
+		}
+	}
 	var stdout, stderr limitedBuffer
 	stdout.max, stderr.max = 4096, 4096
 	err = s.run("detect", p, &stdout, &stderr, filepath.Join(p.dir, "bin", "detect"), s.buildDir)
@@ -169,6 +174,9 @@ func (s *step) compile(p *pack, test bool) error {
 	script := filepath.Join(p.dir, "bin", "compile")
 	if test && p.has("test-compile") {
 		script = filepath.Join(p.dir, "bin", "test-compile")
+	} else if isBuiltinProcfile(p) {
+		_, err := io.WriteString(s.out, procfileCompiled)
+		return err
 	}
 	err := s.run("compile", p, s.out, s.out, script, s.buildDir, s.cacheDir, s.envDir)
 	return s.stepError(err)
@@ -196,6 +204,9 @@ func (s *step) loadExport(p *pack) error {
 // without bin/release declares nothing.
 func (s *step) release(p *pack) (*releaseInfo, error) {
 	script := filepath.Join(p.dir, "bin", "release")
+	if isBuiltinProcfile(p) {
+		return parseRelease(procfileRelease)
+	}
 	if _, err := os.Stat(script); err != nil {
 		return parseRelease("")
 	}

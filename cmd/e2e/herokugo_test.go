@@ -99,6 +99,18 @@ func when(cond bool, why string, args ...any) string {
 	return why
 }
 
+// herokuService is heroku-go's client for s's API, with the admin's token.
+func herokuService(t *testing.T, s *server) *heroku.Service {
+	t.Helper()
+	token, err := os.ReadFile(filepath.Join(s.home, "api-token"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := heroku.NewService(&http.Client{Transport: &heroku.Transport{BearerToken: strings.TrimSpace(string(token))}, Timeout: 2 * time.Minute})
+	h.URL = "http://127.0.0.1:" + s.apiPort
+	return h
+}
+
 // TestHerokuGo drives the API with github.com/heroku/heroku-go/v5, the
 // official Go client, with Service.URL pointed at the server: each of
 // the calls in herokuGoCalls, its answer checked and the server's state
@@ -106,13 +118,7 @@ func when(cond bool, why string, args ...any) string {
 func TestHerokuGo(t *testing.T) {
 	need(t, "python3", "redis-server")
 	s := startServer(t)
-	token, err := os.ReadFile(filepath.Join(s.home, "api-token"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	h := &herokuGo{Service: heroku.NewService(&http.Client{Transport: &heroku.Transport{BearerToken: strings.TrimSpace(string(token))}, Timeout: 2 * time.Minute}),
-		t: t, failed: map[string]bool{}, called: map[string]bool{}}
-	h.URL = "http://127.0.0.1:" + s.apiPort
+	h := &herokuGo{Service: herokuService(t, s), t: t, failed: map[string]bool{}, called: map[string]bool{}}
 	ctx := context.Background()
 	str := func(s string) *string { return &s }
 	num := func(n int) *int { return &n }

@@ -26,12 +26,7 @@ import (
 func TestHerokuSlugHardLinks(t *testing.T) {
 	need(t, "python3", "tar")
 	s := startServer(t)
-	token, err := os.ReadFile(filepath.Join(s.home, "api-token"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	h := heroku.NewService(&http.Client{Transport: &heroku.Transport{BearerToken: strings.TrimSpace(string(token))}, Timeout: 2 * time.Minute})
-	h.URL = "http://127.0.0.1:" + s.apiPort
+	h := herokuService(t, s)
 	ctx := context.Background()
 	name := "linked"
 	if _, err := h.AppCreate(ctx, heroku.AppCreateOpts{Name: &name}); err != nil {
@@ -59,16 +54,8 @@ func TestHerokuSlugHardLinks(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	cmd := exec.Command("tar", "czf", "slug.tgz", "./app")
-	cmd.Dir = work
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("tar: %v\n%s", err, out)
-	}
-	slug, err := os.ReadFile(filepath.Join(work, "slug.tgz"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd = exec.Command("tar", "tvzf", "slug.tgz")
+	slug := tarHerokuSlug(t, work)
+	cmd := exec.Command("tar", "tvzf", "slug.tgz")
 	cmd.Dir = work
 	out, err := cmd.Output()
 	if err != nil {

@@ -30,12 +30,7 @@ import (
 func TestHerokuSlugFromScratch(t *testing.T) {
 	need(t, "python3", "tar")
 	s := startServer(t)
-	token, err := os.ReadFile(filepath.Join(s.home, "api-token"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	h := heroku.NewService(&http.Client{Transport: &heroku.Transport{BearerToken: strings.TrimSpace(string(token))}, Timeout: 2 * time.Minute})
-	h.URL = "http://127.0.0.1:" + s.apiPort
+	h := herokuService(t, s)
 	ctx := context.Background()
 	name := "scratch"
 	if _, err := h.AppCreate(ctx, heroku.AppCreateOpts{Name: &name}); err != nil {
@@ -65,15 +60,7 @@ func TestHerokuSlugFromScratch(t *testing.T) {
 	if err := os.Symlink("../pages/hello.html", filepath.Join(work, "app/public/index.html")); err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command("tar", "czf", "slug.tgz", "./app")
-	cmd.Dir = work
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("tar: %v\n%s", err, out)
-	}
-	slug, err := os.ReadFile(filepath.Join(work, "slug.tgz"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	slug := tarHerokuSlug(t, work)
 	sum := sha256.Sum256(slug)
 	checksum := "SHA256:" + hex.EncodeToString(sum[:])
 
@@ -114,7 +101,7 @@ func TestHerokuSlugFromScratch(t *testing.T) {
 	if want := "SHA256:" + hex.EncodeToString(bsum[:]); *stored.Checksum != want || *stored.Size != len(blob) {
 		t.Errorf("the stored slug reports %s, %d bytes; its blob is %s, %d", *stored.Checksum, *stored.Size, want, len(blob))
 	}
-	cmd = exec.Command("tar", "tzf", "-")
+	cmd := exec.Command("tar", "tzf", "-")
 	cmd.Stdin = bytes.NewReader(blob)
 	out, err := cmd.Output()
 	if err != nil {
@@ -168,4 +155,20 @@ func TestHerokuSlugFromScratch(t *testing.T) {
 	if code, b, _ := s.get(name, "/"); code != 200 || b != page {
 		t.Errorf("after the refused slug: GET / = %d %q", code, b)
 	}
+}
+
+// tarHerokuSlug makes a slug of work/app as Heroku's documentation does
+// (`tar czf slug.tgz ./app`) and returns it.
+func tarHerokuSlug(t *testing.T, work string) []byte {
+	t.Helper()
+	cmd := exec.Command("tar", "czf", "slug.tgz", "./app")
+	cmd.Dir = work
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("tar: %v\n%s", err, out)
+	}
+	slug, err := os.ReadFile(filepath.Join(work, "slug.tgz"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return slug
 }

@@ -75,7 +75,7 @@ func (d *dyno) preboot(old *process) (outcome, *process) {
 		d.setPID(old.pid)
 		return kept, nil
 	}
-	poll := time.NewTicker(pollInterval)
+	poll := newProbeTimer()
 	defer poll.Stop()
 	boot := time.NewTimer(d.sup.opts.BootTimeout)
 	defer boot.Stop()
@@ -83,6 +83,7 @@ func (d *dyno) preboot(old *process) (outcome, *process) {
 		select {
 		case <-poll.C:
 			if !listening(hostPort(next.host, port)) {
+				poll.again()
 				continue
 			}
 			oldAddr := d.Addr()

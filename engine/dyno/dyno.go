@@ -12,8 +12,31 @@ import (
 	"hako/engine"
 )
 
-// pollInterval is how often a booting web dyno's port is tried.
+// pollInterval is how often a booting web dyno's port is tried once it
+// has been booting a while.
 const pollInterval = 25 * time.Millisecond
+
+// firstProbe is when a booting web dyno's port is first tried; each wait
+// after doubles, up to pollInterval. Most apps bind within a few tens of
+// milliseconds of starting, and a fixed 25 ms made every deploy and
+// scale wait 12 ms for the probe on average.
+const firstProbe = 2 * time.Millisecond
+
+// probeTimer ticks the tries of a booting dyno's port.
+type probeTimer struct {
+	*time.Timer
+	wait time.Duration
+}
+
+func newProbeTimer() *probeTimer {
+	return &probeTimer{Timer: time.NewTimer(firstProbe), wait: firstProbe}
+}
+
+// again schedules the next try, after twice the last wait.
+func (p *probeTimer) again() {
+	p.wait = min(2*p.wait, pollInterval)
+	p.Reset(p.wait)
+}
 
 // idlePollInterval is how often a stopping web dyno checks whether its
 // last requests are answered.
@@ -326,12 +349,13 @@ func (d *dyno) run(p *process) {
 // for its memory use, and says how it ended.
 func (d *dyno) supervise(p *process) outcome {
 	var poll, boot, cycle, mem <-chan time.Time
+	var probe *probeTimer
 	if d.web {
-		ticker := time.NewTicker(pollInterval)
-		defer ticker.Stop()
+		probe = newProbeTimer()
+		defer probe.Stop()
 		timer := time.NewTimer(d.sup.opts.BootTimeout)
 		defer timer.Stop()
-		poll, boot = ticker.C, timer.C
+		poll, boot = probe.C, timer.C
 	} else {
 		d.setState(engine.DynoUp)
 	}
@@ -353,6 +377,8 @@ func (d *dyno) supervise(p *process) outcome {
 			if d.listening() {
 				d.setState(engine.DynoUp)
 				poll, boot = nil, nil
+			} else {
+				probe.again()
 			}
 		case <-boot:
 			d.heroku("Error R10 (Boot timeout) -> Web process failed to bind to $PORT within " +

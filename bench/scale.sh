@@ -9,6 +9,9 @@
 # The Go app starts in milliseconds, so the figure is hako's own cost
 # (namespaces, private root, cgroups, readiness); procfile-app adds
 # Python's start-up, which depends on how python3 is installed.
+# It ends with NAME VALUE lines (scale_ms, kib_per_dyno, init_pss_kib),
+# so that bench/compare.sh can set two revisions side by side:
+#   bench/compare.sh BASE 4 bench/scale.sh 50
 . "$(dirname "$0")/lib.sh"
 N=${1:-20}
 APP=${2:-go-app}
@@ -48,3 +51,6 @@ echo "$APP: ps:scale web=1 → web=$N ($APPS app(s)), all up: $((t1 - t0)) ms"
 echo "server RSS: ${before} KiB with $APPS dyno(s), ${after} KiB with $N → $(( (after - before) / (N - APPS) )) KiB per dyno"
 pss=$(awk '/^Pss:/ {print $2}' "/proc/$init/smaps_rollup" 2>/dev/null)
 echo "one dyno's init process: RSS $(rss "$init") KiB, PSS ${pss:-?} KiB (its binary's pages are shared by every dyno; the command's own memory comes on top)"
+echo "scale_ms $((t1 - t0))"
+echo "kib_per_dyno $(( (after - before) / (N - APPS) ))"
+echo "init_pss_kib ${pss:-0}"

@@ -75,3 +75,48 @@ func (e *Engine) RestoreAddonBackup(ctx context.Context, name, attachment, src, 
 	}
 	return e.restore(ctx, b, app, a, bk, confirm, user)
 }
+
+// BackupScope says which of the databases attached to the app named
+// user may follow the transfers (backups, restores) of through that
+// app's name. With access to the app: all of them (all is true). Without
+// it, as Heroku lets a collaborator of any app a database is attached to
+// follow that database's transfers under its owning app's name (the
+// heroku CLI polls a capture there): those attached to the app that are
+// also attached to an app user has access to, by add-on id. A user who
+// sees none of them gets the same refusal as one who sees nothing of the
+// app. Returns ENOTFOUND or EFORBIDDEN.
+func (e *Engine) BackupScope(name, user string) (all bool, addons map[string]bool, err error) {
+	err = e.CheckAccess(user, name, AccessMember)
+	if err == nil {
+		return true, nil, nil
+	}
+	if ErrorCode(err) != EFORBIDDEN {
+		return false, nil, err
+	}
+	refusal := err
+	u, err := e.users().User(user)
+	if err != nil {
+		return false, nil, refusal
+	}
+	on, err := e.attachmentsOn(name)
+	if err != nil {
+		return false, nil, err
+	}
+	addons = map[string]bool{}
+	for _, at := range on {
+		a := at.Addon
+		if a.Service != pgService || addons[a.ID] {
+			continue
+		}
+		for _, other := range a.AllAttachments() {
+			if app, err := e.App(other.App); err == nil && CanAccess(u, app, AccessMember) {
+				addons[a.ID] = true
+				break
+			}
+		}
+	}
+	if len(addons) == 0 {
+		return false, nil, refusal
+	}
+	return false, addons, nil
+}

@@ -28,12 +28,17 @@ type rule struct {
 	// app, when set, finds the app the request acts on, whose access is
 	// then checked as for /apps/{app}.
 	app func(r *http.Request) string
+	// attached widens app's check to the databases attached to the app:
+	// one who has access to another app a database is attached to may
+	// act on that database's transfers under this app's name, as on
+	// Heroku (engine.BackupScope); the handlers show only those.
+	attached bool
 }
 
 var (
 	anyUser   = rule{anyUser: true}
 	adminOnly = rule{}
-	dataApp   = rule{app: func(r *http.Request) string { return r.PathValue("app") }}
+	dataApp   = rule{app: func(r *http.Request) string { return r.PathValue("app") }, attached: true}
 )
 
 // routeRules are the routes outside /apps/{app}, each with its rule.
@@ -73,7 +78,8 @@ var routeRules = map[string]rule{
 	"POST /postgres/v0/databases/{addon}/credentials/{name}/credentials_rotation": anyUser,
 	"POST /postgres/v0/databases/{addon}/credentials_rotation":                    anyUser,
 	// The Data API's transfers are an app's backups: access to that app,
-	// as for /apps/{app}.
+	// as for /apps/{app}, or to another app one of its databases is
+	// attached to, for that database's.
 	"GET /client/v11/apps/{app}/transfers":                                dataApp,
 	"GET /client/v11/apps/{app}/transfers/{transfer}":                     dataApp,
 	"DELETE /client/v11/apps/{app}/transfers/{transfer}":                  dataApp,
@@ -150,6 +156,14 @@ func (s *Server) guard(pattern string, h http.Handler) http.Handler {
 	ru, ok := routeRules[pattern]
 	switch {
 	case appRoute(pattern):
+	case ok && ru.app != nil && ru.attached:
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if _, _, err := s.Engine.BackupScope(ru.app(r), s.by(r)); err != nil {
+				s.fail(w, err)
+				return
+			}
+			h.ServeHTTP(w, r)
+		})
 	case ok && ru.app != nil:
 		appOf = ru.app
 	case ok && ru.anyUser:

@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"os"
 	"regexp"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -93,7 +94,7 @@ func (s *Server) transferRoutes(mux *routes) {
 // listTransfers is GET /client/v11/apps/{app}/transfers (pg:backups):
 // the app's backups, oldest first.
 func (s *Server) listTransfers(w http.ResponseWriter, r *http.Request) {
-	list, err := s.Engine.Backups(r.PathValue("app"))
+	list, _, err := s.scopedBackups(r)
 	if err != nil {
 		s.fail(w, err)
 		return
@@ -105,12 +106,30 @@ func (s *Server) listTransfers(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, out)
 }
 
-// findTransfer finds the app's backup by transfer number or uuid. Two
-// databases attached to one app may each have a b001: the number names
-// the newest, as `hako pg:backups:restore b001` does.
+// scopedBackups is the backups of the request's app the caller may
+// follow (engine.BackupScope), and whether they may follow the
+// transfers of an add-on.
+func (s *Server) scopedBackups(r *http.Request) ([]engine.PGBackup, func(addonID string) bool, error) {
+	app := r.PathValue("app")
+	all, addons, err := s.Engine.BackupScope(app, s.by(r))
+	if err != nil {
+		return nil, nil, err
+	}
+	list, err := s.Engine.Backups(app)
+	if err != nil {
+		return nil, nil, err
+	}
+	may := func(addonID string) bool { return all || addons[addonID] }
+	return slices.DeleteFunc(list, func(b engine.PGBackup) bool { return !may(b.AddonID) }), may, nil
+}
+
+// findTransfer finds the app's backup by transfer number or uuid, among
+// those the caller may follow. Two databases attached to one app may
+// each have a b001: the number names the newest, as `hako
+// pg:backups:restore b001` does.
 func (s *Server) findTransfer(r *http.Request) (*engine.PGBackup, error) {
 	app, ref := r.PathValue("app"), r.PathValue("transfer")
-	list, err := s.Engine.Backups(app)
+	list, _, err := s.scopedBackups(r)
 	if err != nil {
 		return nil, err
 	}
@@ -127,7 +146,12 @@ func (s *Server) findTransfer(r *http.Request) (*engine.PGBackup, error) {
 // getTransfer is GET /client/v11/apps/{app}/transfers/{num or uuid}
 // (pg:backups:info, and the polling of capture and restore).
 func (s *Server) getTransfer(w http.ResponseWriter, r *http.Request) {
-	if t, ok := s.restores.find(r.PathValue("app"), r.PathValue("transfer")); ok {
+	_, may, err := s.scopedBackups(r)
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	if t, ok := s.restores.find(r.PathValue("app"), r.PathValue("transfer"), may); ok {
 		writeJSON(w, http.StatusOK, t)
 		return
 	}
@@ -308,7 +332,7 @@ func (s *Server) dataRestore(w http.ResponseWriter, r *http.Request) {
 		Options: map[string]any{}, Succeeded: true, ProcessedBytes: bk.Size,
 		CreatedAt: dataTime(started), StartedAt: dataTime(started), FinishedAt: dataTime(time.Now()), UpdatedAt: dataTime(time.Now()),
 		Logs: []TransferLog{{CreatedAt: dataTime(time.Now()), Message: fmt.Sprintf("pg_restore of %s::%s into %s (%s) finished", bk.App, bk.ID, name, a.Name)}}}
-	s.restores.add(t, a.App, via)
+	s.restores.add(t, a.ID, a.App, via)
 	writeJSON(w, http.StatusCreated, t)
 }
 
@@ -322,27 +346,30 @@ type restoreLog struct {
 }
 
 type restoreRecord struct {
-	apps []string
-	t    TransferView
+	addonID string // the database restored into
+	apps    []string
+	t       TransferView
 }
 
 // maxRestores bounds the restores kept for polling.
 const maxRestores = 100
 
-func (l *restoreLog) add(t TransferView, apps ...string) {
+func (l *restoreLog) add(t TransferView, addonID string, apps ...string) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	l.list = append(l.list, restoreRecord{apps: apps, t: t})
+	l.list = append(l.list, restoreRecord{addonID: addonID, apps: apps, t: t})
 	if len(l.list) > maxRestores {
 		l.list = l.list[len(l.list)-maxRestores:]
 	}
 }
 
-func (l *restoreLog) find(app, uuid string) (TransferView, bool) {
+// find finds restore uuid as app lists it, if may lets the caller
+// follow its database's transfers.
+func (l *restoreLog) find(app, uuid string, may func(addonID string) bool) (TransferView, bool) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	for _, rec := range l.list {
-		if rec.t.UUID != uuid {
+		if rec.t.UUID != uuid || !may(rec.addonID) {
 			continue
 		}
 		for _, a := range rec.apps {

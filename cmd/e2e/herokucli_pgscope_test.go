@@ -1,0 +1,119 @@
+package e2e
+
+import (
+	"encoding/json"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestHerokuCLIPGBackupsThroughAttachment: the heroku CLI's
+// pg:backups:capture, run by a member of uses-db only on the database
+// owner-db shares with it as SHARED_DB, polls the backup under the
+// owning app's name (owner-db), as Heroku lets it: the capture finishes
+// at once. Under owner-db's name the member sees that database's
+// transfers and no other's (owner-db's PRIVATE_DB's stay hidden, by list
+// and by uuid); a stranger, with access to no app the database is
+// attached to, is refused everything and learns nothing.
+func TestHerokuCLIPGBackupsThroughAttachment(t *testing.T) {
+	cli := herokuCLI(t)
+	need(t, "psql", "pg_dump", "pg_restore")
+	d := newAttachedDB(t)
+	s := d.s
+	s.psqlValue(t, "owner-db", seed)
+	s.hako(t, "addons:create", "heroku-postgresql", "-a", "owner-db", "--as", "PRIVATE_DB")
+	s.hako(t, "pg:backups:capture", "PRIVATE_DB", "-a", "owner-db")
+	private := transferList(t, d, "", "owner-db")
+	if len(private) != 1 || private[0].FromName != "PRIVATE_DB" {
+		t.Fatalf("owner-db's transfers: %+v", private)
+	}
+
+	member := &herokuEnv{t: t, s: s, cli: cli, home: t.TempDir(), token: d.tokens["member"]}
+	// Without the member's view of owner-db's transfers, the CLI retries
+	// its poll for a minute and fails: 40 s is plenty for a small dump.
+	start := time.Now()
+	out, err := member.run(cliRow{args: []string{"pg:backups:capture", "SHARED_DB", "-a", "uses-db"}, timeout: 40 * time.Second})
+	if e := holdsLines(out, []string{"Backing up SHARED_DB to b001... done"}); err != nil || e != nil {
+		t.Fatalf("member: heroku pg:backups:capture SHARED_DB -a uses-db (%s): %v %v\n%s", time.Since(start).Round(time.Millisecond), err, e, out)
+	}
+	t.Logf("member's capture through uses-db, polled under owner-db: %s", time.Since(start).Round(time.Millisecond))
+
+	// Under owner-db's name: the shared database's backup, not PRIVATE_DB's.
+	got := transferList(t, d, "member", "owner-db")
+	if len(got) != 1 || got[0].FromName != "DATABASE" || got[0].Num != 1 {
+		t.Errorf("member: owner-db's transfers: %+v, want only DATABASE's b001", got)
+	}
+	for _, c := range []struct {
+		method, path string
+		want         int
+	}{
+		{"GET", "/client/v11/apps/owner-db/transfers/" + got[0].UUID, 200},
+		{"GET", "/client/v11/apps/owner-db/transfers/" + private[0].UUID, 404},
+		{"POST", "/client/v11/apps/owner-db/transfers/" + private[0].UUID + "/actions/public-url", 404},
+		{"DELETE", "/client/v11/apps/owner-db/transfers/" + private[0].UUID, 404},
+		{"GET", "/client/v11/apps/lone-db/transfers", 403},
+	} {
+		if code, body := d.apiAs(t, "member", c.method, c.path, ""); code != c.want {
+			t.Errorf("member: %s %s: %d %s, want %d", c.method, c.path, code, body, c.want)
+		}
+	}
+
+	// A stranger: the same refusal whatever exists, no transfer named.
+	for _, app := range []string{"owner-db", "uses-db"} {
+		want := `{"id":"forbidden","message":"You do not have access to the app ` + app + `."}`
+		for _, c := range []struct{ method, path string }{
+			{"GET", "/client/v11/apps/" + app + "/transfers"},
+			{"GET", "/client/v11/apps/" + app + "/transfers/" + got[0].UUID},
+			{"GET", "/client/v11/apps/" + app + "/transfers/" + private[0].UUID},
+			{"GET", "/client/v11/apps/" + app + "/transfers/1"},
+			{"GET", "/client/v11/apps/" + app + "/transfers/999"},
+			{"POST", "/client/v11/apps/" + app + "/transfers/1/actions/public-url"},
+			{"DELETE", "/client/v11/apps/" + app + "/transfers/1"},
+		} {
+			if code, body := d.apiAs(t, "stranger", c.method, c.path, ""); code != 403 || compactJSON(body) != want {
+				t.Errorf("stranger: %s %s: %d %s, want 403 %s", c.method, c.path, code, body, want)
+			}
+		}
+	}
+	stranger := &herokuEnv{t: t, s: s, cli: cli, home: t.TempDir(), token: d.tokens["stranger"]}
+	out, err = stranger.run(cliRow{args: []string{"pg:backups:info", "b001", "-a", "owner-db"}})
+	if err == nil || !hasLine(out, " ›   Error: You do not have access to the app owner-db.") {
+		t.Errorf("stranger: heroku pg:backups:info b001 -a owner-db: %v\n%s", err, out)
+	}
+	// Nothing was deleted on the way.
+	if got := transferList(t, d, "", "owner-db"); len(got) != 2 {
+		t.Errorf("owner-db's transfers after the refusals: %+v", got)
+	}
+}
+
+// transfer is the part of a Data API transfer the tests read.
+type transfer struct {
+	UUID       string  `json:"uuid"`
+	Num        int     `json:"num"`
+	FromName   string  `json:"from_name"`
+	FromType   string  `json:"from_type"`
+	ToType     string  `json:"to_type"`
+	FinishedAt string  `json:"finished_at"`
+	Succeeded  bool    `json:"succeeded"`
+	CanceledAt *string `json:"canceled_at"`
+}
+
+// transferList is app's transfers as who (or the administrator, for "")
+// gets them, sorted by uuid.
+func transferList(t *testing.T, d *attachedDB, who, app string) []transfer {
+	t.Helper()
+	var code int
+	var body string
+	if who == "" {
+		code, body = d.s.api(t, "GET", "/client/v11/apps/"+app+"/transfers", "")
+	} else {
+		code, body = d.apiAs(t, who, "GET", "/client/v11/apps/"+app+"/transfers", "")
+	}
+	var list []transfer
+	if code != 200 || json.Unmarshal([]byte(body), &list) != nil {
+		t.Fatalf("%s: GET transfers of %s: %d %s", who, app, code, body)
+	}
+	slices.SortFunc(list, func(a, b transfer) int { return strings.Compare(a.UUID, b.UUID) })
+	return list
+}

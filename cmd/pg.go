@@ -71,6 +71,7 @@ func databaseCommands(env *Env) []*cli.Command {
 			func(url string, c *cli.Context) ([]string, []string, error) { return redisCLIArgs(url) }),
 		pgInfoCommand(env),
 		pgRotateCommand(env),
+		redisCredentialsCommand(env),
 	}
 }
 

@@ -5,16 +5,21 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"slices"
 	"strings"
 )
 
 // CredentialRotator is an AddonProvider that can give an add-on new
-// credentials (heroku-postgresql's pg:credentials:rotate).
+// credentials (heroku-postgresql's pg:credentials:rotate, heroku-redis's
+// redis:credentials --reset).
 type CredentialRotator interface {
 	// RotateCredentials replaces the add-on's password, ends what was
 	// connected with the old one, and returns the URL with the new one.
-	RotateCredentials(ctx context.Context, resource map[string]string) (url string, err error)
+	// A provider that keeps the password in the add-on's record returns
+	// the record to keep instead (nil: the record is unchanged), so that
+	// its servers come back with the new password after a restart.
+	RotateCredentials(ctx context.Context, resource map[string]string) (url string, record map[string]string, err error)
 }
 
 // Rotation is what RotateCredentials did: the add-on, and the release it
@@ -38,13 +43,33 @@ func (e *Engine) RotateCredentials(ctx context.Context, name, which, confirm, us
 	if err != nil {
 		return nil, err
 	}
-	r, ok := e.AddonProviders[a.Service].(CredentialRotator)
-	if !ok {
-		return nil, Errorf(EINVALID, "This server cannot rotate the credentials of %s.", a.Service)
+	if _, err := e.rotator(a); err != nil {
+		return nil, err
 	}
 	if confirm != app.Name {
 		return nil, Errorf(EINVALID, "This rotates the credentials of %s and restarts every app it is attached to (%s), whose connections end. To proceed, re-run this command with --confirm %s",
 			a.Name, strings.Join(slices.Compact(slices.Sorted(slices.Values(attachedApps(a)))), ", "), app.Name)
+	}
+	return e.rotate(ctx, app, a, user, out)
+}
+
+// rotator is the provider of a that rotates credentials. Returns EINVALID.
+func (e *Engine) rotator(a *Addon) (CredentialRotator, error) {
+	r, ok := e.AddonProviders[a.Service].(CredentialRotator)
+	if !ok {
+		return nil, Errorf(EINVALID, "This server cannot rotate the credentials of %s.", a.Service)
+	}
+	return r, nil
+}
+
+// rotate gives a, found through app, new credentials and every app it is
+// attached to the new URL, one release each (see RotateCredentials); the
+// caller has resolved a and checked the user may act through app.
+// Returns ENOTFOUND or EINVALID; a refusal changes nothing.
+func (e *Engine) rotate(ctx context.Context, app *App, a *Addon, user string, out io.Writer) (*Rotation, error) {
+	r, err := e.rotator(a)
+	if err != nil {
+		return nil, err
 	}
 	// Lock every app the add-on is attached to; attaching it elsewhere
 	// meanwhile widens the set, so read again until it holds still.
@@ -66,9 +91,30 @@ func (e *Engine) RotateCredentials(ctx context.Context, name, which, confirm, us
 		unlock()
 		a = b
 	}
-	url, err := r.RotateCredentials(ctx, a.Resource)
+	res := maps.Clone(a.Resource)
+	if res == nil {
+		res = map[string]string{}
+	}
+	res["plan"] = a.Plan // as StartAddons gives it
+	url, record, err := r.RotateCredentials(ctx, res)
 	if err != nil {
 		return nil, err
+	}
+	if record != nil {
+		// Recorded before any app gets the URL: a server restarted from
+		// here on uses the password the apps are about to get.
+		if _, err := e.Store.UpdateApp(a.App, func(owner *App) error {
+			for i := range owner.Addons {
+				if owner.Addons[i].ID == a.ID {
+					owner.Addons[i].Resource = record
+					return nil
+				}
+			}
+			return Errorf(ENOTFOUND, "%s was destroyed meanwhile.", a.Name)
+		}); err != nil {
+			return nil, fmt.Errorf("record the new credentials of %s: %w", a.Name, err)
+		}
+		a.Resource = record
 	}
 	// One release per app, setting the config var of each of its
 	// attachments.

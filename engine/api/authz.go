@@ -77,6 +77,7 @@ var routeRules = map[string]rule{
 	// And rotate one through an app of the caller's it is attached to.
 	"POST /postgres/v0/databases/{addon}/credentials/{name}/credentials_rotation": anyUser,
 	"POST /postgres/v0/databases/{addon}/credentials_rotation":                    anyUser,
+	"POST /redis/v0/databases/{addon}/credentials_rotation":                       anyUser,
 	// The Data API's transfers are an app's backups: access to that app,
 	// as for /apps/{app}, or to another app one of its databases is
 	// attached to, for that database's.

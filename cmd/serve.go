@@ -183,7 +183,7 @@ func (s *Server) build() error {
 	s.sched.SetEngine(s.eng)
 	// Dynos in network namespaces of their own reach the add-on servers
 	// at the host's address on their network.
-	pg := postgres.New(filepath.Join(l.Addons, "postgres"), postgres.Options{Logf: s.logger.Printf, Host: s.sup.Gateway(), Subnet: s.sup.Subnet()})
+	pg := postgres.New(filepath.Join(l.Addons, "postgres"), postgres.Options{Logf: s.logger.Printf, Host: s.sup.Gateway(), Subnet: s.sup.Subnet(), MaxBackupBytes: cfg.MaxPGBackup})
 	rd := redis.New(filepath.Join(l.Addons, "redis"), redis.Options{Logf: s.logger.Printf, Host: s.sup.Gateway()})
 	s.eng.AddonProviders = map[string]engine.AddonProvider{pg.Service(): pg, rd.Service(): rd}
 	sweepLeftovers(s.eng, s.logger)

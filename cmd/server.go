@@ -19,6 +19,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"hako/engine"
+	"hako/engine/addons/postgres"
 	"hako/engine/api"
 	"hako/engine/dyno"
 	"hako/sshgit"
@@ -46,6 +47,7 @@ func serverCommand(env *Env) *cli.Command {
 			&cli.IntFlag{Name: "max-slug", Value: engine.DefaultSlugBytes >> 20, Usage: "size in MB of a compiled slug, compressed (Heroku: 500)", EnvVars: []string{"HAKO_MAX_SLUG"}},
 			&cli.IntFlag{Name: "keep-slugs", Value: engine.DefaultKeepSlugs, Usage: "slugs of its latest succeeded releases each app keeps on disk (its current one's always); older ones are removed and can no longer be rolled back to", EnvVars: []string{"HAKO_KEEP_SLUGS"}},
 			&cli.DurationFlag{Name: "build-timeout", Value: engine.DefaultBuildTime, Usage: "how long a build may run before it is stopped and the push refused", EnvVars: []string{"HAKO_BUILD_TIMEOUT"}},
+			&cli.IntFlag{Name: "max-pg-backup", Value: postgres.MaxBackupBytes >> 20, Usage: "size in MiB a PostgreSQL dump may reach (a backup, a restore, pg:pull and pg:push), and the backups one database keeps together", EnvVars: []string{"HAKO_MAX_PG_BACKUP"}},
 			&cli.IntFlag{Name: "max-repo", Value: engine.DefaultRepoBytes >> 20, Usage: "size in MiB an app's git repository may take on disk, all its branches and tags together", EnvVars: []string{"HAKO_MAX_REPO"}},
 			&cli.IntFlag{Name: "max-apps-per-user", Value: engine.DefaultMaxAppsPerUser, Usage: "apps a member may own, review apps and CI apps included (administrators: no limit); 0 for no limit", EnvVars: []string{"HAKO_MAX_APPS_PER_USER"}},
 			&cli.IntFlag{Name: "max-tails-per-user", Value: api.DefaultMaxTailsPerUser, Usage: "log tails (logs --tail, log sessions) a member may hold open at once (administrators: no limit); 0 for no limit", EnvVars: []string{"HAKO_MAX_TAILS_PER_USER"}},
@@ -93,7 +95,8 @@ func serverCommand(env *Env) *cli.Command {
 			default:
 				cfg.Dynos.DiskLimit = int64(disk) << 20
 			}
-			for _, f := range []string{"max-source", "max-source-files", "build-disk", "max-slug", "max-repo"} {
+			cfg.MaxPGBackup = int64(c.Int("max-pg-backup")) << 20
+			for _, f := range []string{"max-source", "max-source-files", "build-disk", "max-slug", "max-repo", "max-pg-backup"} {
 				if c.Int(f) < 1 {
 					return engine.Errorf(engine.EINVALID, "--%s must be a positive number.", f)
 				}
@@ -182,6 +185,8 @@ type serverConfig struct {
 	// MaxAppsPerUser bounds the apps a member owns (0: no limit);
 	// MaxAttachedPerUser their attached one-off dynos (0: no limit).
 	MaxAppsPerUser, MaxAttachedPerUser int
+	// MaxPGBackup bounds each PostgreSQL dump (postgres.Options).
+	MaxPGBackup int64
 	// MaxTailsPerUser and MaxDetachedPerUser bound a member's log tails
 	// and detached one-off dynos (api.Server's, 0: the default, below 0:
 	// no limit).

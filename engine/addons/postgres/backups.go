@@ -150,10 +150,42 @@ func oneHost(h string) bool {
 	return net.ParseIP(h) != nil || hostNameRe.MatchString(h)
 }
 
+// maxBackup is the bytes a dump may reach (Options.MaxBackupBytes).
+func (p *Provider) maxBackup() int64 {
+	if p.opts.MaxBackupBytes > 0 {
+		return p.opts.MaxBackupBytes
+	}
+	return MaxBackupBytes
+}
+
+// mib shows a byte count in MiB, for messages.
+func mib(n int64) string {
+	if n%(1<<20) == 0 {
+		return fmt.Sprintf("%d MiB", n>>20)
+	}
+	return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
+}
+
+// maxToolOutput bounds what run keeps of a tool's output: its first
+// lines are all a message shows, and a tool fed a hostile dump may
+// write without end.
+const maxToolOutput = 64 << 10
+
+// cappedBuffer keeps the first maxToolOutput bytes written to it and
+// drops the rest, never failing the writer.
+type cappedBuffer struct{ bytes.Buffer }
+
+func (c *cappedBuffer) Write(b []byte) (int, error) {
+	if room := maxToolOutput - c.Len(); room > 0 {
+		c.Buffer.Write(b[:min(len(b), room)])
+	}
+	return len(b), nil
+}
+
 // run runs cmd and returns its error with its output, cleaned of the
 // password-bearing URL.
 func run(cmd *exec.Cmd, what string) error {
-	var out bytes.Buffer
+	var out cappedBuffer
 	if cmd.Stdout == nil {
 		cmd.Stdout = &out
 	}
@@ -206,7 +238,7 @@ func dumpTo(cmd *exec.Cmd, path string, max int64, what string) (int64, error) {
 		err = fmt.Errorf("postgres: %w", cerr)
 	}
 	if lf.over {
-		err = engine.Errorf(engine.EINVALID, "%s stopped: the dump passed the limit of %d MiB.", what, max>>20)
+		err = engine.Errorf(engine.EINVALID, "%s stopped: the dump passed this server's limit of %s (hako server --max-pg-backup).", what, mib(max))
 	}
 	if err != nil {
 		os.Remove(path)
@@ -286,7 +318,7 @@ func (p *Provider) Capture(ctx context.Context, resource map[string]string) (*en
 	if err != nil {
 		return nil, nil, err
 	}
-	size, err := dumpTo(cmd, path, MaxBackupBytes, "pg_dump of "+db)
+	size, err := dumpTo(cmd, path, p.maxBackup(), "pg_dump of "+db)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -297,7 +329,7 @@ func (p *Provider) Capture(ctx context.Context, resource map[string]string) (*en
 	// Room for the new one: the oldest go, by count, then by bytes.
 	var dropped []string
 	used += size
-	for len(have) > 0 && (len(have)+1 > MaxBackups || used > MaxBackupBytes) {
+	for len(have) > 0 && (len(have)+1 > MaxBackups || used > p.maxBackup()) {
 		if err := os.Remove(have[0].Path); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return nil, nil, fmt.Errorf("postgres: removing backup %s: %w", have[0].ID, err)
 		}
@@ -359,6 +391,21 @@ func (p *Provider) Restore(ctx context.Context, resource map[string]string, path
 	if !ident.MatchString(db) || !ident.MatchString(role) || len(db) > 50 {
 		return fmt.Errorf("postgres: invalid database or role name in the add-on's record")
 	}
+	// The dump streams from disk, never whole in memory, and one past
+	// the limit is refused before anything is touched.
+	f, err := os.Open(path)
+	if err != nil {
+		return fmt.Errorf("postgres: %w", err)
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return fmt.Errorf("postgres: %w", err)
+	}
+	limit := p.maxBackup()
+	if fi.Size() > limit {
+		return engine.Errorf(engine.EINVALID, "The dump is %s, past this server's limit of %s for a restore (hako server --max-pg-backup): %s was not changed.", mib(fi.Size()), mib(limit), db)
+	}
 	s, err := p.open(ctx)
 	if err != nil {
 		return err
@@ -368,19 +415,20 @@ func (p *Provider) Restore(ctx context.Context, resource map[string]string, path
 	if err := s.sql(ctx, fmt.Sprintf("DROP DATABASE IF EXISTS %s WITH (FORCE);\nCREATE DATABASE %s OWNER %s;\nREVOKE ALL ON DATABASE %s FROM PUBLIC;", t, t, r, t)); err != nil {
 		return fmt.Errorf("postgres: preparing the restore of %s: %w", db, err)
 	}
-	f, err := os.Open(path)
-	if err != nil {
-		return fmt.Errorf("postgres: %w", err)
-	}
-	defer f.Close()
 	cmd, err := s.super(ctx, "pg_restore", tmp, "--no-owner", "--no-acl", "--role="+role, "--exit-on-error")
 	if err != nil {
 		return err
 	}
 	// pg_restore runs as the add-on servers' user, which cannot read
-	// hako's backups: the dump comes on its standard input.
-	cmd.Stdin = f
-	if err := run(cmd, "pg_restore into "+db); err != nil {
+	// hako's backups: the dump comes on its standard input, cut off past
+	// the limit should the file have grown since.
+	lr := &limitedReader{r: f, left: limit}
+	cmd.Stdin = lr
+	err = run(cmd, "pg_restore into "+db)
+	if lr.over {
+		err = engine.Errorf(engine.EINVALID, "The dump passed this server's limit of %s for a restore (hako server --max-pg-backup): %s was not changed.", mib(limit), db)
+	}
+	if err != nil {
 		if derr := s.sql(context.WithoutCancel(ctx), fmt.Sprintf("DROP DATABASE IF EXISTS %s WITH (FORCE);", t)); derr != nil {
 			p.opts.Logf("postgres: removing %s after a failed restore: %v", tmp, derr)
 		}
@@ -421,7 +469,7 @@ func (p *Provider) Pull(ctx context.Context, resource map[string]string, url str
 	if err != nil {
 		return err
 	}
-	if _, err := dumpTo(cmd, path, MaxBackupBytes, "pg_dump of the source"); err != nil {
+	if _, err := dumpTo(cmd, path, p.maxBackup(), "pg_dump of the source"); err != nil {
 		return err
 	}
 	return p.Restore(ctx, resource, path)
@@ -462,7 +510,7 @@ func (p *Provider) Push(ctx context.Context, resource map[string]string, url str
 	if err != nil {
 		return err
 	}
-	if _, err := dumpTo(dump, path, MaxBackupBytes, "pg_dump of "+db); err != nil {
+	if _, err := dumpTo(dump, path, p.maxBackup(), "pg_dump of "+db); err != nil {
 		return err
 	}
 	restore, err := s.foreign(ctx, "pg_restore", url, "--no-owner", "--no-acl", "--exit-on-error")
@@ -478,4 +526,34 @@ func (p *Provider) Push(ctx context.Context, resource map[string]string, url str
 	return run(restore, "pg_restore into the target")
 }
 
-var _ io.Writer = (*limitedFile)(nil)
+// limitedReader reads r until left bytes are read, then fails, and
+// says so: io.LimitReader would end quietly, as if the dump ended there.
+type limitedReader struct {
+	r    io.Reader
+	left int64
+	over bool
+}
+
+func (l *limitedReader) Read(b []byte) (int, error) {
+	if l.left <= 0 {
+		// One byte more tells a dump that ends right at the limit from
+		// one that goes on.
+		var one [1]byte
+		if n, _ := l.r.Read(one[:]); n > 0 {
+			l.over = true
+			return 0, errTooBig
+		}
+		return 0, io.EOF
+	}
+	if int64(len(b)) > l.left {
+		b = b[:l.left]
+	}
+	n, err := l.r.Read(b)
+	l.left -= int64(n)
+	return n, err
+}
+
+var (
+	_ io.Writer = (*limitedFile)(nil)
+	_ io.Reader = (*limitedReader)(nil)
+)

@@ -1,6 +1,7 @@
 package postgres
 
 import (
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -16,7 +17,7 @@ func TestDumpToLimit(t *testing.T) {
 	dir := t.TempDir()
 	big := filepath.Join(dir, "big")
 	_, err := dumpTo(exec.Command("head", "-c", "1048577", "/dev/zero"), big, 1<<20, "pg_dump of x")
-	if err == nil || engine.ErrorMessage(err) != "pg_dump of x stopped: the dump passed the limit of 1 MiB." {
+	if err == nil || engine.ErrorMessage(err) != "pg_dump of x stopped: the dump passed this server's limit of 1 MiB (hako server --max-pg-backup)." {
 		t.Errorf("a dump over the limit: %v", err)
 	}
 	if _, err := os.Stat(big); !os.IsNotExist(err) {
@@ -27,6 +28,30 @@ func TestDumpToLimit(t *testing.T) {
 	if fi, serr := os.Stat(small); err != nil || n != 1<<20 || serr != nil || fi.Size() != 1<<20 {
 		t.Errorf("a dump at the limit: %d bytes, %v, %v", n, err, serr)
 	}
+}
+
+// TestLimitedReader: a dump read for a restore stops with an error, not
+// a quiet end, one byte past its limit; one that ends at the limit is
+// read whole.
+func TestLimitedReader(t *testing.T) {
+	for _, tc := range []struct {
+		size, limit int64
+		over        bool
+	}{{1 << 20, 1 << 20, false}, {1<<20 + 1, 1 << 20, true}, {0, 1, false}, {5, 0, true}} {
+		lr := &limitedReader{r: io.LimitReader(zeros{}, tc.size), left: tc.limit}
+		n, err := io.Copy(io.Discard, lr)
+		if lr.over != tc.over || (err != nil) != tc.over || (!tc.over && n != tc.size) {
+			t.Errorf("%d bytes, limit %d: read %d, over %v, err %v; want over %v", tc.size, tc.limit, n, lr.over, err, tc.over)
+		}
+	}
+}
+
+// zeros reads as endless zero bytes.
+type zeros struct{}
+
+func (zeros) Read(b []byte) (int, error) {
+	clear(b)
+	return len(b), nil
 }
 
 // TestCheckURL: a URL reaches a database with what it says and nothing

@@ -44,6 +44,10 @@ type Options struct {
 	// a free port the first time and keeps it in the provider's directory,
 	// so that the DATABASE_URLs handed to apps stay valid across restarts.
 	Port int
+	// MaxBackupBytes bounds each dump hako writes or reads (a backup, a
+	// pg:pull's or pg:push's copy, a dump restored) and the bytes of
+	// backups an add-on keeps. Zero means MaxBackupBytes.
+	MaxBackupBytes int64
 }
 
 // Provider is the heroku-postgresql engine.AddonProvider. Its methods may

@@ -33,11 +33,15 @@ type connBudget struct {
 	Router, API, SSH int
 }
 
-// budgets splits a file-descriptor limit between the ports; router, when
-// positive, is the router's share chosen with --router-max-conns.
-func budgets(files uint64, router int) connBudget {
+// budgets splits a file-descriptor limit between the ports; router and
+// ssh, when positive, are the shares chosen with --router-max-conns and
+// --ssh-max-conns.
+func budgets(files uint64, router, ssh int) connBudget {
 	n := int(min(files, 1<<30))
 	b := connBudget{API: clamp(n/16, 32, 4096), SSH: clamp(n/32, 16, 1024)}
+	if ssh > 0 {
+		b.SSH = ssh
+	}
 	if router > 0 {
 		b.Router = router
 		return b
@@ -53,6 +57,11 @@ func clamp(v, lo, hi int) int { return max(lo, min(v, hi)) }
 // as Heroku's router answers when it cannot take more, so that a client
 // retries rather than hangs.
 var routerBusy = []byte(httpRefusal("text/plain; charset=utf-8", "hako: the router has too many open connections; try again shortly.\n"))
+
+// sshBusy is the line a connection past SSH's share reads before it is
+// closed: a server may send lines before its version, and OpenSSH's
+// client shows them with -v.
+var sshBusy = []byte("hako: too many SSH connections are open (in all, or from your address); try again shortly.\r\n")
 
 // apiBusy is the API's answer past its share, in the API's error shape.
 var apiBusy = []byte(httpRefusal("application/json", `{"id":"unavailable","message":"The hako API has too many open connections; try again shortly."}`+"\n"))
@@ -73,10 +82,8 @@ func limitListeners(ls map[string]net.Listener, b connBudget, logf func(string, 
 	router.Warn = warn("router", " (--router-max-conns)")
 	api := netlimit.Listen(ls["api-addr"], b.API, apiBusy)
 	api.Warn = warn("api", "")
-	// SSH has no answer to give before its handshake: a refused client
-	// sees the connection closed.
-	ssh := netlimit.Listen(ls["ssh-addr"], b.SSH, nil)
-	ssh.Warn = warn("ssh", "")
+	ssh := netlimit.Listen(ls["ssh-addr"], b.SSH, sshBusy)
+	ssh.Warn = warn("ssh", " (--ssh-max-conns)")
 	// One client on the network (a student of a --public class) takes at
 	// most a quarter of each port's share, whatever it opens and leaves
 	// silent, and never more than it leaves free for others; the server's

@@ -111,7 +111,7 @@ func NewServer(env *Env, home string, cfg serverConfig) (_ *Server, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("read the open-files limit: %w", err)
 	}
-	limitListeners(s.ls, budgets(files, cfg.RouterMaxConns), s.logger.Printf)
+	limitListeners(s.ls, budgets(files, cfg.RouterMaxConns, cfg.SSHMaxConns), s.logger.Printf)
 	if err := s.startDNS(); err != nil {
 		return nil, err
 	}
@@ -206,6 +206,7 @@ func (s *Server) build() error {
 	s.ssh = &sshgit.Server{
 		Engine: s.eng, ReposDir: l.Repos, HookSocket: l.HookSocket, Exe: exe,
 		HostKeyPath: l.HostKey, Logf: s.logger.Printf, KeepaliveInterval: cfg.ClientAlive,
+		UnusedTimeout: cfg.SSHUnused, MaxSessions: cfg.SSHMaxSessions, MaxStartupsPerHost: cfg.SSHMaxStartupsPerHost,
 		Commands: sshCommands(s.eng, apiURL),
 	}
 	s.eng.RepoHeads, s.eng.Logf = s.ssh.Heads, s.logger.Printf

@@ -54,6 +54,10 @@ func serverCommand(env *Env) *cli.Command {
 			&cli.IntFlag{Name: "max-detached-per-user", Value: api.DefaultMaxDetachedPerUser, Usage: "detached one-off dynos (run:detached) a member may have running at once (administrators: no limit); 0 for no limit", EnvVars: []string{"HAKO_MAX_DETACHED_PER_USER"}},
 			&cli.IntFlag{Name: "max-attached-per-user", Value: engine.DefaultMaxAttachedPerUser, Usage: "attached one-off dynos (run, heroku run, run over SSH) a member may have at once (administrators: no limit); 0 for no limit", EnvVars: []string{"HAKO_MAX_ATTACHED_PER_USER"}},
 			&cli.DurationFlag{Name: "client-alive-interval", Value: sshgit.DefaultKeepaliveInterval, Usage: "how often a silent client is asked for an answer (SSH keepalives, TCP keepalives under every port); one silent for 3 in a row is cut off and its attached one-off dyno stopped", EnvVars: []string{"HAKO_CLIENT_ALIVE_INTERVAL"}},
+			&cli.DurationFlag{Name: "ssh-unused-timeout", Value: sshgit.DefaultUnusedTimeout, Usage: "an SSH connection with no session open this long is closed (sshd's UnusedConnectionTimeout); a session however quiet keeps it", EnvVars: []string{"HAKO_SSH_UNUSED_TIMEOUT"}},
+			&cli.IntFlag{Name: "ssh-max-sessions", Value: sshgit.DefaultMaxSessions, Usage: "sessions one SSH connection may hold open at once (sshd's MaxSessions); more are refused", EnvVars: []string{"HAKO_SSH_MAX_SESSIONS"}},
+			&cli.IntFlag{Name: "ssh-max-startups-per-host", Value: sshgit.DefaultMaxStartupsPerHost, Usage: "SSH connections one remote host may have not yet logged in (sshd's PerSourceMaxStartups); more are closed at once (the server's own 127.0.0.1 and ::1: no limit)", EnvVars: []string{"HAKO_SSH_MAX_STARTUPS_PER_HOST"}},
+			&cli.IntFlag{Name: "ssh-max-conns", Usage: "SSH connections held at once; more are closed at once (default: a share of the open-files limit)", EnvVars: []string{"HAKO_SSH_MAX_CONNS"}},
 			&cli.DurationFlag{Name: "router-idle-timeout", Value: 90 * time.Second, Usage: "the router closes client connections idle this long", EnvVars: []string{"HAKO_ROUTER_IDLE_TIMEOUT"}},
 			&cli.IntFlag{Name: "router-max-conns", Usage: "client connections the router holds at once; more get a 503 (default: a share of the open-files limit)", EnvVars: []string{"HAKO_ROUTER_MAX_CONNS"}},
 			&cli.StringFlag{Name: "dyno-network", Value: "isolated", Usage: "isolated (each dyno and build step in its own network namespace, reaching only its add-ons and the outside) or host (the host's network)", EnvVars: []string{"HAKO_DYNO_NETWORK"}},
@@ -72,17 +76,26 @@ func serverCommand(env *Env) *cli.Command {
 					CycleAfter: c.Duration("cycle-after"), MemoryLimit: int64(c.Int("dyno-memory")) << 20},
 				RouterIdle: c.Duration("router-idle-timeout"), RouterMaxConns: c.Int("router-max-conns"),
 				WarmGo: c.Bool("warm-go"), ClientAlive: c.Duration("client-alive-interval"),
+				SSHUnused: c.Duration("ssh-unused-timeout"), SSHMaxSessions: c.Int("ssh-max-sessions"),
+				SSHMaxStartupsPerHost: c.Int("ssh-max-startups-per-host"), SSHMaxConns: c.Int("ssh-max-conns"),
 			}
 			for _, d := range []struct {
 				flag string
 				v    time.Duration
-			}{{"boot-timeout", cfg.Dynos.BootTimeout}, {"stop-grace", cfg.Dynos.StopGrace}, {"cycle-after", cfg.Dynos.CycleAfter}, {"router-idle-timeout", cfg.RouterIdle}, {"build-timeout", c.Duration("build-timeout")}, {"client-alive-interval", cfg.ClientAlive}} {
+			}{{"boot-timeout", cfg.Dynos.BootTimeout}, {"stop-grace", cfg.Dynos.StopGrace}, {"cycle-after", cfg.Dynos.CycleAfter}, {"router-idle-timeout", cfg.RouterIdle}, {"build-timeout", c.Duration("build-timeout")}, {"client-alive-interval", cfg.ClientAlive}, {"ssh-unused-timeout", cfg.SSHUnused}} {
 				if d.v <= 0 {
 					return engine.Errorf(engine.EINVALID, "--%s must be a positive duration such as 30s or 2m.", d.flag)
 				}
 			}
-			if c.Int("router-max-conns") < 0 {
-				return engine.Errorf(engine.EINVALID, "--router-max-conns must be a positive number of connections.")
+			for _, f := range []string{"router-max-conns", "ssh-max-conns"} {
+				if c.Int(f) < 0 {
+					return engine.Errorf(engine.EINVALID, "--%s must be a positive number of connections.", f)
+				}
+			}
+			for _, f := range []string{"ssh-max-sessions", "ssh-max-startups-per-host"} {
+				if c.Int(f) < 1 {
+					return engine.Errorf(engine.EINVALID, "--%s must be a positive number.", f)
+				}
 			}
 			if c.Int("dyno-memory") < 16 {
 				return engine.Errorf(engine.EINVALID, "--dyno-memory must be at least 16 (MiB).")
@@ -196,6 +209,11 @@ type serverConfig struct {
 	// ClientAlive is how often silent clients are probed (SSH and TCP
 	// keepalives, see keepalive.go); zero means the default.
 	ClientAlive time.Duration
+	// SSHUnused, SSHMaxSessions and SSHMaxStartupsPerHost bound what one
+	// SSH client holds open (see sshgit/connlimits.go); SSHMaxConns caps
+	// the SSH connections (0: a share of the open-files limit).
+	SSHUnused                                          time.Duration
+	SSHMaxSessions, SSHMaxStartupsPerHost, SSHMaxConns int
 	// CacheDir, when set, holds the build caches instead of HAKO_HOME
 	// (an ephemeral server's, which outlive it).
 	CacheDir string

@@ -15,7 +15,6 @@ import (
 	"os"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
@@ -49,6 +48,15 @@ type Server struct {
 	// answer; one silent for KeepaliveCount of them is cut off (see
 	// keepalive.go). Zero means DefaultKeepaliveInterval.
 	KeepaliveInterval time.Duration
+	// UnusedTimeout closes a connection with no session open for this
+	// long; MaxSessions bounds the sessions one connection holds open;
+	// MaxStartupsPerHost the connections of one remote host not yet
+	// logged in (see connlimits.go). Zero means their defaults.
+	UnusedTimeout      time.Duration
+	MaxSessions        int
+	MaxStartupsPerHost int
+
+	startups startups
 
 	srv    *ssh.Server
 	mu     sync.Mutex
@@ -102,24 +110,19 @@ func (s *Server) Serve(l net.Listener) error {
 	if err != nil {
 		return err
 	}
-	loginTimeout := s.LoginTimeout
-	if loginTimeout <= 0 {
-		loginTimeout = DefaultLoginTimeout
-	}
 	s.srv = &ssh.Server{
-		Handler: s.handle,
-		// A connection that has not authenticated within LoginTimeout is
-		// closed, so that idle ones cannot hold SSH's share of
-		// connections (and with it `git push`) for ever.
-		ConnCallback: func(ctx ssh.Context, c net.Conn) net.Conn {
-			authed := &atomic.Bool{}
-			ctx.SetValue(authedKey{}, authed)
-			time.AfterFunc(loginTimeout, func() {
-				if !authed.Load() {
-					c.Close()
+		Handler:         s.handle,
+		ConnCallback:    s.accept,
+		ChannelHandlers: map[string]ssh.ChannelHandler{"session": s.sessionChannel},
+		// Logged in means the client signed with an accepted key: the
+		// public key handler is also asked about keys the client only
+		// offers, which anyone may do with a registered public key.
+		ServerConfigCallback: func(ctx ssh.Context) *gossh.ServerConfig {
+			return &gossh.ServerConfig{AuthLogCallback: func(_ gossh.ConnMetadata, method string, err error) {
+				if tc, ok := ctx.Value(connKey{}).(*trackedConn); ok && err == nil && method == "publickey" {
+					tc.loggedIn()
 				}
-			})
-			return c
+			}}
 		},
 		PublicKeyHandler: func(ctx ssh.Context, key ssh.PublicKey) bool {
 			fp := gossh.FingerprintSHA256(key)
@@ -129,9 +132,6 @@ func (s *Server) Serve(l net.Listener) error {
 				return false
 			}
 			ctx.SetValue(userKey{}, user)
-			if authed, ok := ctx.Value(authedKey{}).(*atomic.Bool); ok {
-				authed.Store(true)
-			}
 			return true
 		},
 	}
@@ -152,9 +152,6 @@ func (s *Server) Close() error {
 }
 
 type userKey struct{}
-
-// authedKey holds, in a connection's context, whether it authenticated.
-type authedKey struct{}
 
 // DefaultLoginTimeout is how long a connection may take to authenticate,
 // as OpenSSH's LoginGraceTime (120 s) but shorter: hako's clients are

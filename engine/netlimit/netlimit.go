@@ -115,9 +115,10 @@ func (l *Listener) LimitPerHost(n int) {
 	l.mu.Unlock()
 }
 
-// hostOf names the host a remote address belongs to for LimitPerHost,
-// "" for the server's own clients (and what is not an IP address).
-func hostOf(remote net.Addr) string {
+// HostOf names the host a remote address belongs to for LimitPerHost,
+// "" for the server's own clients (and what is not an IP address). The
+// SSH server bounds each host's connections still logging in by it too.
+func HostOf(remote net.Addr) string {
 	ap, err := netip.ParseAddrPort(remote.String())
 	if err != nil {
 		return ""
@@ -142,7 +143,7 @@ func (l *Listener) takeHost(c net.Conn) (string, bool) {
 	if l.perHost <= 0 {
 		return "", true
 	}
-	host := hostOf(c.RemoteAddr())
+	host := HostOf(c.RemoteAddr())
 	if host == "" {
 		return "", true
 	}

@@ -260,8 +260,8 @@ func TestHostOf(t *testing.T) {
 		{"[2001:db8:0:1::1]:1000", "2001:db8:0:1::/64"},
 		{"[fe80::1%eth0]:1000", "fe80::/64"},
 	} {
-		if got := hostOf(net.TCPAddrFromAddrPort(netip.MustParseAddrPort(tc.addr))); got != tc.want {
-			t.Errorf("hostOf(%s) = %q, want %q", tc.addr, got, tc.want)
+		if got := HostOf(net.TCPAddrFromAddrPort(netip.MustParseAddrPort(tc.addr))); got != tc.want {
+			t.Errorf("HostOf(%s) = %q, want %q", tc.addr, got, tc.want)
 		}
 	}
 }

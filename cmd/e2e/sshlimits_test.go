@@ -2,11 +2,17 @@ package e2e
 
 import (
 	"bufio"
+	"errors"
+	"fmt"
 	"net"
+	"os"
 	"os/exec"
 	"strings"
+	"sync"
 	"testing"
 	"time"
+
+	gossh "golang.org/x/crypto/ssh"
 )
 
 // logPrefix is the server log's date and time.
@@ -21,7 +27,7 @@ const logPrefix = `\d{4}/\d\d/\d\d \d\d:\d\d:\d\d `
 // each freed place taken again.
 func TestSSHConnectionLimits(t *testing.T) {
 	need(t, "python3")
-	s := startServer(t, "--ssh-unused-timeout", "2s", "--ssh-max-conns", "8", "--ssh-max-startups-per-host", "2")
+	s := startServer(t, "--ssh-unused-timeout", "2s", "--ssh-max-conns", "8", "--ssh-max-startups-per-host", "2", "--ssh-max-sessions", "3")
 	s.hako(t, "apps:create", "quiet")
 	if out, err := s.push(repo(t, "env-app"), s.key, "quiet", "main"); err != nil {
 		t.Fatalf("push: %v\n%s", err, out)
@@ -64,6 +70,44 @@ func TestSSHConnectionLimits(t *testing.T) {
 		}
 		if d := time.Since(start); d < 7*time.Second {
 			t.Errorf("the session ended after %v, before its command", d)
+		}
+	})
+
+	t.Run("MaxSessions", func(t *testing.T) {
+		// OpenSSH's client opens one session a connection but for
+		// ControlMaster; x/crypto/ssh's opens as many as asked.
+		pem, err := os.ReadFile(s.key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		signer, err := gossh.ParsePrivateKey(pem)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, err := gossh.Dial("tcp", "127.0.0.1:"+s.sshPort, &gossh.ClientConfig{User: "git", Auth: []gossh.AuthMethod{gossh.PublicKeys(signer)},
+			HostKeyCallback: gossh.InsecureIgnoreHostKey(), Timeout: 5 * time.Second})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		for i := 0; i < 3; i++ {
+			if _, err := c.NewSession(); err != nil {
+				t.Fatalf("session %d refused: %v", i+1, err)
+			}
+		}
+		start := time.Now()
+		for i := 0; i < 1000; i++ {
+			_, err := c.NewSession()
+			var oce *gossh.OpenChannelError
+			if !errors.As(err, &oce) || oce.Reason != gossh.ResourceShortage || oce.Message != "hako: this connection has 3 sessions open, as many as one may hold: end one, or open another connection" {
+				t.Fatalf("session %d past --ssh-max-sessions: %v", 4+i, err)
+			}
+		}
+		t.Logf("1000 sessions past the limit refused in %v", time.Since(start).Round(time.Millisecond))
+		re := logPrefix + `ssh: refusing sessions of admin from 127\.0\.0\.1:\d+ past 3 on one connection \(--ssh-max-sessions\)`
+		waitFor(t, 5*time.Second, "the log line "+re, func() bool { return hasLineMatch(s.out.String(), re) })
+		if n := strings.Count(s.out.String(), "ssh: refusing sessions of "); n != 1 {
+			t.Errorf("%d log lines for the refused sessions of one connection, want 1", n)
 		}
 	})
 
@@ -141,4 +185,37 @@ func TestSSHConnectionLimits(t *testing.T) {
 			return err == nil && hasLine(out, "quiet")
 		})
 	})
+}
+
+// TestSSHWorkshopBurst: with the default limits, 30 students behind one
+// NAT address (127.0.0.2, bounded as any remote host) running a command
+// over SSH in the same instant all get in.
+func TestSSHWorkshopBurst(t *testing.T) {
+	s := startServer(t)
+	s.hako(t, "apps:create", "burst")
+	const students = 30
+	var wg sync.WaitGroup
+	errs := make(chan string, students)
+	start := time.Now()
+	for i := 0; i < students; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			args := []string{"-b", "127.0.0.2", "-i", s.key, "-o", "IdentitiesOnly=yes", "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
+				"-o", "LogLevel=ERROR", "-o", "BatchMode=yes", "-p", s.sshPort, "git@127.0.0.1", "apps"}
+			out, err := exec.Command("ssh", args...).CombinedOutput()
+			if err != nil || !hasLine(string(out), "burst") {
+				errs <- fmt.Sprintf("%v: %s", err, out)
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for e := range errs {
+		t.Errorf("a student was refused: %s", e)
+	}
+	t.Logf("%d ssh apps from one address at once: %v", students, time.Since(start).Round(time.Millisecond))
+	if strings.Contains(s.out.String(), "ssh: refused a connection from ") {
+		t.Errorf("the server refused a student:\n%s", s.out.String())
+	}
 }

@@ -112,6 +112,22 @@ func pgBackupsCommands(env *Env) []*cli.Command {
 			},
 		},
 		{
+			Name: "pg:backups:cancel", Usage: "stop a backup being taken (default: the newest)", ArgsUsage: "[BACKUP]",
+			Flags: []cli.Flag{appFlag},
+			Action: func(c *cli.Context) error {
+				name, cl, err := appClient(env, c)
+				if err != nil {
+					return err
+				}
+				var b api.PGBackupView
+				if err := cl.Do("POST", appPath(name, "/pg-backups/actions/cancel"), map[string]string{"backup": c.Args().First()}, &b); err != nil {
+					return err
+				}
+				fmt.Fprintf(env.Stdout, "Canceled %s of ⬢ %s.\n", b.ID, name)
+				return nil
+			},
+		},
+		{
 			Name: "pg:pull", Usage: "replace the app's database with a copy of the one at SOURCE_URL (reached with its own credentials)", ArgsUsage: "SOURCE_URL",
 			Flags: []cli.Flag{appFlag, confirm, &cli.StringFlag{Name: "database", Usage: "the app's database to replace (default: DATABASE)"}},
 			Action: func(c *cli.Context) error {

@@ -23,6 +23,16 @@ type PGBackup struct {
 	// Heroku's transfers name them (from_name).
 	AddonID    string `json:"-"`
 	Attachment string `json:"-"`
+	// Running says the backup is being taken: its file is not whole yet.
+	Running bool `json:"running,omitempty"`
+}
+
+// PGCanceler is a PGBackuper whose captures under way can be stopped
+// (pg:backups:cancel).
+type PGCanceler interface {
+	// Cancel stops the capture of backup id of the add-on and removes
+	// its file. Returns ENOTFOUND when it is not running.
+	Cancel(resource map[string]string, id string) error
 }
 
 // PGBackuper is an AddonProvider whose databases can be dumped, restored
@@ -146,11 +156,18 @@ func (e *Engine) Backup(name, ref, user string) (*PGBackup, error) {
 		return nil, Errorf(ENOTFOUND, "%s has no backups: `hako pg:backups:capture -a %s` takes one.", app, app)
 	}
 	if id == "" {
-		bk := list[len(list)-1]
-		return &bk, nil
+		for i := len(list) - 1; i >= 0; i-- {
+			if !list[i].Running {
+				return &list[i], nil
+			}
+		}
+		return nil, Errorf(ENOTFOUND, "%s has no finished backup yet.", app)
 	}
 	for i := len(list) - 1; i >= 0; i-- {
 		if list[i].ID == id {
+			if list[i].Running {
+				return nil, stillRunning(&list[i])
+			}
 			return &list[i], nil
 		}
 	}

@@ -6,15 +6,25 @@ import "context"
 // number (the Data API's transfers), not by the app's view of it as
 // `hako pg:backups` does: these find it so.
 
+// stillRunning refuses to use a backup being taken: its file is not
+// whole yet.
+func stillRunning(bk *PGBackup) error {
+	return Errorf(EINVALID, "Backup %s is still being taken: wait for it, or stop it with pg:backups:cancel.", bk.ID)
+}
+
 // addonBackup finds backup id of the add-on addonID among the backups
-// of the app named (see Backups). Returns ENOTFOUND.
-func (e *Engine) addonBackup(name, addonID, id string) (*PGBackup, error) {
+// of the app named (see Backups), finished unless running says a
+// running one will do. Returns ENOTFOUND or EINVALID.
+func (e *Engine) addonBackup(name, addonID, id string, running bool) (*PGBackup, error) {
 	list, err := e.Backups(name)
 	if err != nil {
 		return nil, err
 	}
 	for i := range list {
 		if list[i].AddonID == addonID && list[i].ID == id {
+			if list[i].Running && !running {
+				return nil, stillRunning(&list[i])
+			}
 			return &list[i], nil
 		}
 	}
@@ -29,7 +39,7 @@ func (e *Engine) DeleteBackup(name, addonID, id, user string) (*PGBackup, error)
 	if err != nil {
 		return nil, err
 	}
-	bk, err := e.addonBackup(name, addonID, id)
+	bk, err := e.addonBackup(name, addonID, id, false)
 	if err != nil {
 		return nil, err
 	}
@@ -69,11 +79,65 @@ func (e *Engine) RestoreAddonBackup(ctx context.Context, name, attachment, src, 
 			return nil, err
 		}
 	}
-	bk, err := e.addonBackup(src, addonID, id)
+	bk, err := e.addonBackup(src, addonID, id, false)
 	if err != nil {
 		return nil, err
 	}
 	return e.restore(ctx, b, app, a, bk, confirm, user)
+}
+
+// CancelBackup stops the capture under way of backup id of the add-on
+// addonID, one of those of the app named, and removes its file. Returns
+// ENOTFOUND (not running, or no such backup) or EINVALID.
+func (e *Engine) CancelBackup(name, addonID, id, user string) (*PGBackup, error) {
+	b, err := e.pgBackuper()
+	if err != nil {
+		return nil, err
+	}
+	c, ok := b.(PGCanceler)
+	if !ok {
+		return nil, Errorf(EINVALID, "This server cannot cancel backups.")
+	}
+	bk, err := e.addonBackup(name, addonID, id, true)
+	if err != nil {
+		return nil, err
+	}
+	if !bk.Running {
+		return nil, Errorf(ENOTFOUND, "Backup %s is finished: only a backup being taken can be canceled.", id)
+	}
+	on, err := e.attachmentsOn(name)
+	if err != nil {
+		return nil, err
+	}
+	for _, at := range on {
+		if at.Addon.ID != addonID {
+			continue
+		}
+		if err := c.Cancel(at.Addon.Resource, bk.ID); err != nil {
+			return nil, err
+		}
+		e.log(name, "api", "Backup %s of %s canceled by user %s", bk.ID, bk.Addon, user)
+		return bk, nil
+	}
+	return nil, Errorf(ENOTFOUND, "%s has no backup %s: `hako pg:backups -a %s` lists them.", name, id, name)
+}
+
+// CancelAppBackup is CancelBackup of the app's backup ref ("b001"), or
+// of its newest one being taken for "". Returns ENOTFOUND or EINVALID.
+func (e *Engine) CancelAppBackup(name, ref, user string) (*PGBackup, error) {
+	list, err := e.Backups(name)
+	if err != nil {
+		return nil, err
+	}
+	for i := len(list) - 1; i >= 0; i-- {
+		if (ref == "" && list[i].Running) || list[i].ID == ref {
+			return e.CancelBackup(name, list[i].AddonID, list[i].ID, user)
+		}
+	}
+	if ref == "" {
+		return nil, Errorf(ENOTFOUND, "No backup of %s is being taken.", name)
+	}
+	return nil, Errorf(ENOTFOUND, "%s has no backup %s: `hako pg:backups -a %s` lists them.", name, ref, name)
 }
 
 // BackupScope says which of the databases attached to the app named

@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"encoding/json"
+	"os/exec"
 	"slices"
 	"strings"
 	"testing"
@@ -116,4 +117,92 @@ func transferList(t *testing.T, d *attachedDB, who, app string) []transfer {
 	}
 	slices.SortFunc(list, func(a, b transfer) int { return strings.Compare(a.UUID, b.UUID) })
 	return list
+}
+
+// TestHerokuCLIPGBackupsCancel: a capture held up by a lock runs; the
+// Data API lists it as running (no finished_at). A stranger's
+// `heroku pg:backups:cancel` is refused and the capture goes on; a member
+// of uses-db, which the database is attached to, cancels it: the capture
+// fails saying so, its partial file is gone from the list, and a second
+// cancel finds nothing to stop. `hako pg:backups:cancel` does the same.
+func TestHerokuCLIPGBackupsCancel(t *testing.T) {
+	cli := herokuCLI(t)
+	need(t, "psql", "pg_dump", "pg_restore")
+	d := newAttachedDB(t)
+	s := d.s
+	s.psqlValue(t, "owner-db", seed)
+	dbURL := strings.TrimSpace(s.hako(t, "config:get", "DATABASE_URL", "-a", "owner-db"))
+	lock := exec.Command("psql", dbURL, "-X", "-c", "begin; lock table items in access exclusive mode; select pg_sleep(120);")
+	if err := lock.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = lock.Process.Kill(); _ = lock.Wait() })
+	waitFor(t, 20*time.Second, "the lock on items", func() bool {
+		return s.psqlValue(t, "owner-db", "select count(*) from pg_locks l join pg_class c on c.oid = l.relation where c.relname = 'items' and l.mode = 'AccessExclusiveLock' and l.granted") == "1"
+	})
+	type result struct {
+		out string
+		err error
+	}
+	captured := make(chan result, 1)
+	go func() {
+		out, err := s.run("pg:backups:capture", "-a", "owner-db")
+		captured <- result{out, err}
+	}()
+	waitFor(t, 20*time.Second, "a running transfer", func() bool {
+		list := transferList(t, d, "", "owner-db")
+		return len(list) == 1 && list[0].FinishedAt == "" && !list[0].Succeeded
+	})
+
+	stranger := &herokuEnv{t: t, s: s, cli: cli, home: t.TempDir(), token: d.tokens["stranger"]}
+	out, err := stranger.run(cliRow{args: []string{"pg:backups:cancel", "-a", "owner-db"}})
+	if err == nil || !hasLine(out, " ›   Error: You do not have access to the app owner-db.") {
+		t.Errorf("stranger: heroku pg:backups:cancel -a owner-db: %v\n%s", err, out)
+	}
+	running := transferList(t, d, "", "owner-db")
+	if code, body := d.apiAs(t, "stranger", "POST", "/client/v11/apps/owner-db/transfers/"+running[0].UUID+"/actions/cancel", ""); code != 403 {
+		t.Errorf("stranger: POST cancel: %d %s", code, body)
+	}
+	if list := transferList(t, d, "", "owner-db"); len(list) != 1 || list[0].FinishedAt != "" {
+		t.Fatalf("after the stranger's cancel: %+v, want the capture still running", list)
+	}
+
+	member := &herokuEnv{t: t, s: s, cli: cli, home: t.TempDir(), token: d.tokens["member"]}
+	out, err = member.run(cliRow{args: []string{"pg:backups:cancel", "-a", "uses-db"}})
+	if e := holdsLines(out, []string{"Cancelling b001... done"}); err != nil || e != nil {
+		t.Errorf("member: heroku pg:backups:cancel -a uses-db: %v %v\n%s", err, e, out)
+	}
+	select {
+	case r := <-captured:
+		if r.err == nil || !hasLineMatch(r.out, ` ▸    The backup b001 of \w+ was canceled \(pg:backups:cancel\)\.`) {
+			t.Errorf("the canceled capture: %v\n%s", r.err, r.out)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("the capture did not end after its cancel")
+	}
+	if list := transferList(t, d, "", "owner-db"); len(list) != 0 {
+		t.Errorf("transfers after the cancel: %+v, want none", list)
+	}
+	// hako's own verb, on a second capture held up by the same lock.
+	go func() {
+		out, err := s.run("pg:backups:capture", "-a", "owner-db")
+		captured <- result{out, err}
+	}()
+	waitFor(t, 20*time.Second, "a second running transfer", func() bool {
+		list := transferList(t, d, "", "owner-db")
+		return len(list) == 1 && list[0].FinishedAt == ""
+	})
+	if out := s.hako(t, "pg:backups:cancel", "-a", "owner-db"); !hasLine(out, "Canceled b001 of ⬢ owner-db.") {
+		t.Errorf("hako pg:backups:cancel -a owner-db:\n%s", out)
+	}
+	if r := <-captured; r.err == nil {
+		t.Errorf("the second capture, canceled, succeeded:\n%s", r.out)
+	}
+	if out, err := s.run("pg:backups:cancel", "-a", "owner-db"); err == nil || !hasLine(out, " ▸    No backup of owner-db is being taken.") {
+		t.Errorf("hako pg:backups:cancel with nothing running: %v\n%s", err, out)
+	}
+	out, err = member.run(cliRow{args: []string{"pg:backups:cancel", "-a", "uses-db"}})
+	if err == nil || !hasLine(out, " ›   Error: No active backups/transfers") {
+		t.Errorf("member: a second cancel: %v\n%s", err, out)
+	}
 }

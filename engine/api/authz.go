@@ -85,6 +85,7 @@ var routeRules = map[string]rule{
 	"GET /client/v11/apps/{app}/transfers/{transfer}":                     dataApp,
 	"DELETE /client/v11/apps/{app}/transfers/{transfer}":                  dataApp,
 	"POST /client/v11/apps/{app}/transfers/{transfer}/actions/public-url": dataApp,
+	"POST /client/v11/apps/{app}/transfers/{transfer}/actions/cancel":     dataApp,
 	"POST /client/v11/databases/{addon}/backups":                          anyUser, // the handlers find only add-ons the caller may see,
 	"POST /client/v11/databases/{addon}/restores":                         anyUser, // and act through an app of theirs it is attached to
 	"GET /status": adminOnly,

@@ -27,6 +27,7 @@ func (s *Server) pgRoutes(mux *routes) {
 	mux.HandleFunc("POST /apps/{app}/pg-backups", s.captureBackup)
 	mux.HandleFunc("GET /apps/{app}/pg-backups/{id}/download", s.downloadBackup)
 	mux.HandleFunc("POST /apps/{app}/pg-backups/actions/restore", s.restoreBackup)
+	mux.HandleFunc("POST /apps/{app}/pg-backups/actions/cancel", s.cancelBackup)
 	mux.HandleFunc("POST /apps/{app}/pg-actions/pull", s.pullDatabase)
 	mux.HandleFunc("POST /apps/{app}/pg-actions/push", s.pushDatabase)
 	mux.HandleFunc("GET /apps/{app}/pg-databases", s.pgDatabases)
@@ -142,6 +143,24 @@ func (s *Server) restoreBackup(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	b, err := s.Engine.RestoreBackup(r.Context(), r.PathValue("app"), body.Backup, body.Attachment, body.Confirm, s.by(r))
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, backupView(*b))
+}
+
+// cancelBackup takes {"backup": "b001" | ""}: the capture under way of
+// that backup, or of the newest being taken, is stopped.
+func (s *Server) cancelBackup(w http.ResponseWriter, r *http.Request) {
+	var body struct {
+		Backup string `json:"backup"`
+	}
+	if err := decode(r, &body); err != nil {
+		s.fail(w, err)
+		return
+	}
+	b, err := s.Engine.CancelAppBackup(r.PathValue("app"), body.Backup, s.by(r))
 	if err != nil {
 		s.fail(w, err)
 		return

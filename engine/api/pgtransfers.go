@@ -74,12 +74,18 @@ func backupTransfer(r *http.Request, b engine.PGBackup) TransferView {
 	if from == "" {
 		from = b.Addon
 	}
-	return TransferView{
+	t := TransferView{
 		UUID: transferUUID(b.AddonID, b.ID), Num: b.Num, FromName: from, FromType: "pg_dump", ToName: "BACKUP", ToType: "gof3r",
 		ToURL: baseURL(r) + "/pg-backups/" + b.AddonID + "/" + b.ID, Options: map[string]any{}, Succeeded: true,
 		ProcessedBytes: b.Size, CreatedAt: at, StartedAt: at, FinishedAt: at, UpdatedAt: at,
 		Logs: []TransferLog{{CreatedAt: at, Message: fmt.Sprintf("pg_dump of %s (%s) finished: %s, %d bytes", from, b.Addon, b.ID, b.Size)}},
 	}
+	if b.Running {
+		// Under way: no end yet, its bytes so far.
+		t.Succeeded, t.FinishedAt = false, ""
+		t.Logs = []TransferLog{{CreatedAt: at, Message: fmt.Sprintf("pg_dump of %s (%s) running: %s, %d bytes so far", from, b.Addon, b.ID, b.Size)}}
+	}
+	return t
 }
 
 func (s *Server) transferRoutes(mux *routes) {
@@ -87,6 +93,7 @@ func (s *Server) transferRoutes(mux *routes) {
 	mux.HandleFunc("GET /client/v11/apps/{app}/transfers/{transfer}", s.getTransfer)
 	mux.HandleFunc("DELETE /client/v11/apps/{app}/transfers/{transfer}", s.deleteTransfer)
 	mux.HandleFunc("POST /client/v11/apps/{app}/transfers/{transfer}/actions/public-url", s.transferURL)
+	mux.HandleFunc("POST /client/v11/apps/{app}/transfers/{transfer}/actions/cancel", s.cancelTransfer)
 	mux.HandleFunc("POST /client/v11/databases/{addon}/backups", s.dataCapture)
 	mux.HandleFunc("POST /client/v11/databases/{addon}/restores", s.dataRestore)
 }
@@ -181,6 +188,25 @@ func (s *Server) deleteTransfer(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, v)
 }
 
+// cancelTransfer is POST .../transfers/{uuid}/actions/cancel
+// (pg:backups:cancel): a backup being taken is stopped and its file
+// removed; it is then no longer listed. A finished one is refused (404).
+func (s *Server) cancelTransfer(w http.ResponseWriter, r *http.Request) {
+	b, err := s.findTransfer(r)
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	if _, err := s.Engine.CancelBackup(r.PathValue("app"), b.AddonID, b.ID, s.by(r)); err != nil {
+		s.fail(w, err)
+		return
+	}
+	v := backupTransfer(r, *b)
+	now := dataTime(time.Now())
+	v.CanceledAt, v.FinishedAt, v.UpdatedAt = &now, now, now
+	writeJSON(w, http.StatusOK, v)
+}
+
 // transferURL is POST .../transfers/{num}/actions/public-url
 // (pg:backups:url, :download): a URL that downloads the dump without a
 // token for an hour, as Heroku's signed URLs do.
@@ -188,6 +214,10 @@ func (s *Server) transferURL(w http.ResponseWriter, r *http.Request) {
 	b, err := s.findTransfer(r)
 	if err != nil {
 		s.fail(w, err)
+		return
+	}
+	if b.Running {
+		s.fail(w, engine.Errorf(engine.EINVALID, "Backup %s is still being taken: wait for it, or stop it with pg:backups:cancel.", b.ID))
 		return
 	}
 	key := b.AddonID + "/" + b.ID
@@ -206,6 +236,9 @@ func (s *Server) getBackupBlob(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	b, err := s.backupOf(addonID, id, func(*engine.App) bool { return true })
+	if err == nil && b.Running {
+		err = engine.Errorf(engine.ENOTFOUND, "Backup %s is still being taken.", id)
+	}
 	if err != nil {
 		s.fail(w, err)
 		return

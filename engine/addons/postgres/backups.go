@@ -279,7 +279,8 @@ func (p *Provider) Backups(resource map[string]string) ([]engine.PGBackup, error
 			continue
 		}
 		n, _ := strconv.Atoi(m[1])
-		out = append(out, engine.PGBackup{ID: id, Num: n, Size: fi.Size(), CreatedAt: fi.ModTime().UTC(), Path: filepath.Join(dir, e.Name())})
+		path := filepath.Join(dir, e.Name())
+		out = append(out, engine.PGBackup{ID: id, Num: n, Size: fi.Size(), CreatedAt: fi.ModTime().UTC(), Path: path, Running: p.running(path)})
 	}
 	slices.SortFunc(out, func(a, b engine.PGBackup) int { return a.Num - b.Num })
 	return out, nil
@@ -314,13 +315,15 @@ func (p *Provider) Capture(ctx context.Context, resource map[string]string) (*en
 	}
 	id := fmt.Sprintf("b%03d", next)
 	path := filepath.Join(dir, id+".dump")
+	ctx, untrack := p.track(ctx, path)
+	defer untrack()
 	cmd, err := s.super(ctx, "pg_dump", db, "-Fc", "--no-owner", "--no-acl")
 	if err != nil {
 		return nil, nil, err
 	}
 	size, err := dumpTo(cmd, path, p.maxBackup(), "pg_dump of "+db)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, canceled(ctx, err, "The backup "+id+" of "+db)
 	}
 	if err := os.WriteFile(filepath.Join(dir, lastFile), []byte(strconv.Itoa(next)+"\n"), 0o600); err != nil {
 		os.Remove(path)

@@ -66,6 +66,10 @@ type Provider struct {
 	// restarted as restarts says.
 	wanted   bool
 	restarts localproc.Restarts
+
+	// captures are the captures under way, by dump file (see cancel.go).
+	capturesMu sync.Mutex
+	captures   map[string]*capture
 }
 
 var (

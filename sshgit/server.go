@@ -131,6 +131,10 @@ func (s *Server) Serve(l net.Listener) error {
 				s.logf("ssh: refused unregistered key %s from %s", fp, ctx.RemoteAddr())
 				return false
 			}
+			// The handler is also asked about keys a client only
+			// offers; the user set last is still the one who logged
+			// in, as golang.org/x/crypto/ssh (since v0.31) makes the
+			// last key it passes here the one a login succeeds with.
 			ctx.SetValue(userKey{}, user)
 			return true
 		},

@@ -128,6 +128,60 @@ func pgBackupsCommands(env *Env) []*cli.Command {
 			},
 		},
 		{
+			Name: "pg:backups:schedule", Usage: "back the database up every day at an hour", ArgsUsage: "[DATABASE]",
+			Flags: []cli.Flag{appFlag, &cli.StringFlag{Name: "at", Required: true, Usage: "the hour and time zone, as '02:00 Europe/Paris' (default zone: UTC)"}},
+			Action: func(c *cli.Context) error {
+				name, cl, err := appClient(env, c)
+				if err != nil {
+					return err
+				}
+				var v api.ScheduleView
+				if err := cl.Do("POST", appPath(name, "/pg-schedules"), map[string]string{"database": c.Args().First(), "at": c.String("at")}, &v); err != nil {
+					return err
+				}
+				fmt.Fprintf(env.Stdout, "Scheduled daily backups of %s on ⬢ %s at %02d:00 %s.\n", dbName(c), name, v.Hour, v.Timezone)
+				return nil
+			},
+		},
+		{
+			Name: "pg:backups:schedules", Usage: "list the daily backups of the app's databases",
+			Flags: []cli.Flag{appFlag},
+			Action: func(c *cli.Context) error {
+				name, cl, err := appClient(env, c)
+				if err != nil {
+					return err
+				}
+				var list []api.ScheduleView
+				if err := cl.Do("GET", appPath(name, "/pg-schedules"), nil, &list); err != nil {
+					return err
+				}
+				if len(list) == 0 {
+					fmt.Fprintf(env.Stdout, "No backup schedules on ⬢ %s: `hako pg:backups:schedule -a %s --at '02:00 UTC'` sets one.\n", name, name)
+					return nil
+				}
+				fmt.Fprintln(env.Stdout, "=== Backup Schedules")
+				for _, v := range list {
+					fmt.Fprintf(env.Stdout, "%s: daily at %d:00 %s (%s)\n", v.Name, v.Hour, v.Timezone, v.Addon)
+				}
+				return nil
+			},
+		},
+		{
+			Name: "pg:backups:unschedule", Usage: "stop the daily backups of the database", ArgsUsage: "[DATABASE]",
+			Flags: []cli.Flag{appFlag},
+			Action: func(c *cli.Context) error {
+				name, cl, err := appClient(env, c)
+				if err != nil {
+					return err
+				}
+				if err := cl.Do("DELETE", appPath(name, "/pg-schedules/"+url.PathEscape(dbName(c))), nil, nil); err != nil {
+					return err
+				}
+				fmt.Fprintf(env.Stdout, "Stopped the daily backups of %s on ⬢ %s.\n", dbName(c), name)
+				return nil
+			},
+		},
+		{
 			Name: "pg:pull", Usage: "replace the app's database with a copy of the one at SOURCE_URL (reached with its own credentials)", ArgsUsage: "SOURCE_URL",
 			Flags: []cli.Flag{appFlag, confirm, &cli.StringFlag{Name: "database", Usage: "the app's database to replace (default: DATABASE)"}},
 			Action: func(c *cli.Context) error {

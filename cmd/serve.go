@@ -297,6 +297,8 @@ func (s *Server) Run(ctx context.Context) error {
 	g.Go(func() error { return s.eng.WatchLiveness(gctx) })
 	// The scheduler's jobs; its runs end with it.
 	g.Go(func() error { return s.sched.Run(gctx) })
+	// The databases' daily backups (pg:backups:schedule).
+	g.Go(func() error { return scheduler.NewBackups(s.eng).Run(gctx) })
 	g.Go(func() error {
 		<-gctx.Done()
 		fmt.Fprintln(s.out, "Stopping hako: stopping dynos...")

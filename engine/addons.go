@@ -26,6 +26,9 @@ type Addon struct {
 	// the add-on, so that an add-on always has an app that owns it, and
 	// stores of one attachment per add-on read unchanged.
 	Attachments []Attachment `json:"attachments,omitempty"`
+	// BackupSchedule, for a database, is when it is backed up every day
+	// (pg:backups:schedule); nil for never.
+	BackupSchedule *PGSchedule `json:"backup_schedule,omitempty"`
 }
 
 // ConfigVar is the config var that carries the add-on's URL.

@@ -88,6 +88,9 @@ var routeRules = map[string]rule{
 	"POST /client/v11/apps/{app}/transfers/{transfer}/actions/cancel":     dataApp,
 	"POST /client/v11/databases/{addon}/backups":                          anyUser, // the handlers find only add-ons the caller may see,
 	"POST /client/v11/databases/{addon}/restores":                         anyUser, // and act through an app of theirs it is attached to
+	"GET /client/v11/databases/{addon}/transfer-schedules":                anyUser,
+	"POST /client/v11/databases/{addon}/transfer-schedules":               anyUser,
+	"DELETE /client/v11/databases/{addon}/transfer-schedules/{schedule}":  anyUser,
 	"GET /status": adminOnly,
 	// Pipelines: the handlers check the pipeline or app each acts on
 	// (engine.CheckPipelineAccess, engine.CheckAccess) and list only what

@@ -26,6 +26,7 @@ func (s *Server) dataRoutes(mux *routes) {
 	mux.HandleFunc("POST /postgres/v0/databases/{addon}/credentials/{name}/credentials_rotation", s.dataRotateCredentials)
 	mux.HandleFunc("POST /postgres/v0/databases/{addon}/credentials_rotation", s.dataRotateCredentials)
 	s.transferRoutes(mux)
+	s.scheduleRoutes(mux)
 	s.redisRoutes(mux)
 }
 

@@ -45,7 +45,11 @@ func pgBackupsCommands(env *Env) []*cli.Command {
 				fmt.Fprintln(tw, "ID\tTaken\tSize\tDatabase")
 				for i := len(list) - 1; i >= 0; i-- {
 					b := list[i]
-					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", b.ID, b.CreatedAt.UTC().Format(time.RFC3339), byteSize(b.Size), b.Addon)
+					size := byteSize(b.Size)
+					if b.Running {
+						size += " so far, running"
+					}
+					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", b.ID, b.CreatedAt.UTC().Format(time.RFC3339), size, b.Addon)
 				}
 				return tw.Flush()
 			},

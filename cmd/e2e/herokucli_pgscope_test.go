@@ -154,8 +154,16 @@ func TestHerokuCLIPGBackupsCancel(t *testing.T) {
 		return len(list) == 1 && list[0].FinishedAt == "" && !list[0].Succeeded
 	})
 
+	if out := s.hako(t, "pg:backups", "-a", "owner-db"); !hasLineMatch(out, `b001\s+\S+\s+\d+(\.\d)?[kM]?B so far, running\s+`+d.addon) {
+		t.Errorf("hako pg:backups during the capture:\n%s", out)
+	}
+	member := &herokuEnv{t: t, s: s, cli: cli, home: t.TempDir(), token: d.tokens["member"]}
+	out, err := member.run(cliRow{args: []string{"pg:backups", "-a", "uses-db"}})
+	if err != nil || !hasLineMatch(out, ` +b001 +\d{4}-\d\d-\d\d \d\d:\d\d:\d\d \+0000 +Running \(processed \d+(\.\d\d)?[KM]?B\) +\d+(\.\d\d)?[KM]?B +SHARED_DB *`) {
+		t.Errorf("member: heroku pg:backups -a uses-db during the capture: %v\n%s", err, out)
+	}
 	stranger := &herokuEnv{t: t, s: s, cli: cli, home: t.TempDir(), token: d.tokens["stranger"]}
-	out, err := stranger.run(cliRow{args: []string{"pg:backups:cancel", "-a", "owner-db"}})
+	out, err = stranger.run(cliRow{args: []string{"pg:backups:cancel", "-a", "owner-db"}})
 	if err == nil || !hasLine(out, " ›   Error: You do not have access to the app owner-db.") {
 		t.Errorf("stranger: heroku pg:backups:cancel -a owner-db: %v\n%s", err, out)
 	}
@@ -167,7 +175,6 @@ func TestHerokuCLIPGBackupsCancel(t *testing.T) {
 		t.Fatalf("after the stranger's cancel: %+v, want the capture still running", list)
 	}
 
-	member := &herokuEnv{t: t, s: s, cli: cli, home: t.TempDir(), token: d.tokens["member"]}
 	out, err = member.run(cliRow{args: []string{"pg:backups:cancel", "-a", "uses-db"}})
 	if e := holdsLines(out, []string{"Cancelling b001... done"}); err != nil || e != nil {
 		t.Errorf("member: heroku pg:backups:cancel -a uses-db: %v %v\n%s", err, e, out)

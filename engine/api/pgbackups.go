@@ -20,6 +20,8 @@ type PGBackupView struct {
 	// Dropped lists, for a capture, the oldest backups removed to keep
 	// within the limit.
 	Dropped []string `json:"dropped,omitempty"`
+	// Running says the backup is being taken (Size is its bytes so far).
+	Running bool `json:"running,omitempty"`
 }
 
 func (s *Server) pgRoutes(mux *routes) {
@@ -70,7 +72,7 @@ func (s *Server) pgDatabases(w http.ResponseWriter, r *http.Request) {
 }
 
 func backupView(b engine.PGBackup) PGBackupView {
-	return PGBackupView{ID: b.ID, App: b.App, Addon: b.Addon, Size: b.Size, CreatedAt: b.CreatedAt}
+	return PGBackupView{ID: b.ID, App: b.App, Addon: b.Addon, Size: b.Size, CreatedAt: b.CreatedAt, Running: b.Running}
 }
 
 func (s *Server) listBackups(w http.ResponseWriter, r *http.Request) {

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -29,8 +30,11 @@ type PhaseLog struct {
 	mu sync.Mutex
 	// path is the output's file, written through f while the phase
 	// runs; "" when the layout keeps none, the output then lies in buf.
-	path    string
-	f       *os.File
+	path string
+	f    *os.File
+	// running is the file that stands while the phase runs (see
+	// phaseRunningSuffix); "" when none is kept.
+	running string
 	size    int
 	buf     []byte
 	done    bool
@@ -65,6 +69,10 @@ func (p *PhaseLog) finish() {
 	if p.f != nil {
 		p.f.Close()
 		p.f = nil
+	}
+	if p.running != "" {
+		_ = os.Remove(p.running)
+		p.running = ""
 	}
 	p.done = true
 	p.wake()
@@ -152,6 +160,12 @@ func (e *Engine) startPhaseLog(app string, rel *Release) *PhaseLog {
 		return p
 	}
 	path := filepath.Join(dir, rel.ID+".log")
+	// The mark first: output without it reads as a phase that ended.
+	if err := os.WriteFile(path+phaseRunningSuffix, nil, 0o600); err != nil {
+		e.logf("keep the release phase output of %s v%d: %v", app, rel.Version, err)
+		return p
+	}
+	p.running = path + phaseRunningSuffix
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
 	if err != nil {
 		e.logf("keep the release phase output of %s v%d: %v", app, rel.Version, err)
@@ -160,6 +174,43 @@ func (e *Engine) startPhaseLog(app string, rel *Release) *PhaseLog {
 	p.path, p.f = path, f
 	prunePhaseLogs(dir, rel.ID+".log", keptPhaseLogs)
 	return p
+}
+
+// phaseRunningSuffix names, after a release phase's output file, the
+// empty file that stands while the phase runs: one left at a server's
+// start tells that the server stopped during the phase (see
+// endInterruptedPhase).
+const phaseRunningSuffix = ".running"
+
+// endInterruptedPhase ends the output of rel's release phase, which the
+// server's stop cut, with a line saying so, when the phase was running
+// then; reconcile has marked rel failed, and current keeps serving.
+func (e *Engine) endInterruptedPhase(app *App, rel *Release) {
+	dir := e.phaseLogDir(app.ID)
+	if dir == "" || !isBuildID(rel.ID) {
+		return
+	}
+	path := filepath.Join(dir, rel.ID+".log")
+	if _, err := os.Stat(path + phaseRunningSuffix); err != nil {
+		return
+	}
+	if err := appendLine(path, InterruptedPhaseLine(rel.Version, app.CurrentRelease)); err != nil {
+		e.logf("start: end the release phase output of %s v%d: %v", app.Name, rel.Version, err)
+		return
+	}
+	if err := os.Remove(path + phaseRunningSuffix); err != nil {
+		e.logf("start: end the release phase output of %s v%d: %v", app.Name, rel.Version, err)
+	}
+}
+
+// InterruptedPhaseLine closes the output of release v's release phase
+// when the server stopped while it ran: v was marked failed at the next
+// start, and current (the release then current) keeps serving.
+func InterruptedPhaseLine(v, current int) string {
+	if current == 0 {
+		return fmt.Sprintf(" !     Release v%d failed: the server stopped during its release phase. Push or release again.", v)
+	}
+	return fmt.Sprintf(" !     Release v%d failed: the server stopped during its release phase; v%d keeps serving. Push or release again.", v, current)
 }
 
 // prunePhaseLogs removes the oldest outputs in dir past keep, never

@@ -10,7 +10,8 @@ import (
 // current after, so a pending release whose commit git's branch now holds
 // (the kill came between the two) is rolled forward, and every other one
 // (the kill came before git moved, or during a release phase) is marked
-// failed. Either way the app's log says so. The caller holds the app's
+// failed, its release phase's output ended with a line saying the phase
+// was cut (see endInterruptedPhase). Either way the app's log says so. The caller holds the app's
 // lock.
 func (e *Engine) reconcile(name string) error {
 	app, err := e.Store.App(name)
@@ -59,6 +60,7 @@ func (e *Engine) reconcile(name string) error {
 		if _, err := e.Store.SetReleaseStatus(name, r.Version, ReleaseFailed); err != nil {
 			return err
 		}
+		e.endInterruptedPhase(app, r)
 		e.log(name, "api", "Release v%d (%s) marked failed: the server stopped before it went live", r.Version, r.Description)
 		e.logf("restore %s: release v%d (%s) marked failed: the server stopped before it went live", name, r.Version, r.Description)
 	}

@@ -52,16 +52,21 @@ func (s *Server) releaseView(r *http.Request, app *engine.App, rel *engine.Relea
 	if rel.SlugID != "" {
 		v.Slug = &IDRef{rel.SlugID}
 		slug, err := s.Engine.Slug(rel.SlugID)
+		phase := false
 		if engine.ErrorCode(err) == engine.ENOTFOUND {
 			v.SlugRemoved, v.EligibleForRollback = true, false
+			// A failed release's slug goes first; what its release
+			// phase printed stays readable while it is kept.
+			phase = s.Engine.ReleaseOutput(rel.ID) != nil
 		}
 		if err == nil {
 			v.Commit = slug.Commit
 			v.AppJSON = slug.AppJSON
-			if slug.ProcessTypes[engine.ReleasePhaseType] != "" {
-				u := baseURL(r) + "/release-output/" + rel.ID + "?" + s.expiringQuery("release", rel.ID)
-				v.OutputStreamURL = &u
-			}
+			phase = slug.ProcessTypes[engine.ReleasePhaseType] != ""
+		}
+		if phase {
+			u := baseURL(r) + "/release-output/" + rel.ID + "?" + s.expiringQuery("release", rel.ID)
+			v.OutputStreamURL = &u
 		}
 	}
 	return v

@@ -108,6 +108,8 @@ type Engine struct {
 	buildRuns buildRuns
 	// sessions are the tokens of running SSH commands.
 	sessions sessionTokens
+	// bgCaptures are the Data API's captures under way (pgcapture.go).
+	bgCaptures bgCaptures
 	// attached counts each user's attached one-off dynos.
 	attached attachedHolds
 	// revoked wakes what holds a credential when one is revoked.
@@ -406,8 +408,10 @@ func (e *Engine) Authorized(fingerprint string) (user string, ok bool) {
 	return k.Email, true
 }
 
-// Shutdown stops every dyno the engine started, for a server exit.
+// Shutdown stops every dyno the engine started, and the backups being
+// taken in the background, for a server exit.
 func (e *Engine) Shutdown() {
+	e.bgCaptures.stop()
 	e.mu.Lock()
 	var all []*instance
 	for app, ds := range e.running {

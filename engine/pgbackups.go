@@ -6,6 +6,7 @@ import (
 	"io"
 	"regexp"
 	"slices"
+	"strings"
 	"time"
 )
 
@@ -25,7 +26,15 @@ type PGBackup struct {
 	Attachment string `json:"-"`
 	// Running says the backup is being taken: its file is not whole yet.
 	Running bool `json:"running,omitempty"`
+	// Schedule is, for a scheduled backup (aNNN), the id of its
+	// database's schedule if it still has one.
+	Schedule string `json:"-"`
 }
+
+// Scheduled says the backup was taken by its database's schedule
+// (pg:backups:schedule): Heroku names those aNNN, the others bNNN, from
+// one sequence of numbers.
+func (b *PGBackup) Scheduled() bool { return strings.HasPrefix(b.ID, "a") }
 
 // PGCanceler is a PGBackuper whose captures under way can be stopped
 // (pg:backups:cancel).
@@ -40,9 +49,12 @@ type PGCanceler interface {
 type PGBackuper interface {
 	// Backups lists an add-on's backups, oldest first.
 	Backups(resource map[string]string) ([]PGBackup, error)
-	// Capture dumps the add-on's database into a new backup and returns
-	// it with the ids of the backups dropped to make room.
-	Capture(ctx context.Context, resource map[string]string) (*PGBackup, []string, error)
+	// Begin starts a capture of the add-on's database into a new backup,
+	// aNNN when scheduled, else bNNN, numbered once and for all: its
+	// number is not given again, whether it succeeds or not. The dump is
+	// taken by the capture's Run. Returns ECONFLICT while another
+	// capture of the database runs.
+	Begin(ctx context.Context, resource map[string]string, scheduled bool) (*PGCapture, error)
 	// Restore replaces the add-on's database with the dump at path;
 	// nothing changes when it fails.
 	Restore(ctx context.Context, resource map[string]string, path string) error
@@ -55,6 +67,18 @@ type PGBackuper interface {
 	// Push copies the add-on's database into the empty one at url,
 	// reached with url's own credentials only.
 	Push(ctx context.Context, resource map[string]string, url string) error
+}
+
+// PGCapture is a capture begun (PGBackuper.Begin): its backup has its
+// number and is listed as running before the dump starts, so that the
+// Data API can answer at once and let the dump go on.
+type PGCapture struct {
+	// Backup is the backup being taken.
+	Backup PGBackup
+	// Run takes the dump and returns the backup with the ids of those
+	// dropped to make room; the end of ctx or a Cancel stops it and
+	// removes the backup. It is called once.
+	Run func(ctx context.Context) (*PGBackup, []string, error)
 }
 
 // AddonForker is an AddonProvider that can make a new resource holding a
@@ -79,7 +103,11 @@ func (e *Engine) CaptureBackup(ctx context.Context, name, attachment, user strin
 	if err != nil {
 		return nil, nil, err
 	}
-	bk, dropped, err := b.Capture(ctx, a.Resource)
+	c, err := b.Begin(ctx, a.Resource, false)
+	if err != nil {
+		return nil, nil, err
+	}
+	bk, dropped, err := c.Run(ctx)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -118,6 +146,9 @@ func (e *Engine) Backups(name string) ([]PGBackup, error) {
 		}
 		for _, bk := range list {
 			bk.App, bk.Addon, bk.AddonID, bk.Attachment = app.Name, a.Name, a.ID, at.Name
+			if bk.Scheduled() && a.BackupSchedule != nil {
+				bk.Schedule = a.BackupSchedule.ID
+			}
 			out = append(out, bk)
 		}
 	}
@@ -125,9 +156,9 @@ func (e *Engine) Backups(name string) ([]PGBackup, error) {
 	return out, nil
 }
 
-var backupRefRe = regexp.MustCompile(`^(?:([a-z][a-z0-9-]{1,28}[a-z0-9])::)?(b\d{3,})$`)
+var backupRefRe = regexp.MustCompile(`^(?:([a-z][a-z0-9-]{1,28}[a-z0-9])::)?([ab]\d{3,})$`)
 
-// Backup finds a backup: "b001" of the app, "OTHER::b001" of another
+// Backup finds a backup: "b001" (or scheduled "a001") of the app, "OTHER::b001" of another
 // app (Heroku's form), which user must have access to, or "" for the
 // app's latest. Returns ENOTFOUND, EFORBIDDEN or EINVALID.
 func (e *Engine) Backup(name, ref, user string) (*PGBackup, error) {
@@ -136,7 +167,7 @@ func (e *Engine) Backup(name, ref, user string) (*PGBackup, error) {
 	if ref != "" {
 		m := backupRefRe.FindStringSubmatch(ref)
 		if m == nil {
-			return nil, Errorf(EINVALID, "Backup %q is invalid: name one as b001, or APP::b001 for another app's.", ref)
+			return nil, Errorf(EINVALID, "Backup %q is invalid: name one as b001 (a001 if scheduled), or APP::b001 for another app's.", ref)
 		}
 		if m[1] != "" && m[1] != name {
 			// Another app's data: the caller's access to this app says

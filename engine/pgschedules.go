@@ -201,7 +201,12 @@ func (e *Engine) CaptureScheduled(ctx context.Context, app, addonID, id string) 
 		if a.ID != addonID || a.BackupSchedule == nil || a.BackupSchedule.ID != id {
 			continue
 		}
-		bk, dropped, err := b.Capture(ctx, a.Resource)
+		c, err := b.Begin(ctx, a.Resource, true)
+		if err != nil {
+			e.log(app, "scheduler", "Scheduled backup of %s failed: %s", a.Name, ErrorMessage(err))
+			return nil, err
+		}
+		bk, dropped, err := c.Run(ctx)
 		if err != nil {
 			e.log(app, "scheduler", "Scheduled backup of %s failed: %s", a.Name, ErrorMessage(err))
 			return nil, err

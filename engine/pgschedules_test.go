@@ -18,11 +18,12 @@ type fakeBackuper struct {
 }
 
 func (p *fakeBackuper) Backups(map[string]string) ([]engine.PGBackup, error) { return nil, nil }
-func (p *fakeBackuper) Capture(ctx context.Context, res map[string]string) (*engine.PGBackup, []string, error) {
+func (p *fakeBackuper) Begin(ctx context.Context, res map[string]string, scheduled bool) (*engine.PGCapture, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.captures++
-	return &engine.PGBackup{ID: "b001", Num: 1}, nil, nil
+	bk := engine.PGBackup{ID: "a001", Num: 1}
+	return &engine.PGCapture{Backup: bk, Run: func(context.Context) (*engine.PGBackup, []string, error) { return &bk, nil, nil }}, nil
 }
 func (p *fakeBackuper) Restore(context.Context, map[string]string, string) error { return nil }
 func (p *fakeBackuper) Delete(map[string]string, string) error                   { return nil }

@@ -124,7 +124,9 @@ func transferList(t *testing.T, d *attachedDB, who, app string) []transfer {
 // `heroku pg:backups:cancel` is refused and the capture goes on; a member
 // of uses-db, which the database is attached to, cancels it: the capture
 // fails saying so, its partial file is gone from the list, and a second
-// cancel finds nothing to stop. `hako pg:backups:cancel` does the same.
+// cancel finds nothing to stop. `hako pg:backups:cancel` does the same,
+// on a second capture numbered b002: a canceled capture's number is not
+// given again.
 func TestHerokuCLIPGBackupsCancel(t *testing.T) {
 	cli := herokuCLI(t)
 	need(t, "psql", "pg_dump", "pg_restore")
@@ -199,7 +201,8 @@ func TestHerokuCLIPGBackupsCancel(t *testing.T) {
 		list := transferList(t, d, "", "owner-db")
 		return len(list) == 1 && list[0].FinishedAt == ""
 	})
-	if out := s.hako(t, "pg:backups:cancel", "-a", "owner-db"); !hasLine(out, "Canceled b001 of ⬢ owner-db.") {
+	// The canceled b001's number is not given again.
+	if out := s.hako(t, "pg:backups:cancel", "-a", "owner-db"); !hasLine(out, "Canceled b002 of ⬢ owner-db.") {
 		t.Errorf("hako pg:backups:cancel -a owner-db:\n%s", out)
 	}
 	if r := <-captured; r.err == nil {

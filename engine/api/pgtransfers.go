@@ -9,6 +9,7 @@ import (
 	"regexp"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -20,8 +21,9 @@ import (
 // transfers. hako answers them from its own backups (engine.Backups): a
 // backup is a transfer from pg_dump to storage ("gof3r"), numbered as
 // `hako pg:backups` numbers it (b001 is transfer 1), its add-on's, as
-// every app it is attached to lists it. Captures and restores run to the
-// end before the answer, which the CLI's polling then finds finished.
+// every app it is attached to lists it. A capture runs on the server
+// past its answer, which the CLI polls; a restore runs to the end before
+// the answer, which the CLI's polling then finds finished.
 
 // TransferView is a transfer in the Data API's shape.
 type TransferView struct {
@@ -37,7 +39,7 @@ type TransferView struct {
 	Warnings       int            `json:"warnings"`
 	ProcessedBytes int64          `json:"processed_bytes"`
 	SourceBytes    int64          `json:"source_bytes"`
-	Schedule       *struct{}      `json:"schedule"`
+	Schedule       *TransferRef   `json:"schedule"`
 	CreatedAt      string         `json:"created_at"`
 	StartedAt      string         `json:"started_at"`
 	FinishedAt     string         `json:"finished_at"`
@@ -45,6 +47,13 @@ type TransferView struct {
 	CanceledAt     *string        `json:"canceled_at"`
 	DeletedAt      *string        `json:"deleted_at"`
 	Logs           []TransferLog  `json:"logs"`
+}
+
+// TransferRef names a transfer's schedule: set on a scheduled backup
+// (aNNN), which the heroku CLI tells from one captured by hand (bNNN) by
+// it alone.
+type TransferRef struct {
+	UUID string `json:"uuid"`
 }
 
 // TransferLog is a line of a transfer's log.
@@ -79,6 +88,14 @@ func backupTransfer(r *http.Request, b engine.PGBackup) TransferView {
 		ToURL: baseURL(r) + "/pg-backups/" + b.AddonID + "/" + b.ID, Options: map[string]any{}, Succeeded: true,
 		ProcessedBytes: b.Size, CreatedAt: at, StartedAt: at, FinishedAt: at, UpdatedAt: at,
 		Logs: []TransferLog{{CreatedAt: at, Message: fmt.Sprintf("pg_dump of %s (%s) finished: %s, %d bytes", from, b.Addon, b.ID, b.Size)}},
+	}
+	if b.Scheduled() {
+		sched := b.Schedule
+		if sched == "" {
+			// Its schedule is gone: still a scheduled backup.
+			sched = transferUUID(b.AddonID, "schedule")
+		}
+		t.Schedule = &TransferRef{UUID: sched}
 	}
 	if b.Running {
 		// Under way: no end yet, its bytes so far.
@@ -290,8 +307,12 @@ func (s *Server) viaApp(r *http.Request, a *engine.Addon) string {
 }
 
 // dataCapture is POST /client/v11/databases/{addon}/backups
-// (pg:backups:capture): the backup is taken before the answer, which
-// the CLI then polls as a finished transfer.
+// (pg:backups:capture): the backup is begun and the answer is its
+// transfer, running; the dump goes on on the server (engine.StartBackup)
+// while the CLI polls it, and a client that goes away stops nothing. One
+// that fails or is canceled is kept for the polling to find (s.restores),
+// finished and not succeeded. A second capture of a database while one
+// runs is refused (409).
 func (s *Server) dataCapture(w http.ResponseWriter, r *http.Request) {
 	a, _, err := s.dataAddon(r, postgresService)
 	if err != nil {
@@ -299,21 +320,44 @@ func (s *Server) dataCapture(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	via := s.viaApp(r, a)
-	bk, _, err := s.Engine.CaptureBackup(r.Context(), via, a.ID, s.by(r))
+	from := a.As
+	for _, at := range a.AllAttachments() {
+		if at.App == via {
+			from = at.Name
+			break
+		}
+	}
+	var started engine.PGBackup
+	ready := make(chan struct{})
+	done := func(_ *engine.PGBackup, err error) {
+		if err == nil {
+			return
+		}
+		<-ready
+		t := backupTransfer(r, started)
+		now := dataTime(time.Now())
+		t.FinishedAt, t.UpdatedAt = now, now
+		if engine.ErrorCode(err) == engine.EINVALID && strings.Contains(engine.ErrorMessage(err), "canceled") {
+			t.CanceledAt = &now
+		}
+		t.Logs = append(t.Logs, TransferLog{CreatedAt: now, Message: engine.ErrorMessage(err)})
+		s.restores.add(t, a.ID, a.App, via)
+	}
+	bk, err := s.Engine.StartBackup(r.Context(), via, a.ID, s.by(r), done)
 	if err != nil {
+		close(ready)
 		s.fail(w, err)
 		return
 	}
-	// As the app lists it, with the attachment's name.
-	if listed, err := s.backupOf(a.ID, bk.ID, func(app *engine.App) bool { return app.Name == via }); err == nil {
-		bk = listed
-	}
-	writeJSON(w, http.StatusCreated, backupTransfer(r, *bk))
+	bk.Attachment = from
+	started = *bk
+	close(ready)
+	writeJSON(w, http.StatusCreated, backupTransfer(r, started))
 }
 
 // backupURLRe is a backup's URL on this server: a transfer's to_url or
 // a public-url.
-var backupURLRe = regexp.MustCompile(`^/(?:pg-backups|pg-backup-blobs)/([^/]+)/(b\d{3,})$`)
+var backupURLRe = regexp.MustCompile(`^/(?:pg-backups|pg-backup-blobs)/([^/]+)/([ab]\d{3,})$`)
 
 // dataRestore is POST /client/v11/databases/{addon}/restores
 // {"backup_url": URL} (pg:backups:restore, which has had the user
@@ -369,10 +413,10 @@ func (s *Server) dataRestore(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusCreated, t)
 }
 
-// restoreLog keeps the last restores, so that the heroku CLI, polling
-// one through the database's own app or the one it restored through,
-// finds it finished. They are not listed: hako keeps no record of
-// restores past these.
+// restoreLog keeps the last restores, and the captures that failed or
+// were canceled, so that the heroku CLI, polling one through the
+// database's own app or the one it acted through, finds it finished.
+// They are not listed: hako keeps no record of them past these.
 type restoreLog struct {
 	mu   sync.Mutex
 	list []restoreRecord

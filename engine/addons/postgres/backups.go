@@ -33,7 +33,9 @@ const (
 
 var _ engine.PGBackuper = (*Provider)(nil)
 
-var backupRe = regexp.MustCompile(`^b(\d{3,})$`)
+// backupRe is a backup's id: aNNN for a scheduled one, bNNN for one
+// captured by hand, numbered in one sequence (see Begin).
+var backupRe = regexp.MustCompile(`^[ab](\d{3,})$`)
 
 // backupDir is where the backups of a database live; db is checked.
 func (p *Provider) backupDir(db string) (string, error) {
@@ -225,15 +227,22 @@ func (l *limitedFile) Write(b []byte) (int, error) {
 	return n, err
 }
 
-// dumpTo runs cmd (a pg_dump -Fc) into path, at most max bytes.
+// dumpTo runs cmd (a pg_dump -Fc) into path, a new file, at most max
+// bytes.
 func dumpTo(cmd *exec.Cmd, path string, max int64, what string) (int64, error) {
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 	if err != nil {
 		return 0, fmt.Errorf("postgres: %w", err)
 	}
+	return dumpInto(cmd, f, path, max, what)
+}
+
+// dumpInto runs cmd (a pg_dump -Fc) into f, open on path, at most max
+// bytes, and closes f; path is removed when the dump fails.
+func dumpInto(cmd *exec.Cmd, f *os.File, path string, max int64, what string) (int64, error) {
 	lf := &limitedFile{f: f, max: max}
 	cmd.Stdout = lf
-	err = run(cmd, what)
+	err := run(cmd, what)
 	if cerr := f.Close(); err == nil && cerr != nil {
 		err = fmt.Errorf("postgres: %w", cerr)
 	}
@@ -286,51 +295,64 @@ func (p *Provider) Backups(resource map[string]string) ([]engine.PGBackup, error
 	return out, nil
 }
 
-// Capture implements engine.PGBackuper: a pg_dump -Fc of the add-on's
-// database, taken as the superuser (a consistent snapshot; the app's
-// connections go on), kept as the next bNNN. The oldest backups go past
-// MaxBackups.
-func (p *Provider) Capture(ctx context.Context, resource map[string]string) (*engine.PGBackup, []string, error) {
+// Begin implements engine.PGBackuper: the next number of the add-on's
+// database is given to a new backup (aNNN when scheduled, else bNNN),
+// recorded as given before its dump starts, so that a capture that fails
+// or is canceled does not give it again. Run takes a pg_dump -Fc of the
+// database as the superuser (a consistent snapshot; the app's
+// connections go on); the oldest backups go past MaxBackups. One capture
+// of a database runs at a time: another is refused (ECONFLICT) until it
+// ends.
+func (p *Provider) Begin(ctx context.Context, resource map[string]string, scheduled bool) (*engine.PGCapture, error) {
 	db := resource["database"]
 	s, err := p.open(ctx)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	dir, err := p.backupDir(db)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return nil, nil, fmt.Errorf("postgres: %w", err)
+		return nil, fmt.Errorf("postgres: %w", err)
 	}
 	have, err := p.Backups(resource)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	next := lastNum(dir) + 1
-	var used int64
-	for _, b := range have {
-		next = max(next, b.Num+1)
-		used += b.Size
-	}
-	id := fmt.Sprintf("b%03d", next)
-	path := filepath.Join(dir, id+".dump")
-	ctx, untrack := p.track(ctx, path)
-	defer untrack()
-	cmd, err := s.super(ctx, "pg_dump", db, "-Fc", "--no-owner", "--no-acl")
+	c, err := p.begin(dir, db, have, scheduled)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	size, err := dumpTo(cmd, path, p.maxBackup(), "pg_dump of "+db)
+	run := func(ctx context.Context) (*engine.PGBackup, []string, error) {
+		return p.runCapture(ctx, s, c, db, have)
+	}
+	return &engine.PGCapture{Backup: c.backup, Run: run}, nil
+}
+
+// runCapture takes the dump of capture c, begun on db with the backups
+// have; ctx's end or a Cancel stops it.
+func (p *Provider) runCapture(ctx context.Context, s *session, c *capture, db string, have []engine.PGBackup) (*engine.PGBackup, []string, error) {
+	stop := context.AfterFunc(ctx, func() { c.cancel(context.Cause(ctx)) })
+	defer stop()
+	defer p.untrack(c)
+	id, path := c.backup.ID, c.backup.Path
+	cmd, err := s.super(c.ctx, "pg_dump", db, "-Fc", "--no-owner", "--no-acl")
 	if err != nil {
-		return nil, nil, canceled(ctx, err, "The backup "+id+" of "+db)
-	}
-	if err := os.WriteFile(filepath.Join(dir, lastFile), []byte(strconv.Itoa(next)+"\n"), 0o600); err != nil {
+		c.file.Close()
 		os.Remove(path)
-		return nil, nil, fmt.Errorf("postgres: recording backup %s: %w", id, err)
+		return nil, nil, err
+	}
+	size, err := dumpInto(cmd, c.file, path, p.maxBackup(), "pg_dump of "+db)
+	if err != nil {
+		return nil, nil, canceled(c.ctx, err, "The backup "+id+" of "+db)
 	}
 	// Room for the new one: the oldest go, by count, then by bytes.
 	var dropped []string
+	var used int64
+	for _, b := range have {
+		used += b.Size
+	}
 	used += size
 	for len(have) > 0 && (len(have)+1 > MaxBackups || used > p.maxBackup()) {
 		if err := os.Remove(have[0].Path); err != nil && !errors.Is(err, fs.ErrNotExist) {
@@ -341,12 +363,15 @@ func (p *Provider) Capture(ctx context.Context, resource map[string]string) (*en
 		have = have[1:]
 	}
 	p.opts.Logf("postgres: backup %s of %s (%d bytes)", id, db, size)
-	return &engine.PGBackup{ID: id, Num: next, Size: size, CreatedAt: time.Now().UTC(), Path: path}, dropped, nil
+	bk := c.backup
+	bk.Size, bk.Running = size, false
+	return &bk, dropped, nil
 }
 
-// lastFile records, in a database's backup directory, the number of its
-// last backup: a number is never given twice, even once its backup is
-// deleted, as Heroku's transfer numbers are not.
+// lastFile records, in a database's backup directory, the number last
+// given to one of its backups: a number is never given twice, even once
+// its backup is deleted or its capture failed, as Heroku's transfer
+// numbers are not.
 const lastFile = "last"
 
 // lastNum is the number of the last backup taken in dir (0 for none).

@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
+	"strconv"
 	"time"
 
 	"hako/engine"
@@ -17,6 +19,9 @@ var _ engine.PGCanceler = (*Provider)(nil)
 
 // capture is a capture under way.
 type capture struct {
+	backup engine.PGBackup // its backup, running
+	file   *os.File        // its dump file, created by begin
+	ctx    context.Context // the dump's, ended by cancel
 	cancel context.CancelCauseFunc
 	done   chan struct{} // closed when it has ended and its file is settled
 }
@@ -24,24 +29,56 @@ type capture struct {
 // errCanceled is the cause a canceled capture's context ends with.
 var errCanceled = errors.New("canceled")
 
-// track records a capture writing path and returns its context, and the
-// function that ends the record once the capture is over.
-func (p *Provider) track(ctx context.Context, path string) (context.Context, func()) {
-	ctx, cancel := context.WithCancelCause(ctx)
-	c := &capture{cancel: cancel, done: make(chan struct{})}
+// begin gives the next backup of db, whose backups (in dir) are have,
+// its number and its file, and records the capture under way; untrack
+// ends the record. The number is written down (lastFile) before the
+// dump starts. Returns ECONFLICT while another capture of db runs.
+func (p *Provider) begin(dir, db string, have []engine.PGBackup, scheduled bool) (*capture, error) {
 	p.capturesMu.Lock()
+	defer p.capturesMu.Unlock()
+	for path, c := range p.captures {
+		if filepath.Dir(path) == dir {
+			return nil, engine.Errorf(engine.ECONFLICT, "A backup of %s is already being taken (%s): wait for it to finish, or stop it with pg:backups:cancel.", db, c.backup.ID)
+		}
+	}
+	// Under capturesMu with no other capture of db: no one else reads
+	// or writes lastFile meanwhile.
+	next := lastNum(dir) + 1
+	for _, b := range have {
+		next = max(next, b.Num+1)
+	}
+	prefix := "b"
+	if scheduled {
+		prefix = "a"
+	}
+	id := fmt.Sprintf("%s%03d", prefix, next)
+	path := filepath.Join(dir, id+".dump")
+	if err := os.WriteFile(filepath.Join(dir, lastFile), []byte(strconv.Itoa(next)+"\n"), 0o600); err != nil {
+		return nil, fmt.Errorf("postgres: recording backup %s: %w", id, err)
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: %w", err)
+	}
+	ctx, cancel := context.WithCancelCause(context.Background())
+	c := &capture{
+		backup: engine.PGBackup{ID: id, Num: next, CreatedAt: time.Now().UTC(), Path: path, Running: true},
+		file:   f, ctx: ctx, cancel: cancel, done: make(chan struct{}),
+	}
 	if p.captures == nil {
 		p.captures = map[string]*capture{}
 	}
 	p.captures[path] = c
+	return c, nil
+}
+
+// untrack ends the record of capture c, once its file is settled.
+func (p *Provider) untrack(c *capture) {
+	p.capturesMu.Lock()
+	delete(p.captures, c.backup.Path)
 	p.capturesMu.Unlock()
-	return ctx, func() {
-		p.capturesMu.Lock()
-		delete(p.captures, path)
-		p.capturesMu.Unlock()
-		cancel(nil)
-		close(c.done)
-	}
+	c.cancel(nil)
+	close(c.done)
 }
 
 // running reports whether a capture is writing path.
@@ -66,7 +103,7 @@ func canceled(ctx context.Context, err error, what string) error {
 // running.
 func (p *Provider) Cancel(resource map[string]string, id string) error {
 	if !backupRe.MatchString(id) {
-		return engine.Errorf(engine.EINVALID, "Backup %q is invalid: name one as b001.", id)
+		return engine.Errorf(engine.EINVALID, "Backup %q is invalid: name one as b001 or a001.", id)
 	}
 	dir, err := p.backupDir(resource["database"])
 	if err != nil {

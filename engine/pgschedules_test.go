@@ -10,11 +10,13 @@ import (
 	"hako/engine/scheduler"
 )
 
-// fakeBackuper is a heroku-postgresql provider whose captures are counted.
+// fakeBackuper is a heroku-postgresql provider whose captures are
+// counted, and those not begun as scheduled ones (aNNN) too.
 type fakeBackuper struct {
 	fakeProvider
 	mu       sync.Mutex
 	captures int
+	byHand   int
 }
 
 func (p *fakeBackuper) Backups(map[string]string) ([]engine.PGBackup, error) { return nil, nil }
@@ -22,6 +24,9 @@ func (p *fakeBackuper) Begin(ctx context.Context, res map[string]string, schedul
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.captures++
+	if !scheduled {
+		p.byHand++
+	}
 	bk := engine.PGBackup{ID: "a001", Num: 1}
 	return &engine.PGCapture{Backup: bk, Run: func(context.Context) (*engine.PGBackup, []string, error) { return &bk, nil, nil }}, nil
 }
@@ -39,8 +44,8 @@ func (p *fakeBackuper) count() int {
 // TestBackupSchedule: a schedule set on a database is kept on its
 // add-on's record; bad input is refused and changes nothing; the
 // server's backup scheduler, on a clock of the test's, captures the
-// database when its hour comes in its time zone, and no more once it is
-// unscheduled.
+// database, as a scheduled backup (aNNN), when its hour comes in its
+// time zone, and no more once it is unscheduled.
 func TestBackupSchedule(t *testing.T) {
 	e, _, _, _ := newEngine(t)
 	p := &fakeBackuper{fakeProvider: fakeProvider{live: map[string]bool{}}}
@@ -84,6 +89,11 @@ func TestBackupSchedule(t *testing.T) {
 		b.Wait()
 		if got := p.count(); got != want {
 			t.Errorf("at %s: %d captures, want %d", at, got, want)
+		}
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		if p.byHand != 0 {
+			t.Errorf("at %s: %d captures not begun as scheduled ones (aNNN)", at, p.byHand)
 		}
 	}
 	round("2026-11-30T00:59:00Z", 0)

@@ -282,6 +282,11 @@ func (s *Server) Run(ctx context.Context) error {
 		if err := s.eng.Restore(gctx); err != nil {
 			s.logger.Printf("restore: %v", err)
 		}
+		// Credential rotations a stop cut, once the releases it left
+		// pending are settled.
+		if err := s.eng.FinishRotations(gctx); err != nil {
+			s.logger.Printf("credentials: %v", err)
+		}
 		return nil
 	})
 	if s.warmGo != nil {

@@ -29,6 +29,9 @@ type Addon struct {
 	// BackupSchedule, for a database, is when it is backed up every day
 	// (pg:backups:schedule); nil for never.
 	BackupSchedule *PGSchedule `json:"backup_schedule,omitempty"`
+	// PendingCredentials is a credential rotation under way (see
+	// rotate); nil when none is.
+	PendingCredentials *PendingCredentials `json:"pending_credentials,omitempty"`
 }
 
 // ConfigVar is the config var that carries the add-on's URL.

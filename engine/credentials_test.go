@@ -13,9 +13,13 @@ type rotatingProvider struct {
 	n int
 }
 
-func (p *rotatingProvider) RotateCredentials(ctx context.Context, res map[string]string) (string, map[string]string, error) {
+func (p *rotatingProvider) NewCredentials(ctx context.Context, res map[string]string) (string, map[string]string, error) {
 	p.n++
 	return "postgres://u:rotated" + string(rune('0'+p.n)) + "@127.0.0.1:5432/" + res["db"], nil, nil
+}
+
+func (p *rotatingProvider) SetCredentials(ctx context.Context, from map[string]string, url string, to map[string]string) error {
+	return nil
 }
 
 // TestRotateCredentials: the new URL reaches every attachment, one

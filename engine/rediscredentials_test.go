@@ -22,10 +22,14 @@ func (p *redisFake) Provision(ctx context.Context, name, plan string) (string, m
 	return "redis://default:p0@127.0.0.1:6379", map[string]string{"name": name, "password": "p0"}, nil
 }
 
-func (p *redisFake) RotateCredentials(ctx context.Context, res map[string]string) (string, map[string]string, error) {
+func (p *redisFake) NewCredentials(ctx context.Context, res map[string]string) (string, map[string]string, error) {
 	p.n++
 	pw := fmt.Sprintf("p%d", p.n)
 	return "redis://default:" + pw + "@127.0.0.1:6379", map[string]string{"name": res["name"], "password": pw}, nil
+}
+
+func (p *redisFake) SetCredentials(ctx context.Context, from map[string]string, url string, to map[string]string) error {
+	return nil
 }
 
 // TestResetRedisCredentials: the add-on is named as the heroku CLI's

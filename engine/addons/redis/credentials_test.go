@@ -25,9 +25,27 @@ func TestRotateCredentials(t *testing.T) {
 	}
 	held := holdConn(t, addr(rec), rec["password"])
 
-	url, next, err := p.RotateCredentials(context.Background(), rec)
+	url, next, err := p.NewCredentials(context.Background(), rec)
 	if err != nil {
-		t.Fatalf("RotateCredentials: %v", err)
+		t.Fatalf("NewCredentials: %v", err)
+	}
+	if got, err := do(addr(rec), rec["password"], "PING"); err != nil || got != "PONG" {
+		t.Fatalf("before SetCredentials, PING with the old password = %q, %v", got, err)
+	}
+	if err := p.SetCredentials(context.Background(), rec, url, next); err != nil {
+		t.Fatalf("SetCredentials: %v", err)
+	}
+	// Set again (a start finishing the rotation): the server is left
+	// running, a connection made with the new password kept.
+	fresh := holdConn(t, addr(rec), next["password"])
+	if err := p.SetCredentials(context.Background(), rec, url, next); err != nil {
+		t.Fatalf("SetCredentials again: %v", err)
+	}
+	if _, err := io.WriteString(fresh.c, "*1\r\n$4\r\nPING\r\n"); err != nil {
+		t.Fatal(err)
+	}
+	if reply, err := readReply(fresh.r); err != nil || strings.TrimSpace(reply) != "PONG" {
+		t.Errorf("a connection made with the new password, after setting it again: %q, %v", reply, err)
 	}
 	if next["password"] == rec["password"] || !passwordRE.MatchString(next["password"]) {
 		t.Fatalf("new password %q (old %q)", next["password"], rec["password"])
@@ -69,7 +87,8 @@ func TestRotateCredentials(t *testing.T) {
 }
 
 // TestRotateCredentialsBadRecord: a record that is not one of this
-// provider's is refused, and no server is touched.
+// provider's, or new credentials of another add-on, are refused, and no
+// server is touched.
 func TestRotateCredentialsBadRecord(t *testing.T) {
 	needRedis(t)
 	p := newProvider(t, reachableDir(t))
@@ -80,9 +99,19 @@ func TestRotateCredentialsBadRecord(t *testing.T) {
 		{"name": "redis-kept", "port": rec["port"], "password": "short"},
 		{"name": "redis-kept", "port": rec["port"], "password": rec["password"], "data": "/etc"},
 	} {
-		if _, _, err := p.RotateCredentials(context.Background(), bad); err == nil {
-			t.Errorf("RotateCredentials(%v) succeeded", bad)
+		if _, _, err := p.NewCredentials(context.Background(), bad); err == nil {
+			t.Errorf("NewCredentials(%v) succeeded", bad)
 		}
+		if err := p.SetCredentials(context.Background(), bad, "", rec); err == nil {
+			t.Errorf("SetCredentials(from %v) succeeded", bad)
+		}
+		if err := p.SetCredentials(context.Background(), rec, "", bad); err == nil {
+			t.Errorf("SetCredentials(to %v) succeeded", bad)
+		}
+	}
+	_, other := provision(t, p, "redis-another")
+	if err := p.SetCredentials(context.Background(), rec, "", other); err == nil {
+		t.Errorf("SetCredentials to another add-on's record succeeded")
 	}
 	if got, err := do(addr(rec), rec["password"], "PING"); err != nil || got != "PONG" {
 		t.Errorf("after refusals, PING with the password = %q, %v", got, err)

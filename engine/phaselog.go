@@ -242,6 +242,18 @@ func prunePhaseLogs(dir, current string, keep int) {
 	}
 }
 
+// ReleaseOutputKept reports whether the output of the release phase of
+// app's release releaseID is kept on disk, as ReleaseOutput would find
+// it, with one look in the app's own directory.
+func (e *Engine) ReleaseOutputKept(app *App, releaseID string) bool {
+	dir := e.phaseLogDir(app.ID)
+	if dir == "" || !isBuildID(releaseID) {
+		return false
+	}
+	_, err := os.Stat(filepath.Join(dir, releaseID+".log"))
+	return err == nil
+}
+
 // ReleaseOutput returns the output of a release's release phase, while
 // it runs or once it ran, from disk after a restart; nil if none is
 // kept.

@@ -57,7 +57,7 @@ func (s *Server) releaseView(r *http.Request, app *engine.App, rel *engine.Relea
 			v.SlugRemoved, v.EligibleForRollback = true, false
 			// A failed release's slug goes first; what its release
 			// phase printed stays readable while it is kept.
-			phase = s.Engine.ReleaseOutput(rel.ID) != nil
+			phase = s.Engine.ReleaseOutputKept(app, rel.ID)
 		}
 		if err == nil {
 			v.Commit = slug.Commit

@@ -184,3 +184,93 @@ func (e *Engine) BackupScope(name, user string) (all bool, addons map[string]boo
 	}
 	return false, addons, nil
 }
+
+// CopyDatabase replaces the data of the database of add-on addonID,
+// found through the app named (see pgDatabase), with that of the
+// database at fromURL (the heroku CLI's pg:copy), if toURL is the
+// target's own URL: hako copies only into its own databases. A source
+// that is one of this server's databases must be attached to an app user
+// has access to; any other is reached with its URL's credentials only
+// (as pg:pull's). The dump streams within the server's byte limit and
+// replaces the target only once restored whole (PGBackuper.Pull). It
+// returns the source's add-on, nil for another server's. Returns
+// ENOTFOUND, EFORBIDDEN or EINVALID; a failure changes nothing.
+func (e *Engine) CopyDatabase(ctx context.Context, name, addonID, fromURL, toURL, user string) (*Addon, error) {
+	app, a, err := e.pgDatabase(name, addonID, user)
+	if err != nil {
+		return nil, err
+	}
+	b, err := e.pgBackuper()
+	if err != nil {
+		return nil, err
+	}
+	if own := e.addonURL(a); own == "" || toURL != own {
+		return nil, Errorf(EINVALID, "hako copies only into its own databases: name the target as a database of an app (TARGET_DB, or APP::TARGET_DB).")
+	}
+	if fromURL == "" {
+		return nil, Errorf(EINVALID, "Name the source database: pg:copy SOURCE TARGET.")
+	}
+	if fromURL == toURL {
+		return nil, Errorf(EINVALID, "Cannot copy database onto itself.")
+	}
+	src, err := e.pgAddonByURL(fromURL)
+	if err != nil {
+		return nil, err
+	}
+	if src != nil {
+		if src.ID == a.ID {
+			return nil, Errorf(EINVALID, "Cannot copy database onto itself.")
+		}
+		if !e.mayUse(src, user) {
+			return nil, Errorf(EFORBIDDEN, "You do not have access to the source database %s.", src.Name)
+		}
+	}
+	if err := b.Pull(ctx, a.Resource, fromURL); err != nil {
+		return nil, err
+	}
+	what := "another server's database"
+	if src != nil {
+		what = src.Name
+	}
+	e.log(app.Name, "api", "Database %s copied into %s by user %s", what, a.Name, user)
+	return src, nil
+}
+
+// addonURL is add-on a's URL, as its owning app's config has it ("" if
+// it has none).
+func (e *Engine) addonURL(a *Addon) string {
+	cfg, err := e.Config(a.App)
+	if err != nil {
+		return ""
+	}
+	return cfg[a.ConfigVar()]
+}
+
+// pgAddonByURL finds the PostgreSQL add-on whose URL is url, nil for
+// none.
+func (e *Engine) pgAddonByURL(url string) (*Addon, error) {
+	apps, err := e.Apps()
+	if err != nil {
+		return nil, err
+	}
+	for _, x := range apps {
+		for i := range x.Addons {
+			a := &x.Addons[i]
+			if a.Service == pgService && e.addonURL(a) == url {
+				return a, nil
+			}
+		}
+	}
+	return nil, nil
+}
+
+// mayUse reports whether user has access to an app add-on a is attached
+// to.
+func (e *Engine) mayUse(a *Addon, user string) bool {
+	for _, at := range a.AllAttachments() {
+		if e.CheckAccess(user, at.App, AccessMember) == nil {
+			return true
+		}
+	}
+	return false
+}

@@ -88,6 +88,7 @@ var routeRules = map[string]rule{
 	"POST /client/v11/apps/{app}/transfers/{transfer}/actions/cancel":     dataApp,
 	"POST /client/v11/databases/{addon}/backups":                          anyUser, // the handlers find only add-ons the caller may see,
 	"POST /client/v11/databases/{addon}/restores":                         anyUser, // and act through an app of theirs it is attached to
+	"POST /client/v11/databases/{addon}/transfers":                        anyUser, // (pg:copy: the source checked too, engine.CopyDatabase)
 	"GET /client/v11/databases/{addon}/transfer-schedules":                anyUser,
 	"POST /client/v11/databases/{addon}/transfer-schedules":               anyUser,
 	"DELETE /client/v11/databases/{addon}/transfer-schedules/{schedule}":  anyUser,

@@ -57,7 +57,8 @@ func transferNum(list []transfer, num int) (transfer, bool) {
 // (409), the heroku CLI and hako's own verb, and takes no number. Once
 // the lock goes, b001 completes. Then the heroku CLI's capture is
 // interrupted (SIGINT, a Ctrl-C) while it polls: its backup, b002, goes
-// on and completes too.
+// on and completes too. A third, canceled, is found canceled by the
+// polling, and the next capture is b004.
 func TestHerokuCLIPGCaptureDetached(t *testing.T) {
 	cli := herokuCLI(t)
 	need(t, "psql", "pg_dump", "pg_restore")
@@ -139,4 +140,27 @@ func TestHerokuCLIPGCaptureDetached(t *testing.T) {
 		x, ok := transferNum(transferList(t, d, "", "owner-db"), 2)
 		return ok && x.FinishedAt != "" && x.Succeeded
 	})
+
+	// A capture through the Data API canceled: the polling finds it
+	// finished, failed and canceled, and its number is not given again.
+	release = holdItems(t, d)
+	code, body = d.apiAs(t, "member", "POST", "/client/v11/databases/"+d.addon+"/backups", "")
+	var b003 transfer
+	if err := json.Unmarshal([]byte(body), &b003); err != nil || code != 201 || b003.Num != 3 || b003.FinishedAt != "" {
+		t.Fatalf("a third capture: %d %s", code, body)
+	}
+	out, err = member.run(cliRow{args: []string{"pg:backups:cancel", "-a", "uses-db"}})
+	if e := holdsLines(out, []string{"Cancelling b003... done"}); err != nil || e != nil {
+		t.Errorf("member: heroku pg:backups:cancel: %v %v\n%s", err, e, out)
+	}
+	code, body = d.apiAs(t, "member", "GET", "/client/v11/apps/owner-db/transfers/"+b003.UUID, "")
+	var polled transfer
+	if err := json.Unmarshal([]byte(body), &polled); err != nil || code != 200 || polled.FinishedAt == "" || polled.Succeeded || polled.CanceledAt == nil {
+		t.Errorf("polling the canceled b003: %d %s", code, body)
+	}
+	release()
+	s.hako(t, "pg:backups:capture", "-a", "owner-db")
+	if _, ok := transferNum(transferList(t, d, "", "owner-db"), 4); !ok {
+		t.Errorf("the capture after the canceled b003 is not b004: %+v", transferList(t, d, "", "owner-db"))
+	}
 }

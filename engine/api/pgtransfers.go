@@ -328,14 +328,16 @@ func (s *Server) dataCapture(w http.ResponseWriter, r *http.Request) {
 			break
 		}
 	}
-	var started engine.PGBackup
+	// The transfer as answered, which done, called once the request is
+	// over, starts from: the request is not read after its handler.
+	var started TransferView
 	ready := make(chan struct{})
 	done := func(_ *engine.PGBackup, err error) {
 		if err == nil {
 			return
 		}
 		<-ready
-		t := backupTransfer(r, started)
+		t := started
 		now := dataTime(time.Now())
 		t.FinishedAt, t.UpdatedAt = now, now
 		if engine.ErrorCode(err) == engine.EINVALID && strings.Contains(engine.ErrorMessage(err), "canceled") {
@@ -351,9 +353,9 @@ func (s *Server) dataCapture(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	bk.Attachment = from
-	started = *bk
+	started = backupTransfer(r, *bk)
 	close(ready)
-	writeJSON(w, http.StatusCreated, backupTransfer(r, started))
+	writeJSON(w, http.StatusCreated, started)
 }
 
 // backupURLRe is a backup's URL on this server: a transfer's to_url or

@@ -216,7 +216,7 @@ var sshCommandArgs = map[string][]string{
 	"pipelines:add": {"nope", "--stage", "staging"}, "pipelines:promote": {}, "ps:scale": {"web=1"}, "ps:stop": {"run.1"},
 	"logs": {"-n", "1"}, "run": {"--no-tty", "true"},
 	"pg:pull": {"postgres://127.0.0.1:1/x", "--confirm", "shared"}, "pg:push": {"postgres://127.0.0.1:1/x"},
-	"pg:backups:restore": {"b001", "--confirm", "shared"}, "pg:credentials:rotate": {"--confirm", "shared"},
+	"pg:backups:restore": {"b001", "--confirm", "shared"}, "pg:backups:schedule": {"--at", "02:00"}, "pg:credentials:rotate": {"--confirm", "shared"},
 }
 
 // localCommands refuse to run over SSH whatever the app: they need the

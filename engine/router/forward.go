@@ -399,27 +399,19 @@ func (rt *Router) forward(cc *clientConn, rq *fastRequest, head []byte, host, ap
 // response timeout, looking every clientCheck whether the client left;
 // pending is what the client's reader still holds of the request.
 func (rt *Router) awaitResponse(cc *clientConn, uc *upConn, pending int) ([]byte, error) {
-	now := time.Now()
-	deadline := now.Add(rt.ResponseTimeout)
+	deadline := time.Now().Add(rt.ResponseTimeout)
 	for {
-		until := now.Add(clientCheck)
+		until := time.Now().Add(clientCheck)
 		if until.After(deadline) {
 			until = deadline
 		}
-		// A deadline set for an earlier request is kept when it is at
-		// most a sixteenth of clientCheck early (the client is looked
-		// at that much sooner): a busy connection would otherwise
-		// change a runtime timer per request.
-		if uc.readDeadline.After(until) || uc.readDeadline.Before(until.Add(-clientCheck/16)) {
-			uc.setReadDeadline(until)
-		}
+		_ = uc.SetReadDeadline(until)
 		head, err := peekHead(uc.br)
 		if err == nil {
 			// The answer has begun: from here the dyno may be silent
-			// for a window at a time (H15), not a response time. The
-			// window is set before the first wait for more of it
-			// (streaming), not here: most answers come whole.
+			// for a window at a time (H15), not a response time.
 			uc.quietUntil = time.Time{}
+			uc.streaming(rt.StreamIdleTimeout)
 			return head, nil
 		}
 		if !errors.Is(err, os.ErrDeadlineExceeded) {
@@ -428,8 +420,7 @@ func (rt *Router) awaitResponse(cc *clientConn, uc *upConn, pending int) ([]byte
 			}
 			return nil, err
 		}
-		now = time.Now()
-		if !now.Before(deadline) {
+		if !time.Now().Before(deadline) {
 			return nil, err
 		}
 		if cc.gone(pending) {

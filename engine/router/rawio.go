@@ -1,7 +1,6 @@
 package router
 
 import (
-	"errors"
 	"io"
 	"os"
 	"syscall"
@@ -44,15 +43,6 @@ type rawIO struct {
 	pend      []byte
 	pendStuck bool // pend met a full socket buffer: written by Write
 
-	// Inside the RawConn's Read callback (see Router.serveWaiting): fd
-	// is the socket, read directly; a read that would wait returns
-	// errWouldBlock instead, and drained says the last read emptied the
-	// socket, so that the next one need not be tried.
-	inWait  bool
-	fd      uintptr
-	drained bool
-	empty   int // reads that found nothing (EAGAIN)
-
 	read, write func(fd uintptr) bool // bound once: no allocation per call
 }
 
@@ -66,9 +56,6 @@ func newRawIO(raw syscall.RawConn) *rawIO {
 func (r *rawIO) Read(p []byte) (int, error) {
 	if len(p) == 0 {
 		return 0, nil
-	}
-	if r.inWait {
-		return r.readInWait(p)
 	}
 	for {
 		r.rp, r.rn, r.rer = p, 0, nil
@@ -89,32 +76,6 @@ func (r *rawIO) Read(p []byte) (int, error) {
 		}
 		return n, rer
 	}
-}
-
-// errWouldBlock is what a read inside the callback returns when the
-// socket has nothing: the callback then returns to wait.
-var errWouldBlock = errors.New("would block")
-
-// readInWait reads p inside the Read callback. A read that returns less
-// than it was given has emptied the socket (TCP hands over all it holds,
-// up to the length asked), so the next read is not tried: it would fail
-// with EAGAIN, a system call for nothing.
-func (r *rawIO) readInWait(p []byte) (int, error) {
-	if r.drained {
-		return 0, errWouldBlock
-	}
-	r.rp, r.rn, r.rer = p, 0, nil
-	done := r.doRead(r.fd)
-	n, rer := r.rn, r.rer
-	r.rp = nil
-	switch {
-	case !done:
-		r.drained = true
-		return 0, errWouldBlock
-	case rer == nil && n < len(p):
-		r.drained = true
-	}
-	return n, rer
 }
 
 // sendWithRead makes the next Write (a bufio.Writer's Flush of a whole
@@ -175,7 +136,6 @@ func (r *rawIO) doRead(fd uintptr) bool {
 		case syscall.EINTR:
 			continue
 		case syscall.EAGAIN:
-			r.empty++
 			return false // wait for the poller, then again
 		default:
 			r.rer = os.NewSyscallError("read", e)

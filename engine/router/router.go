@@ -13,7 +13,6 @@ import (
 	"net/http/httputil"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"hako/engine"
@@ -81,16 +80,11 @@ type Router struct {
 	up        *upstream    // the forwarding loop's dyno connections
 	slow      *http.Server // what the loop hands over (see Serve)
 
-	srvMu    sync.Mutex
-	closing  bool
-	stopping atomic.Bool // closing, read without srvMu by requests
-
-	// emptyReads counts the client reads that found nothing (EAGAIN),
-	// added as connections end: what serveWaiting saves, for its test.
-	emptyReads atomic.Int64
-	listeners  []net.Listener
-	handoffs   []*handoff
-	conns      map[*clientConn]struct{}
+	srvMu     sync.Mutex
+	closing   bool
+	listeners []net.Listener
+	handoffs  []*handoff
+	conns     map[*clientConn]struct{}
 }
 
 var (

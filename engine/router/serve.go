@@ -84,7 +84,6 @@ func (rt *Router) Shutdown(ctx context.Context) error {
 	rt.once.Do(rt.init)
 	rt.srvMu.Lock()
 	rt.closing = true
-	rt.stopping.Store(true)
 	for _, ln := range rt.listeners {
 		_ = ln.Close()
 	}
@@ -99,11 +98,8 @@ func (rt *Router) Shutdown(ctx context.Context) error {
 	for {
 		rt.srvMu.Lock()
 		for cc := range rt.conns {
-			if cc.idle.Load() && cc.closed.CompareAndSwap(false, true) {
-				// From a goroutine: a connection served inside a wait
-				// (serveWaiting) that took a request since it was seen
-				// idle closes only when that request is answered.
-				go cc.c.Close()
+			if cc.idle.Load() {
+				cc.c.Close()
 			}
 		}
 		left := len(rt.conns)
@@ -131,14 +127,8 @@ type clientConn struct {
 	idle atomic.Bool // waiting for a request: Shutdown may close it
 
 	raw  syscall.RawConn // for gone; nil when the connection has none
-	sock *rawIO          // what br and bw use, when raw is not nil
 	fwd  string          // the client's address, for X-Forwarded-For
 	port string          // the port it connected to, X-Forwarded-Port
-
-	wait     time.Duration // the time given for the next request head
-	deadline time.Time     // the connection's read deadline
-	begun    bool          // the wait for the next head has begun
-	closed   atomic.Bool   // Shutdown closed it
 }
 
 // Buffers of client connections: a request head must fit in the
@@ -165,9 +155,6 @@ func (rt *Router) serveConn(cc *clientConn) {
 			cc.bw.Reset(nil)
 			writers.Put(cc.bw)
 		}
-		if cc.sock != nil {
-			rt.emptyReads.Add(int64(cc.sock.empty))
-		}
 		rt.srvMu.Lock()
 		delete(rt.conns, cc)
 		rt.srvMu.Unlock()
@@ -187,148 +174,64 @@ func (rt *Router) serveConn(cc *clientConn) {
 		}
 	}
 	sock := socketIO(cc.c, cc.raw)
-	cc.sock, _ = sock.(*rawIO)
 	cc.br = readers.Get().(*bufio.Reader)
 	cc.br.Reset(sock)
 	cc.bw = writers.Get().(*bufio.Writer)
 	cc.bw.Reset(sock)
-	cc.wait = rt.ReadHeaderTimeout
+	wait := rt.ReadHeaderTimeout
+	var deadline time.Time // the client connection's read deadline
 	for {
-		if cc.sock != nil {
-			switch rt.serveWaiting(cc) {
-			case actClose:
-				return
-			case actHandOff:
-				handed = rt.handOff(cc)
-				return
-			}
-			// actOutside: this request the plain way.
-		}
-		cc.begin()
 		cc.idle.Store(true)
+		// The deadline for the next request is moved only when it is more
+		// than a sixteenth of wait off: setting it costs the runtime a
+		// timer change, which a busy connection would pay per request.
+		// It stays through the forwarding, where the client is read only
+		// for a request body (a peek for a closed connection ignores it).
+		if want := time.Now().Add(wait); deadline.Before(want.Add(-wait/16)) || deadline.After(want) {
+			deadline = want
+			_ = cc.c.SetReadDeadline(deadline)
+		}
 		if _, err := cc.br.Peek(1); err != nil {
 			return
 		}
-		switch rt.step(cc, false) {
-		case actClose:
+		cc.idle.Store(false)
+		if rt.shuttingDown() {
 			return
-		case actHandOff:
+		}
+		head, err := peekHead(cc.br)
+		if err != nil && !errors.Is(err, errHeadTooLarge) {
+			return
+		}
+		var rq fastRequest
+		if err != nil || !rq.parse(head) {
 			handed = rt.handOff(cc)
 			return
 		}
-	}
-}
-
-// What serving a client's request leads to.
-type action int
-
-const (
-	actNext    action = iota // the next request
-	actClose                 // close the connection
-	actHandOff               // give the connection to net/http
-	actWait                  // wait for more of the client (serveWaiting)
-	actOutside               // serve this request outside the wait
-)
-
-// begin starts the wait for a request head: its read deadline is the
-// time the client is given (the idle timeout after the first request).
-// The deadline is moved only when it is more than a sixteenth of the
-// wait off: setting it costs the runtime a timer change, which a busy
-// connection would pay per request. It stays through the forwarding,
-// where the client is read only for a request body (a peek for a closed
-// connection ignores it).
-func (cc *clientConn) begin() {
-	if cc.begun {
-		return
-	}
-	cc.begun = true
-	if want := time.Now().Add(cc.wait); cc.deadline.Before(want.Add(-cc.wait/16)) || cc.deadline.After(want) {
-		cc.deadline = want
-		_ = cc.c.SetReadDeadline(cc.deadline)
-	}
-}
-
-// serveWaiting serves the client's requests from inside one wait of the
-// poller on its socket (its RawConn's Read), until one must be served
-// outside it or the connection ends.
-//
-// The trap: the poller forgets the socket's readiness when a wait
-// begins, so between requests a plain Read must try the socket before
-// it waits, and as a client sends its next request only after it read
-// the answer, that read nearly always fails with EAGAIN: a system call
-// per request for nothing. Inside one wait, readiness that comes after
-// the wait began is kept, so a read that emptied the socket (it returned
-// less than it was given) need not be followed by one that would fail:
-// the callback returns to wait, and whatever the client sent since then
-// ends the wait at once. nginx does the same with its own poller.
-//
-// Requests whose body is not all read yet are served outside the wait:
-// reading the client then may have to wait, which a callback cannot do.
-// The connection's Close waits for the callback to return (Shutdown
-// closes only idle connections, from goroutines of their own).
-func (rt *Router) serveWaiting(cc *clientConn) action {
-	r := cc.sock
-	act := actClose
-	err := cc.raw.Read(func(fd uintptr) bool {
-		r.inWait, r.fd, r.drained = true, fd, false
-		for {
-			cc.begin()
-			a := rt.step(cc, true)
-			if a == actNext {
-				continue
-			}
-			r.inWait = false
-			if a == actWait {
-				cc.idle.Store(cc.br.Buffered() == 0)
-				return false
-			}
-			act = a
-			return true
+		host := normalizeHost(rq.host)
+		app, all, maintenance, ok := rt.route(host)
+		if !ok || maintenance {
+			handed = rt.handOff(cc)
+			return
 		}
-	})
-	if err != nil {
-		return actClose
+		up, addr, done := rt.pick(host, all)
+		if addr == "" {
+			handed = rt.handOff(cc)
+			return
+		}
+		keep := rt.forward(cc, &rq, head, host, app, up, addr)
+		done()
+		if !keep {
+			return
+		}
+		wait = rt.IdleTimeout
 	}
-	return act
 }
 
-// step serves the request at the head of the client's reader; inWait
-// says it runs inside serveWaiting.
-func (rt *Router) step(cc *clientConn, inWait bool) action {
-	head, err := peekHead(cc.br)
-	if errors.Is(err, errWouldBlock) {
-		return actWait
-	}
-	cc.idle.Store(false)
-	if err != nil && !errors.Is(err, errHeadTooLarge) || rt.shuttingDown() {
-		return actClose
-	}
-	var rq fastRequest
-	if err != nil || !rq.parse(head) {
-		return actHandOff
-	}
-	if inWait && rq.length > 0 && int64(cc.br.Buffered()) < int64(len(head))+rq.length {
-		return actOutside
-	}
-	host := normalizeHost(rq.host)
-	app, all, maintenance, ok := rt.route(host)
-	if !ok || maintenance {
-		return actHandOff
-	}
-	up, addr, done := rt.pick(host, all)
-	if addr == "" {
-		return actHandOff
-	}
-	keep := rt.forward(cc, &rq, head, host, app, up, addr)
-	done()
-	if !keep {
-		return actClose
-	}
-	cc.wait, cc.begun = rt.IdleTimeout, false
-	return actNext
+func (rt *Router) shuttingDown() bool {
+	rt.srvMu.Lock()
+	defer rt.srvMu.Unlock()
+	return rt.closing
 }
-
-func (rt *Router) shuttingDown() bool { return rt.stopping.Load() }
 
 // gone reports whether the client closed its connection (or reset it),
 // peeking without blocking; what it sent next (pipelined) is not gone.
@@ -338,19 +241,12 @@ func (cc *clientConn) gone(pending int) bool {
 		return false
 	}
 	gone := false
-	peek := func(fd uintptr) bool {
+	_ = cc.raw.Read(func(fd uintptr) bool {
 		var b [1]byte
 		n, _, err := syscall.Recvfrom(int(fd), b[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
 		gone = err == nil && n == 0 || err != nil && err != syscall.EAGAIN && err != syscall.EWOULDBLOCK && err != syscall.EINTR
 		return true
-	}
-	if cc.sock != nil && cc.sock.inWait {
-		// Inside serveWaiting's callback, which holds the socket's
-		// read lock: a RawConn Read would wait for it forever.
-		peek(cc.sock.fd)
-	} else {
-		_ = cc.raw.Read(peek)
-	}
+	})
 	return gone
 }
 

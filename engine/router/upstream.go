@@ -39,14 +39,6 @@ type upConn struct {
 	// quietUntil is the read deadline while an answer streams: the end
 	// of the dyno's silence window (see streaming).
 	quietUntil time.Time
-	// readDeadline is the read deadline last set (setReadDeadline).
-	readDeadline time.Time
-}
-
-// setReadDeadline sets the connection's read deadline and remembers it.
-func (uc *upConn) setReadDeadline(t time.Time) {
-	uc.readDeadline = t
-	_ = uc.SetReadDeadline(t)
 }
 
 // peekAfter is how long a connection may sit idle before it is checked
@@ -206,6 +198,6 @@ func (uc *upConn) streaming(window time.Duration) {
 	now := time.Now()
 	if uc.quietUntil.Sub(now) < window-window/64 {
 		uc.quietUntil = now.Add(window)
-		uc.setReadDeadline(uc.quietUntil)
+		_ = uc.SetReadDeadline(uc.quietUntil)
 	}
 }

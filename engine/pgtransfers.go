@@ -43,19 +43,29 @@ func (e *Engine) DeleteBackup(name, addonID, id, user string) (*PGBackup, error)
 	if err != nil {
 		return nil, err
 	}
+	resource, err := e.attachedResource(name, addonID, id)
+	if err != nil {
+		return nil, err
+	}
+	if err := b.Delete(resource, bk.ID); err != nil {
+		return nil, err
+	}
+	e.log(name, "api", "Backup %s of %s deleted by user %s", bk.ID, bk.Addon, user)
+	return bk, nil
+}
+
+// attachedResource returns the resource of the add-on addonID as one of
+// the app's attachments holds it; ENOTFOUND (naming backup id) when the
+// add-on is not attached to the app.
+func (e *Engine) attachedResource(name, addonID, id string) (map[string]string, error) {
 	on, err := e.attachmentsOn(name)
 	if err != nil {
 		return nil, err
 	}
 	for _, at := range on {
-		if at.Addon.ID != addonID {
-			continue
+		if at.Addon.ID == addonID {
+			return at.Addon.Resource, nil
 		}
-		if err := b.Delete(at.Addon.Resource, bk.ID); err != nil {
-			return nil, err
-		}
-		e.log(name, "api", "Backup %s of %s deleted by user %s", bk.ID, bk.Addon, user)
-		return bk, nil
 	}
 	return nil, Errorf(ENOTFOUND, "%s has no backup %s: `hako pg:backups -a %s` lists them.", name, id, name)
 }
@@ -105,21 +115,15 @@ func (e *Engine) CancelBackup(name, addonID, id, user string) (*PGBackup, error)
 	if !bk.Running {
 		return nil, Errorf(ENOTFOUND, "Backup %s is finished: only a backup being taken can be canceled.", id)
 	}
-	on, err := e.attachmentsOn(name)
+	resource, err := e.attachedResource(name, addonID, id)
 	if err != nil {
 		return nil, err
 	}
-	for _, at := range on {
-		if at.Addon.ID != addonID {
-			continue
-		}
-		if err := c.Cancel(at.Addon.Resource, bk.ID); err != nil {
-			return nil, err
-		}
-		e.log(name, "api", "Backup %s of %s canceled by user %s", bk.ID, bk.Addon, user)
-		return bk, nil
+	if err := c.Cancel(resource, bk.ID); err != nil {
+		return nil, err
 	}
-	return nil, Errorf(ENOTFOUND, "%s has no backup %s: `hako pg:backups -a %s` lists them.", name, id, name)
+	e.log(name, "api", "Backup %s of %s canceled by user %s", bk.ID, bk.Addon, user)
+	return bk, nil
 }
 
 // CancelAppBackup is CancelBackup of the app's backup ref ("b001"), or

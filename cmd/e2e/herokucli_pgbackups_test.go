@@ -25,12 +25,8 @@ func TestHerokuCLIPGBackups(t *testing.T) {
 	need(t, "psql", "pg_dump", "pg_restore")
 	d := newAttachedDB(t)
 	s := d.s
-	token, err := os.ReadFile(filepath.Join(s.home, "api-token"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	admin := &herokuEnv{t: t, s: s, cli: cli, home: t.TempDir(), token: strings.TrimSpace(string(token))}
-	stranger := &herokuEnv{t: t, s: s, cli: cli, home: t.TempDir(), token: d.tokens["stranger"]}
+	admin := d.heroku(t, cli, "admin")
+	stranger := d.heroku(t, cli, "stranger")
 	heroku := func(h *herokuEnv, args ...string) (string, error) {
 		t.Helper()
 		out, err := h.run(cliRow{args: args})

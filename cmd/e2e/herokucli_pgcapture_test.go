@@ -90,7 +90,7 @@ func TestHerokuCLIPGCaptureDetached(t *testing.T) {
 		!regexp.MustCompile(`^A backup of \w+ is already being taken \(b001\): wait for it to finish, or stop it with pg:backups:cancel\.$`).MatchString(refusal.Message) {
 		t.Errorf("a second capture through the Data API: %d %s", code, body)
 	}
-	member := &herokuEnv{t: t, s: s, cli: cli, home: t.TempDir(), token: d.tokens["member"]}
+	member := d.heroku(t, cli, "member")
 	out, err := member.run(cliRow{args: []string{"pg:backups:capture", "SHARED_DB", "-a", "uses-db"}})
 	if err == nil || !hasLineMatch(out, ` ›   Error: A backup of \w+ is already being taken \(b001\): ?`) ||
 		!hasLine(out, " ›   wait for it to finish, or stop it with pg:backups:cancel.") || !hasLine(out, " ›   Error ID: conflict") {

@@ -36,7 +36,7 @@ func TestHerokuCLIPGCopy(t *testing.T) {
 	shared := strings.TrimSpace(s.hako(t, "config:get", "SHARED_DB_URL", "-a", "uses-db"))
 	lone := strings.TrimSpace(s.hako(t, "config:get", "DATABASE_URL", "-a", "lone-db"))
 	sqlAt(t, target, "create table before (v text); insert into before values ('old')")
-	member := &herokuEnv{t: t, s: s, cli: cli, home: t.TempDir(), token: d.tokens["member"]}
+	member := d.heroku(t, cli, "member")
 	unchanged := func(when string) {
 		t.Helper()
 		if got := sqlAt(t, target, "select string_agg(v, ',') from before"); got != "old" {

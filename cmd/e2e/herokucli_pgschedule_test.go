@@ -1,8 +1,6 @@
 package e2e
 
 import (
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -20,13 +18,9 @@ func TestHerokuCLIPGBackupsSchedule(t *testing.T) {
 	need(t, "psql", "pg_dump", "pg_restore")
 	d := newAttachedDB(t)
 	s := d.s
-	token, err := os.ReadFile(filepath.Join(s.home, "api-token"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	admin := &herokuEnv{t: t, s: s, cli: cli, home: t.TempDir(), token: strings.TrimSpace(string(token))}
-	member := &herokuEnv{t: t, s: s, cli: cli, home: t.TempDir(), token: d.tokens["member"]}
-	stranger := &herokuEnv{t: t, s: s, cli: cli, home: t.TempDir(), token: d.tokens["stranger"]}
+	admin := d.heroku(t, cli, "admin")
+	member := d.heroku(t, cli, "member")
+	stranger := d.heroku(t, cli, "stranger")
 	run := func(h *herokuEnv, args ...string) (string, error) {
 		t.Helper()
 		return h.run(cliRow{args: args})

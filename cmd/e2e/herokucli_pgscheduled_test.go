@@ -24,11 +24,7 @@ func TestHerokuCLIPGScheduledBackupNames(t *testing.T) {
 	d := newAttachedDB(t)
 	s := d.s
 	s.psqlValue(t, "owner-db", seed)
-	token, err := os.ReadFile(filepath.Join(s.home, "api-token"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	admin := &herokuEnv{t: t, s: s, cli: cli, home: t.TempDir(), token: strings.TrimSpace(string(token))}
+	admin := d.heroku(t, cli, "admin")
 	must := func(args []string, lines ...string) {
 		t.Helper()
 		out, err := admin.run(cliRow{args: args})

@@ -30,7 +30,7 @@ func TestHerokuCLIPGBackupsThroughAttachment(t *testing.T) {
 		t.Fatalf("owner-db's transfers: %+v", private)
 	}
 
-	member := &herokuEnv{t: t, s: s, cli: cli, home: t.TempDir(), token: d.tokens["member"]}
+	member := d.heroku(t, cli, "member")
 	// Without the member's view of owner-db's transfers, the CLI retries
 	// its poll for a minute and fails: 40 s is plenty for a small dump.
 	start := time.Now()
@@ -77,7 +77,7 @@ func TestHerokuCLIPGBackupsThroughAttachment(t *testing.T) {
 			}
 		}
 	}
-	stranger := &herokuEnv{t: t, s: s, cli: cli, home: t.TempDir(), token: d.tokens["stranger"]}
+	stranger := d.heroku(t, cli, "stranger")
 	out, err = stranger.run(cliRow{args: []string{"pg:backups:info", "b001", "-a", "owner-db"}})
 	if err == nil || !hasLine(out, " ›   Error: You do not have access to the app owner-db.") {
 		t.Errorf("stranger: heroku pg:backups:info b001 -a owner-db: %v\n%s", err, out)
@@ -159,12 +159,12 @@ func TestHerokuCLIPGBackupsCancel(t *testing.T) {
 	if out := s.hako(t, "pg:backups", "-a", "owner-db"); !hasLineMatch(out, `b001\s+\S+\s+\d+(\.\d)?[kM]?B so far, running\s+`+d.addon) {
 		t.Errorf("hako pg:backups during the capture:\n%s", out)
 	}
-	member := &herokuEnv{t: t, s: s, cli: cli, home: t.TempDir(), token: d.tokens["member"]}
+	member := d.heroku(t, cli, "member")
 	out, err := member.run(cliRow{args: []string{"pg:backups", "-a", "uses-db"}})
 	if err != nil || !hasLineMatch(out, ` +b001 +\d{4}-\d\d-\d\d \d\d:\d\d:\d\d \+0000 +Running \(processed \d+(\.\d\d)?[KM]?B\) +\d+(\.\d\d)?[KM]?B +SHARED_DB *`) {
 		t.Errorf("member: heroku pg:backups -a uses-db during the capture: %v\n%s", err, out)
 	}
-	stranger := &herokuEnv{t: t, s: s, cli: cli, home: t.TempDir(), token: d.tokens["stranger"]}
+	stranger := d.heroku(t, cli, "stranger")
 	out, err = stranger.run(cliRow{args: []string{"pg:backups:cancel", "-a", "owner-db"}})
 	if err == nil || !hasLine(out, " ›   Error: You do not have access to the app owner-db.") {
 		t.Errorf("stranger: heroku pg:backups:cancel -a owner-db: %v\n%s", err, out)

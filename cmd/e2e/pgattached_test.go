@@ -25,6 +25,25 @@ type attachedDB struct {
 	tokens map[string]string // member, stranger: their API tokens
 }
 
+// heroku returns a heroku CLI environment of its own (cli is
+// herokuCLI's) for who: "admin" (the server's own token), "member" or
+// "stranger".
+func (d *attachedDB) heroku(t *testing.T, cli, who string) *herokuEnv {
+	t.Helper()
+	token := d.tokens[who]
+	if who == "admin" {
+		b, err := os.ReadFile(filepath.Join(d.s.home, "api-token"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		token = strings.TrimSpace(string(b))
+	}
+	if token == "" {
+		t.Fatalf("no token for %q", who)
+	}
+	return &herokuEnv{t: t, s: d.s, cli: cli, home: t.TempDir(), token: token}
+}
+
 func newAttachedDB(t *testing.T) *attachedDB {
 	t.Helper()
 	s := startServer(t)

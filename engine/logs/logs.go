@@ -67,7 +67,13 @@ type ring struct {
 
 // Log records one line.
 func (b *Buffer) Log(app, source, proc, text string) {
-	l := Line{Time: time.Now(), Source: source, Proc: proc, Text: text}
+	b.LogAt(time.Now(), app, source, proc, text)
+}
+
+// LogAt records one line written at at: the router, which has just read
+// the clock for the request's times, logs a line per request.
+func (b *Buffer) LogAt(at time.Time, app, source, proc, text string) {
+	l := Line{Time: at, Source: source, Proc: proc, Text: text}
 	b.mu.Lock()
 	if b.apps == nil {
 		b.apps = map[string]*ring{}

@@ -288,7 +288,7 @@ func (rt *Router) forward(cc *clientConn, rq *fastRequest, head []byte, host, ap
 		if fresh {
 			uc, err = rt.up.dialConn(ctx, addr)
 		} else {
-			uc, reused, err = rt.up.get(ctx, addr)
+			uc, reused, err = rt.up.get(ctx, addr, st.start)
 		}
 		if err != nil {
 			if errors.Is(err, syscall.ECONNREFUSED) && st.cur+1 < len(candidates) {
@@ -298,7 +298,13 @@ func (rt *Router) forward(cc *clientConn, rq *fastRequest, head []byte, host, ap
 			}
 			return fail(err)
 		}
-		st.connected.CompareAndSwap(0, time.Now().UnixNano())
+		// A pooled connection is connected as the request starts: the
+		// clock is read again only after a dial.
+		now := st.start
+		if !reused {
+			now = time.Now()
+		}
+		st.connected.CompareAndSwap(0, now.UnixNano())
 		rt.writeRequestHead(uc.bw, rq, head, st, cc)
 		if rq.length > 0 {
 			consume()
@@ -313,7 +319,10 @@ func (rt *Router) forward(cc *clientConn, rq *fastRequest, head []byte, host, ap
 		}
 		err = uc.sendRequest()
 		if err == nil {
-			rhead, err = rt.awaitResponse(cc, uc, pendingOf())
+			if rq.length > 0 {
+				now = time.Now() // after the body
+			}
+			rhead, err = rt.awaitResponse(cc, uc, pendingOf(), now)
 		}
 		for err == nil {
 			if !rs.parse(rhead) {
@@ -335,7 +344,7 @@ func (rt *Router) forward(cc *clientConn, rq *fastRequest, head []byte, host, ap
 				st.fail("H27", "Client Request Interrupted", 499, true)
 				return false
 			}
-			rhead, err = rt.awaitResponse(cc, uc, pendingOf())
+			rhead, err = rt.awaitResponse(cc, uc, pendingOf(), time.Now())
 		}
 		if err == nil {
 			break
@@ -387,30 +396,31 @@ func (rt *Router) forward(cc *clientConn, rq *fastRequest, head []byte, host, ap
 		}
 		return false
 	}
+	st.end = time.Now()
+	cc.last = st.end
 	if rs.close || delimited {
 		uc.Close()
 	} else {
-		rt.up.put(uc)
+		rt.up.put(uc, st.end)
 	}
 	return !closeClient
 }
 
 // awaitResponse waits for the head of the dyno's answer, within the
-// response timeout, looking every clientCheck whether the client left;
-// pending is what the client's reader still holds of the request.
-func (rt *Router) awaitResponse(cc *clientConn, uc *upConn, pending int) ([]byte, error) {
-	deadline := time.Now().Add(rt.ResponseTimeout)
+// response timeout from now, looking every clientCheck whether the client
+// left; pending is what the client's reader still holds of the request.
+func (rt *Router) awaitResponse(cc *clientConn, uc *upConn, pending int, now time.Time) ([]byte, error) {
+	deadline := now.Add(rt.ResponseTimeout)
 	for {
-		until := time.Now().Add(clientCheck)
+		until := now.Add(clientCheck)
 		if until.After(deadline) {
 			until = deadline
 		}
-		_ = uc.SetReadDeadline(until)
+		uc.setUntil(until, now)
 		head, err := peekHead(uc.br)
 		if err == nil {
 			// The answer has begun: from here the dyno may be silent
 			// for a window at a time (H15), not a response time.
-			uc.quietUntil = time.Time{}
 			uc.streaming(rt.StreamIdleTimeout)
 			return head, nil
 		}
@@ -420,7 +430,8 @@ func (rt *Router) awaitResponse(cc *clientConn, uc *upConn, pending int) ([]byte
 			}
 			return nil, err
 		}
-		if !time.Now().Before(deadline) {
+		now = time.Now()
+		if !now.Before(deadline) {
 			return nil, err
 		}
 		if cc.gone(pending) {

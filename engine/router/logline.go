@@ -26,7 +26,22 @@ func (rt *Router) logFast(st *reqState, status int, n int64) {
 	if rt.logs == nil {
 		return
 	}
-	rt.logs.Log(st.app, "heroku", "router", st.line(status, n, time.Now()))
+	end := st.end
+	if end.IsZero() {
+		end = time.Now()
+	}
+	line := st.line(status, n, end)
+	if tl, ok := rt.logs.(timedLogs); ok {
+		tl.LogAt(end, st.app, "heroku", "router", line)
+		return
+	}
+	rt.logs.Log(st.app, "heroku", "router", line)
+}
+
+// timedLogs is a log sink that takes a line's time from the caller
+// (logs.Buffer): the router has read the clock for the request already.
+type timedLogs interface {
+	LogAt(at time.Time, app, source, proc, text string)
 }
 
 // line formats the log line; fields that do not apply are left empty.

@@ -29,6 +29,9 @@ type reqState struct {
 	requestID    string
 	fwd          string
 	start        time.Time
+	// end is when the forwarding loop wrote the answer whole; zero: the
+	// clock is read when the line is logged.
+	end time.Time
 
 	// candidates are the up dynos in the order they are tried; cur is
 	// the one in use. Only the serving goroutine touches them.

@@ -107,7 +107,7 @@ func (r *rawIO) flushPend() error {
 func (r *rawIO) doRead(fd uintptr) bool {
 	if len(r.pend) > 0 {
 		for len(r.pend) > 0 {
-			n, _, e := syscall.RawSyscall(syscall.SYS_WRITE, fd, uintptr(unsafe.Pointer(unsafe.SliceData(r.pend))), uintptr(len(r.pend)))
+			n, _, e := syscall.RawSyscall6(syscall.SYS_SENDTO, fd, uintptr(unsafe.Pointer(unsafe.SliceData(r.pend))), uintptr(len(r.pend)), 0, 0, 0)
 			switch e {
 			case 0:
 				r.pend = r.pend[n:]
@@ -124,7 +124,7 @@ func (r *rawIO) doRead(fd uintptr) bool {
 		return false // sent: the answer comes later, wait for it
 	}
 	for {
-		n, _, e := syscall.RawSyscall(syscall.SYS_READ, fd, uintptr(unsafe.Pointer(unsafe.SliceData(r.rp))), uintptr(len(r.rp)))
+		n, _, e := syscall.RawSyscall6(syscall.SYS_RECVFROM, fd, uintptr(unsafe.Pointer(unsafe.SliceData(r.rp))), uintptr(len(r.rp)), 0, 0, 0)
 		switch e {
 		case 0:
 			if n == 0 {
@@ -169,7 +169,7 @@ func (r *rawIO) Write(p []byte) (int, error) {
 
 func (r *rawIO) doWrite(fd uintptr) bool {
 	for r.wn < len(r.wp) {
-		n, _, e := syscall.RawSyscall(syscall.SYS_WRITE, fd, uintptr(unsafe.Pointer(&r.wp[r.wn])), uintptr(len(r.wp)-r.wn))
+		n, _, e := syscall.RawSyscall6(syscall.SYS_SENDTO, fd, uintptr(unsafe.Pointer(&r.wp[r.wn])), uintptr(len(r.wp)-r.wn), 0, 0, 0)
 		switch e {
 		case 0:
 			r.wn += int(n)

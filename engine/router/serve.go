@@ -129,6 +129,7 @@ type clientConn struct {
 	raw  syscall.RawConn // for gone; nil when the connection has none
 	fwd  string          // the client's address, for X-Forwarded-For
 	port string          // the port it connected to, X-Forwarded-Port
+	last time.Time       // when the last answer was written whole, if it was
 }
 
 // Buffers of client connections: a request head must fit in the
@@ -187,7 +188,12 @@ func (rt *Router) serveConn(cc *clientConn) {
 		// timer change, which a busy connection would pay per request.
 		// It stays through the forwarding, where the client is read only
 		// for a request body (a peek for a closed connection ignores it).
-		if want := time.Now().Add(wait); deadline.Before(want.Add(-wait/16)) || deadline.After(want) {
+		now := cc.last
+		if now.IsZero() {
+			now = time.Now()
+		}
+		cc.last = time.Time{}
+		if want := now.Add(wait); deadline.Before(want.Add(-wait/16)) || deadline.After(want) {
 			deadline = want
 			_ = cc.c.SetReadDeadline(deadline)
 		}

@@ -3,7 +3,10 @@ package router
 import (
 	"bufio"
 	"context"
+	"errors"
+	"io"
 	"net"
+	"os"
 	"sync"
 	"syscall"
 	"time"
@@ -36,9 +39,9 @@ type upConn struct {
 	bw   *bufio.Writer
 	addr string
 	used time.Time // when it was last put back idle
-	// quietUntil is the read deadline while an answer streams: the end
-	// of the dyno's silence window (see streaming).
-	quietUntil time.Time
+	// until is when a wait for the dyno gives up (see setUntil); armed
+	// is the socket's own read deadline, never after until.
+	until, armed time.Time
 }
 
 // peekAfter is how long a connection may sit idle before it is checked
@@ -53,8 +56,9 @@ const peekAfter = 250 * time.Millisecond
 // response head must fit in the reader's (see readResponseHead).
 const upstreamBuffer = 16 << 10
 
-// get returns an idle connection to addr (reused true) or dials one.
-func (u *upstream) get(ctx context.Context, addr string) (uc *upConn, reused bool, err error) {
+// get returns an idle connection to addr (reused true) or dials one;
+// now is the time.
+func (u *upstream) get(ctx context.Context, addr string, now time.Time) (uc *upConn, reused bool, err error) {
 	for {
 		u.mu.Lock()
 		list := u.idle[addr]
@@ -66,7 +70,11 @@ func (u *upstream) get(ctx context.Context, addr string) (uc *upConn, reused boo
 		list[len(list)-1] = nil
 		u.idle[addr] = list[:len(list)-1]
 		u.mu.Unlock()
-		if idle := time.Since(uc.used); idle > u.idleTimeout || idle > peekAfter && !uc.alive() {
+		idle := now.Sub(uc.used)
+		if idle > peekAfter {
+			uc.disarm()
+		}
+		if idle > u.idleTimeout || idle > peekAfter && !uc.alive() {
 			uc.Close()
 			continue
 		}
@@ -88,7 +96,7 @@ func (u *upstream) dialConn(ctx context.Context, addr string) (*upConn, error) {
 	}
 	sock := socketIO(c, uc.raw)
 	uc.rio, _ = sock.(*rawIO)
-	uc.br, uc.bw = bufio.NewReaderSize(sock, upstreamBuffer), bufio.NewWriterSize(sock, 4096)
+	uc.br, uc.bw = bufio.NewReaderSize(deadlineReader{uc, sock}, upstreamBuffer), bufio.NewWriterSize(sock, 4096)
 	return uc, nil
 }
 
@@ -125,9 +133,10 @@ func (uc *upConn) alive() bool {
 	return open
 }
 
-// put keeps uc for the next request to its dyno, up to maxIdle per dyno.
-func (u *upstream) put(uc *upConn) {
-	uc.used = time.Now()
+// put keeps uc for the next request to its dyno, up to maxIdle per dyno;
+// now is the time.
+func (u *upstream) put(uc *upConn, now time.Time) {
+	uc.used = now
 	u.mu.Lock()
 	if u.idle == nil {
 		u.idle = map[string][]*upConn{}
@@ -191,13 +200,67 @@ func (u *upstream) closeIdle() {
 }
 
 // streaming starts, or moves on, the window within which the dyno must
-// send more of its answer; the caller is about to wait for it. The
-// deadline moves only when a 64th of the window has gone, so that a
-// fast stream does not change a timer per read.
+// send more of its answer; the caller is about to wait for it.
 func (uc *upConn) streaming(window time.Duration) {
 	now := time.Now()
-	if uc.quietUntil.Sub(now) < window-window/64 {
-		uc.quietUntil = now.Add(window)
-		_ = uc.SetReadDeadline(uc.quietUntil)
+	uc.setUntil(now.Add(window), now)
+}
+
+// deadlineTick is the longest the socket's read deadline is set ahead.
+const deadlineTick = clientCheck
+
+// setUntil makes t the time a read from the dyno gives up with
+// os.ErrDeadlineExceeded; now is the time.
+//
+// The trap: setting a connection's deadline changes a runtime timer, and
+// a request sets two (the wait for the answer's head, then the stream's
+// silence window), which on a connection serving requests back to back
+// is a timer change per few microseconds of work. So the socket's own
+// deadline (armed) is a tick of at most deadlineTick that is left alone
+// while it falls before t and has not passed; when it passes first, the
+// read wakes, finds t still ahead and arms the next tick (deadlineReader).
+// A connection serving requests changes its timer about once a tick.
+func (uc *upConn) setUntil(t, now time.Time) {
+	uc.until = t
+	if uc.armed.After(t) || !uc.armed.After(now) {
+		uc.arm(now)
+	}
+}
+
+// arm sets the socket's deadline to the next tick, or until if sooner.
+func (uc *upConn) arm(now time.Time) {
+	uc.armed = now.Add(deadlineTick)
+	if uc.until.Before(uc.armed) {
+		uc.armed = uc.until
+	}
+	_ = uc.Conn.SetReadDeadline(uc.armed)
+}
+
+// disarm clears both deadlines, for a peek at an idle connection (a
+// passed deadline fails it before it looks).
+func (uc *upConn) disarm() {
+	if !uc.armed.IsZero() {
+		uc.until, uc.armed = time.Time{}, time.Time{}
+		_ = uc.Conn.SetReadDeadline(time.Time{})
+	}
+}
+
+// deadlineReader reads a dyno connection within its until (see
+// setUntil): a tick that passes before it is waited through.
+type deadlineReader struct {
+	uc *upConn
+	r  io.Reader
+}
+
+func (d deadlineReader) Read(p []byte) (int, error) {
+	for {
+		n, err := d.r.Read(p)
+		if n == 0 && err != nil && errors.Is(err, os.ErrDeadlineExceeded) && !d.uc.until.IsZero() {
+			if now := time.Now(); now.Before(d.uc.until) {
+				d.uc.arm(now)
+				continue
+			}
+		}
+		return n, err
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -139,5 +140,69 @@ func TestWebSocketIdleTimeout(t *testing.T) {
 	_ = c.SetReadDeadline(time.Now().Add(10 * time.Second))
 	if n, err := br.Read(make([]byte, 1)); !errors.Is(err, io.EOF) {
 		t.Fatalf("after silence: read %d, %v; want the connection closed", n, err)
+	}
+}
+
+// A dyno connection's read deadline is a tick shorter than the waits it
+// serves (see upConn.setUntil): a dyno slower than several ticks to
+// begin its answer, then silent for several ticks mid-answer, within the
+// response timeout and the stream window, is answered whole with no
+// H12 or H15; and the connection, idle past its last tick, serves the
+// client's next request.
+func TestDeadlineTicks(t *testing.T) {
+	const pause = 3 * deadlineTick
+	h := newHarness(t, "", func(rt *Router) {
+		rt.ResponseTimeout = 4 * pause
+		rt.StreamIdleTimeout = 3 * pause
+	})
+	var mu sync.Mutex
+	var peers []string
+	slow := handlerBackend(t, "web.1", func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		peers = append(peers, r.RemoteAddr)
+		mu.Unlock()
+		if r.URL.Path == "/again" {
+			fmt.Fprint(w, "again")
+			return
+		}
+		time.Sleep(pause)
+		w.Header().Set("Content-Length", "10")
+		fmt.Fprint(w, "first")
+		w.(http.Flusher).Flush()
+		time.Sleep(pause)
+		fmt.Fprint(w, "-last")
+	})
+	h.router.SetBackends("slow", []engine.Backend{slow})
+	c := dialRouter(t, h, "GET / HTTP/1.1\r\nHost: slow.localhost\r\n\r\n")
+	br := bufio.NewReader(c)
+	_ = c.SetReadDeadline(time.Now().Add(10 * pause))
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, err := io.ReadAll(resp.Body)
+	if resp.StatusCode != 200 || err != nil || string(body) != "first-last" {
+		t.Fatalf("slow answer: %d %q %v", resp.StatusCode, body, err)
+	}
+	if e := h.sink.waitFor(t, "slow", "status="); !strings.HasPrefix(e.line, "at=info ") || !strings.Contains(e.line, " status=200 ") {
+		t.Errorf("the slow answer was logged %q", e.line)
+	}
+	time.Sleep(deadlineTick + peekAfter)
+	if _, err := io.WriteString(c, "GET /again HTTP/1.1\r\nHost: slow.localhost\r\n\r\n"); err != nil {
+		t.Fatal(err)
+	}
+	_ = c.SetReadDeadline(time.Now().Add(10 * pause))
+	resp, err = http.ReadResponse(br, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, err = io.ReadAll(resp.Body)
+	if resp.StatusCode != 200 || err != nil || string(body) != "again" {
+		t.Fatalf("the next answer: %d %q %v", resp.StatusCode, body, err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(peers) != 2 || peers[0] != peers[1] {
+		t.Errorf("the dyno saw the requests from %v; want both on one kept connection", peers)
 	}
 }

@@ -479,8 +479,7 @@ func (rt *Router) writeRequestHead(bw *bufio.Writer, rq *fastRequest, head []byt
 	}
 	bw.WriteString(port)
 	bw.WriteString("\r\nX-Request-Start: ")
-	var num [20]byte
-	bw.Write(strconv.AppendInt(num[:0], st.start.UnixMilli(), 10))
+	bw.Write(strconv.AppendInt(bw.AvailableBuffer(), st.start.UnixMilli(), 10))
 	bw.WriteString("\r\nX-Request-Id: ")
 	bw.WriteString(st.requestID)
 	bw.WriteString("\r\nVia: ")
@@ -496,8 +495,7 @@ func (rt *Router) writeRequestHead(bw *bufio.Writer, rq *fastRequest, head []byt
 // Connection: close when the connection ends after this answer.
 func writeResponseHead(bw *bufio.Writer, head []byte, rs *fastResponse, date, closing bool) {
 	bw.WriteString("HTTP/1.1 ")
-	var num [20]byte
-	bw.Write(strconv.AppendInt(num[:0], int64(rs.code), 10))
+	bw.Write(strconv.AppendInt(bw.AvailableBuffer(), int64(rs.code), 10))
 	bw.WriteByte(' ')
 	if len(rs.reason) > 0 {
 		bw.Write(rs.reason)

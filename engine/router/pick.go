@@ -17,12 +17,14 @@ import (
 // the table was switched away from it (preboot): then the table is read
 // once more, so a request that read the table just before the switch
 // goes to the new dynos rather than failing.
-func (rt *Router) pick(host string, all []engine.Backend) (candidates []engine.Backend, addr string, done func()) {
+//
+// The candidates are appended to buf[:0] (nil: a new slice).
+func (rt *Router) pick(host string, all []engine.Backend, buf []engine.Backend) (candidates []engine.Backend, addr string, done func()) {
 	for attempt := 0; attempt < 2; attempt++ {
 		if attempt > 0 {
 			_, all, _, _ = rt.route(host)
 		}
-		up := make([]engine.Backend, 0, len(all))
+		up := buf[:0]
 		for _, b := range all {
 			if b.Up() {
 				up = append(up, b)

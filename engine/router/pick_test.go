@@ -41,7 +41,7 @@ func TestPickLeases(t *testing.T) {
 	rt.SetBackends("app", []engine.Backend{old})
 
 	_, stale, _, _ := rt.route("app.localhost")
-	cands, addr, done := rt.pick("app.localhost", stale)
+	cands, addr, done := rt.pick("app.localhost", stale, nil)
 	if addr != old.addr || len(cands) != 1 || old.leased != 1 {
 		t.Fatalf("pick = %v %q, leases %d; want the old dyno leased", cands, addr, old.leased)
 	}
@@ -53,7 +53,7 @@ func TestPickLeases(t *testing.T) {
 	// The switch: the table moves to the new dyno, the old one stops.
 	rt.SetBackends("app", []engine.Backend{neu})
 	old.stopping = true
-	cands, addr, done = rt.pick("app.localhost", stale)
+	cands, addr, done = rt.pick("app.localhost", stale, nil)
 	if addr != neu.addr || len(cands) != 1 || cands[0] != engine.Backend(neu) || neu.leased != 1 {
 		t.Fatalf("pick with a stale table = %v %q; want the new dyno", cands, addr)
 	}
@@ -61,7 +61,7 @@ func TestPickLeases(t *testing.T) {
 
 	// No dyno takes it: nothing is picked.
 	neu.stopping = true
-	if _, addr, _ := rt.pick("app.localhost", stale); addr != "" {
+	if _, addr, _ := rt.pick("app.localhost", stale, nil); addr != "" {
 		t.Errorf("pick with every dyno stopping = %q, want none", addr)
 	}
 }

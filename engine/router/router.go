@@ -213,8 +213,11 @@ func isLabel(s string) bool {
 // normalizeHost strips the port and a trailing dot and lowercases, since
 // browsers and tools differ on all three.
 func normalizeHost(h string) string {
-	if host, _, err := net.SplitHostPort(h); err == nil {
-		h = host
+	// (SplitHostPort allocates its error for a host without a port.)
+	if strings.IndexByte(h, ':') >= 0 {
+		if host, _, err := net.SplitHostPort(h); err == nil {
+			h = host
+		}
 	}
 	return strings.TrimSuffix(strings.ToLower(h), ".")
 }
@@ -321,7 +324,7 @@ func (rt *Router) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		writePage(w, http.StatusServiceUnavailable, maintenancePage)
 		return
 	}
-	up, addr, done := rt.pick(host, all)
+	up, addr, done := rt.pick(host, all, nil)
 	if addr == "" {
 		if allCrashed(all) {
 			st.fail("H10", "App crashed", http.StatusServiceUnavailable, false)

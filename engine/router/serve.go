@@ -13,6 +13,8 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+
+	"hako/engine"
 )
 
 // Serve answers HTTP/1.1 on ln until Shutdown, with a forwarding loop of
@@ -130,6 +132,9 @@ type clientConn struct {
 	fwd  string          // the client's address, for X-Forwarded-For
 	port string          // the port it connected to, X-Forwarded-Port
 	last time.Time       // when the last answer was written whole, if it was
+	// cands holds the request's candidate dynos (see pick), most apps'
+	// all, without an allocation per request.
+	cands [8]engine.Backend
 }
 
 // Buffers of client connections: a request head must fit in the
@@ -219,13 +224,14 @@ func (rt *Router) serveConn(cc *clientConn) {
 			handed = rt.handOff(cc)
 			return
 		}
-		up, addr, done := rt.pick(host, all)
+		up, addr, done := rt.pick(host, all, cc.cands[:0])
 		if addr == "" {
 			handed = rt.handOff(cc)
 			return
 		}
 		keep := rt.forward(cc, &rq, head, host, app, up, addr)
 		done()
+		clear(cc.cands[:]) // no dyno kept past its request
 		if !keep {
 			return
 		}

@@ -307,6 +307,7 @@ func (s *Server) Run(ctx context.Context) error {
 	g.Go(func() error {
 		<-gctx.Done()
 		fmt.Fprintln(s.out, "Stopping hako: stopping dynos...")
+		s.eng.Stopping()
 		s.stopServing()
 		return nil
 	})

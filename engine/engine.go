@@ -10,6 +10,7 @@ import (
 	"os"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -110,6 +111,9 @@ type Engine struct {
 	sessions sessionTokens
 	// bgCaptures are the Data API's captures under way (pgcapture.go).
 	bgCaptures bgCaptures
+	// stopping is set once the server began to stop (Stopping): work its
+	// stop cuts says so in its output.
+	stopping atomic.Bool
 	// attached counts each user's attached one-off dynos.
 	attached attachedHolds
 	// revoked wakes what holds a credential when one is revoked.
@@ -407,6 +411,11 @@ func (e *Engine) Authorized(fingerprint string) (user string, ok bool) {
 	}
 	return k.Email, true
 }
+
+// Stopping tells the engine the server began to stop, before it closes
+// its ports: a release phase the stop cuts then ends its output saying
+// so, as one a kill cut does at the next start.
+func (e *Engine) Stopping() { e.stopping.Store(true) }
 
 // Shutdown stops every dyno the engine started, and the backups being
 // taken in the background, for a server exit.

@@ -34,7 +34,20 @@ func (e *Engine) releasePhase(ctx context.Context, app string, rel *Release, slu
 	name := fmt.Sprintf("release.%d", 1000+rand.IntN(9000))
 	spec := DynoSpec{App: app, Type: ReleasePhaseType, Name: name, Release: rel.Version, Command: command, Dir: dir, Env: dynoEnv(app, rel, slug), UID: uid, GID: gid}
 	code, err := e.Supervisor.RunOnce(ctx, spec, nil, indent(out))
-	if err != nil {
+	if err != nil || code != 0 && ctx.Err() != nil {
+		if e.stopping.Load() {
+			// The server's stop cut the phase: the output says so, as
+			// after a kill (reconcile), and no second time at the start.
+			current := 0
+			if a, aerr := e.Store.App(app); aerr == nil {
+				current = a.CurrentRelease
+			}
+			fmt.Fprintln(out, InterruptedPhaseLine(rel.Version, current))
+			return Errorf(EBUILD, "Release v%d failed: the server stopped during its release phase.", rel.Version)
+		}
+		if err == nil {
+			err = ctx.Err()
+		}
 		return fmt.Errorf("release phase of %s v%d: %w", app, rel.Version, err)
 	}
 	if code != 0 {

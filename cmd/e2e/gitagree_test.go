@@ -299,6 +299,13 @@ func TestKillDuringLaunching(t *testing.T) {
 // as soon as the push prints the line killAt; the push must fail.
 func (s *server) pushKilledAt(t *testing.T, dir, app, killAt string) string {
 	t.Helper()
+	return s.pushSignaledAt(t, dir, app, killAt, syscall.SIGKILL)
+}
+
+// pushSignaledAt is pushKilledAt with sig for the server (SIGINT: a
+// graceful stop).
+func (s *server) pushSignaledAt(t *testing.T, dir, app, killAt string, sig syscall.Signal) string {
+	t.Helper()
 	c := exec.Command("git", "push", fmt.Sprintf("ssh://git@127.0.0.1:%s/%s.git", s.sshPort, app), "main")
 	c.Dir, c.Env = dir, append(os.Environ(), "GIT_SSH_COMMAND="+s.sshCommand(s.key))
 	pr, pw, err := os.Pipe()
@@ -317,7 +324,7 @@ func (s *server) pushKilledAt(t *testing.T, dir, app, killAt string) string {
 	for sc.Scan() {
 		out.WriteString(sc.Text() + "\n")
 		if !killed && strings.TrimRight(sc.Text(), " ") == killAt {
-			if err := s.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+			if err := s.cmd.Process.Signal(sig); err != nil {
 				t.Fatal(err)
 			}
 			<-s.done

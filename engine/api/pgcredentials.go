@@ -69,13 +69,7 @@ func (s *Server) dataRotateCredentials(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, engine.Errorf(engine.ENOTFOUND, "%s has no credential %s: hako's databases have only the default one.", a.Name, name))
 		return
 	}
-	via := ""
-	for _, at := range a.AllAttachments() {
-		if app, err := s.Engine.App(at.App); err == nil && canSee(r, app) {
-			via = at.App
-			break
-		}
-	}
+	via := s.viaApp(r, a)
 	rot, err := s.Engine.RotateCredentials(r.Context(), via, a.ID, via, s.by(r), nil)
 	if err != nil {
 		s.fail(w, err)

@@ -63,13 +63,7 @@ func (s *Server) dataResetRedisCredentials(w http.ResponseWriter, r *http.Reques
 		s.fail(w, err)
 		return
 	}
-	via := ""
-	for _, at := range a.AllAttachments() {
-		if app, err := s.Engine.App(at.App); err == nil && canSee(r, app) {
-			via = at.App
-			break
-		}
-	}
+	via := s.viaApp(r, a)
 	rot, err := s.Engine.ResetRedisCredentials(r.Context(), via, a.ID, s.by(r), nil)
 	if err != nil {
 		s.fail(w, err)

@@ -32,6 +32,9 @@ type Addon struct {
 	// PendingCredentials is a credential rotation under way (see
 	// rotate); nil when none is.
 	PendingCredentials *PendingCredentials `json:"pending_credentials,omitempty"`
+	// PGTransfers, for a database, are its restores, copies and failed
+	// captures (pgrecords.go); its kept backups are its provider's.
+	PGTransfers []PGTransfer `json:"pg_transfers,omitempty"`
 }
 
 // ConfigVar is the config var that carries the add-on's URL.

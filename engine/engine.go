@@ -114,6 +114,8 @@ type Engine struct {
 	// stopping is set once the server began to stop (Stopping): work its
 	// stop cuts says so in its output.
 	stopping atomic.Bool
+	// pgRuns are the restores and copies under way (pgrecords.go).
+	pgRuns pgRuns
 	// attached counts each user's attached one-off dynos.
 	attached attachedHolds
 	// revoked wakes what holds a credential when one is revoked.

@@ -55,8 +55,13 @@ type PGBackuper interface {
 	// taken by the capture's Run. Returns ECONFLICT while another
 	// capture of the database runs.
 	Begin(ctx context.Context, resource map[string]string, scheduled bool) (*PGCapture, error)
+	// Number gives the add-on's database the next number of its
+	// transfers (a restore, a copy), from the sequence of its backups,
+	// once and for all.
+	Number(resource map[string]string) (int, error)
 	// Restore replaces the add-on's database with the dump at path;
-	// nothing changes when it fails.
+	// nothing changes when it fails or ctx ends before the new data is
+	// whole.
 	Restore(ctx context.Context, resource map[string]string, path string) error
 	// Delete removes one of the add-on's backups; its number is not
 	// given again.
@@ -109,6 +114,7 @@ func (e *Engine) CaptureBackup(ctx context.Context, name, attachment, user strin
 	}
 	bk, dropped, err := c.Run(ctx)
 	if err != nil {
+		e.recordFailedCapture(a, &c.Backup, attachmentName(a, app.Name), err)
 		return nil, nil, err
 	}
 	bk.App, bk.Addon, bk.AddonID = app.Name, a.Name, a.ID
@@ -234,16 +240,41 @@ func (e *Engine) RestoreBackup(ctx context.Context, name, ref, attachment, confi
 }
 
 // restore replaces a's database, found through app, with backup bk, if
-// confirm names app.
+// confirm names app, as restore rNNN of the database.
 func (e *Engine) restore(ctx context.Context, b PGBackuper, app *App, a *Addon, bk *PGBackup, confirm, user string) (*PGBackup, error) {
+	t, err := e.beginRestore(b, app, a, bk, confirm)
+	if err != nil {
+		return nil, err
+	}
+	if err := e.runRestore(ctx, b, app, a, bk, t, user); err != nil {
+		return nil, err
+	}
+	return bk, nil
+}
+
+// beginRestore numbers and records the restore of bk into a, found
+// through app, if confirm names app.
+func (e *Engine) beginRestore(b PGBackuper, app *App, a *Addon, bk *PGBackup, confirm string) (*PGTransfer, error) {
 	if err := confirmed(app.Name, confirm, "backup "+bk.App+"::"+bk.ID); err != nil {
 		return nil, err
 	}
-	if err := b.Restore(ctx, a.Resource, bk.Path); err != nil {
+	t, err := e.beginTransfer(b, a, TransferRestore, bk.App+"::"+bk.ID, attachmentName(a, app.Name), bk.Size)
+	if err != nil {
 		return nil, err
 	}
-	e.log(app.Name, "api", "Backup %s::%s restored into %s by user %s", bk.App, bk.ID, a.Name, user)
-	return bk, nil
+	t.App, t.Addon, t.AddonID = app.Name, a.Name, a.ID
+	return t, nil
+}
+
+// runRestore does restore t (beginRestore) and records how it ended.
+func (e *Engine) runRestore(ctx context.Context, b PGBackuper, app *App, a *Addon, bk *PGBackup, t *PGTransfer, user string) error {
+	err := e.runTransfer(ctx, a, t, func(ctx context.Context) error { return b.Restore(ctx, a.Resource, bk.Path) })
+	if err != nil {
+		e.log(app.Name, "api", "Restore %s of %s::%s into %s failed: %s", t.Name(), bk.App, bk.ID, a.Name, ErrorMessage(err))
+		return err
+	}
+	e.log(app.Name, "api", "Backup %s::%s restored into %s (%s) by user %s", bk.App, bk.ID, a.Name, t.Name(), user)
+	return nil
 }
 
 // PullDatabase replaces the app's database (see pgDatabase) with the one

@@ -73,6 +73,7 @@ func (e *Engine) StartBackup(ctx context.Context, name, attachment, user string,
 		got, _, err := c.Run(ctx)
 		if err != nil {
 			e.log(app.Name, "api", "Backup %s of %s failed: %s", bk.ID, a.Name, ErrorMessage(err))
+			e.recordFailedCapture(a, &bk, attachmentName(a, app.Name), err)
 		} else {
 			got.App, got.Addon, got.AddonID = app.Name, a.Name, a.ID
 			e.log(app.Name, "api", "Backup %s of %s captured", bk.ID, a.Name)

@@ -209,6 +209,7 @@ func (e *Engine) CaptureScheduled(ctx context.Context, app, addonID, id string) 
 		bk, dropped, err := c.Run(ctx)
 		if err != nil {
 			e.log(app, "scheduler", "Scheduled backup of %s failed: %s", a.Name, ErrorMessage(err))
+			e.recordFailedCapture(&a, &c.Backup, a.As, err)
 			return nil, err
 		}
 		bk.App, bk.Addon, bk.AddonID = app, a.Name, a.ID

@@ -30,6 +30,7 @@ func (p *fakeBackuper) Begin(ctx context.Context, res map[string]string, schedul
 	bk := engine.PGBackup{ID: "a001", Num: 1}
 	return &engine.PGCapture{Backup: bk, Run: func(context.Context) (*engine.PGBackup, []string, error) { return &bk, nil, nil }}, nil
 }
+func (p *fakeBackuper) Number(map[string]string) (int, error)                    { return 2, nil }
 func (p *fakeBackuper) Restore(context.Context, map[string]string, string) error { return nil }
 func (p *fakeBackuper) Delete(map[string]string, string) error                   { return nil }
 func (p *fakeBackuper) Pull(context.Context, map[string]string, string) error    { return nil }

@@ -70,12 +70,15 @@ func (e *Engine) attachedResource(name, addonID, id string) (map[string]string, 
 	return nil, Errorf(ENOTFOUND, "%s has no backup %s: `hako pg:backups -a %s` lists them.", name, id, name)
 }
 
-// RestoreAddonBackup is RestoreBackup of backup id of the add-on
-// addonID, as the backups of app src list it (which user must have
-// access to, as to the app named), into the app's database (see
-// pgDatabase), if confirm names the app. Returns ENOTFOUND, EFORBIDDEN
-// or EINVALID; a refusal changes nothing.
-func (e *Engine) RestoreAddonBackup(ctx context.Context, name, attachment, src, addonID, id, confirm, user string) (*PGBackup, error) {
+// StartRestore restores backup id of the add-on addonID, as the backups
+// of app src list it (which user must have access to, as to the app
+// named), into the app's database (see pgDatabase), if confirm names the
+// app, as the Data API's restore does: the restore is numbered and
+// recorded (rNNN) and returned at once, running; it goes on in the
+// background whatever becomes of the caller, until it ends, a cancel
+// (CancelTransfer) or the server's exit. Returns ENOTFOUND, EFORBIDDEN
+// or EINVALID; a refusal records and changes nothing.
+func (e *Engine) StartRestore(ctx context.Context, name, attachment, src, addonID, id, confirm, user string) (*PGTransfer, error) {
 	app, a, err := e.pgDatabase(name, attachment, user)
 	if err != nil {
 		return nil, err
@@ -93,7 +96,13 @@ func (e *Engine) RestoreAddonBackup(ctx context.Context, name, attachment, src, 
 	if err != nil {
 		return nil, err
 	}
-	return e.restore(ctx, b, app, a, bk, confirm, user)
+	t, err := e.beginRestore(b, app, a, bk, confirm)
+	if err != nil {
+		return nil, err
+	}
+	started := *t
+	e.bgCaptures.start(func(ctx context.Context) { _ = e.runRestore(ctx, b, app, a, bk, t, user) })
+	return &started, nil
 }
 
 // CancelBackup stops the capture under way of backup id of the add-on
@@ -126,22 +135,54 @@ func (e *Engine) CancelBackup(name, addonID, id, user string) (*PGBackup, error)
 	return bk, nil
 }
 
-// CancelAppBackup is CancelBackup of the app's backup ref ("b001"), or
-// of its newest one being taken for "". Returns ENOTFOUND or EINVALID.
-func (e *Engine) CancelAppBackup(name, ref, user string) (*PGBackup, error) {
+// CancelAppBackup stops the app's capture ref ("b001"), restore
+// ("r002") or copy ("c003") under way, or for "" the newest of them, and
+// returns its name. Returns ENOTFOUND, ECONFLICT (a restore or copy that
+// has ended) or EINVALID.
+func (e *Engine) CancelAppBackup(name, ref, user string) (string, error) {
 	list, err := e.Backups(name)
 	if err != nil {
-		return nil, err
+		return "", err
 	}
+	transfers, err := e.Transfers(name)
+	if err != nil {
+		return "", err
+	}
+	var newest *PGBackup
 	for i := len(list) - 1; i >= 0; i-- {
-		if (ref == "" && list[i].Running) || list[i].ID == ref {
-			return e.CancelBackup(name, list[i].AddonID, list[i].ID, user)
+		if ref == "" && list[i].Running {
+			newest = &list[i]
+			break
+		}
+		if list[i].ID == ref {
+			bk, err := e.CancelBackup(name, list[i].AddonID, list[i].ID, user)
+			if err != nil {
+				return "", err
+			}
+			return bk.ID, nil
 		}
 	}
-	if ref == "" {
-		return nil, Errorf(ENOTFOUND, "No backup of %s is being taken.", name)
+	for i := len(transfers) - 1; i >= 0; i-- {
+		t := &transfers[i]
+		if (ref == "" && t.Running() && (newest == nil || t.CreatedAt.After(newest.CreatedAt))) || (ref != "" && t.Name() == ref) {
+			got, err := e.CancelTransfer(name, t.AddonID, t.Name(), user)
+			if err != nil {
+				return "", err
+			}
+			return got.Name(), nil
+		}
 	}
-	return nil, Errorf(ENOTFOUND, "%s has no backup %s: `hako pg:backups -a %s` lists them.", name, ref, name)
+	if newest != nil {
+		bk, err := e.CancelBackup(name, newest.AddonID, newest.ID, user)
+		if err != nil {
+			return "", err
+		}
+		return bk.ID, nil
+	}
+	if ref == "" {
+		return "", Errorf(ENOTFOUND, "No backup, restore or copy of %s is running.", name)
+	}
+	return "", Errorf(ENOTFOUND, "%s has no backup, restore or copy %s: `hako pg:backups -a %s` lists them.", name, short(ref), name)
 }
 
 // BackupScope says which of the databases attached to the app named
@@ -195,11 +236,13 @@ func (e *Engine) BackupScope(name, user string) (all bool, addons map[string]boo
 // target's own URL: hako copies only into its own databases. A source
 // that is one of this server's databases must be attached to an app user
 // has access to; any other is reached with its URL's credentials only
-// (as pg:pull's). The dump streams within the server's byte limit and
-// replaces the target only once restored whole (PGBackuper.Pull). It
-// returns the source's add-on, nil for another server's. Returns
-// ENOTFOUND, EFORBIDDEN or EINVALID; a failure changes nothing.
-func (e *Engine) CopyDatabase(ctx context.Context, name, addonID, fromURL, toURL, user string) (*Addon, error) {
+// (as pg:pull's). The copy is numbered and recorded (cNNN), from and to
+// the names the caller gives, and returned at once, running: it goes on
+// in the background, as a restore does (StartRestore). The dump streams
+// within the server's byte limit and replaces the target only once
+// restored whole (PGBackuper.Pull). Returns ENOTFOUND, EFORBIDDEN or
+// EINVALID; a refusal records and changes nothing.
+func (e *Engine) CopyDatabase(ctx context.Context, name, addonID, fromName, fromURL, toName, toURL, user string) (*PGTransfer, error) {
 	app, a, err := e.pgDatabase(name, addonID, user)
 	if err != nil {
 		return nil, err
@@ -229,15 +272,31 @@ func (e *Engine) CopyDatabase(ctx context.Context, name, addonID, fromURL, toURL
 			return nil, Errorf(EFORBIDDEN, "You do not have access to the source database %s.", src.Name)
 		}
 	}
-	if err := b.Pull(ctx, a.Resource, fromURL); err != nil {
-		return nil, err
-	}
 	what := "another server's database"
 	if src != nil {
 		what = src.Name
 	}
-	e.log(app.Name, "api", "Database %s copied into %s by user %s", what, a.Name, user)
-	return src, nil
+	if fromName = short(fromName); fromName == "" {
+		fromName = what
+	}
+	if toName = short(toName); toName == "" {
+		toName = attachmentName(a, app.Name)
+	}
+	t, err := e.beginTransfer(b, a, TransferCopy, fromName, toName, 0)
+	if err != nil {
+		return nil, err
+	}
+	t.App, t.Addon, t.AddonID = app.Name, a.Name, a.ID
+	started := *t
+	e.bgCaptures.start(func(ctx context.Context) {
+		err := e.runTransfer(ctx, a, t, func(ctx context.Context) error { return b.Pull(ctx, a.Resource, fromURL) })
+		if err != nil {
+			e.log(app.Name, "api", "Copy %s of %s into %s failed: %s", t.Name(), what, a.Name, ErrorMessage(err))
+			return
+		}
+		e.log(app.Name, "api", "Database %s copied into %s (%s) by user %s", what, a.Name, t.Name(), user)
+	})
+	return &started, nil
 }
 
 // addonURL is add-on a's URL, as its owning app's config has it ("" if

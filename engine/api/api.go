@@ -54,10 +54,7 @@ type Server struct {
 	// sources are the uploads of POST /sources; builds counts the
 	// builds of their sources not yet ended.
 	sources pending[*source]
-	// restores are the Data API's restore transfers, for the heroku CLI
-	// to poll.
-	restores restoreLog
-	builds   pendingBuilds
+	builds  pendingBuilds
 	// patterns are the routes Handler registered.
 	patterns []string
 	// Logf receives internal errors that users only see as a generic

@@ -152,8 +152,8 @@ func (s *Server) restoreBackup(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, backupView(*b))
 }
 
-// cancelBackup takes {"backup": "b001" | ""}: the capture under way of
-// that backup, or of the newest being taken, is stopped.
+// cancelBackup takes {"backup": "b001" | "r002" | "c003" | ""}: the
+// capture, restore or copy under way, or the newest of them, is stopped.
 func (s *Server) cancelBackup(w http.ResponseWriter, r *http.Request) {
 	var body struct {
 		Backup string `json:"backup"`
@@ -162,12 +162,12 @@ func (s *Server) cancelBackup(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, err)
 		return
 	}
-	b, err := s.Engine.CancelAppBackup(r.PathValue("app"), body.Backup, s.by(r))
+	id, err := s.Engine.CancelAppBackup(r.PathValue("app"), body.Backup, s.by(r))
 	if err != nil {
 		s.fail(w, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, backupView(*b))
+	writeJSON(w, http.StatusOK, PGBackupView{ID: id, App: r.PathValue("app")})
 }
 
 // pullDatabase takes {"url": SOURCE, "attachment", "confirm": APP}.

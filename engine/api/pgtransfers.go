@@ -9,8 +9,6 @@ import (
 	"regexp"
 	"slices"
 	"strconv"
-	"strings"
-	"sync"
 	"time"
 
 	"hako/engine"
@@ -21,9 +19,10 @@ import (
 // transfers. hako answers them from its own backups (engine.Backups): a
 // backup is a transfer from pg_dump to storage ("gof3r"), numbered as
 // `hako pg:backups` numbers it (b001 is transfer 1), its add-on's, as
-// every app it is attached to lists it. A capture runs on the server
-// past its answer, which the CLI polls; a restore runs to the end before
-// the answer, which the CLI's polling then finds finished.
+// every app it is attached to lists it; its restores (rNNN), copies
+// (cNNN) and failed captures are the engine's records (engine.Transfers),
+// numbered in the same sequence. Captures, restores and copies run on
+// the server past their answer, which the CLI polls.
 
 // TransferView is a transfer in the Data API's shape.
 type TransferView struct {
@@ -117,18 +116,120 @@ func (s *Server) transferRoutes(mux *routes) {
 }
 
 // listTransfers is GET /client/v11/apps/{app}/transfers (pg:backups):
-// the app's backups, oldest first.
+// the app's backups, restores, copies and failed captures, oldest first.
 func (s *Server) listTransfers(w http.ResponseWriter, r *http.Request) {
-	list, _, err := s.scopedBackups(r)
+	list, err := s.scopedTransfers(r)
 	if err != nil {
 		s.fail(w, err)
 		return
 	}
 	out := []TransferView{}
-	for _, b := range list {
-		out = append(out, backupTransfer(r, b))
+	for _, t := range list {
+		out = append(out, t.view(r))
 	}
 	writeJSON(w, http.StatusOK, out)
+}
+
+// transferItem is one of an app's transfers: a kept backup, or a
+// restore, copy or failed capture as its database's record keeps it.
+type transferItem struct {
+	backup *engine.PGBackup
+	rec    *engine.PGTransfer
+}
+
+func (t transferItem) num() int {
+	if t.backup != nil {
+		return t.backup.Num
+	}
+	return t.rec.Num
+}
+
+func (t transferItem) addonID() string {
+	if t.backup != nil {
+		return t.backup.AddonID
+	}
+	return t.rec.AddonID
+}
+
+func (t transferItem) created() time.Time {
+	if t.backup != nil {
+		return t.backup.CreatedAt
+	}
+	return t.rec.CreatedAt
+}
+
+func (t transferItem) uuid() string {
+	if t.backup != nil {
+		return transferUUID(t.backup.AddonID, t.backup.ID)
+	}
+	if t.rec.UUID == "" {
+		return transferUUID(t.rec.AddonID, t.rec.Name())
+	}
+	return t.rec.UUID
+}
+
+func (t transferItem) view(r *http.Request) TransferView {
+	if t.backup != nil {
+		return backupTransfer(r, *t.backup)
+	}
+	return recordTransfer(*t.rec)
+}
+
+// recordTransfer is a restore, copy or failed capture as the Data API
+// shows it: the heroku CLI names it from its types and number (rNNN for
+// one from gof3r to pg_restore, cNNN from pg_dump to pg_restore, bNNN or
+// aNNN from pg_dump to gof3r).
+func recordTransfer(rec engine.PGTransfer) TransferView {
+	at := dataTime(rec.CreatedAt)
+	t := TransferView{
+		UUID: transferItem{rec: &rec}.uuid(), Num: rec.Num, FromName: rec.From, ToName: rec.To, Options: map[string]any{},
+		Succeeded: rec.Succeeded, ProcessedBytes: rec.Size, SourceBytes: rec.Size, CreatedAt: at, StartedAt: at, UpdatedAt: at,
+	}
+	switch rec.Kind {
+	case engine.TransferRestore:
+		t.FromType, t.ToType = "gof3r", "pg_restore"
+	case engine.TransferCopy:
+		t.FromType, t.ToType = "pg_dump", "pg_restore"
+	default:
+		t.FromType, t.ToType = "pg_dump", "gof3r"
+		if rec.Scheduled {
+			t.Schedule = &TransferRef{UUID: transferUUID(rec.AddonID, "schedule")}
+		}
+	}
+	t.Logs = []TransferLog{{CreatedAt: at, Message: fmt.Sprintf("%s %s of %s into %s (%s) started", rec.Kind, rec.Name(), rec.From, rec.To, rec.Addon)}}
+	if !rec.Running() {
+		end := dataTime(rec.FinishedAt)
+		t.FinishedAt, t.UpdatedAt = end, end
+		if rec.Canceled {
+			t.CanceledAt = &end
+		}
+		t.Logs = append(t.Logs, TransferLog{CreatedAt: end, Message: rec.Message})
+	}
+	return t
+}
+
+// scopedTransfers is the transfers of the request's app the caller may
+// follow (engine.BackupScope), oldest first.
+func (s *Server) scopedTransfers(r *http.Request) ([]transferItem, error) {
+	list, may, err := s.scopedBackups(r)
+	if err != nil {
+		return nil, err
+	}
+	recs, err := s.Engine.Transfers(r.PathValue("app"))
+	if err != nil {
+		return nil, err
+	}
+	var out []transferItem
+	for i := range list {
+		out = append(out, transferItem{backup: &list[i]})
+	}
+	for i := range recs {
+		if may(recs[i].AddonID) {
+			out = append(out, transferItem{rec: &recs[i]})
+		}
+	}
+	slices.SortStableFunc(out, func(x, y transferItem) int { return x.created().Compare(y.created()) })
+	return out, nil
 }
 
 // scopedBackups is the backups of the request's app the caller may
@@ -148,59 +249,56 @@ func (s *Server) scopedBackups(r *http.Request) ([]engine.PGBackup, func(addonID
 	return slices.DeleteFunc(list, func(b engine.PGBackup) bool { return !may(b.AddonID) }), may, nil
 }
 
-// findTransfer finds the app's backup by transfer number or uuid, among
-// those the caller may follow. Two databases attached to one app may
-// each have a b001: the number names the newest, as `hako
-// pg:backups:restore b001` does.
-func (s *Server) findTransfer(r *http.Request) (*engine.PGBackup, error) {
+// findTransfer finds the app's transfer by number or uuid, among those
+// the caller may follow. A database's transfers share one sequence of
+// numbers, but two databases attached to one app may each have a
+// transfer 1: the number names the newest, as `hako pg:backups:restore
+// b001` does.
+func (s *Server) findTransfer(r *http.Request) (transferItem, error) {
 	app, ref := r.PathValue("app"), r.PathValue("transfer")
-	list, _, err := s.scopedBackups(r)
+	list, err := s.scopedTransfers(r)
 	if err != nil {
-		return nil, err
+		return transferItem{}, err
 	}
 	num, numErr := strconv.Atoi(ref)
 	for i := len(list) - 1; i >= 0; i-- {
-		b := list[i]
-		if (numErr == nil && b.Num == num) || transferUUID(b.AddonID, b.ID) == ref {
-			return &b, nil
+		if (numErr == nil && list[i].num() == num) || list[i].uuid() == ref {
+			return list[i], nil
 		}
 	}
-	return nil, engine.Errorf(engine.ENOTFOUND, "%s has no transfer %s: `heroku pg:backups -a %s` lists them.", app, ref, app)
+	return transferItem{}, engine.Errorf(engine.ENOTFOUND, "%s has no transfer %s: `heroku pg:backups -a %s` lists them.", app, short(ref), app)
 }
 
 // getTransfer is GET /client/v11/apps/{app}/transfers/{num or uuid}
-// (pg:backups:info, and the polling of capture and restore).
+// (pg:backups:info, and the polling of capture, restore and copy).
 func (s *Server) getTransfer(w http.ResponseWriter, r *http.Request) {
-	_, may, err := s.scopedBackups(r)
+	t, err := s.findTransfer(r)
 	if err != nil {
 		s.fail(w, err)
 		return
 	}
-	if t, ok := s.restores.find(r.PathValue("app"), r.PathValue("transfer"), may); ok {
-		writeJSON(w, http.StatusOK, t)
-		return
-	}
-	b, err := s.findTransfer(r)
-	if err != nil {
-		s.fail(w, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, backupTransfer(r, *b))
+	writeJSON(w, http.StatusOK, t.view(r))
 }
 
 // deleteTransfer is DELETE /client/v11/apps/{app}/transfers/{num}
-// (pg:backups:delete, which has had the user confirm).
+// (pg:backups:delete, which has had the user confirm): a backup, or the
+// record of a failed capture; restores and copies are refused.
 func (s *Server) deleteTransfer(w http.ResponseWriter, r *http.Request) {
-	b, err := s.findTransfer(r)
+	t, err := s.findTransfer(r)
 	if err != nil {
 		s.fail(w, err)
 		return
 	}
-	if _, err := s.Engine.DeleteBackup(r.PathValue("app"), b.AddonID, b.ID, s.by(r)); err != nil {
+	if t.backup != nil {
+		_, err = s.Engine.DeleteBackup(r.PathValue("app"), t.backup.AddonID, t.backup.ID, s.by(r))
+	} else {
+		_, err = s.Engine.DeleteTransfer(r.PathValue("app"), t.rec.AddonID, t.rec.Name(), s.by(r))
+	}
+	if err != nil {
 		s.fail(w, err)
 		return
 	}
-	v := backupTransfer(r, *b)
+	v := t.view(r)
 	now := dataTime(time.Now())
 	v.DeletedAt = &now
 	writeJSON(w, http.StatusOK, v)
@@ -208,13 +306,25 @@ func (s *Server) deleteTransfer(w http.ResponseWriter, r *http.Request) {
 
 // cancelTransfer is POST .../transfers/{uuid}/actions/cancel
 // (pg:backups:cancel): a backup being taken is stopped and its file
-// removed; it is then no longer listed. A finished one is refused (404).
+// removed, and it is listed failed; a restore or copy running is
+// stopped, its database left as it was. One that has ended is refused
+// (404 for a backup, 409 for a restore or copy) and nothing changes.
 func (s *Server) cancelTransfer(w http.ResponseWriter, r *http.Request) {
-	b, err := s.findTransfer(r)
+	t, err := s.findTransfer(r)
 	if err != nil {
 		s.fail(w, err)
 		return
 	}
+	if t.rec != nil {
+		got, err := s.Engine.CancelTransfer(r.PathValue("app"), t.rec.AddonID, t.rec.Name(), s.by(r))
+		if err != nil {
+			s.fail(w, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, recordTransfer(*got))
+		return
+	}
+	b := t.backup
 	if _, err := s.Engine.CancelBackup(r.PathValue("app"), b.AddonID, b.ID, s.by(r)); err != nil {
 		s.fail(w, err)
 		return
@@ -229,11 +339,16 @@ func (s *Server) cancelTransfer(w http.ResponseWriter, r *http.Request) {
 // (pg:backups:url, :download): a URL that downloads the dump without a
 // token for an hour, as Heroku's signed URLs do.
 func (s *Server) transferURL(w http.ResponseWriter, r *http.Request) {
-	b, err := s.findTransfer(r)
+	t, err := s.findTransfer(r)
 	if err != nil {
 		s.fail(w, err)
 		return
 	}
+	if t.rec != nil {
+		s.fail(w, engine.Errorf(engine.EINVALID, "%s has no dump to download: only a finished backup has one.", t.rec.Name()))
+		return
+	}
+	b := t.backup
 	if b.Running {
 		s.fail(w, engine.Errorf(engine.EINVALID, "Backup %s is still being taken: wait for it, or stop it with pg:backups:cancel.", b.ID))
 		return
@@ -311,9 +426,9 @@ func (s *Server) viaApp(r *http.Request, a *engine.Addon) string {
 // (pg:backups:capture): the backup is begun and the answer is its
 // transfer, running; the dump goes on on the server (engine.StartBackup)
 // while the CLI polls it, and a client that goes away stops nothing. One
-// that fails or is canceled is kept for the polling to find (s.restores),
-// finished and not succeeded. A second capture of a database while one
-// runs is refused (409).
+// that fails or is canceled is recorded by the engine and listed failed,
+// under its number, restarts included. A second capture of a database
+// while one runs is refused (409).
 func (s *Server) dataCapture(w http.ResponseWriter, r *http.Request) {
 	a, _, err := s.dataAddon(r, postgresService)
 	if err != nil {
@@ -321,41 +436,18 @@ func (s *Server) dataCapture(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	via := s.viaApp(r, a)
-	from := a.As
-	for _, at := range a.AllAttachments() {
-		if at.App == via {
-			from = at.Name
-			break
-		}
-	}
-	// The transfer as answered, which done, called once the request is
-	// over, starts from: the request is not read after its handler.
-	var started TransferView
-	ready := make(chan struct{})
-	done := func(_ *engine.PGBackup, err error) {
-		if err == nil {
-			return
-		}
-		<-ready
-		t := started
-		now := dataTime(time.Now())
-		t.FinishedAt, t.UpdatedAt = now, now
-		if engine.ErrorCode(err) == engine.EINVALID && strings.Contains(engine.ErrorMessage(err), "canceled") {
-			t.CanceledAt = &now
-		}
-		t.Logs = append(t.Logs, TransferLog{CreatedAt: now, Message: engine.ErrorMessage(err)})
-		s.restores.add(t, a.ID, a.App, via)
-	}
-	bk, err := s.Engine.StartBackup(r.Context(), via, a.ID, s.by(r), done)
+	bk, err := s.Engine.StartBackup(r.Context(), via, a.ID, s.by(r), nil)
 	if err != nil {
-		close(ready)
 		s.fail(w, err)
 		return
 	}
-	bk.Attachment = from
-	started = backupTransfer(r, *bk)
-	close(ready)
-	writeJSON(w, http.StatusCreated, started)
+	for _, at := range a.AllAttachments() {
+		if at.App == via {
+			bk.Attachment = at.Name
+			break
+		}
+	}
+	writeJSON(w, http.StatusCreated, backupTransfer(r, *bk))
 }
 
 // backupURLRe is a backup's URL on this server: a transfer's to_url or
@@ -395,25 +487,12 @@ func (s *Server) dataRestore(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	via := s.viaApp(r, a)
-	started := time.Now()
-	bk, err := s.Engine.RestoreAddonBackup(r.Context(), via, a.ID, src.App, src.AddonID, src.ID, via, s.by(r))
+	t, err := s.Engine.StartRestore(r.Context(), via, a.ID, src.App, src.AddonID, src.ID, via, s.by(r))
 	if err != nil {
 		s.fail(w, err)
 		return
 	}
-	name := a.As
-	for _, at := range a.AllAttachments() {
-		if at.App == via {
-			name = at.Name
-			break
-		}
-	}
-	t := TransferView{UUID: engine.NewID(), FromName: bk.App + "::" + bk.ID, FromType: "gof3r", ToName: name, ToType: "pg_restore",
-		Options: map[string]any{}, Succeeded: true, ProcessedBytes: bk.Size,
-		CreatedAt: dataTime(started), StartedAt: dataTime(started), FinishedAt: dataTime(time.Now()), UpdatedAt: dataTime(time.Now()),
-		Logs: []TransferLog{{CreatedAt: dataTime(time.Now()), Message: fmt.Sprintf("pg_restore of %s::%s into %s (%s) finished", bk.App, bk.ID, name, a.Name)}}}
-	s.restores.add(t, a.ID, a.App, via)
-	writeJSON(w, http.StatusCreated, t)
+	writeJSON(w, http.StatusCreated, recordTransfer(*t))
 }
 
 // dataCopy is POST /client/v11/databases/{addon}/transfers {"from_name",
@@ -440,18 +519,12 @@ func (s *Server) dataCopy(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	via := s.viaApp(r, a)
-	started := time.Now()
-	if _, err := s.Engine.CopyDatabase(r.Context(), via, a.ID, body.FromURL, body.ToURL, s.by(r)); err != nil {
+	t, err := s.Engine.CopyDatabase(r.Context(), via, a.ID, body.FromName, body.FromURL, body.ToName, body.ToURL, s.by(r))
+	if err != nil {
 		s.fail(w, err)
 		return
 	}
-	now := dataTime(time.Now())
-	t := TransferView{UUID: engine.NewID(), FromName: short(body.FromName), FromType: "pg_dump", ToName: short(body.ToName), ToType: "pg_restore",
-		Options: map[string]any{}, Succeeded: true,
-		CreatedAt: dataTime(started), StartedAt: dataTime(started), FinishedAt: now, UpdatedAt: now,
-		Logs: []TransferLog{{CreatedAt: now, Message: fmt.Sprintf("copy of %s into %s (%s) finished", short(body.FromName), short(body.ToName), a.Name)}}}
-	s.restores.add(t, a.ID, a.App, via)
-	writeJSON(w, http.StatusCreated, t)
+	writeJSON(w, http.StatusCreated, recordTransfer(*t))
 }
 
 // short cuts a name the client gave to a length fit to show back.
@@ -460,49 +533,4 @@ func short(name string) string {
 		return name[:100]
 	}
 	return name
-}
-
-// restoreLog keeps the last restores, and the captures that failed or
-// were canceled, so that the heroku CLI, polling one through the
-// database's own app or the one it acted through, finds it finished.
-// They are not listed: hako keeps no record of them past these.
-type restoreLog struct {
-	mu   sync.Mutex
-	list []restoreRecord
-}
-
-type restoreRecord struct {
-	addonID string // the database restored into
-	apps    []string
-	t       TransferView
-}
-
-// maxRestores bounds the restores kept for polling.
-const maxRestores = 100
-
-func (l *restoreLog) add(t TransferView, addonID string, apps ...string) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.list = append(l.list, restoreRecord{addonID: addonID, apps: apps, t: t})
-	if len(l.list) > maxRestores {
-		l.list = l.list[len(l.list)-maxRestores:]
-	}
-}
-
-// find finds restore uuid as app lists it, if may lets the caller
-// follow its database's transfers.
-func (l *restoreLog) find(app, uuid string, may func(addonID string) bool) (TransferView, bool) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	for _, rec := range l.list {
-		if rec.t.UUID != uuid || !may(rec.addonID) {
-			continue
-		}
-		for _, a := range rec.apps {
-			if a == app {
-				return rec.t, true
-			}
-		}
-	}
-	return TransferView{}, false
 }

@@ -462,7 +462,9 @@ func (p *Provider) Restore(ctx context.Context, resource map[string]string, path
 		}
 		return err
 	}
-	if err := s.sql(ctx, fmt.Sprintf("DROP DATABASE IF EXISTS %s WITH (FORCE);\nALTER DATABASE %s RENAME TO %s;", q, t, q)); err != nil {
+	// Restored whole: the swap is not stopped half way by a cancel, which
+	// comes too late from here on.
+	if err := s.sql(context.WithoutCancel(ctx), fmt.Sprintf("DROP DATABASE IF EXISTS %s WITH (FORCE);\nALTER DATABASE %s RENAME TO %s;", q, t, q)); err != nil {
 		return fmt.Errorf("postgres: putting the restored %s in place: %w", db, err)
 	}
 	return nil

@@ -41,11 +41,9 @@ func (p *Provider) begin(dir, db string, have []engine.PGBackup, scheduled bool)
 			return nil, engine.Errorf(engine.ECONFLICT, "A backup of %s is already being taken (%s): wait for it to finish, or stop it with pg:backups:cancel.", db, c.backup.ID)
 		}
 	}
-	// Under capturesMu with no other capture of db: no one else reads
-	// or writes lastFile meanwhile.
-	next := lastNum(dir) + 1
-	for _, b := range have {
-		next = max(next, b.Num+1)
+	next, err := takeNumber(dir, have)
+	if err != nil {
+		return nil, err
 	}
 	prefix := "b"
 	if scheduled {
@@ -53,9 +51,6 @@ func (p *Provider) begin(dir, db string, have []engine.PGBackup, scheduled bool)
 	}
 	id := fmt.Sprintf("%s%03d", prefix, next)
 	path := filepath.Join(dir, id+".dump")
-	if err := os.WriteFile(filepath.Join(dir, lastFile), []byte(strconv.Itoa(next)+"\n"), 0o600); err != nil {
-		return nil, fmt.Errorf("postgres: recording backup %s: %w", id, err)
-	}
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: %w", err)
@@ -70,6 +65,42 @@ func (p *Provider) begin(dir, db string, have []engine.PGBackup, scheduled bool)
 	}
 	p.captures[path] = c
 	return c, nil
+}
+
+// takeNumber gives the next number of the database whose backups (in
+// dir) are have, and writes it down (lastFile) before it is used. The
+// caller holds capturesMu: no one else reads or writes lastFile
+// meanwhile.
+func takeNumber(dir string, have []engine.PGBackup) (int, error) {
+	next := lastNum(dir) + 1
+	for _, b := range have {
+		next = max(next, b.Num+1)
+	}
+	if err := os.WriteFile(filepath.Join(dir, lastFile), []byte(strconv.Itoa(next)+"\n"), 0o600); err != nil {
+		return 0, fmt.Errorf("postgres: recording transfer number %d: %w", next, err)
+	}
+	return next, nil
+}
+
+// Number implements engine.PGBackuper: a restore or a copy into the
+// add-on's database takes the next number of its backups' sequence, so
+// that the heroku CLI, which finds a transfer by its number alone, never
+// sees two transfers of a database with one number.
+func (p *Provider) Number(resource map[string]string) (int, error) {
+	dir, err := p.backupDir(resource["database"])
+	if err != nil {
+		return 0, err
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return 0, fmt.Errorf("postgres: %w", err)
+	}
+	have, err := p.Backups(resource)
+	if err != nil {
+		return 0, err
+	}
+	p.capturesMu.Lock()
+	defer p.capturesMu.Unlock()
+	return takeNumber(dir, have)
 }
 
 // untrack ends the record of capture c, once its file is settled.

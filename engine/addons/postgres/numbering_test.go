@@ -12,7 +12,8 @@ import (
 // does a deleted backup's, nor a new Provider over the same directory (a
 // server restart); scheduled backups (aNNN) share the sequence; and a
 // second capture of a database while one runs is refused, and takes no
-// number.
+// number. Restores and copies (Number) take theirs from the same
+// sequence.
 func TestBackupNumbers(t *testing.T) {
 	dir := t.TempDir()
 	p := &Provider{}
@@ -42,10 +43,15 @@ func TestBackupNumbers(t *testing.T) {
 	if err := os.Remove(dir + "/a004.dump"); err != nil {
 		t.Fatal(err)
 	}
+	// A restore or a copy takes the next number of the same sequence
+	// (Number), which no capture gives again.
+	if n, err := takeNumber(dir, nil); err != nil || n != 5 {
+		t.Fatalf("a restore's number = %d, %v; want 5", n, err)
+	}
 	restarted := &Provider{}
 	c, err := restarted.begin(dir, "db", []engine.PGBackup{{ID: "b003", Num: 3}}, false)
-	if err != nil || c.backup.ID != "b005" {
-		t.Fatalf("after a restart: %+v, %v; want b005", c, err)
+	if err != nil || c.backup.ID != "b006" {
+		t.Fatalf("after a restart: %+v, %v; want b006", c, err)
 	}
 	failed(c)
 	restarted.untrack(c)

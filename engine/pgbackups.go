@@ -74,6 +74,17 @@ type PGBackuper interface {
 	Push(ctx context.Context, resource map[string]string, url string) error
 }
 
+// PGChecker is a PGBackuper that can tell what it would refuse before
+// anything is recorded or started, so that a refused restore or copy is
+// not listed as one that failed.
+type PGChecker interface {
+	// CheckURL returns EINVALID for a URL Pull refuses.
+	CheckURL(url string) error
+	// CheckDump returns EINVALID for a dump Restore refuses into the
+	// add-on's database (past the server's byte limit).
+	CheckDump(resource map[string]string, path string) error
+}
+
 // PGCapture is a capture begun (PGBackuper.Begin): its backup has its
 // number and is listed as running before the dump starts, so that the
 // Data API can answer at once and let the dump go on.
@@ -257,6 +268,11 @@ func (e *Engine) restore(ctx context.Context, b PGBackuper, app *App, a *Addon, 
 func (e *Engine) beginRestore(b PGBackuper, app *App, a *Addon, bk *PGBackup, confirm string) (*PGTransfer, error) {
 	if err := confirmed(app.Name, confirm, "backup "+bk.App+"::"+bk.ID); err != nil {
 		return nil, err
+	}
+	if c, ok := b.(PGChecker); ok {
+		if err := c.CheckDump(a.Resource, bk.Path); err != nil {
+			return nil, err
+		}
 	}
 	t, err := e.beginTransfer(b, a, TransferRestore, bk.App+"::"+bk.ID, attachmentName(a, app.Name), bk.Size)
 	if err != nil {

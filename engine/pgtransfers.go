@@ -260,6 +260,11 @@ func (e *Engine) CopyDatabase(ctx context.Context, name, addonID, fromName, from
 	if fromURL == toURL {
 		return nil, Errorf(EINVALID, "Cannot copy database onto itself.")
 	}
+	if c, ok := b.(PGChecker); ok {
+		if err := c.CheckURL(fromURL); err != nil {
+			return nil, err
+		}
+	}
 	src, err := e.pgAddonByURL(fromURL)
 	if err != nil {
 		return nil, err

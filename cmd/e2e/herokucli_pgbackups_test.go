@@ -16,8 +16,10 @@ import (
 // the Data API's transfers: capture waits for the backup, pg:backups and
 // pg:backups:info show it as `hako pg:backups` numbers it, pg:backups:url
 // gives a URL that downloads the dump without a token, restore brings a
-// deleted row back in the real PostgreSQL, delete removes a backup and
-// its number is not given again. A stranger gets the CLI's 403/404
+// deleted row back in the real PostgreSQL and is listed under Restores
+// as r002 (one sequence with the backups) and described by
+// pg:backups:info, and is neither deleted, downloaded nor canceled once
+// finished; delete removes a backup and its number is not given again. A stranger gets the CLI's 403/404
 // errors and changes nothing; a restore names only a backup of this
 // server's that its caller may see.
 func TestHerokuCLIPGBackups(t *testing.T) {
@@ -83,6 +85,29 @@ func TestHerokuCLIPGBackups(t *testing.T) {
 	if got := s.psqlValue(t, "owner-db", rows); got != "alpha,beta,gamma,delta" {
 		t.Errorf("after restore: %q", got)
 	}
+	// The restore is listed under Restores, numbered after b001 in the
+	// database's one sequence (the CLI finds r002 by its number, 2), and
+	// described by pg:backups:info.
+	date := `\d{4}-\d\d-\d\d \d\d:\d\d:\d\d \+0000`
+	must(a("pg:backups", "-a", "owner-db"), "=== Backups", "=== Restores", `~ +r002 +`+date+` +Completed `+date+` +\d+(\.\d\d)?[KM]?B +DATABASE *`, "=== Copies",
+		"No copies found. Use heroku pg:copy to copy a database to another")
+	must(a("pg:backups:info", "r002", "-a", "owner-db"), "=== Backup r002", "~Database: +owner-db::b001", "~Finished at: +"+date, "~Status: +Completed", "=== Backup Logs",
+		"~"+date+" restore of owner-db::b001 into DATABASE finished")
+	// Neither deleted nor downloaded, nor canceled once finished.
+	for _, c := range []struct {
+		args []string
+		line string
+	}{
+		{a("pg:backups:delete", "r002", "-a", "owner-db", "--confirm", "owner-db"), " ›   Error: Restore r002 is not a backup: only backups are deleted."},
+		{a("pg:backups:url", "r002", "-a", "owner-db"), " ›   Error: r002 has no dump to download: only a finished backup has one."},
+		{a("pg:backups:cancel", "r002", "-a", "owner-db"), " ›   Error: Restore r002 has ended: only a running transfer can be canceled."},
+		{a("pg:backups:info", "r099", "-a", "owner-db"), `~ ›   Error: owner-db has no transfer 99: .heroku pg:backups -a owner-db. lists *`},
+	} {
+		re, isRe := strings.CutPrefix(c.line, "~")
+		if out, err := heroku(admin, c.args...); err == nil || (isRe && !hasLineMatch(out, re)) || (!isRe && !hasLine(out, c.line)) {
+			t.Errorf("heroku %s: %v\n%s", strings.Join(c.args, " "), err, out)
+		}
+	}
 
 	// A stranger: the CLI's errors, and nothing changes.
 	s.psqlValue(t, "owner-db", "delete from items where name = 'delta'")
@@ -127,12 +152,12 @@ func TestHerokuCLIPGBackups(t *testing.T) {
 	must(a("pg:backups", "-a", "owner-db"), `~ +b001 +.*`)
 
 	// Delete: gone from both lists; numbers are not given twice.
-	must(a("pg:backups:capture", "-a", "owner-db"), "Backing up DATABASE to b002... done")
-	must(a("pg:backups:delete", "b001", "-a", "owner-db", "--confirm", "owner-db"), "Deleting backup b001 on owner-db... done")
-	must(a("pg:backups:delete", "b002", "-a", "owner-db", "--confirm", "owner-db"), "Deleting backup b002 on owner-db... done")
-	must(a("pg:backups", "-a", "owner-db"), "=== Backups", "No backups. Capture one with heroku pg:backups:capture")
 	must(a("pg:backups:capture", "-a", "owner-db"), "Backing up DATABASE to b003... done")
-	if err := admin.hakoHas(a("pg:backups", "-a", "owner-db"), `~b003\s+\S+\s+\S+\s+`+d.addon); err != nil {
+	must(a("pg:backups:delete", "b001", "-a", "owner-db", "--confirm", "owner-db"), "Deleting backup b001 on owner-db... done")
+	must(a("pg:backups:delete", "b003", "-a", "owner-db", "--confirm", "owner-db"), "Deleting backup b003 on owner-db... done")
+	must(a("pg:backups", "-a", "owner-db"), "=== Backups", "No backups. Capture one with heroku pg:backups:capture")
+	must(a("pg:backups:capture", "-a", "owner-db"), "Backing up DATABASE to b004... done")
+	if err := admin.hakoHas(a("pg:backups", "-a", "owner-db"), `~b004\s+\S+\s+\S+\s+`+d.addon); err != nil {
 		t.Error(err)
 	}
 }

@@ -123,8 +123,8 @@ func transferList(t *testing.T, d *attachedDB, who, app string) []transfer {
 // Data API lists it as running (no finished_at). A stranger's
 // `heroku pg:backups:cancel` is refused and the capture goes on; a member
 // of uses-db, which the database is attached to, cancels it: the capture
-// fails saying so, its partial file is gone from the list, and a second
-// cancel finds nothing to stop. `hako pg:backups:cancel` does the same,
+// fails saying so, its partial file is gone, it stays listed canceled,
+// and a second cancel finds nothing to stop. `hako pg:backups:cancel` does the same,
 // on a second capture numbered b002: a canceled capture's number is not
 // given again.
 func TestHerokuCLIPGBackupsCancel(t *testing.T) {
@@ -189,8 +189,10 @@ func TestHerokuCLIPGBackupsCancel(t *testing.T) {
 	case <-time.After(30 * time.Second):
 		t.Fatal("the capture did not end after its cancel")
 	}
-	if list := transferList(t, d, "", "owner-db"); len(list) != 0 {
-		t.Errorf("transfers after the cancel: %+v, want none", list)
+	// The canceled capture stays listed, failed and canceled, under its
+	// number (Heroku's failed backups are listed).
+	if list := transferList(t, d, "", "owner-db"); len(list) != 1 || list[0].Num != 1 || list[0].FinishedAt == "" || list[0].Succeeded || list[0].CanceledAt == nil {
+		t.Errorf("transfers after the cancel: %+v, want b001 canceled", list)
 	}
 	// hako's own verb, on a second capture held up by the same lock.
 	go func() {
@@ -199,7 +201,7 @@ func TestHerokuCLIPGBackupsCancel(t *testing.T) {
 	}()
 	waitFor(t, 20*time.Second, "a second running transfer", func() bool {
 		list := transferList(t, d, "", "owner-db")
-		return len(list) == 1 && list[0].FinishedAt == ""
+		return len(list) == 2 && slices.ContainsFunc(list, func(x transfer) bool { return x.Num == 2 && x.FinishedAt == "" })
 	})
 	// The canceled b001's number is not given again.
 	if out := s.hako(t, "pg:backups:cancel", "-a", "owner-db"); !hasLine(out, "Canceled b002 of ⬢ owner-db.") {
@@ -208,7 +210,7 @@ func TestHerokuCLIPGBackupsCancel(t *testing.T) {
 	if r := <-captured; r.err == nil {
 		t.Errorf("the second capture, canceled, succeeded:\n%s", r.out)
 	}
-	if out, err := s.run("pg:backups:cancel", "-a", "owner-db"); err == nil || !hasLine(out, " ▸    No backup of owner-db is being taken.") {
+	if out, err := s.run("pg:backups:cancel", "-a", "owner-db"); err == nil || !hasLine(out, " ▸    No backup, restore or copy of owner-db is running.") {
 		t.Errorf("hako pg:backups:cancel with nothing running: %v\n%s", err, out)
 	}
 	out, err = member.run(cliRow{args: []string{"pg:backups:cancel", "-a", "uses-db"}})

@@ -140,6 +140,28 @@ func checkURL(raw string) (string, error) {
 	return u.String(), nil
 }
 
+var _ engine.PGChecker = (*Provider)(nil)
+
+// CheckURL implements engine.PGChecker: a URL Pull would refuse (see
+// checkURL).
+func (p *Provider) CheckURL(raw string) error {
+	_, err := checkURL(raw)
+	return err
+}
+
+// CheckDump implements engine.PGChecker: a dump past the limit, which
+// Restore would refuse.
+func (p *Provider) CheckDump(resource map[string]string, path string) error {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return fmt.Errorf("postgres: %w", err)
+	}
+	if limit := p.maxBackup(); fi.Size() > limit {
+		return engine.Errorf(engine.EINVALID, "The dump is %s, past this server's limit of %s for a restore (hako server --max-pg-backup): %s was not changed.", mib(fi.Size()), mib(limit), resource["database"])
+	}
+	return nil
+}
+
 // hostNameRe is a DNS name, the only host besides an IP address a URL
 // may name.
 var hostNameRe = regexp.MustCompile(`^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?$`)

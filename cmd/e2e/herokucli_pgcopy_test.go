@@ -22,8 +22,10 @@ func sqlAt(t *testing.T, url, sql string) string {
 // with the source's. The member copies into no database of an app they
 // cannot access (lone-db's), by the CLI or by the Data API, nor out of
 // one, nor into a database by a URL not its own; each refusal leaves
-// the target as it was. A copy past the server's byte limit stops, says
-// why, and leaves the target's data as it was too.
+// the target as it was and takes no number. The copy is listed under
+// Copies as c001 and described by pg:backups:info. A copy past the
+// server's byte limit stops, says why (the CLI names it c002 as it
+// waits), leaves the target's data as it was too, and is listed failed.
 func TestHerokuCLIPGCopy(t *testing.T) {
 	cli := herokuCLI(t)
 	need(t, "psql", "pg_dump", "pg_restore")
@@ -96,6 +98,21 @@ func TestHerokuCLIPGCopy(t *testing.T) {
 	if got := sqlAt(t, target, "select count(*) from pg_tables where tablename = 'before'"); got != "0" {
 		t.Errorf("TARGET_DB keeps its old table after the copy")
 	}
+	// The copy is a transfer of the target's, c001 (the refusals took no
+	// number), listed under Copies and described, from and to the names
+	// the CLI gave.
+	date := `\d{4}-\d\d-\d\d \d\d:\d\d:\d\d \+0000`
+	out, err = member.run(cliRow{args: []string{"pg:backups", "-a", "uses-db"}})
+	if e := holdsLines(out, []string{"=== Copies", `~ +c001 +` + date + ` +Completed ` + date + ` +\S+ +SHARED_DB +TARGET_DB *`}); err != nil || e != nil {
+		t.Errorf("member: heroku pg:backups -a uses-db after the copy: %v %v\n%s", err, e, out)
+	}
+	out, err = member.run(cliRow{args: []string{"pg:backups:info", "c001", "-a", "uses-db"}})
+	if e := holdsLines(out, []string{"=== Backup c001", "~Database: +SHARED_DB", "~Status: +Completed", "=== Backup Logs", "~" + date + " copy of SHARED_DB into TARGET_DB finished"}); err != nil || e != nil {
+		t.Errorf("member: heroku pg:backups:info c001 -a uses-db: %v %v\n%s", err, e, out)
+	}
+	if out, err := member.run(cliRow{args: []string{"pg:backups:info", "c001", "-a", "lone-db"}}); err == nil || !hasLine(out, " ›   Error: You do not have access to the app lone-db.") {
+		t.Errorf("member: heroku pg:backups:info c001 -a lone-db: %v\n%s", err, out)
+	}
 
 	// Past the byte limit: stopped, the target as it was.
 	sqlAt(t, target, "create table before (v text); insert into before values ('old')")
@@ -105,8 +122,12 @@ insert into bulk (v) select md5(random()::text) || md5(random()::text) || md5(ra
 	s.env = append(s.env, "HAKO_MAX_PG_BACKUP=1")
 	s.start()
 	out, err = member.run(cliRow{args: []string{"pg:copy", "SHARED_DB", "TARGET_DB", "-a", "uses-db", "--confirm", "TARGET_DB"}})
-	if err == nil || !hasLineMatch(out, ` +pg_dump of the source stopped: the dump passed this server's limit of 1 *`) {
+	if err == nil || !hasLineMatch(out, ` +pg_dump of the source stopped: the dump passed this server's limit of 1 *`) || !hasLineMatch(out, ` *Run heroku pg:backups:info c002 for more details\.`) {
 		t.Errorf("member: heroku pg:copy past the limit: %v\n%s", err, out)
+	}
+	out, err = member.run(cliRow{args: []string{"pg:backups", "-a", "uses-db"}})
+	if e := holdsLines(out, []string{"=== Copies", `~ +c002 +` + date + ` +Failed ` + date + ` +\S+ +SHARED_DB +TARGET_DB *`, `~ +c001 +.*`}); err != nil || e != nil {
+		t.Errorf("member: heroku pg:backups -a uses-db after the failed copy: %v %v\n%s", err, e, out)
 	}
 	unchanged("after the copy past the limit")
 }

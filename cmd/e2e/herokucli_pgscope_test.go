@@ -126,7 +126,9 @@ func transferList(t *testing.T, d *attachedDB, who, app string) []transfer {
 // fails saying so, its partial file is gone, it stays listed canceled,
 // and a second cancel finds nothing to stop. `hako pg:backups:cancel` does the same,
 // on a second capture numbered b002: a canceled capture's number is not
-// given again.
+// given again. After a server restart both are still listed, Failed,
+// and described as Canceled; they are neither restored nor downloaded,
+// and the next capture is b003.
 func TestHerokuCLIPGBackupsCancel(t *testing.T) {
 	cli := herokuCLI(t)
 	need(t, "psql", "pg_dump", "pg_restore")
@@ -216,5 +218,31 @@ func TestHerokuCLIPGBackupsCancel(t *testing.T) {
 	out, err = member.run(cliRow{args: []string{"pg:backups:cancel", "-a", "uses-db"}})
 	if err == nil || !hasLine(out, " ›   Error: No active backups/transfers") {
 		t.Errorf("member: a second cancel: %v\n%s", err, out)
+	}
+
+	// Both canceled captures are kept across a server restart, listed
+	// failed under their numbers and described as canceled.
+	_ = lock.Process.Kill()
+	s.psqlValue(t, "owner-db", "select pg_terminate_backend(pid) from pg_stat_activity where query like '%pg_sleep(120)%' and pid <> pg_backend_pid()")
+	s.stop()
+	s.start()
+	date := `\d{4}-\d\d-\d\d \d\d:\d\d:\d\d \+0000`
+	out, err = member.run(cliRow{args: []string{"pg:backups", "-a", "owner-db"}})
+	if e := holdsLines(out, []string{"=== Backups", `~ +b002 +` + date + ` +Failed ` + date + ` +0\.00B +DATABASE *`, `~ +b001 +` + date + ` +Failed ` + date + ` +0\.00B +DATABASE *`}); err != nil || e != nil {
+		t.Errorf("member: heroku pg:backups -a owner-db after a restart: %v %v\n%s", err, e, out)
+	}
+	out, err = member.run(cliRow{args: []string{"pg:backups:info", "b001", "-a", "owner-db"}})
+	if e := holdsLines(out, []string{"=== Backup b001", "~Status: +Canceled", "=== Backup Logs", "~" + date + " The backup b001 of \\w+ was canceled \\(pg:backups:cancel\\)\\."}); err != nil || e != nil {
+		t.Errorf("member: heroku pg:backups:info b001 after a restart: %v %v\n%s", err, e, out)
+	}
+	// Neither restored nor downloaded; the next capture is b003.
+	if out, err := member.run(cliRow{args: []string{"pg:backups:restore", "b001", "SHARED_DB", "-a", "uses-db", "--confirm", "uses-db"}}); err == nil {
+		t.Errorf("member: restore of the canceled b001: no error\n%s", out)
+	}
+	if out, err := member.run(cliRow{args: []string{"pg:backups:url", "b001", "-a", "owner-db"}}); err == nil || !hasLine(out, " ›   Error: b001 has no dump to download: only a finished backup has one.") {
+		t.Errorf("member: url of the canceled b001: %v\n%s", err, out)
+	}
+	if out := s.hako(t, "pg:backups:capture", "-a", "owner-db"); !hasLineMatch(out, `Backing up DATABASE of ⬢ owner-db\.\.\. done, b003 .*`) {
+		t.Errorf("the capture after the restart:\n%s", out)
 	}
 }

@@ -36,20 +36,41 @@ func pgBackupsCommands(env *Env) []*cli.Command {
 				if c.Bool("json") {
 					return printJSON(env.Stdout, list)
 				}
+				var transfers []api.PGTransferView
+				if err := cl.Do("GET", appPath(name, "/pg-transfers"), nil, &transfers); err != nil {
+					return err
+				}
 				if len(list) == 0 {
 					fmt.Fprintf(env.Stdout, "No backups of ⬢ %s: `hako pg:backups:capture -a %s` takes one.\n", name, name)
+				} else {
+					fmt.Fprintf(env.Stdout, "=== ⬢ %s Backups\n", name)
+					tw := tabwriter.NewWriter(env.Stdout, 0, 0, 2, ' ', 0)
+					fmt.Fprintln(tw, "ID\tTaken\tSize\tDatabase")
+					for i := len(list) - 1; i >= 0; i-- {
+						b := list[i]
+						size := byteSize(b.Size)
+						if b.Running {
+							size += " so far, running"
+						}
+						fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", b.ID, b.CreatedAt.UTC().Format(time.RFC3339), size, b.Addon)
+					}
+					if err := tw.Flush(); err != nil {
+						return err
+					}
+				}
+				if len(transfers) == 0 {
 					return nil
 				}
-				fmt.Fprintf(env.Stdout, "=== ⬢ %s Backups\n", name)
+				fmt.Fprintf(env.Stdout, "\n=== ⬢ %s Restores, copies and failed backups\n", name)
 				tw := tabwriter.NewWriter(env.Stdout, 0, 0, 2, ' ', 0)
-				fmt.Fprintln(tw, "ID\tTaken\tSize\tDatabase")
-				for i := len(list) - 1; i >= 0; i-- {
-					b := list[i]
-					size := byteSize(b.Size)
-					if b.Running {
-						size += " so far, running"
+				fmt.Fprintln(tw, "ID\tStarted\tStatus\tFrom\tTo\tDatabase")
+				for i := len(transfers) - 1; i >= 0; i-- {
+					t := transfers[i]
+					status := t.Status
+					if t.FinishedAt != nil {
+						status += " " + t.FinishedAt.UTC().Format(time.RFC3339)
 					}
-					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", b.ID, b.CreatedAt.UTC().Format(time.RFC3339), size, b.Addon)
+					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", t.ID, t.CreatedAt.UTC().Format(time.RFC3339), status, t.From, t.To, t.Addon)
 				}
 				return tw.Flush()
 			},
@@ -116,7 +137,7 @@ func pgBackupsCommands(env *Env) []*cli.Command {
 			},
 		},
 		{
-			Name: "pg:backups:cancel", Usage: "stop a backup being taken (default: the newest)", ArgsUsage: "[BACKUP]",
+			Name: "pg:backups:cancel", Usage: "stop a backup being taken, or a restore or copy running (default: the newest)", ArgsUsage: "[BACKUP]",
 			Flags: []cli.Flag{appFlag},
 			Action: func(c *cli.Context) error {
 				name, cl, err := appClient(env, c)

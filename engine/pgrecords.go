@@ -138,33 +138,66 @@ func (p *pgRuns) end(uuid string) {
 // keepTransfer records t on a's record, dropping the oldest finished
 // past maxTransferRecords.
 func (e *Engine) keepTransfer(a *Addon, t PGTransfer) error {
-	return e.updateAddon(a.App, a.ID, func(x *Addon) {
-		x.PGTransfers = append(slices.Clone(x.PGTransfers), t)
-		for len(x.PGTransfers) > maxTransferRecords {
-			i := slices.IndexFunc(x.PGTransfers, func(t PGTransfer) bool { return !t.Running() })
-			if i < 0 {
-				break
-			}
-			x.PGTransfers = slices.Delete(x.PGTransfers, i, i+1)
+	return e.updateAddon(a.App, a.ID, func(x *Addon) { x.PGTransfers = keep(x.PGTransfers, t) })
+}
+
+// keep adds t to list, dropping the oldest finished past
+// maxTransferRecords.
+func keep(list []PGTransfer, t PGTransfer) []PGTransfer {
+	list = append(slices.Clone(list), t)
+	for len(list) > maxTransferRecords {
+		i := slices.IndexFunc(list, func(t PGTransfer) bool { return !t.Running() })
+		if i < 0 {
+			break
 		}
-	})
+		list = slices.Delete(list, i, i+1)
+	}
+	return list
 }
 
 // beginTransfer gives a new restore or copy into a's database its number
 // (from the sequence of its backups) and records it, running; run then
 // does it (runTransfer).
+// One restore or copy into a database runs at a time: another is refused
+// (ECONFLICT), as a second capture is, since both would build the new
+// data in the same place.
 func (e *Engine) beginTransfer(b PGBackuper, a *Addon, kind, from, to string, size int64) (*PGTransfer, error) {
+	if err := e.busy(a.PGTransfers, a.Name); err != nil {
+		return nil, err
+	}
 	n, err := b.Number(a.Resource)
 	if err != nil {
 		return nil, err
 	}
 	t := &PGTransfer{Num: n, Kind: kind, UUID: NewID(), From: from, To: to, Size: size, CreatedAt: time.Now().UTC()}
 	e.pgRuns.add(t.UUID)
-	if err := e.keepTransfer(a, *t); err != nil {
+	var conflict error
+	err = e.updateAddon(a.App, a.ID, func(x *Addon) {
+		// Checked again where it is written: two requests may have
+		// passed the first check together.
+		if conflict = e.busy(x.PGTransfers, a.Name); conflict == nil {
+			x.PGTransfers = keep(x.PGTransfers, *t)
+		}
+	})
+	if err == nil {
+		err = conflict
+	}
+	if err != nil {
 		e.pgRuns.end(t.UUID)
 		return nil, err
 	}
 	return t, nil
+}
+
+// busy refuses a new restore or copy into add-on name while one of
+// list runs.
+func (e *Engine) busy(list []PGTransfer, name string) error {
+	for _, t := range list {
+		if t.Running() && t.UUID != "" && e.pgRuns.get(t.UUID) != nil {
+			return Errorf(ECONFLICT, "%s into %s is running: wait for it to finish, or stop it with pg:backups:cancel %s.", t.what(), name, t.Name())
+		}
+	}
+	return nil
 }
 
 // runTransfer does transfer t, begun on a, with f, which ctx's end or a

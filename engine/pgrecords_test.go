@@ -96,6 +96,12 @@ func TestPGTransferRecords(t *testing.T) {
 	if err != nil || len(list) != 1 || list[0].Name() != "r002" || !list[0].Running() || list[0].From != "my-app::b001" || list[0].To != "DATABASE" {
 		t.Fatalf("transfers during the restore = %+v, %v", list, err)
 	}
+	// A second restore into the database while one runs is refused and
+	// takes no number.
+	if _, err := e.RestoreBackup(ctx, "my-app", "b001", "", "my-app", "u"); engine.ErrorCode(err) != engine.ECONFLICT ||
+		engine.ErrorMessage(err) != "Restore r002 into "+list[0].Addon+" is running: wait for it to finish, or stop it with pg:backups:cancel r002." {
+		t.Errorf("a second restore while r002 runs: %v", err)
+	}
 	for _, c := range []struct{ app, ref string }{{"my-app", "r999"}, {"other-app", "r002"}, {"my-app", "b001"}} {
 		if _, err := e.CancelTransfer(c.app, "", c.ref, "u"); engine.ErrorCode(err) != engine.ENOTFOUND {
 			t.Errorf("cancel %s of %s: %v, want ENOTFOUND", c.ref, c.app, err)

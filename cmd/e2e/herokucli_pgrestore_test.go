@@ -33,8 +33,9 @@ insert into held values (1);`
 // connection to it never cut, no half-restored database left), and the
 // restore is listed failed and described as Canceled. hako's own
 // `pg:backups:cancel r003` stops a second one, from `hako
-// pg:backups:restore`. A finished restore is not canceled, nor one named
-// through another app, and unknown ids are not found: nothing changes.
+// pg:backups:restore`. A second restore while one runs is refused, a
+// finished restore is not canceled, nor one named through another app,
+// and unknown ids are not found: nothing changes.
 func TestHerokuCLIPGRestoreCancel(t *testing.T) {
 	cli := herokuCLI(t)
 	need(t, "psql", "pg_dump", "pg_restore")
@@ -124,6 +125,10 @@ func TestHerokuCLIPGRestoreCancel(t *testing.T) {
 	if out, err := s.run("pg:backups:cancel", "r002", "-a", "lone-db"); err == nil || !hasLine(out, " ▸    lone-db has no backup, restore or copy r002: `hako pg:backups -a lone-db` lists them.") {
 		t.Errorf("hako pg:backups:cancel r002 -a lone-db: %v\n%s", err, out)
 	}
+	if out, err := s.run("pg:backups:restore", "b001", "-a", "owner-db", "--confirm", "owner-db"); err == nil ||
+		!hasLine(out, " ▸    Restore r002 into "+d.addon+" is running: wait for it to finish, or stop it with pg:backups:cancel r002.") {
+		t.Errorf("a second restore while r002 runs: %v\n%s", err, out)
+	}
 	if list := transferList(t, d, "", "owner-db"); len(list) != 2 || !blocked() {
 		t.Fatalf("after the refusals: %+v, want the restore still running", list)
 	}
@@ -182,6 +187,11 @@ func TestHerokuCLIPGRestoreCancel(t *testing.T) {
 		t.Errorf("the canceled hako pg:backups:restore: %v\n%s", r.err, r.out)
 	}
 	check("after the second cancel")
+	iso := `\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ`
+	if err := admin.hakoHas([]string{"pg:backups", "-a", "owner-db"}, "=== ⬢ owner-db Restores, copies and failed backups",
+		`~r003 +`+iso+` +canceled `+iso+` +owner-db::b001 +DATABASE +`+d.addon, `~r002 +`+iso+` +canceled `+iso+` +owner-db::b001 +DATABASE +`+d.addon); err != nil {
+		t.Error(err)
+	}
 	if out, err := s.run("pg:backups:cancel", "r003", "-a", "owner-db"); err == nil || !hasLine(out, " ▸    Restore r003 has ended: only a running transfer can be canceled.") {
 		t.Errorf("hako pg:backups:cancel of the canceled r003: %v\n%s", err, out)
 	}

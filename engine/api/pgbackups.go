@@ -26,6 +26,7 @@ type PGBackupView struct {
 
 func (s *Server) pgRoutes(mux *routes) {
 	mux.HandleFunc("GET /apps/{app}/pg-backups", s.listBackups)
+	mux.HandleFunc("GET /apps/{app}/pg-transfers", s.listPGTransfers)
 	mux.HandleFunc("POST /apps/{app}/pg-backups", s.captureBackup)
 	mux.HandleFunc("GET /apps/{app}/pg-backups/{id}/download", s.downloadBackup)
 	mux.HandleFunc("POST /apps/{app}/pg-backups/actions/restore", s.restoreBackup)
@@ -84,6 +85,52 @@ func (s *Server) listBackups(w http.ResponseWriter, r *http.Request) {
 	out := []PGBackupView{}
 	for _, b := range list {
 		out = append(out, backupView(b))
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+// PGTransferView is a restore, a copy or a failed capture of a
+// PostgreSQL add-on (hako's own resource, for `hako pg:backups`).
+type PGTransferView struct {
+	ID         string     `json:"id"` // r002, c003, b004
+	Kind       string     `json:"kind"`
+	App        string     `json:"app"`
+	Addon      string     `json:"addon"`
+	From       string     `json:"from"`
+	To         string     `json:"to"`
+	Size       int64      `json:"size"`
+	CreatedAt  time.Time  `json:"created_at"`
+	FinishedAt *time.Time `json:"finished_at"`
+	// Status is running, succeeded, canceled or failed.
+	Status  string `json:"status"`
+	Message string `json:"message,omitempty"`
+}
+
+// listPGTransfers is GET /apps/{app}/pg-transfers: the restores, copies
+// and failed captures of the app's databases, oldest first.
+func (s *Server) listPGTransfers(w http.ResponseWriter, r *http.Request) {
+	list, err := s.Engine.Transfers(r.PathValue("app"))
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	out := []PGTransferView{}
+	for _, t := range list {
+		v := PGTransferView{ID: t.Name(), Kind: t.Kind, App: t.App, Addon: t.Addon, From: t.From, To: t.To, Size: t.Size,
+			CreatedAt: t.CreatedAt, Status: "running", Message: t.Message}
+		if !t.Running() {
+			end := t.FinishedAt
+			v.FinishedAt = &end
+			switch {
+			case t.Succeeded:
+				v.Status = "succeeded"
+			case t.Canceled:
+				v.Status = "canceled"
+			default:
+				v.Status = "failed"
+			}
+		}
+		out = append(out, v)
 	}
 	writeJSON(w, http.StatusOK, out)
 }

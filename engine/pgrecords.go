@@ -138,15 +138,15 @@ func (p *pgRuns) end(uuid string) {
 // keepTransfer records t on a's record, dropping the oldest finished
 // past maxTransferRecords.
 func (e *Engine) keepTransfer(a *Addon, t PGTransfer) error {
-	return e.updateAddon(a.App, a.ID, func(x *Addon) { x.PGTransfers = keep(x.PGTransfers, t) })
+	return e.updateAddon(a.App, a.ID, func(x *Addon) { x.PGTransfers = e.keep(x.PGTransfers, t) })
 }
 
-// keep adds t to list, dropping the oldest finished past
-// maxTransferRecords.
-func keep(list []PGTransfer, t PGTransfer) []PGTransfer {
+// keep adds t to list, dropping the oldest ended past
+// maxTransferRecords (one a server stop cut short has ended too).
+func (e *Engine) keep(list []PGTransfer, t PGTransfer) []PGTransfer {
 	list = append(slices.Clone(list), t)
 	for len(list) > maxTransferRecords {
-		i := slices.IndexFunc(list, func(t PGTransfer) bool { return !t.Running() })
+		i := slices.IndexFunc(list, func(t PGTransfer) bool { return !t.Running() || e.pgRuns.get(t.UUID) == nil })
 		if i < 0 {
 			break
 		}
@@ -176,7 +176,7 @@ func (e *Engine) beginTransfer(b PGBackuper, a *Addon, kind, from, to string, si
 		// Checked again where it is written: two requests may have
 		// passed the first check together.
 		if conflict = e.busy(x.PGTransfers, a.Name); conflict == nil {
-			x.PGTransfers = keep(x.PGTransfers, *t)
+			x.PGTransfers = e.keep(x.PGTransfers, *t)
 		}
 	})
 	if err == nil {

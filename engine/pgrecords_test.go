@@ -66,8 +66,8 @@ func (p *transferBackuper) Push(context.Context, map[string]string, string) erro
 // a failed capture keeps its number and is listed failed; all of them
 // are kept in the store, so that an engine started anew over it (a
 // server restart) lists them, and one cut by the restart is shown
-// failed. Unknown names and another app's databases are not found and
-// change nothing.
+// failed; at most 30 are kept, the oldest ended dropped first. Unknown
+// names and another app's databases are not found and change nothing.
 func TestPGTransferRecords(t *testing.T) {
 	e, _, _, _ := newEngine(t)
 	p := &transferBackuper{fakeProvider: fakeProvider{live: map[string]bool{}}, release: make(chan struct{}), began: make(chan struct{}, 4)}
@@ -185,5 +185,16 @@ func TestPGTransferRecords(t *testing.T) {
 	}
 	if l, _ := restarted.Transfers("my-app"); len(l) != 3 {
 		t.Errorf("after deleting b004: %d transfers, want 3", len(l))
+	}
+	// At most 30 are kept: the oldest ended go first, the one the
+	// restart cut short among them.
+	for range 30 {
+		if _, _, err := restarted.CaptureBackup(ctx, "my-app", "", "u"); err == nil {
+			t.Fatal("the failing capture succeeded")
+		}
+	}
+	l, _ := restarted.Transfers("my-app")
+	if len(l) != 30 || l[0].Name() != "b005" || l[29].Name() != "b034" {
+		t.Errorf("after 30 more failed captures: %d kept, from %s to %s; want 30, b005 to b034 (r002, r003 and the cut r009 dropped)", len(l), l[0].Name(), l[len(l)-1].Name())
 	}
 }

@@ -2,8 +2,11 @@ package e2e
 
 import (
 	"encoding/json"
+	"os/exec"
+	"slices"
 	"strings"
 	"testing"
+	"time"
 )
 
 // sqlAt runs sql on the database at url and returns its output.
@@ -24,8 +27,10 @@ func sqlAt(t *testing.T, url, sql string) string {
 // one, nor into a database by a URL not its own; each refusal leaves
 // the target as it was and takes no number. The copy is listed under
 // Copies as c001 and described by pg:backups:info. A copy past the
-// server's byte limit stops, says why (the CLI names it c002 as it
+// server's byte limit stops, says why (the CLI names it c003 as it
 // waits), leaves the target's data as it was too, and is listed failed.
+// A copy held up by a lock on its source is canceled (c002) and leaves
+// the target as it was.
 func TestHerokuCLIPGCopy(t *testing.T) {
 	cli := herokuCLI(t)
 	need(t, "psql", "pg_dump", "pg_restore")
@@ -114,19 +119,65 @@ func TestHerokuCLIPGCopy(t *testing.T) {
 		t.Errorf("member: heroku pg:backups:info c001 -a lone-db: %v\n%s", err, out)
 	}
 
-	// Past the byte limit: stopped, the target as it was.
+	// A copy held up by a lock on the source, canceled by the member:
+	// the target as it was, the copy listed failed as c002.
 	sqlAt(t, target, "create table before (v text); insert into before values ('old')")
+	lock := exec.Command("psql", shared, "-X", "-c", "begin; lock table items in access exclusive mode; select pg_sleep(300);")
+	if err := lock.Start(); err != nil {
+		t.Fatal(err)
+	}
+	lockDone := make(chan error, 1)
+	go func() { lockDone <- lock.Wait() }()
+	t.Cleanup(func() { _ = lock.Process.Kill(); <-lockDone })
+	release := func() {
+		sqlAt(t, shared, "select count(pg_terminate_backend(pid)) from pg_stat_activity where query like '%pg_sleep(300)%' and pid <> pg_backend_pid()")
+		<-lockDone
+		lockDone <- nil
+	}
+	waitFor(t, 20*time.Second, "the lock on items", func() bool {
+		return sqlAt(t, shared, "select count(*) from pg_locks l join pg_class c on c.oid = l.relation where c.relname = 'items' and l.mode = 'AccessExclusiveLock' and l.granted") == "1"
+	})
+	copied := make(chan string, 1)
+	go func() {
+		out, _ := member.run(cliRow{args: []string{"pg:copy", "SHARED_DB", "TARGET_DB", "-a", "uses-db", "--confirm", "TARGET_DB"}, timeout: 120 * time.Second})
+		copied <- out
+	}()
+	waitFor(t, 30*time.Second, "the copy waiting on the lock", func() bool {
+		list := transferList(t, d, "member", "uses-db")
+		return slices.ContainsFunc(list, func(x transfer) bool { return x.Num == 2 && x.FinishedAt == "" }) &&
+			sqlAt(t, shared, "select count(*) from pg_locks l join pg_class c on c.oid = l.relation where c.relname = 'items' and not l.granted") != "0"
+	})
+	out, err = member.run(cliRow{args: []string{"pg:backups:cancel", "c002", "-a", "uses-db"}})
+	if e := holdsLines(out, []string{"Cancelling c002... done"}); err != nil || e != nil {
+		t.Errorf("member: heroku pg:backups:cancel c002: %v %v\n%s", err, e, out)
+	}
+	select {
+	case out := <-copied:
+		if !hasLineMatch(out, ` *Copy c002 was canceled \(pg:backups:cancel\): TARGET_DB was not changed\.`) {
+			t.Errorf("the canceled pg:copy:\n%s", out)
+		}
+	case <-time.After(60 * time.Second):
+		t.Fatal("the CLI's copy did not end after its cancel")
+	}
+	release()
+	unchanged("after the canceled copy")
+	out, err = member.run(cliRow{args: []string{"pg:backups:info", "c002", "-a", "uses-db"}})
+	if e := holdsLines(out, []string{"=== Backup c002", "~Status: +Canceled"}); err != nil || e != nil {
+		t.Errorf("member: heroku pg:backups:info c002: %v %v\n%s", err, e, out)
+	}
+
+	// Past the byte limit: stopped, the target as it was.
 	s.psqlValue(t, "owner-db", `create table bulk (id serial primary key, v text);
 insert into bulk (v) select md5(random()::text) || md5(random()::text) || md5(random()::text) || md5(random()::text) from generate_series(1, 40000)`)
 	s.stop()
 	s.env = append(s.env, "HAKO_MAX_PG_BACKUP=1")
 	s.start()
 	out, err = member.run(cliRow{args: []string{"pg:copy", "SHARED_DB", "TARGET_DB", "-a", "uses-db", "--confirm", "TARGET_DB"}})
-	if err == nil || !hasLineMatch(out, ` +pg_dump of the source stopped: the dump passed this server's limit of 1 *`) || !hasLineMatch(out, ` *Run heroku pg:backups:info c002 for more details\.`) {
+	if err == nil || !hasLineMatch(out, ` +pg_dump of the source stopped: the dump passed this server's limit of 1 *`) || !hasLineMatch(out, ` *Run heroku pg:backups:info c003 for more details\.`) {
 		t.Errorf("member: heroku pg:copy past the limit: %v\n%s", err, out)
 	}
 	out, err = member.run(cliRow{args: []string{"pg:backups", "-a", "uses-db"}})
-	if e := holdsLines(out, []string{"=== Copies", `~ +c002 +` + date + ` +Failed ` + date + ` +\S+ +SHARED_DB +TARGET_DB *`, `~ +c001 +.*`}); err != nil || e != nil {
+	if e := holdsLines(out, []string{"=== Copies", `~ +c003 +` + date + ` +Failed ` + date + ` +\S+ +SHARED_DB +TARGET_DB *`, `~ +c002 +` + date + ` +Failed .*`, `~ +c001 +.*`}); err != nil || e != nil {
 		t.Errorf("member: heroku pg:backups -a uses-db after the failed copy: %v %v\n%s", err, e, out)
 	}
 	unchanged("after the copy past the limit")

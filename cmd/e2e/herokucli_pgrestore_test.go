@@ -133,10 +133,12 @@ func TestHerokuCLIPGRestoreCancel(t *testing.T) {
 		t.Fatalf("after the refusals: %+v, want the restore still running", list)
 	}
 
+	start := time.Now()
 	out, err = admin.run(cliRow{args: []string{"pg:backups:cancel", "-a", "owner-db"}})
 	if e := holdsLines(out, []string{"Cancelling r002... done"}); err != nil || e != nil {
 		t.Errorf("heroku pg:backups:cancel: %v %v\n%s", err, e, out)
 	}
+	t.Logf("heroku pg:backups:cancel of the held restore: %s", time.Since(start).Round(time.Millisecond))
 	select {
 	case r := <-restored:
 		if e := holdsLines(r.out, []string{"~ +Error: +An error occurred and the backup did not finish.", "~ *Restore r002 was canceled \\(pg:backups:cancel\\): DATABASE was not changed\\."}); r.err == nil || e != nil {
@@ -180,9 +182,11 @@ func TestHerokuCLIPGRestoreCancel(t *testing.T) {
 	waitFor(t, 30*time.Second, "a second restore waiting on the lock", func() bool {
 		return len(transferList(t, d, "", "owner-db")) == 3 && blocked()
 	})
+	start = time.Now()
 	if out := s.hako(t, "pg:backups:cancel", "r003", "-a", "owner-db"); !hasLine(out, "Canceled r003 of ⬢ owner-db.") {
 		t.Errorf("hako pg:backups:cancel r003:\n%s", out)
 	}
+	t.Logf("hako pg:backups:cancel r003 of the held restore: %s", time.Since(start).Round(time.Millisecond))
 	if r := <-restored; r.err == nil || !hasLine(r.out, " ▸    Restore r003 was canceled (pg:backups:cancel): DATABASE was not changed.") {
 		t.Errorf("the canceled hako pg:backups:restore: %v\n%s", r.err, r.out)
 	}

@@ -209,8 +209,11 @@ func (e *Engine) runTransfer(ctx context.Context, a *Addon, t *PGTransfer, f fun
 	defer stop()
 	err := f(run.ctx)
 	canceled := err != nil && errors.Is(context.Cause(run.ctx), errTransferCanceled)
-	if canceled {
+	switch {
+	case canceled:
 		err = Errorf(EINVALID, "%s was canceled (pg:backups:cancel): %s was not changed.", t.what(), t.To)
+	case err != nil && e.stopping.Load():
+		err = Errorf(EINVALID, "%s was stopped by the server's stop: %s was not changed.", t.what(), t.To)
 	}
 	now := time.Now().UTC()
 	msg := fmt.Sprintf("%s of %s into %s finished", t.Kind, t.From, t.To)

@@ -35,7 +35,9 @@ insert into held values (1);`
 // `pg:backups:cancel r003` stops a second one, from `hako
 // pg:backups:restore`. A second restore while one runs is refused, a
 // finished restore is not canceled, nor one named through another app,
-// and unknown ids are not found: nothing changes.
+// and unknown ids are not found: nothing changes. A restore the server's
+// stop cuts leaves the database as it was and is listed failed after the
+// restart.
 func TestHerokuCLIPGRestoreCancel(t *testing.T) {
 	cli := herokuCLI(t)
 	need(t, "psql", "pg_dump", "pg_restore")
@@ -203,11 +205,32 @@ func TestHerokuCLIPGRestoreCancel(t *testing.T) {
 		t.Errorf("hako pg:backups:cancel r099: %v\n%s", err, out)
 	}
 
-	// The lock released (its session ended on the server: a killed psql
-	// leaves it sleeping), a restore goes through, as r004.
-	s.psqlValue(t, "owner-db", "select pg_terminate_backend(pid) from pg_stat_activity where query like '%pg_sleep(300)%' and pid <> pg_backend_pid()")
+	// A third restore, held, when the server stops: it is stopped, the
+	// database as it was, and after the restart listed failed, saying so.
+	go func() {
+		out, err := admin.run(cliRow{args: []string{"pg:backups:restore", "b001", "DATABASE_URL", "-a", "owner-db", "--confirm", "owner-db"}, timeout: 120 * time.Second})
+		restored <- result{out, err}
+	}()
+	waitFor(t, 30*time.Second, "a third restore waiting on the lock", func() bool {
+		return len(transferList(t, d, "", "owner-db")) == 4 && blocked()
+	})
+	s.stop()
+	// The lock's session ended with the server's PostgreSQL.
 	<-lockDone
 	lockDone <- nil
+	s.start()
+	if r := <-restored; r.err == nil {
+		t.Errorf("the restore cut by the server's stop succeeded:\n%s", r.out)
+	}
+	if got := s.psqlValue(t, "owner-db", rows); got != "beta,gamma" {
+		t.Errorf("after the server's stop during a restore: items = %q", got)
+	}
+	out, err = admin.run(cliRow{args: []string{"pg:backups:info", "r004", "-a", "owner-db"}})
+	if e := holdsLines(out, []string{"=== Backup r004", "~Status: +Failed", "=== Backup Logs", "~" + date + " Restore r004 was stopped by the server's stop: DATABASE was not changed."}); err != nil || e != nil {
+		t.Errorf("heroku pg:backups:info r004 after the restart: %v %v\n%s", err, e, out)
+	}
+
+	// Without the lock, a restore goes through, as r005.
 	out, err = admin.run(cliRow{args: []string{"pg:backups:restore", "b001", "DATABASE_URL", "-a", "owner-db", "--confirm", "owner-db"}})
 	if e := holdsLines(out, []string{"Restoring... done"}); err != nil || e != nil {
 		t.Errorf("heroku pg:backups:restore without the lock: %v %v\n%s", err, e, out)
@@ -215,7 +238,7 @@ func TestHerokuCLIPGRestoreCancel(t *testing.T) {
 	if got := s.psqlValue(t, "owner-db", rows); got != "alpha,beta,gamma" {
 		t.Errorf("after the restore: items = %q", got)
 	}
-	if list := transferList(t, d, "", "owner-db"); len(list) != 4 {
-		t.Errorf("transfers: %+v, want b001, r002, r003, r004", list)
+	if list := transferList(t, d, "", "owner-db"); len(list) != 5 {
+		t.Errorf("transfers: %+v, want b001, r002, r003, r004, r005", list)
 	}
 }

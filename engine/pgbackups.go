@@ -145,18 +145,13 @@ func (e *Engine) Backups(name string) ([]PGBackup, error) {
 	if !ok {
 		return nil, nil
 	}
-	on, err := e.attachmentsOn(app.Name)
+	on, err := e.pgAttachmentsOn(app.Name)
 	if err != nil {
 		return nil, err
 	}
 	var out []PGBackup
-	seen := map[string]bool{}
 	for _, at := range on {
 		a := at.Addon
-		if a.Service != pgService || seen[a.ID] {
-			continue
-		}
-		seen[a.ID] = true
 		list, err := b.Backups(a.Resource)
 		if err != nil {
 			return nil, err
@@ -170,6 +165,26 @@ func (e *Engine) Backups(name string) ([]PGBackup, error) {
 		}
 	}
 	slices.SortStableFunc(out, func(x, y PGBackup) int { return x.CreatedAt.Compare(y.CreatedAt) })
+	return out, nil
+}
+
+// pgAttachmentsOn returns the attachments on the app named of its
+// PostgreSQL add-ons, one per add-on (the first, when the app has it
+// under two names): what lists a database's backups and transfers once.
+func (e *Engine) pgAttachmentsOn(name string) ([]AddonAttachment, error) {
+	on, err := e.attachmentsOn(name)
+	if err != nil {
+		return nil, err
+	}
+	var out []AddonAttachment
+	seen := map[string]bool{}
+	for _, at := range on {
+		if at.Addon.Service != pgService || seen[at.Addon.ID] {
+			continue
+		}
+		seen[at.Addon.ID] = true
+		out = append(out, at)
+	}
 	return out, nil
 }
 

@@ -278,18 +278,13 @@ func (e *Engine) Transfers(name string) ([]PGTransfer, error) {
 	if err != nil {
 		return nil, err
 	}
-	on, err := e.attachmentsOn(app.Name)
+	on, err := e.pgAttachmentsOn(app.Name)
 	if err != nil {
 		return nil, err
 	}
 	var out []PGTransfer
-	seen := map[string]bool{}
 	for _, at := range on {
 		a := at.Addon
-		if a.Service != pgService || seen[a.ID] {
-			continue
-		}
-		seen[a.ID] = true
 		for _, t := range a.PGTransfers {
 			t.App, t.Addon, t.AddonID = app.Name, a.Name, a.ID
 			if t.Running() && e.pgRuns.get(t.UUID) == nil {

@@ -498,10 +498,10 @@ func (s *Server) dataRestore(w http.ResponseWriter, r *http.Request) {
 // dataCopy is POST /client/v11/databases/{addon}/transfers {"from_name",
 // "from_url", "to_name", "to_url"} (pg:copy, which has had the user
 // confirm): the database, which must be the target (to_url its own
-// URL), is replaced by the source's data (engine.CopyDatabase). The copy
-// runs to the end before the answer, which the CLI's polling then finds
-// finished; one that fails is refused with its reason and changes
-// nothing.
+// URL), is replaced by the source's data (engine.CopyDatabase). The
+// answer is the copy's transfer (cNNN), running: the copy goes on on the
+// server while the CLI polls it. A URL hako does not copy from or into
+// is refused with its reason, and nothing is recorded or changed.
 func (s *Server) dataCopy(w http.ResponseWriter, r *http.Request) {
 	var body struct {
 		FromName string `json:"from_name"`
